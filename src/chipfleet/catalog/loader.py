@@ -1,0 +1,289 @@
+"""Load the shipped catalog files and any user overlays into one validated :class:`Catalog`.
+
+Files are read in order (shipped files sorted by name, then overlays from ``CHIPFLEET_CATALOG``, then
+``--catalog`` files). A record whose name already exists is merged onto the earlier one field by field,
+and prices merge by (region, pricing), so an overlay can change one price without restating the
+instance. An overlay may also carry ``discounts`` (a fraction off matching instances' prices).
+"""
+
+from __future__ import annotations
+
+import copy
+import fnmatch
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import ValidationError
+
+from chipfleet.catalog.schema import (
+    RECORD_KINDS,
+    SCHEMA_VERSION,
+    Chip,
+    CloudPower,
+    EfficiencyFamily,
+    Instance,
+    Region,
+    Source,
+    record_model,
+)
+from chipfleet.exceptions import CatalogError, UnknownNameError
+
+ENV_VAR = "CHIPFLEET_CATALOG"
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """All chips, families, instances and regions, looked up by slug."""
+
+    chips: Mapping[str, Chip]
+    families: Mapping[str, EfficiencyFamily]
+    instances: Mapping[str, Instance]
+    regions: Mapping[str, Region]
+    clouds: Mapping[str, CloudPower]
+    sources: Mapping[str, Source]
+    files: tuple[str, ...] = field(default=())
+
+    def chip(self, name: str) -> Chip:
+        return _lookup("chip", self.chips, name)
+
+    def family(self, name: str) -> EfficiencyFamily:
+        return _lookup("family", self.families, name)
+
+    def instance(self, name: str) -> Instance:
+        return _lookup("instance", self.instances, name)
+
+    def region(self, name: str) -> Region:
+        return _lookup("region", self.regions, name)
+
+    def cloud(self, name: str) -> CloudPower:
+        return _lookup("cloud", self.clouds, name)
+
+    def family_of(self, chip: Chip | str) -> EfficiencyFamily:
+        c = self.chip(chip) if isinstance(chip, str) else chip
+        return self.family(c.family)
+
+    def chip_of(self, instance: Instance | str) -> Chip:
+        inst = self.instance(instance) if isinstance(instance, str) else instance
+        return self.chip(inst.chip)
+
+    def find(self, name: str) -> Chip | Instance | Region | EfficiencyFamily:
+        """Any record by name, searching chips, instances, regions and families."""
+        for table in (self.chips, self.instances, self.regions, self.families):
+            if name in table:
+                return table[name]
+        known = [*self.chips, *self.instances, *self.regions, *self.families]
+        raise UnknownNameError("record", name, known)
+
+
+def _lookup(kind: str, table: Mapping[str, T], name: str) -> T:
+    key = name.strip().lower()
+    try:
+        return table[key]
+    except KeyError:
+        raise UnknownNameError(kind, name, table.keys()) from None
+
+
+def shipped_files() -> list[Path]:
+    data = resources.files("chipfleet.catalog") / "data"
+    return sorted(Path(str(p)) for p in data.iterdir() if p.name.endswith(".yaml"))
+
+
+def overlay_files_from_env() -> list[Path]:
+    raw = os.environ.get(ENV_VAR, "")
+    return [Path(p) for p in raw.split(os.pathsep) if p.strip()]
+
+
+def load_catalog(overlays: Sequence[str | Path] = (), *, use_env: bool = True) -> Catalog:
+    """The shipped catalog plus overlays (env var first, then ``overlays``), validated."""
+    paths = [*shipped_files(), *(overlay_files_from_env() if use_env else []), *map(Path, overlays)]
+    return build_catalog(paths)
+
+
+_DEFAULT: Catalog | None = None
+
+
+def default_catalog() -> Catalog:
+    """The shipped catalog with the env-var overlays, loaded once per process."""
+    global _DEFAULT
+    if _DEFAULT is None:
+        _DEFAULT = load_catalog()
+    return _DEFAULT
+
+
+def build_catalog(paths: Iterable[Path]) -> Catalog:
+    sources: dict[str, Source] = {}
+    raw: dict[str, dict[str, dict[str, Any]]] = {kind: {} for kind in RECORD_KINDS}
+    origin: dict[tuple[str, str], str] = {}
+    files: list[str] = []
+    for path in paths:
+        doc = _read(path)
+        files.append(str(path))
+        file_sources = _sources(path, doc)
+        sources.update(file_sources)
+        for kind in RECORD_KINDS:
+            for i, rec in enumerate(_records(path, doc, kind)):
+                name = rec["name"]
+                _resolve_sources(rec, sources, path, f"{kind}[{i}] ({name})")
+                key = name.lower()
+                raw[kind][key] = _merge(raw[kind][key], rec) if key in raw[kind] else rec
+                origin[(kind, key)] = str(path)
+        _apply_discounts(path, doc, raw["instances"], sources)
+
+    built: dict[str, dict[str, Any]] = {kind: {} for kind in RECORD_KINDS}
+    for kind in RECORD_KINDS:
+        model = record_model(kind)
+        for key, rec in raw[kind].items():
+            try:
+                built[kind][key] = model.model_validate(rec)
+            except ValidationError as exc:
+                raise CatalogError(_format_validation(origin[(kind, key)], kind, key, exc)) from None
+    catalog = Catalog(
+        chips=built["chips"],
+        families=built["families"],
+        instances=built["instances"],
+        regions=built["regions"],
+        clouds=built["clouds"],
+        sources=sources,
+        files=tuple(files),
+    )
+    _check_references(catalog, origin)
+    return catalog
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise CatalogError(f"{path}: cannot read catalog file ({exc.strerror}); check the path") from None
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise CatalogError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(doc, dict):
+        raise CatalogError(f"{path}: a catalog file must be a YAML mapping with `schema_version: 1` at the top")
+    version = doc.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise CatalogError(
+            f"{path}: schema_version is {version!r}; this chipfleet reads schema_version {SCHEMA_VERSION}"
+        )
+    unknown = set(doc) - {"schema_version", "license", "attribution", "sources", "discounts", *RECORD_KINDS}
+    if unknown:
+        raise CatalogError(
+            f"{path}: unknown top-level key(s) {sorted(unknown)}; allowed: sources, discounts, "
+            + ", ".join(RECORD_KINDS)
+        )
+    return doc
+
+
+def _sources(path: Path, doc: Mapping[str, Any]) -> dict[str, Source]:
+    out: dict[str, Source] = {}
+    for sid, body in (doc.get("sources") or {}).items():
+        try:
+            out[str(sid)] = Source.model_validate(body)
+        except ValidationError as exc:
+            raise CatalogError(_format_validation(str(path), "sources", str(sid), exc)) from None
+    return out
+
+
+def _records(path: Path, doc: Mapping[str, Any], kind: str) -> list[dict[str, Any]]:
+    recs = doc.get(kind) or []
+    if not isinstance(recs, list):
+        raise CatalogError(f"{path}: `{kind}` must be a list of records")
+    for i, rec in enumerate(recs):
+        if not isinstance(rec, dict) or not isinstance(rec.get("name"), str):
+            raise CatalogError(f"{path}: {kind}[{i}] must be a mapping with a string `name`")
+    return [copy.deepcopy(r) for r in recs]
+
+
+def _resolve_sources(node: Any, sources: Mapping[str, Source], path: Path, where: str) -> None:
+    """Check each figure's source id and fill ``source_ref`` and a default ``as_of`` from it."""
+    if isinstance(node, dict):
+        if "source" in node and "value" in node:
+            sid = str(node["source"])
+            if sid not in sources:
+                known = ", ".join(sorted(sources)) or "none"
+                raise CatalogError(
+                    f"{path}: {where}: figure cites source {sid!r}, which no `sources` table defines (known: {known})"
+                )
+            node.setdefault("source_ref", sources[sid].ref)
+            node.setdefault("as_of", sources[sid].as_of)
+        for v in node.values():
+            _resolve_sources(v, sources, path, where)
+    elif isinstance(node, list):
+        for v in node:
+            _resolve_sources(v, sources, path, where)
+
+
+def _price_key(p: Mapping[str, Any]) -> tuple[Any, Any]:
+    return (p.get("region"), p.get("pricing"))
+
+
+def _merge(base: dict[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in new.items():
+        if k == "prices" and isinstance(v, list) and isinstance(base.get(k), list):
+            merged = {_price_key(p): p for p in base[k]}
+            merged.update({_price_key(p): p for p in v})
+            out[k] = list(merged.values())
+        elif isinstance(v, dict) and isinstance(base.get(k), dict) and "value" not in v:
+            out[k] = _merge(base[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def _apply_discounts(
+    path: Path, doc: Mapping[str, Any], instances: dict[str, dict[str, Any]], sources: Mapping[str, Source]
+) -> None:
+    for i, d in enumerate(doc.get("discounts") or []):
+        where = f"{path}: discounts[{i}]"
+        if not isinstance(d, dict) or "instances" not in d or "fraction_off" not in d:
+            raise CatalogError(f"{where}: needs `instances` (a glob such as 'p5.*') and `fraction_off` (0-1)")
+        frac = d["fraction_off"]
+        if not isinstance(frac, (int, float)) or not 0 <= frac < 1:
+            raise CatalogError(f"{where}: fraction_off must be a number in [0, 1), got {frac!r}")
+        pricing = d.get("pricing", "on-demand")
+        matched = [n for n in instances if fnmatch.fnmatch(n, str(d["instances"]).lower())]
+        if not matched:
+            raise CatalogError(f"{where}: pattern {d['instances']!r} matches no instance")
+        for name in matched:
+            for price in instances[name].get("prices", []):
+                if price.get("pricing") == pricing:
+                    price["value"] = float(price["value"]) * (1 - frac)
+                    price["basis"] = "derived"
+                    why = d.get("note", "")
+                    price["note"] = f"list price x (1 - {frac:g}) from the discount in {path.name}. {why}".strip()
+
+
+def _format_validation(path: str, kind: str, name: str, exc: ValidationError) -> str:
+    lines = [f"{path}: {kind} record {name!r} is invalid:"]
+    for err in exc.errors():
+        loc = ".".join(str(x) for x in err["loc"]) or "(record)"
+        lines.append(f"  field {loc}: {err['msg']}")
+    return "\n".join(lines)
+
+
+def _check_references(cat: Catalog, origin: Mapping[tuple[str, str], str]) -> None:
+    for name, chip in cat.chips.items():
+        if chip.family not in cat.families:
+            raise CatalogError(
+                f"{origin[('chips', name)]}: chips record {name!r}, field family: unknown family "
+                f"{chip.family!r} (known: {', '.join(sorted(cat.families))})"
+            )
+    for name, inst in cat.instances.items():
+        if inst.chip not in cat.chips:
+            hint = UnknownNameError("chip", inst.chip, cat.chips)
+            raise CatalogError(f"{origin[('instances', name)]}: instances record {name!r}, field chip: {hint}")
+        for p in inst.prices:
+            if p.region not in cat.regions:
+                raise CatalogError(
+                    f"{origin[('instances', name)]}: instances record {name!r}, field prices: region "
+                    f"{p.region!r} is not in the regions table; add it to a `regions` list"
+                )

@@ -1,0 +1,403 @@
+"""Typed, frozen records of the catalog: chips, efficiency families, instances, prices and regions.
+
+Every figure is a :class:`Figure`: the value and unit as the source states them, the source, the date
+(``as_of``) and whether it is stated by the source, derived from stated figures, or our own estimate.
+``Figure.si`` converts to SI once; records expose unit-named float properties (``memory_bytes``) for the
+model to use.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from chipfleet.catalog.units import Dimension, to_si
+
+SCHEMA_VERSION = 1
+
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+Slug = Annotated[str, Field(pattern=_SLUG.pattern, description="lowercase slug: trainium2, p5.48xlarge")]
+
+
+class Precision(StrEnum):
+    """Numeric formats for compute and for stored weights/activations."""
+
+    FP32 = "fp32"
+    TF32 = "tf32"
+    BF16 = "bf16"
+    FP16 = "fp16"
+    FP8 = "fp8"
+    INT8 = "int8"
+    INT4 = "int4"
+
+    @property
+    def bytes(self) -> float:
+        """Bytes per element when stored in this format."""
+        return _PRECISION_BYTES[self]
+
+
+_PRECISION_BYTES = {
+    Precision.FP32: 4.0,
+    Precision.TF32: 4.0,
+    Precision.BF16: 2.0,
+    Precision.FP16: 2.0,
+    Precision.FP8: 1.0,
+    Precision.INT8: 1.0,
+    Precision.INT4: 0.5,
+}
+
+
+class Basis(StrEnum):
+    """How a figure was obtained."""
+
+    STATED = "stated"  # the source states this number
+    DERIVED = "derived"  # computed from stated numbers (the note shows how)
+    ESTIMATE = "estimate"  # our own documented estimate (the note shows the reasoning)
+
+
+class Pricing(StrEnum):
+    ON_DEMAND = "on-demand"
+    SPOT = "spot"
+    RESERVED = "reserved"
+
+
+class Cloud(StrEnum):
+    AWS = "aws"
+    GCP = "gcp"
+    AZURE = "azure"
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", use_enum_values=False)
+
+
+class Source(_Frozen):
+    """Where figures come from: a URL or ``owner/repo@commit:path``, and the date it describes."""
+
+    ref: str = Field(min_length=3)
+    as_of: str = Field(pattern=r"^\d{4}(-\d{2}(-\d{2})?)?$")
+    title: str = ""
+    license: str = ""
+
+
+class Figure(_Frozen):
+    """One sourced number. ``value``/``unit`` are as the source gives them; ``si`` is in SI units."""
+
+    dimension: ClassVar[Dimension] = Dimension.RATIO
+
+    value: float = Field(ge=0)
+    unit: str
+    source: str = Field(min_length=1, description="id of an entry in the file's `sources` table")
+    source_ref: str = Field(default="", description="filled by the loader from the sources table")
+    as_of: str = Field(default="", description="defaults to the source's date")
+    basis: Basis = Basis.STATED
+    note: str = ""
+    spread: tuple[float, float] | None = Field(
+        default=None, description="low and high in the same unit, where the source gives a range"
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> Figure:
+        to_si(self.value, self.unit, self.dimension)  # raises on a unit of the wrong dimension
+        if not self.as_of:
+            raise ValueError(f"figure from source {self.source!r} has no as_of date")
+        if self.basis is not Basis.STATED and not self.note:
+            raise ValueError(f"a {self.basis.value} figure must say how it was obtained in `note`")
+        if self.spread is not None and self.spread[0] > self.spread[1]:
+            raise ValueError("spread must be (low, high)")
+        return self
+
+    @property
+    def si(self) -> float:
+        """The value in the SI unit of this figure's dimension."""
+        return to_si(self.value, self.unit, self.dimension)
+
+    def quoted(self) -> str:
+        return f"{self.value:g} {self.unit}"
+
+
+class FlopsFigure(Figure):
+    dimension = Dimension.FLOPS
+
+
+class BytesFigure(Figure):
+    dimension = Dimension.BYTES
+
+
+class BandwidthFigure(Figure):
+    dimension = Dimension.BYTES_PER_S
+
+
+class WattsFigure(Figure):
+    dimension = Dimension.WATTS
+
+
+class SecondsFigure(Figure):
+    dimension = Dimension.SECONDS
+
+
+class RatioFigure(Figure):
+    dimension = Dimension.RATIO
+
+
+class CountFigure(Figure):
+    dimension = Dimension.COUNT
+
+
+class CarbonFigure(Figure):
+    dimension = Dimension.GCO2_PER_KWH
+
+
+class WattsPerGBFigure(Figure):
+    dimension = Dimension.W_PER_GB
+
+
+class EfficiencyFamily(_Frozen):
+    """Achieved-vs-peak parameters shared by a chip family and its software stack.
+
+    The six fitted parameters (issue 3 fits them; the defaults are documented priors):
+
+    - ``compute_efficiency`` η_max: achievable fraction of dense peak FLOP/s on large GEMMs.
+    - ``compute_half_rows`` M½: GEMM rows (tokens per chip per matmul) at which the achieved fraction is
+      half of η_max; η(M) = η_max · M / (M + M½).
+    - ``memory_efficiency`` η_mem: achievable fraction of peak memory bandwidth for streaming reads.
+    - ``collective_efficiency`` η_coll: achieved collective bus bandwidth ÷ link bandwidth.
+    - ``layer_overhead`` t_layer: fixed time per transformer layer per forward pass (launch, sync).
+    - ``step_overhead`` t_step: fixed time per training step or decode iteration (framework, host).
+
+    Not fitted: link latencies (α of the collective model) and the idle power fraction.
+    """
+
+    name: Slug
+    description: str
+    compute_efficiency: RatioFigure
+    compute_half_rows: CountFigure
+    memory_efficiency: RatioFigure
+    collective_efficiency: RatioFigure
+    layer_overhead: SecondsFigure
+    step_overhead: SecondsFigure
+    intra_latency: SecondsFigure
+    inter_latency: SecondsFigure
+    idle_power_fraction: RatioFigure
+    validated: bool = Field(default=False, description="true once fitted on published measurements")
+
+    FITTED: ClassVar[tuple[str, ...]] = (
+        "compute_efficiency",
+        "compute_half_rows",
+        "memory_efficiency",
+        "collective_efficiency",
+        "layer_overhead",
+        "step_overhead",
+    )
+
+    @model_validator(mode="after")
+    def _bounds(self) -> EfficiencyFamily:
+        for field in (
+            "compute_efficiency",
+            "memory_efficiency",
+            "collective_efficiency",
+            "idle_power_fraction",
+        ):
+            if not 0 < getattr(self, field).si <= 1:
+                raise ValueError(f"{field} must be in (0, 1]")
+        return self
+
+
+class Chip(_Frozen):
+    """One accelerator or CPU, per chip (a Trainium2 chip, one H100 GPU, one Graviton socket)."""
+
+    name: Slug
+    display_name: str
+    vendor: Literal["aws", "nvidia", "google", "microsoft", "amd"]
+    kind: Literal["accelerator", "cpu"]
+    family: Slug
+    launch_year: int | None = None
+    peak_dense: dict[Precision, FlopsFigure] = Field(min_length=1, description="dense (no sparsity) peak")
+    memory: BytesFigure | None = Field(default=None, description="device memory; None for CPUs (host memory)")
+    memory_bandwidth: BandwidthFigure
+    link_bandwidth: BandwidthFigure | None = Field(
+        default=None, description="chip-to-chip bandwidth per chip, one direction"
+    )
+    tdp: WattsFigure
+    cores: CountFigure | None = None
+    core_type: str = ""
+    notes: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _accelerators_have_memory(self) -> Chip:
+        if self.kind == "accelerator" and self.memory is None:
+            raise ValueError("an accelerator needs `memory`")
+        return self
+
+    @property
+    def memory_bytes(self) -> float | None:
+        return None if self.memory is None else self.memory.si
+
+    @property
+    def memory_bytes_per_s(self) -> float:
+        return self.memory_bandwidth.si
+
+    @property
+    def link_bytes_per_s(self) -> float | None:
+        return None if self.link_bandwidth is None else self.link_bandwidth.si
+
+    @property
+    def tdp_w(self) -> float:
+        return self.tdp.si
+
+    def peak_flops_per_s(self, precision: Precision) -> float | None:
+        """Dense peak for ``precision``; None where the chip has no such mode."""
+        fig = self.peak_dense.get(precision)
+        return None if fig is None else fig.si
+
+    @property
+    def precisions(self) -> tuple[Precision, ...]:
+        return tuple(p for p in Precision if p in self.peak_dense)
+
+
+class Price(Figure):
+    """An hourly price of one instance in one region under one pricing model."""
+
+    dimension = Dimension.USD_PER_H
+
+    region: Slug
+    pricing: Pricing
+
+    @property
+    def usd_per_h(self) -> float:
+        return self.si
+
+
+class Instance(_Frozen):
+    """A rentable machine: a cloud instance type, a TPU slice host, or a VM size."""
+
+    name: Slug
+    cloud: Cloud
+    chip: Slug
+    chips: int = Field(gt=0, description="accelerators per instance (CPU sockets for CPU-only instances)")
+    vcpus: int | None = Field(default=None, gt=0)
+    host_memory: BytesFigure | None = None
+    network: BandwidthFigure | None = Field(default=None, description="front-end network, whole instance")
+    scaleout: BandwidthFigure | None = Field(
+        default=None, description="bandwidth to other instances for collectives (EFA, ICI, InfiniBand)"
+    )
+    intra_link: BandwidthFigure | None = Field(
+        default=None, description="per-chip one-direction bandwidth inside the instance; default: the chip's"
+    )
+    max_instances: int | None = Field(default=None, gt=0, description="largest cluster or slice offered")
+    prices: tuple[Price, ...] = ()
+    notes: tuple[str, ...] = ()
+
+    @property
+    def host_memory_bytes(self) -> float | None:
+        return None if self.host_memory is None else self.host_memory.si
+
+    @property
+    def scaleout_bytes_per_s(self) -> float | None:
+        fig = self.scaleout or self.network
+        return None if fig is None else fig.si
+
+    def price(self, region: str | None = None, pricing: Pricing = Pricing.ON_DEMAND) -> Price | None:
+        """The newest price for ``pricing`` in ``region`` (any region, cheapest, when None)."""
+        candidates = [p for p in self.prices if p.pricing is pricing and (region is None or p.region == region)]
+        if not candidates:
+            return None
+        if region is None:
+            return min(candidates, key=lambda p: (p.usd_per_h, p.region))
+        return max(candidates, key=lambda p: p.as_of)
+
+    @property
+    def regions(self) -> tuple[str, ...]:
+        return tuple(sorted({p.region for p in self.prices}))
+
+
+class Region(_Frozen):
+    """A cloud region: data-centre PUE and the carbon intensity of its grid."""
+
+    name: Slug
+    cloud: Cloud
+    location: str
+    pue: RatioFigure
+    grid_intensity: CarbonFigure | None = None
+    grid_zone: str = ""
+
+    @model_validator(mode="after")
+    def _pue_at_least_one(self) -> Region:
+        if self.pue.si < 1.0:
+            raise ValueError("pue is total facility energy ÷ IT energy and cannot be below 1")
+        return self
+
+    @property
+    def pue_ratio(self) -> float:
+        return self.pue.si
+
+    @property
+    def grid_gco2_per_kwh(self) -> float | None:
+        return None if self.grid_intensity is None else self.grid_intensity.si
+
+
+class CloudPower(_Frozen):
+    """Host (CPU and DRAM) power coefficients of one cloud, for the host share of instance power.
+
+    Host power = vCPUs · (idle + (max − idle) · u_cpu) + host GB · memory coefficient.
+    """
+
+    name: Cloud
+    cpu_idle_w_per_vcpu: WattsFigure
+    cpu_max_w_per_vcpu: WattsFigure
+    memory_w_per_gb: WattsPerGBFigure
+    host_cpu_utilization: RatioFigure = Field(description="assumed host CPU load while accelerators work")
+
+    def host_power_w(self, vcpus: int, host_memory_bytes: float) -> float:
+        idle = self.cpu_idle_w_per_vcpu.si
+        peak = self.cpu_max_w_per_vcpu.si
+        u = self.host_cpu_utilization.si
+        return vcpus * (idle + (peak - idle) * u) + host_memory_bytes / 1e9 * self.memory_w_per_gb.si
+
+
+class CatalogFile(_Frozen):
+    """The layout of one catalog data file (shipped or overlay), after source resolution."""
+
+    schema_version: Literal[1]
+    license: str = ""
+    attribution: str = ""
+    sources: dict[str, Source] = Field(default_factory=dict)
+    families: tuple[EfficiencyFamily, ...] = ()
+    chips: tuple[Chip, ...] = ()
+    instances: tuple[Instance, ...] = ()
+    regions: tuple[Region, ...] = ()
+    clouds: tuple[CloudPower, ...] = ()
+
+
+RECORD_KINDS: tuple[str, ...] = ("families", "chips", "instances", "regions", "clouds")
+
+
+def record_model(kind: str) -> type[BaseModel]:
+    models: dict[str, type[BaseModel]] = {
+        "families": EfficiencyFamily,
+        "chips": Chip,
+        "instances": Instance,
+        "regions": Region,
+        "clouds": CloudPower,
+    }
+    return models[kind]
+
+
+def iter_figures(obj: Any) -> list[Figure]:
+    """Every Figure inside a record (used by provenance checks and `catalog show`)."""
+    found: list[Figure] = []
+    if isinstance(obj, Figure):
+        found.append(obj)
+    elif isinstance(obj, BaseModel):
+        for name in type(obj).model_fields:
+            found.extend(iter_figures(getattr(obj, name)))
+    elif isinstance(obj, dict):
+        for v in obj.values():
+            found.extend(iter_figures(v))
+    elif isinstance(obj, (list, tuple)):
+        for v in obj:
+            found.extend(iter_figures(v))
+    return found

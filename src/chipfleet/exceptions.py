@@ -1,0 +1,70 @@
+"""Every error chipfleet raises on purpose: each says what is wrong, why, and how to fix it."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class ChipfleetError(Exception):
+    """Base of all chipfleet errors; the CLI turns these into exit code 2 and the API into a 4xx."""
+
+
+class CatalogError(ChipfleetError):
+    """A catalog data file (shipped or user overlay) is malformed or inconsistent."""
+
+
+class UnknownNameError(ChipfleetError, KeyError):
+    """A lookup by name missed; the message suggests the closest names."""
+
+    def __init__(self, kind: str, name: str, known: Iterable[str]) -> None:
+        self.kind = kind
+        self.name = name
+        self.suggestions = did_you_mean(name, known)
+        hint = f" Did you mean {', '.join(self.suggestions)}?" if self.suggestions else ""
+        listing = _LISTINGS.get(kind, "chipfleet catalog --help")
+        super().__init__(f"unknown {kind} {name!r}.{hint} `{listing}` lists them all.")
+
+    def __str__(self) -> str:  # KeyError would otherwise quote the message
+        return str(self.args[0])
+
+
+_LISTINGS = {
+    "chip": "chipfleet catalog chips",
+    "instance": "chipfleet catalog instances",
+    "region": "chipfleet catalog regions",
+    "family": "chipfleet catalog families",
+    "record": "chipfleet catalog chips|instances|regions|families",
+    "model": "chipfleet models list",
+}
+
+
+class ConfigError(ChipfleetError, ValueError):
+    """A workload, parallelism or request is invalid (bad degree, impossible split, ...)."""
+
+
+class DoesNotFitError(ChipfleetError):
+    """A configuration does not fit in memory; carries the numbers and what would fit."""
+
+    def __init__(self, message: str, *, needed_bytes: float, available_bytes: float, suggestion: str) -> None:
+        self.needed_bytes = needed_bytes
+        self.available_bytes = available_bytes
+        self.suggestion = suggestion
+        super().__init__(f"{message} Suggestion: {suggestion}")
+
+
+class ModelConfigError(ChipfleetError):
+    """A model architecture record or Hugging Face config.json cannot be used."""
+
+
+def did_you_mean(name: str, known: Iterable[str], n: int = 3) -> list[str]:
+    """Closest known names to a miss, by similarity and by shared prefix/substring."""
+    known_list = list(known)
+    lowered = name.lower()
+    close = difflib.get_close_matches(lowered, known_list, n=n, cutoff=0.5)
+    for k in known_list:
+        if len(close) >= n:
+            break
+        if k not in close and lowered and (lowered in k or k in lowered):
+            close.append(k)
+    return close
