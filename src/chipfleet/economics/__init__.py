@@ -1,0 +1,27 @@
+"""Money, energy and carbon of a performance estimate: price × time, a power model, PUE and grid intensity."""
+
+from chipfleet.economics.costing import (
+    Footprint,
+    PowerModel,
+    footprint,
+    instance_power_w,
+    pick_price,
+)
+from chipfleet.economics.estimate import (
+    ServingEstimate,
+    TrainingEstimate,
+    estimate_serving,
+    estimate_training,
+)
+
+__all__ = [
+    "Footprint",
+    "PowerModel",
+    "ServingEstimate",
+    "TrainingEstimate",
+    "estimate_serving",
+    "estimate_training",
+    "footprint",
+    "instance_power_w",
+    "pick_price",
+]

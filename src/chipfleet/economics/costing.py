@@ -1,0 +1,140 @@
+"""Pure cost, power, energy and carbon functions, with every assumption stated."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from chipfleet.catalog import Catalog, Instance, Price, Pricing, Region
+from chipfleet.exceptions import ConfigError
+
+J_PER_KWH = 3.6e6
+
+
+@dataclass(frozen=True)
+class PowerModel:
+    """Power of one instance: accelerators from idle to TDP with their busy share, plus the host.
+
+    ``P = n_chips · (P_idle + (TDP − P_idle) · u) + P_host``, ``P_idle = idle_fraction · TDP``, ``u`` the
+    share of time the chips compute or stream memory; ``P_host`` from the cloud's per-vCPU and per-GB
+    coefficients (Cloud Carbon Footprint) at their stated host load.
+    """
+
+    chips: int
+    chip_tdp_w: float
+    chip_idle_w: float
+    host_w: float
+    host_note: str
+
+    def power_w(self, busy_fraction: float) -> float:
+        u = min(1.0, max(0.0, busy_fraction))
+        return self.chips * (self.chip_idle_w + (self.chip_tdp_w - self.chip_idle_w) * u) + self.host_w
+
+
+def instance_power_w(catalog: Catalog, instance: Instance) -> PowerModel:
+    chip = catalog.chip(instance.chip)
+    fam = catalog.family(chip.family)
+    idle = chip.tdp_w * fam.idle_power_fraction.si
+    cloud = catalog.clouds.get(instance.cloud.value)
+    if cloud is not None and instance.vcpus is not None and instance.host_memory_bytes is not None:
+        host = cloud.host_power_w(instance.vcpus, instance.host_memory_bytes)
+        note = f"host {host:.0f} W from {instance.vcpus} vCPUs and {instance.host_memory_bytes / 2**30:.0f} GiB (CCF)"
+    else:
+        host = 0.0
+        note = f"host power not counted: the catalog has no vCPU/memory figure for {instance.name}"
+    if chip.kind == "cpu":
+        # For CPU instances the chip TDP already is the host's processor power; count only DRAM on top.
+        host = (
+            0.0
+            if cloud is None or instance.host_memory_bytes is None
+            else (instance.host_memory_bytes / 1e9 * cloud.memory_w_per_gb.si)
+        )
+        note = f"CPU instance: socket TDP plus DRAM {host:.0f} W"
+    return PowerModel(chips=instance.chips, chip_tdp_w=chip.tdp_w, chip_idle_w=idle, host_w=host, host_note=note)
+
+
+def pick_price(instance: Instance, region: str | None, pricing: Pricing) -> Price:
+    """The price to use: in ``region`` if given, else the cheapest region with that pricing."""
+    price = instance.price(region, pricing)
+    if price is None:
+        have = ", ".join(f"{p.region}/{p.pricing.value}" for p in instance.prices) or "none"
+        where = f"in {region} " if region else ""
+        raise ConfigError(
+            f"no {pricing.value} price for {instance.name} {where}in the catalog (prices known: {have}); "
+            f"pick another --region/--pricing or add a price with --catalog overlay.yaml"
+        )
+    return price
+
+
+@dataclass(frozen=True)
+class Footprint:
+    """Money, energy and carbon of running ``instances`` for ``time_s``."""
+
+    time_s: float
+    instances: int
+    price: Price
+    region: Region
+    avg_power_w: float  # per instance, IT power
+    cost_usd: float
+    energy_kwh: float  # facility energy (IT × PUE)
+    co2_kg: float | None
+    assumptions: tuple[str, ...]
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "cost_usd": self.cost_usd,
+            "energy_kwh": self.energy_kwh,
+            "co2_kg": self.co2_kg,
+            "region": self.region.name,
+            "pricing": self.price.pricing.value,
+            "price_usd_per_h": self.price.usd_per_h,
+            "price_as_of": self.price.as_of,
+            "price_source": self.price.source_ref,
+            "pue": self.region.pue_ratio,
+            "grid_gco2_per_kwh": self.region.grid_gco2_per_kwh,
+            "avg_power_w_per_instance": self.avg_power_w,
+        }
+
+
+def footprint(
+    catalog: Catalog,
+    instance: Instance,
+    instances: int,
+    time_s: float,
+    busy_fraction: float,
+    price: Price,
+) -> Footprint:
+    """Cost = price × instances × hours. Energy = IT power × instances × time × PUE. CO2 = energy × grid.
+
+    The grid intensity is the region's annual average (location-based, direct emissions); no renewable
+    certificates, no embodied emissions.
+    """
+    region = catalog.region(price.region)
+    power = instance_power_w(catalog, instance)
+    avg_w = power.power_w(busy_fraction)
+    hours = time_s / 3600.0
+    cost = price.usd_per_h * instances * hours
+    energy_kwh = avg_w * instances * time_s * region.pue_ratio / J_PER_KWH
+    grid = region.grid_gco2_per_kwh
+    co2 = None if grid is None else energy_kwh * grid / 1000.0
+    assumptions = (
+        f"price {price.usd_per_h:.4g} USD/h ({price.pricing.value}, {price.region}, as of {price.as_of})",
+        f"power per instance {avg_w:.0f} W at busy fraction {busy_fraction:.2f}: "
+        f"{power.chips} × ({power.chip_idle_w:.0f} W idle → {power.chip_tdp_w:.0f} W TDP); {power.host_note}",
+        f"PUE {region.pue_ratio:.3g} ({region.name})",
+        (
+            f"grid {grid:.0f} gCO2e/kWh ({region.name}, annual average, location-based)"
+            if grid is not None
+            else f"no grid carbon intensity for {region.name}: CO2 not computed"
+        ),
+    )
+    return Footprint(
+        time_s=time_s,
+        instances=instances,
+        price=price,
+        region=region,
+        avg_power_w=avg_w,
+        cost_usd=cost,
+        energy_kwh=energy_kwh,
+        co2_kg=co2,
+        assumptions=assumptions,
+    )

@@ -1,0 +1,249 @@
+"""End-to-end estimates: a performance result joined with its cost, energy and carbon."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from chipfleet.catalog import Catalog, Pricing
+from chipfleet.economics.costing import Footprint, footprint, pick_price
+from chipfleet.exceptions import ConfigError, DoesNotFitError
+from chipfleet.perf.hardware import hardware_for
+from chipfleet.perf.inference import InferenceResult, ServingConfig, estimate_inference
+from chipfleet.perf.training import (
+    Parallelism,
+    TrainingSetup,
+    TrainingStep,
+    check_parallelism,
+    choose_parallelism,
+    min_chips_to_fit,
+    training_memory,
+    training_step,
+)
+
+PARALLELISM_FIELDS = ("tp", "pp", "dp", "cp", "ep", "zero", "micro_batch", "recompute", "sequence_parallel")
+
+
+@dataclass(frozen=True)
+class TrainingEstimate:
+    model: str
+    instance: str
+    chip: str
+    instances: int
+    tokens: float
+    step: TrainingStep
+    footprint: Footprint
+    parallelism_chosen: bool
+    validated: bool
+
+    @property
+    def time_s(self) -> float:
+        return self.footprint.time_s
+
+    def as_dict(self) -> dict[str, Any]:
+        s = self.step
+        return {
+            "model": self.model,
+            "instance": self.instance,
+            "chip": self.chip,
+            "instances": self.instances,
+            "chips": s.parallelism.chips,
+            "tokens": self.tokens,
+            "step_time_s": s.step_time_s,
+            "tokens_per_s": s.tokens_per_s,
+            "mfu": s.mfu,
+            "hfu": s.hfu,
+            "time_s": self.time_s,
+            "cost_usd": self.footprint.cost_usd,
+            "energy_kwh": self.footprint.energy_kwh,
+            "co2_kg": self.footprint.co2_kg,
+            "memory_per_chip_bytes": s.memory.total_bytes,
+            "memory": s.memory.as_dict(),
+            "parallelism": s.parallelism.as_dict(),
+            "parallelism_chosen_by_chipfleet": self.parallelism_chosen,
+            "micro_batches_per_step": s.micro_batches,
+            "bound": s.bound,
+            "breakdown": s.breakdown,
+            "footprint": self.footprint.as_dict(),
+            "validated": self.validated,
+            "assumptions": [*s.assumptions, *self.footprint.assumptions],
+        }
+
+
+def estimate_training(
+    catalog: Catalog,
+    setup: TrainingSetup,
+    instance: str,
+    instances: int,
+    tokens: float,
+    fixed: dict[str, object] | None = None,
+    region: str | None = None,
+    pricing: Pricing = Pricing.ON_DEMAND,
+) -> TrainingEstimate:
+    """Time, cost, energy and CO2 of training ``setup.model`` on ``tokens`` tokens.
+
+    ``fixed`` holds the parallelism fields the user gave (tp, pp, dp, cp, ep, zero, micro_batch,
+    recompute); the rest are chosen to minimise step time among splits that fit. Raises
+    :class:`DoesNotFitError` with what would fit when nothing does.
+    """
+    if instances < 1:
+        raise ConfigError(f"--instances must be at least 1, got {instances}")
+    if tokens <= 0:
+        raise ConfigError(f"--tokens must be positive, got {tokens:g}")
+    inst = catalog.instance(instance)
+    hw = hardware_for(catalog, inst)
+    fixed = {k: v for k, v in (fixed or {}).items() if v is not None}
+    unknown = set(fixed) - {*PARALLELISM_FIELDS, "virtual_stages"}
+    if unknown:
+        raise ConfigError(f"unknown parallelism field(s) {sorted(unknown)}")
+    price = pick_price(inst, region, pricing)  # fail early, before the search
+    complete = {"tp", "pp", "dp"} <= set(fixed)
+    if complete:
+        par = Parallelism(**fixed)  # type: ignore[arg-type]
+        check_parallelism(setup.model, setup, par, hw, instances)
+        mem = training_memory(setup.model, setup, par, hw)
+        if not mem.fits:
+            raise _does_not_fit(catalog, setup, instance, instances, mem.total_bytes, mem.available_bytes, par)
+        step = training_step(setup.model, setup, par, hw, instances)
+    else:
+        choice = choose_parallelism(setup.model, setup, hw, instances, fixed)
+        if choice is None:
+            need = min_chips_to_fit(setup.model, setup, hw)
+            raise _does_not_fit(catalog, setup, instance, instances, float("nan"), hw.usable_memory_bytes, None, need)
+        step = choice.step
+    steps = math.ceil(tokens / (setup.global_batch * setup.seq_len))
+    time_s = steps * step.step_time_s
+    busy = (step.breakdown["compute_s"] + step.breakdown["memory_s"] + step.breakdown["optimizer_s"]) / step.step_time_s
+    fp = footprint(catalog, inst, instances, time_s, busy, price)
+    return TrainingEstimate(
+        model=setup.model.name,
+        instance=inst.name,
+        chip=inst.chip,
+        instances=instances,
+        tokens=tokens,
+        step=step,
+        footprint=fp,
+        parallelism_chosen=not complete,
+        validated=hw.validated,
+    )
+
+
+def _does_not_fit(
+    catalog: Catalog,
+    setup: TrainingSetup,
+    instance: str,
+    instances: int,
+    needed: float,
+    available: float,
+    par: Parallelism | None,
+    min_chips: int | None = None,
+) -> DoesNotFitError:
+    hw = hardware_for(catalog, instance)
+    model = setup.model
+    if par is not None:
+        alt = choose_parallelism(model, setup, hw, instances)
+        if alt is not None:
+            hint = f"this split fits: {alt.step.parallelism.describe()}"
+        else:
+            need = min_chips_to_fit(model, setup, hw)
+            hint = f"use at least {math.ceil(need / hw.chips_per_instance)} × {instance}"
+        return DoesNotFitError(
+            f"{model.name} with {par.describe()} needs {needed / 1e9:.1f} GB per chip; {hw.chip} has "
+            f"{available / 1e9:.1f} GB usable.",
+            needed_bytes=needed,
+            available_bytes=available,
+            suggestion=hint,
+        )
+    need = min_chips or min_chips_to_fit(model, setup, hw)
+    n_inst = math.ceil(need / hw.chips_per_instance)
+    for more in range(max(n_inst, instances + 1), 8 * max(n_inst, instances + 1)):
+        if choose_parallelism(model, setup, hw, more) is not None:
+            n_inst = more
+            break
+    state = model.params_total * 16 / 1e9
+    return DoesNotFitError(
+        f"no split of {model.name} ({state:.0f} GB of weights, gradients and Adam states) over {instances} × "
+        f"{instance} ({instances * hw.chips_per_instance} chips of {available / 1e9:.1f} GB usable) fits in memory.",
+        needed_bytes=state * 1e9,
+        available_bytes=available * instances * hw.chips_per_instance,
+        suggestion=f"use at least {n_inst} × {instance}, or a chip with more memory",
+    )
+
+
+@dataclass(frozen=True)
+class ServingEstimate:
+    model: str
+    instance: str
+    chip: str
+    config: ServingConfig
+    result: InferenceResult
+    footprint: Footprint  # one instance for one hour
+    validated: bool
+
+    @property
+    def cost_usd_per_million_tokens(self) -> float:
+        return self.footprint.price.usd_per_h / 3600.0 / self.result.output_tokens_per_s * 1e6
+
+    @property
+    def energy_j_per_token(self) -> float:
+        """Facility energy (IT power × PUE) per output token."""
+        return self.footprint.energy_kwh * 3.6e6 / (self.result.output_tokens_per_s * self.footprint.time_s)
+
+    def as_dict(self) -> dict[str, Any]:
+        r = self.result
+        return {
+            "model": self.model,
+            "instance": self.instance,
+            "chip": self.chip,
+            "batch": r.batch,
+            "input_tokens": self.config.input_tokens,
+            "output_tokens": self.config.output_tokens,
+            "precision": self.config.weight_precision.value,
+            "compute_precision": r.compute_precision.value,
+            "tp": r.tp,
+            "replicas_per_instance": r.replicas_per_instance,
+            "ttft_s": r.ttft_s,
+            "tpot_s": r.tpot_s,
+            "output_tokens_per_s": r.output_tokens_per_s,
+            "output_tokens_per_s_per_replica": r.output_tokens_per_s_per_replica,
+            "max_batch": r.max_batch,
+            "cost_usd_per_million_tokens": self.cost_usd_per_million_tokens,
+            "energy_j_per_token": self.energy_j_per_token,
+            "co2_g_per_million_tokens": (
+                None
+                if self.footprint.co2_kg is None
+                else self.footprint.co2_kg * 1000 / (r.output_tokens_per_s * self.footprint.time_s) * 1e6
+            ),
+            "memory_per_chip_bytes": r.memory.total_bytes,
+            "memory": r.memory.as_dict(),
+            "prefill": {**r.prefill.as_dict(), "bound": r.prefill.bound},
+            "decode": {**r.decode.as_dict(), "bound": r.decode.bound},
+            "footprint": self.footprint.as_dict(),
+            "validated": self.validated,
+            "assumptions": [*r.assumptions, *self.footprint.assumptions],
+        }
+
+
+def estimate_serving(
+    catalog: Catalog,
+    cfg: ServingConfig,
+    instance: str,
+    region: str | None = None,
+    pricing: Pricing = Pricing.ON_DEMAND,
+) -> ServingEstimate:
+    """Latency, throughput, $ per million output tokens and J per token of ``cfg`` on one instance."""
+    inst = catalog.instance(instance)
+    hw = hardware_for(catalog, inst)
+    price = pick_price(inst, region, pricing)
+    result = estimate_inference(cfg, hw)
+    fp = footprint(catalog, inst, 1, 3600.0, result.busy_fraction, price)
+    return ServingEstimate(
+        model=cfg.model.name,
+        instance=inst.name,
+        chip=inst.chip,
+        config=cfg,
+        result=result,
+        footprint=fp,
+        validated=hw.validated,
+    )

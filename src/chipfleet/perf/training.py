@@ -1,0 +1,576 @@
+"""Training step time, memory per chip and FLOPs for a decoder on one instance type.
+
+Conventions (stated once, used everywhere here):
+
+- FLOPs: a multiply-add is 2 FLOPs. Attention score/mix FLOPs use the causal convention (kernels that skip
+  the masked half, FlashAttention), i.e. ``2·L·s·a·d`` per token forward; Kaplan's ``12·L·s·h`` training
+  term counts the full square and is twice ours.
+- Model FLOPs (for MFU) exclude recomputation; hardware FLOPs (HFU) include it (PaLM, Appendix B).
+- Rank order is Megatron's: tensor (innermost) → context → data/expert → pipeline (outermost), so a group
+  crosses instances when the product of the degrees inside it exceeds the chips of one instance.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+
+from chipfleet.catalog import Precision
+from chipfleet.exceptions import ConfigError
+from chipfleet.perf.collectives import Collective, Link, collective_time_s
+from chipfleet.perf.hardware import Hardware
+from chipfleet.workloads.models import ModelArch
+
+# Bytes per parameter for mixed-precision Adam (Rajbhandari et al. 2020, "ZeRO"):
+WEIGHT_BYTES = 2.0  # bf16 weights
+GRAD_BYTES = 2.0  # bf16 gradients
+OPTIMIZER_BYTES = 12.0  # fp32 master weights, Adam m and v
+# Bytes one Adam update moves per parameter: reads master, m, v (12) and the grad (2), writes master,
+# m, v (12) and the bf16 weight copy (2).
+OPTIMIZER_STEP_BYTES = 28.0
+# Korthikanti et al. 2022: activation bytes stored per layer are s·b·h·34 (with sequence parallelism,
+# divided by t) plus 5·a·s²·b for the attention scores (removed by FlashAttention).
+ACT_BYTES_PER_SBH = 34.0
+ACT_BYTES_PER_SBH_NO_SP_SHARED = 10.0  # the part replicated on every tensor rank without SP
+LOGIT_BYTES = 4.0  # fp32 logits for the loss, vocab-parallel over t
+
+
+class Recompute(StrEnum):
+    NONE = "none"
+    SELECTIVE = "selective"  # recompute the attention core only (Korthikanti et al. 2022)
+    FULL = "full"  # keep each layer's input, recompute the whole layer in backward
+
+
+@dataclass(frozen=True)
+class Parallelism:
+    """How a training job is split over chips. Degrees count chips."""
+
+    tp: int = 1
+    pp: int = 1
+    dp: int = 1
+    cp: int = 1
+    ep: int = 1
+    zero: int = 1
+    micro_batch: int = 1
+    recompute: Recompute = Recompute.SELECTIVE
+    sequence_parallel: bool = True
+    virtual_stages: int = 1
+
+    def __post_init__(self) -> None:
+        for name in ("tp", "pp", "dp", "cp", "ep", "micro_batch", "virtual_stages"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be a positive integer, got {getattr(self, name)}")
+        if self.zero not in (0, 1, 2, 3):
+            raise ConfigError(f"zero must be 0, 1, 2 or 3, got {self.zero}")
+        if (self.dp * self.cp) % self.ep:
+            raise ConfigError(f"ep={self.ep} must divide dp·cp={self.dp * self.cp} (experts shard over data ranks)")
+
+    @property
+    def chips(self) -> int:
+        return self.tp * self.pp * self.dp * self.cp
+
+    def describe(self) -> str:
+        parts = [f"tp={self.tp}", f"pp={self.pp}", f"dp={self.dp}"]
+        if self.cp > 1:
+            parts.append(f"cp={self.cp}")
+        if self.ep > 1:
+            parts.append(f"ep={self.ep}")
+        if self.virtual_stages > 1:
+            parts.append(f"vp={self.virtual_stages}")
+        parts += [f"zero={self.zero}", f"mb={self.micro_batch}", f"recompute={self.recompute.value}"]
+        return ",".join(parts)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "tp": self.tp,
+            "pp": self.pp,
+            "dp": self.dp,
+            "cp": self.cp,
+            "ep": self.ep,
+            "zero": self.zero,
+            "micro_batch": self.micro_batch,
+            "recompute": self.recompute.value,
+            "sequence_parallel": self.sequence_parallel,
+            "virtual_stages": self.virtual_stages,
+        }
+
+
+@dataclass(frozen=True)
+class TrainingSetup:
+    """What is trained, independent of how it is split."""
+
+    model: ModelArch
+    seq_len: int = 4096
+    global_batch: int = 1024  # sequences per optimizer step
+    precision: Precision = Precision.BF16
+    flash_attention: bool = True
+    overlap_grad_comm: bool = True
+
+    def __post_init__(self) -> None:
+        if self.seq_len < 1 or self.global_batch < 1:
+            raise ConfigError("seq_len and global_batch must be positive")
+        if self.model.kind != "decoder":
+            raise ConfigError(f"{self.model.name} is an encoder; training estimates cover decoder LMs only")
+        if self.precision not in (Precision.BF16, Precision.FP16, Precision.FP8, Precision.FP32):
+            raise ConfigError(f"training precision must be bf16, fp16, fp8 or fp32, got {self.precision.value}")
+
+
+@dataclass(frozen=True)
+class TrainingFlops:
+    """FLOPs per token: ``model`` (no recompute) and ``hardware`` (with recompute)."""
+
+    model_per_token: float
+    hardware_per_token: float
+
+
+def training_flops_per_token(model: ModelArch, seq_len: int, recompute: Recompute) -> TrainingFlops:
+    """Training FLOPs per token, forward + backward (backward = 2 × forward; Kaplan et al. 2020).
+
+    forward = ``2·(L·P_layer_active + V·h)`` (every matmul weight, the output head even when tied)
+              + ``2·L·s·a·d`` (causal attention scores and mix)
+    model   = 3 · forward
+    hardware = model + one more forward for full recompute, or + the attention part for selective.
+    """
+    matmul_params = model.n_layers * model.params_per_layer_active + model.vocab_size * model.hidden_size
+    attn = model.attention_flops_per_token_forward(seq_len, causal=True)
+    fwd = 2.0 * matmul_params + attn
+    extra = {Recompute.NONE: 0.0, Recompute.SELECTIVE: attn, Recompute.FULL: fwd}[recompute]
+    return TrainingFlops(model_per_token=3.0 * fwd, hardware_per_token=3.0 * fwd + extra)
+
+
+@dataclass(frozen=True)
+class TrainingMemory:
+    """Bytes per chip on the most loaded pipeline stage."""
+
+    weights_bytes: float
+    gradients_bytes: float
+    optimizer_bytes: float
+    activations_bytes: float
+    logits_bytes: float
+    available_bytes: float
+
+    @property
+    def total_bytes(self) -> float:
+        return (
+            self.weights_bytes
+            + self.gradients_bytes
+            + self.optimizer_bytes
+            + self.activations_bytes
+            + self.logits_bytes
+        )
+
+    @property
+    def fits(self) -> bool:
+        return self.total_bytes <= self.available_bytes
+
+    def as_dict(self) -> dict[str, float]:
+        return {
+            "weights_bytes": self.weights_bytes,
+            "gradients_bytes": self.gradients_bytes,
+            "optimizer_bytes": self.optimizer_bytes,
+            "activations_bytes": self.activations_bytes,
+            "logits_bytes": self.logits_bytes,
+            "total_bytes": self.total_bytes,
+            "available_bytes": self.available_bytes,
+        }
+
+
+def _layers_per_stage(model: ModelArch, pp: int) -> int:
+    return math.ceil(model.n_layers / pp)
+
+
+def params_per_chip(model: ModelArch, par: Parallelism) -> float:
+    """Parameters held by one chip of the most loaded stage, before ZeRO sharding.
+
+    Per layer: attention, norms and router split over ``t``; experts over ``t·ep``. The first stage adds the
+    token embedding, the last the (untied) head; with one stage both. ``(L/p)`` layers per stage.
+    """
+    t, ep = par.tp, par.ep
+    expert_params = model.n_experts * model.params_mlp_per_expert
+    dense_part = model.params_per_layer - expert_params
+    per_layer = dense_part / t + expert_params / (t * ep)
+    layers = _layers_per_stage(model, par.pp) * per_layer
+    embed = model.params_embedding / t
+    head = (model.params_lm_head if not model.tied_embeddings else model.vocab_size * model.hidden_size) / t
+    if par.pp == 1:
+        return layers + embed + (model.params_lm_head / t) + model.params_outside_layers
+    return layers + max(embed, head) + model.params_outside_layers
+
+
+def activation_bytes_per_layer(model: ModelArch, setup: TrainingSetup, par: Parallelism) -> float:
+    """Stored activation bytes of one layer for one micro-batch (Korthikanti et al. 2022).
+
+    With ``s' = s/cp`` tokens per context rank and ``b`` the micro-batch:
+    - none / selective, sequence parallel:   ``34·s'·b·h / t``
+    - none / selective, no sequence parallel: ``s'·b·h·(10 + 24/t)``
+    - full recompute: the layer input only, ``2·s'·b·h`` (``/t`` with SP)
+    - without FlashAttention and no recompute: ``+ 5·a·s'·s·b / t`` for the attention scores.
+    """
+    s_local = setup.seq_len / par.cp
+    sbh = s_local * par.micro_batch * model.hidden_size
+    t = par.tp
+    if par.recompute is Recompute.FULL:
+        return 2.0 * sbh / (t if par.sequence_parallel else 1)
+    if par.sequence_parallel:
+        act = ACT_BYTES_PER_SBH * sbh / t
+    else:
+        act = sbh * (ACT_BYTES_PER_SBH_NO_SP_SHARED + (ACT_BYTES_PER_SBH - ACT_BYTES_PER_SBH_NO_SP_SHARED) / t)
+    if par.recompute is Recompute.NONE and not setup.flash_attention:
+        act += 5.0 * model.n_heads * s_local * setup.seq_len * par.micro_batch / t
+    return act
+
+
+def training_memory(model: ModelArch, setup: TrainingSetup, par: Parallelism, hw: Hardware) -> TrainingMemory:
+    """Memory per chip: 2 + 2 + 12 bytes per parameter sharded by ZeRO stage, plus activations.
+
+    ZeRO-1 shards the optimizer over the data-parallel group (``dp·cp``), ZeRO-2 also the gradients, ZeRO-3
+    also the weights. 1F1B keeps ``min(p, m)`` micro-batches of activations in flight on the first stage;
+    full recompute also holds one layer's full activations while it is recomputed. The last stage holds the
+    fp32 logits of one micro-batch (``s'·b·V·4 / t``).
+    """
+    n = params_per_chip(model, par)
+    shard = par.dp * par.cp
+    weights = n * WEIGHT_BYTES / (shard if par.zero >= 3 else 1)
+    grads = n * GRAD_BYTES / (shard if par.zero >= 2 else 1)
+    optim = n * OPTIMIZER_BYTES / (shard if par.zero >= 1 else 1)
+    micro_batches = max(1, setup.global_batch // (par.micro_batch * par.dp))
+    in_flight = min(par.pp, micro_batches)
+    per_layer = activation_bytes_per_layer(model, setup, par)
+    acts = _layers_per_stage(model, par.pp) * in_flight * per_layer
+    if par.recompute is Recompute.FULL:
+        acts += activation_bytes_per_layer(model, setup, replace(par, recompute=Recompute.NONE))
+    logits = setup.seq_len / par.cp * par.micro_batch * model.vocab_size * LOGIT_BYTES / par.tp
+    return TrainingMemory(
+        weights_bytes=weights,
+        gradients_bytes=grads,
+        optimizer_bytes=optim,
+        activations_bytes=acts,
+        logits_bytes=logits,
+        available_bytes=hw.usable_memory_bytes,
+    )
+
+
+@dataclass(frozen=True)
+class TrainingStep:
+    """One optimizer step: its time, the breakdown of that time, throughput and memory."""
+
+    parallelism: Parallelism
+    instances: int
+    step_time_s: float
+    breakdown: dict[str, float]
+    tokens_per_s: float
+    mfu: float
+    hfu: float
+    memory: TrainingMemory
+    micro_batches: int
+    flops: TrainingFlops
+    assumptions: tuple[str, ...] = field(default=())
+
+    @property
+    def bound(self) -> str:
+        """The largest term of the step time."""
+        return max(self.breakdown, key=lambda k: self.breakdown[k])
+
+
+def _spans(inner_ranks: int, hw: Hardware) -> bool:
+    return inner_ranks > hw.chips_per_instance
+
+
+def _link(hw: Hardware, ranks: int, span: bool) -> Link:
+    bw = hw.link_bytes_per_s(ranks, span) * hw.eff.collective
+    if bw <= 0:
+        raise ConfigError(
+            f"{hw.instance} has no {'scale-out' if span else 'chip-to-chip'} bandwidth in the catalog, so a "
+            f"group of {ranks} chips cannot be costed; use fewer chips per group or add the figure in an overlay"
+        )
+    return Link(bytes_per_s=bw, latency_s=hw.latency_s(span))
+
+
+def check_parallelism(model: ModelArch, setup: TrainingSetup, par: Parallelism, hw: Hardware, instances: int) -> None:
+    """Raise :class:`ConfigError` naming the first rule a split breaks."""
+    chips = instances * hw.chips_per_instance
+    if par.chips != chips:
+        raise ConfigError(
+            f"tp·pp·dp·cp = {par.tp}·{par.pp}·{par.dp}·{par.cp} = {par.chips} but {instances} × {hw.instance} "
+            f"have {chips} chips; make the product equal the chip count"
+        )
+    if model.n_heads % par.tp or (model.n_kv_heads % par.tp and par.tp % model.n_kv_heads):
+        raise ConfigError(f"tp={par.tp} must divide the {model.n_heads} attention heads of {model.name}")
+    if par.pp > model.n_layers:
+        raise ConfigError(f"pp={par.pp} exceeds the {model.n_layers} layers of {model.name}")
+    if model.n_layers % (par.pp * par.virtual_stages):
+        raise ConfigError(
+            f"pp·vp={par.pp * par.virtual_stages} must divide the {model.n_layers} layers of {model.name}"
+        )
+    if setup.seq_len % par.cp:
+        raise ConfigError(f"cp={par.cp} must divide seq_len={setup.seq_len}")
+    if par.ep > 1 and model.n_experts % par.ep:
+        raise ConfigError(f"ep={par.ep} must divide the {model.n_experts} experts of {model.name}")
+    if par.ep > 1 and not model.is_moe:
+        raise ConfigError(f"ep={par.ep} needs a mixture-of-experts model; {model.name} is dense")
+    if setup.global_batch % (par.micro_batch * par.dp):
+        raise ConfigError(
+            f"global batch {setup.global_batch} must be a multiple of micro_batch·dp = "
+            f"{par.micro_batch}·{par.dp}; change --global-batch, --micro-batch or --dp"
+        )
+    if hw.max_instances is not None and instances > hw.max_instances:
+        raise ConfigError(f"{hw.instance} is offered up to {hw.max_instances} instances per cluster, not {instances}")
+
+
+def training_step(
+    model: ModelArch, setup: TrainingSetup, par: Parallelism, hw: Hardware, instances: int
+) -> TrainingStep:
+    """Time of one optimizer step and its breakdown (Narayanan et al. 2021; Korthikanti et al. 2022).
+
+    Per micro-batch on the slowest stage (``L/p`` layers, plus the output head on the last stage):
+
+    - ``compute``: GEMM and attention FLOPs ÷ (peak · η(M)), ``M = b·s/cp`` rows; backward = 2 × forward;
+      recompute adds a forward (full) or the attention core (selective).
+    - ``memory``: element-wise traffic (norms, activations, residuals) — the stored activation bytes written
+      in forward and read twice in backward — ÷ (HBM bandwidth · η_mem).
+    - ``tp_comm``: 2 all-reduces of ``b·s'·h`` bf16 per layer in forward and 2 in backward (as reduce-scatter +
+      all-gather with sequence parallelism: the same time); full recompute repeats the forward pair.
+    - ``cp_comm``: ring attention passes K,V (``cp − 1`` steps), overlapped with attention compute; the
+      excess is exposed.
+    - ``ep_comm``: 2 all-to-alls per MoE layer per pass of the routed tokens (``b·s'·h·k`` bf16).
+    - ``pp_comm``: one activation send forward and one gradient send backward per micro-batch.
+    - ``overhead``: ``layer_overhead`` × layers × 3 passes, + ``step_overhead`` per step.
+
+    Pipeline: ``m = B/(b·dp)`` micro-batches; step = ``(m + (p−1)/v) · T_mb``, the bubble is
+    ``(p−1)/v · T_mb``. Data parallel: all-reduce (ZeRO-0) or reduce-scatter + all-gather (ZeRO-1/2) of
+    ``2·N_chip`` bytes over ``dp·cp`` ranks, overlapped with the last micro-batch's backward when
+    ``overlap_grad_comm``; ZeRO-3 adds a weight all-gather per micro-batch in forward and backward,
+    prefetched under compute. Then a memory-bound Adam update of ``28`` bytes per sharded parameter.
+    """
+    check_parallelism(model, setup, par, hw, instances)
+    t, p, d, c, b = par.tp, par.pp, par.dp, par.cp, par.micro_batch
+    h = model.hidden_size
+    L_stage = _layers_per_stage(model, p)
+    peak = hw.peak(setup.precision)
+    rows = b * setup.seq_len / c
+    eta = hw.eff.gemm_fraction(rows)
+    tokens_mb = b * setup.seq_len / c  # tokens per chip-group per micro-batch
+
+    # --- compute, per micro-batch on the slowest stage
+    layer_gemm = 2.0 * model.params_per_layer_active * tokens_mb / t
+    layer_attn = model.attention_flops_per_token_forward(setup.seq_len, causal=True) / model.n_layers
+    layer_attn *= tokens_mb / t
+    head = 2.0 * model.vocab_size * h * tokens_mb / t
+    fwd_flops = L_stage * (layer_gemm + layer_attn) + head
+    recompute_flops = {
+        Recompute.NONE: 0.0,
+        Recompute.SELECTIVE: L_stage * layer_attn,
+        Recompute.FULL: L_stage * (layer_gemm + layer_attn),
+    }[par.recompute]
+    fwd_s = fwd_flops / (peak * eta)
+    compute_mb = (3.0 * fwd_flops + recompute_flops) / (peak * eta)
+    attn_s = L_stage * layer_attn / (peak * eta)
+
+    # --- element-wise memory traffic
+    act_layer = activation_bytes_per_layer(model, setup, replace(par, recompute=Recompute.SELECTIVE))
+    memory_mb = 3.0 * L_stage * act_layer / (hw.memory_bytes_per_s * hw.eff.memory)
+
+    # --- tensor parallel
+    tp_link = _link(hw, t, _spans(t, hw))
+    ar = collective_time_s(Collective.ALL_REDUCE, t, tokens_mb * h * 2.0, tp_link)
+    tp_per_layer = (4 + (2 if par.recompute is Recompute.FULL else 0)) * ar
+    tp_mb = L_stage * tp_per_layer
+
+    # --- context parallel (ring attention), overlapped with attention compute
+    cp_mb = 0.0
+    if c > 1:
+        cp_link = _link(hw, c, _spans(t * c, hw))
+        kv_heads_local = max(1, model.n_kv_heads // t)
+        kv_bytes = 2.0 * tokens_mb * kv_heads_local * model.head_dim * 2.0
+        ring = (c - 1) * collective_time_s(Collective.P2P, 2, kv_bytes, cp_link)
+        cp_mb = L_stage * 3.0 * max(0.0, ring - attn_s / L_stage)
+
+    # --- expert parallel
+    ep_mb = 0.0
+    if par.ep > 1 and model.is_moe:
+        ep_link = _link(hw, par.ep, _spans(t * c * par.ep, hw))
+        routed = tokens_mb / (t if par.sequence_parallel else 1) * h * 2.0 * model.experts_top_k
+        ep_mb = L_stage * 4 * collective_time_s(Collective.ALL_TO_ALL, par.ep, routed, ep_link)
+
+    # --- pipeline point-to-point
+    pp_mb = 0.0
+    if p > 1:
+        pp_link = _link(hw, 2, _spans(t * c * d * p, hw))
+        act = tokens_mb * h * 2.0 / (t if par.sequence_parallel else 1)
+        pp_mb = 2 * par.virtual_stages * collective_time_s(Collective.P2P, 2, act, pp_link)
+
+    overhead_mb = 3.0 * L_stage * hw.eff.layer_overhead_s
+    t_mb = compute_mb + memory_mb + tp_mb + cp_mb + ep_mb + pp_mb + overhead_mb
+    m = setup.global_batch // (b * d)
+    bubble = (p - 1) / par.virtual_stages * t_mb
+
+    # --- data parallel gradient sync and ZeRO-3 gathers
+    n_chip = params_per_chip(model, par)
+    dp_ranks = d * c
+    dp_link = _link(hw, dp_ranks, _spans(t * dp_ranks, hw))
+    grad_bytes = n_chip * GRAD_BYTES
+    if par.zero == 0:
+        dp_s = collective_time_s(Collective.ALL_REDUCE, dp_ranks, grad_bytes, dp_link)
+    else:
+        dp_s = collective_time_s(Collective.REDUCE_SCATTER, dp_ranks, grad_bytes, dp_link)
+        dp_s += collective_time_s(Collective.ALL_GATHER, dp_ranks, n_chip * WEIGHT_BYTES, dp_link)
+    # Gradient reduce-scatter hides under the last backward, the weight all-gather under the first forward.
+    window = compute_mb if setup.overlap_grad_comm else 0.0
+    dp_exposed = max(0.0, dp_s - window)
+    zero3_s = 0.0
+    if par.zero >= 3:
+        gather = collective_time_s(Collective.ALL_GATHER, dp_ranks, n_chip * WEIGHT_BYTES, dp_link)
+        zero3_s = m * (max(0.0, gather - fwd_s) + max(0.0, gather - (compute_mb - fwd_s)))
+
+    optimizer_s = n_chip / (dp_ranks if par.zero >= 1 else 1) * OPTIMIZER_STEP_BYTES
+    optimizer_s /= hw.memory_bytes_per_s * hw.eff.memory
+
+    breakdown = {
+        "compute_s": m * compute_mb,
+        "memory_s": m * memory_mb,
+        "tp_comm_s": m * tp_mb,
+        "cp_comm_s": m * cp_mb,
+        "ep_comm_s": m * ep_mb,
+        "pp_comm_s": m * pp_mb,
+        "bubble_s": bubble,
+        "dp_comm_s": dp_exposed + zero3_s,
+        "optimizer_s": optimizer_s,
+        "overhead_s": m * overhead_mb + hw.eff.step_overhead_s,
+    }
+    step = sum(breakdown.values())
+    tokens = setup.global_batch * setup.seq_len
+    flops = training_flops_per_token(model, setup.seq_len, par.recompute)
+    chips = par.chips
+    tokens_per_s = tokens / step
+    mfu = flops.model_per_token * tokens_per_s / (chips * peak)
+    hfu = flops.hardware_per_token * tokens_per_s / (chips * peak)
+    return TrainingStep(
+        parallelism=par,
+        instances=instances,
+        step_time_s=step,
+        breakdown=breakdown,
+        tokens_per_s=tokens_per_s,
+        mfu=mfu,
+        hfu=hfu,
+        memory=training_memory(model, setup, par, hw),
+        micro_batches=m,
+        flops=flops,
+        assumptions=TRAINING_ASSUMPTIONS,
+    )
+
+
+TRAINING_ASSUMPTIONS: tuple[str, ...] = (
+    "FLOPs: causal attention counted as half the square (FlashAttention convention); MFU excludes recompute",
+    "memory: bf16 weights and grads + fp32 Adam states (16 B/param) sharded by ZeRO stage over dp·cp",
+    "memory: 5 % of device memory reserved for the runtime; activations per Korthikanti et al. 2022",
+    "schedule: 1F1B pipeline, bubble (p-1)/v of a micro-batch time; TP comm exposed, DP comm overlapped "
+    "with the last backward",
+    "links: Megatron rank order tp→cp→dp→pp; groups larger than one instance use the per-chip share of "
+    "scale-out bandwidth",
+    "efficiency: per-family parameters from the catalog (achievable compute, memory, collective fractions, "
+    "fixed overheads)",
+)
+
+
+@dataclass(frozen=True)
+class ParallelismChoice:
+    """The fastest split that fits, and how many splits were tried and rejected."""
+
+    step: TrainingStep
+    evaluated: int
+    rejected: dict[str, int]
+
+
+def _divisors(n: int) -> list[int]:
+    return [k for k in range(1, n + 1) if n % k == 0]
+
+
+def candidate_splits(
+    model: ModelArch, setup: TrainingSetup, hw: Hardware, instances: int, fixed: dict[str, object]
+) -> list[Parallelism]:
+    """Every split of ``instances × chips`` worth trying, honouring the fields in ``fixed``.
+
+    TP stays inside one instance (it is the most communication-heavy); PP divides the layers; CP is tried
+    only for sequences of 16k tokens or more; EP only for MoE models.
+    """
+    chips = instances * hw.chips_per_instance
+
+    def options(name: str, default: list[int] | list[Recompute] | list[bool]) -> list[object]:
+        return [fixed[name]] if name in fixed else list(default)
+
+    tps = [k for k in _divisors(hw.chips_per_instance) if model.n_heads % k == 0]
+    pps = [k for k in _divisors(model.n_layers) if k <= 64]
+    cps = [1, 2, 4, 8] if setup.seq_len >= 16384 else [1]
+    out: list[Parallelism] = []
+    for tp in options("tp", tps):
+        for pp in options("pp", pps):
+            for cp in options("cp", cps):
+                assert isinstance(tp, int) and isinstance(pp, int) and isinstance(cp, int)
+                if chips % (tp * pp * cp):
+                    continue
+                dp = chips // (tp * pp * cp)
+                if "dp" in fixed and fixed["dp"] != dp:
+                    continue
+                eps = [k for k in _divisors(model.n_experts) if (dp * cp) % k == 0] if model.is_moe else [1]
+                for ep in options("ep", eps):
+                    for mb in options("micro_batch", [1, 2, 4, 8]):
+                        for zero in options("zero", [1, 3]):
+                            for rc in options("recompute", list(Recompute)):
+                                assert isinstance(ep, int) and isinstance(mb, int) and isinstance(zero, int)
+                                assert isinstance(rc, Recompute)
+                                sp = fixed.get("sequence_parallel", tp > 1)
+                                vp = fixed.get("virtual_stages", 1)
+                                assert isinstance(sp, bool) and isinstance(vp, int)
+                                try:
+                                    out.append(
+                                        Parallelism(
+                                            tp=tp,
+                                            pp=pp,
+                                            dp=dp,
+                                            cp=cp,
+                                            ep=ep,
+                                            zero=zero,
+                                            micro_batch=mb,
+                                            recompute=rc,
+                                            sequence_parallel=sp,
+                                            virtual_stages=vp,
+                                        )
+                                    )
+                                except ConfigError:
+                                    continue
+    return out
+
+
+def choose_parallelism(
+    model: ModelArch,
+    setup: TrainingSetup,
+    hw: Hardware,
+    instances: int,
+    fixed: dict[str, object] | None = None,
+) -> ParallelismChoice | None:
+    """The fastest valid split that fits in memory, or None when none does (see :func:`fit_advice`)."""
+    fixed = fixed or {}
+    best: TrainingStep | None = None
+    rejected: dict[str, int] = {}
+    cands = candidate_splits(model, setup, hw, instances, fixed)
+    for par in cands:
+        try:
+            check_parallelism(model, setup, par, hw, instances)
+        except ConfigError:
+            rejected["invalid split"] = rejected.get("invalid split", 0) + 1
+            continue
+        mem = training_memory(model, setup, par, hw)
+        if not mem.fits:
+            rejected["does not fit in memory"] = rejected.get("does not fit in memory", 0) + 1
+            continue
+        step = training_step(model, setup, par, hw, instances)
+        if best is None or step.step_time_s < best.step_time_s:
+            best = step
+    return None if best is None else ParallelismChoice(step=best, evaluated=len(cands), rejected=rejected)
+
+
+def min_chips_to_fit(model: ModelArch, setup: TrainingSetup, hw: Hardware) -> int:
+    """A lower bound on chips that can hold the training state: ZeRO-3 + full recompute, 16 B/param."""
+    state = model.params_total * (WEIGHT_BYTES + GRAD_BYTES + OPTIMIZER_BYTES)
+    return max(1, math.ceil(state / hw.usable_memory_bytes))
