@@ -126,6 +126,12 @@ def build_catalog(paths: Iterable[Path]) -> Catalog:
         doc = _read(path)
         files.append(str(path))
         file_sources = _sources(path, doc)
+        for sid, src in file_sources.items():
+            if sid in sources and sources[sid] != src:
+                raise CatalogError(
+                    f"{path}: source id {sid!r} is already defined differently by an earlier catalog file; "
+                    f"give this source another id"
+                )
         sources.update(file_sources)
         for kind in RECORD_KINDS:
             for i, rec in enumerate(_records(path, doc, kind)):

@@ -15,6 +15,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from chipfleet.catalog.units import Dimension, to_si
+from chipfleet.exceptions import CatalogError
 
 SCHEMA_VERSION = 1
 
@@ -101,7 +102,10 @@ class Figure(_Frozen):
 
     @model_validator(mode="after")
     def _check(self) -> Figure:
-        to_si(self.value, self.unit, self.dimension)  # raises on a unit of the wrong dimension
+        try:
+            to_si(self.value, self.unit, self.dimension)
+        except CatalogError as exc:  # pydantic reports ValueErrors with the field's location
+            raise ValueError(str(exc)) from None
         if not self.as_of:
             raise ValueError(f"figure from source {self.source!r} has no as_of date")
         if self.basis is not Basis.STATED and not self.note:

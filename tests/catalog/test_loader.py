@@ -1,0 +1,130 @@
+"""Catalog loading: overlays, merges, discounts, and errors that name the file, record and field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from chipfleet.catalog import ENV_VAR, Pricing, load_catalog
+from chipfleet.catalog.loader import build_catalog, shipped_files
+from chipfleet.exceptions import CatalogError, UnknownNameError
+
+FIXTURE = """
+schema_version: 1
+sources:
+  mine: {ref: "our 2026 contract", as_of: "2026-10-01"}
+regions:
+  - {name: my-region, cloud: aws, location: test, pue: {value: 1.2, unit: ratio, source: mine}}
+instances:
+  - name: my.box
+    cloud: aws
+    chip: h100-sxm
+    chips: 8
+    prices:
+      - {region: my-region, pricing: on-demand, value: 40, unit: USD/h, source: mine}
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "overlay.yaml") -> Path:
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
+def test_overlay_adds_instance_and_region(tmp_path: Path) -> None:
+    cat = load_catalog([write(tmp_path, FIXTURE)], use_env=False)
+    inst = cat.instance("my.box")
+    price = inst.price("my-region", Pricing.ON_DEMAND)
+    assert price is not None and price.usd_per_h == 40
+    assert price.source_ref == "our 2026 contract" and price.as_of == "2026-10-01"
+    assert cat.region("my-region").pue_ratio == pytest.approx(1.2)
+
+
+def test_overlay_changes_one_price_without_restating_the_instance(tmp_path: Path) -> None:
+    base = load_catalog(use_env=False)
+    name, inst = next((n, i) for n, i in base.instances.items() if i.price(None, Pricing.ON_DEMAND))
+    old = inst.price(None, Pricing.ON_DEMAND)
+    assert old is not None
+    overlay = f"""
+schema_version: 1
+sources:
+  neg: {{ref: "negotiated", as_of: "2026-11-01"}}
+instances:
+  - name: {name}
+    prices:
+      - {{region: {old.region}, pricing: on-demand, value: 1.5, unit: USD/h, source: neg}}
+"""
+    cat = load_catalog([write(tmp_path, overlay)], use_env=False)
+    new = cat.instance(name)
+    assert new.price(old.region, Pricing.ON_DEMAND).usd_per_h == 1.5  # type: ignore[union-attr]
+    assert new.chips == inst.chips  # the rest of the record is kept
+    others = {(p.region, p.pricing) for p in inst.prices}
+    assert {(p.region, p.pricing) for p in new.prices} == others
+
+
+def test_discount_applies_to_matching_instances(tmp_path: Path) -> None:
+    text = FIXTURE + "discounts:\n  - {instances: 'my.*', fraction_off: 0.25, note: 'EDP'}\n"
+    cat = load_catalog([write(tmp_path, text)], use_env=False)
+    price = cat.instance("my.box").price("my-region", Pricing.ON_DEMAND)
+    assert price is not None and price.usd_per_h == pytest.approx(30.0)
+    assert price.basis.value == "derived" and "0.25" in price.note
+
+
+def test_env_var_overlay(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(ENV_VAR, str(write(tmp_path, FIXTURE)))
+    assert "my.box" in load_catalog().instances
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("schema_version: 2\n", "schema_version is 2"),
+        ("- a\n- b\n", "must be a YAML mapping"),
+        ("schema_version: 1\nchipz: []\n", "unknown top-level key"),
+        ("schema_version: 1\nchips: [{name: x}]\n", "chips record 'x' is invalid"),
+        (FIXTURE.replace("source: mine}}\ninstances", "source: nope}}\ninstances"), "cites source 'nope'"),
+        (FIXTURE.replace("value: 40, unit: USD/h", "value: 40, unit: GB"), "field prices.0"),
+        (FIXTURE.replace("value: 40,", "value: -4,"), "greater than or equal to 0"),
+        (FIXTURE.replace("chip: h100-sxm", "chip: h100-sxn"), "did you mean h100-sxm"),
+        (FIXTURE.replace("region: my-region, pricing", "region: mars-1, pricing"), "region 'mars-1'"),
+        (FIXTURE.replace("value: 1.2, unit: ratio", "value: 0.9, unit: ratio"), "cannot be below 1"),
+        ("schema_version: 1\n  bad: [indent\n", "not valid YAML"),
+    ],
+)
+def test_bad_overlay_names_file_record_and_field(tmp_path: Path, text: str, expected: str) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(CatalogError) as err:
+        load_catalog([path], use_env=False)
+    assert str(path) in str(err.value)
+    assert expected.lower() in str(err.value).lower()
+
+
+def test_missing_overlay_file(tmp_path: Path) -> None:
+    with pytest.raises(CatalogError, match="cannot read catalog file"):
+        load_catalog([tmp_path / "absent.yaml"], use_env=False)
+
+
+def test_failed_overlay_leaves_shipped_files_untouched(tmp_path: Path) -> None:
+    before = {p: p.read_bytes() for p in shipped_files()}
+    with pytest.raises(CatalogError):
+        load_catalog([write(tmp_path, "schema_version: 1\nchips: [{name: x}]\n")], use_env=False)
+    assert {p: p.read_bytes() for p in shipped_files()} == before
+
+
+def test_lookup_miss_suggests_close_names() -> None:
+    cat = load_catalog(use_env=False)
+    with pytest.raises(UnknownNameError, match="(?i)did you mean.*trainium2"):
+        cat.chip("trainum2")
+    with pytest.raises(UnknownNameError, match="trn1.32xlarge"):
+        cat.instance("trn1.32xl")
+
+
+def test_lookup_is_case_insensitive() -> None:
+    cat = load_catalog(use_env=False)
+    assert cat.chip("H100-SXM").name == "h100-sxm"
+
+
+def test_build_catalog_with_no_files_is_empty() -> None:
+    cat = build_catalog([])
+    assert not cat.chips and not cat.instances

@@ -1,0 +1,140 @@
+"""The shipped catalog: complete, sourced, in SI units after conversion, and consistent."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from chipfleet.catalog import Basis, Catalog, Precision, Pricing, load_catalog
+from chipfleet.catalog.schema import iter_figures
+
+REQUIRED_CHIPS = (
+    "trainium1 trainium2 inferentia1 inferentia2 graviton2 graviton3 graviton4 a10g l4 l40s a100-40gb "
+    "a100-80gb h100-sxm h100-pcie h100-nvl h200 gh200 b200 tpu-v4 tpu-v5e tpu-v5p tpu-v6e maia-100 mi300x"
+).split()
+REQUIRED_INSTANCE_PREFIXES = (
+    "trn1.",
+    "trn1n.",
+    "trn2.",
+    "inf1.",
+    "inf2.",
+    "p4d.",
+    "p4de.",
+    "p5.",
+    "p5e.",
+    "p5en.",
+    "g5.",
+    "g6.",
+    "g6e.",
+    "c7g.",
+    "c8g.",
+    "m7g.",
+    "a3-",
+    "tpu-",
+    "standard_nd96isr_h100_v5",
+)
+
+
+@pytest.fixture(scope="module")
+def cat() -> Catalog:
+    return load_catalog(use_env=False)
+
+
+def test_required_chips_present(cat: Catalog) -> None:
+    assert set(REQUIRED_CHIPS) <= set(cat.chips)
+
+
+@pytest.mark.parametrize("prefix", REQUIRED_INSTANCE_PREFIXES)
+def test_required_instances_present(cat: Catalog, prefix: str) -> None:
+    assert any(n.startswith(prefix) for n in cat.instances), prefix
+
+
+def test_every_figure_has_a_source_and_a_date(cat: Catalog) -> None:
+    records = [*cat.chips.values(), *cat.instances.values(), *cat.regions.values(), *cat.families.values()]
+    records += list(cat.clouds.values())
+    n = 0
+    for rec in records:
+        for fig in iter_figures(rec):
+            n += 1
+            assert fig.source_ref, (rec, fig)
+            assert re.match(r"^\d{4}(-\d{2}(-\d{2})?)?$", fig.as_of), (rec, fig)
+            if fig.basis is not Basis.STATED:
+                assert fig.note, f"{fig} is {fig.basis.value} without saying how"
+    assert n > 300
+
+
+def test_slugs_are_lowercase(cat: Catalog) -> None:
+    for table in (cat.chips, cat.instances, cat.regions, cat.families):
+        for name in table:
+            assert name == name.lower() and " " not in name
+
+
+def test_units_convert_once_at_the_boundary(cat: Catalog) -> None:
+    h100 = cat.chip("h100-sxm")
+    # NVIDIA H100 SXM: 989 dense BF16 TFLOPS, 80 GB, 3.35 TB/s, 700 W (nvidia.com H100 page).
+    assert h100.peak_flops_per_s(Precision.BF16) == pytest.approx(989e12)
+    assert h100.memory_bytes == pytest.approx(80e9)
+    assert h100.memory_bytes_per_s == pytest.approx(3.35e12)
+    assert h100.tdp_w == pytest.approx(700)
+    # AWS states Trainium1 memory in GiB: 32 GiB = 34.36 GB.
+    assert cat.chip("trainium1").memory_bytes == pytest.approx(32 * 2**30)
+
+
+def test_every_accelerator_has_bf16_memory_and_power(cat: Catalog) -> None:
+    for chip in cat.chips.values():
+        assert chip.tdp_w > 0
+        assert chip.memory_bytes_per_s > 0
+        if chip.kind == "accelerator":
+            assert chip.peak_flops_per_s(Precision.BF16), chip.name
+            assert chip.memory_bytes and chip.memory_bytes > 1e9
+
+
+def test_dense_peaks_are_ordered_sensibly(cat: Catalog) -> None:
+    for chip in cat.chips.values():
+        bf16 = chip.peak_flops_per_s(Precision.BF16)
+        fp8 = chip.peak_flops_per_s(Precision.FP8)
+        fp32 = chip.peak_flops_per_s(Precision.FP32)
+        if bf16 and fp8:
+            assert fp8 >= bf16, chip.name
+        if bf16 and fp32:
+            assert bf16 >= fp32, chip.name
+
+
+def test_instances_reference_known_chips_and_regions(cat: Catalog) -> None:
+    for inst in cat.instances.values():
+        assert inst.chip in cat.chips
+        for p in inst.prices:
+            assert p.region in cat.regions
+            assert p.usd_per_h > 0
+            if p.spread is not None:
+                assert p.spread[0] <= p.value <= p.spread[1]
+
+
+def test_training_instances_have_prices(cat: Catalog) -> None:
+    for name in ("trn1.32xlarge", "trn2.48xlarge", "p4d.24xlarge", "p5.48xlarge", "tpu-v5p-8", "inf2.48xlarge"):
+        inst = cat.instance(name)
+        assert inst.price(None, Pricing.ON_DEMAND) or inst.price(None, Pricing.SPOT), name
+
+
+def test_regions_have_pue_and_grid_where_used(cat: Catalog) -> None:
+    used = {p.region for i in cat.instances.values() for p in i.prices}
+    for name in used:
+        region = cat.region(name)
+        assert 1.0 <= region.pue_ratio < 2.0
+        assert region.grid_gco2_per_kwh is not None and region.grid_gco2_per_kwh >= 0, name
+
+
+def test_every_chip_family_has_parameters(cat: Catalog) -> None:
+    for chip in cat.chips.values():
+        fam = cat.family(chip.family)
+        assert 0 < fam.compute_efficiency.si <= 1
+        assert 0 < fam.memory_efficiency.si <= 1
+        assert not fam.validated  # priors until issue 3 fits them
+
+
+def test_cloud_host_power(cat: Catalog) -> None:
+    aws = cat.cloud("aws")
+    # CCF: 0.74-3.5 W per vCPU at 50 % load, 0.392 W per GB of DRAM.
+    expected = 192 * (0.74 + (3.5 - 0.74) * 0.5) + 2048 * 2**30 / 1e9 * 0.392
+    assert aws.host_power_w(192, 2048 * 2**30) == pytest.approx(expected)
