@@ -1,0 +1,350 @@
+"""The `chipfleet` command: a thin shell that parses options, calls the Python API and renders results."""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from chipfleet.catalog import Catalog, Precision, Pricing, load_catalog
+from chipfleet.exceptions import ChipfleetError, ConfigError, DoesNotFitError
+from chipfleet.perf.inference import ServingConfig
+from chipfleet.perf.training import Recompute, TrainingSetup
+from chipfleet.report import tables
+from chipfleet.report.units import parse_quantity
+from chipfleet.workloads import ModelArch, get_model, list_models, load_hf_config
+
+app = typer.Typer(
+    help="Where to train and serve generative AI, and what it costs in time, money, energy and carbon.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+catalog_app = typer.Typer(help="Chips, instances, regions and efficiency families, with sources.", no_args_is_help=True)
+models_app = typer.Typer(help="The model zoo (architectures and parameter counts).", no_args_is_help=True)
+estimate_app = typer.Typer(help="Estimate one training run or one serving configuration.", no_args_is_help=True)
+app.add_typer(catalog_app, name="catalog")
+app.add_typer(models_app, name="models")
+app.add_typer(estimate_app, name="estimate")
+
+console = Console(width=160)
+
+
+class PricingOpt(StrEnum):
+    on_demand = "on-demand"
+    spot = "spot"
+    reserved = "reserved"
+
+
+class _State:
+    """Per-invocation options from the root callback; the catalog is loaded on first use."""
+
+    overlays: tuple[Path, ...] = ()
+    _catalog: Catalog | None = None
+
+    @classmethod
+    def catalog(cls) -> Catalog:
+        if cls._catalog is None:
+            cls._catalog = load_catalog(cls.overlays)
+        return cls._catalog
+
+
+@app.callback()
+def _root(
+    catalog: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--catalog",
+            help="Catalog overlay YAML adding or overriding chips, instances, prices (repeatable). "
+            "Also read from $CHIPFLEET_CATALOG (path-separated).",
+        ),
+    ] = None,
+) -> None:
+    _State.overlays = tuple(catalog or ())
+    _State._catalog = None
+
+
+def _emit_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+# ----------------------------------------------------------------------------- catalog
+@catalog_app.command("chips")
+def catalog_chips(
+    as_json: JsonOpt = False,
+    vendor: Annotated[str | None, typer.Option(help="Only this vendor (aws, nvidia, google, ...).")] = None,
+) -> None:
+    """List chips with their dense peak, memory, bandwidth and power."""
+    chips = [c for c in _State.catalog().chips.values() if vendor is None or c.vendor == vendor.lower()]
+    if as_json:
+        _emit_json([c.model_dump(mode="json") for c in chips])
+    else:
+        console.print(tables.chips_table(chips))
+
+
+@catalog_app.command("instances")
+def catalog_instances(
+    as_json: JsonOpt = False,
+    cloud: Annotated[str | None, typer.Option(help="Only this cloud (aws, gcp, azure).")] = None,
+    chip: Annotated[str | None, typer.Option(help="Only instances with this chip.")] = None,
+) -> None:
+    """List instance types with their chips and prices."""
+    cat = _State.catalog()
+    if chip is not None:
+        cat.chip(chip)  # a miss says "did you mean"
+    insts = [
+        i
+        for i in cat.instances.values()
+        if (cloud is None or i.cloud.value == cloud.lower()) and (chip is None or i.chip == chip.lower())
+    ]
+    if as_json:
+        _emit_json([i.model_dump(mode="json") for i in insts])
+    else:
+        console.print(tables.instances_table(insts))
+
+
+@catalog_app.command("regions")
+def catalog_regions(
+    as_json: JsonOpt = False,
+    cloud: Annotated[str | None, typer.Option(help="Only this cloud.")] = None,
+) -> None:
+    """List regions with PUE and grid carbon intensity."""
+    regs = [r for r in _State.catalog().regions.values() if cloud is None or r.cloud.value == cloud.lower()]
+    if as_json:
+        _emit_json([r.model_dump(mode="json") for r in regs])
+    else:
+        console.print(tables.regions_table(regs))
+
+
+@catalog_app.command("families")
+def catalog_families(as_json: JsonOpt = False) -> None:
+    """List efficiency families (achievable fractions of peak, overheads)."""
+    fams = list(_State.catalog().families.values())
+    if as_json:
+        _emit_json([f.model_dump(mode="json") for f in fams])
+    else:
+        for f in fams:
+            console.print(tables.record_table(f.name, f, _State.catalog()))
+
+
+@catalog_app.command("show")
+def catalog_show(
+    name: Annotated[str, typer.Argument(help="A chip, instance, region or family name.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Show one record with every figure's source, date and basis."""
+    cat = _State.catalog()
+    rec = cat.find(name.strip().lower())
+    if as_json:
+        _emit_json(rec.model_dump(mode="json"))
+    else:
+        console.print(tables.record_table(name, rec, cat))
+
+
+# ----------------------------------------------------------------------------- models
+def _model(model: str | None, model_config: Path | None) -> ModelArch:
+    if model_config is not None:
+        if model is not None:
+            raise ConfigError("give either --model or --model-config, not both")
+        return load_hf_config(model_config)
+    if model is None:
+        raise ConfigError("give --model NAME (see `chipfleet models list`) or --model-config config.json")
+    return get_model(model)
+
+
+ModelOpt = Annotated[str | None, typer.Option("--model", help="Zoo model name, e.g. llama-3-70b.")]
+ModelConfigOpt = Annotated[
+    Path | None,
+    typer.Option("--model-config", help="A Hugging Face config.json to import instead of --model."),
+]
+
+
+@models_app.command("list")
+def models_list(as_json: JsonOpt = False) -> None:
+    """List the zoo with computed and published parameter counts."""
+    ms = list_models()
+    if as_json:
+        _emit_json(
+            [
+                {
+                    **m.model_dump(mode="json"),
+                    "params_total": m.params_total,
+                    "params_active": m.params_active,
+                }
+                for m in ms
+            ]
+        )
+        return
+    from rich.table import Table
+
+    t = Table(title="Model zoo")
+    for col in ("name", "layers", "hidden", "heads/kv", "ffn", "vocab", "experts", "params", "published"):
+        t.add_column(col, justify="left" if col == "name" else "right")
+    for m in ms:
+        t.add_row(
+            m.name,
+            str(m.n_layers),
+            str(m.hidden_size),
+            f"{m.n_heads}/{m.n_kv_heads}",
+            str(m.ffn_size),
+            str(m.vocab_size),
+            f"{m.experts_top_k}/{m.n_experts}" if m.is_moe else "—",
+            f"{m.params_total / 1e9:.2f}B",
+            f"{m.published_params / 1e9:.2f}B" if m.published_params else "—",
+        )
+    console.print(t)
+
+
+@models_app.command("show")
+def models_show(
+    name: Annotated[str | None, typer.Argument(help="Zoo model name.")] = None,
+    model_config: ModelConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show one architecture (zoo name or imported config.json) and its parameter counts."""
+    m = _model(name, model_config)
+    data = {**m.model_dump(mode="json"), "params_total": m.params_total, "params_active": m.params_active}
+    if as_json:
+        _emit_json(data)
+    else:
+        for k, v in data.items():
+            console.print(f"[bold]{k}[/bold]: {v}")
+
+
+# ----------------------------------------------------------------------------- estimate
+def _fixed(**kw: object) -> dict[str, object]:
+    return {k: v for k, v in kw.items() if v is not None}
+
+
+@estimate_app.command("train")
+def estimate_train(
+    instance: Annotated[str, typer.Option(help="Instance type, e.g. p5.48xlarge or trn1.32xlarge.")],
+    instances: Annotated[int, typer.Option(help="Number of instances.")],
+    tokens: Annotated[str, typer.Option(help="Training tokens, e.g. 1T, 300B.")],
+    model: ModelOpt = None,
+    model_config: ModelConfigOpt = None,
+    tp: Annotated[int | None, typer.Option(help="Tensor-parallel degree (chips).")] = None,
+    pp: Annotated[int | None, typer.Option(help="Pipeline-parallel degree.")] = None,
+    dp: Annotated[int | None, typer.Option(help="Data-parallel degree.")] = None,
+    cp: Annotated[int | None, typer.Option(help="Context-parallel degree.")] = None,
+    ep: Annotated[int | None, typer.Option(help="Expert-parallel degree (MoE).")] = None,
+    zero: Annotated[int | None, typer.Option(help="ZeRO stage 0-3.")] = None,
+    micro_batch: Annotated[int | None, typer.Option(help="Micro-batch (sequences).")] = None,
+    recompute: Annotated[Recompute | None, typer.Option(help="Activation recomputation.")] = None,
+    global_batch: Annotated[int, typer.Option(help="Global batch (sequences per step).")] = 1024,
+    seq_len: Annotated[int, typer.Option(help="Sequence length (tokens).")] = 4096,
+    precision: Annotated[Precision, typer.Option(help="Compute precision (bf16, fp8, ...).")] = Precision.BF16,
+    region: Annotated[str | None, typer.Option(help="Region (default: cheapest with a price).")] = None,
+    pricing: Annotated[PricingOpt, typer.Option(help="Pricing model.")] = PricingOpt.on_demand,
+    as_json: JsonOpt = False,
+) -> None:
+    """Time, cost, energy and CO2 of one training run; parallelism is chosen where not given."""
+    from chipfleet.economics import estimate_training
+
+    arch = _model(model, model_config)
+    setup = TrainingSetup(model=arch, seq_len=seq_len, global_batch=global_batch, precision=precision)
+    fixed = _fixed(tp=tp, pp=pp, dp=dp, cp=cp, ep=ep, zero=zero, micro_batch=micro_batch, recompute=recompute)
+    est = estimate_training(
+        _State.catalog(),
+        setup,
+        instance,
+        instances,
+        parse_quantity(tokens, "--tokens"),
+        fixed=fixed,
+        region=region,
+        pricing=Pricing(pricing.value),
+    )
+    if as_json:
+        _emit_json(est.as_dict())
+    else:
+        console.print(tables.training_table(est))
+
+
+@estimate_app.command("serve")
+def estimate_serve(
+    instance: Annotated[str, typer.Option(help="Instance type, e.g. inf2.48xlarge.")],
+    model: ModelOpt = None,
+    model_config: ModelConfigOpt = None,
+    batch: Annotated[int, typer.Option(help="Concurrent sequences per replica.")] = 1,
+    input_tokens: Annotated[int, typer.Option(help="Prompt length.")] = 1024,
+    output_tokens: Annotated[int, typer.Option(help="Generated tokens.")] = 256,
+    tp: Annotated[int | None, typer.Option(help="Chips per replica (NeuronCores accepted on Neuron).")] = None,
+    precision: Annotated[Precision, typer.Option(help="Weight precision: bf16, fp8, int8, int4.")] = Precision.BF16,
+    kv_precision: Annotated[Precision | None, typer.Option(help="KV-cache precision.")] = None,
+    region: Annotated[str | None, typer.Option(help="Region (default: cheapest with a price).")] = None,
+    pricing: Annotated[PricingOpt, typer.Option(help="Pricing model.")] = PricingOpt.on_demand,
+    as_json: JsonOpt = False,
+) -> None:
+    """Latency, throughput, $ per million tokens and energy of serving a model on one instance."""
+    from chipfleet.economics import estimate_serving
+
+    arch = _model(model, model_config)
+    cfg = ServingConfig(
+        model=arch,
+        batch=batch,
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        tp=tp,
+        weight_precision=precision,
+        kv_precision=kv_precision,
+    )
+    est = estimate_serving(_State.catalog(), cfg, instance, region=region, pricing=Pricing(pricing.value))
+    if as_json:
+        _emit_json(est.as_dict())
+    else:
+        console.print(tables.serving_table(est))
+
+
+# ----------------------------------------------------------------------------- demo
+@app.command("demo")
+def demo(
+    out: Annotated[Path, typer.Option(help="Folder for the chart and the JSON results.")] = Path("out"),
+    as_json: JsonOpt = False,
+) -> None:
+    """Llama-3-70B pre-training and Llama-3-8B serving across Trainium, Inferentia, TPU and NVIDIA."""
+    from chipfleet.demo import run_demo
+    from chipfleet.report.plots import demo_chart
+
+    result = run_demo(_State.catalog())
+    out.mkdir(parents=True, exist_ok=True)
+    chart = demo_chart(result, out / "chipfleet-demo.png")
+    (out / "chipfleet-demo.json").write_text(json.dumps(result.as_dict(), indent=2, default=str) + "\n")
+    if as_json:
+        _emit_json(result.as_dict())
+        return
+    console.print(tables.training_comparison_table(result.training_title, result.training))
+    for skip in result.training_skipped:
+        console.print(f"[yellow]skipped[/yellow] {skip}")
+    console.print(tables.serving_comparison_table(result.serving_title, result.serving))
+    for skip in result.serving_skipped:
+        console.print(f"[yellow]skipped[/yellow] {skip}")
+    console.print(f"chart: {chart}\nresults: {out / 'chipfleet-demo.json'}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; chipfleet errors print one clear message and exit 2 (usage errors too)."""
+    command = typer.main.get_command(app)
+    try:
+        command.main(args=argv, prog_name="chipfleet", standalone_mode=True)
+    except SystemExit as e:
+        return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    except DoesNotFitError as e:
+        Console(stderr=True).print(f"[red]does not fit:[/red] {e}", highlight=False, soft_wrap=True)
+        return 2
+    except ChipfleetError as e:
+        Console(stderr=True).print(f"[red]error:[/red] {e}", highlight=False, soft_wrap=True)
+        return 2
+    return 0
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Tables and plots of chipfleet results; display only, no decisions."""

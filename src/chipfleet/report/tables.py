@@ -1,0 +1,234 @@
+"""Rich tables for catalog records and estimates."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.table import Table
+
+from chipfleet.catalog import Catalog, Chip, Instance, Precision, Pricing, Region
+from chipfleet.catalog.schema import EfficiencyFamily, Figure, iter_figures
+from chipfleet.economics.estimate import ServingEstimate, TrainingEstimate
+from chipfleet.report import units as u
+
+
+def _fig(f: Figure | None, scale: float = 1.0, fmt: str = "{:,.0f}") -> str:
+    if f is None:
+        return "—"
+    text = fmt.format(f.si / scale)
+    return text + ("*" if f.basis.value != "stated" else "")
+
+
+def chips_table(chips: Sequence[Chip]) -> Table:
+    t = Table(title="Chips (dense peak; * = derived or estimated, see `catalog show`)")
+    for col in (
+        "name",
+        "vendor",
+        "family",
+        "bf16 TFLOPS",
+        "fp8 TFLOPS",
+        "memory GB",
+        "mem BW GB/s",
+        "link GB/s",
+        "TDP W",
+    ):
+        t.add_column(col, justify="right" if col not in ("name", "vendor", "family") else "left")
+    for c in chips:
+        t.add_row(
+            c.name,
+            c.vendor,
+            c.family,
+            _fig(c.peak_dense.get(Precision.BF16), 1e12),
+            _fig(c.peak_dense.get(Precision.FP8), 1e12),
+            _fig(c.memory, 1e9),
+            _fig(c.memory_bandwidth, 1e9),
+            _fig(c.link_bandwidth, 1e9),
+            _fig(c.tdp, 1.0),
+        )
+    return t
+
+
+def instances_table(instances: Sequence[Instance]) -> Table:
+    t = Table(title="Instances (cheapest on-demand and spot price over the catalog's regions)")
+    for col in (
+        "name",
+        "cloud",
+        "chip",
+        "chips",
+        "vCPUs",
+        "scale-out Gbps",
+        "on-demand $/h",
+        "spot $/h",
+        "regions",
+    ):
+        t.add_column(col, justify="left" if col in ("name", "cloud", "chip", "regions") else "right")
+    for i in instances:
+        od = i.price(None, Pricing.ON_DEMAND)
+        sp = i.price(None, Pricing.SPOT)
+        so = i.scaleout_bytes_per_s
+        t.add_row(
+            i.name,
+            i.cloud.value,
+            i.chip,
+            str(i.chips),
+            str(i.vcpus or "—"),
+            f"{so * 8 / 1e9:,.0f}" if so else "—",
+            f"{od.usd_per_h:,.2f}" if od else "—",
+            f"{sp.usd_per_h:,.2f}" if sp else "—",
+            ", ".join(i.regions) or "—",
+        )
+    return t
+
+
+def regions_table(regions: Sequence[Region]) -> Table:
+    t = Table(title="Regions")
+    for col in ("name", "cloud", "location", "PUE", "grid gCO2e/kWh", "grid zone"):
+        t.add_column(col, justify="right" if col in ("PUE", "grid gCO2e/kWh") else "left")
+    for r in regions:
+        grid = r.grid_gco2_per_kwh
+        t.add_row(
+            r.name,
+            r.cloud.value,
+            r.location,
+            f"{r.pue_ratio:.3g}",
+            f"{grid:.0f}" if grid is not None else "—",
+            r.grid_zone,
+        )
+    return t
+
+
+def record_table(name: str, record: Chip | Instance | Region | EfficiencyFamily, catalog: Catalog) -> Table:
+    """Every figure of a record with its value, basis, date and source."""
+    t = Table(title=f"{type(record).__name__} {name}")
+    for col in ("field", "value", "basis", "as of", "source", "note"):
+        t.add_column(col, overflow="fold")
+    for field_name in type(record).model_fields:
+        value = getattr(record, field_name)
+        figs = iter_figures(value)
+        if not figs:
+            if value not in (None, (), ""):
+                t.add_row(field_name, str(value), "", "", "", "")
+            continue
+        for f in figs:
+            label = field_name
+            if isinstance(value, dict):
+                label += "." + next(str(k) for k, v in value.items() if v is f)
+            elif isinstance(value, tuple):
+                region = getattr(f, "region", "")
+                pricing = getattr(f, "pricing", "")
+                label += f"[{region} {getattr(pricing, 'value', pricing)}]"
+            t.add_row(label, f.quoted(), f.basis.value, f.as_of, f.source_ref, f.note)
+    return t
+
+
+def _validated_mark(validated: bool) -> str:
+    return "" if validated else " (unvalidated family: efficiency priors)"
+
+
+def training_table(e: TrainingEstimate) -> Table:
+    s = e.step
+    where = f"{e.instances} × {e.instance} ({s.parallelism.chips} {e.chip})"
+    t = Table(title=f"Training {e.model} on {where}{_validated_mark(e.validated)}")
+    t.add_column("quantity")
+    t.add_column("value", justify="right")
+    rows = [
+        ("parallelism" + (" (chosen)" if e.parallelism_chosen else ""), s.parallelism.describe()),
+        ("step time", u.duration(s.step_time_s)),
+        ("throughput", u.rate(s.tokens_per_s, "tokens")),
+        ("MFU / HFU", f"{u.percent(s.mfu)} / {u.percent(s.hfu)}"),
+        ("bound by", s.bound.removesuffix("_s")),
+        (
+            "memory per chip",
+            f"{u.gigabytes(s.memory.total_bytes)} of {u.gigabytes(s.memory.available_bytes)}",
+        ),
+        ("time to train", u.duration(e.time_s)),
+        ("cost", u.usd(e.footprint.cost_usd)),
+        ("energy (facility)", u.energy(e.footprint.energy_kwh)),
+        ("carbon", u.co2(e.footprint.co2_kg)),
+        ("region / pricing", f"{e.footprint.region.name} / {e.footprint.price.pricing.value}"),
+    ]
+    for k, v in rows:
+        t.add_row(k, v)
+    t.add_section()
+    total = s.step_time_s
+    for term, secs in s.breakdown.items():
+        if secs > 0:
+            t.add_row(f"  {term.removesuffix('_s')}", f"{u.duration(secs)} ({100 * secs / total:.0f} %)")
+    return t
+
+
+def serving_table(e: ServingEstimate) -> Table:
+    r = e.result
+    c = e.config
+    where = f"{e.instance} ({r.replicas_per_instance} replica(s) × tp={r.tp})"
+    t = Table(title=f"Serving {e.model} on {where}{_validated_mark(e.validated)}")
+    t.add_column("quantity")
+    t.add_column("value", justify="right")
+    rows = [
+        ("batch × (input + output)", f"{c.batch} × ({c.input_tokens} + {c.output_tokens})"),
+        ("precision (weights / compute)", f"{c.weight_precision.value} / {r.compute_precision.value}"),
+        ("time to first token", f"{u.duration(r.ttft_s)} ({r.prefill.bound}-bound)"),
+        ("time per output token", f"{u.duration(r.tpot_s)} ({r.decode.bound}-bound)"),
+        ("throughput per instance", u.rate(r.output_tokens_per_s, "tokens")),
+        ("largest batch that fits", str(r.max_batch)),
+        (
+            "memory per chip",
+            f"{u.gigabytes(r.memory.total_bytes)} of {u.gigabytes(r.memory.available_bytes)}",
+        ),
+        ("$ per million output tokens", f"${e.cost_usd_per_million_tokens:.3f}"),
+        ("energy per output token", f"{e.energy_j_per_token:.2f} J"),
+        ("region / pricing", f"{e.footprint.region.name} / {e.footprint.price.pricing.value}"),
+    ]
+    for k, v in rows:
+        t.add_row(k, v)
+    return t
+
+
+def training_comparison_table(title: str, estimates: Sequence[TrainingEstimate]) -> Table:
+    t = Table(title=title)
+    for col in ("instance", "chips", "parallelism", "MFU", "time", "cost", "energy", "CO2", "bound"):
+        t.add_column(col, justify="left" if col in ("instance", "parallelism", "bound") else "right")
+    for e in estimates:
+        s = e.step
+        t.add_row(
+            f"{e.instances} × {e.instance}" + ("" if e.validated else " †"),
+            str(s.parallelism.chips),
+            s.parallelism.describe(),
+            u.percent(s.mfu),
+            u.duration(e.time_s),
+            u.usd(e.footprint.cost_usd) + (" (spot)" if e.footprint.price.pricing is Pricing.SPOT else ""),
+            u.energy(e.footprint.energy_kwh),
+            u.co2(e.footprint.co2_kg),
+            s.bound.removesuffix("_s"),
+        )
+    t.caption = "† efficiency family not yet fitted on measurements (priors)"
+    return t
+
+
+def serving_comparison_table(title: str, estimates: Sequence[ServingEstimate]) -> Table:
+    t = Table(title=title)
+    for col in (
+        "instance",
+        "tp × replicas",
+        "TTFT",
+        "TPOT",
+        "tokens/s",
+        "$/M tokens",
+        "J/token",
+        "max batch",
+    ):
+        t.add_column(col, justify="left" if col == "instance" else "right")
+    for e in estimates:
+        r = e.result
+        t.add_row(
+            e.instance + ("" if e.validated else " †"),
+            f"{r.tp} × {r.replicas_per_instance}",
+            u.duration(r.ttft_s),
+            u.duration(r.tpot_s),
+            f"{r.output_tokens_per_s:,.0f}",
+            f"${e.cost_usd_per_million_tokens:.3f}",
+            f"{e.energy_j_per_token:.2f}",
+            str(r.max_batch),
+        )
+    t.caption = "† efficiency family not yet fitted on measurements (priors)"
+    return t

@@ -1,0 +1,158 @@
+"""The `chipfleet` command end to end: tables, JSON, exit codes and error messages."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from chipfleet.cli import main
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_catalog_chips_json(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "catalog", "chips", "--json")
+    assert code == 0
+    names = {c["name"] for c in json.loads(out)}
+    assert {"trainium2", "inferentia2", "h100-sxm", "tpu-v5p"} <= names
+
+
+@pytest.mark.parametrize("what", ["chips", "instances", "regions", "families"])
+def test_catalog_tables(capsys: pytest.CaptureFixture[str], what: str) -> None:
+    code, out, _ = run(capsys, "catalog", what)
+    assert code == 0 and len(out.splitlines()) > 5
+
+
+def test_catalog_show_lists_sources(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "catalog", "show", "trainium2")
+    assert code == 0
+    assert "aws-neuron" in out and "bf16" in out
+
+
+def test_catalog_show_miss_says_did_you_mean(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "catalog", "show", "trn1.32xlarg")
+    assert code == 2
+    assert "did you mean" in err.lower() and "trn1.32xlarge" in err
+
+
+def test_estimate_train_json_schema(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(
+        capsys,
+        "estimate", "train", "--model", "llama-2-70b", "--instance", "p5.48xlarge", "--instances", "16",
+        "--tokens", "1T", "--tp", "8", "--pp", "2", "--dp", "8", "--zero", "1", "--micro-batch", "1",
+        "--global-batch", "1024", "--seq-len", "4096", "--recompute", "selective", "--json",
+    )  # fmt: skip
+    assert code == 0
+    d = json.loads(out)
+    for key in ("step_time_s", "tokens_per_s", "mfu", "time_s", "cost_usd", "energy_kwh", "co2_kg",
+                "memory_per_chip_bytes", "parallelism", "breakdown", "assumptions"):  # fmt: skip
+        assert key in d
+    assert d["parallelism"]["tp"] == 8 and d["parallelism"]["pp"] == 2 and d["parallelism"]["dp"] == 8
+    assert 0 < d["mfu"] < 1
+    assert d["time_s"] == pytest.approx(d["step_time_s"] * 1e12 / (1024 * 4096), rel=1e-3)
+
+
+def test_estimate_train_chooses_parallelism(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(
+        capsys, "estimate", "train", "--model", "llama-3-8b", "--instance", "trn1.32xlarge", "--instances", "4",
+        "--tokens", "100B", "--json",
+    )  # fmt: skip
+    assert code == 0
+    d = json.loads(out)
+    p = d["parallelism"]
+    assert p["tp"] * p["pp"] * p["dp"] * p["cp"] == 64
+    assert d["parallelism_chosen_by_chipfleet"] is True
+
+
+def test_estimate_train_table(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(
+        capsys, "estimate", "train", "--model", "llama-3-8b", "--instance", "p5.48xlarge", "--instances", "2",
+        "--tokens", "10B",
+    )  # fmt: skip
+    assert code == 0 and "time to train" in out and "MFU" in out
+
+
+def test_estimate_serve_json(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(
+        capsys, "estimate", "serve", "--model", "llama-3-8b", "--instance", "inf2.48xlarge", "--batch", "8",
+        "--input-tokens", "2048", "--output-tokens", "2048", "--tp", "24", "--precision", "bf16", "--json",
+    )  # fmt: skip
+    assert code == 0
+    d = json.loads(out)
+    for key in ("ttft_s", "tpot_s", "output_tokens_per_s", "max_batch", "cost_usd_per_million_tokens",
+                "energy_j_per_token"):  # fmt: skip
+        assert d[key] > 0
+    assert d["tp"] == 12  # 24 NeuronCores = 12 Inferentia2 chips
+    assert any("NeuronCores" in a for a in d["assumptions"])
+
+
+def test_model_config_import(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    cfg = {
+        "model_type": "llama", "num_hidden_layers": 2, "hidden_size": 512, "num_attention_heads": 8,
+        "num_key_value_heads": 2, "intermediate_size": 1024, "vocab_size": 1000, "max_position_embeddings": 2048,
+        "tie_word_embeddings": True,
+    }  # fmt: skip
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(cfg))
+    code, out, _ = run(capsys, "estimate", "serve", "--model-config", str(path), "--instance", "g6.xlarge", "--json")
+    assert code == 0 and json.loads(out)["tp"] == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["estimate", "train", "--model", "llama-3-70b", "--instance", "p5.48xlarge", "--instances", "0",
+          "--tokens", "1T"], "at least 1"),
+        (["estimate", "train", "--model", "llama-3-70b", "--instance", "p5.48xlarge", "--instances", "2",
+          "--tokens", "lots"], "--tokens"),
+        (["estimate", "train", "--model", "llama-3-70c", "--instance", "p5.48xlarge", "--instances", "2",
+          "--tokens", "1T"], "did you mean"),
+        (["estimate", "train", "--model", "llama-3-70b", "--instance", "p5.48xlarge", "--instances", "2",
+          "--tokens", "1T", "--tp", "3", "--pp", "1", "--dp", "5"], "tp·pp·dp·cp"),
+        (["estimate", "train", "--model", "llama-3.1-405b", "--instance", "p5.48xlarge", "--instances", "1",
+          "--tokens", "1T"], "use at least"),
+        (["estimate", "serve", "--model", "llama-3.1-405b", "--instance", "g6.xlarge"], "suggestion"),
+        (["estimate", "serve", "--model", "llama-3-8b", "--instance", "p5.48xlarge", "--region", "mars-1"],
+         "no on-demand price"),
+        (["estimate", "serve", "--model", "llama-3-8b", "--instance", "p5.48xlarge", "--batch", "0"], "positive"),
+        (["estimate", "serve", "--instance", "p5.48xlarge"], "--model"),
+        (["--catalog", "/nonexistent/overlay.yaml", "catalog", "chips"], "cannot read catalog file"),
+    ],
+)  # fmt: skip
+def test_bad_input_exits_2_with_a_clear_message(
+    capsys: pytest.CaptureFixture[str], args: list[str], needle: str
+) -> None:
+    code, _, err = run(capsys, *args)
+    assert code == 2
+    assert needle.lower() in err.lower()
+
+
+def test_usage_error_exits_nonzero(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, _ = run(capsys, "estimate", "train", "--no-such-option")
+    assert code == 2
+
+
+def test_console_script_runs() -> None:
+    exe = shutil.which("chipfleet") or str(Path(sys.executable).parent / "chipfleet")
+    proc = subprocess.run([exe, "catalog", "show", "nope"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert "unknown record" in proc.stderr
+
+
+def test_demo_writes_chart_and_json(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, out, _ = run(capsys, "demo", "--out", str(tmp_path))
+    assert code == 0
+    assert (tmp_path / "chipfleet-demo.png").stat().st_size > 10_000
+    data = json.loads((tmp_path / "chipfleet-demo.json").read_text())
+    assert {e["instance"] for e in data["training"]} >= {"trn1.32xlarge", "p5.48xlarge"}
+    assert len(data["serving"]) >= 3
+    assert "Pre-training" in out
