@@ -114,9 +114,9 @@ def test_failed_overlay_leaves_shipped_files_untouched(tmp_path: Path) -> None:
 
 def test_lookup_miss_suggests_close_names() -> None:
     cat = load_catalog(use_env=False)
-    with pytest.raises(UnknownNameError, match="(?i)did you mean.*trainium2"):
+    with pytest.raises(UnknownNameError, match=r"(?i)did you mean.*trainium2"):
         cat.chip("trainum2")
-    with pytest.raises(UnknownNameError, match="trn1.32xlarge"):
+    with pytest.raises(UnknownNameError, match=r"trn1\.32xlarge"):
         cat.instance("trn1.32xl")
 
 

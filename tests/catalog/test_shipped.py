@@ -9,10 +9,32 @@ import pytest
 from chipfleet.catalog import Basis, Catalog, Precision, Pricing, load_catalog
 from chipfleet.catalog.schema import iter_figures
 
-REQUIRED_CHIPS = (
-    "trainium1 trainium2 inferentia1 inferentia2 graviton2 graviton3 graviton4 a10g l4 l40s a100-40gb "
-    "a100-80gb h100-sxm h100-pcie h100-nvl h200 gh200 b200 tpu-v4 tpu-v5e tpu-v5p tpu-v6e maia-100 mi300x"
-).split()
+REQUIRED_CHIPS = [
+    "trainium1",
+    "trainium2",
+    "inferentia1",
+    "inferentia2",
+    "graviton2",
+    "graviton3",
+    "graviton4",
+    "a10g",
+    "l4",
+    "l40s",
+    "a100-40gb",
+    "a100-80gb",
+    "h100-sxm",
+    "h100-pcie",
+    "h100-nvl",
+    "h200",
+    "gh200",
+    "b200",
+    "tpu-v4",
+    "tpu-v5e",
+    "tpu-v5p",
+    "tpu-v6e",
+    "maia-100",
+    "mi300x",
+]
 REQUIRED_INSTANCE_PREFIXES = (
     "trn1.",
     "trn1n.",
