@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from rich.markup import escape
 from rich.table import Table
 
 from chipfleet.catalog import Catalog, Chip, Instance, Precision, Pricing, Region
@@ -107,7 +108,7 @@ def record_table(name: str, record: Chip | Instance | Region | EfficiencyFamily,
         figs = iter_figures(value)
         if not figs:
             if value not in (None, (), ""):
-                t.add_row(field_name, str(value), "", "", "", "")
+                t.add_row(field_name, escape(str(value)), "", "", "", "")
             continue
         for f in figs:
             label = field_name
@@ -116,8 +117,8 @@ def record_table(name: str, record: Chip | Instance | Region | EfficiencyFamily,
             elif isinstance(value, tuple):
                 region = getattr(f, "region", "")
                 pricing = getattr(f, "pricing", "")
-                label += f"[{region} {getattr(pricing, 'value', pricing)}]"
-            t.add_row(label, f.quoted(), f.basis.value, f.as_of, f.source_ref, f.note)
+                label += f" ({region}, {getattr(pricing, 'value', pricing)})"
+            t.add_row(label, f.quoted(), f.basis.value, f.as_of, escape(f.source_ref), escape(f.note))
     return t
 
 
