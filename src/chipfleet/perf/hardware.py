@@ -119,7 +119,8 @@ def hardware_for(catalog: Catalog, instance: Instance | str) -> Hardware:
         family=fam.name,
         validated=fam.validated,
         chips_per_instance=inst.chips,
-        cores_per_chip=int(chip.cores.si) if chip.cores is not None and chip.kind == "accelerator" else 1,
+        # Neuron tools count tensor-parallel ranks in NeuronCores; no other stack splits a chip that way.
+        cores_per_chip=int(chip.cores.si) if chip.cores is not None and fam.name.startswith("aws-neuron") else 1,
         peak_flops_per_s={p: f.si for p, f in chip.peak_dense.items()},
         memory_bytes=memory,
         memory_bytes_per_s=chip.memory_bytes_per_s,

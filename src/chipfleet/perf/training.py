@@ -130,12 +130,15 @@ def training_flops_per_token(model: ModelArch, seq_len: int, recompute: Recomput
     forward = ``2·(L·P_layer_active + V·h)`` (every matmul weight, the output head even when tied)
               + ``2·L·s·a·d`` (causal attention scores and mix)
     model   = 3 · forward
-    hardware = model + one more forward for full recompute, or + the attention part for selective.
+    hardware = model + one more forward of the layers (not the head) for full recompute, or + the
+               attention part for selective.
     """
     matmul_params = model.n_layers * model.params_per_layer_active + model.vocab_size * model.hidden_size
     attn = model.attention_flops_per_token_forward(seq_len, causal=True)
     fwd = 2.0 * matmul_params + attn
-    extra = {Recompute.NONE: 0.0, Recompute.SELECTIVE: attn, Recompute.FULL: fwd}[recompute]
+    # Full recompute re-runs every layer; the output head's logits are not recomputed (Megatron).
+    layers_fwd = fwd - 2.0 * model.vocab_size * model.hidden_size
+    extra = {Recompute.NONE: 0.0, Recompute.SELECTIVE: attn, Recompute.FULL: layers_fwd}[recompute]
     return TrainingFlops(model_per_token=3.0 * fwd, hardware_per_token=3.0 * fwd + extra)
 
 
@@ -305,10 +308,10 @@ def check_parallelism(model: ModelArch, setup: TrainingSetup, par: Parallelism, 
         )
     if setup.seq_len % par.cp:
         raise ConfigError(f"cp={par.cp} must divide seq_len={setup.seq_len}")
-    if par.ep > 1 and model.n_experts % par.ep:
-        raise ConfigError(f"ep={par.ep} must divide the {model.n_experts} experts of {model.name}")
     if par.ep > 1 and not model.is_moe:
         raise ConfigError(f"ep={par.ep} needs a mixture-of-experts model; {model.name} is dense")
+    if par.ep > 1 and model.n_experts % par.ep:
+        raise ConfigError(f"ep={par.ep} must divide the {model.n_experts} experts of {model.name}")
     if setup.global_batch % (par.micro_batch * par.dp):
         raise ConfigError(
             f"global batch {setup.global_batch} must be a multiple of micro_batch·dp = "
@@ -410,18 +413,25 @@ def training_step(
     dp_ranks = d * c
     dp_link = _link(hw, dp_ranks, _spans(t * dp_ranks, hw))
     grad_bytes = n_chip * GRAD_BYTES
+    bwd_s = compute_mb - fwd_s
+    hide = setup.overlap_grad_comm
+    gather = collective_time_s(Collective.ALL_GATHER, dp_ranks, n_chip * WEIGHT_BYTES, dp_link)
     if par.zero == 0:
-        dp_s = collective_time_s(Collective.ALL_REDUCE, dp_ranks, grad_bytes, dp_link)
+        sync = collective_time_s(Collective.ALL_REDUCE, dp_ranks, grad_bytes, dp_link)
+        dp_exposed = max(0.0, sync - bwd_s) if hide else sync
+    elif par.zero <= 2:
+        # Reduce-scatter under the last backward, the updated-weight all-gather under the next first forward.
+        scatter = collective_time_s(Collective.REDUCE_SCATTER, dp_ranks, grad_bytes, dp_link)
+        dp_exposed = (max(0.0, scatter - bwd_s) + max(0.0, gather - fwd_s)) if hide else scatter + gather
     else:
-        dp_s = collective_time_s(Collective.REDUCE_SCATTER, dp_ranks, grad_bytes, dp_link)
-        dp_s += collective_time_s(Collective.ALL_GATHER, dp_ranks, n_chip * WEIGHT_BYTES, dp_link)
-    # Gradient reduce-scatter hides under the last backward, the weight all-gather under the first forward.
-    window = compute_mb if setup.overlap_grad_comm else 0.0
-    dp_exposed = max(0.0, dp_s - window)
-    zero3_s = 0.0
-    if par.zero >= 3:
-        gather = collective_time_s(Collective.ALL_GATHER, dp_ranks, n_chip * WEIGHT_BYTES, dp_link)
-        zero3_s = m * (max(0.0, gather - fwd_s) + max(0.0, gather - (compute_mb - fwd_s)))
+        # ZeRO-3 gathers the weights on demand in every forward and backward, prefetched under that pass;
+        # the final gradient reduce-scatter shares the last backward with that pass's gathers.
+        scatter = collective_time_s(Collective.REDUCE_SCATTER, dp_ranks, grad_bytes, dp_link)
+        if hide:
+            per_mb = max(0.0, gather - fwd_s) + max(0.0, gather - bwd_s)
+            dp_exposed = m * per_mb + max(0.0, scatter - max(0.0, bwd_s - gather))
+        else:
+            dp_exposed = m * 2 * gather + scatter
 
     optimizer_s = n_chip / (dp_ranks if par.zero >= 1 else 1) * OPTIMIZER_STEP_BYTES
     optimizer_s /= hw.memory_bytes_per_s * hw.eff.memory
@@ -434,7 +444,7 @@ def training_step(
         "ep_comm_s": m * ep_mb,
         "pp_comm_s": m * pp_mb,
         "bubble_s": bubble,
-        "dp_comm_s": dp_exposed + zero3_s,
+        "dp_comm_s": dp_exposed,
         "optimizer_s": optimizer_s,
         "overhead_s": m * overhead_mb + hw.eff.step_overhead_s,
     }
