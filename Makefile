@@ -23,8 +23,8 @@ demo: $(STAMP)
 	$(BIN)/chipfleet demo --out out
 
 lint: $(TEST_STAMP)
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests $(wildcard benchmarks)
+	$(BIN)/ruff format --check src tests $(wildcard benchmarks)
 
 typecheck: $(TEST_STAMP)
 	$(BIN)/mypy

@@ -128,7 +128,8 @@ def test_gpt3_full_recompute_against_megatron_96_formula() -> None:
 @pytest.mark.parametrize("seq_len", [2048, 8192])
 def test_recompute_hardware_flops(model: ModelArch, seq_len: int) -> None:
     """PaLM App. B: MFU counts model FLOPs; HFU adds recompute. Full recompute = one more forward of the
-    layers (Megatron does not recompute the output head), so hardware = 4/3 · model − 2·V·h; selective (Korthikanti et al. 2022) re-runs only the attention core,
+    layers (Megatron does not recompute the output head), so hardware = 4/3 · model − 2·V·h; selective
+    (Korthikanti et al. 2022) re-runs only the attention core,
     ``2·L·s·a·d`` per token; none adds nothing."""
     none = training_flops_per_token(model, seq_len, Recompute.NONE)
     sel = training_flops_per_token(model, seq_len, Recompute.SELECTIVE)
