@@ -73,8 +73,12 @@ class Hardware:
         return self.tdp_w * self.eff.idle_power_fraction
 
     def compute_precision(self, wanted: Precision) -> Precision:
-        """The precision matmuls run in: ``wanted`` if the chip has it, else bf16/fp16 (weight-only quant)."""
-        if wanted in (Precision.INT4,):
+        """The precision matmuls run in: ``wanted`` if the chip has it, else bf16/fp16.
+
+        int8 and int4 are treated as weight-only quantization (GPTQ/AWQ-style, and Neuron's int8 weights):
+        weights are stored narrow and dequantized, matmuls run in bf16.
+        """
+        if wanted in (Precision.INT8, Precision.INT4):
             wanted = Precision.BF16
         if wanted in self.peak_flops_per_s:
             return wanted
