@@ -247,17 +247,28 @@ def prefill_time(
     flops = tokens * (2.0 * model.n_layers * model.params_per_layer_active + attn)
     flops += 2.0 * batch * model.vocab_size * model.hidden_size
     flops /= tp
-    peak = hw.peak(cfg.weight_precision)
-    compute_s = flops / (peak * hw.eff.gemm_fraction(tokens))
     bytes_ = weight_bytes_per_chip(model, tp, cfg.weight_precision)
     bytes_ += tokens * kv_bytes_per_token_per_chip(model, tp, cfg.kv_dtype)
     bytes_ += ELEMENTWISE_BYTES_PER_TOKEN_H * tokens * model.hidden_size * model.n_layers / tp
+    return _phase(model, hw, tp, cfg, flops, tokens, bytes_, tokens * model.hidden_size * ACTIVATION_BYTES)
+
+
+def _phase(
+    model: ModelArch,
+    hw: Hardware,
+    tp: int,
+    cfg: ServingConfig,
+    flops: float,
+    rows: float,
+    bytes_: float,
+    allreduce_bytes: float,
+) -> PhaseTime:
+    """Roofline of one forward pass per chip: ``max(flops/(peak·η(rows)), bytes/(BW·η_mem))`` + 2 TP
+    all-reduces of ``allreduce_bytes`` per layer + ``L·layer_overhead + step_overhead``."""
+    compute_s = flops / (hw.peak(cfg.weight_precision) * hw.eff.gemm_fraction(rows))
     memory_s = bytes_ / (hw.memory_bytes_per_s * hw.eff.memory)
-    comm_s = (
-        2
-        * model.n_layers
-        * collective_time_s(Collective.ALL_REDUCE, tp, tokens * model.hidden_size * ACTIVATION_BYTES, _tp_link(hw, tp))
-    )
+    link = _tp_link(hw, tp)
+    comm_s = 2 * model.n_layers * collective_time_s(Collective.ALL_REDUCE, tp, allreduce_bytes, link)
     overhead_s = model.n_layers * hw.eff.layer_overhead_s + hw.eff.step_overhead_s
     return PhaseTime(
         time_s=max(compute_s, memory_s) + comm_s + overhead_s,
@@ -289,26 +300,11 @@ def decode_step_time(
     per_token = 2.0 * (model.n_layers * model.params_per_layer_active + model.vocab_size * model.hidden_size)
     per_token += model.attention_flops_per_token_forward(int(context), causal=False)
     flops = batch * per_token / tp
-    peak = hw.peak(cfg.weight_precision)
-    compute_s = flops / (peak * hw.eff.gemm_fraction(batch))
     expert = model.params_mlp_per_expert * model.n_layers
     touched = model.params_total - (model.n_experts - expected_experts_touched(model, batch)) * expert
     bytes_ = touched * cfg.weight_precision.bytes / tp
     bytes_ += batch * context * kv_bytes_per_token_per_chip(model, tp, cfg.kv_dtype)
-    memory_s = bytes_ / (hw.memory_bytes_per_s * hw.eff.memory)
-    comm_s = (
-        2
-        * model.n_layers
-        * collective_time_s(Collective.ALL_REDUCE, tp, batch * model.hidden_size * ACTIVATION_BYTES, _tp_link(hw, tp))
-    )
-    overhead_s = model.n_layers * hw.eff.layer_overhead_s + hw.eff.step_overhead_s
-    return PhaseTime(
-        time_s=max(compute_s, memory_s) + comm_s + overhead_s,
-        compute_s=compute_s,
-        memory_s=memory_s,
-        comm_s=comm_s,
-        overhead_s=overhead_s,
-    )
+    return _phase(model, hw, tp, cfg, flops, batch, bytes_, batch * model.hidden_size * ACTIVATION_BYTES)
 
 
 def estimate_inference(cfg: ServingConfig, hw: Hardware) -> InferenceResult:
