@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: demo test lint typecheck clean
+.PHONY: demo test lint typecheck clean calibrate accuracy
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -16,7 +16,7 @@ $(STAMP): $(BIN)/python pyproject.toml
 	touch $(STAMP)
 
 $(TEST_STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet torch==2.13.0 && $(BIN)/pip install --quiet -e '.[test,torch]'
 	touch $(STAMP) $(TEST_STAMP)
 
 demo: $(STAMP)
@@ -31,6 +31,14 @@ typecheck: $(TEST_STAMP)
 
 test: lint typecheck
 	$(BIN)/pytest
+
+# Refit the shipped efficiency parameters on the shipped measurements (reproducible: same data, same fit).
+calibrate: $(STAMP)
+	$(BIN)/chipfleet calibrate --out src/chipfleet/catalog/data/families_calibrated.yaml
+
+# Regenerate the README's accuracy section (cross-validated table and local-hardware check).
+accuracy: $(TEST_STAMP)
+	$(BIN)/python benchmarks/accuracy.py --readme README.md
 
 clean:
 	rm -rf $(VENV) out build *.egg-info src/*.egg-info

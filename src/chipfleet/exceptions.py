@@ -36,6 +36,7 @@ _LISTINGS = {
     "family": "chipfleet catalog families",
     "record": "chipfleet catalog chips|instances|regions|families",
     "model": "chipfleet models list",
+    "benchmark": "chipfleet models benchmarks",
 }
 
 

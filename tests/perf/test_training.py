@@ -521,7 +521,9 @@ def test_check_parallelism_global_batch_divisible() -> None:
 @pytest.mark.parametrize(
     ("par", "seq_len", "words"),
     [
-        (Parallelism(tp=8, pp=3, dp=1), 4096, ("pp·vp=3", "32")),  # 3 does not divide 32 layers
+        # Uneven stages are allowed (Megatron gives the first and last stages fewer layers), but not more
+        # pipeline stages than layers.
+        (Parallelism(tp=1, pp=8, dp=1, virtual_stages=5), 4096, ("pp·vp=40", "32")),
         (Parallelism(tp=8, pp=1, dp=1, cp=3), 4096, ("cp=3", "seq_len=4096")),  # 4096 = 3·1365 + 1
     ],
 )

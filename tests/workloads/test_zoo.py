@@ -31,6 +31,16 @@ REQUIRED = [
     "opt-66b",
     "bloom-176b",
     "bert-large",
+    # added for the calibration set (sources in each record's notes)
+    "llama-3.3-70b",
+    "gpt-3-23b",
+    "gpt-3-46b",
+    "opt-175b",
+    "palm-540b",
+    "nemotron-4-340b",
+    "nemotron-8b",
+    "maxtext-16b",
+    "maxtext-32b",
 ]
 
 
@@ -97,6 +107,51 @@ def test_get_model_hf_ids() -> None:
     assert get_model("facebook/opt-66b").name == "opt-66b"
     assert get_model("Llama-3.1-405B").name == "llama-3.1-405b"
     assert get_model("llama3.1-8b").name == "llama-3.1-8b"
+
+
+@pytest.mark.parametrize(
+    ("spelling", "name"),
+    [
+        # model names as calibration.csv spells them (descriptive suffixes stripped)
+        ("GPT3-175B", "gpt-3-175b"),
+        ("GPT3-23B", "gpt-3-23b"),
+        ("GPT3-46B", "gpt-3-46b"),
+        ("LLAMA2-70B", "llama-2-70b"),
+        ("Llama-2-70B-Chat", "llama-2-70b"),
+        ("meta-llama/Llama-2-70b-chat-hf", "llama-2-70b"),
+        ("LLAMA3-8B", "llama-3-8b"),
+        ("Llama 3.1 405B", "llama-3.1-405b"),
+        ("Llama-3.1-405B-Instruct", "llama-3.1-405b"),
+        ("Llama-3.1-8B-Instruct", "llama-3.1-8b"),
+        ("Llama-3.3-70B-Instruct", "llama-3.3-70b"),
+        ("Mixtral-8x7B-Instruct-v0.1", "mixtral-8x7b"),
+        ("OPT-175B", "opt-175b"),
+        ("PaLM 540B", "palm-540b"),
+        ("Nemotron-340B", "nemotron-4-340b"),
+        ("Nemotron-8B", "nemotron-8b"),
+        ("MaxText-16B", "maxtext-16b"),
+    ],
+)
+def test_calibration_spellings(spelling: str, name: str) -> None:
+    assert get_model(spelling).name == name
+
+
+def test_added_architectures() -> None:
+    """Structural facts of the added records that their sources state (see each record's notes)."""
+    palm = get_model("palm-540b")
+    assert (palm.n_kv_heads, palm.head_dim, palm.n_heads * palm.head_dim) == (1, 256, 12288)  # MQA, d_head 256
+    assert palm.gated_mlp and palm.parallel_attn_mlp and palm.tied_embeddings
+    assert not (palm.attention_bias or palm.mlp_bias)
+    nemo = get_model("nemotron-4-340b")
+    assert not nemo.gated_mlp and not nemo.tied_embeddings  # squared-ReLU MLP, untied
+    assert nemo.kv_cache_bytes_per_token(2) == 2 * 96 * 8 * 192 * 2
+    assert get_model("nemotron-8b").n_kv_heads == 32  # num_query_groups null: multi-head
+    assert get_model("gpt-3-23b").vocab_size == 51200  # GPT-2 BPE padded to 128 x TP 8
+    assert get_model("gpt-3-46b").n_layers == 2 * get_model("gpt-3-23b").n_layers
+    assert get_model("llama-3.3-70b").architecture() == get_model("llama-3.1-70b").architecture()
+    opt = get_model("opt-175b")
+    assert (opt.n_layers, opt.n_heads, opt.hidden_size, opt.ffn_size) == (96, 96, 12288, 4 * 12288)
+    assert get_model("maxtext-16b").n_heads * get_model("maxtext-16b").head_dim == 8192
 
 
 def test_unknown_model_suggests_close_name() -> None:

@@ -90,9 +90,15 @@ def _lookup(kind: str, table: Mapping[str, T], name: str) -> T:
         raise UnknownNameError(kind, name, table.keys()) from None
 
 
-def shipped_files() -> list[Path]:
+CALIBRATED_SUFFIX = "_calibrated.yaml"
+
+
+def shipped_files(calibrated: bool = True) -> list[Path]:
+    """The package's catalog files in load order; ``calibrated=False`` leaves out fitted overlays (the priors
+    a new calibration starts from)."""
     data = resources.files("chipfleet.catalog") / "data"
-    return sorted(Path(str(p)) for p in data.iterdir() if p.name.endswith(".yaml"))
+    names = sorted(Path(str(p)) for p in data.iterdir() if p.name.endswith(".yaml"))
+    return [p for p in names if calibrated or not p.name.endswith(CALIBRATED_SUFFIX)]
 
 
 def overlay_files_from_env() -> list[Path]:
@@ -100,9 +106,16 @@ def overlay_files_from_env() -> list[Path]:
     return [Path(p) for p in raw.split(os.pathsep) if p.strip()]
 
 
-def load_catalog(overlays: Sequence[str | Path] = (), *, use_env: bool = True) -> Catalog:
-    """The shipped catalog plus overlays (env var first, then ``overlays``), validated."""
-    paths = [*shipped_files(), *(overlay_files_from_env() if use_env else []), *map(Path, overlays)]
+def load_catalog(overlays: Sequence[str | Path] = (), *, use_env: bool = True, calibrated: bool = True) -> Catalog:
+    """The shipped catalog plus overlays (env var first, then ``overlays``), validated.
+
+    ``calibrated=False`` loads the documented priors instead of the shipped fitted efficiencies.
+    """
+    paths = [
+        *shipped_files(calibrated),
+        *(overlay_files_from_env() if use_env else []),
+        *map(Path, overlays),
+    ]
     return build_catalog(paths)
 
 

@@ -57,6 +57,7 @@ class Basis(StrEnum):
     STATED = "stated"  # the source states this number
     DERIVED = "derived"  # computed from stated numbers (the note shows how)
     ESTIMATE = "estimate"  # our own documented estimate (the note shows the reasoning)
+    MEASURED = "measured"  # measured by chipfleet itself (calibrate --local); the note says how
 
 
 class Pricing(StrEnum):
@@ -159,6 +160,18 @@ class WattsPerGBFigure(Figure):
     dimension = Dimension.W_PER_GB
 
 
+class CalibrationInfo(_Frozen):
+    """Provenance of fitted efficiency parameters."""
+
+    data: str = Field(description="file the parameters were fitted on")
+    data_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    date: str
+    rows: int = Field(ge=0, description="rows of this family used in the fit")
+    sources: int = Field(ge=0, description="distinct sources among those rows")
+    method: str
+    fallback: str = Field(default="", description="how a family without data got its values")
+
+
 class EfficiencyFamily(_Frozen):
     """Achieved-vs-peak parameters shared by a chip family and its software stack.
 
@@ -186,7 +199,14 @@ class EfficiencyFamily(_Frozen):
     intra_latency: SecondsFigure
     inter_latency: SecondsFigure
     idle_power_fraction: RatioFigure
-    validated: bool = Field(default=False, description="true once fitted on published measurements")
+    validated: bool = Field(default=False, description="true once fitted and cross-validated on measurements")
+    calibration: CalibrationInfo | None = None
+    error_bands: dict[str, tuple[float, float]] = Field(
+        default_factory=dict,
+        description="per metric kind (throughput, latency, utilization): speed factors (low, high) such that "
+        "the measured speed (throughput, or 1/latency) lay within [low, high] × the predicted speed for the "
+        "10th-90th percentile of cross-validated rows",
+    )
 
     FITTED: ClassVar[tuple[str, ...]] = (
         "compute_efficiency",

@@ -8,6 +8,7 @@ from typing import Any
 
 from chipfleet.catalog import Catalog, Pricing
 from chipfleet.economics.costing import Footprint, footprint, pick_price
+from chipfleet.economics.uncertainty import speed_band, speed_range, time_range
 from chipfleet.exceptions import ConfigError, DoesNotFitError
 from chipfleet.perf.hardware import hardware_for
 from chipfleet.perf.inference import InferenceResult, ServingConfig, estimate_inference
@@ -36,10 +37,24 @@ class TrainingEstimate:
     footprint: Footprint
     parallelism_chosen: bool
     validated: bool
+    band: tuple[float, float] | None = None  # speed factors from the family's cross-validated error
 
     @property
     def time_s(self) -> float:
         return self.footprint.time_s
+
+    def ranges(self) -> dict[str, list[float] | None]:
+        """10th-90th percentile ranges: speeds scale with the band, times (and cost, energy) inversely."""
+        fp = self.footprint
+        return {
+            "time_s": time_range(self.time_s, self.band),
+            "step_time_s": time_range(self.step.step_time_s, self.band),
+            "tokens_per_s": speed_range(self.step.tokens_per_s, self.band),
+            "mfu": speed_range(self.step.mfu, self.band),
+            "cost_usd": time_range(fp.cost_usd, self.band),
+            "energy_kwh": time_range(fp.energy_kwh, self.band),
+            "co2_kg": None if fp.co2_kg is None else time_range(fp.co2_kg, self.band),
+        }
 
     def as_dict(self) -> dict[str, Any]:
         s = self.step
@@ -67,8 +82,20 @@ class TrainingEstimate:
             "breakdown": s.breakdown,
             "footprint": self.footprint.as_dict(),
             "validated": self.validated,
-            "assumptions": [*s.assumptions, *self.footprint.assumptions],
+            "range": self.ranges()["time_s"],
+            "ranges": self.ranges(),
+            "assumptions": [*s.assumptions, *self.footprint.assumptions, _band_note(self.band, self.validated)],
         }
+
+
+def _band_note(band: tuple[float, float] | None, validated: bool) -> str:
+    if band is None:
+        return "no uncertainty band: this chip family's efficiency has not been calibrated"
+    text = (
+        f"ranges: 10th-90th percentile of leave-one-source-out errors, measured speed "
+        f"{band[0]:.2f}-{band[1]:.2f} × predicted"
+    )
+    return text if validated else text + " (family not validated on its own measurements: pooled band)"
 
 
 def estimate_training(
@@ -126,6 +153,7 @@ def estimate_training(
         footprint=fp,
         parallelism_chosen=not complete,
         validated=hw.validated,
+        band=speed_band(catalog.family(hw.family), "throughput"),
     )
 
 
@@ -180,6 +208,18 @@ class ServingEstimate:
     result: InferenceResult
     footprint: Footprint  # one instance for one hour
     validated: bool
+    throughput_band: tuple[float, float] | None = None
+    latency_band: tuple[float, float] | None = None
+
+    def ranges(self) -> dict[str, list[float] | None]:
+        r = self.result
+        return {
+            "ttft_s": time_range(r.ttft_s, self.latency_band),
+            "tpot_s": time_range(r.tpot_s, self.latency_band),
+            "output_tokens_per_s": speed_range(r.output_tokens_per_s, self.throughput_band),
+            "cost_usd_per_million_tokens": time_range(self.cost_usd_per_million_tokens, self.throughput_band),
+            "energy_j_per_token": time_range(self.energy_j_per_token, self.throughput_band),
+        }
 
     @property
     def cost_usd_per_million_tokens(self) -> float:
@@ -221,7 +261,13 @@ class ServingEstimate:
             "decode": {**r.decode.as_dict(), "bound": r.decode.bound},
             "footprint": self.footprint.as_dict(),
             "validated": self.validated,
-            "assumptions": [*r.assumptions, *self.footprint.assumptions],
+            "range": self.ranges()["output_tokens_per_s"],
+            "ranges": self.ranges(),
+            "assumptions": [
+                *r.assumptions,
+                *self.footprint.assumptions,
+                _band_note(self.throughput_band, self.validated),
+            ],
         }
 
 
@@ -246,4 +292,6 @@ def estimate_serving(
         result=result,
         footprint=fp,
         validated=hw.validated,
+        throughput_band=speed_band(catalog.family(hw.family), "throughput"),
+        latency_band=speed_band(catalog.family(hw.family), "latency"),
     )

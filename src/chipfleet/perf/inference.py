@@ -15,13 +15,11 @@ from chipfleet.catalog import Precision
 from chipfleet.exceptions import ConfigError, DoesNotFitError
 from chipfleet.perf.collectives import Collective, Link, collective_time_s
 from chipfleet.perf.hardware import Hardware
+from chipfleet.perf.kernels import attention_precision, elementwise_bytes_per_token
 from chipfleet.workloads.models import ModelArch
 
 ACTIVATION_BYTES = 2.0  # activations and all-reduce payloads in bf16
 LOGIT_BYTES = 4.0
-# Element-wise traffic per token per layer in the forward pass (norms, residual, activation function):
-# the stored-activation size of Korthikanti et al. 2022, 34·h bytes per token (÷t with sequence split).
-ELEMENTWISE_BYTES_PER_TOKEN_H = 34.0
 
 
 @dataclass(frozen=True)
@@ -243,14 +241,14 @@ def prefill_time(
     Comm: 2 all-reduces of ``b·s·h`` bf16 per layer.
     """
     tokens = batch * input_tokens
-    attn = model.attention_flops_per_token_forward(input_tokens, causal=True)
-    flops = tokens * (2.0 * model.n_layers * model.params_per_layer_active + attn)
+    attn = tokens * model.attention_flops_per_token_forward(input_tokens, causal=True) / tp
+    flops = tokens * 2.0 * model.n_layers * model.params_per_layer_active
     flops += 2.0 * batch * model.vocab_size * model.hidden_size
     flops /= tp
     bytes_ = weight_bytes_per_chip(model, tp, cfg.weight_precision)
     bytes_ += tokens * kv_bytes_per_token_per_chip(model, tp, cfg.kv_dtype)
-    bytes_ += ELEMENTWISE_BYTES_PER_TOKEN_H * tokens * model.hidden_size * model.n_layers / tp
-    return _phase(model, hw, tp, cfg, flops, tokens, bytes_, tokens * model.hidden_size * ACTIVATION_BYTES)
+    bytes_ += elementwise_bytes_per_token(model, cfg.weight_precision) * tokens * model.n_layers / tp
+    return _phase(model, hw, tp, cfg, flops, tokens, bytes_, tokens * model.hidden_size * ACTIVATION_BYTES, attn)
 
 
 def _phase(
@@ -262,10 +260,14 @@ def _phase(
     rows: float,
     bytes_: float,
     allreduce_bytes: float,
+    attention_flops: float,
 ) -> PhaseTime:
-    """Roofline of one forward pass per chip: ``max(flops/(peak·η(rows)), bytes/(BW·η_mem))`` + 2 TP
-    all-reduces of ``allreduce_bytes`` per layer + ``L·layer_overhead + step_overhead``."""
-    compute_s = flops / (hw.peak(cfg.weight_precision) * hw.eff.gemm_fraction(rows))
+    """Roofline of one forward pass per chip: ``max(compute, bytes/(BW·η_mem))`` + 2 TP all-reduces of
+    ``allreduce_bytes`` per layer + ``L·layer_overhead + step_overhead``, where compute is the linear
+    FLOPs at the weights' compute precision plus attention FLOPs at bf16 (fp8/int weights), ÷ η(rows)."""
+    eta = hw.eff.gemm_fraction(rows)
+    attn_peak = hw.peak(attention_precision(cfg.weight_precision))
+    compute_s = flops / (hw.peak(cfg.weight_precision) * eta) + attention_flops / (attn_peak * eta)
     memory_s = bytes_ / (hw.memory_bytes_per_s * hw.eff.memory)
     link = _tp_link(hw, tp)
     comm_s = 2 * model.n_layers * collective_time_s(Collective.ALL_REDUCE, tp, allreduce_bytes, link)
@@ -298,26 +300,29 @@ def decode_step_time(
     ``b·h`` bf16 per layer (latency-bound).
     """
     per_token = 2.0 * (model.n_layers * model.params_per_layer_active + model.vocab_size * model.hidden_size)
-    per_token += model.attention_flops_per_token_forward(int(context), causal=False)
     flops = batch * per_token / tp
+    attn = batch * model.attention_flops_per_token_forward(int(context), causal=False) / tp
     expert = model.params_mlp_per_expert * model.n_layers
     touched = model.params_total - (model.n_experts - expected_experts_touched(model, batch)) * expert
     bytes_ = touched * cfg.weight_precision.bytes / tp
     bytes_ += batch * context * kv_bytes_per_token_per_chip(model, tp, cfg.kv_dtype)
-    return _phase(model, hw, tp, cfg, flops, batch, bytes_, batch * model.hidden_size * ACTIVATION_BYTES)
+    bytes_ += elementwise_bytes_per_token(model, cfg.weight_precision) * batch * model.n_layers / tp
+    return _phase(model, hw, tp, cfg, flops, batch, bytes_, batch * model.hidden_size * ACTIVATION_BYTES, attn)
 
 
-def estimate_inference(cfg: ServingConfig, hw: Hardware) -> InferenceResult:
+def estimate_inference(cfg: ServingConfig, hw: Hardware, check_memory: bool = True) -> InferenceResult:
     """TTFT, TPOT and throughput of a static batch (see module docstring).
 
     TTFT = prefill of the whole batch (the first token comes out of the prefill). TPOT = a decode
     iteration at the mean context ``input + output/2``. A batch takes ``TTFT + (output − 1)·TPOT``; the
     replica's throughput is ``batch·output`` over that, and the instance runs ``chips ÷ tp`` replicas.
+    ``check_memory=False`` times a configuration known to run (a published measurement) even where the
+    memory model thinks it does not fit.
     """
     model = cfg.model
-    tp, note = resolve_tp(model, cfg, hw)
+    tp, note = resolve_tp(model, cfg, hw) if check_memory or cfg.tp is None else (cfg.tp, None)
     mem = inference_memory(model, cfg, hw, tp)
-    if not mem.fits:
+    if check_memory and not mem.fits:
         fits = max_batch(model, cfg, hw, tp)
         larger = [t for t in valid_tp_degrees(model, hw) if t > tp and inference_memory(model, cfg, hw, t).fits]
         hint = f"tp={larger[0]}" if larger else (f"batch ≤ {fits}" if fits else _precision_hint(model, cfg, hw, tp))

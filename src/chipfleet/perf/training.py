@@ -13,13 +13,18 @@ Conventions (stated once, used everywhere here):
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from itertools import product
+from typing import Any
 
 from chipfleet.catalog import Precision
 from chipfleet.exceptions import ConfigError
 from chipfleet.perf.collectives import Collective, Link, collective_time_s
 from chipfleet.perf.hardware import Hardware
+from chipfleet.perf.kernels import attention_precision, elementwise_bytes_per_token
 from chipfleet.workloads.models import ModelArch
 
 # Bytes per parameter for mixed-precision Adam (Rajbhandari et al. 2020, "ZeRO"):
@@ -302,10 +307,8 @@ def check_parallelism(model: ModelArch, setup: TrainingSetup, par: Parallelism, 
         raise ConfigError(f"tp={par.tp} must divide the {model.n_heads} attention heads of {model.name}")
     if par.pp > model.n_layers:
         raise ConfigError(f"pp={par.pp} exceeds the {model.n_layers} layers of {model.name}")
-    if model.n_layers % (par.pp * par.virtual_stages):
-        raise ConfigError(
-            f"pp·vp={par.pp * par.virtual_stages} must divide the {model.n_layers} layers of {model.name}"
-        )
+    if par.pp * par.virtual_stages > model.n_layers:
+        raise ConfigError(f"pp·vp={par.pp * par.virtual_stages} exceeds the {model.n_layers} layers of {model.name}")
     if setup.seq_len % par.cp:
         raise ConfigError(f"cp={par.cp} must divide seq_len={setup.seq_len}")
     if par.ep > 1 and not model.is_moe:
@@ -328,10 +331,11 @@ def training_step(
 
     Per micro-batch on the slowest stage (``L/p`` layers, plus the output head on the last stage):
 
-    - ``compute``: GEMM and attention FLOPs ÷ (peak · η(M)), ``M = b·s/cp`` rows; backward = 2 × forward;
-      recompute adds a forward (full) or the attention core (selective).
-    - ``memory``: element-wise traffic (norms, activations, residuals) — the stored activation bytes written
-      in forward and read twice in backward — ÷ (HBM bandwidth · η_mem).
+    - ``compute``: linear-layer FLOPs ÷ (peak · η(M)) and attention FLOPs ÷ (bf16 peak under FP8 · η(M)),
+      ``M = b·s/cp`` rows; backward = 2 × forward; recompute adds a forward of the layers (full) or the
+      attention core (selective).
+    - ``memory``: element-wise traffic (:func:`chipfleet.perf.kernels.elementwise_bytes_per_token`),
+      forward once and backward twice, ÷ (HBM bandwidth · η_mem).
     - ``tp_comm``: 2 all-reduces of ``b·s'·h`` bf16 per layer in forward and 2 in backward (as reduce-scatter +
       all-gather with sequence parallelism: the same time); full recompute repeats the forward pair.
     - ``cp_comm``: ring attention passes K,V (``cp − 1`` steps), overlapped with attention compute; the
@@ -360,19 +364,23 @@ def training_step(
     layer_attn = model.attention_flops_per_token_forward(setup.seq_len, causal=True) / model.n_layers
     layer_attn *= tokens_mb / t
     head = 2.0 * model.vocab_size * h * tokens_mb / t
-    fwd_flops = L_stage * (layer_gemm + layer_attn) + head
-    recompute_flops = {
+    # Linear layers run at the training precision; attention scores and mix at bf16 under FP8.
+    attn_peak = hw.peak(attention_precision(setup.precision))
+    linear_fwd = L_stage * layer_gemm + head
+    attn_fwd = L_stage * layer_attn
+    fwd_s = linear_fwd / (peak * eta) + attn_fwd / (attn_peak * eta)
+    recompute_s = {
         Recompute.NONE: 0.0,
-        Recompute.SELECTIVE: L_stage * layer_attn,
-        Recompute.FULL: L_stage * (layer_gemm + layer_attn),
+        Recompute.SELECTIVE: attn_fwd / (attn_peak * eta),
+        Recompute.FULL: fwd_s - head / (peak * eta),
     }[par.recompute]
-    fwd_s = fwd_flops / (peak * eta)
-    compute_mb = (3.0 * fwd_flops + recompute_flops) / (peak * eta)
-    attn_s = L_stage * layer_attn / (peak * eta)
+    compute_mb = 3.0 * fwd_s + recompute_s
+    attn_s = attn_fwd / (attn_peak * eta)
 
-    # --- element-wise memory traffic
-    act_layer = activation_bytes_per_layer(model, setup, replace(par, recompute=Recompute.SELECTIVE))
-    memory_mb = 3.0 * L_stage * act_layer / (hw.memory_bytes_per_s * hw.eff.memory)
+    # --- element-wise memory traffic: forward once, backward twice (recompute repeats the forward)
+    passes = 4.0 if par.recompute is Recompute.FULL else 3.0
+    ew_bytes = elementwise_bytes_per_token(model, setup.precision) * tokens_mb / t
+    memory_mb = passes * L_stage * ew_bytes / (hw.memory_bytes_per_s * hw.eff.memory)
 
     # --- tensor parallel
     tp_link = _link(hw, t, _spans(t, hw))
@@ -506,49 +514,45 @@ def candidate_splits(
     """
     chips = instances * hw.chips_per_instance
 
-    def options(name: str, default: list[int] | list[Recompute] | list[bool]) -> list[object]:
+    def opts(name: str, default: Sequence[object]) -> list[Any]:
         return [fixed[name]] if name in fixed else list(default)
 
     tps = [k for k in _divisors(hw.chips_per_instance) if model.n_heads % k == 0]
     pps = [k for k in _divisors(model.n_layers) if k <= 64]
     cps = [1, 2, 4, 8] if setup.seq_len >= 16384 else [1]
     out: list[Parallelism] = []
-    for tp in options("tp", tps):
-        for pp in options("pp", pps):
-            for cp in options("cp", cps):
-                assert isinstance(tp, int) and isinstance(pp, int) and isinstance(cp, int)
-                if chips % (tp * pp * cp):
-                    continue
-                dp = chips // (tp * pp * cp)
-                if "dp" in fixed and fixed["dp"] != dp:
-                    continue
-                eps = [k for k in _divisors(model.n_experts) if (dp * cp) % k == 0] if model.is_moe else [1]
-                for ep in options("ep", eps):
-                    for mb in options("micro_batch", [1, 2, 4, 8]):
-                        for zero in options("zero", [1, 3]):
-                            for rc in options("recompute", list(Recompute)):
-                                assert isinstance(ep, int) and isinstance(mb, int) and isinstance(zero, int)
-                                assert isinstance(rc, Recompute)
-                                sp = fixed.get("sequence_parallel", tp > 1)
-                                vp = fixed.get("virtual_stages", 1)
-                                assert isinstance(sp, bool) and isinstance(vp, int)
-                                try:
-                                    out.append(
-                                        Parallelism(
-                                            tp=tp,
-                                            pp=pp,
-                                            dp=dp,
-                                            cp=cp,
-                                            ep=ep,
-                                            zero=zero,
-                                            micro_batch=mb,
-                                            recompute=rc,
-                                            sequence_parallel=sp,
-                                            virtual_stages=vp,
-                                        )
-                                    )
-                                except ConfigError:
-                                    continue
+    for tp, pp, cp in product(opts("tp", tps), opts("pp", pps), opts("cp", cps)):
+        if chips % (tp * pp * cp):
+            continue
+        dp = chips // (tp * pp * cp)
+        if "dp" in fixed and fixed["dp"] != dp:
+            continue
+        eps = [k for k in _divisors(model.n_experts) if (dp * cp) % k == 0] if model.is_moe else [1]
+        # Interleaved 1F1B: pp·vp chunks of layers (uneven chunks allowed, as for the stages).
+        vps = [v for v in (1, 2, 4) if v == 1 or (pp > 1 and pp * v <= model.n_layers)]
+        knobs = product(
+            opts("ep", eps),
+            opts("micro_batch", [1, 2, 4, 8]),
+            opts("zero", [1, 3]),
+            opts("recompute", list(Recompute)),
+            opts("virtual_stages", vps),
+        )
+        for ep, mb, zero, rc, vp in knobs:
+            with suppress(ConfigError):
+                out.append(
+                    Parallelism(
+                        tp=tp,
+                        pp=pp,
+                        dp=dp,
+                        cp=cp,
+                        ep=ep,
+                        zero=zero,
+                        micro_batch=mb,
+                        recompute=rc,
+                        sequence_parallel=bool(fixed.get("sequence_parallel", tp > 1)),
+                        virtual_stages=vp,
+                    )
+                )
     return out
 
 
@@ -559,7 +563,7 @@ def choose_parallelism(
     instances: int,
     fixed: dict[str, object] | None = None,
 ) -> ParallelismChoice | None:
-    """The fastest valid split that fits in memory, or None when none does (see :func:`fit_advice`)."""
+    """The fastest valid split that fits in memory, or None when none does (see :func:`min_chips_to_fit`)."""
     fixed = fixed or {}
     best: TrainingStep | None = None
     rejected: dict[str, int] = {}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from rich.markup import escape
 from rich.table import Table
@@ -122,8 +122,13 @@ def record_table(name: str, record: Chip | Instance | Region | EfficiencyFamily,
     return t
 
 
+def _ranged(fmt: Callable[[float], str], value: float, rng: list[float] | None) -> str:
+    """``value`` with its 10-90 % range, e.g. ``75.1 days (61.2–96.0)``."""
+    return fmt(value) if rng is None else f"{fmt(value)} ({fmt(rng[0])}–{fmt(rng[1])})"
+
+
 def _validated_mark(validated: bool) -> str:
-    return "" if validated else " (unvalidated family: efficiency priors)"
+    return "" if validated else " (family not validated on its own measurements)"
 
 
 def training_table(e: TrainingEstimate) -> Table:
@@ -196,13 +201,13 @@ def training_comparison_table(title: str, estimates: Sequence[TrainingEstimate])
             str(s.parallelism.chips),
             s.parallelism.describe(),
             u.percent(s.mfu),
-            u.duration(e.time_s),
+            _ranged(u.duration, e.time_s, e.ranges()["time_s"]),
             u.usd(e.footprint.cost_usd) + (" (spot)" if e.footprint.price.pricing is Pricing.SPOT else ""),
             u.energy(e.footprint.energy_kwh),
             u.co2(e.footprint.co2_kg),
             s.bound.removesuffix("_s"),
         )
-    t.caption = "† efficiency family not yet fitted on measurements (priors)"
+    t.caption = "time: estimate (10–90 % range from cross-validated error); † family not validated on its own data"
     return t
 
 
@@ -224,12 +229,12 @@ def serving_comparison_table(title: str, estimates: Sequence[ServingEstimate]) -
         t.add_row(
             e.instance + ("" if e.validated else " †"),
             f"{r.tp} × {r.replicas_per_instance}",
-            u.duration(r.ttft_s),
-            u.duration(r.tpot_s),
+            _ranged(u.duration, r.ttft_s, e.ranges()["ttft_s"]),
+            _ranged(u.duration, r.tpot_s, e.ranges()["tpot_s"]),
             f"{r.output_tokens_per_s:,.0f}",
             f"${e.cost_usd_per_million_tokens:.3f}",
             f"{e.energy_j_per_token:.2f}",
             str(r.max_batch),
         )
-    t.caption = "† efficiency family not yet fitted on measurements (priors)"
+    t.caption = "latencies: estimate (10–90 % range from cross-validated error); † family not validated on its own data"
     return t

@@ -1,6 +1,16 @@
-"""What to run: model architectures (zoo and Hugging Face config.json import)."""
+"""What to run: model architectures (zoo and Hugging Face config.json import) and serving benchmarks."""
 
+from chipfleet.workloads.benchmarks import ServingBenchmark, get_benchmark, list_benchmarks
 from chipfleet.workloads.models import ModelArch
 from chipfleet.workloads.zoo import get_model, list_models, load_hf_config, resolve_model
 
-__all__ = ["ModelArch", "get_model", "list_models", "load_hf_config", "resolve_model"]
+__all__ = [
+    "ModelArch",
+    "ServingBenchmark",
+    "get_benchmark",
+    "get_model",
+    "list_benchmarks",
+    "list_models",
+    "load_hf_config",
+    "resolve_model",
+]

@@ -18,7 +18,22 @@ _SLUG = re.compile(SLUG_PATTERN)
 
 ModelSlug = Annotated[str, Field(pattern=SLUG_PATTERN, description="lowercase slug: llama-3-70b")]
 
-Family = Literal["llama", "mistral", "mixtral", "qwen2", "gpt2", "gpt3", "gptj", "gpt_neox", "opt", "bloom", "bert"]
+Family = Literal[
+    "llama",
+    "mistral",
+    "mixtral",
+    "qwen2",
+    "gpt2",
+    "gpt3",
+    "gptj",
+    "gpt_neox",
+    "opt",
+    "bloom",
+    "bert",
+    "palm",
+    "nemotron",
+    "maxtext",
+]
 
 # Fields that describe a record (who, where from), not the network; ``ModelArch.architecture`` omits them.
 RECORD_FIELDS: frozenset[str] = frozenset(

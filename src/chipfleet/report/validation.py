@@ -1,0 +1,181 @@
+"""Tables, a scatter plot and an HTML report of a validation run."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import math
+from pathlib import Path
+
+from rich.table import Table
+
+from chipfleet.validate.calibrate import Calibration, is_validated
+from chipfleet.validate.runner import ValidationReport
+
+
+def _pct(x: float) -> str:
+    return "—" if math.isnan(x) else f"{100 * x:.1f} %"
+
+
+def rows_table(report: ValidationReport) -> Table:
+    t = Table(title=f"Predicted vs measured ({report.mode})")
+    for col in ("id", "family", "model", "metric", "measured", "predicted", "APE"):
+        t.add_column(col, justify="right" if col in ("measured", "predicted", "APE") else "left")
+    for r in report.results:
+        t.add_row(r.id, r.family, r.model, r.metric, f"{r.measured:.4g}", f"{r.predicted:.4g}", _pct(r.ape))
+    return t
+
+
+def summary_table(report: ValidationReport) -> Table:
+    t = Table(title=f"Accuracy by family ({report.mode})")
+    for col in ("family", "rows", "in scope", "coverage", "median APE", "p90 APE", "validated"):
+        t.add_column(col, justify="left" if col == "family" else "right")
+    for f in report.by_family():
+        t.add_row(
+            f.family,
+            str(f.n),
+            str(f.in_scope),
+            _pct(f.coverage),
+            _pct(f.mdape),
+            _pct(f.p90_ape),
+            "yes" if f.validated else "no",
+        )
+    t.add_section()
+    t.add_row(
+        "overall",
+        str(len(report.results)),
+        str(report.rows_in_scope),
+        _pct(report.coverage),
+        _pct(report.mdape),
+        _pct(report.p90_ape),
+        "",
+    )
+    return t
+
+
+def skipped_table(report: ValidationReport) -> Table:
+    t = Table(title="Rows not predicted (in scope ones count against coverage)")
+    for col in ("id", "metric", "in scope", "reason"):
+        t.add_column(col, overflow="fold")
+    for s in report.skipped:
+        t.add_row(s.id, s.metric, "yes" if s.in_scope else "no", s.reason)
+    return t
+
+
+def scatter_png(report: ValidationReport) -> bytes:
+    """Log-log predicted vs measured, one colour per family, with the y = x line and ±30 % lines."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7.5, 7))
+    fams = sorted({r.family for r in report.results})
+    cmap = plt.get_cmap("tab10")
+    lo, hi = math.inf, 0.0
+    for i, fam in enumerate(fams):
+        pts = [
+            (r.measured, r.predicted) for r in report.results if r.family == fam and r.measured > 0 and r.predicted > 0
+        ]
+        if not pts:
+            continue
+        xs, ys = zip(*pts, strict=True)
+        lo, hi = min(lo, *xs, *ys), max(hi, *xs, *ys)
+        ax.scatter(xs, ys, label=f"{fam} ({len(pts)})", color=cmap(i % 10), s=22, alpha=0.85)
+    if hi > 0:
+        line = [lo / 2, hi * 2]
+        ax.plot(line, line, color="black", lw=1)
+        ax.plot(line, [v * 1.3 for v in line], color="grey", lw=0.7, ls="--")
+        ax.plot(line, [v / 1.3 for v in line], color="grey", lw=0.7, ls="--")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("measured (row's own unit)")
+    ax.set_ylabel("predicted")
+    ax.set_title(f"chipfleet vs published measurements\n{report.mode}; dashed: ±30 %", fontsize=10)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def write_html(report: ValidationReport, path: Path) -> Path:
+    """A self-contained HTML page: summary, scatter plot (embedded PNG), row table, skipped rows."""
+    img = base64.b64encode(scatter_png(report)).decode("ascii")
+    esc = html.escape
+    summary_rows = "".join(
+        f"<tr><td>{esc(f.family)}</td><td>{f.n}</td><td>{f.in_scope}</td><td>{_pct(f.coverage)}</td>"
+        f"<td>{_pct(f.mdape)}</td><td>{_pct(f.p90_ape)}</td><td>{'yes' if f.validated else 'no'}</td></tr>"
+        for f in report.by_family()
+    )
+    rows = "".join(
+        f"<tr><td>{esc(r.id)}</td><td>{esc(r.family)}</td><td>{esc(r.model)}</td><td>{esc(r.instance)}</td>"
+        f"<td>{esc(r.metric)}</td><td>{r.measured:.4g}</td><td>{r.predicted:.4g}</td><td>{_pct(r.ape)}</td>"
+        f"<td>{esc('; '.join(r.assumptions))}</td></tr>"
+        for r in report.results
+    )
+    skipped = "".join(
+        f"<tr><td>{esc(s.id)}</td><td>{esc(s.metric)}</td><td>{'yes' if s.in_scope else 'no'}</td>"
+        f"<td>{esc(s.reason)}</td></tr>"
+        for s in report.skipped
+    )
+    page = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>chipfleet validation</title>
+<style>body{{font-family:sans-serif;margin:2em;max-width:1200px}}table{{border-collapse:collapse;font-size:13px}}
+td,th{{border:1px solid #ccc;padding:3px 6px;text-align:left}}th{{background:#eee}}</style></head><body>
+<h1>chipfleet validation</h1>
+<p>Data: <code>{esc(report.data)}</code> (sha256 <code>{report.data_sha256[:16]}…</code>). Mode: {esc(report.mode)}.
+Overall median APE {_pct(report.mdape)}, 90th percentile {_pct(report.p90_ape)},
+coverage {_pct(report.coverage)} ({len(report.results)} of {report.rows_in_scope} rows in scope).</p>
+<h2>By family</h2>
+<table><tr><th>family</th><th>rows</th><th>in scope</th><th>coverage</th><th>median APE</th><th>p90 APE</th>
+<th>validated</th></tr>{summary_rows}</table>
+<h2>Predicted vs measured</h2><img alt="scatter plot" src="data:image/png;base64,{img}">
+<h2>Rows</h2><table><tr><th>id</th><th>family</th><th>model</th><th>instance</th><th>metric</th><th>measured</th>
+<th>predicted</th><th>APE</th><th>assumptions</th></tr>{rows}</table>
+<h2>Not predicted</h2><table><tr><th>id</th><th>metric</th><th>in scope</th><th>reason</th></tr>{skipped}</table>
+</body></html>
+"""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(page, encoding="utf-8")
+    return path
+
+
+def calibration_table(cal: Calibration) -> Table:
+    """Fitted parameters per family next to their priors."""
+    t = Table(title="Fitted efficiency parameters (prior → fitted)")
+    for col in (
+        "family",
+        "rows",
+        "sources",
+        "compute η",
+        "M½ rows",
+        "memory η",
+        "collective η",
+        "layer µs",
+        "step ms",
+        "validated",
+    ):
+        t.add_column(col, justify="left" if col == "family" else "right")
+    for name in sorted(cal.fits):
+        fit = cal.fits[name]
+        prior = cal.priors[name]
+
+        def pair(attr: str, scale: float = 1.0, fmt: str = "{:.3g}") -> str:
+            return f"{fmt.format(getattr(prior, attr) * scale)} → {fmt.format(getattr(fit.eff, attr) * scale)}"  # noqa: B023
+
+        t.add_row(
+            name,
+            str(fit.rows),
+            str(fit.sources),
+            pair("compute"),
+            pair("compute_half_rows", fmt="{:.0f}"),
+            pair("memory"),
+            pair("collective"),
+            pair("layer_overhead_s", 1e6),
+            pair("step_overhead_s", 1e3),
+            "yes" if is_validated(cal, name) else "no",
+        )
+    return t

@@ -1,0 +1,1 @@
+"""Checking chipfleet's model against published measurements and vendor claims."""

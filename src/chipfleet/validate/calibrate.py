@@ -1,0 +1,332 @@
+"""Fit the per-family efficiency parameters on published measurements, cross-validate, derive error bands.
+
+Per family, the six parameters ``θ`` (see :class:`chipfleet.catalog.EfficiencyFamily`) minimise
+
+    Σ_rows (log(pred_i(θ) / measured_i))²  +  Σ_params ((log θ_j − log θ_j,prior) / ln 2)²
+
+a least-squares fit on log error with a weak log-normal prior (a factor of 2 from the documented prior
+costs as much as one row that is off by a factor of e). The prior keeps parameters the family's rows do
+not inform near their documented values instead of letting them drift. Discrete choices (the training
+split, tp, batch) are made once with the prior and held fixed during the fit.
+
+Leave-one-source-out cross-validation refits each family without each of its sources and predicts that
+source's rows; the 10th-90th percentiles of those out-of-sample log errors, per family and metric kind,
+become the uncertainty bands every estimate prints.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+from scipy.optimize import least_squares
+
+from chipfleet.catalog import Catalog
+from chipfleet.perf.hardware import Efficiency
+from chipfleet.validate.dataset import Measurement, MeasurementSet
+from chipfleet.validate.mapping import Skip, map_row
+from chipfleet.validate.predict import TIME_LIKE_METRICS, Prepared, predict, prepare
+
+FITTED = ("compute", "compute_half_rows", "memory", "collective", "layer_overhead_s", "step_overhead_s")
+# Physical bounds of each parameter (SI): fractions of peak up to 1, overheads from 0.1 µs to 0.5 s.
+BOUNDS: dict[str, tuple[float, float]] = {
+    "compute": (0.05, 1.0),
+    "compute_half_rows": (1.0, 8192.0),
+    "memory": (0.05, 1.0),
+    "collective": (0.02, 1.0),
+    "layer_overhead_s": (1e-7, 1e-2),
+    "step_overhead_s": (1e-6, 0.5),
+}
+PRIOR_SIGMA = math.log(2.0)
+KINDS = ("throughput", "latency", "utilization")
+MIN_BAND_ROWS = 4  # fewer cross-validated rows than this for a (family, kind): use the family's pooled band
+
+
+@dataclass(frozen=True)
+class Observation:
+    """A prepared row and its measured value."""
+
+    prep: Prepared
+    measured: float
+    row: Measurement
+
+    @property
+    def source(self) -> str:
+        return self.row.source_group
+
+    def log_error(self, predicted: float) -> float:
+        """``log(pred/measured)``, sign-flipped for time-like metrics so positive always means 'the model
+        is optimistic' (predicts faster than measured)."""
+        e = math.log(predicted / self.measured)
+        return -e if self.row.metric in TIME_LIKE_METRICS else e
+
+
+@dataclass(frozen=True)
+class FamilyFit:
+    family: str
+    eff: Efficiency
+    rows: int
+    sources: int
+    cost: float
+
+
+@dataclass
+class Calibration:
+    """Fitted families, cross-validated predictions per row, and the bands derived from them."""
+
+    fits: dict[str, FamilyFit]
+    priors: dict[str, Efficiency]
+    cv_predictions: dict[str, float]  # row id -> out-of-sample prediction
+    observations: list[Observation]
+    skipped: dict[str, Skip]
+    data: MeasurementSet
+    bands: dict[str, dict[str, tuple[float, float]]] = field(default_factory=dict)
+    fallbacks: dict[str, str] = field(default_factory=dict)
+
+    def cv_log_errors(self) -> dict[str, list[tuple[str, float]]]:
+        """Family -> [(metric kind, out-of-sample log error)]."""
+        out: dict[str, list[tuple[str, float]]] = defaultdict(list)
+        for ob in self.observations:
+            if ob.row.id in self.cv_predictions:
+                out[ob.prep.family].append((ob.prep.kind, ob.log_error(self.cv_predictions[ob.row.id])))
+        return out
+
+
+def _vector(eff: Efficiency) -> np.ndarray:
+    out: np.ndarray = np.log(np.array([getattr(eff, name) for name in FITTED], dtype=float))
+    return out
+
+
+def _efficiency(base: Efficiency, x: np.ndarray) -> Efficiency:
+    values = {name: float(math.exp(v)) for name, v in zip(FITTED, x, strict=True)}
+    return replace(base, **values)
+
+
+def _clip_to_bounds(x: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    out: np.ndarray = np.minimum(np.maximum(x, lo + 1e-9), hi - 1e-9)
+    return out
+
+
+def fit_family(observations: Sequence[Observation], prior: Efficiency, family: str) -> FamilyFit:
+    """MAP fit of the six parameters of one family (module docstring); the prior when there are no rows."""
+    if not observations:
+        return FamilyFit(family=family, eff=prior, rows=0, sources=0, cost=0.0)
+    lo = np.log(np.array([BOUNDS[n][0] for n in FITTED]))
+    hi = np.log(np.array([BOUNDS[n][1] for n in FITTED]))
+    x0 = _clip_to_bounds(_vector(prior), lo, hi)
+
+    def residuals(x: np.ndarray) -> np.ndarray:
+        eff = _efficiency(prior, x)
+        data = np.array([ob.log_error(predict(ob.prep, eff)) for ob in observations])
+        return np.concatenate([data, (x - x0) / PRIOR_SIGMA])
+
+    sol = least_squares(residuals, x0, bounds=(lo, hi), method="trf", diff_step=1e-4, max_nfev=400)
+    return FamilyFit(
+        family=family,
+        eff=_efficiency(prior, sol.x),
+        rows=len(observations),
+        sources=len({ob.source for ob in observations}),
+        cost=float(sol.cost),
+    )
+
+
+def observe(data: MeasurementSet, catalog: Catalog) -> tuple[list[Observation], dict[str, Skip]]:
+    """Map and prepare every row; rows that cannot be predicted are returned with the reason."""
+    obs: list[Observation] = []
+    skipped: dict[str, Skip] = {}
+    for row in data.rows:
+        case = map_row(row, catalog)
+        if isinstance(case, Skip):
+            skipped[row.id] = case
+            continue
+        prep = prepare(case, catalog)
+        if isinstance(prep, Skip):
+            skipped[row.id] = prep
+            continue
+        obs.append(Observation(prep=prep, measured=row.value, row=row))
+    return obs, skipped
+
+
+def calibrate(
+    data: MeasurementSet,
+    catalog: Catalog,
+    cross_validate: bool = True,
+    progress: Callable[[str], None] | None = None,
+) -> Calibration:
+    """Fit every family with data, cross-validate by leaving one source out, and derive error bands.
+
+    ``catalog`` supplies the priors (load it with ``calibrated=False`` to start from the documented
+    values). Families without rows take the geometric mean of their vendor's fitted families, or keep
+    their prior when the vendor has none; either way they stay unvalidated.
+    """
+    obs, skipped = observe(data, catalog)
+    priors = {name: Efficiency.from_family(fam) for name, fam in catalog.families.items()}
+    by_family: dict[str, list[Observation]] = defaultdict(list)
+    for ob in obs:
+        by_family[ob.prep.family].append(ob)
+    fits: dict[str, FamilyFit] = {}
+    for family, rows in sorted(by_family.items()):
+        if progress:
+            progress(f"fitting {family} on {len(rows)} rows")
+        fits[family] = fit_family(rows, priors[family], family)
+    cv: dict[str, float] = {}
+    if cross_validate:
+        for family, rows in sorted(by_family.items()):
+            sources = sorted({ob.source for ob in rows})
+            for src in sources:  # with one source, the fold fits on nothing and predicts with the prior
+                if progress:
+                    progress(f"cross-validating {family}: leaving out {src}")
+                train = [ob for ob in rows if ob.source != src]
+                fold = fit_family(train, priors[family], family)
+                for ob in rows:
+                    if ob.source == src:
+                        cv[ob.row.id] = predict(ob.prep, fold.eff)
+    cal = Calibration(fits=fits, priors=priors, cv_predictions=cv, observations=obs, skipped=skipped, data=data)
+    cal.bands = error_bands(cal)
+    cal.fallbacks = _fallbacks(cal, catalog)
+    return cal
+
+
+def _quantile_band(errors: Sequence[float]) -> tuple[float, float]:
+    """Speed factors (low, high) covering the 10th-90th percentile of log errors ``e`` (``log(pred/measured)``
+    of speed, see :meth:`Observation.log_error`): measured speed ∈ [pred·exp(−q90), pred·exp(−q10)]."""
+    q10, q90 = np.quantile(np.array(errors), [0.1, 0.9])
+    return float(math.exp(-q90)), float(math.exp(-q10))
+
+
+def error_bands(cal: Calibration) -> dict[str, dict[str, tuple[float, float]]]:
+    """Per family and metric kind, from out-of-sample errors; sparse kinds borrow the family's pool."""
+    bands: dict[str, dict[str, tuple[float, float]]] = {}
+    for family, errs in cal.cv_log_errors().items():
+        pooled = [e for _, e in errs]
+        if len(pooled) < MIN_BAND_ROWS:
+            continue
+        fam_bands: dict[str, tuple[float, float]] = {}
+        for kind in KINDS:
+            ks = [e for k, e in errs if k == kind]
+            fam_bands[kind] = _quantile_band(ks if len(ks) >= MIN_BAND_ROWS else pooled)
+        bands[family] = fam_bands
+    return bands
+
+
+def pooled_band(cal: Calibration) -> dict[str, tuple[float, float]]:
+    """The band over every family's out-of-sample errors, for families that have none of their own."""
+    errs = [e for fam in cal.cv_log_errors().values() for _, e in fam]
+    if not errs:
+        return {}
+    band = _quantile_band(errs)
+    return dict.fromkeys(KINDS, band)
+
+
+def _fallbacks(cal: Calibration, catalog: Catalog) -> dict[str, str]:
+    # Peers share the vendor and the kind of chip (an accelerator family never borrows from a CPU one).
+    vendor_of: dict[str, str] = {}
+    for chip in catalog.chips.values():
+        vendor_of.setdefault(chip.family, f"{chip.vendor} {chip.kind}")
+    out: dict[str, str] = {}
+    for name in catalog.families:
+        if name in cal.fits:
+            continue
+        vendor = vendor_of.get(name, "")
+        peers = [f for f in cal.fits.values() if vendor_of.get(f.family) == vendor]
+        if peers:
+            logs = np.mean([_vector(p.eff) for p in peers], axis=0)
+            cal.fits[name] = FamilyFit(
+                family=name, eff=_efficiency(cal.priors[name], logs), rows=0, sources=0, cost=0.0
+            )
+            out[name] = (
+                f"no measurements; geometric mean of {vendor}'s fitted families ({', '.join(p.family for p in peers)})"
+            )
+        else:
+            cal.fits[name] = FamilyFit(family=name, eff=cal.priors[name], rows=0, sources=0, cost=0.0)
+            out[name] = "no measurements and no fitted family of the same vendor: documented prior kept"
+    return out
+
+
+def is_validated(cal: Calibration, family: str) -> bool:
+    """Fitted on this family's own rows and checked out of sample."""
+    return family in cal.bands and cal.fits.get(family, FamilyFit(family, cal.priors[family], 0, 0, 0)).rows > 0
+
+
+def overlay(cal: Calibration, catalog: Catalog, data_label: str) -> dict[str, Any]:
+    """The fitted families as a catalog overlay, with provenance, ready to write as YAML."""
+    today = dt.date.today().isoformat()
+    sid = "chipfleet-calibration"
+    source = {
+        "ref": f"chipfleet calibrate --data {data_label} (sha256 {cal.data.sha256})",
+        "as_of": today,
+        "title": "per-family efficiency parameters fitted by chipfleet on published measurements",
+    }
+    pooled = pooled_band(cal)
+    families: list[dict[str, Any]] = []
+    for name in sorted(catalog.families):
+        fit = cal.fits.get(name)
+        if fit is None:
+            continue
+        prior = cal.priors[name]
+        validated = is_validated(cal, name)
+        how = (
+            f"fitted on {fit.rows} rows from {fit.sources} sources by log-error least squares "
+            f"with a factor-2 log-normal prior"
+            if fit.rows
+            else cal.fallbacks.get(name, "")
+        )
+
+        def fig(attr: str, unit: str, scale: float, field: str) -> dict[str, Any]:
+            return _figure(getattr(fit.eff, attr) / scale, getattr(prior, attr) / scale, unit, how, sid, field)  # noqa: B023
+
+        rec: dict[str, Any] = {
+            "name": name,
+            "compute_efficiency": fig("compute", "ratio", 1.0, "compute_efficiency"),
+            "compute_half_rows": fig("compute_half_rows", "count", 1.0, "compute_half_rows"),
+            "memory_efficiency": fig("memory", "ratio", 1.0, "memory_efficiency"),
+            "collective_efficiency": fig("collective", "ratio", 1.0, "collective_efficiency"),
+            "layer_overhead": fig("layer_overhead_s", "us", 1e-6, "layer_overhead"),
+            "step_overhead": fig("step_overhead_s", "ms", 1e-3, "step_overhead"),
+            "validated": validated,
+            "calibration": {
+                "data": data_label,
+                "data_sha256": cal.data.sha256,
+                "date": today,
+                "rows": fit.rows,
+                "sources": fit.sources,
+                "method": "MAP least squares on log error, factor-2 log-normal prior; LOSO cross-validation",
+                "fallback": "" if fit.rows else cal.fallbacks.get(name, ""),
+            },
+        }
+        bands = cal.bands.get(name) or pooled
+        if bands:
+            rec["error_bands"] = {k: [float(f"{lo:.4g}"), float(f"{hi:.4g}")] for k, (lo, hi) in bands.items()}
+        families.append(rec)
+    return {
+        "schema_version": 1,
+        "sources": {sid: source},
+        "families": families,
+    }
+
+
+def _figure(value: float, prior: float, unit: str, how: str, sid: str, field: str) -> dict[str, Any]:
+    return {
+        "value": float(f"{value:.4g}"),
+        "unit": unit,
+        "source": sid,
+        "basis": "derived",
+        "note": f"{how}; documented prior {prior:.4g} {unit} (families.yaml `{field}`)",
+    }
+
+
+def write_overlay(cal: Calibration, catalog: Catalog, path: str | Path, data_label: str) -> Path:
+    p = Path(path)
+    header = (
+        "# Fitted efficiency parameters: generated by `chipfleet calibrate`; do not edit by hand.\n"
+        "# Reproduce with `make calibrate`. Each figure's note gives its prior and how it was fitted.\n"
+    )
+    p.write_text(header + yaml.safe_dump(overlay(cal, catalog, data_label), sort_keys=False, width=110))
+    return p

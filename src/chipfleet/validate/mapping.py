@@ -1,0 +1,423 @@
+"""Map a published measurement row onto chipfleet's records: model, chip, instance, split, precision.
+
+Everything here reads the row's own columns (and, for a few documented cases, its notes); there is no
+table of row ids. A row that cannot be mapped yields a :class:`Skip` with the reason.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+
+from chipfleet.catalog import Catalog, Chip, Instance, Precision
+from chipfleet.exceptions import ChipfleetError
+from chipfleet.perf.inference import ServingConfig
+from chipfleet.perf.training import Recompute, TrainingSetup
+from chipfleet.validate.dataset import Measurement
+from chipfleet.workloads import ModelArch, get_model
+from chipfleet.workloads.benchmarks import ServingBenchmark, list_benchmarks
+
+TRAIN_METRICS = frozenset(
+    {"sequences_per_s", "tokens_per_s_per_gpu", "tokens_per_s_per_chip", "mfu", "hfu", "tflops_per_gpu", "gpu_hours"}
+)
+INFER_METRICS = frozenset(
+    {
+        "output_tokens_per_s",
+        "output_tokens_per_s_per_gpu",
+        "tokens_per_s",
+        "tokens_per_s_offline",
+        "samples_per_s_offline",
+        "ttft_ms",
+        "ttft_ms_p50",
+        "tpot_ms",
+        "tpot_ms_p50",
+        "prefill_tokens_per_s",
+    }
+)
+# Tokens per optimizer step when a training row gives no batch: 4M tokens, the Llama 2 / Llama 3 early
+# pre-training batch (Llama 2 model card: "global batch-size of 4M tokens").
+DEFAULT_BATCH_TOKENS = 4 * 2**20
+DEFAULT_SEQ_LEN = 4096
+# Cluster size assumed for a GPU-hours row that gives none (per-chip throughput varies little with it).
+DEFAULT_GPU_HOURS_CHIPS = 2048
+
+
+@dataclass(frozen=True)
+class Skip:
+    """A row chipfleet does not predict. ``in_scope`` rows count against coverage."""
+
+    reason: str
+    in_scope: bool
+
+
+@dataclass(frozen=True)
+class TrainCase:
+    row: Measurement
+    model: ModelArch
+    instance: Instance
+    chip: Chip
+    instances: int
+    setup: TrainingSetup
+    fixed: dict[str, object]
+    tokens: float | None = None
+    assumptions: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class InferCase:
+    row: Measurement
+    model: ModelArch
+    instance: Instance
+    chip: Chip
+    chips: int  # chips the measured system used
+    tp: int | None
+    batch: int | None  # None: the largest batch that fits (throughput-ceiling rows)
+    input_tokens: int
+    output_tokens: int
+    precision: Precision
+    assumptions: tuple[str, ...] = field(default=())
+
+    def config(self, batch: int, tp: int | None = None) -> ServingConfig:
+        return ServingConfig(
+            model=self.model,
+            batch=batch,
+            input_tokens=self.input_tokens,
+            output_tokens=self.output_tokens,
+            tp=tp if tp is not None else self.tp,
+            weight_precision=self.precision,
+        )
+
+
+Case = TrainCase | InferCase
+
+
+def scope_of(row: Measurement) -> Skip | None:
+    """None when the row is in scope; otherwise why it is not."""
+    if row.kind == "claim":
+        return Skip("vendor claim, not a measurement (see `chipfleet claims`)", in_scope=False)
+    if row.kind not in ("train", "infer"):
+        return Skip(f"kind {row.kind!r} is neither train nor infer", in_scope=False)
+    if row.metric.endswith("_server"):
+        return Skip("server-scenario metric: needs the request-level simulator", in_scope=False)
+    if row.metric == "time_to_train_min":
+        return Skip(
+            "MLPerf Training stops at a quality target (GPT-3/Llama-405B start from a checkpoint); no fixed "
+            "token budget is published, so time cannot be derived from throughput",
+            in_scope=False,
+        )
+    if row.metric not in TRAIN_METRICS | INFER_METRICS:
+        return Skip(f"metric {row.metric!r} is not a throughput, utilization or latency", in_scope=False)
+    return None
+
+
+# ----------------------------------------------------------------------------- models
+_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*b\b")
+_LLAMA = re.compile(r"llama[\s_-]*(\d(?:\.\d)?)?[\s_-]*(\d+)\s*b")
+
+
+def _model_candidates(text: str) -> list[str]:
+    t = text.lower().replace("_", "-")
+    out: list[str] = []
+    for m in re.finditer(r"[a-z0-9][a-z0-9.\-]*[a-z0-9]", t):
+        out.append(m.group(0))
+    llama = _LLAMA.search(t)
+    if llama:
+        ver = llama.group(1) or "1"
+        out.insert(0, f"llama-{ver}-{llama.group(2)}b")
+    size = _SIZE.search(t)
+    if size:
+        s = size.group(1).rstrip("0").rstrip(".") if "." in size.group(1) else size.group(1)
+        for fam, slug in (
+            ("mixtral", "mixtral-8x7b"),
+            ("gpt-j", "gpt-j-{s}b"),
+            ("gptj", "gpt-j-{s}b"),
+            ("gpt3", "gpt-3-{s}b"),
+            ("gpt-3", "gpt-3-{s}b"),
+            ("gpt ", "gpt-3-{s}b"),
+            ("opt", "opt-{s}b"),
+            ("bloom", "bloom-{s}b"),
+            ("nemotron", "nemotron-{s}b"),
+            ("nemotron", "nemotron-4-{s}b"),
+            ("maxtext", "maxtext-{s}b"),
+            ("palm", "palm-{s}b"),
+            ("mistral", "mistral-{s}b"),
+        ):
+            if fam in t:
+                out.insert(0, slug.format(s=s))
+    if "bert" in t and "large" in t:
+        out.insert(0, "bert-large")
+    return out
+
+
+def map_model(row: Measurement) -> ModelArch | Skip:
+    for cand in _model_candidates(row.model):
+        try:
+            return get_model(cand)
+        except ChipfleetError:
+            continue
+    return Skip(f"model {row.model!r} is not in the zoo", in_scope=True)
+
+
+# ----------------------------------------------------------------------------- chips and instances
+def _tokens(text: str) -> set[str]:
+    return set(re.findall(r"[a-z0-9]+", text.lower()))
+
+
+def map_chip(row: Measurement, catalog: Catalog) -> tuple[Chip, str | None] | Skip:
+    """The catalog chip whose slug tokens all appear in the accelerator text (most specific wins).
+
+    A row that names a chip family but not its variant (e.g. "A100 (SXM, variant not stated)") maps to
+    the variant with the most memory, said in the assumption.
+    """
+    words = _tokens(row.accelerator)
+    best: Chip | None = None
+    for chip in catalog.chips.values():
+        need = set(chip.name.split("-"))
+        if need <= words and (best is None or len(need) > len(best.name.split("-"))):
+            best = chip
+    if best is not None:
+        return best, None
+    partial = [c for c in catalog.chips.values() if c.name.split("-")[0] in words]
+    if partial:
+        chosen = max(partial, key=lambda c: c.memory_bytes or 0.0)
+        return chosen, f"accelerator {row.accelerator!r} does not name its variant; assumed {chosen.name}"
+    return Skip(f"accelerator {row.accelerator!r} is not in the catalog", in_scope=True)
+
+
+def map_instance(row: Measurement, chip: Chip, catalog: Catalog) -> tuple[Instance, str | None]:
+    """The named catalog instance if the system text contains one, else the catalog instance with this
+    chip and the most chips per instance (the training/inference node), said in the assumption."""
+    text = row.instance_or_system.lower()
+    named = [
+        i for i in catalog.instances.values() if i.chip == chip.name and re.search(rf"\b{re.escape(i.name)}\b", text)
+    ]
+    if named:
+        return max(named, key=lambda i: len(i.name)), None
+    same_chip = [i for i in catalog.instances.values() if i.chip == chip.name]
+    if not same_chip:
+        raise _NoInstance(chip.name)
+    vcpus = re.search(r"(\d+)\s*vcpu", text)
+    if vcpus and chip.kind == "cpu":
+        same = [i for i in same_chip if i.vcpus == int(vcpus.group(1))]
+        if same:
+            return same[0], f"system {row.instance_or_system!r} modelled as {same[0].name} (same chip and vCPUs)"
+    node = max(same_chip, key=lambda i: (i.chips, i.scaleout_bytes_per_s or 0.0, bool(i.prices), i.name))
+    return node, f"system {row.instance_or_system!r} modelled as {node.name} nodes"
+
+
+class _NoInstance(Exception):
+    pass
+
+
+# ----------------------------------------------------------------------------- parallelism and precision
+_DEGREE = re.compile(r"\b(tp|pp|dp|cp|ep|vp)\s*=\s*(\d+)")
+
+
+def parse_parallelism(text: str, chip: Chip) -> tuple[dict[str, object], list[str]]:
+    """Degrees from "tp=8,pp=4,dp=16,cp=2,vp=5,zero1"; NeuronCore degrees converted to chips.
+
+    Neuron tables count tensor-parallel ranks in NeuronCores (2 per Trn1/Inf2 chip); with logical
+    NeuronCores (LNC=k) a rank spans k physical cores, so ranks per chip = cores / k.
+    """
+    t = text.lower()
+    fixed: dict[str, object] = {}
+    notes: list[str] = []
+    for key, val in _DEGREE.findall(t):
+        fixed["virtual_stages" if key == "vp" else key] = int(val)
+    if "zero1" in t.replace("-", "") or "zero-1" in t:
+        fixed["zero"] = 1
+    neuron = "neuroncore" in t
+    if neuron and "tp" in fixed and chip.cores is not None:
+        cores = int(chip.cores.si)
+        lnc = re.search(r"lnc\s*=\s*(\d+)", t)
+        per_chip = cores // int(lnc.group(1)) if lnc else cores
+        tp = int(str(fixed["tp"]))
+        if tp >= per_chip and tp % per_chip == 0:
+            fixed["tp"] = tp // per_chip
+            notes.append(f"tp={tp} NeuronCore ranks = {tp // per_chip} chips ({per_chip} ranks per chip)")
+    return fixed, notes
+
+
+def map_precision(row: Measurement, chip: Chip, for_training: bool) -> tuple[Precision, str | None]:
+    t = f"{row.precision} {row.model}".lower()
+    if "int4" in t or "q4" in t or "4-bit" in t or "gptq" in t:
+        return Precision.INT4, None
+    if "weights int8" in t or (not for_training and re.search(r"\bint8\b", t)):
+        return Precision.INT8, None
+    if "fp8" in t:
+        return (Precision.FP8, None) if Precision.FP8 in chip.peak_dense else (Precision.BF16, "fp8 → bf16")
+    if "low precision" in t:
+        if Precision.FP8 in chip.peak_dense:
+            return Precision.FP8, "MLPerf 'low precision' read as FP8 (NVIDIA's submissions quantize to FP8)"
+        return Precision.BF16, None
+    if "fp16" in t and "bf16" not in t:
+        return Precision.FP16 if Precision.FP16 in chip.peak_dense else Precision.BF16, None
+    if not row.precision.strip() or "not stated" in t:
+        return Precision.BF16, "precision not stated: bf16 assumed"
+    return Precision.BF16, None
+
+
+# ----------------------------------------------------------------------------- rows to cases
+def _first_int(text: str) -> int | None:
+    m = re.search(r"\d[\d,]*", text)
+    return int(m.group(0).replace(",", "")) if m else None
+
+
+def _tokens_in_text(text: str) -> float | None:
+    m = re.search(r"(\d+(?:\.\d+)?)\s*([mbt])\s*tokens?", text.lower())
+    if not m:
+        return None
+    return float(m.group(1)) * {"m": 2**20, "b": 1e9, "t": 1e12}[m.group(2)]
+
+
+def _mlperf_benchmark(row: Measurement, model: ModelArch) -> ServingBenchmark | None:
+    if "mlperf" not in (row.model + row.source).lower():
+        return None
+    for b in list_benchmarks():
+        if b.model == model.name:
+            return b
+    return None
+
+
+def map_row(row: Measurement, catalog: Catalog) -> Case | Skip:
+    """The case to predict for ``row``, or why it cannot be predicted."""
+    skip = scope_of(row)
+    if skip is not None:
+        return skip
+    lowered = (row.model + " " + row.notes).lower()
+    if "speculative" in lowered:
+        return Skip("speculative decoding is not modelled", in_scope=True)
+    chip_or = map_chip(row, catalog)
+    if isinstance(chip_or, Skip):
+        return chip_or
+    chip, chip_note = chip_or
+    model_or = map_model(row)
+    if isinstance(model_or, Skip):
+        return model_or
+    model = model_or
+    try:
+        instance, inst_note = map_instance(row, chip, catalog)
+    except _NoInstance:
+        return Skip(f"no catalog instance carries {chip.name}", in_scope=True)
+    notes = [n for n in (chip_note, inst_note) if n]
+    if row.kind == "train":
+        return _train_case(row, catalog, model, chip, instance, notes)
+    return _infer_case(row, model, chip, instance, notes)
+
+
+def _train_case(
+    row: Measurement, catalog: Catalog, model: ModelArch, chip: Chip, instance: Instance, notes: list[str]
+) -> TrainCase | Skip:
+    if model.kind != "decoder":
+        return Skip("encoder training is not modelled", in_scope=True)
+    fixed, pnotes = parse_parallelism(row.parallelism, chip)
+    notes += pnotes
+    mb = re.search(r"micro[ -]?batch(?: size)?\s*[:=]?\s*(\d+)|\bmbs\s*[:=]?\s*(\d+)", row.notes.lower())
+    if mb:
+        fixed["micro_batch"] = int(mb.group(1) or mb.group(2))
+    if "recompute" in row.notes.lower() and "recompute" not in fixed:
+        # A source that counts recomputed FLOPs (BLOOM) trained with activation checkpointing.
+        fixed["recompute"] = Recompute.FULL
+        notes.append("notes mention activation recompute: full recompute")
+    chips = row.accel_count
+    if chips is None:
+        if row.metric != "gpu_hours":
+            return Skip("the row gives no accelerator count", in_scope=True)
+        chips = DEFAULT_GPU_HOURS_CHIPS
+        notes.append(f"no chip count: {chips} chips assumed (per-chip throughput barely depends on it)")
+    if chips % instance.chips:
+        return Skip(f"{chips} chips is not a whole number of {instance.name} ({instance.chips} chips)", in_scope=True)
+    seq = row.seq_len
+    if seq is None:
+        seq = min(model.max_position_embeddings, 8192) if model.max_position_embeddings >= 4096 else DEFAULT_SEQ_LEN
+        notes.append(f"sequence length not given: {seq} assumed")
+    batch_tokens = _tokens_in_text(row.batch)
+    batch = _first_int(row.batch) if batch_tokens is None else max(1, round(batch_tokens / seq))
+    if batch is None:
+        batch = max(1, round(DEFAULT_BATCH_TOKENS / seq))
+        notes.append(f"global batch not given: {batch} sequences (4M tokens) assumed")
+    dp_known = fixed.get("dp")
+    if {"tp", "pp"} <= set(fixed) and dp_known is None:
+        tp, pp, cp = (int(str(fixed.get(k, 1))) for k in ("tp", "pp", "cp"))
+        if chips % (tp * pp * cp) == 0:
+            fixed["dp"] = chips // (tp * pp * cp)
+    dp = int(str(fixed.get("dp", 1)))
+    if "dp" in fixed and batch % dp:
+        batch = max(dp, round(batch / dp) * dp)
+        notes.append(f"global batch rounded to {batch} (a multiple of dp={dp})")
+    prec, pnote = map_precision(row, chip, for_training=True)
+    if pnote:
+        notes.append(pnote)
+    if prec in (Precision.INT8, Precision.INT4):
+        prec = Precision.BF16
+    setup = TrainingSetup(model=model, seq_len=seq, global_batch=batch, precision=prec)
+    tokens = None
+    if row.metric == "gpu_hours":
+        tokens = _tokens_in_text(row.model) or _tokens_in_text(row.notes)
+        if tokens is None:
+            return Skip("GPU-hours row without the number of training tokens", in_scope=True)
+    return TrainCase(
+        row=row,
+        model=model,
+        instance=instance,
+        chip=chip,
+        instances=chips // instance.chips,
+        setup=setup,
+        fixed=fixed,
+        tokens=tokens,
+        assumptions=tuple(notes),
+    )
+
+
+def _infer_case(
+    row: Measurement, model: ModelArch, chip: Chip, instance: Instance, notes: list[str]
+) -> InferCase | Skip:
+    if model.kind != "decoder":
+        return Skip("encoder inference is not modelled", in_scope=True)
+    chips = row.accel_count or instance.chips
+    fixed, pnotes = parse_parallelism(row.parallelism, chip)
+    notes += pnotes
+    tp = fixed.get("tp")
+    tp_int = int(str(tp)) if tp is not None else None
+    if tp_int is None and re.search(r"(model|tensor)[ -]parallel", row.parallelism.lower()):
+        tp_int = chips
+        notes.append(f"model-parallel over all {chips} chips: tp={chips}")
+    batch = _first_int(row.batch) if "max" not in row.batch.lower() else None
+    inp = _first_int(row.input_len) if "max" not in row.input_len.lower() else None
+    out = _first_int(row.output_len) if "max" not in row.output_len.lower() else None
+    if inp is None or out is None:
+        bench = _mlperf_benchmark(row, model)
+        if bench is None:
+            return Skip("input/output lengths not given (or only caps)", in_scope=True)
+        if bench.mean_input_tokens is None or bench.mean_output_tokens is None:
+            return Skip(f"{bench.name}: mean input/output tokens are not published", in_scope=True)
+        inp = round(bench.mean_input_tokens)
+        out = round(bench.mean_output_tokens)
+        notes.append(f"{bench.name}: mean {inp} input / {out} output tokens ({bench.source})")
+    if batch is None:
+        notes.append("throughput-ceiling row: the largest batch that fits is used")
+    prec, pnote = map_precision(row, chip, for_training=False)
+    if pnote:
+        notes.append(pnote)
+    if tp_int is not None and tp_int > instance.chips:
+        return Skip(f"tp={tp_int} spans more than one {instance.name}", in_scope=True)
+    if chips > instance.chips and chips % instance.chips:
+        return Skip(f"{chips} chips is not a whole number of {instance.name}", in_scope=True)
+    return InferCase(
+        row=row,
+        model=model,
+        instance=instance,
+        chip=chip,
+        chips=chips,
+        tp=tp_int,
+        batch=batch,
+        input_tokens=max(1, inp),
+        output_tokens=max(1, out),
+        precision=prec,
+        assumptions=tuple(notes),
+    )
+
+
+def ceil_div(a: int, b: int) -> int:
+    return math.ceil(a / b)

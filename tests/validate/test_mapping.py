@@ -1,0 +1,157 @@
+"""Mapping published rows onto models, chips, instances, splits and precisions — from the columns alone."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from chipfleet.catalog import Catalog, Precision, load_catalog
+from chipfleet.validate.dataset import Measurement
+from chipfleet.validate.mapping import InferCase, Skip, TrainCase, map_row, parse_parallelism
+
+
+@pytest.fixture(scope="module")
+def cat() -> Catalog:
+    return load_catalog(use_env=False)
+
+
+def row(**kw: object) -> Measurement:
+    base: dict[str, object] = {
+        "id": "T1",
+        "kind": "train",
+        "source": "example/repo:docs/table.csv@abc",
+        "model": "Llama-2-70B pre-training",
+        "params_b": 70.0,
+        "accelerator": "NVIDIA H100 SXM 80GB",
+        "accel_count": 64,
+        "instance_or_system": "DGX-H100 (8 nodes)",
+        "precision": "BF16",
+        "framework": "",
+        "parallelism": "tp=4,pp=4,dp=4",
+        "seq_len": 4096,
+        "batch": "128",
+        "input_len": "",
+        "output_len": "",
+        "metric": "tokens_per_s_per_gpu",
+        "value": 1000.0,
+        "notes": "",
+        "line": 2,
+    }
+    base.update(kw)
+    return Measurement(**base)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("text", "slug"),
+    [
+        ("Llama-3.1-8B pre-training", "llama-3.1-8b"),
+        ("LLAMA2-70B pretraining", "llama-2-70b"),
+        ("LLaMA 7B (Llama-2-7b)", "llama-2-7b"),
+        ("Llama 2 13B", "llama-2-13b"),
+        ("GPT3-175B pretraining", "gpt-3-175b"),
+        ("GPT-J 6B (MLPerf gptj-99, CNN/DailyMail)", "gpt-j-6b"),
+        ("Mixtral-8x7B (MLPerf mixtral-8x7b)", "mixtral-8x7b"),
+        ("opt-66b", "opt-66b"),
+        ("BLOOM 176B pretraining", "bloom-176b"),
+    ],
+)
+def test_model_names_map_to_the_zoo(cat: Catalog, text: str, slug: str) -> None:
+    case = map_row(row(model=text), cat)
+    assert not isinstance(case, Skip), case
+    assert case.model.name == slug
+
+
+@pytest.mark.parametrize(
+    ("text", "chip"),
+    [
+        ("NVIDIA H100 SXM 80GB", "h100-sxm"),
+        ("NVIDIA H200 SXM 141GB", "h200"),
+        ("AWS Trainium1", "trainium1"),
+        ("Google TPU v6e (Trillium)", "tpu-v6e"),
+        ("NVIDIA A100 SXM 40GB", "a100-40gb"),
+        ("NVIDIA A100 (SXM, variant not stated)", "a100-80gb"),
+    ],
+)
+def test_accelerators_map_to_chips(cat: Catalog, text: str, chip: str) -> None:
+    case = map_row(row(accelerator=text, accel_count=64, parallelism=""), cat)
+    assert not isinstance(case, Skip), case
+    assert case.chip.name == chip
+
+
+def test_unknown_accelerator_is_skipped_in_scope(cat: Catalog) -> None:
+    skip = map_row(row(accelerator="NVIDIA GB200 (Blackwell)"), cat)
+    assert isinstance(skip, Skip) and skip.in_scope and "GB200" in skip.reason
+
+
+def test_neuroncore_degrees_become_chips(cat: Catalog) -> None:
+    trn1 = cat.chip("trainium1")
+    fixed, notes = parse_parallelism("tp=32,dp=32,pp=1,zero1 (degrees over NeuronCores; 2 NeuronCores per chip)", trn1)
+    assert fixed["tp"] == 16 and fixed["dp"] == 32 and fixed["zero"] == 1
+    assert notes and "16 chips" in notes[0]
+    trn2 = cat.chip("trainium2")
+    fixed2, _ = parse_parallelism("tp=64 (logical NeuronCores, LNC=2)", trn2)
+    assert fixed2["tp"] == 16  # 8 physical cores per chip, 2 per logical core
+
+
+def test_gpu_degrees_are_kept(cat: Catalog) -> None:
+    fixed, notes = parse_parallelism("tp=4,pp=8,cp=2,vp=6,dp=4", cat.chip("h100-sxm"))
+    assert fixed == {"tp": 4, "pp": 8, "cp": 2, "virtual_stages": 6, "dp": 4}
+    assert notes == []
+
+
+def test_training_case(cat: Catalog) -> None:
+    case = map_row(row(notes="Microbatch 1, AdamW"), cat)
+    assert isinstance(case, TrainCase)
+    assert case.instance.name == "p5.48xlarge" and case.instances == 8
+    assert case.fixed["micro_batch"] == 1
+    assert case.setup.global_batch == 128 and case.setup.seq_len == 4096
+
+
+def test_batch_in_tokens(cat: Catalog) -> None:
+    case = map_row(row(batch="16M tokens", seq_len=8192, parallelism="", accel_count=1024), cat)
+    assert isinstance(case, TrainCase)
+    assert case.setup.global_batch == 2048
+
+
+def test_inference_case_and_precision(cat: Catalog) -> None:
+    r = row(
+        kind="infer",
+        model="Llama-3-8B",
+        accelerator="AWS Inferentia2",
+        accel_count=12,
+        instance_or_system="inf2.48xlarge (12 Inferentia2 chips / 24 NeuronCores)",
+        precision="FP16/BF16 (weights int8)",
+        parallelism="tp=24 (NeuronCores)",
+        batch="8",
+        input_len="2048",
+        output_len="2048",
+        metric="tpot_ms_p50",
+    )
+    case = map_row(r, cat)
+    assert isinstance(case, InferCase)
+    assert case.instance.name == "inf2.48xlarge" and case.tp == 12 and case.batch == 8
+    assert case.precision is Precision.INT8
+    fp8 = map_row(dataclasses.replace(r, accelerator="NVIDIA H100 SXM 80GB", precision="FP8", parallelism="tp=1",
+                                      instance_or_system="DGX H100", accel_count=1), cat)  # fmt: skip
+    assert isinstance(fp8, InferCase) and fp8.precision is Precision.FP8
+
+
+@pytest.mark.parametrize(
+    ("metric", "kind", "in_scope"),
+    [
+        ("tokens_per_s_server", "infer", False),
+        ("time_to_train_min", "train", False),
+        ("avg_system_power_w_offline", "infer", False),
+        ("ai_exaflops", "claim", False),
+    ],
+)
+def test_out_of_scope_rows(cat: Catalog, metric: str, kind: str, in_scope: bool) -> None:
+    skip = map_row(row(metric=metric, kind=kind), cat)
+    assert isinstance(skip, Skip) and skip.in_scope is in_scope
+
+
+def test_missing_lengths_are_skipped_in_scope(cat: Catalog) -> None:
+    r = row(kind="infer", model="Llama 2 7B", metric="tokens_per_s", input_len="", output_len="", batch="20")
+    skip = map_row(r, cat)
+    assert isinstance(skip, Skip) and skip.in_scope and "lengths" in skip.reason
