@@ -156,3 +156,60 @@ def test_demo_writes_chart_and_json(capsys: pytest.CaptureFixture[str], tmp_path
     assert {e["instance"] for e in data["training"]} >= {"trn1.32xlarge", "p5.48xlarge"}
     assert len(data["serving"]) >= 3
     assert "Pre-training" in out
+
+
+def test_validate_json_schema(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "validate", "--json")
+    assert code == 0
+    d = json.loads(out)
+    assert set(d["summary"]) >= {"mdape", "p90_ape", "coverage", "rows_in_scope", "by_family"}
+    predicted = [r for r in d["rows"] if "predicted" in r]
+    skipped = [r for r in d["rows"] if "skipped" in r]
+    assert predicted and skipped
+    assert set(predicted[0]) >= {"id", "metric", "measured", "predicted", "ape"}
+    for fam in d["summary"]["by_family"].values():
+        assert {"mdape", "n"} <= set(fam)
+
+
+def test_validate_cross_validated_html(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    html_path = tmp_path / "report.html"
+    code, out, _ = run(capsys, "validate", "--cross-validate", "--html", str(html_path))
+    assert code == 0 and "overall" in out
+    page = html_path.read_text()
+    assert "data:image/png;base64," in page and "GT0057" in page
+
+
+def test_calibrate_writes_overlay(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    out_path = tmp_path / "fit.yaml"
+    code, out, _ = run(capsys, "calibrate", "--out", str(out_path))
+    assert code == 0 and "nvidia-hopper" in out
+    code, out, _ = run(capsys, "--catalog", str(out_path), "catalog", "show", "nvidia-hopper", "--json")
+    assert code == 0 and json.loads(out)["validated"] is True
+
+
+def test_validate_bad_data_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("id,kind\n1,train\n")
+    code, _, err = run(capsys, "validate", "--data", str(bad))
+    assert code == 2 and "missing column" in err
+
+
+def test_claims_json(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "claims", "--json")
+    assert code == 0
+    checks = json.loads(out)
+    assert len(checks) >= 5
+    assert {c["verdict"] for c in checks} <= {"holds", "holds only when", "not supported by published specs"}
+
+
+def test_estimates_carry_ranges(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(
+        capsys, "estimate", "serve", "--model", "llama-3-8b", "--instance", "p5.48xlarge", "--batch", "8", "--json"
+    )
+    assert code == 0
+    d = json.loads(out)
+    low, high = d["range"]
+    assert low < d["output_tokens_per_s"] < high
+    assert d["validated"] is True  # nvidia-hopper is fitted and cross-validated
+    lo_t, hi_t = d["ranges"]["tpot_s"]
+    assert lo_t < d["tpot_s"] < hi_t

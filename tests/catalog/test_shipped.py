@@ -152,7 +152,20 @@ def test_every_chip_family_has_parameters(cat: Catalog) -> None:
         fam = cat.family(chip.family)
         assert 0 < fam.compute_efficiency.si <= 1
         assert 0 < fam.memory_efficiency.si <= 1
-        assert not fam.validated  # priors until issue 3 fits them
+        # Every family went through calibration (fitted, borrowed or kept), and says which.
+        assert fam.calibration is not None, fam.name
+        assert fam.error_bands, fam.name
+        if fam.validated:  # validated means fitted on its own rows and checked out of sample
+            assert fam.calibration.rows > 0 and not fam.calibration.fallback, fam.name
+        if fam.calibration.fallback:
+            assert not fam.validated, fam.name
+
+
+def test_priors_are_documented_estimates() -> None:
+    priors = load_catalog(use_env=False, calibrated=False)
+    for fam in priors.families.values():
+        assert not fam.validated and fam.calibration is None
+        assert fam.compute_efficiency.note
 
 
 def test_cloud_host_power(cat: Catalog) -> None:

@@ -54,6 +54,8 @@ def row(**kw: object) -> Measurement:
         ("Mixtral-8x7B (MLPerf mixtral-8x7b)", "mixtral-8x7b"),
         ("opt-66b", "opt-66b"),
         ("BLOOM 176B pretraining", "bloom-176b"),
+        ("MaxText synthetic LLM 128B (global_parameter_scale=128)", "maxtext-128b"),
+        ("Nemotron-340B pretraining", "nemotron-4-340b"),
     ],
 )
 def test_model_names_map_to_the_zoo(cat: Catalog, text: str, slug: str) -> None:

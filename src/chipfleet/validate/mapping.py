@@ -214,11 +214,12 @@ class _NoInstance(Exception):
 _DEGREE = re.compile(r"\b(tp|pp|dp|cp|ep|vp)\s*=\s*(\d+)")
 
 
-def parse_parallelism(text: str, chip: Chip) -> tuple[dict[str, object], list[str]]:
+def parse_parallelism(text: str, chip: Chip, chips: int | None = None) -> tuple[dict[str, object], list[str]]:
     """Degrees from "tp=8,pp=4,dp=16,cp=2,vp=5,zero1"; NeuronCore degrees converted to chips.
 
     Neuron tables count tensor-parallel ranks in NeuronCores (2 per Trn1/Inf2 chip); with logical
-    NeuronCores (LNC=k) a rank spans k physical cores, so ranks per chip = cores / k.
+    NeuronCores (LNC=k) a rank spans k physical cores, so ranks per chip = cores / k. A Neuron row is read
+    in NeuronCores when it says so, or when its degrees multiply to the row's cores rather than its chips.
     """
     t = text.lower()
     fixed: dict[str, object] = {}
@@ -227,7 +228,10 @@ def parse_parallelism(text: str, chip: Chip) -> tuple[dict[str, object], list[st
         fixed["virtual_stages" if key == "vp" else key] = int(val)
     if "zero1" in t.replace("-", "") or "zero-1" in t:
         fixed["zero"] = 1
-    neuron = "neuroncore" in t
+    ranks = math.prod(int(str(fixed.get(k, 1))) for k in ("tp", "pp", "dp", "cp"))
+    cores = int(chip.cores.si) if chip.cores is not None else 1
+    counts_cores = chips is not None and chip.vendor == "aws" and ranks == chips * cores and ranks != chips
+    neuron = "neuroncore" in t or counts_cores
     if neuron and "tp" in fixed and chip.cores is not None:
         cores = int(chip.cores.si)
         lnc = re.search(r"lnc\s*=\s*(\d+)", t)
@@ -311,7 +315,7 @@ def _train_case(
 ) -> TrainCase | Skip:
     if model.kind != "decoder":
         return Skip("encoder training is not modelled", in_scope=True)
-    fixed, pnotes = parse_parallelism(row.parallelism, chip)
+    fixed, pnotes = parse_parallelism(row.parallelism, chip, row.accel_count)
     notes += pnotes
     mb = re.search(r"micro[ -]?batch(?: size)?\s*[:=]?\s*(\d+)|\bmbs\s*[:=]?\s*(\d+)", row.notes.lower())
     if mb:
@@ -335,8 +339,10 @@ def _train_case(
     batch_tokens = _tokens_in_text(row.batch)
     batch = _first_int(row.batch) if batch_tokens is None else max(1, round(batch_tokens / seq))
     if batch is None:
-        batch = max(1, round(DEFAULT_BATCH_TOKENS / seq))
-        notes.append(f"global batch not given: {batch} sequences (4M tokens) assumed")
+        # About 4M tokens, rounded up to a whole number of sequences per chip so any data-parallel
+        # degree divides it.
+        batch = chips * max(1, math.ceil(DEFAULT_BATCH_TOKENS / seq / chips))
+        notes.append(f"global batch not given: {batch} sequences (≈4M tokens, a multiple of the chips) assumed")
     dp_known = fixed.get("dp")
     if {"tp", "pp"} <= set(fixed) and dp_known is None:
         tp, pp, cp = (int(str(fixed.get(k, 1))) for k in ("tp", "pp", "cp"))
@@ -376,7 +382,7 @@ def _infer_case(
     if model.kind != "decoder":
         return Skip("encoder inference is not modelled", in_scope=True)
     chips = row.accel_count or instance.chips
-    fixed, pnotes = parse_parallelism(row.parallelism, chip)
+    fixed, pnotes = parse_parallelism(row.parallelism, chip, row.accel_count)
     notes += pnotes
     tp = fixed.get("tp")
     tp_int = int(str(tp)) if tp is not None else None

@@ -71,6 +71,12 @@ def prepare(case: Case, catalog: Catalog) -> Prepared | Skip:
             return Skip(f"invalid split: {exc}", in_scope=True)
         if choice is not None:
             return Prepared(case=case, hardware=hw, parallelism=choice.step.parallelism)
+        if hw.max_instances is not None and case.instances > hw.max_instances:
+            return Skip(
+                f"{case.instances} × {hw.instance} exceeds the {hw.max_instances} the catalog offers in one "
+                "cluster or pod (multi-pod runs over the data-centre network are not modelled)",
+                in_scope=True,
+            )
         if not {"tp", "pp", "dp"} <= set(case.fixed):
             return Skip(
                 f"no split of {case.model.name} over {case.instances} × {hw.instance} fits in memory", in_scope=True
