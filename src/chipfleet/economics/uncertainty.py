@@ -6,9 +6,14 @@ from chipfleet.catalog import EfficiencyFamily
 
 
 def speed_band(family: EfficiencyFamily, kind: str) -> tuple[float, float] | None:
-    """(low, high) factors on a predicted speed (throughput, 1/latency); None when never calibrated."""
+    """(low, high) factors on a predicted speed (throughput, 1/latency); None when never calibrated.
+
+    The band is the 10th-90th percentile of the family's out-of-sample errors, widened where needed to
+    contain the prediction itself: a family whose held-out sources all ran slower than predicted shows a
+    band from below up to the estimate, which reads as "likely slower than this".
+    """
     band = family.error_bands.get(kind) or family.error_bands.get("throughput")
-    return None if band is None else (band[0], band[1])
+    return None if band is None else (min(band[0], 1.0), max(band[1], 1.0))
 
 
 def speed_range(value: float, band: tuple[float, float] | None) -> list[float] | None:

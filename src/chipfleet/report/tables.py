@@ -123,8 +123,16 @@ def record_table(name: str, record: Chip | Instance | Region | EfficiencyFamily,
 
 
 def _ranged(fmt: Callable[[float], str], value: float, rng: list[float] | None) -> str:
-    """``value`` with its 10-90 % range, e.g. ``75.1 days (61.2–96.0)``."""
-    return fmt(value) if rng is None else f"{fmt(value)} ({fmt(rng[0])}–{fmt(rng[1])})"
+    """``value`` with its 10-90 % range, e.g. ``75.1 (61.2–96.0) days`` when the unit is shared."""
+    if rng is None:
+        return fmt(value)
+    texts = [fmt(value), fmt(rng[0]), fmt(rng[1])]
+    units = {t.rpartition(" ")[2] for t in texts if " " in t}
+    if len(units) == 1 and all(" " in t for t in texts):
+        unit = units.pop()
+        nums = [t.rpartition(" ")[0] for t in texts]
+        return f"{nums[0]} ({nums[1]}–{nums[2]}) {unit}"
+    return f"{texts[0]} ({texts[1]}–{texts[2]})"
 
 
 def _validated_mark(validated: bool) -> str:
