@@ -13,12 +13,12 @@ from collections.abc import Mapping
 from importlib import resources
 from types import MappingProxyType
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt
 
 from chipfleet.exceptions import ModelConfigError, UnknownNameError
 from chipfleet.workloads.models import ModelSlug
-from chipfleet.workloads.zoo import _compact, _format_validation_error, get_model
+from chipfleet.workloads.records import compact, parse_records
+from chipfleet.workloads.zoo import get_model
 
 BENCHMARKS_SCHEMA_VERSION = 1
 BENCHMARKS_FILE = "benchmarks.yaml"
@@ -54,29 +54,8 @@ def parse_benchmarks(text: str, origin: str) -> Mapping[str, ServingBenchmark]:
     Raises :class:`ModelConfigError` naming ``origin`` for malformed YAML, a wrong schema version, an invalid
     record, a model that is not in the zoo, or a duplicated name or alias.
     """
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        raise ModelConfigError(f"{origin}: not valid YAML ({e}).") from None
-    if not isinstance(doc, dict):
-        raise ModelConfigError(f"{origin}: expected a mapping with `schema_version` and `benchmarks`.")
-    version = doc.get("schema_version")
-    if version != BENCHMARKS_SCHEMA_VERSION:
-        raise ModelConfigError(
-            f"{origin}: schema_version is {version!r}; this chipfleet reads version {BENCHMARKS_SCHEMA_VERSION}. "
-            "Set `schema_version: 1` or upgrade chipfleet."
-        )
-    records = doc.get("benchmarks")
-    if not isinstance(records, list):
-        raise ModelConfigError(f"{origin}: `benchmarks` must be a list of benchmark records.")
-    benchmarks: dict[str, ServingBenchmark] = {}
-    owner: dict[str, str] = {}
-    for i, record in enumerate(records):
-        label = record.get("name", f"#{i}") if isinstance(record, dict) else f"#{i}"
-        try:
-            bench = ServingBenchmark.model_validate(record)
-        except ValidationError as e:
-            raise ModelConfigError(f"{origin}: benchmark {label!r} is invalid: {_format_validation_error(e)}") from None
+    benchmarks = parse_records(text, origin, "benchmarks", BENCHMARKS_SCHEMA_VERSION, ServingBenchmark, "benchmark")
+    for label, bench in benchmarks.items():
         try:
             zoo_name = get_model(bench.model).name
         except UnknownNameError as e:
@@ -85,15 +64,6 @@ def parse_benchmarks(text: str, origin: str) -> Mapping[str, ServingBenchmark]:
             raise ModelConfigError(
                 f"{origin}: benchmark {label!r}: model {bench.model!r} is an alias; use the zoo name {zoo_name!r}."
             )
-        for key in (bench.name, *bench.aliases):
-            k = key.strip().lower()
-            if k in owner:
-                raise ModelConfigError(
-                    f"{origin}: name or alias {key!r} of benchmark {bench.name!r} is already used by "
-                    f"{owner[k]!r}; names and aliases must be unique."
-                )
-            owner[k] = bench.name
-        benchmarks[bench.name] = bench
     return MappingProxyType(benchmarks)
 
 
@@ -117,9 +87,9 @@ def get_benchmark(name: str) -> ServingBenchmark:
     """
     benchmarks = _benchmarks()
     wanted = name.strip().lower()
-    compact = _compact(name)
+    squeezed = compact(name)
     for bench in benchmarks.values():
         for key in (bench.name, *bench.aliases):
-            if key.lower() == wanted or _compact(key) == compact:
+            if key.lower() == wanted or compact(key) == squeezed:
                 return bench
     raise UnknownNameError("benchmark", name, benchmarks.keys())

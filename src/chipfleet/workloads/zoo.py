@@ -18,11 +18,11 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from chipfleet.exceptions import ModelConfigError, UnknownNameError, did_you_mean
 from chipfleet.workloads.models import ModelArch, is_slug
+from chipfleet.workloads.records import compact, format_validation_error, parse_records
 
 ZOO_SCHEMA_VERSION = 1
 ZOO_FILE = "models.yaml"
@@ -36,69 +36,24 @@ class _Zoo:
     compact: Mapping[str, str]  # name or alias without separators -> name (ambiguous keys dropped)
 
 
-def _compact(text: str) -> str:
-    """``Llama_3-70B`` → ``llama370b``: lowercase letters, digits and dots only."""
-    return re.sub(r"[^a-z0-9.]", "", text.lower())
-
-
-def _format_validation_error(err: ValidationError) -> str:
-    parts = []
-    for e in err.errors():
-        loc = ".".join(str(p) for p in e["loc"]) or "record"
-        parts.append(f"{loc}: {e['msg']}")
-    return "; ".join(parts)
-
-
 def parse_zoo(text: str, origin: str) -> Mapping[str, ModelArch]:
     """Validate a zoo YAML document (``schema_version`` and ``models`` list) into models by name.
 
     Raises :class:`ModelConfigError` naming ``origin`` and the record for malformed YAML, a wrong schema
     version, an invalid record, or a duplicated name or alias.
     """
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        raise ModelConfigError(f"{origin}: not valid YAML ({e}).") from None
-    if not isinstance(doc, dict):
-        raise ModelConfigError(f"{origin}: expected a mapping with `schema_version` and `models`.")
-    version = doc.get("schema_version")
-    if version != ZOO_SCHEMA_VERSION:
-        raise ModelConfigError(
-            f"{origin}: schema_version is {version!r}; this chipfleet reads version {ZOO_SCHEMA_VERSION}. "
-            "Set `schema_version: 1` or upgrade chipfleet."
-        )
-    records = doc.get("models")
-    if not isinstance(records, list):
-        raise ModelConfigError(f"{origin}: `models` must be a list of model records.")
-    models: dict[str, ModelArch] = {}
-    owner: dict[str, str] = {}
-    for i, record in enumerate(records):
-        label = record.get("name", f"#{i}") if isinstance(record, dict) else f"#{i}"
-        try:
-            model = ModelArch.model_validate(record)
-        except ValidationError as e:
-            raise ModelConfigError(f"{origin}: model {label!r} is invalid: {_format_validation_error(e)}") from None
-        for key in (model.name, *model.aliases):
-            k = key.strip().lower()
-            if k in owner:
-                raise ModelConfigError(
-                    f"{origin}: name or alias {key!r} of model {model.name!r} is already used by "
-                    f"{owner[k]!r}; names and aliases must be unique."
-                )
-            owner[k] = model.name
-        models[model.name] = model
-    return MappingProxyType(models)
+    return MappingProxyType(parse_records(text, origin, "models", ZOO_SCHEMA_VERSION, ModelArch, "model"))
 
 
 def _index(models: Mapping[str, ModelArch]) -> _Zoo:
     exact: dict[str, str] = {}
-    compact: dict[str, str | None] = {}
+    squeezed: dict[str, str | None] = {}
     for model in models.values():
         for key in (model.name, *model.aliases):
             exact[key.strip().lower()] = model.name
-            c = _compact(key)
-            compact[c] = model.name if compact.get(c, model.name) == model.name else None
-    unambiguous = {k: v for k, v in compact.items() if v is not None}
+            c = compact(key)
+            squeezed[c] = model.name if squeezed.get(c, model.name) == model.name else None
+    unambiguous = {k: v for k, v in squeezed.items() if v is not None}
     return _Zoo(models, MappingProxyType(exact), MappingProxyType(unambiguous))
 
 
@@ -128,7 +83,7 @@ def get_model(name: str) -> ModelArch:
         candidates.append(raw.rsplit("/", 1)[1])
     candidates += [c[: -len("-hf")] for c in list(candidates) if c.lower().endswith("-hf")]
     for cand in candidates:
-        hit = zoo.exact.get(cand.lower()) or zoo.compact.get(_compact(cand))
+        hit = zoo.exact.get(cand.lower()) or zoo.compact.get(compact(cand))
         if hit is not None:
             return zoo.models[hit]
     raise UnknownNameError("model", name, zoo.models.keys())
@@ -446,7 +401,7 @@ def arch_from_hf_config(
     except ValidationError as e:
         raise ModelConfigError(
             f"{origin}: the config describes an invalid {model_type} architecture: "
-            f"{_format_validation_error(e)}. Fix the values in the file."
+            f"{format_validation_error(e)}. Fix the values in the file."
         ) from None
 
 
