@@ -15,30 +15,30 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from contextlib import suppress
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from enum import StrEnum
 from itertools import product
 from typing import Any
 
+import numpy as np
+
 from chipfleet.catalog import Precision
 from chipfleet.exceptions import ConfigError
-from chipfleet.perf.collectives import Collective, Link, collective_time_s
 from chipfleet.perf.hardware import Hardware
-from chipfleet.perf.kernels import attention_precision, elementwise_bytes_per_token
+from chipfleet.perf.training_batch import (
+    GRAD_BYTES,
+    OPTIMIZER_BYTES,
+    RECOMPUTE_CODES,
+    WEIGHT_BYTES,
+    Splits,
+    elementwise,
+    evaluate,
+    memory_terms,
+    peaks,
+)
+from chipfleet.perf.training_batch import activation_bytes_per_layer as _act_batch
+from chipfleet.perf.training_batch import params_per_chip as _params_batch
 from chipfleet.workloads.models import ModelArch
-
-# Bytes per parameter for mixed-precision Adam (Rajbhandari et al. 2020, "ZeRO"):
-WEIGHT_BYTES = 2.0  # bf16 weights
-GRAD_BYTES = 2.0  # bf16 gradients
-OPTIMIZER_BYTES = 12.0  # fp32 master weights, Adam m and v
-# Bytes one Adam update moves per parameter: reads master, m, v (12) and the grad (2), writes master,
-# m, v (12) and the bf16 weight copy (2).
-OPTIMIZER_STEP_BYTES = 28.0
-# Korthikanti et al. 2022: activation bytes stored per layer are s·b·h·34 (with sequence parallelism,
-# divided by t) plus 5·a·s²·b for the attention scores (removed by FlashAttention).
-ACT_BYTES_PER_SBH = 34.0
-ACT_BYTES_PER_SBH_NO_SP_SHARED = 10.0  # the part replicated on every tensor rank without SP
-LOGIT_BYTES = 4.0  # fp32 logits for the loss, vocab-parallel over t
 
 
 class Recompute(StrEnum):
@@ -129,6 +129,16 @@ class TrainingFlops:
     hardware_per_token: float
 
 
+def flops_per_token_parts(model: ModelArch, seq_len: int) -> tuple[float, float, float]:
+    """(model FLOPs per token, attention forward FLOPs per token, output-head forward FLOPs per token)."""
+    attn = model.attention_flops_per_token_forward(seq_len, causal=True)
+    return (
+        training_flops_per_token(model, seq_len, Recompute.NONE).model_per_token,
+        attn,
+        2.0 * model.vocab_size * model.hidden_size,
+    )
+
+
 def training_flops_per_token(model: ModelArch, seq_len: int, recompute: Recompute) -> TrainingFlops:
     """Training FLOPs per token, forward + backward (backward = 2 × forward; Kaplan et al. 2020).
 
@@ -184,26 +194,34 @@ class TrainingMemory:
         }
 
 
-def _layers_per_stage(model: ModelArch, pp: int) -> int:
-    return math.ceil(model.n_layers / pp)
+def _splits(par: Parallelism) -> Splits:
+    """A batch of one split, for the vectorised evaluator."""
+
+    def arr(v: int) -> np.ndarray:
+        return np.array([v], dtype=np.int64)
+
+    return Splits(
+        tp=arr(par.tp),
+        pp=arr(par.pp),
+        dp=arr(par.dp),
+        cp=arr(par.cp),
+        ep=arr(par.ep),
+        vp=arr(par.virtual_stages),
+        zero=arr(par.zero),
+        micro_batch=arr(par.micro_batch),
+        recompute=arr(RECOMPUTE_CODES[par.recompute.value]),
+        sequence_parallel=np.array([par.sequence_parallel]),
+    )
 
 
 def params_per_chip(model: ModelArch, par: Parallelism) -> float:
     """Parameters held by one chip of the most loaded stage, before ZeRO sharding.
 
     Per layer: attention, norms and router split over ``t``; experts over ``t·ep``. The first stage adds the
-    token embedding, the last the (untied) head; with one stage both. ``(L/p)`` layers per stage.
+    token embedding, the last the (untied) head; with one stage both. ``⌈L/p⌉`` layers per stage.
     """
-    t, ep = par.tp, par.ep
-    expert_params = model.n_experts * model.params_mlp_per_expert
-    dense_part = model.params_per_layer - expert_params
-    per_layer = dense_part / t + expert_params / (t * ep)
-    layers = _layers_per_stage(model, par.pp) * per_layer
-    embed = model.params_embedding / t
-    head = (model.params_lm_head if not model.tied_embeddings else model.vocab_size * model.hidden_size) / t
-    if par.pp == 1:
-        return layers + embed + (model.params_lm_head / t) + model.params_outside_layers
-    return layers + max(embed, head) + model.params_outside_layers
+    s = _splits(par)
+    return float(_params_batch(model, s.tp, s.pp, s.ep)[0])
 
 
 def activation_bytes_per_layer(model: ModelArch, setup: TrainingSetup, par: Parallelism) -> float:
@@ -215,18 +233,7 @@ def activation_bytes_per_layer(model: ModelArch, setup: TrainingSetup, par: Para
     - full recompute: the layer input only, ``2·s'·b·h`` (``/t`` with SP)
     - without FlashAttention and no recompute: ``+ 5·a·s'·s·b / t`` for the attention scores.
     """
-    s_local = setup.seq_len / par.cp
-    sbh = s_local * par.micro_batch * model.hidden_size
-    t = par.tp
-    if par.recompute is Recompute.FULL:
-        return 2.0 * sbh / (t if par.sequence_parallel else 1)
-    if par.sequence_parallel:
-        act = ACT_BYTES_PER_SBH * sbh / t
-    else:
-        act = sbh * (ACT_BYTES_PER_SBH_NO_SP_SHARED + (ACT_BYTES_PER_SBH - ACT_BYTES_PER_SBH_NO_SP_SHARED) / t)
-    if par.recompute is Recompute.NONE and not setup.flash_attention:
-        act += 5.0 * model.n_heads * s_local * setup.seq_len * par.micro_batch / t
-    return act
+    return float(_act_batch(model, setup.seq_len, setup.flash_attention, _splits(par))[0])
 
 
 def training_memory(model: ModelArch, setup: TrainingSetup, par: Parallelism, hw: Hardware) -> TrainingMemory:
@@ -237,26 +244,8 @@ def training_memory(model: ModelArch, setup: TrainingSetup, par: Parallelism, hw
     full recompute also holds one layer's full activations while it is recomputed. The last stage holds the
     fp32 logits of one micro-batch (``s'·b·V·4 / t``).
     """
-    n = params_per_chip(model, par)
-    shard = par.dp * par.cp
-    weights = n * WEIGHT_BYTES / (shard if par.zero >= 3 else 1)
-    grads = n * GRAD_BYTES / (shard if par.zero >= 2 else 1)
-    optim = n * OPTIMIZER_BYTES / (shard if par.zero >= 1 else 1)
-    micro_batches = max(1, setup.global_batch // (par.micro_batch * par.dp))
-    in_flight = min(par.pp, micro_batches)
-    per_layer = activation_bytes_per_layer(model, setup, par)
-    acts = _layers_per_stage(model, par.pp) * in_flight * per_layer
-    if par.recompute is Recompute.FULL:
-        acts += activation_bytes_per_layer(model, setup, replace(par, recompute=Recompute.NONE))
-    logits = setup.seq_len / par.cp * par.micro_batch * model.vocab_size * LOGIT_BYTES / par.tp
-    return TrainingMemory(
-        weights_bytes=weights,
-        gradients_bytes=grads,
-        optimizer_bytes=optim,
-        activations_bytes=acts,
-        logits_bytes=logits,
-        available_bytes=hw.usable_memory_bytes,
-    )
+    terms = memory_terms(model, setup.seq_len, setup.global_batch, setup.flash_attention, _splits(par))
+    return TrainingMemory(**{k: float(v[0]) for k, v in terms.items()}, available_bytes=hw.usable_memory_bytes)
 
 
 @dataclass(frozen=True)
@@ -279,20 +268,6 @@ class TrainingStep:
     def bound(self) -> str:
         """The largest term of the step time."""
         return max(self.breakdown, key=lambda k: self.breakdown[k])
-
-
-def _spans(inner_ranks: int, hw: Hardware) -> bool:
-    return inner_ranks > hw.chips_per_instance
-
-
-def _link(hw: Hardware, ranks: int, span: bool) -> Link:
-    bw = hw.link_bytes_per_s(ranks, span) * hw.eff.collective
-    if bw <= 0:
-        raise ConfigError(
-            f"{hw.instance} has no {'scale-out' if span else 'chip-to-chip'} bandwidth in the catalog, so a "
-            f"group of {ranks} chips cannot be costed; use fewer chips per group or add the figure in an overlay"
-        )
-    return Link(bytes_per_s=bw, latency_s=hw.latency_s(span))
 
 
 def check_parallelism(model: ModelArch, setup: TrainingSetup, par: Parallelism, hw: Hardware, instances: int) -> None:
@@ -351,118 +326,28 @@ def training_step(
     prefetched under compute. Then a memory-bound Adam update of ``28`` bytes per sharded parameter.
     """
     check_parallelism(model, setup, par, hw, instances)
-    t, p, d, c, b = par.tp, par.pp, par.dp, par.cp, par.micro_batch
-    h = model.hidden_size
-    L_stage = _layers_per_stage(model, p)
-    peak = hw.peak(setup.precision)
-    rows = b * setup.seq_len / c
-    eta = hw.eff.gemm_fraction(rows)
-    tokens_mb = b * setup.seq_len / c  # tokens per chip-group per micro-batch
-
-    # --- compute, per micro-batch on the slowest stage
-    layer_gemm = 2.0 * model.params_per_layer_active * tokens_mb / t
-    layer_attn = model.attention_flops_per_token_forward(setup.seq_len, causal=True) / model.n_layers
-    layer_attn *= tokens_mb / t
-    head = 2.0 * model.vocab_size * h * tokens_mb / t
-    # Linear layers run at the training precision; attention scores and mix at bf16 under FP8.
-    attn_peak = hw.peak(attention_precision(setup.precision))
-    linear_fwd = L_stage * layer_gemm + head
-    attn_fwd = L_stage * layer_attn
-    fwd_s = linear_fwd / (peak * eta) + attn_fwd / (attn_peak * eta)
-    recompute_s = {
-        Recompute.NONE: 0.0,
-        Recompute.SELECTIVE: attn_fwd / (attn_peak * eta),
-        Recompute.FULL: fwd_s - head / (peak * eta),
-    }[par.recompute]
-    compute_mb = 3.0 * fwd_s + recompute_s
-    attn_s = attn_fwd / (attn_peak * eta)
-
-    # --- element-wise memory traffic: forward once, backward twice (recompute repeats the forward)
-    passes = 4.0 if par.recompute is Recompute.FULL else 3.0
-    ew_bytes = elementwise_bytes_per_token(model, setup.precision) * tokens_mb / t
-    memory_mb = passes * L_stage * ew_bytes / (hw.memory_bytes_per_s * hw.eff.memory)
-
-    # --- tensor parallel
-    tp_link = _link(hw, t, _spans(t, hw))
-    ar = collective_time_s(Collective.ALL_REDUCE, t, tokens_mb * h * 2.0, tp_link)
-    tp_per_layer = (4 + (2 if par.recompute is Recompute.FULL else 0)) * ar
-    tp_mb = L_stage * tp_per_layer
-
-    # --- context parallel (ring attention), overlapped with attention compute
-    cp_mb = 0.0
-    if c > 1:
-        cp_link = _link(hw, c, _spans(t * c, hw))
-        kv_heads_local = max(1, model.n_kv_heads // t)
-        kv_bytes = 2.0 * tokens_mb * kv_heads_local * model.head_dim * 2.0
-        ring = (c - 1) * collective_time_s(Collective.P2P, 2, kv_bytes, cp_link)
-        cp_mb = L_stage * 3.0 * max(0.0, ring - attn_s / L_stage)
-
-    # --- expert parallel
-    ep_mb = 0.0
-    if par.ep > 1 and model.is_moe:
-        ep_link = _link(hw, par.ep, _spans(t * c * par.ep, hw))
-        routed = tokens_mb / (t if par.sequence_parallel else 1) * h * 2.0 * model.experts_top_k
-        ep_mb = L_stage * 4 * collective_time_s(Collective.ALL_TO_ALL, par.ep, routed, ep_link)
-
-    # --- pipeline point-to-point
-    pp_mb = 0.0
-    if p > 1:
-        pp_link = _link(hw, 2, _spans(t * c * d * p, hw))
-        act = tokens_mb * h * 2.0 / (t if par.sequence_parallel else 1)
-        pp_mb = 2 * par.virtual_stages * collective_time_s(Collective.P2P, 2, act, pp_link)
-
-    overhead_mb = 3.0 * L_stage * hw.eff.layer_overhead_s
-    t_mb = compute_mb + memory_mb + tp_mb + cp_mb + ep_mb + pp_mb + overhead_mb
-    m = setup.global_batch // (b * d)
-    bubble = (p - 1) / par.virtual_stages * t_mb
-
-    # --- data parallel gradient sync and ZeRO-3 gathers
-    n_chip = params_per_chip(model, par)
-    dp_ranks = d * c
-    dp_link = _link(hw, dp_ranks, _spans(t * dp_ranks, hw))
-    grad_bytes = n_chip * GRAD_BYTES
-    bwd_s = compute_mb - fwd_s
-    hide = setup.overlap_grad_comm
-    gather = collective_time_s(Collective.ALL_GATHER, dp_ranks, n_chip * WEIGHT_BYTES, dp_link)
-    if par.zero == 0:
-        sync = collective_time_s(Collective.ALL_REDUCE, dp_ranks, grad_bytes, dp_link)
-        dp_exposed = max(0.0, sync - bwd_s) if hide else sync
-    elif par.zero <= 2:
-        # Reduce-scatter under the last backward, the updated-weight all-gather under the next first forward.
-        scatter = collective_time_s(Collective.REDUCE_SCATTER, dp_ranks, grad_bytes, dp_link)
-        dp_exposed = (max(0.0, scatter - bwd_s) + max(0.0, gather - fwd_s)) if hide else scatter + gather
-    else:
-        # ZeRO-3 gathers the weights on demand in every forward and backward, prefetched under that pass;
-        # the final gradient reduce-scatter shares the last backward with that pass's gathers.
-        scatter = collective_time_s(Collective.REDUCE_SCATTER, dp_ranks, grad_bytes, dp_link)
-        if hide:
-            per_mb = max(0.0, gather - fwd_s) + max(0.0, gather - bwd_s)
-            dp_exposed = m * per_mb + max(0.0, scatter - max(0.0, bwd_s - gather))
-        else:
-            dp_exposed = m * 2 * gather + scatter
-
-    optimizer_s = n_chip / (dp_ranks if par.zero >= 1 else 1) * OPTIMIZER_STEP_BYTES
-    optimizer_s /= hw.memory_bytes_per_s * hw.eff.memory
-
-    breakdown = {
-        "compute_s": m * compute_mb,
-        "memory_s": m * memory_mb,
-        "tp_comm_s": m * tp_mb,
-        "cp_comm_s": m * cp_mb,
-        "ep_comm_s": m * ep_mb,
-        "pp_comm_s": m * pp_mb,
-        "bubble_s": bubble,
-        "dp_comm_s": dp_exposed,
-        "optimizer_s": optimizer_s,
-        "overhead_s": m * overhead_mb + hw.eff.step_overhead_s,
-    }
-    step = sum(breakdown.values())
-    tokens = setup.global_batch * setup.seq_len
     flops = training_flops_per_token(model, setup.seq_len, par.recompute)
-    chips = par.chips
-    tokens_per_s = tokens / step
-    mfu = flops.model_per_token * tokens_per_s / (chips * peak)
-    hfu = flops.hardware_per_token * tokens_per_s / (chips * peak)
+    peak, attn_peak = peaks(hw, setup.precision)
+    res = evaluate(
+        model,
+        hw,
+        _splits(par),
+        instances,
+        setup.seq_len,
+        setup.global_batch,
+        peak,
+        attn_peak,
+        elementwise(model, setup.precision),
+        flops_per_token_parts(model, setup.seq_len),
+        flash_attention=setup.flash_attention,
+        overlap_grad_comm=setup.overlap_grad_comm,
+    )
+    breakdown = {k: float(v[0]) for k, v in res.breakdown.items()}
+    step = float(res.step_time_s[0])
+    tokens_per_s = float(res.tokens_per_s[0])
+    mfu = float(res.mfu[0])
+    hfu = float(res.hfu[0])
+    m = int(res.micro_batches[0])
     return TrainingStep(
         parallelism=par,
         instances=instances,
