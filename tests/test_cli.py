@@ -213,3 +213,42 @@ def test_estimates_carry_ranges(capsys: pytest.CaptureFixture[str]) -> None:
     assert d["validated"] is True  # nvidia-hopper is fitted and cross-validated
     lo_t, hi_t = d["ranges"]["tpot_s"]
     assert lo_t < d["tpot_s"] < hi_t
+
+
+def test_plan_train_json_and_plot(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    png = tmp_path / "pareto.png"
+    code, out, _ = run(
+        capsys, "plan", "train", "--model", "llama-3-8b", "--tokens", "1T", "--deadline", "30d",
+        "--clouds", "aws", "--top", "5", "--json", "--plot", str(png),
+    )  # fmt: skip
+    assert code == 0
+    d = json.loads(out)
+    assert 1 <= len(d["options"]) <= 5 and d["pareto"]
+    for o in d["options"]:
+        assert o["time_s"] <= 30 * 86400 and o["cloud"] == "aws"
+    assert png.stat().st_size > 10_000
+    html_path = tmp_path / "pareto.html"
+    code, _, _ = run(capsys, "plan", "train", "--model", "llama-3-8b", "--tokens", "1T", "--plot", str(html_path))
+    assert code == 0 and "Pareto front" in html_path.read_text()
+
+
+def test_plan_train_infeasible_exits_nonzero(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(
+        capsys, "plan", "train", "--model", "llama-3-70b", "--tokens", "2T", "--deadline", "1d", "--budget", "1M"
+    )
+    assert code == 2
+    assert "deadline" in err and "needs ≥" in err and "budget" in err
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--deadline", "soon"], "--deadline"),
+        (["--budget", "lots"], "--budget"),
+        (["--regions", "mars-1"], "mars-1"),
+        (["--max-chips", "0"], "max-chips"),
+    ],
+)
+def test_plan_train_bad_input(capsys: pytest.CaptureFixture[str], args: list[str], needle: str) -> None:
+    code, _, err = run(capsys, "plan", "train", "--model", "llama-3-8b", "--tokens", "1T", *args)
+    assert code == 2 and needle in err

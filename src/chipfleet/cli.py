@@ -28,9 +28,11 @@ app = typer.Typer(
 catalog_app = typer.Typer(help="Chips, instances, regions and efficiency families, with sources.", no_args_is_help=True)
 models_app = typer.Typer(help="The model zoo (architectures and parameter counts).", no_args_is_help=True)
 estimate_app = typer.Typer(help="Estimate one training run or one serving configuration.", no_args_is_help=True)
+plan_app = typer.Typer(help="Search for the best placement: training now, serving mixes next.", no_args_is_help=True)
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(models_app, name="models")
 app.add_typer(estimate_app, name="estimate")
+app.add_typer(plan_app, name="plan")
 
 console = Console(width=160)
 
@@ -301,6 +303,89 @@ def estimate_serve(
         _emit_json(est.as_dict())
     else:
         console.print(tables.serving_table(est))
+
+
+# ----------------------------------------------------------------------------- plan
+class ObjectiveOpt(StrEnum):
+    cost = "cost"
+    time = "time"
+    energy = "energy"
+    co2 = "co2"
+
+
+class PlanPricingOpt(StrEnum):
+    on_demand = "on-demand"
+    spot = "spot"
+    any = "any"
+
+
+def _csv(text: str | None) -> tuple[str, ...]:
+    return tuple(x.strip().lower() for x in (text or "").split(",") if x.strip())
+
+
+@plan_app.command("train")
+def plan_train(
+    tokens: Annotated[str, typer.Option(help="Training tokens, e.g. 2T.")],
+    model: ModelOpt = None,
+    model_config: ModelConfigOpt = None,
+    deadline: Annotated[str | None, typer.Option(help="Finish within this long: 30d, 12h, 2w.")] = None,
+    budget: Annotated[str | None, typer.Option(help="Spend at most this many USD: 2M, 500k.")] = None,
+    max_chips: Annotated[int, typer.Option(help="Largest cluster to consider (chips).")] = 4096,
+    clouds: Annotated[str | None, typer.Option(help="Comma-separated clouds: aws,gcp,azure.")] = None,
+    regions: Annotated[str | None, typer.Option(help="Comma-separated regions.")] = None,
+    instances: Annotated[str | None, typer.Option(help="Comma-separated instance types (default: all).")] = None,
+    pricing: Annotated[PlanPricingOpt, typer.Option(help="Pricing model.")] = PlanPricingOpt.on_demand,
+    objective: Annotated[ObjectiveOpt, typer.Option(help="What to minimise.")] = ObjectiveOpt.cost,
+    top: Annotated[int, typer.Option(help="Options to list.")] = 10,
+    seq_len: Annotated[int, typer.Option(help="Sequence length.")] = 4096,
+    global_batch: Annotated[int | None, typer.Option(help="Sequences per step (default ≈4M tokens).")] = None,
+    precision: Annotated[list[Precision] | None, typer.Option(help="Allowed precisions (default bf16, fp8).")] = None,
+    interruptions_per_month: Annotated[
+        float, typer.Option(help="Spot: chance an instance is interrupted in a month.")
+    ] = 0.20,
+    restart_min: Annotated[float, typer.Option(help="Spot: minutes to recover from an interruption.")] = 10.0,
+    as_json: JsonOpt = False,
+    plot: Annotated[Path | None, typer.Option(help="Write the Pareto chart: out/pareto.png or .html.")] = None,
+) -> None:
+    """The cheapest, fastest or greenest way to train a model, with the Pareto front over time and cost."""
+    from chipfleet import plan as planner
+    from chipfleet.report import plan as pr
+    from chipfleet.report.units import parse_duration
+
+    arch = _model(model, model_config)
+    constraints = planner.TrainConstraints(
+        deadline_s=parse_duration(deadline, "--deadline") if deadline else None,
+        budget_usd=parse_quantity(budget, "--budget") if budget else None,
+        max_chips=max_chips,
+        clouds=_csv(clouds),
+        regions=_csv(regions),
+        instances=_csv(instances),
+        pricing=planner.PricingChoice(pricing.value),
+        precisions=tuple(precision or ()),
+    )
+    spot = planner.SpotModel(interruptions_per_month=interruptions_per_month, restart_s=restart_min * 60)
+    result = planner.train(
+        arch,
+        parse_quantity(tokens, "--tokens"),
+        catalog=_State.catalog(),
+        seq_len=seq_len,
+        global_batch=global_batch,
+        constraints=constraints,
+        objective=planner.Objective(objective.value),
+        top=top,
+        spot=spot,
+    )
+    if plot is not None:
+        pr.write_plot(result, plot)
+    if as_json:
+        _emit_json(result.as_dict())
+        return
+    console.print(pr.options_table(f"Best options by {objective.value} (one per instance type first)", result.options))
+    console.print(pr.options_table("Pareto front: time × cost", result.pareto))
+    console.print(result.explanation)
+    console.print(pr.rejected_table(result))
+    if plot is not None:
+        console.print(f"chart: {plot}")
 
 
 # ----------------------------------------------------------------------------- accuracy

@@ -86,6 +86,13 @@ class Parallelism:
         parts += [f"zero={self.zero}", f"mb={self.micro_batch}", f"recompute={self.recompute.value}"]
         return ",".join(parts)
 
+    def short(self) -> str:
+        """Compact form for tables: ``tp8 pp2 dp64 vp4 z1 mb4 sel``."""
+        parts = [f"tp{self.tp}", f"pp{self.pp}", f"dp{self.dp}"]
+        parts += [f"{k}{v}" for k, v in (("cp", self.cp), ("ep", self.ep), ("vp", self.virtual_stages)) if v > 1]
+        rc = {"none": "", "selective": " sel", "full": " full"}[self.recompute.value]
+        return " ".join(parts) + f" z{self.zero} mb{self.micro_batch}{rc}"
+
     def as_dict(self) -> dict[str, object]:
         return {
             "tp": self.tp,

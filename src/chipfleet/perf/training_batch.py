@@ -213,6 +213,29 @@ def evaluate(
     ``flops_per_token`` is (model FLOPs, attention forward FLOPs, head forward FLOPs) per token, so HFU can
     add what each recompute mode re-runs.
     """
+    # Splits whose links do not exist get infinite times (and NaN where multiplied by 0); they are invalid
+    # and masked by ``valid``, so the floating-point warnings they raise are noise.
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        return _evaluate(
+            model, hw, s, instances, seq_len, global_batch, precision_peak_flops_per_s,
+            attention_peak_flops_per_s, elementwise_bytes, flops_per_token, flash_attention, overlap_grad_comm,
+        )  # fmt: skip
+
+
+def _evaluate(
+    model: ModelArch,
+    hw: Hardware,
+    s: Splits,
+    instances: int,
+    seq_len: int,
+    global_batch: int,
+    precision_peak_flops_per_s: float,
+    attention_peak_flops_per_s: float,
+    elementwise_bytes: float,
+    flops_per_token: tuple[float, float, float],
+    flash_attention: bool,
+    overlap_grad_comm: bool,
+) -> SplitResults:
     valid = validity(model, seq_len, global_batch, s, instances, hw)
     t = s.tp.astype(np.float64)
     p, d, c, b = s.pp, s.dp, s.cp, s.micro_batch
@@ -257,7 +280,7 @@ def evaluate(
     overhead_mb = 3.0 * layers * hw.eff.layer_overhead_s
     t_mb = compute_mb + memory_mb + tp_mb + cp_mb + ep_mb + pp_mb + overhead_mb
     m = np.maximum(1, global_batch // (b * d))
-    bubble = (p - 1) / s.vp * t_mb
+    bubble = np.where(p > 1, (p - 1) / s.vp * t_mb, 0.0)
 
     n_chip = params_per_chip(model, s.tp, p, s.ep)
     dp_ranks = d * c

@@ -78,3 +78,18 @@ def rate(per_s: float, unit: str) -> str:
 
 def percent(x: float) -> str:
     return f"{100 * x:.1f} %"
+
+
+_DURATION = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*(s|m|min|h|d|w)?\s*$")
+_DURATION_S = {"s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0, "w": 7 * 86400.0, None: 86400.0}
+
+
+def parse_duration(text: str, what: str) -> float:
+    """'30d' → seconds; units s, min, h, d, w (a bare number means days)."""
+    m = _DURATION.match(str(text))
+    if not m:
+        raise ConfigError(f"cannot read {what} {text!r}; write a number with a unit, e.g. 30d, 12h, 2w")
+    value = float(m.group(1)) * _DURATION_S[m.group(2)]
+    if value <= 0:
+        raise ConfigError(f"{what} must be positive, got {text!r}")
+    return value

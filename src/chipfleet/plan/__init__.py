@@ -1,0 +1,25 @@
+"""Planners: the best training placement (and, later, serving mixes), as plan objects the CLI renders."""
+
+from chipfleet.plan.spot import SpotModel
+from chipfleet.plan.train import (
+    InfeasiblePlanError,
+    Objective,
+    PricingChoice,
+    TrainConstraints,
+    TrainOption,
+    TrainPlan,
+    pareto_front,
+    train,
+)
+
+__all__ = [
+    "InfeasiblePlanError",
+    "Objective",
+    "PricingChoice",
+    "SpotModel",
+    "TrainConstraints",
+    "TrainOption",
+    "TrainPlan",
+    "pareto_front",
+    "train",
+]

@@ -1,0 +1,600 @@
+"""Training planner: the cheapest, fastest or greenest way to train a model, with its Pareto front.
+
+For every instance type that can run the job the planner evaluates, in bulk (numpy arrays of splits, see
+:mod:`chipfleet.perf.training_batch`), every instance count up to the chip limit and every tensor,
+pipeline (with interleaving), data, context and expert split, ZeRO stage, micro-batch, recompute mode and
+precision the chip supports. It keeps, for each instance type, count and precision, the fastest split that
+fits in memory; prices it in every allowed region and pricing model (spot with interruption overhead), and
+ranks what meets the deadline and budget by the objective.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from itertools import product
+from typing import Any
+
+import numpy as np
+
+from chipfleet.catalog import Catalog, Instance, Precision, Pricing, default_catalog
+from chipfleet.economics.costing import instance_power_w
+from chipfleet.economics.uncertainty import speed_band, time_range
+from chipfleet.exceptions import ChipfleetError, ConfigError
+from chipfleet.perf.hardware import Hardware, hardware_for
+from chipfleet.perf.training import Parallelism, Recompute, flops_per_token_parts
+from chipfleet.perf.training_batch import RECOMPUTE_CODES, Splits, elementwise, evaluate, peaks
+from chipfleet.plan.spot import SpotModel
+from chipfleet.workloads import ModelArch
+
+J_PER_KWH = 3.6e6
+CHECKPOINT_BYTES_PER_PARAM = 16.0  # bf16 weights + fp32 master weights and Adam states
+_RECOMPUTE_BY_CODE = {v: Recompute(k) for k, v in RECOMPUTE_CODES.items()}
+
+
+class Objective(StrEnum):
+    COST = "cost"
+    TIME = "time"
+    ENERGY = "energy"
+    CO2 = "co2"
+
+
+class PricingChoice(StrEnum):
+    ON_DEMAND = "on-demand"
+    SPOT = "spot"
+    ANY = "any"
+
+
+class InfeasiblePlanError(ChipfleetError):
+    """Nothing meets the constraints; the message names the binding constraint and what would be needed."""
+
+    def __init__(self, message: str, binding: str, rejected: dict[str, int]) -> None:
+        self.binding = binding
+        self.rejected = rejected
+        super().__init__(message)
+
+
+@dataclass(frozen=True)
+class TrainConstraints:
+    deadline_s: float | None = None
+    budget_usd: float | None = None
+    max_chips: int = 4096
+    clouds: tuple[str, ...] = ()
+    regions: tuple[str, ...] = ()
+    instances: tuple[str, ...] = ()
+    pricing: PricingChoice = PricingChoice.ON_DEMAND
+    precisions: tuple[Precision, ...] = ()  # empty: bf16 and, where the chip has it, fp8
+
+    def __post_init__(self) -> None:
+        if self.deadline_s is not None and self.deadline_s <= 0:
+            raise ConfigError("--deadline must be positive, e.g. 30d")
+        if self.budget_usd is not None and self.budget_usd <= 0:
+            raise ConfigError("--budget must be positive, e.g. 2M")
+        if self.max_chips < 1:
+            raise ConfigError("--max-chips must be at least 1")
+
+
+@dataclass(frozen=True)
+class TrainOption:
+    """One way to run the job: where, on what, split how, and what it takes."""
+
+    instance: str
+    cloud: str
+    chip: str
+    instances: int
+    parallelism: Parallelism
+    precision: Precision
+    region: str
+    pricing: Pricing
+    step_time_s: float
+    time_s: float
+    cost_usd: float
+    energy_kwh: float
+    co2_kg: float | None
+    mfu: float
+    breakdown: dict[str, float]
+    memory_bytes: float
+    price_usd_per_h: float
+    spot_overhead: float
+    validated: bool
+    band: tuple[float, float] | None
+
+    @property
+    def chips(self) -> int:
+        return self.parallelism.chips
+
+    @property
+    def price_usd_per_chip_h(self) -> float:
+        return self.price_usd_per_h * self.instances / self.chips
+
+    @property
+    def bound(self) -> str:
+        return max(self.breakdown, key=lambda k: self.breakdown[k]).removesuffix("_s")
+
+    def objective_value(self, objective: Objective) -> float:
+        value = {
+            Objective.COST: self.cost_usd,
+            Objective.TIME: self.time_s,
+            Objective.ENERGY: self.energy_kwh,
+            Objective.CO2: self.co2_kg if self.co2_kg is not None else math.inf,
+        }[objective]
+        return value
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "instance": self.instance,
+            "cloud": self.cloud,
+            "chip": self.chip,
+            "instances": self.instances,
+            "chips": self.chips,
+            "parallelism": {**self.parallelism.as_dict(), "precision": self.precision.value},
+            "region": self.region,
+            "pricing": self.pricing.value,
+            "price_usd_per_h": self.price_usd_per_h,
+            "step_time_s": self.step_time_s,
+            "time_s": self.time_s,
+            "cost_usd": self.cost_usd,
+            "energy_kwh": self.energy_kwh,
+            "co2_kg": self.co2_kg,
+            "mfu": self.mfu,
+            "bound": self.bound,
+            "breakdown": self.breakdown,
+            "memory_per_chip_bytes": self.memory_bytes,
+            "spot_overhead": self.spot_overhead,
+            "validated": self.validated,
+            "range": {
+                "time_s": time_range(self.time_s, self.band),
+                "cost_usd": time_range(self.cost_usd, self.band),
+                "energy_kwh": time_range(self.energy_kwh, self.band),
+            },
+        }
+
+
+@dataclass(frozen=True)
+class TrainPlan:
+    model: str
+    tokens: float
+    seq_len: int
+    global_batch: int
+    objective: Objective
+    constraints: TrainConstraints
+    options: tuple[TrainOption, ...]  # ranked by the objective, best first
+    pareto: tuple[TrainOption, ...]  # time × cost, fastest first
+    pareto_energy: tuple[TrainOption, ...]  # time × cost × energy
+    rejected: dict[str, int]
+    evaluated: int
+    explanation: str
+    assumptions: tuple[str, ...] = field(default=())
+
+    @property
+    def best(self) -> TrainOption:
+        return self.options[0]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "tokens": self.tokens,
+            "seq_len": self.seq_len,
+            "global_batch": self.global_batch,
+            "objective": self.objective.value,
+            "options": [o.as_dict() for o in self.options],
+            "pareto": [o.as_dict() for o in self.pareto],
+            "pareto_energy": [o.as_dict() for o in self.pareto_energy],
+            "infeasible": self.rejected,
+            "evaluated": self.evaluated,
+            "why": self.explanation,
+            "assumptions": list(self.assumptions),
+        }
+
+
+# ----------------------------------------------------------------------------- search space
+def instance_counts(chips_per_instance: int, max_chips: int, max_instances: int | None) -> list[int]:
+    """1, 2, 3, 4, 6, 8, 12, 16, ... instances (powers of two and 1.5×), within the chip and cluster limits."""
+    limit = max_chips // chips_per_instance
+    if max_instances is not None:
+        limit = min(limit, max_instances)
+    out: set[int] = set()
+    k = 1
+    while k <= limit:
+        out.add(k)
+        if k * 3 // 2 <= limit and k >= 2:
+            out.add(k * 3 // 2)
+        k *= 2
+    return sorted(out)
+
+
+def _divisors(n: int) -> list[int]:
+    return [k for k in range(1, n + 1) if n % k == 0]
+
+
+def split_grid(model: ModelArch, hw: Hardware, instances: int, seq_len: int) -> Splits:
+    """Every split of ``instances × chips`` worth evaluating: TP inside an instance and dividing the heads,
+    PP dividing the layers (up to 64), CP for sequences of 16k tokens or more, EP for MoE, interleaving
+    (1, 2, 4), micro-batch (1, 2, 4, 8), ZeRO 1 or 3, and the three recompute modes."""
+    chips = instances * hw.chips_per_instance
+    tps = [t for t in _divisors(hw.chips_per_instance) if model.n_heads % t == 0]
+    pps = [p for p in _divisors(model.n_layers) if p <= 64]
+    cps = [1, 2, 4, 8] if seq_len >= 16384 else [1]
+    eps = _divisors(model.n_experts) if model.is_moe else [1]
+    rows = [
+        (tp, pp, chips // (tp * pp * cp), cp, ep, vp)
+        for tp, pp, cp, ep, vp in product(tps, pps, cps, eps, (1, 2, 4))
+        if chips % (tp * pp * cp) == 0 and (vp == 1 or (pp > 1 and pp * vp <= model.n_layers))
+    ]
+    knobs = list(product((1, 2, 4, 8), (1, 3), (0, 1, 2)))
+    if not rows:
+        return _empty_splits()
+    base = np.array(rows, dtype=np.int64)
+    k = np.array(knobs, dtype=np.int64)
+    grid = np.repeat(base, len(k), axis=0)
+    kk = np.tile(k, (len(base), 1))
+    return Splits(
+        tp=grid[:, 0],
+        pp=grid[:, 1],
+        dp=grid[:, 2],
+        cp=grid[:, 3],
+        ep=grid[:, 4],
+        vp=grid[:, 5],
+        micro_batch=kk[:, 0],
+        zero=kk[:, 1],
+        recompute=kk[:, 2],
+        sequence_parallel=grid[:, 0] > 1,
+    )
+
+
+def _empty_splits() -> Splits:
+    z = np.zeros(0, dtype=np.int64)
+    return Splits(z, z, z, z, z, z, z, z, z, np.zeros(0, dtype=bool))
+
+
+def _parallelism(s: Splits, i: int) -> Parallelism:
+    return Parallelism(
+        tp=int(s.tp[i]),
+        pp=int(s.pp[i]),
+        dp=int(s.dp[i]),
+        cp=int(s.cp[i]),
+        ep=int(s.ep[i]),
+        zero=int(s.zero[i]),
+        micro_batch=int(s.micro_batch[i]),
+        recompute=_RECOMPUTE_BY_CODE[int(s.recompute[i])],
+        sequence_parallel=bool(s.sequence_parallel[i]),
+        virtual_stages=int(s.vp[i]),
+    )
+
+
+# ----------------------------------------------------------------------------- the planner
+@dataclass(frozen=True)
+class _Candidate:
+    """The fastest fitting split for one instance type, count and precision (before pricing)."""
+
+    instance: Instance
+    hw: Hardware
+    instances: int
+    precision: Precision
+    parallelism: Parallelism
+    step_time_s: float
+    mfu: float
+    busy: float
+    breakdown: dict[str, float]
+    memory_bytes: float
+
+
+def _allowed_instances(catalog: Catalog, c: TrainConstraints) -> tuple[list[Instance], Counter[str]]:
+    rejected: Counter[str] = Counter()
+    wanted = {n.lower() for n in c.instances}
+    for name in wanted:
+        catalog.instance(name)  # a typo says "did you mean"
+    for region in c.regions:
+        catalog.region(region)
+    out = []
+    for inst in catalog.instances.values():
+        chip = catalog.chip(inst.chip)
+        if wanted and inst.name not in wanted:
+            continue
+        if not wanted and chip.kind != "accelerator":
+            continue  # CPUs only when asked for by name
+        if c.clouds and inst.cloud.value not in c.clouds:
+            continue
+        if not _prices(inst, c):
+            rejected["no price for the allowed regions and pricing"] += 1
+            continue
+        out.append(inst)
+    return out, rejected
+
+
+def _prices(inst: Instance, c: TrainConstraints) -> list[Any]:
+    kinds = {
+        PricingChoice.ON_DEMAND: (Pricing.ON_DEMAND,),
+        PricingChoice.SPOT: (Pricing.SPOT,),
+        PricingChoice.ANY: (Pricing.ON_DEMAND, Pricing.SPOT),
+    }[c.pricing]
+    return [p for p in inst.prices if p.pricing in kinds and (not c.regions or p.region in c.regions)]
+
+
+def _candidates(
+    model: ModelArch, catalog: Catalog, inst: Instance, c: TrainConstraints, seq_len: int, global_batch: int
+) -> tuple[list[_Candidate], Counter[str], int]:
+    hw = hardware_for(catalog, inst)
+    chip = catalog.chip(inst.chip)
+    precisions = c.precisions or (Precision.BF16, Precision.FP8)
+    precisions = tuple(p for p in precisions if p in chip.peak_dense)
+    fpt = flops_per_token_parts(model, seq_len)
+    out: list[_Candidate] = []
+    rejected: Counter[str] = Counter()
+    evaluated = 0
+    for n in instance_counts(inst.chips, c.max_chips, inst.max_instances):
+        splits = split_grid(model, hw, n, seq_len)
+        if not len(splits):
+            continue
+        for prec in precisions:
+            peak, attn_peak = peaks(hw, prec)
+            res = evaluate(model, hw, splits, n, seq_len, global_batch, peak, attn_peak, elementwise(model, prec), fpt)
+            evaluated += len(splits)
+            ok = res.valid & res.fits
+            rejected["invalid split (divisibility, links)"] += int((~res.valid).sum())
+            rejected["does not fit in memory"] += int((res.valid & ~res.fits).sum())
+            if not ok.any():
+                continue
+            times = np.where(ok, res.step_time_s, np.inf)
+            i = int(np.argmin(times))
+            out.append(
+                _Candidate(
+                    instance=inst,
+                    hw=hw,
+                    instances=n,
+                    precision=prec,
+                    parallelism=_parallelism(splits, i),
+                    step_time_s=float(res.step_time_s[i]),
+                    mfu=float(res.mfu[i]),
+                    busy=float(res.busy_fraction[i]),
+                    breakdown={k: float(v[i]) for k, v in res.breakdown.items()},
+                    memory_bytes=float(res.memory_total_bytes[i]),
+                )
+            )
+            rejected["slower split of the same instance count"] += int(ok.sum()) - 1
+    return out, rejected, evaluated
+
+
+def _priced(
+    model: ModelArch, catalog: Catalog, cand: _Candidate, c: TrainConstraints, steps: int, spot: SpotModel
+) -> list[TrainOption]:
+    inst = cand.instance
+    power = instance_power_w(catalog, inst)
+    watts = power.power_w(cand.busy)
+    fam = catalog.family(cand.hw.family)
+    band = speed_band(fam, "throughput")
+    base_time = steps * cand.step_time_s
+    out = []
+    for price in _prices(inst, c):
+        region = catalog.region(price.region)
+        factor = 1.0
+        if price.pricing is Pricing.SPOT:
+            factor = spot.overhead_factor(cand.instances, model.params_total * CHECKPOINT_BYTES_PER_PARAM)
+            if not math.isfinite(factor):
+                continue
+        time_s = base_time * factor
+        energy_kwh = watts * cand.instances * time_s * region.pue_ratio / J_PER_KWH
+        grid = region.grid_gco2_per_kwh
+        out.append(
+            TrainOption(
+                instance=inst.name,
+                cloud=inst.cloud.value,
+                chip=inst.chip,
+                instances=cand.instances,
+                parallelism=cand.parallelism,
+                precision=cand.precision,
+                region=region.name,
+                pricing=price.pricing,
+                step_time_s=cand.step_time_s,
+                time_s=time_s,
+                cost_usd=price.usd_per_h * cand.instances * time_s / 3600.0,
+                energy_kwh=energy_kwh,
+                co2_kg=None if grid is None else energy_kwh * grid / 1000.0,
+                mfu=cand.mfu,
+                breakdown=cand.breakdown,
+                memory_bytes=cand.memory_bytes,
+                price_usd_per_h=price.usd_per_h,
+                spot_overhead=factor - 1.0,
+                validated=fam.validated,
+                band=band,
+            )
+        )
+    return out
+
+
+def pareto_front(options: Sequence[TrainOption], keys: Sequence[str]) -> list[TrainOption]:
+    """Options no other option beats on every key (lower is better), sorted by the first key."""
+    if not options:
+        return []
+    pts = np.array([[getattr(o, k) if getattr(o, k) is not None else math.inf for k in keys] for o in options])
+    order = np.lexsort(pts.T[::-1])
+    front: list[int] = []
+    for i in order:
+        # Sorted by the keys, a point is on the front unless one already kept is at least as good everywhere
+        # (an identical point, e.g. the same price in another region, is kept once).
+        if not any(np.all(pts[j] <= pts[i]) for j in front):
+            front.append(int(i))
+    return [options[i] for i in front]
+
+
+def train(
+    model: ModelArch,
+    tokens: float,
+    *,
+    catalog: Catalog | None = None,
+    seq_len: int = 4096,
+    global_batch: int | None = None,
+    constraints: TrainConstraints | None = None,
+    objective: Objective = Objective.COST,
+    top: int = 10,
+    spot: SpotModel | None = None,
+) -> TrainPlan:
+    """Plan the training of ``model`` on ``tokens`` tokens (see the module docstring).
+
+    ``global_batch`` defaults to about 4M tokens per step. Raises :class:`InfeasiblePlanError` naming the
+    binding constraint when nothing meets them.
+    """
+    cat = catalog or default_catalog()
+    c = constraints or TrainConstraints()
+    spot = spot or SpotModel()
+    if tokens <= 0:
+        raise ConfigError(f"tokens must be positive, got {tokens:g}")
+    if model.kind != "decoder":
+        raise ConfigError(f"{model.name} is an encoder; the training planner covers decoder LMs")
+    batch = global_batch or max(1, round(4 * 2**20 / seq_len))
+    steps = math.ceil(tokens / (batch * seq_len))
+    allowed, rejected = _allowed_instances(cat, c)
+    if not allowed:
+        raise InfeasiblePlanError(
+            "no instance type is allowed: check --instances, --clouds, --regions and --pricing "
+            f"(rejected: {dict(rejected) or 'none matched'})",
+            binding="filters",
+            rejected=dict(rejected),
+        )
+    candidates: list[_Candidate] = []
+    evaluated = 0
+    for inst in allowed:
+        cands, rej, n = _candidates(model, cat, inst, c, seq_len, batch)
+        candidates += cands
+        rejected.update(rej)
+        evaluated += n
+    priced = [o for cand in candidates for o in _priced(model, cat, cand, c, steps, spot)]
+    feasible = []
+    for o in priced:
+        if c.deadline_s is not None and o.time_s > c.deadline_s:
+            rejected["misses the deadline"] += 1
+        elif c.budget_usd is not None and o.cost_usd > c.budget_usd:
+            rejected["over budget"] += 1
+        elif objective is Objective.CO2 and o.co2_kg is None:
+            rejected["no grid carbon intensity for the region"] += 1
+        else:
+            feasible.append(o)
+    if not feasible:
+        raise _infeasible(model, tokens, c, priced, candidates, dict(rejected), steps)
+    ranked = sorted(feasible, key=lambda o: (o.objective_value(objective), o.time_s, o.instance))
+    options = _one_per_instance_type(ranked, top)
+    pareto = pareto_front(feasible, ("time_s", "cost_usd"))
+    pareto3 = pareto_front(feasible, ("time_s", "cost_usd", "energy_kwh"))
+    return TrainPlan(
+        model=model.name,
+        tokens=tokens,
+        seq_len=seq_len,
+        global_batch=batch,
+        objective=objective,
+        constraints=c,
+        options=tuple(options),
+        pareto=tuple(pareto),
+        pareto_energy=tuple(pareto3),
+        rejected=dict(rejected),
+        evaluated=evaluated,
+        explanation=explain(options, objective),
+        assumptions=PLAN_ASSUMPTIONS,
+    )
+
+
+def _one_per_instance_type(ranked: list[TrainOption], top: int) -> list[TrainOption]:
+    """The best option of each instance type first (so the table compares chips), then the rest."""
+    seen: set[str] = set()
+    firsts: list[TrainOption] = []
+    rest: list[TrainOption] = []
+    for o in ranked:
+        (rest if o.instance in seen else firsts).append(o)
+        seen.add(o.instance)
+    return (firsts + rest)[:top] if top > 0 else firsts + rest
+
+
+def explain(options: Sequence[TrainOption], objective: Objective) -> str:
+    """Why the top option wins: its dominant step-time term, and what the best other chip lacks."""
+    if not options:
+        return ""
+    best = options[0]
+    total = sum(best.breakdown.values())
+    share = best.breakdown[f"{best.bound}_s"] / total
+    text = (
+        f"{best.instances} × {best.instance} ({best.precision.value}, {best.parallelism.describe()}) wins on "
+        f"{objective.value}: its step is {share:.0%} {best.bound}, at {best.mfu:.0%} MFU and "
+        f"${best.price_usd_per_chip_h:.2f} per chip-hour ({best.pricing.value}, {best.region})."
+    )
+    other = next((o for o in options[1:] if o.chip != best.chip), None)
+    if other is None:
+        return text
+    ratio = other.objective_value(objective) / best.objective_value(objective)
+    # Chip-seconds per step: how much slower each of the other chips is at this job.
+    per_chip_speed = (other.step_time_s * other.chips) / (best.step_time_s * best.chips)
+    price_ratio = other.price_usd_per_chip_h / best.price_usd_per_chip_h
+    reasons = []
+    if per_chip_speed > 1.05:
+        reasons.append(f"each {other.chip} delivers {1 / per_chip_speed:.2f}× the throughput of a {best.chip}")
+    if price_ratio > 1.05:
+        reasons.append(f"a {other.chip} costs {price_ratio:.2f}× as much per hour")
+    if other.bound != best.bound:
+        other_share = other.breakdown[f"{other.bound}_s"] / sum(other.breakdown.values())
+        reasons.append(f"its step is {other_share:.0%} {other.bound}")
+    lacks = "; ".join(reasons) or "it is close"
+    return text + (
+        f" The best other chip, {other.instances} × {other.instance}, is {ratio:.2f}× worse on {objective.value}: "
+        f"{lacks}."
+    )
+
+
+def _infeasible(
+    model: ModelArch,
+    tokens: float,
+    c: TrainConstraints,
+    priced: list[TrainOption],
+    candidates: list[_Candidate],
+    rejected: dict[str, int],
+    steps: int,
+) -> InfeasiblePlanError:
+    if not candidates:
+        state = model.params_total * CHECKPOINT_BYTES_PER_PARAM / 1e9
+        return InfeasiblePlanError(
+            f"{model.name} fits on no allowed instance type within --max-chips {c.max_chips}: its weights, "
+            f"gradients and Adam states alone are {state:,.0f} GB. Raise --max-chips or allow chips with more memory.",
+            binding="memory",
+            rejected=rejected,
+        )
+    lines = []
+    binding = "deadline"
+    if c.deadline_s is not None:
+        fastest = min(priced, key=lambda o: o.time_s) if priced else None
+        if fastest is not None and fastest.time_s > c.deadline_s:
+            # Per-chip throughput of the fastest option, scaled linearly: a lower bound on what is needed.
+            need = math.ceil(fastest.chips * fastest.time_s / c.deadline_s)
+            lines.append(
+                f"the deadline of {c.deadline_s / 86400:.1f} days needs ≥ {need} {fastest.chip} chips at the "
+                f"per-chip speed of the fastest plan found ({fastest.instances} × {fastest.instance}, "
+                f"{fastest.time_s / 86400:.1f} days); --max-chips is {c.max_chips}"
+            )
+            binding = "deadline" if need <= c.max_chips * 8 else "max-chips"
+            if c.budget_usd is not None:
+                per_chip_h = fastest.price_usd_per_chip_h
+                allows = int(c.budget_usd / (per_chip_h * c.deadline_s / 3600.0))
+                lines.append(f"the budget of ${c.budget_usd:,.0f} allows {allows} of them for that long")
+    if c.budget_usd is not None and not lines:
+        on_time = [o for o in priced if c.deadline_s is None or o.time_s <= c.deadline_s]
+        cheapest = min(on_time or priced, key=lambda o: o.cost_usd)
+        binding = "budget"
+        lines.append(
+            f"the cheapest plan{' that meets the deadline' if c.deadline_s else ''} costs "
+            f"${cheapest.cost_usd:,.0f} ({cheapest.instances} × {cheapest.instance}, {cheapest.pricing.value}, "
+            f"{cheapest.region}), above the budget of ${c.budget_usd:,.0f}"
+        )
+    if not lines:
+        lines.append("no option meets the constraints")
+    return InfeasiblePlanError(
+        f"no plan meets the constraints: {'; '.join(lines)}.", binding=binding, rejected=rejected
+    )
+
+
+PLAN_ASSUMPTIONS: tuple[str, ...] = (
+    "time = steps × modelled step time (chipfleet.perf.training); global batch fixed, about 4M tokens by default",
+    "per instance type, count and precision the fastest split that fits is kept; splits: TP within an "
+    "instance, PP dividing the layers, interleaving 1/2/4, micro-batch 1-8, ZeRO 1 or 3, three recompute modes",
+    "spot: expected time includes checkpoints, lost work and restarts (Young/Daly; chipfleet.plan.spot.SpotModel)",
+    "energy = instance power (chips idle→TDP by busy share, plus host) × time × region PUE; CO2 = energy × "
+    "annual grid intensity",
+)
