@@ -19,9 +19,9 @@ from chipfleet.perf.training import (
     Recompute,
     TrainingSetup,
     activation_bytes_per_layer,
-    candidate_splits,
     check_parallelism,
     choose_parallelism,
+    split_grid,
     training_flops_per_token,
     training_memory,
     training_step,
@@ -452,7 +452,7 @@ def test_choose_parallelism_fits_and_beats_hand_picked_splits() -> None:
     check_parallelism(m, setup, best.parallelism, hw, instances)  # valid
     assert best.memory.fits
     assert best.parallelism.chips == 16
-    assert choice.evaluated == len(candidate_splits(m, setup, hw, instances, {}))
+    assert choice.evaluated == len(split_grid(m, hw, instances, setup.seq_len))
     hand_picked = [
         Parallelism(tp=8, pp=1, dp=2, zero=1, micro_batch=1, recompute=Recompute.SELECTIVE, sequence_parallel=True),
         Parallelism(tp=4, pp=2, dp=2, zero=1, micro_batch=2, recompute=Recompute.SELECTIVE, sequence_parallel=True),

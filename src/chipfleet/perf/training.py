@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from contextlib import suppress
 from dataclasses import dataclass, field
 from enum import StrEnum
 from itertools import product
@@ -30,6 +29,7 @@ from chipfleet.perf.training_batch import (
     OPTIMIZER_BYTES,
     RECOMPUTE_CODES,
     WEIGHT_BYTES,
+    SplitResults,
     Splits,
     elementwise,
     evaluate,
@@ -45,6 +45,9 @@ class Recompute(StrEnum):
     NONE = "none"
     SELECTIVE = "selective"  # recompute the attention core only (Korthikanti et al. 2022)
     FULL = "full"  # keep each layer's input, recompute the whole layer in backward
+
+
+_RECOMPUTE_BY_CODE = {code: Recompute(name) for name, code in RECOMPUTE_CODES.items()}
 
 
 @dataclass(frozen=True)
@@ -334,21 +337,7 @@ def training_step(
     """
     check_parallelism(model, setup, par, hw, instances)
     flops = training_flops_per_token(model, setup.seq_len, par.recompute)
-    peak, attn_peak = peaks(hw, setup.precision)
-    res = evaluate(
-        model,
-        hw,
-        _splits(par),
-        instances,
-        setup.seq_len,
-        setup.global_batch,
-        peak,
-        attn_peak,
-        elementwise(model, setup.precision),
-        flops_per_token_parts(model, setup.seq_len),
-        flash_attention=setup.flash_attention,
-        overlap_grad_comm=setup.overlap_grad_comm,
-    )
+    res = evaluate_grid(model, setup, hw, _splits(par), instances)
     breakdown = {k: float(v[0]) for k, v in res.breakdown.items()}
     step = float(res.step_time_s[0])
     tokens_per_s = float(res.tokens_per_s[0])
@@ -396,56 +385,86 @@ def _divisors(n: int) -> list[int]:
     return [k for k in range(1, n + 1) if n % k == 0]
 
 
-def candidate_splits(
-    model: ModelArch, setup: TrainingSetup, hw: Hardware, instances: int, fixed: dict[str, object]
-) -> list[Parallelism]:
-    """Every split of ``instances × chips`` worth trying, honouring the fields in ``fixed``.
+def split_grid(
+    model: ModelArch, hw: Hardware, instances: int, seq_len: int, fixed: dict[str, object] | None = None
+) -> Splits:
+    """Every split of ``instances × chips`` worth evaluating, honouring the fields in ``fixed``.
 
-    TP stays inside one instance (it is the most communication-heavy); PP divides the layers; CP is tried
-    only for sequences of 16k tokens or more; EP only for MoE models.
+    TP stays inside one instance (it is the most communication-heavy) and divides the heads; PP divides the
+    layers (up to 64); interleaving 1, 2 or 4 (uneven chunks allowed); CP only for sequences of 16k tokens or
+    more; EP only for MoE; micro-batch 1-8; ZeRO 1 or 3; the three recompute modes.
     """
+    fixed = fixed or {}
     chips = instances * hw.chips_per_instance
 
-    def opts(name: str, default: Sequence[object]) -> list[Any]:
+    def opts(name: str, default: Sequence[Any]) -> list[Any]:
         return [fixed[name]] if name in fixed else list(default)
 
-    tps = [k for k in _divisors(hw.chips_per_instance) if model.n_heads % k == 0]
-    pps = [k for k in _divisors(model.n_layers) if k <= 64]
-    cps = [1, 2, 4, 8] if setup.seq_len >= 16384 else [1]
-    out: list[Parallelism] = []
-    for tp, pp, cp in product(opts("tp", tps), opts("pp", pps), opts("cp", cps)):
-        if chips % (tp * pp * cp):
+    tps = opts("tp", [t for t in _divisors(hw.chips_per_instance) if model.n_heads % t == 0])
+    pps = opts("pp", [p for p in _divisors(model.n_layers) if p <= 64])
+    cps = opts("cp", [1, 2, 4, 8] if seq_len >= 16384 else [1])
+    eps = opts("ep", _divisors(model.n_experts) if model.is_moe else [1])
+    rows = []
+    for tp, pp, cp, ep in product(tps, pps, cps, eps):
+        if chips % (tp * pp * cp) or ("dp" in fixed and fixed["dp"] != chips // (tp * pp * cp)):
             continue
-        dp = chips // (tp * pp * cp)
-        if "dp" in fixed and fixed["dp"] != dp:
-            continue
-        eps = [k for k in _divisors(model.n_experts) if (dp * cp) % k == 0] if model.is_moe else [1]
-        # Interleaved 1F1B: pp·vp chunks of layers (uneven chunks allowed, as for the stages).
-        vps = [v for v in (1, 2, 4) if v == 1 or (pp > 1 and pp * v <= model.n_layers)]
-        knobs = product(
-            opts("ep", eps),
-            opts("micro_batch", [1, 2, 4, 8]),
-            opts("zero", [1, 3]),
-            opts("recompute", list(Recompute)),
-            opts("virtual_stages", vps),
-        )
-        for ep, mb, zero, rc, vp in knobs:
-            with suppress(ConfigError):
-                out.append(
-                    Parallelism(
-                        tp=tp,
-                        pp=pp,
-                        dp=dp,
-                        cp=cp,
-                        ep=ep,
-                        zero=zero,
-                        micro_batch=mb,
-                        recompute=rc,
-                        sequence_parallel=bool(fixed.get("sequence_parallel", tp > 1)),
-                        virtual_stages=vp,
-                    )
-                )
-    return out
+        vps = opts("virtual_stages", [v for v in (1, 2, 4) if v == 1 or (pp > 1 and pp * v <= model.n_layers)])
+        rows += [(tp, pp, chips // (tp * pp * cp), cp, ep, vp) for vp in vps]
+    recompute = [RECOMPUTE_CODES[Recompute(r).value] for r in opts("recompute", list(Recompute))]
+    knobs = list(product(opts("micro_batch", [1, 2, 4, 8]), opts("zero", [1, 3]), recompute))
+    if not rows:
+        z = np.zeros(0, dtype=np.int64)
+        return Splits(z, z, z, z, z, z, z, z, z, np.zeros(0, dtype=bool))
+    grid = np.repeat(np.array(rows, dtype=np.int64), len(knobs), axis=0)
+    kk = np.tile(np.array(knobs, dtype=np.int64), (len(rows), 1))
+    sp = fixed.get("sequence_parallel")
+    return Splits(
+        tp=grid[:, 0],
+        pp=grid[:, 1],
+        dp=grid[:, 2],
+        cp=grid[:, 3],
+        ep=grid[:, 4],
+        vp=grid[:, 5],
+        micro_batch=kk[:, 0],
+        zero=kk[:, 1],
+        recompute=kk[:, 2],
+        sequence_parallel=grid[:, 0] > 1 if sp is None else np.full(len(grid), bool(sp)),
+    )
+
+
+def split_at(s: Splits, i: int) -> Parallelism:
+    """Row ``i`` of a grid as a :class:`Parallelism`."""
+    return Parallelism(
+        tp=int(s.tp[i]),
+        pp=int(s.pp[i]),
+        dp=int(s.dp[i]),
+        cp=int(s.cp[i]),
+        ep=int(s.ep[i]),
+        zero=int(s.zero[i]),
+        micro_batch=int(s.micro_batch[i]),
+        recompute=_RECOMPUTE_BY_CODE[int(s.recompute[i])],
+        sequence_parallel=bool(s.sequence_parallel[i]),
+        virtual_stages=int(s.vp[i]),
+    )
+
+
+def evaluate_grid(model: ModelArch, setup: TrainingSetup, hw: Hardware, s: Splits, instances: int) -> SplitResults:
+    """:func:`training_batch.evaluate` for a training setup."""
+    peak, attn_peak = peaks(hw, setup.precision)
+    return evaluate(
+        model,
+        hw,
+        s,
+        instances,
+        setup.seq_len,
+        setup.global_batch,
+        peak,
+        attn_peak,
+        elementwise(model, setup.precision),
+        flops_per_token_parts(model, setup.seq_len),
+        flash_attention=setup.flash_attention,
+        overlap_grad_comm=setup.overlap_grad_comm,
+    )
 
 
 def choose_parallelism(
@@ -456,24 +475,18 @@ def choose_parallelism(
     fixed: dict[str, object] | None = None,
 ) -> ParallelismChoice | None:
     """The fastest valid split that fits in memory, or None when none does (see :func:`min_chips_to_fit`)."""
-    fixed = fixed or {}
-    best: TrainingStep | None = None
-    rejected: dict[str, int] = {}
-    cands = candidate_splits(model, setup, hw, instances, fixed)
-    for par in cands:
-        try:
-            check_parallelism(model, setup, par, hw, instances)
-        except ConfigError:
-            rejected["invalid split"] = rejected.get("invalid split", 0) + 1
-            continue
-        mem = training_memory(model, setup, par, hw)
-        if not mem.fits:
-            rejected["does not fit in memory"] = rejected.get("does not fit in memory", 0) + 1
-            continue
-        step = training_step(model, setup, par, hw, instances)
-        if best is None or step.step_time_s < best.step_time_s:
-            best = step
-    return None if best is None else ParallelismChoice(step=best, evaluated=len(cands), rejected=rejected)
+    grid = split_grid(model, hw, instances, setup.seq_len, fixed)
+    if not len(grid):
+        return None
+    res = evaluate_grid(model, setup, hw, grid, instances)
+    ok = res.valid & res.fits
+    rejected = {"invalid split": int((~res.valid).sum()), "does not fit in memory": int((res.valid & ~res.fits).sum())}
+    if not ok.any():
+        return None
+    best = split_at(grid, int(np.argmin(np.where(ok, res.step_time_s, np.inf))))
+    return ParallelismChoice(
+        step=training_step(model, setup, best, hw, instances), evaluated=len(grid), rejected=rejected
+    )
 
 
 def min_chips_to_fit(model: ModelArch, setup: TrainingSetup, hw: Hardware) -> int:

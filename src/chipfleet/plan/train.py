@@ -15,7 +15,6 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from itertools import product
 from typing import Any
 
 import numpy as np
@@ -25,14 +24,13 @@ from chipfleet.economics.costing import instance_power_w
 from chipfleet.economics.uncertainty import speed_band, time_range
 from chipfleet.exceptions import ChipfleetError, ConfigError
 from chipfleet.perf.hardware import Hardware, hardware_for
-from chipfleet.perf.training import Parallelism, Recompute, flops_per_token_parts
-from chipfleet.perf.training_batch import RECOMPUTE_CODES, Splits, elementwise, evaluate, peaks
+from chipfleet.perf.training import Parallelism, flops_per_token_parts, split_at, split_grid
+from chipfleet.perf.training_batch import elementwise, evaluate, peaks
 from chipfleet.plan.spot import SpotModel
 from chipfleet.workloads import ModelArch
 
 J_PER_KWH = 3.6e6
 CHECKPOINT_BYTES_PER_PARAM = 16.0  # bf16 weights + fp32 master weights and Adam states
-_RECOMPUTE_BY_CODE = {v: Recompute(k) for k, v in RECOMPUTE_CODES.items()}
 
 
 class Objective(StrEnum):
@@ -206,65 +204,6 @@ def instance_counts(chips_per_instance: int, max_chips: int, max_instances: int 
     return sorted(out)
 
 
-def _divisors(n: int) -> list[int]:
-    return [k for k in range(1, n + 1) if n % k == 0]
-
-
-def split_grid(model: ModelArch, hw: Hardware, instances: int, seq_len: int) -> Splits:
-    """Every split of ``instances × chips`` worth evaluating: TP inside an instance and dividing the heads,
-    PP dividing the layers (up to 64), CP for sequences of 16k tokens or more, EP for MoE, interleaving
-    (1, 2, 4), micro-batch (1, 2, 4, 8), ZeRO 1 or 3, and the three recompute modes."""
-    chips = instances * hw.chips_per_instance
-    tps = [t for t in _divisors(hw.chips_per_instance) if model.n_heads % t == 0]
-    pps = [p for p in _divisors(model.n_layers) if p <= 64]
-    cps = [1, 2, 4, 8] if seq_len >= 16384 else [1]
-    eps = _divisors(model.n_experts) if model.is_moe else [1]
-    rows = [
-        (tp, pp, chips // (tp * pp * cp), cp, ep, vp)
-        for tp, pp, cp, ep, vp in product(tps, pps, cps, eps, (1, 2, 4))
-        if chips % (tp * pp * cp) == 0 and (vp == 1 or (pp > 1 and pp * vp <= model.n_layers))
-    ]
-    knobs = list(product((1, 2, 4, 8), (1, 3), (0, 1, 2)))
-    if not rows:
-        return _empty_splits()
-    base = np.array(rows, dtype=np.int64)
-    k = np.array(knobs, dtype=np.int64)
-    grid = np.repeat(base, len(k), axis=0)
-    kk = np.tile(k, (len(base), 1))
-    return Splits(
-        tp=grid[:, 0],
-        pp=grid[:, 1],
-        dp=grid[:, 2],
-        cp=grid[:, 3],
-        ep=grid[:, 4],
-        vp=grid[:, 5],
-        micro_batch=kk[:, 0],
-        zero=kk[:, 1],
-        recompute=kk[:, 2],
-        sequence_parallel=grid[:, 0] > 1,
-    )
-
-
-def _empty_splits() -> Splits:
-    z = np.zeros(0, dtype=np.int64)
-    return Splits(z, z, z, z, z, z, z, z, z, np.zeros(0, dtype=bool))
-
-
-def _parallelism(s: Splits, i: int) -> Parallelism:
-    return Parallelism(
-        tp=int(s.tp[i]),
-        pp=int(s.pp[i]),
-        dp=int(s.dp[i]),
-        cp=int(s.cp[i]),
-        ep=int(s.ep[i]),
-        zero=int(s.zero[i]),
-        micro_batch=int(s.micro_batch[i]),
-        recompute=_RECOMPUTE_BY_CODE[int(s.recompute[i])],
-        sequence_parallel=bool(s.sequence_parallel[i]),
-        virtual_stages=int(s.vp[i]),
-    )
-
-
 # ----------------------------------------------------------------------------- the planner
 @dataclass(frozen=True)
 class _Candidate:
@@ -346,7 +285,7 @@ def _candidates(
                     hw=hw,
                     instances=n,
                     precision=prec,
-                    parallelism=_parallelism(splits, i),
+                    parallelism=split_at(splits, i),
                     step_time_s=float(res.step_time_s[i]),
                     mfu=float(res.mfu[i]),
                     busy=float(res.busy_fraction[i]),
