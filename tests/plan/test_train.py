@@ -11,7 +11,7 @@ from chipfleet.catalog import Catalog, Pricing, load_catalog
 from chipfleet.perf.hardware import hardware_for
 from chipfleet.perf.training import TrainingSetup, choose_parallelism
 from chipfleet.plan.spot import SpotModel
-from chipfleet.plan.train import instance_counts
+from chipfleet.plan.trainer import instance_counts
 from chipfleet.workloads import get_model
 
 MODEL = get_model("llama-3-70b")

@@ -1,7 +1,7 @@
 """Planners: the best training placement (and, later, serving mixes), as plan objects the CLI renders."""
 
 from chipfleet.plan.spot import SpotModel
-from chipfleet.plan.train import (
+from chipfleet.plan.trainer import (
     InfeasiblePlanError,
     Objective,
     PricingChoice,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from rich.table import Table
 
-from chipfleet.plan.train import TrainOption, TrainPlan
+from chipfleet.plan.trainer import TrainOption, TrainPlan
 from chipfleet.report import units as u
 
 
