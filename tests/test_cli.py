@@ -252,3 +252,34 @@ def test_plan_train_infeasible_exits_nonzero(capsys: pytest.CaptureFixture[str])
 def test_plan_train_bad_input(capsys: pytest.CaptureFixture[str], args: list[str], needle: str) -> None:
     code, _, err = run(capsys, "plan", "train", "--model", "llama-3-8b", "--tokens", "1T", *args)
     assert code == 2 and needle in err
+
+
+def test_simulate_serve_json_and_plots(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, out, _ = run(
+        capsys, "simulate", "serve", "--model", "llama-3-8b", "--fleet", "g6e.xlarge:2,inf2.48xlarge:1",
+        "--trace", "azure-conv", "--requests", "2000", "--router", "power-of-two", "--seed", "3",
+        "--slo-ttft", "1s", "--slo-tpot", "100ms", "--json", "--plot", str(tmp_path),
+    )  # fmt: skip
+    assert code == 0
+    d = json.loads(out)
+    assert d["completed"] == 2000 and d["requests"] == 2000
+    assert {t["instance"] for t in d["by_type"]} == {"g6e.xlarge", "inf2.48xlarge"}
+    assert 0 <= d["slo_attainment"] <= 1 and d["cost_usd"] > 0
+    for name in ("latency_cdf.png", "utilization.png", "queue.png"):
+        assert (tmp_path / name).stat().st_size > 5_000
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--fleet", "g6e.xlarge"], "INSTANCE:COUNT"),
+        (["--fleet", "g6e.xlarge:1", "--trace", "azure-cnv"], "did you mean"),
+        (["--fleet", "g6e.xlarge:1", "--router", "least-outstandin"], "did you mean"),
+        (["--fleet", "g6e.xlarge:1", "--trace", "philly"], "holds jobs"),
+        (["--fleet", "g6e.xlarge:1", "--slo-ttft", "soon"], "--slo-ttft"),
+    ],
+)
+def test_simulate_serve_bad_input(capsys: pytest.CaptureFixture[str], args: list[str], needle: str) -> None:
+    base = ["simulate", "serve", "--model", "llama-3-8b", "--trace", "azure-conv"]
+    code, _, err = run(capsys, *base, *args)
+    assert code == 2 and needle.lower() in err.lower()

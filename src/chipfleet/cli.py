@@ -28,11 +28,19 @@ app = typer.Typer(
 catalog_app = typer.Typer(help="Chips, instances, regions and efficiency families, with sources.", no_args_is_help=True)
 models_app = typer.Typer(help="The model zoo (architectures and parameter counts).", no_args_is_help=True)
 estimate_app = typer.Typer(help="Estimate one training run or one serving configuration.", no_args_is_help=True)
+simulate_app = typer.Typer(
+    help="Simulate a fleet under a trace: serving (request level) or training (job level).", no_args_is_help=True
+)
+traces_app = typer.Typer(
+    help="Workload traces: the shipped public traces and synthetic generators.", no_args_is_help=True
+)
 plan_app = typer.Typer(help="Search for the best placement: training now, serving mixes next.", no_args_is_help=True)
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(models_app, name="models")
 app.add_typer(estimate_app, name="estimate")
 app.add_typer(plan_app, name="plan")
+app.add_typer(simulate_app, name="simulate")
+app.add_typer(traces_app, name="traces")
 
 console = Console(width=160)
 
@@ -386,6 +394,129 @@ def plan_train(
     console.print(pr.rejected_table(result))
     if plot is not None:
         console.print(f"chart: {plot}")
+
+
+# ----------------------------------------------------------------------------- traces and simulation
+@traces_app.command("list")
+def traces_list(as_json: JsonOpt = False) -> None:
+    """The built-in traces with their size, span and licence."""
+    from rich.table import Table
+
+    from chipfleet.traces import list_traces, load_trace
+
+    rows = [load_trace(name).describe() | {"license": load_trace(name).license} for name in list_traces()]
+    if as_json:
+        _emit_json(rows)
+        return
+    t = Table(title="Built-in traces (shipped with the package)")
+    for col in ("name", "kind", "count", "span", "rate /s", "license"):
+        t.add_column(col, justify="right" if col in ("count", "rate /s") else "left")
+    from chipfleet.report.units import duration
+
+    for r in rows:
+        t.add_row(str(r["name"]), str(r["kind"]), f"{int(r['count']):,}", duration(float(r["duration_s"])),
+                  f"{float(r['rate_per_s']):.2f}", str(r["license"]))  # fmt: skip
+    console.print(t)
+
+
+def _request_trace(trace: str, requests: int | None, rate_scale: float, skip_bad_rows: bool) -> Any:
+    from chipfleet.traces import RequestTrace, load_trace
+
+    tr = load_trace(trace, skip_bad_rows=skip_bad_rows, kind="requests")
+    if not isinstance(tr, RequestTrace):
+        raise ConfigError(f"{trace} is a job trace; `simulate serve` needs requests (azure-conv, mooncake-conv, ...)")
+    if requests is not None:
+        tr = tr.head(requests)
+    if rate_scale != 1.0:
+        tr = tr.scale_rate(rate_scale)
+    return tr
+
+
+@simulate_app.command("serve")
+def simulate_serve(
+    fleet: Annotated[str, typer.Option(help="Instances and counts: inf2.48xlarge:4,g6e.12xlarge:2.")],
+    trace: Annotated[str, typer.Option(help="Built-in trace (azure-conv, azure-code, mooncake-conv) or a file.")],
+    model: ModelOpt = None,
+    model_config: ModelConfigOpt = None,
+    router: Annotated[
+        str, typer.Option(help="round-robin, least-outstanding, power-of-two, size-aware.")
+    ] = "least-outstanding",
+    seed: Annotated[int, typer.Option(help="Random seed (routers that draw, synthetic traces).")] = 0,
+    requests: Annotated[int | None, typer.Option(help="Replay only the first N requests.")] = None,
+    rate_scale: Annotated[float, typer.Option(help="Multiply the arrival rate (2 = twice the load).")] = 1.0,
+    tp: Annotated[int | None, typer.Option(help="Chips per replica (default: the fewest that fit).")] = None,
+    precision: Annotated[Precision, typer.Option(help="Weight precision.")] = Precision.BF16,
+    max_batch_tokens: Annotated[int, typer.Option(help="Token budget per iteration.")] = 8192,
+    max_seqs: Annotated[int, typer.Option(help="Sequences per replica.")] = 256,
+    chunked_prefill: Annotated[bool, typer.Option(help="Mix prefill chunks into decode iterations.")] = True,
+    prefix_cache: Annotated[bool, typer.Option(help="Reuse cached prompt blocks (traces with hash ids).")] = True,
+    slo_ttft: Annotated[str | None, typer.Option(help="TTFT SLO, e.g. 1s or 500ms.")] = None,
+    slo_tpot: Annotated[str | None, typer.Option(help="TPOT SLO, e.g. 50ms.")] = None,
+    pricing: Annotated[PricingOpt, typer.Option(help="Pricing model.")] = PricingOpt.on_demand,
+    region: Annotated[str | None, typer.Option(help="Region for prices, PUE and carbon.")] = None,
+    skip_bad_rows: Annotated[bool, typer.Option(help="Skip and count malformed trace rows.")] = False,
+    as_json: JsonOpt = False,
+    plot: Annotated[Path | None, typer.Option(help="Folder for latency CDF, utilisation and queue charts.")] = None,
+) -> None:
+    """Replay a request trace against a fleet of replicas: latency percentiles, SLOs, utilisation, cost."""
+    from rich.progress import Progress
+
+    from chipfleet.report.sim import serve_plots, serve_tables
+    from chipfleet.sim.fleet import FleetSpec
+    from chipfleet.sim.serve import ServeOptions, simulate_serving
+
+    arch = _model(model, model_config)
+    opts = ServeOptions(
+        max_batch_tokens=max_batch_tokens,
+        max_seqs=max_seqs,
+        chunked_prefill=chunked_prefill,
+        prefix_cache=prefix_cache,
+        tp=tp,
+        precision=precision,
+        slo_ttft_s=_seconds(slo_ttft, "--slo-ttft"),
+        slo_tpot_s=_seconds(slo_tpot, "--slo-tpot"),
+    )
+    tr = _request_trace(trace, requests, rate_scale, skip_bad_rows)
+    spec = FleetSpec.parse(fleet)
+    with Progress(console=Console(stderr=True), transient=True, disable=as_json) as bar:
+        task = bar.add_task(f"simulating {len(tr):,} requests", total=len(tr))
+        result = simulate_serving(
+            arch, tr, spec, _State.catalog(), router=router, options=opts, seed=seed, pricing=Pricing(pricing.value),
+            region=region, progress=lambda done, total: bar.update(task, completed=done),
+        )  # fmt: skip
+    if plot is not None:
+        serve_plots(result, plot)
+    if as_json:
+        _emit_json(result.as_dict())
+        return
+    for table in serve_tables(result):
+        console.print(table)
+    if plot is not None:
+        console.print(f"charts: {plot}/")
+
+
+def _seconds(text: str | None, what: str) -> float | None:
+    """'1s', '500ms', '0.2' (seconds)."""
+    if text is None:
+        return None
+    t = text.strip().lower()
+    scale = 1e-3 if t.endswith("ms") else 1.0
+    try:
+        value = float(t.removesuffix("ms").removesuffix("s")) * scale
+    except ValueError:
+        raise ConfigError(f"cannot read {what} {text!r}; write e.g. 1s, 500ms or 0.05") from None
+    if value <= 0:
+        raise ConfigError(f"{what} must be positive, got {text!r}")
+    return value
+
+
+@simulate_app.command("routers")
+def simulate_routers() -> None:
+    """List the request routers."""
+    from chipfleet.sim.routers import list_routers
+
+    for name in list_routers():
+        console.print(name)
 
 
 # ----------------------------------------------------------------------------- accuracy

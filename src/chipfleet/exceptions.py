@@ -37,6 +37,9 @@ _LISTINGS = {
     "record": "chipfleet catalog chips|instances|regions|families",
     "model": "chipfleet models list",
     "benchmark": "chipfleet models benchmarks",
+    "trace": "chipfleet traces list",
+    "router": "chipfleet simulate routers",
+    "policy": "chipfleet simulate policies",
 }
 
 

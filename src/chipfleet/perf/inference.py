@@ -248,10 +248,10 @@ def prefill_time(
     bytes_ = weight_bytes_per_chip(model, tp, cfg.weight_precision)
     bytes_ += tokens * kv_bytes_per_token_per_chip(model, tp, cfg.kv_dtype)
     bytes_ += elementwise_bytes_per_token(model, cfg.weight_precision) * tokens * model.n_layers / tp
-    return _phase(model, hw, tp, cfg, flops, tokens, bytes_, tokens * model.hidden_size * ACTIVATION_BYTES, attn)
+    return phase_time(model, hw, tp, cfg, flops, tokens, bytes_, tokens * model.hidden_size * ACTIVATION_BYTES, attn)
 
 
-def _phase(
+def phase_time(
     model: ModelArch,
     hw: Hardware,
     tp: int,
@@ -307,7 +307,7 @@ def decode_step_time(
     bytes_ = touched * cfg.weight_precision.bytes / tp
     bytes_ += batch * context * kv_bytes_per_token_per_chip(model, tp, cfg.kv_dtype)
     bytes_ += elementwise_bytes_per_token(model, cfg.weight_precision) * batch * model.n_layers / tp
-    return _phase(model, hw, tp, cfg, flops, batch, bytes_, batch * model.hidden_size * ACTIVATION_BYTES, attn)
+    return phase_time(model, hw, tp, cfg, flops, batch, bytes_, batch * model.hidden_size * ACTIVATION_BYTES, attn)
 
 
 def estimate_inference(cfg: ServingConfig, hw: Hardware, check_memory: bool = True) -> InferenceResult:

@@ -1,0 +1,1 @@
+"""Discrete-event simulation of a fleet: request-level serving, job-level training clusters."""

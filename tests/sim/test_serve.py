@@ -1,0 +1,213 @@
+"""Request-level serving simulation: closed form at low load, queueing theory, routers, KV, prefix cache."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from chipfleet.catalog import Catalog, load_catalog
+from chipfleet.perf import ServingConfig, estimate_inference, hardware_for
+from chipfleet.sim.fleet import FleetSpec
+from chipfleet.sim.metrics import LogHistogram
+from chipfleet.sim.routers import list_routers, make_router
+from chipfleet.sim.serve import ServeOptions, simulate_serving
+from chipfleet.traces.schema import RequestTrace
+from chipfleet.workloads import get_model
+
+MODEL = get_model("llama-3-8b")
+
+
+@pytest.fixture(scope="module")
+def cat() -> Catalog:
+    return load_catalog(use_env=False)
+
+
+def trace(arrival: np.ndarray, inp: np.ndarray, out: np.ndarray, hashes: tuple[tuple[int, ...], ...] | None = None,
+          block: int | None = None) -> RequestTrace:  # fmt: skip
+    return RequestTrace(
+        name="test",
+        arrival_s=arrival - arrival[0],
+        input_tokens=inp.astype(np.int64),
+        output_tokens=out.astype(np.int64),
+        hash_ids=hashes,
+        block_tokens=block,
+        source="generated in the test",
+        license="n/a",
+        skipped_rows=0,
+    )
+
+
+def poisson(n: int, rate: float, inp: int, out: int, seed: int = 0) -> RequestTrace:
+    rng = np.random.default_rng(seed)
+    arr = np.cumsum(rng.exponential(1 / rate, n))
+    return trace(arr, np.full(n, inp), np.full(n, out))
+
+
+@pytest.mark.parametrize(("instance", "inp", "out"), [("p5.48xlarge", 1024, 256), ("inf2.48xlarge", 512, 64)])
+def test_one_request_alone_matches_the_model(cat: Catalog, instance: str, inp: int, out: int) -> None:
+    """At low load the simulator's TTFT and TPOT equal the performance model's closed form."""
+    tr = trace(np.array([0.0]), np.array([inp]), np.array([out]))
+    res = simulate_serving(MODEL, tr, FleetSpec.parse(f"{instance}:1"), cat)
+    tp = res.by_type[0].tp
+    est = estimate_inference(
+        ServingConfig(model=MODEL, batch=1, input_tokens=inp, output_tokens=out, tp=tp), hardware_for(cat, instance)
+    )
+    assert res.ttft_s["mean"] == pytest.approx(est.ttft_s, rel=1e-9)
+    assert res.tpot_s["mean"] == pytest.approx(est.tpot_s, rel=1e-3)  # mean over growing context vs midpoint
+
+
+def test_batch_one_replica_is_an_md1_queue(cat: Catalog) -> None:
+    """One replica serving one request at a time, Poisson arrivals, fixed lengths: M/D/1.
+    Mean wait Wq = ρ·S / (2·(1 − ρ)) (Pollaczek-Khinchine with zero service variance)."""
+    inp, out = 512, 32
+    single = simulate_serving(
+        MODEL, trace(np.array([0.0]), np.array([inp]), np.array([out])), FleetSpec.parse("g6e.xlarge:1"), cat
+    )
+    service = single.e2e_s["mean"]
+    prefill = single.ttft_s["mean"]
+    rho = 0.6
+    res = simulate_serving(
+        MODEL, poisson(20_000, rho / service, inp, out, seed=3), FleetSpec.parse("g6e.xlarge:1"), cat,
+        options=ServeOptions(max_seqs=1),
+    )  # fmt: skip
+    wq = rho * service / (2 * (1 - rho))
+    assert res.ttft_s["mean"] - prefill == pytest.approx(wq, rel=0.08)
+
+
+def test_same_seed_same_result_and_many_runs_per_process(cat: Catalog) -> None:
+    tr = poisson(2000, 20.0, 800, 100, seed=1)
+    fleet = FleetSpec.parse("g6e.xlarge:2,g6.xlarge:2")
+    a = simulate_serving(MODEL, tr, fleet, cat, router="power-of-two", seed=7)
+    b = simulate_serving(MODEL, tr, fleet, cat, router="power-of-two", seed=7)
+    assert a.as_dict() == b.as_dict()
+
+
+@pytest.mark.parametrize("router", list_routers())
+def test_every_router_serves_every_request(cat: Catalog, router: str) -> None:
+    tr = poisson(1500, 15.0, 600, 80, seed=2)
+    res = simulate_serving(MODEL, tr, FleetSpec.parse("g6e.xlarge:2,g6.xlarge:2"), cat, router=router)
+    assert res.completed == 1500 and res.rejected == 0
+    assert res.ttft_s["p50"] > 0 and res.tpot_s["p50"] > 0
+    assert all(0 <= t.utilization <= 1 for t in res.by_type)
+    assert sum(t.completed for t in res.by_type) == 1500
+
+
+def test_router_registry_refuses_unknown_names() -> None:
+    from chipfleet.exceptions import UnknownNameError
+
+    with pytest.raises(UnknownNameError, match="least-outstanding"):
+        make_router("least-outstandin")
+
+
+def test_kv_pressure_preempts_and_still_finishes(cat: Catalog) -> None:
+    """Long outputs on a small-memory GPU overflow the KV cache: requests are preempted and recomputed."""
+    tr = poisson(300, 50.0, 2000, 1500, seed=4)
+    res = simulate_serving(MODEL, tr, FleetSpec.parse("g6.xlarge:1"), cat, options=ServeOptions(max_seqs=256))
+    assert res.preemptions > 0
+    assert res.completed == 300
+
+
+def test_prefix_cache_cuts_prefill(cat: Catalog) -> None:
+    n = 200
+    hashes = tuple((0, 1, 2, 3, 4, 5, 6, 7, 100 + i) for i in range(n))  # a shared 8-block system prompt
+    arr = np.arange(n) * 0.5
+    tr = trace(arr, np.full(n, 9 * 512), np.full(n, 16), hashes=hashes, block=512)
+    on = simulate_serving(MODEL, tr, FleetSpec.parse("p5.48xlarge:1"), cat, options=ServeOptions(tp=8))
+    off = simulate_serving(
+        MODEL, tr, FleetSpec.parse("p5.48xlarge:1"), cat, options=ServeOptions(tp=8, prefix_cache=False)
+    )
+    assert on.prefix_hit_tokens >= (n - 1) * 8 * 512
+    assert off.prefix_hit_tokens == 0
+    assert on.ttft_s["mean"] < 0.5 * off.ttft_s["mean"]
+
+
+def test_chunked_and_unchunked_prefill_both_complete(cat: Catalog) -> None:
+    tr = poisson(500, 10.0, 3000, 100, seed=5)
+    for chunked in (True, False):
+        res = simulate_serving(
+            MODEL,
+            tr,
+            FleetSpec.parse("g6e.xlarge:2"),
+            cat,
+            options=ServeOptions(chunked_prefill=chunked, max_batch_tokens=2048),
+        )
+        assert res.completed == 500
+
+
+def test_slo_attainment_and_costs(cat: Catalog) -> None:
+    tr = poisson(1000, 5.0, 1000, 100, seed=6)
+    res = simulate_serving(
+        MODEL, tr, FleetSpec.parse("g6e.xlarge:2"), cat, options=ServeOptions(slo_ttft_s=1.0, slo_tpot_s=0.05)
+    )
+    assert res.slo_attainment is not None and 0.5 < res.slo_attainment <= 1.0
+    price = cat.instance("g6e.xlarge").price(None)
+    assert price is not None
+    assert res.cost_usd == pytest.approx(2 * price.usd_per_h * res.span_s / 3600)
+    assert res.energy_kwh > 0
+
+
+def test_log_histogram_percentiles() -> None:
+    rng = np.random.default_rng(0)
+    values = rng.lognormal(-3, 1, 50_000)
+    h = LogHistogram()
+    h.add_many(values)
+    for q in (50, 90, 99):
+        assert h.percentile(q) == pytest.approx(float(np.percentile(values, q)), rel=0.015)
+    assert h.mean == pytest.approx(float(values.mean()))
+    assert h.fraction_below(float(np.median(values))) == pytest.approx(0.5, abs=0.01)
+    assert math.isnan(LogHistogram().percentile(50))
+
+
+@pytest.mark.parametrize(
+    ("model_name", "instance", "tp"), [("llama-3-8b", "p5.48xlarge", 2), ("mixtral-8x7b", "p5.48xlarge", 4)]
+)
+def test_iteration_model_equals_the_roofline(cat: Catalog, model_name: str, instance: str, tp: int) -> None:
+    """The simulator's folded iteration cost is the performance model's phase_time, term for term."""
+    from chipfleet.perf.inference import kv_bytes_per_token_per_chip, phase_time
+    from chipfleet.perf.kernels import elementwise_bytes_per_token
+    from chipfleet.sim.serve import IterationModel
+
+    model = get_model(model_name)
+    hw = hardware_for(cat, instance)
+    it = IterationModel(model, hw, tp, it_precision := ServingConfig(model=model).weight_precision)
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        d, p = int(rng.integers(0, 64)), int(rng.integers(0, 4096))
+        if d + p == 0:
+            continue
+        dctx, keys, prefix, fin = (
+            float(rng.integers(0, 10**6)),
+            float(rng.integers(0, 10**7)),
+            float(rng.integers(0, 10**5)),
+            int(rng.integers(0, 4)),
+        )
+        t, busy = it.time(d, dctx, p, keys, prefix, fin)
+        tokens = d + p
+        cfg = ServingConfig(model=model, tp=tp, weight_precision=it_precision)
+        L = model.n_layers
+        flops = (
+            tokens * 2.0 * L * model.params_per_layer_active / tp
+            + (d + fin) * 2.0 * model.vocab_size * model.hidden_size / tp
+        )
+        attn = 4.0 * L * model.n_heads * model.head_dim / tp * (dctx + keys)
+        from chipfleet.perf.inference import expected_experts_touched, weight_bytes_per_chip
+
+        weights = weight_bytes_per_chip(model, tp, it_precision)
+        if model.is_moe:
+            weights -= (
+                (model.n_experts - expected_experts_touched(model, tokens))
+                * model.params_mlp_per_expert
+                * L
+                * it_precision.bytes
+                / tp
+            )
+        kv = kv_bytes_per_token_per_chip(model, tp, cfg.kv_dtype)
+        bytes_ = weights + kv * (dctx + prefix + p) + elementwise_bytes_per_token(model, it_precision) * L / tp * tokens
+        ref = phase_time(model, hw, tp, cfg, flops, tokens, bytes_, tokens * model.hidden_size * 2.0, attn)
+        assert t == pytest.approx(ref.time_s, rel=1e-9)
+        assert busy == pytest.approx(max(ref.compute_s, ref.memory_s), rel=1e-9)
+        times, busies = it.decode_block(d or 1, dctx, 3)
+        one, one_busy = it.time(d or 1, dctx + 2 * (d or 1), 0, 0.0, 0.0, 0)
+        assert times[2] == pytest.approx(one, rel=1e-9) and busies[2] == pytest.approx(one_busy, rel=1e-9)
