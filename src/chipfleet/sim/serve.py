@@ -90,6 +90,15 @@ class _Stats:
     preemptions: int = 0
     prefix_hit_tokens: int = 0
 
+    def merge(self, other: _Stats) -> None:
+        for h in ("ttft", "tpot", "e2e"):
+            getattr(self, h).merge(getattr(other, h))
+        self.completed += other.completed
+        self.output_tokens += other.output_tokens
+        self.slo_met += other.slo_met
+        self.preemptions += other.preemptions
+        self.prefix_hit_tokens += other.prefix_hit_tokens
+
 
 class IterationModel:
     """Time of one batching iteration on a replica: the performance model's roofline
@@ -193,14 +202,13 @@ class Replica:
         opts: ServeOptions,
         sim: Simulation,
         stats: _Stats,
-        type_stats: _Stats,
         block_tokens: int | None,
         view: FleetView,
         waiting_total: list[int],
     ) -> None:
         self.index, self.node, self.chips, self.it = index, node, chips, it
         self.kv_capacity, self.opts, self.sim = kv_capacity, opts, sim
-        self.stats, self.type_stats = stats, type_stats
+        self.stats = stats  # this replica's instance type's; merged into the fleet's at the end
         self.waiting: deque[_Request] = deque()
         self.running: list[_Request] = []
         self.kv_used = 0
@@ -358,7 +366,6 @@ class Replica:
                         r.first_token = now
                         wait = now - r.arrival
                         self.stats.ttft.add(wait)
-                        self.type_stats.ttft.add(wait)
             for r in decoders:
                 r.generated += 1
                 r.kv += 1
@@ -376,14 +383,14 @@ class Replica:
                 self._remember(r)
                 e2e = now - r.arrival
                 tpot = (now - r.first_token) / (r.output - 1) if r.output > 1 else math.nan
-                for st in (self.stats, self.type_stats):
-                    st.e2e.add(e2e)
-                    if r.output > 1:
-                        st.tpot.add(tpot)
-                    st.completed += 1
-                    st.output_tokens += r.output
-                    if self._meets_slo(r.first_token - r.arrival, tpot):
-                        st.slo_met += 1
+                st = self.stats
+                st.e2e.add(e2e)
+                if r.output > 1:
+                    st.tpot.add(tpot)
+                st.completed += 1
+                st.output_tokens += r.output
+                if self._meets_slo(r.first_token - r.arrival, tpot):
+                    st.slo_met += 1
             else:
                 keep.append(r)
         self.view.outstanding[self.index] -= len(self.running) - len(keep)
@@ -404,7 +411,6 @@ class Replica:
             self.waiting.appendleft(victim)
             self.waiting_total[0] += 1
             self.stats.preemptions += 1
-            self.type_stats.preemptions += 1
 
 
 # ----------------------------------------------------------------------------- the run
@@ -500,7 +506,6 @@ def simulate_serving(
     pool = Pool.build(catalog, fleet, pricing, region)
     sim = Simulation(seed=seed)
     rt = make_router(router) if isinstance(router, str) else router
-    stats = _Stats()
     type_stats: dict[str, _Stats] = {}
     replicas: list[Replica] = []
     meta: dict[str, tuple[int, int]] = {}
@@ -535,7 +540,7 @@ def simulate_serving(
     view.kv_capacity_tokens = np.array([cap for _, _, _, cap in slots], dtype=np.int64)
     for i, (node, tp, it, cap) in enumerate(slots):
         replicas.append(
-            Replica(i, node, tp, it, cap, opts, sim, stats, type_stats[node.instance.name], trace.block_tokens,
+            Replica(i, node, tp, it, cap, opts, sim, type_stats[node.instance.name], trace.block_tokens,
                     view, waiting_total)
         )  # fmt: skip
     queue = WindowSeries(opts.window_s)
@@ -568,6 +573,9 @@ def simulate_serving(
     sim.run()
     if progress is not None:
         progress(n, n)
+    stats = _Stats()
+    for st in type_stats.values():
+        stats.merge(st)
     span = max(sim.now, float(arrivals[-1]) if n else 0.0)
     region_name = region or _price_region(pool, pricing)
     pue = catalog.region(region_name).pue_ratio if region_name else 1.0
