@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -12,6 +11,7 @@ from rich.table import Table
 
 from chipfleet.plan.trainer import TrainOption, TrainPlan
 from chipfleet.report import units as u
+from chipfleet.report.charts import pyplot, to_png
 
 
 def options_table(title: str, options: Sequence[TrainOption]) -> Table:
@@ -49,11 +49,7 @@ def rejected_table(plan: TrainPlan) -> Table:
 
 def pareto_png(plan: TrainPlan) -> bytes:
     """Time vs cost of every option on the front (and the ranked options), log axes."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(8, 5.5))
     chips = sorted({o.chip for o in plan.options} | {o.chip for o in plan.pareto})
     cmap = plt.get_cmap("tab10")
@@ -77,11 +73,7 @@ def pareto_png(plan: TrainPlan) -> bytes:
     ax.set_ylabel("cost (USD)")
     ax.set_title(f"{plan.model}, {plan.tokens / 1e12:g}T tokens: time × cost Pareto front (black)", fontsize=10)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
-    return buf.getvalue()
+    return to_png(fig)
 
 
 def write_plot(plan: TrainPlan, path: Path) -> Path:

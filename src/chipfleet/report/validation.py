@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 import math
 from pathlib import Path
 
 from rich.table import Table
 
+from chipfleet.report.charts import pyplot, to_png
 from chipfleet.validate.calibrate import Calibration, is_validated
 from chipfleet.validate.runner import ValidationReport
 
@@ -65,11 +65,7 @@ def skipped_table(report: ValidationReport) -> Table:
 
 def scatter_png(report: ValidationReport) -> bytes:
     """Log-log predicted vs measured, one colour per family, with the y = x line and ±30 % lines."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7.5, 7))
     fams = sorted({r.family for r in report.results})
     cmap = plt.get_cmap("tab10")
@@ -94,11 +90,7 @@ def scatter_png(report: ValidationReport) -> bytes:
     ax.set_ylabel("predicted")
     ax.set_title(f"chipfleet vs published measurements\n{report.mode}; dashed: ±30 %", fontsize=10)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
-    return buf.getvalue()
+    return to_png(fig)
 
 
 def write_html(report: ValidationReport, path: Path) -> Path:
