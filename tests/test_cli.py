@@ -283,3 +283,21 @@ def test_simulate_serve_bad_input(capsys: pytest.CaptureFixture[str], args: list
     base = ["simulate", "serve", "--model", "llama-3-8b", "--trace", "azure-conv"]
     code, _, err = run(capsys, *base, *args)
     assert code == 2 and needle.lower() in err.lower()
+
+
+def test_simulate_train_json_and_plots(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, out, _ = run(
+        capsys, "simulate", "train", "--fleet", "trn1.32xlarge:8,p5.48xlarge:2", "--trace", "philly",
+        "--policy", "gavel-max-throughput", "--jobs", "3000", "--rate-scale", "50", "--json", "--plot", str(tmp_path),
+    )  # fmt: skip
+    assert code == 0
+    d = json.loads(out)
+    assert d["jobs"] == 3000 and d["completed"] + d["rejected"] == 3000
+    assert 0 <= d["custom_silicon_chip_share"] <= 1 and d["cost_usd"] > 0
+    for name in ("jct_cdf.png", "utilization.png"):
+        assert (tmp_path / name).stat().st_size > 5_000
+
+
+def test_simulate_train_bad_policy(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "simulate", "train", "--fleet", "p5.48xlarge:2", "--policy", "gavel-max-throughpt")
+    assert code == 2 and "did you mean" in err.lower()

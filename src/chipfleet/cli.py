@@ -8,6 +8,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
+import numpy as np
 import typer
 from rich.console import Console
 
@@ -508,6 +509,68 @@ def _seconds(text: str | None, what: str) -> float | None:
     if value <= 0:
         raise ConfigError(f"{what} must be positive, got {text!r}")
     return value
+
+
+@simulate_app.command("train")
+def simulate_train(
+    fleet: Annotated[str, typer.Option(help="Instances and counts: trn1.32xlarge:64,p5.48xlarge:16.")],
+    trace: Annotated[str, typer.Option(help="Built-in job trace (philly) or a file with a column mapping.")] = "philly",
+    policy: Annotated[str, typer.Option(help="fifo, sjf, gavel-max-throughput, cost-min, energy-aware, ...")] = "fifo",
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    jobs: Annotated[int | None, typer.Option(help="Replay only the first N jobs.")] = None,
+    rate_scale: Annotated[float, typer.Option(help="Multiply the submission rate (2 = twice the load).")] = 1.0,
+    reference: Annotated[
+        str | None, typer.Option(help="Instance type the trace's durations were measured on (default: slowest).")
+    ] = None,
+    pricing: Annotated[PricingOpt, typer.Option(help="Pricing model.")] = PricingOpt.on_demand,
+    skip_bad_rows: Annotated[bool, typer.Option(help="Skip and count malformed trace rows.")] = False,
+    as_json: JsonOpt = False,
+    plot: Annotated[Path | None, typer.Option(help="Folder for the JCT CDF and utilisation charts.")] = None,
+) -> None:
+    """Replay a job trace on a mixed training cluster under a scheduling policy."""
+    from rich.progress import Progress
+
+    from chipfleet.report.sim import train_plots, train_tables
+    from chipfleet.sim.cluster import simulate_training
+    from chipfleet.sim.fleet import FleetSpec, Pool
+    from chipfleet.sim.throughput import throughput_matrix
+    from chipfleet.traces import JobTrace, load_trace
+
+    tr = load_trace(trace, skip_bad_rows=skip_bad_rows, kind="jobs")
+    if not isinstance(tr, JobTrace):
+        raise ConfigError(f"{trace} is a request trace; `simulate train` needs jobs (philly)")
+    if jobs is not None:
+        tr = tr.head(jobs)
+    if rate_scale != 1.0:
+        tr = tr.scale_rate(rate_scale)
+    spec = FleetSpec.parse(fleet)
+    cat = _State.catalog()
+    pool = Pool.build(cat, spec, Pricing(pricing.value))
+    matrix = throughput_matrix(cat, [name for name, _ in spec.entries], reference=reference)
+    span = float(tr.submit_s[-1]) if len(tr) else 0.0
+    with Progress(console=Console(stderr=True), transient=True, disable=as_json) as bar:
+        task = bar.add_task(f"simulating {len(tr):,} jobs", total=max(span, 1.0))
+        result = simulate_training(
+            tr, pool, policy, matrix, seed=seed, progress=lambda now: bar.update(task, completed=min(now, span))
+        )
+    if plot is not None:
+        train_plots(result, np.asarray(tr.submit_s), plot)
+    if as_json:
+        _emit_json(result.as_dict())
+        return
+    for table in train_tables(result):
+        console.print(table)
+    if plot is not None:
+        console.print(f"charts: {plot}/")
+
+
+@simulate_app.command("policies")
+def simulate_policies() -> None:
+    """List the training-cluster scheduling policies."""
+    from chipfleet.sim.policies import list_policies
+
+    for name in list_policies():
+        console.print(name)
 
 
 @simulate_app.command("routers")

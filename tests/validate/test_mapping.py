@@ -142,7 +142,6 @@ def test_inference_case_and_precision(cat: Catalog) -> None:
 @pytest.mark.parametrize(
     ("metric", "kind", "in_scope"),
     [
-        ("tokens_per_s_server", "infer", False),
         ("time_to_train_min", "train", False),
         ("avg_system_power_w_offline", "infer", False),
         ("ai_exaflops", "claim", False),
@@ -151,6 +150,13 @@ def test_inference_case_and_precision(cat: Catalog) -> None:
 def test_out_of_scope_rows(cat: Catalog, metric: str, kind: str, in_scope: bool) -> None:
     skip = map_row(row(metric=metric, kind=kind), cat)
     assert isinstance(skip, Skip) and skip.in_scope is in_scope
+
+
+def test_server_rows_are_in_scope_but_not_replayed_without_constraints(cat: Catalog) -> None:
+    r = row(kind="infer", model="Llama-2-70B-Chat (MLPerf llama2-70b-99)", metric="tokens_per_s_server",
+            source="mlcommons/inference_results_v4.1:x", input_len="1024", output_len="290", batch="")  # fmt: skip
+    skip = map_row(r, cat)
+    assert isinstance(skip, Skip) and skip.in_scope and "server scenario" in skip.reason
 
 
 def test_missing_lengths_are_skipped_in_scope(cat: Catalog) -> None:

@@ -9,6 +9,8 @@ import numpy as np
 from rich.table import Table
 
 from chipfleet.report import units as u
+from chipfleet.report.charts import pyplot, to_png
+from chipfleet.sim.cluster import ClusterResult
 from chipfleet.sim.serve import ServeResult
 
 
@@ -55,11 +57,7 @@ def serve_tables(r: ServeResult) -> list[Table]:
 
 def serve_plots(r: ServeResult, out: Path) -> list[Path]:
     """Latency CDFs, utilisation over time per instance type, queue length over time (PNG files)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     out.mkdir(parents=True, exist_ok=True)
     paths = []
     fig, ax = plt.subplots(figsize=(7, 4.5))
@@ -73,10 +71,8 @@ def serve_plots(r: ServeResult, out: Path) -> list[Path]:
     ax.set_title(f"Latency CDFs: {r.model} on {r.fleet}", fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend()
-    fig.tight_layout()
     paths.append(out / "latency_cdf.png")
-    fig.savefig(paths[-1], dpi=110)
-    plt.close(fig)
+    paths[-1].write_bytes(to_png(fig))
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for name, series in r.utilization_series.items():
@@ -87,10 +83,8 @@ def serve_plots(r: ServeResult, out: Path) -> list[Path]:
     ax.set_ylim(0, 1.05)
     ax.set_title("Utilisation over time", fontsize=10)
     ax.legend()
-    fig.tight_layout()
     paths.append(out / "utilization.png")
-    fig.savefig(paths[-1], dpi=110)
-    plt.close(fig)
+    paths[-1].write_bytes(to_png(fig))
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
     t = np.arange(len(r.queue_series)) * r.window_s / 60
@@ -98,8 +92,76 @@ def serve_plots(r: ServeResult, out: Path) -> list[Path]:
     ax.set_xlabel("minutes")
     ax.set_ylabel("requests waiting (max per window)")
     ax.set_title("Queue length", fontsize=10)
-    fig.tight_layout()
     paths.append(out / "queue.png")
-    fig.savefig(paths[-1], dpi=110)
-    plt.close(fig)
+    paths[-1].write_bytes(to_png(fig))
+    return paths
+
+
+def train_tables(r: ClusterResult) -> list[Table]:
+    head = Table(title=f"Training cluster: {r.trace} ({r.jobs:,} jobs), policy {r.policy}")
+    head.add_column("quantity")
+    head.add_column("value", justify="right")
+    stats = ("mean", "p50", "p90", "p99")
+    rows = [
+        ("completed / rejected / unfinished", f"{r.completed:,} / {r.rejected:,} / {r.unfinished:,}"),
+        ("makespan", _ms(r.makespan_s)),
+        ("job completion time mean / p50 / p90 / p99", " / ".join(_ms(getattr(r.jct, k)) for k in stats)),
+        ("queueing delay mean / p50 / p90 / p99", " / ".join(_ms(getattr(r.queueing, k)) for k in stats)),
+        ("preemptions", f"{r.preemptions:,}"),
+        ("utilisation (busy chips)", u.percent(r.utilisation)),
+        ("busy chip-hours", f"{r.chip_hours:,.0f}"),
+        (
+            "custom silicon share (chip-hours / work)",
+            f"{u.percent(r.custom_silicon_chip_share)} / {u.percent(r.custom_silicon_work_share)}",
+        ),
+        ("cost", u.usd(r.cost_usd)),
+        ("energy (facility)", u.energy(r.energy_kwh)),
+        ("events", f"{r.events:,}"),
+    ]
+    for k, v in rows:
+        head.add_row(k, v)
+    per = Table(title=f"Per instance type (speeds relative to {r.matrix.reference})")
+    for col in ("instance", "instances", "speed", "busy", "allocated", "jobs run", "cost", "energy"):
+        per.add_column(col, justify="left" if col == "instance" else "right")
+    for t in r.types:
+        per.add_row(
+            t.instance + (" (custom)" if t.custom_silicon else ""),
+            f"{t.instances:,}",
+            f"{t.relative_speed:.2f}×",
+            u.percent(t.utilisation),
+            u.percent(t.allocated_share),
+            f"{t.runs_started:,}",
+            u.usd(t.cost_usd),
+            u.energy(t.energy_kwh),
+        )
+    return [head, per]
+
+
+def train_plots(r: ClusterResult, submit_s: np.ndarray, out: Path) -> list[Path]:
+    """Job completion time CDF and utilisation over time per instance type (PNG files)."""
+    plt = pyplot()
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    done = ~np.isnan(r.finish_s)
+    jct = np.sort(r.finish_s[done] - submit_s[done])
+    if len(jct):
+        ax.step(np.maximum(jct, 1.0) / 3600, np.arange(1, len(jct) + 1) / len(jct), where="post")
+    ax.set_xscale("log")
+    ax.set_xlabel("job completion time (hours)")
+    ax.set_ylabel("fraction of jobs")
+    ax.set_title(f"JCT CDF: {r.trace}, {r.policy}", fontsize=10)
+    ax.grid(alpha=0.3)
+    paths.append(out / "jct_cdf.png")
+    paths[-1].write_bytes(to_png(fig))
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for t in r.types:
+        series = t.utilisation_over_time
+        ax.plot(np.arange(len(series)) * r.window_s / 86400, series, label=t.instance)
+    ax.set_xlabel("days")
+    ax.set_ylabel("busy fraction of chips")
+    ax.set_title("Utilisation over time", fontsize=10)
+    ax.legend(fontsize=8)
+    paths.append(out / "utilization.png")
+    paths[-1].write_bytes(to_png(fig))
     return paths

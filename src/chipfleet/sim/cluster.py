@@ -1,0 +1,840 @@
+"""Job-level simulation of a training cluster: trace jobs queue, a policy places them on whole instances.
+
+Events are submissions, completions and preemptions on the :class:`~chipfleet.sim.kernel.Simulation`
+kernel. After anything changes, a decision event (priority 1, so after every event of the same instant) asks
+the policy (:mod:`chipfleet.sim.policies`) for decisions until it has none. A job of ``g`` chips runs on
+``ceil(g / chips_per_instance)`` whole instances of one type, taken from the shared :class:`Pool` under the
+owner tag ``train:<job>``; it advances ``r_X`` reference seconds of work per second on type ``X``
+(:mod:`chipfleet.sim.throughput`). The simulation uses the nodes that are free in the pool when it starts
+(plus those it frees itself, and those :meth:`TrainingCluster.nodes_freed` hands it); nodes another
+simulator holds stay untouched, and a node another simulator takes from under it is dropped from its list.
+
+Accounting: a running job's ``g`` chips are *busy* while it computes (not during a restart penalty) and add
+``g × seconds`` to its nodes' ``busy_chip_s``, from which :meth:`Pool.energy_kwh` charges TDP over idle
+power; the surplus chips of a part-used instance are *allocated* but idle. Utilisation of a type is busy
+chip-seconds ÷ (all its chips × span); the span is the makespan (or ``until``). Cost is
+:meth:`Pool.cost_usd` (every node rented for the span); energy is :meth:`Pool.energy_kwh` per instance type
+with the PUE of the catalog region whose price the type's nodes carry (the pool does not record the region,
+so it is found by matching the price; 1.0 when no region matches), unless ``pue`` is given. Custom silicon
+means chips whose vendor is aws, google or microsoft; the rest (nvidia, amd) are merchant GPUs.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from chipfleet.exceptions import ConfigError
+from chipfleet.sim.fleet import Node, Pool
+from chipfleet.sim.kernel import Simulation
+from chipfleet.sim.policies import (
+    ClusterView,
+    Decision,
+    Head,
+    Policy,
+    RunningJob,
+    RunningOrder,
+    TypeInfo,
+    get_policy,
+)
+from chipfleet.sim.throughput import CUSTOM_SILICON_VENDORS, ThroughputMatrix
+from chipfleet.traces.schema import JobTrace
+
+_PENDING, _WAITING, _RUNNING, _DONE, _REJECTED = 0, 1, 2, 3, 4
+_DECIDE_PRIORITY = 1
+
+
+@dataclass
+class _Run:
+    """One run of a job on one type (until it completes or is preempted)."""
+
+    type_index: int
+    nodes: list[Node]
+    alloc_s: float  # instances taken
+    compute_s: float  # computing starts (after a restart penalty)
+    remaining_at_compute_s: float  # reference seconds of work left when computing starts
+    epoch: int
+    in_computing_index: bool = False
+
+
+class _View:
+    """The read-only :class:`ClusterView` the policy gets."""
+
+    __slots__ = ("_c",)
+
+    def __init__(self, cluster: TrainingCluster) -> None:
+        self._c = cluster
+
+    @property
+    def now(self) -> float:
+        return self._c.sim.now
+
+    @property
+    def types(self) -> Sequence[TypeInfo]:
+        return self._c.types
+
+    @property
+    def free_instances(self) -> Sequence[int]:
+        return tuple(self._c._free_count)
+
+    @property
+    def waiting_count(self) -> int:
+        return self._c._n_waiting
+
+    @property
+    def rng(self) -> np.random.Generator:
+        return self._c.sim.rng
+
+    def heads(self) -> list[Head]:
+        return self._c._heads()
+
+    def waiting(self) -> Iterator[int]:
+        c = self._c
+        for heap in c._queues.values():
+            for _, job, seq in heap:
+                if c._state[job] == _WAITING and c._qseq[job] == seq:
+                    yield job
+
+    def job_chips(self, job: int) -> int:
+        return self._c._chips[job]
+
+    def job_submit_s(self, job: int) -> float:
+        return self._c._submit[job]
+
+    def job_remaining_ref_s(self, job: int) -> float:
+        return self._c._remaining_now(job)
+
+    def running_on(self, type_index: int) -> Iterator[RunningJob]:
+        c = self._c
+        for job in list(c._running_by_type[type_index]):
+            yield c._running_job(job)
+
+    def running_descending(self, type_index: int, by: RunningOrder = "work") -> Iterator[RunningJob]:
+        return self._c._descending(type_index, by)
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """Summary of a sample of seconds (NaN when empty)."""
+
+    count: int
+    mean: float
+    p50: float
+    p90: float
+    p99: float
+    max: float
+
+    @classmethod
+    def of(cls, values: NDArray[np.float64]) -> Distribution:
+        if values.size == 0:
+            return cls(0, math.nan, math.nan, math.nan, math.nan, math.nan)
+        p50, p90, p99 = np.percentile(values, [50, 90, 99])
+        return cls(int(values.size), float(values.mean()), float(p50), float(p90), float(p99), float(values.max()))
+
+    def as_dict(self) -> dict[str, object]:
+        return {k: _json(v) for k, v in self.__dict__.items()}
+
+
+@dataclass(frozen=True)
+class TypeUsage:
+    """One instance type over the span."""
+
+    instance: str
+    instances: int
+    chips: int
+    custom_silicon: bool
+    relative_speed: float
+    busy_chip_s: float  # chips computing
+    allocated_instance_s: float  # instances held by training jobs (incl. surplus chips and restarts)
+    utilisation: float  # busy chip-seconds / (chips × span)
+    allocated_share: float  # allocated instance-seconds / (instances × span)
+    work_ref_chip_s: float  # busy chip-seconds × relative speed
+    runs_started: int
+    pue: float
+    energy_kwh: float
+    cost_usd: float
+    utilisation_over_time: tuple[float, ...]
+
+    def as_dict(self) -> dict[str, object]:
+        d: dict[str, object] = {k: _json(v) for k, v in self.__dict__.items()}
+        d["utilisation_over_time"] = [_json(v) for v in self.utilisation_over_time]
+        return d
+
+
+@dataclass(frozen=True)
+class ClusterResult:
+    """What one training-cluster simulation measured. Per-job arrays are indexed like the trace."""
+
+    trace: str
+    policy: str
+    seed: int
+    jobs: int
+    completed: int
+    rejected: int
+    unfinished: int
+    preemptions: int
+    span_s: float
+    makespan_s: float  # last completion (NaN when none completed)
+    jct: Distribution  # completion − submission, completed jobs
+    queueing: Distribution  # first start − submission, started jobs
+    window_s: float
+    types: tuple[TypeUsage, ...]
+    utilisation: float  # all types, busy chip-seconds / chip-seconds
+    cost_usd: float
+    energy_kwh: float
+    pue_note: str
+    chip_hours: float  # busy chip-hours, all types
+    custom_silicon_chip_share: float  # share of busy chip-hours on aws/google/microsoft chips
+    custom_silicon_work_share: float  # share of reference-normalised work on them
+    work_ref_chip_h: float
+    events: int
+    matrix: ThroughputMatrix
+    first_start_s: NDArray[np.float64] = field(repr=False)
+    finish_s: NDArray[np.float64] = field(repr=False)
+    last_type: NDArray[np.int64] = field(repr=False)  # index into ``types``; -1 never started
+
+    def as_dict(self, per_job: bool = False) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "trace": self.trace,
+            "policy": self.policy,
+            "seed": self.seed,
+            "jobs": self.jobs,
+            "completed": self.completed,
+            "rejected": self.rejected,
+            "unfinished": self.unfinished,
+            "preemptions": self.preemptions,
+            "span_s": _json(self.span_s),
+            "makespan_s": _json(self.makespan_s),
+            "jct_s": self.jct.as_dict(),
+            "queueing_s": self.queueing.as_dict(),
+            "window_s": _json(self.window_s),
+            "types": [t.as_dict() for t in self.types],
+            "utilisation": _json(self.utilisation),
+            "cost_usd": _json(self.cost_usd),
+            "energy_kwh": _json(self.energy_kwh),
+            "pue_note": self.pue_note,
+            "chip_hours": _json(self.chip_hours),
+            "custom_silicon_chip_share": _json(self.custom_silicon_chip_share),
+            "custom_silicon_work_share": _json(self.custom_silicon_work_share),
+            "work_ref_chip_h": _json(self.work_ref_chip_h),
+            "events": self.events,
+            "matrix": self.matrix.as_dict(),
+        }
+        if per_job:
+            d["first_start_s"] = [_json(float(v)) for v in self.first_start_s]
+            d["finish_s"] = [_json(float(v)) for v in self.finish_s]
+            d["last_type"] = [int(v) for v in self.last_type]
+        return d
+
+
+def _json(v: object) -> object:
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    return v
+
+
+class TrainingCluster:
+    """The mechanism: queues, node allocation, events and accounting for one trace on one pool.
+
+    Use :func:`simulate_training`, or attach several simulators to one :class:`Simulation` (mixed mode):
+    ``TrainingCluster(sim, ...).start()`` then ``sim.run(...)`` then ``.result()``.
+    """
+
+    def __init__(
+        self,
+        sim: Simulation,
+        trace: JobTrace,
+        pool: Pool,
+        policy: Policy,
+        matrix: ThroughputMatrix,
+        *,
+        pue: float | None = None,
+        window_s: float | None = None,
+    ) -> None:
+        if pue is not None and not pue >= 1.0:
+            raise ConfigError(f"pue is facility ÷ IT energy and cannot be below 1, got {pue}")
+        if window_s is not None and not window_s > 0:
+            raise ConfigError(f"window_s must be > 0, got {window_s}")
+        self.sim = sim
+        self.trace = trace
+        self.pool = pool
+        self.policy = policy
+        self.matrix = matrix
+        self._pue = pue
+        self._window_s = window_s
+        self.view: ClusterView = _View(self)
+        self._policy_name = str(getattr(policy, "name", type(policy).__name__))
+        self._penalty_s = float(policy.restart_penalty_s)
+        if self._penalty_s < 0:
+            raise ConfigError(f"restart_penalty_s must be >= 0, got {self._penalty_s}")
+
+        names = pool.instance_types()
+        if not names:
+            raise ConfigError("the pool has no nodes")
+        catalog = pool.catalog
+        types: list[TypeInfo] = []
+        self._type_nodes: list[list[Node]] = []
+        self._free_nodes: list[list[Node]] = []
+        for i, name in enumerate(names):
+            nodes = [n for n in pool.nodes if n.instance.name == name]
+            first = nodes[0]
+            if name not in matrix.types:
+                raise ConfigError(
+                    f"the throughput matrix has no speed for {name} (it covers {', '.join(matrix.types)}); "
+                    "build it for the pool: throughput_matrix(catalog, pool.instance_types())"
+                )
+            rel = matrix.relative(name)
+            vendor = catalog.chip(first.instance.chip).vendor
+            types.append(
+                TypeInfo(
+                    index=i,
+                    name=name,
+                    chips_per_instance=first.chips,
+                    total_instances=len(nodes),
+                    relative_speed=rel,
+                    price_usd_per_h=first.price_usd_per_h,
+                    chip_busy_w=first.power.chip_tdp_w,
+                    chip_idle_w=first.power.chip_idle_w,
+                    host_w=first.power.host_w,
+                    custom_silicon=vendor in CUSTOM_SILICON_VENDORS,
+                )
+            )
+            self._type_nodes.append(nodes)
+            # Stack: pop() takes the lowest node id first.
+            self._free_nodes.append([n for n in reversed(nodes) if n.owner is None])
+        self.types: tuple[TypeInfo, ...] = tuple(types)
+        self._free_count = [len(f) for f in self._free_nodes]
+        self._capacity_chips = max(t.total_instances * t.chips_per_instance for t in types)
+
+        n = len(trace)
+        self._submit: list[float] = trace.submit_s.tolist()
+        self._chips: list[int] = trace.chips.tolist()
+        self._remaining: list[float] = trace.duration_s.tolist()
+        self._state = [_PENDING] * n
+        self._qseq = [0] * n
+        self._epoch = [0] * n
+        self._needs_restart = [False] * n
+        self._first_start = [math.nan] * n
+        self._finish = [math.nan] * n
+        self._last_type = [-1] * n
+        self._preemptions = 0
+        self._n_waiting = 0
+        self._queues: dict[int, list[tuple[float, int, int]]] = {}
+        self._runs: dict[int, _Run] = {}
+        self._running_by_type: list[dict[int, None]] = [{} for _ in types]
+        # Per type, per chip count: heaps of (-F, job, epoch) and (-remaining, job, epoch) (see _descending).
+        self._computing: list[dict[int, list[tuple[float, int, int]]]] = [{} for _ in types]
+        self._restarting: list[dict[int, list[tuple[float, int, int]]]] = [{} for _ in types]
+        self._index_stale = [0] * len(types)
+        self._runs_started = [0] * len(types)
+        self._alloc_instance_s = [0.0] * len(types)
+        # Busy segments for utilisation over time: type, chips, start, end.
+        self._seg_type: list[int] = []
+        self._seg_chips: list[int] = []
+        self._seg_t0: list[float] = []
+        self._seg_t1: list[float] = []
+        self._next_arrival = 0
+        self._decide_pending = False
+        self._started = False
+        self._closed = False
+        self._start_events = 0
+
+    # --- events ------------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Schedule the first submission (call once, before ``sim.run``)."""
+        if self._started:
+            raise RuntimeError("this TrainingCluster has already been started")
+        self._started = True
+        self._start_events = self.sim.events_run
+        if len(self.trace):
+            self.sim.schedule(self._submit[0], self._arrive)
+
+    def _arrive(self) -> None:
+        """Submit every job whose time is now; schedule the next submission."""
+        submit = self._submit
+        i = self._next_arrival
+        now = self.sim.now
+        n = len(submit)
+        rng = self.sim.rng
+        while i < n and submit[i] <= now:
+            g = self._chips[i]
+            if g > self._capacity_chips:
+                self._state[i] = _REJECTED
+            else:
+                self._enqueue(i, rng)
+            i += 1
+        self._next_arrival = i
+        if i < n:
+            self.sim.schedule(submit[i], self._arrive)
+        self._request_decision()
+
+    def _enqueue(self, job: int, rng: np.random.Generator) -> None:
+        g = self._chips[job]
+        key = self.policy.queue_key(self._submit[job], g, self._remaining[job], rng)
+        seq = self._qseq[job] + 1
+        self._qseq[job] = seq
+        self._state[job] = _WAITING
+        self._n_waiting += 1
+        heap = self._queues.get(g)
+        if heap is None:
+            heap = self._queues[g] = []
+        heapq.heappush(heap, (key, job, seq))
+
+    def _heads(self) -> list[Head]:
+        out = []
+        state = self._state
+        qseq = self._qseq
+        for g, heap in self._queues.items():
+            while heap:
+                key, job, seq = heap[0]
+                if state[job] == _WAITING and qseq[job] == seq:
+                    out.append(Head(key, job, g))
+                    break
+                heapq.heappop(heap)
+        return out
+
+    def _request_decision(self) -> None:
+        if not self._decide_pending:
+            self._decide_pending = True
+            self.sim.schedule(self.sim.now, self._decide, _DECIDE_PRIORITY)
+
+    def _decide(self) -> None:
+        self._decide_pending = False
+        policy = self.policy
+        if self._n_waiting == 0 and not policy.preemptive:
+            return
+        view = self.view
+        while True:
+            d = policy.decide(view)
+            if d is None or (not d.starts and not d.preempt):
+                return
+            self._apply(d)
+
+    def _apply(self, d: Decision) -> None:
+        now = self.sim.now
+        name = self._policy_name
+        for job in d.preempt:
+            run = self._runs.get(job)
+            if run is None or self._state[job] != _RUNNING:
+                raise RuntimeError(f"policy {name} preempted job {job}, which is not running")
+            if run.alloc_s >= now:
+                raise RuntimeError(f"policy {name} preempted job {job} in the instant it started (t={now})")
+            self._stop(job, completed=False)
+            self._preemptions += 1
+            self._needs_restart[job] = True
+            self._enqueue(job, self.sim.rng)
+        for start in d.starts:
+            self._start(start.job, start.type_index, name)
+
+    def nodes_freed(self, nodes: Iterable[Node]) -> None:
+        """Another simulator sharing the pool released ``nodes``: training may use them from now on."""
+        index = {info.name: info.index for info in self.types}
+        for node in nodes:
+            t = index.get(node.instance.name)
+            if t is not None and node.owner is None and node not in self._free_nodes[t]:
+                self._free_nodes[t].append(node)
+                self._free_count[t] = len(self._free_nodes[t])
+        self._request_decision()
+
+    def _start(self, job: int, t: int, policy_name: str) -> None:
+        if self._state[job] != _WAITING:
+            raise RuntimeError(f"policy {policy_name} started job {job}, which is not waiting")
+        if not 0 <= t < len(self.types):
+            raise RuntimeError(f"policy {policy_name} chose type index {t}; the fleet has {len(self.types)} types")
+        info = self.types[t]
+        g = self._chips[job]
+        need = info.instances_for(g)
+        free = self._free_nodes[t]
+        nodes: list[Node] = []
+        taken = 0
+        while len(nodes) < need and free:
+            node = free.pop()
+            if node.owner is None:
+                nodes.append(node)
+            else:
+                taken += 1  # another simulator took it: drop it from our free list
+        if len(nodes) < need:
+            free.extend(reversed(nodes))
+            self._free_count[t] = len(free)
+            if taken:
+                return  # the policy saw a stale count; it is asked again with the true one
+            raise RuntimeError(
+                f"policy {policy_name} started job {job} ({g} chips) on {need} × {info.name}, "
+                f"but only {len(nodes)} are free"
+            )
+        self._free_count[t] = len(free)
+        self.pool.allocate(nodes, f"train:{job}")
+        now = self.sim.now
+        self._state[job] = _RUNNING
+        self._n_waiting -= 1
+        if math.isnan(self._first_start[job]):
+            self._first_start[job] = now
+        penalty = self._penalty_s if self._needs_restart[job] else 0.0
+        self._needs_restart[job] = False
+        epoch = self._epoch[job] + 1
+        self._epoch[job] = epoch
+        compute_s = now + penalty
+        remaining = self._remaining[job]
+        run = self._runs[job] = _Run(t, nodes, now, compute_s, remaining, epoch)
+        self._running_by_type[t][job] = None
+        self._index_run(t, job, run)
+        self._runs_started[t] += 1
+        self._last_type[job] = t
+        self.sim.schedule(compute_s + remaining / info.relative_speed, partial(self._complete, job, epoch))
+
+    def _complete(self, job: int, epoch: int) -> None:
+        if self._epoch[job] != epoch or self._state[job] != _RUNNING:
+            return  # superseded by a preemption
+        self._stop(job, completed=True)
+        self._request_decision()
+
+    def _running_job(self, job: int) -> RunningJob:
+        run = self._runs[job]
+        return RunningJob(job, run.type_index, len(run.nodes), self._chips[job], self._remaining_now(job), run.alloc_s)
+
+    # --- the running index: largest-first queries without scanning every running job ----------------------
+    #
+    # On one type every computing job's remaining work falls at the same rate r, so remaining = F − r·now
+    # with F = (remaining when computing started) + r·(compute start), fixed for the run: a heap on F per chip
+    # count orders each group exactly at any time. A job in its restart penalty does not progress; it sits in
+    # a second heap per chip count, on its (constant) remaining, until an event at its compute start moves
+    # it. Entries of runs that ended or moved are skipped, dropped when they reach a heap's top, and the
+    # heaps are rebuilt once they hold more stale entries than live ones.
+
+    def _descending(self, t: int, by: RunningOrder) -> Iterator[RunningJob]:
+        """Running jobs on type ``t``, largest current ``by`` first, read lazily.
+
+        A frontier walks the heap arrays of every group (both kinds) in the order of their exact values,
+        ``weight × remaining`` with weight the chips (``work``) or 1 (``remaining``), without changing
+        them; stale entries are passed over. Valid until the simulation next changes (the policy returns).
+        """
+        x = self.types[t].relative_speed * self.sim.now
+        now = self.sim.now
+        runs = self._runs
+        weight = by == "work"
+        heaps = (self._computing[t], self._restarting[t])
+        # (−value, job, kind, chips, position): ties go to the lower job id, as in the heaps themselves.
+        frontier: list[tuple[float, int, int, int, int]] = []
+        for kind, groups in enumerate(heaps):
+            shift = x if kind == 0 else 0.0
+            for g, heap in groups.items():
+                if heap:
+                    frontier.append(((g if weight else 1) * (heap[0][0] + shift), heap[0][1], kind, g, 0))
+        heapq.heapify(frontier)
+        while frontier:
+            _, job, kind, g, i = heapq.heappop(frontier)
+            heap = heaps[kind][g]
+            shift = x if kind == 0 else 0.0
+            w = g if weight else 1
+            n = len(heap)
+            for k in (2 * i + 1, 2 * i + 2):
+                if k < n:
+                    heapq.heappush(frontier, (w * (heap[k][0] + shift), heap[k][1], kind, g, k))
+            epoch = heap[i][2]
+            run = runs.get(job)
+            if run is not None and run.epoch == epoch and (kind == 0 or run.compute_s > now):
+                yield self._running_job(job)
+
+    def _index_run(self, t: int, job: int, run: _Run) -> None:
+        """Add a run that starts now to the index of its type (computing, or restarting until compute start)."""
+        g = self._chips[job]
+        if run.compute_s > self.sim.now:
+            heapq.heappush(self._restarting[t].setdefault(g, []), (-run.remaining_at_compute_s, job, run.epoch))
+            self.sim.schedule(run.compute_s, partial(self._computing_starts, job, run.epoch))
+        else:
+            self._push_computing(t, g, job, run)
+
+    def _push_computing(self, t: int, g: int, job: int, run: _Run) -> None:
+        f = run.remaining_at_compute_s + self.types[t].relative_speed * run.compute_s
+        heapq.heappush(self._computing[t].setdefault(g, []), (-f, job, run.epoch))
+        run.in_computing_index = True
+
+    def _computing_starts(self, job: int, epoch: int) -> None:
+        """A restarted job's penalty is over: move it to the computing index."""
+        run = self._runs.get(job)
+        if run is None or run.epoch != epoch or run.in_computing_index:
+            return  # ended, or a rebuild at this instant moved it already
+        t, g = run.type_index, self._chips[job]
+        self._push_computing(t, g, job, run)
+        self._index_stale[t] += 1
+        self._drop_stale_tops(t, g)
+
+    def _drop_stale_tops(self, t: int, g: int) -> None:
+        now = self.sim.now
+        for kind, groups in enumerate((self._computing[t], self._restarting[t])):
+            heap = groups.get(g)
+            while heap:
+                _, job, epoch = heap[0]
+                run = self._runs.get(job)
+                if run is not None and run.epoch == epoch and (kind == 0 or run.compute_s > now):
+                    break
+                heapq.heappop(heap)
+
+    def _rebuild_index(self, t: int) -> None:
+        self._computing[t].clear()
+        self._restarting[t].clear()
+        now = self.sim.now
+        for job in self._running_by_type[t]:
+            run = self._runs[job]
+            g = self._chips[job]
+            if run.compute_s > now:
+                self._restarting[t].setdefault(g, []).append((-run.remaining_at_compute_s, job, run.epoch))
+            else:
+                f = run.remaining_at_compute_s + self.types[t].relative_speed * run.compute_s
+                self._computing[t].setdefault(g, []).append((-f, job, run.epoch))
+                run.in_computing_index = True
+        for groups in (self._computing[t], self._restarting[t]):
+            for heap in groups.values():
+                heapq.heapify(heap)
+        self._index_stale[t] = 0
+
+    def _remaining_now(self, job: int) -> float:
+        run = self._runs.get(job)
+        if run is None or self._state[job] != _RUNNING:
+            return self._remaining[job]
+        rel = self.types[run.type_index].relative_speed
+        done = max(0.0, self.sim.now - run.compute_s) * rel
+        return max(0.0, run.remaining_at_compute_s - done)
+
+    def _stop(self, job: int, *, completed: bool) -> None:
+        """End a run: account busy time, free the nodes; the job is done or (preempted) about to wait."""
+        now = self.sim.now
+        if completed:
+            self._remaining[job] = 0.0
+            self._state[job] = _DONE
+            self._finish[job] = now
+        else:
+            self._remaining[job] = self._remaining_now(job)
+        run = self._runs.pop(job)
+        t = run.type_index
+        g = self._chips[job]
+        busy_s = max(0.0, now - run.compute_s)
+        if busy_s > 0:
+            cpi = self.types[t].chips_per_instance
+            left = g
+            for node in run.nodes:
+                used = cpi if left > cpi else left
+                node.busy_chip_s += used * busy_s
+                left -= used
+            self._seg_type.append(t)
+            self._seg_chips.append(g)
+            self._seg_t0.append(run.compute_s)
+            self._seg_t1.append(now)
+        self._alloc_instance_s[t] += len(run.nodes) * (now - run.alloc_s)
+        owner = f"train:{job}"
+        free = self._free_nodes[t]
+        for node in run.nodes:
+            if node.owner != owner:
+                raise RuntimeError(f"node {node.id} of job {job} is held by {node.owner}, not {owner}")
+            node.owner = None
+        free.extend(reversed(run.nodes))
+        self._free_count[t] = len(free)
+        del self._running_by_type[t][job]
+        self._index_stale[t] += 1
+        self._drop_stale_tops(t, g)
+        if self._index_stale[t] > 64 and self._index_stale[t] > len(self._running_by_type[t]):
+            self._rebuild_index(t)
+        self._epoch[job] += 1
+
+    # --- result ------------------------------------------------------------------------------------------
+
+    def result(self, until: float | None = None, seed: int = 0) -> ClusterResult:
+        """Close the books at the end of the run and summarise (once).
+
+        The span is the makespan when every job completed or was rejected, else ``until`` (the run was cut
+        short) or, without it, the later of the last completion and the last submission.
+        """
+        if self._closed:
+            raise RuntimeError("result() was already taken for this TrainingCluster")
+        self._closed = True
+        finish = np.array(self._finish, dtype=np.float64)
+        done = ~np.isnan(finish)
+        makespan = float(finish[done].max()) if done.any() else math.nan
+        settled = all(s in (_DONE, _REJECTED) for s in self._state)
+        last = max(makespan if done.any() else 0.0, self.trace.span_s)
+        span = last if settled or until is None or not math.isfinite(until) else float(until)
+        # Jobs still running at the end: account their busy time so far, keep them allocated.
+        for job in list(self._runs):
+            run = self._runs[job]
+            busy_s = max(0.0, span - run.compute_s)
+            if busy_s > 0:
+                cpi = self.types[run.type_index].chips_per_instance
+                left = self._chips[job]
+                for node in run.nodes:
+                    used = min(cpi, left)
+                    node.busy_chip_s += used * busy_s
+                    left -= used
+                self._seg_type.append(run.type_index)
+                self._seg_chips.append(self._chips[job])
+                self._seg_t0.append(run.compute_s)
+                self._seg_t1.append(span)
+            self._alloc_instance_s[run.type_index] += len(run.nodes) * max(0.0, span - run.alloc_s)
+
+        submit = np.array(self._submit, dtype=np.float64)
+        first = np.array(self._first_start, dtype=np.float64)
+        started = ~np.isnan(first)
+        state = np.array(self._state, dtype=np.int64)
+        rejected = int((state == _REJECTED).sum())
+        completed = int(done.sum())
+
+        window_s = self._window_s if self._window_s is not None else (span / 100.0 if span > 0 else 1.0)
+        windows = max(1, math.ceil(span / window_s)) if span > 0 else 1
+        over_time = self._utilisation_windows(span, window_s, windows)
+
+        pues, pue_note = self._pues()
+        catalog = self.pool.catalog
+        usages = []
+        busy_total = work_total = chips_total = 0.0
+        busy_custom = work_custom = 0.0
+        energy = cost = 0.0
+        for info in self.types:
+            nodes = self._type_nodes[info.index]
+            busy = sum(n.busy_chip_s for n in nodes)
+            chips = info.total_instances * info.chips_per_instance
+            avail = chips * span
+            e = Pool(catalog, nodes).energy_kwh(span, pues[info.index])
+            c = Pool(catalog, nodes).cost_usd(span)
+            energy += e
+            cost += c
+            work = busy * info.relative_speed
+            usages.append(
+                TypeUsage(
+                    instance=info.name,
+                    instances=info.total_instances,
+                    chips=chips,
+                    custom_silicon=info.custom_silicon,
+                    relative_speed=info.relative_speed,
+                    busy_chip_s=busy,
+                    allocated_instance_s=self._alloc_instance_s[info.index],
+                    utilisation=busy / avail if avail > 0 else math.nan,
+                    allocated_share=(
+                        self._alloc_instance_s[info.index] / (info.total_instances * span) if span > 0 else math.nan
+                    ),
+                    work_ref_chip_s=work,
+                    runs_started=self._runs_started[info.index],
+                    pue=pues[info.index],
+                    energy_kwh=e,
+                    cost_usd=c,
+                    utilisation_over_time=tuple(float(v) for v in over_time[info.index]),
+                )
+            )
+            busy_total += busy
+            work_total += work
+            chips_total += avail
+            if info.custom_silicon:
+                busy_custom += busy
+                work_custom += work
+
+        return ClusterResult(
+            trace=self.trace.name,
+            policy=self._policy_name,
+            seed=seed,
+            jobs=len(self.trace),
+            completed=completed,
+            rejected=rejected,
+            unfinished=len(self.trace) - completed - rejected,
+            preemptions=self._preemptions,
+            span_s=span,
+            makespan_s=makespan,
+            jct=Distribution.of(finish[done] - submit[done]),
+            queueing=Distribution.of(first[started] - submit[started]),
+            window_s=window_s,
+            types=tuple(usages),
+            utilisation=busy_total / chips_total if chips_total > 0 else math.nan,
+            cost_usd=cost,
+            energy_kwh=energy,
+            pue_note=pue_note,
+            chip_hours=busy_total / 3600.0,
+            custom_silicon_chip_share=busy_custom / busy_total if busy_total > 0 else math.nan,
+            custom_silicon_work_share=work_custom / work_total if work_total > 0 else math.nan,
+            work_ref_chip_h=work_total / 3600.0,
+            events=self.sim.events_run - self._start_events,
+            matrix=self.matrix,
+            first_start_s=first,
+            finish_s=finish,
+            last_type=np.array(self._last_type, dtype=np.int64),
+        )
+
+    def _utilisation_windows(self, span: float, window_s: float, windows: int) -> list[NDArray[np.float64]]:
+        """Per type, busy chip-seconds ÷ chip-seconds in each window ``[k·w, (k+1)·w)`` of the span."""
+        edges = np.minimum(np.arange(windows + 1, dtype=np.float64) * window_s, span)
+        seg_t = np.array(self._seg_type, dtype=np.int64)
+        g = np.array(self._seg_chips, dtype=np.float64)
+        t0 = np.array(self._seg_t0, dtype=np.float64)
+        t1 = np.array(self._seg_t1, dtype=np.float64)
+        out = []
+        for info in self.types:
+            sel = seg_t == info.index
+            chips = info.total_instances * info.chips_per_instance
+            width = np.diff(edges)
+            if not sel.any() or span <= 0:
+                out.append(np.zeros(windows))
+                continue
+            times = np.concatenate([t0[sel], t1[sel]])
+            delta = np.concatenate([g[sel], -g[sel]])
+            order = np.argsort(times, kind="stable")
+            times, delta = times[order], delta[order]
+            level = np.cumsum(delta)  # busy chips from times[i] to times[i+1]
+            integral = np.concatenate([[0.0], np.cumsum(level[:-1] * np.diff(times))])
+            at_edges = np.interp(edges, times, integral, left=0.0, right=float(integral[-1]))
+            busy = np.diff(at_edges)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                out.append(np.where(width > 0, busy / (chips * width), 0.0))
+        return out
+
+    def _pues(self) -> tuple[list[float], str]:
+        """PUE per type: the override, else the region whose price the pool's nodes carry, else 1.0."""
+        if self._pue is not None:
+            return [self._pue] * len(self.types), f"PUE {self._pue:g} given"
+        catalog = self.pool.catalog
+        pues: list[float] = []
+        notes: list[str] = []
+        for info in self.types:
+            node = self._type_nodes[info.index][0]
+            regions = sorted(p.region for p in node.instance.prices if p.usd_per_h == node.price_usd_per_h)
+            region = next((r for r in regions if r in catalog.regions), None)
+            if region is None:
+                pues.append(1.0)
+                notes.append(f"{info.name}: 1.0 (no catalog region for its price)")
+            else:
+                pue = catalog.region(region).pue_ratio
+                pues.append(pue)
+                notes.append(f"{info.name}: {pue:g} ({region})")
+        return pues, "PUE of the region each type's price comes from: " + "; ".join(notes)
+
+
+def simulate_training(
+    trace: JobTrace,
+    pool: Pool,
+    policy: Policy | str,
+    matrix: ThroughputMatrix,
+    *,
+    seed: int = 0,
+    until: float | None = None,
+    progress: Callable[[float], None] | None = None,
+    pue: float | None = None,
+    window_s: float | None = None,
+) -> ClusterResult:
+    """Replay ``trace`` on ``pool`` under ``policy`` (a registered name or a :class:`Policy`).
+
+    ``pool`` accumulates busy time, so give each run a fresh one (``Pool.build``). ``pue`` overrides the
+    regions' PUE; ``window_s`` is the width of the utilisation-over-time windows (default: span / 100).
+    """
+    if any(n.busy_chip_s > 0 for n in pool.nodes):
+        raise ConfigError(
+            "the pool already carries busy time from an earlier run; build a fresh Pool for each simulation"
+        )
+    pol = get_policy(policy) if isinstance(policy, str) else policy
+    sim = Simulation(seed=seed)
+    cluster = TrainingCluster(sim, trace, pool, pol, matrix, pue=pue, window_s=window_s)
+    cluster.start()
+    sim.run(until if until is not None else math.inf, progress)
+    return cluster.result(until=until, seed=seed)

@@ -1,0 +1,437 @@
+"""Training-cluster scheduling policies (a registry): which waiting job starts on which instance type now.
+
+A policy is a decision function. The simulator (:mod:`chipfleet.sim.cluster`) owns the mechanism: it keeps
+the waiting jobs in one heap per requested chip count, ordered by the policy's :meth:`Policy.queue_key`
+(computed when a job enters or re-enters the queue), and after anything changes it calls
+:meth:`Policy.decide` with a read-only :class:`ClusterView` again and again, applying each
+:class:`Decision`, until the policy returns ``None``. A decision starts jobs (gang scheduling: all the
+instances a job needs, of one type, at once) and, for preemptive policies, preempts running ones first.
+
+Every built-in policy looks only at the head of each chip-count queue (a dozen heads for Philly, whatever
+the queue's length), so one decision costs O(chip counts × instance types); the preemptive ones also read
+running jobs largest-first through :meth:`ClusterView.running_descending`, lazily, stopping at the first
+that cannot help. None reserves capacity for a
+large job: a job that does not fit now does not block smaller ones behind it (greedy backfilling), so under
+saturation large gangs can wait long.
+
+Third-party policies register with :func:`register_policy` and are checked by the shared contract test
+(``tests/sim/test_policies.py``) like the built-ins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Literal, NamedTuple, Protocol, TypeVar
+
+import numpy as np
+
+from chipfleet.exceptions import UnknownNameError
+
+
+@dataclass(frozen=True)
+class TypeInfo:
+    """One instance type of the fleet as a policy sees it. Power is per chip (busy = TDP) plus the host."""
+
+    index: int
+    name: str
+    chips_per_instance: int
+    total_instances: int
+    relative_speed: float
+    price_usd_per_h: float  # one instance
+    chip_busy_w: float
+    chip_idle_w: float
+    host_w: float  # one instance
+    custom_silicon: bool
+
+    def instances_for(self, chips: int) -> int:
+        """Whole instances a job of ``chips`` chips holds on this type."""
+        return -(-chips // self.chips_per_instance)
+
+
+class Start(NamedTuple):
+    """Start waiting job ``job`` on ``instances_for(chips)`` instances of type ``type_index`` now."""
+
+    job: int
+    type_index: int
+
+
+class Decision(NamedTuple):
+    """Preemptions (applied first: the jobs go back to the queue) then starts."""
+
+    starts: tuple[Start, ...] = ()
+    preempt: tuple[int, ...] = ()
+
+
+class Head(NamedTuple):
+    """The first waiting job of one chip-count queue."""
+
+    key: float
+    job: int
+    chips: int
+
+
+RunningOrder = Literal["work", "remaining"]
+
+
+class RunningJob(NamedTuple):
+    """A running job; ``remaining_ref_s`` is its work left now, in reference seconds at its chip count."""
+
+    job: int
+    type_index: int
+    instances: int
+    chips: int
+    remaining_ref_s: float
+    started_s: float  # when this run began (a restart penalty, if any, runs first)
+
+
+class ClusterView(Protocol):
+    """What a policy may read of the cluster (the simulator implements it; nothing here mutates)."""
+
+    @property
+    def now(self) -> float: ...
+
+    @property
+    def types(self) -> Sequence[TypeInfo]:
+        """Instance types in fleet order; ``Start.type_index`` indexes this."""
+        ...
+
+    @property
+    def free_instances(self) -> Sequence[int]:
+        """Free instances per type now (only those this simulation may use)."""
+        ...
+
+    @property
+    def waiting_count(self) -> int: ...
+
+    @property
+    def rng(self) -> np.random.Generator:
+        """The run's one random generator (for randomised policies)."""
+        ...
+
+    def heads(self) -> list[Head]:
+        """The first waiting job of each chip-count queue, in the policy's ``queue_key`` order; O(chip counts)."""
+        ...
+
+    def waiting(self) -> Iterator[int]:
+        """Every waiting job id, in no particular order; O(queue) — prefer :meth:`heads`."""
+        ...
+
+    def job_chips(self, job: int) -> int: ...
+
+    def job_submit_s(self, job: int) -> float: ...
+
+    def job_remaining_ref_s(self, job: int) -> float:
+        """Work left, in seconds on the reference type at the job's chip count (as of now if running)."""
+        ...
+
+    def running_on(self, type_index: int) -> Iterator[RunningJob]:
+        """The jobs running on one type now, in no particular order; O(those jobs)."""
+        ...
+
+    def running_descending(self, type_index: int, by: RunningOrder = "work") -> Iterator[RunningJob]:
+        """The jobs running on one type, most work left first: ``by="work"`` orders by reference chip-seconds
+        (``chips × remaining_ref_s``), ``by="remaining"`` by ``remaining_ref_s``. Lazy: a policy that stops
+        after k jobs pays about O(k log n), so preemption searches stay cheap when many jobs run."""
+        ...
+
+
+class Policy(Protocol):
+    """The interface every registered policy implements."""
+
+    name: str
+    preemptive: bool
+    restart_penalty_s: float  # wall seconds a preempted job spends restarting from its checkpoint
+
+    def queue_key(self, submit_s: float, chips: int, remaining_ref_s: float, rng: np.random.Generator) -> float:
+        """Order of a job in its queue (smaller first; ties by job id), when it enters or re-enters it."""
+        ...
+
+    def decide(self, view: ClusterView) -> Decision | None:
+        """What to do now, or None when nothing (more) should happen at this instant.
+
+        The simulator refuses (``RuntimeError``) a start that does not fit the free instances of its type
+        (after the decision's preemptions), a start of a job that is not waiting, and a preemption of a job
+        that is not running or started in this same instant (which rules out endless loops).
+        """
+        ...
+
+
+PolicyFactory = Callable[..., Policy]
+F = TypeVar("F", bound=PolicyFactory)
+
+_POLICIES: dict[str, PolicyFactory] = {}
+
+
+def register_policy(name: str) -> Callable[[F], F]:
+    """Class decorator: register a policy factory under ``name``; a second registration is refused."""
+
+    def deco(factory: F) -> F:
+        if name in _POLICIES:
+            raise ValueError(f"policy {name!r} is already registered")
+        _POLICIES[name] = factory
+        return factory
+
+    return deco
+
+
+def get_policy(name: str, **options: object) -> Policy:
+    """A new policy instance, e.g. ``get_policy("sjf-preemptive", restart_penalty_s=120)``."""
+    try:
+        factory = _POLICIES[name]
+    except KeyError:
+        raise UnknownNameError("policy", name, _POLICIES) from None
+    return factory(**options)
+
+
+def list_policies() -> list[str]:
+    return sorted(_POLICIES)
+
+
+# --- shared helpers -------------------------------------------------------------------------------------
+
+
+def _fits(view: ClusterView, chips: int) -> list[TypeInfo]:
+    free = view.free_instances
+    return [t for t in view.types if free[t.index] >= t.instances_for(chips)]
+
+
+def _first_fitting_head(view: ClusterView) -> tuple[Head, list[TypeInfo]] | None:
+    """The waiting job first in queue order among those some type has room for, with those types."""
+    best: tuple[Head, list[TypeInfo]] | None = None
+    for h in view.heads():
+        if best is not None and (h.key, h.job) >= (best[0].key, best[0].job):
+            continue
+        room = _fits(view, h.chips)
+        if room:
+            best = (h, room)
+    return best
+
+
+def _attributable_power_w(t: TypeInfo, chips: int) -> float:
+    """Power a job holds on ``t``: its chips at TDP, the instances' surplus chips idle, and the hosts."""
+    n = t.instances_for(chips)
+    return chips * t.chip_busy_w + (n * t.chips_per_instance - chips) * t.chip_idle_w + n * t.host_w
+
+
+class _Greedy:
+    """Queue order by :meth:`queue_key`; the first job some type has room for; the type :meth:`choose`."""
+
+    name = "greedy"
+    preemptive = False
+    restart_penalty_s = 0.0
+
+    def queue_key(self, submit_s: float, chips: int, remaining_ref_s: float, rng: np.random.Generator) -> float:
+        return submit_s
+
+    def choose(self, view: ClusterView, chips: int, room: list[TypeInfo]) -> TypeInfo:
+        return room[0]
+
+    def decide(self, view: ClusterView) -> Decision | None:
+        found = _first_fitting_head(view)
+        if found is None:
+            return None
+        head, room = found
+        return Decision(starts=(Start(head.job, self.choose(view, head.chips, room).index),))
+
+
+@register_policy("fifo")
+@dataclass
+class Fifo(_Greedy):
+    """First come, first served, heterogeneity-agnostic: the first fleet type with room (non-blocking)."""
+
+    name = "fifo"
+
+
+@register_policy("sjf")
+@dataclass
+class ShortestJobFirst(_Greedy):
+    """Least work first (reference chip-seconds ``g · D`` left), on the first fleet type with room."""
+
+    name = "sjf"
+
+    def queue_key(self, submit_s: float, chips: int, remaining_ref_s: float, rng: np.random.Generator) -> float:
+        return chips * remaining_ref_s
+
+
+@register_policy("cost-min")
+@dataclass
+class CostMin(_Greedy):
+    """Arrival order; each job on the type with room where its work costs least.
+
+    $ per unit of work on ``X`` = ``n_X · price_X / (g · r_X)`` with ``n_X`` whole instances (the surplus
+    chips of a part-used instance are paid for): the rate the job would be billed at if the instances were
+    rented for it. In a static fleet the bill is the same whatever runs where; the choice decides which
+    types do the work.
+    """
+
+    name = "cost-min"
+
+    def choose(self, view: ClusterView, chips: int, room: list[TypeInfo]) -> TypeInfo:
+        return min(
+            room, key=lambda t: (t.instances_for(chips) * t.price_usd_per_h / (chips * t.relative_speed), t.index)
+        )
+
+
+@register_policy("energy-aware")
+@dataclass
+class EnergyAware(_Greedy):
+    """Arrival order; each job on the type with room where its work takes the least energy.
+
+    Energy per unit of work on ``X`` = attributable power / ``(g · r_X)``, the power being the job's ``g``
+    chips at TDP, the surplus chips of its instances at idle, and the instances' hosts (the chip busy-power
+    assumption of :meth:`Pool.energy_kwh`; PUE is the same factor for all types of one region).
+    """
+
+    name = "energy-aware"
+
+    def choose(self, view: ClusterView, chips: int, room: list[TypeInfo]) -> TypeInfo:
+        return min(room, key=lambda t: (_attributable_power_w(t, chips) / (chips * t.relative_speed), t.index))
+
+
+@register_policy("random")
+@dataclass
+class RandomOrder(_Greedy):
+    """Waiting jobs in random order, each on a random type with room (the run's RNG): a baseline."""
+
+    name = "random"
+
+    def queue_key(self, submit_s: float, chips: int, remaining_ref_s: float, rng: np.random.Generator) -> float:
+        return float(rng.random())
+
+    def choose(self, view: ClusterView, chips: int, room: list[TypeInfo]) -> TypeInfo:
+        return room[int(view.rng.integers(len(room)))]
+
+
+@register_policy("gavel-max-throughput")
+@dataclass
+class GavelMaxThroughput(_Greedy):
+    """Heterogeneity-aware: greedily maximise the total normalised throughput (Narayanan et al., OSDI 2020).
+
+    Gavel solves an LP over a jobs × accelerator-types throughput matrix, normalising each job's throughput
+    by its throughput on its fastest type, and time-shares by rounds. This is a greedy approximation of
+    that LP's max-sum-throughput objective without time-sharing: among every (waiting job, type with room)
+    pair it starts the one with the highest normalised throughput per instance held,
+    ``(r_X / r_max) / n_X``, ties going to the earlier-submitted job, then the fleet order. With one
+    speed ratio per type (see :mod:`chipfleet.sim.throughput`) that fills the fastest types first and prefers
+    jobs that use their instances fully.
+    """
+
+    name = "gavel-max-throughput"
+
+    def decide(self, view: ClusterView) -> Decision | None:
+        types = view.types
+        free = view.free_instances
+        fastest = max(t.relative_speed for t in types)
+        best: tuple[float, float, int, int] | None = None
+        for h in view.heads():
+            for t in types:
+                n = t.instances_for(h.chips)
+                if free[t.index] < n:
+                    continue
+                cand = (-t.relative_speed / fastest / n, h.key, h.job, t.index)
+                if best is None or cand < best:
+                    best = cand
+        if best is None:
+            return None
+        return Decision(starts=(Start(best[2], best[3]),))
+
+
+@register_policy("sjf-preemptive")
+@dataclass
+class ShortestJobFirstPreemptive(ShortestJobFirst):
+    """Shortest remaining work first, preemptive (SRTF over gangs).
+
+    When no waiting job fits, the queue heads are tried in order: a head preempts jobs running on one type
+    whose remaining work (reference chip-seconds) is larger than its own, most work first, until its gang
+    fits; of the types where that works, the one needing the fewest preemptions (then fleet order) is used.
+    A preempted job is checkpointed where it is (no work lost) and pays ``restart_penalty_s`` of wall time,
+    holding its instances without computing, when it next starts.
+    """
+
+    name = "sjf-preemptive"
+    preemptive = True
+    restart_penalty_s: float = 60.0
+
+    def decide(self, view: ClusterView) -> Decision | None:
+        plain = super().decide(view)
+        if plain is not None:
+            return plain
+        now = view.now
+        # Per type, the most work a preemptible job (one not started this instant) has left: a head with at
+        # least that much work cannot preempt there.
+        tops = [0.0] * len(view.types)
+        for t in view.types:
+            for r in view.running_descending(t.index, "work"):
+                if r.started_s < now:
+                    tops[t.index] = r.chips * r.remaining_ref_s
+                    break
+        longest = max(tops)
+        for h in sorted(view.heads(), key=lambda h: (h.key, h.job)):
+            if h.key >= longest:
+                break
+            best: tuple[int, int, list[int]] | None = None
+            for t in view.types:
+                need = t.instances_for(h.chips)
+                if need > t.total_instances or tops[t.index] <= h.key:
+                    continue
+                free = view.free_instances[t.index]
+                victims: list[int] = []
+                for r in view.running_descending(t.index, "work"):
+                    if r.chips * r.remaining_ref_s <= h.key or free >= need:
+                        break
+                    if r.started_s < now:
+                        victims.append(r.job)
+                        free += r.instances
+                if free >= need and victims and (best is None or len(victims) < best[0]):
+                    best = (len(victims), t.index, victims)
+                    if len(victims) == 1:
+                        break  # no type can do with fewer
+            if best is not None:
+                return Decision(starts=(Start(h.job, best[1]),), preempt=tuple(best[2]))
+        return None
+
+
+@register_policy("gavel-max-throughput-preemptive")
+@dataclass
+class GavelMaxThroughputPreemptive(GavelMaxThroughput):
+    """gavel-max-throughput, plus migration to faster types (Gavel re-allocates every round).
+
+    When no waiting job fits and a faster type has room, the running job on a slower type that would gain
+    the most wall time moves there (checkpoint, ``restart_penalty_s`` of restart, continue at the faster
+    speed), provided it then finishes sooner: ``remaining / r_slow > restart_penalty_s + remaining / r_fast``.
+    """
+
+    name = "gavel-max-throughput-preemptive"
+    preemptive = True
+    restart_penalty_s: float = 60.0
+
+    def decide(self, view: ClusterView) -> Decision | None:
+        plain = super().decide(view)
+        if plain is not None:
+            return plain
+        types = view.types
+        free = view.free_instances
+        best: tuple[float, int, int] | None = None
+        for fast in types:
+            if free[fast.index] == 0:
+                continue
+            for slow in types:
+                if slow.relative_speed >= fast.relative_speed:
+                    continue
+                # The gain grows with the work left, so the first job that fits is this pair's best.
+                for r in view.running_descending(slow.index, "remaining"):
+                    gain = r.remaining_ref_s / slow.relative_speed - (
+                        self.restart_penalty_s + r.remaining_ref_s / fast.relative_speed
+                    )
+                    if gain <= 0:
+                        break
+                    if r.started_s >= view.now or fast.instances_for(r.chips) > free[fast.index]:
+                        continue
+                    cand = (-gain, r.job, fast.index)
+                    if best is None or cand < best:
+                        best = cand
+                    break
+        if best is None:
+            return None
+        return Decision(starts=(Start(best[1], best[2]),), preempt=(best[1],))

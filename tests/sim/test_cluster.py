@@ -1,0 +1,238 @@
+"""Job-level training-cluster simulation: speed conversion, accounting, determinism, the result record."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import pytest
+
+from chipfleet.catalog import Catalog, load_catalog
+from chipfleet.exceptions import ConfigError, UnknownNameError
+from chipfleet.sim.cluster import TrainingCluster, simulate_training
+from chipfleet.sim.fleet import FleetSpec, Pool
+from chipfleet.sim.kernel import Simulation
+from chipfleet.sim.policies import get_policy
+from chipfleet.sim.throughput import ReferenceWorkload, ThroughputMatrix, throughput_matrix, tokens_per_s_per_chip
+from chipfleet.traces.schema import JobTrace
+
+
+@pytest.fixture(scope="module")
+def cat() -> Catalog:
+    return load_catalog(use_env=False)
+
+
+def jobs(submit: Sequence[float], chips: Sequence[int], duration: Sequence[float]) -> JobTrace:
+    return JobTrace(
+        name="hand",
+        submit_s=np.asarray(submit, dtype=float),
+        chips=np.asarray(chips, dtype=np.int64),
+        duration_s=np.asarray(duration, dtype=float),
+    )
+
+
+def synthetic(n: int = 200, seed: int = 3, gap_s: float = 30.0) -> JobTrace:
+    rng = np.random.default_rng(seed)
+    submit = np.concatenate([[0.0], np.cumsum(rng.exponential(gap_s, n - 1))])
+    chips = rng.choice([1, 2, 4, 8, 16], n, p=[0.6, 0.1, 0.1, 0.15, 0.05])
+    return jobs(submit, chips, rng.lognormal(6.5, 1.3, n))
+
+
+MIXED = "p5.48xlarge:3,trn1.32xlarge:3"
+
+
+# --- throughput conversion ------------------------------------------------------------------------------
+
+
+def test_twice_as_fast_takes_half_the_time(cat: Catalog) -> None:
+    m = ThroughputMatrix.from_relative({"p4d.24xlarge": 1.0, "p5.48xlarge": 2.0})
+    assert m.reference == "p4d.24xlarge"
+    assert m.run_time_s(100.0, "p5.48xlarge") == 50.0
+    for fleet, want in (("p4d.24xlarge:1", 100.0), ("p5.48xlarge:1", 50.0)):
+        pool = Pool.build(cat, FleetSpec.parse(fleet))
+        res = simulate_training(jobs([0], [8], [100]), pool, "fifo", m)
+        assert res.finish_s.tolist() == [want]
+
+
+def test_modelled_matrix_default_reference_is_slowest_accelerator(cat: Catalog) -> None:
+    types = ["p5.48xlarge", "trn1.32xlarge", "g6e.48xlarge"]
+    m = throughput_matrix(cat, types)
+    assert m.types == tuple(types)
+    slowest = min(m.speeds, key=lambda s: s.tokens_per_s_per_chip or math.inf)
+    assert m.reference == slowest.instance and m.relative(m.reference) == 1.0
+    wl = ReferenceWorkload()
+    assert m.workload == wl and wl.global_batch == 1024
+    for s in m.speeds:
+        tps, n, _ = tokens_per_s_per_chip(cat, s.instance, wl)
+        assert s.tokens_per_s_per_chip == tps and s.modelled_instances == n
+        assert s.relative_speed == pytest.approx(tps / (slowest.tokens_per_s_per_chip or 1.0))
+        # D seconds on the reference take D · speed_ref / speed_X on X.
+        assert m.run_time_s(1000.0, s.instance) == pytest.approx(1000.0 * slowest.tokens_per_s_per_chip / tps)
+    # H100 is faster per chip than Trainium1 on this workload.
+    assert m.relative("p5.48xlarge") > m.relative("trn1.32xlarge")
+    # Memoised per (catalog, types, workload, reference).
+    assert throughput_matrix(cat, types) is m
+    assert throughput_matrix(cat, types, reference="p5.48xlarge") is not m
+    assert throughput_matrix(cat, types, reference="p5.48xlarge").relative("p5.48xlarge") == 1.0
+    json.dumps(m.as_dict(), allow_nan=False)
+
+
+def test_workload_that_needs_several_instances(cat: Catalog) -> None:
+    # One g6e.xlarge (one 48 GB L40S) cannot hold llama-2-7b training state; a few can.
+    tps, n, split = tokens_per_s_per_chip(cat, "g6e.xlarge", ReferenceWorkload())
+    assert n > 1 and tps > 0 and split
+
+
+def test_matrix_misses(cat: Catalog) -> None:
+    m = ThroughputMatrix.from_relative({"p4d.24xlarge": 1.0})
+    with pytest.raises(UnknownNameError):
+        m.relative("p5.48xlarge")
+    pool = Pool.build(cat, FleetSpec.parse("p5.48xlarge:1"))
+    with pytest.raises(ConfigError, match=r"no speed for p5\.48xlarge"):
+        simulate_training(jobs([0], [1], [1]), pool, "fifo", m)
+    assert ThroughputMatrix.from_relative({"a": 2.0, "b": 4.0}).relative("b") == 2.0
+    with pytest.raises(ConfigError):
+        ThroughputMatrix.from_relative({"p4d.24xlarge": 0.0})
+
+
+# --- accounting -----------------------------------------------------------------------------------------
+
+
+def test_part_used_instance(cat: Catalog) -> None:
+    """A 1-chip job on a 16-chip trn1 holds the instance but keeps 1 chip busy."""
+    pool = Pool.build(cat, FleetSpec.parse("trn1.32xlarge:1"))
+    res = simulate_training(jobs([0], [1], [100]), pool, "fifo", ThroughputMatrix.from_relative({"trn1.32xlarge": 1}))
+    usage = res.types[0]
+    assert res.span_s == 100
+    assert usage.busy_chip_s == 100 and usage.utilisation == pytest.approx(1 / 16)
+    assert usage.allocated_share == pytest.approx(1.0)
+    assert pool.nodes[0].busy_chip_s == 100
+    assert res.energy_kwh == pytest.approx(pool.energy_kwh(100, usage.pue))
+    assert res.cost_usd == pytest.approx(pool.cost_usd(100))
+
+
+def test_utilisation_over_time_integrates_to_total(cat: Catalog) -> None:
+    m = ThroughputMatrix.from_relative({"p5.48xlarge": 3.0, "trn1.32xlarge": 1.0})
+    pool = Pool.build(cat, FleetSpec.parse(MIXED))
+    res = simulate_training(synthetic(), pool, "gavel-max-throughput", m, window_s=500.0)
+    assert res.window_s == 500.0
+    for t in res.types:
+        u = np.array(t.utilisation_over_time)
+        assert len(u) == math.ceil(res.span_s / 500.0)
+        widths = np.diff(np.minimum(np.arange(len(u) + 1) * 500.0, res.span_s))
+        assert float(np.sum(u * widths * t.chips)) == pytest.approx(t.busy_chip_s, rel=1e-9)
+        assert t.work_ref_chip_s == pytest.approx(t.busy_chip_s * t.relative_speed)
+    busy = sum(t.busy_chip_s for t in res.types)
+    assert res.chip_hours == pytest.approx(busy / 3600)
+    custom = sum(t.busy_chip_s for t in res.types if t.custom_silicon)
+    assert [t.custom_silicon for t in res.types] == [False, True]
+    assert res.custom_silicon_chip_share == pytest.approx(custom / busy)
+    work = sum(t.work_ref_chip_s for t in res.types)
+    assert res.custom_silicon_work_share == pytest.approx(res.types[1].work_ref_chip_s / work)
+    assert res.cost_usd == pytest.approx(pool.cost_usd(res.span_s))
+    assert res.energy_kwh == pytest.approx(sum(t.energy_kwh for t in res.types))
+
+
+def test_pue(cat: Catalog) -> None:
+    pool = Pool.build(cat, FleetSpec.parse("p5.48xlarge:1"))
+    res = simulate_training(jobs([0], [8], [10]), pool, "fifo", ThroughputMatrix.from_relative({"p5.48xlarge": 1}))
+    node = pool.nodes[0]
+    region = min(p.region for p in node.instance.prices if p.usd_per_h == node.price_usd_per_h)
+    assert res.types[0].pue == cat.region(region).pue_ratio
+    assert region in res.pue_note
+    pool2 = Pool.build(cat, FleetSpec.parse("p5.48xlarge:1"))
+    res2 = simulate_training(
+        jobs([0], [8], [10]), pool2, "fifo", ThroughputMatrix.from_relative({"p5.48xlarge": 1}), pue=1.5
+    )
+    assert res2.energy_kwh == pytest.approx(pool2.energy_kwh(10, 1.5))
+    with pytest.raises(ConfigError):
+        simulate_training(jobs([0], [8], [10]), pool2, "fifo", ThroughputMatrix.from_relative({"p5.48xlarge": 1}))
+
+
+def test_until_cuts_short(cat: Catalog) -> None:
+    pool = Pool.build(cat, FleetSpec.parse("p5.48xlarge:1"))
+    m = ThroughputMatrix.from_relative({"p5.48xlarge": 1})
+    res = simulate_training(jobs([0, 0, 50], [8, 8, 8], [10, 100, 10]), pool, "fifo", m, until=40.0)
+    assert res.span_s == 40 and res.completed == 1 and res.unfinished == 2
+    assert res.types[0].busy_chip_s == pytest.approx(8 * 40)
+    assert math.isnan(res.makespan_s) is False and res.makespan_s == 10
+
+
+def test_shared_pool_leaves_other_owners_alone(cat: Catalog) -> None:
+    pool = Pool.build(cat, FleetSpec.parse("p5.48xlarge:2"))
+    pool.allocate([pool.nodes[0]], "serve:replica-0")
+    m = ThroughputMatrix.from_relative({"p5.48xlarge": 1})
+    res = simulate_training(jobs([0, 0], [8, 8], [10, 10]), pool, "fifo", m)
+    assert res.finish_s.tolist() == [10, 20]  # one node for training
+    assert pool.nodes[0].owner == "serve:replica-0" and pool.nodes[0].busy_chip_s == 0
+
+
+def test_nodes_taken_and_freed_by_another_simulator(cat: Catalog) -> None:
+    pool = Pool.build(cat, FleetSpec.parse("p5.48xlarge:2"))
+    m = ThroughputMatrix.from_relative({"p5.48xlarge": 1})
+    sim = Simulation(seed=0)
+    train = TrainingCluster(sim, jobs([0, 0, 20], [8, 8, 8], [10, 10, 10]), pool, get_policy("fifo"), m)
+    other = pool.nodes[1]
+
+    def serve_takes() -> None:
+        pool.allocate([other], "serve:0")  # behind the training simulation's back
+
+    def serve_releases() -> None:
+        other.owner = None
+        train.nodes_freed([other])
+
+    sim.schedule(0.0, serve_takes)
+    sim.schedule(5.0, serve_releases)
+    train.start()
+    sim.run()
+    res = train.result()
+    # Job 1 waits for a node: serving held one until t=5, so it starts then; job 2 at its submission.
+    assert res.first_start_s.tolist() == [0, 5, 20]
+    assert res.finish_s.tolist() == [10, 15, 30]
+
+
+def test_as_dict_is_json(cat: Catalog) -> None:
+    pool = Pool.build(cat, FleetSpec.parse(MIXED))
+    m = ThroughputMatrix.from_relative({"p5.48xlarge": 3.0, "trn1.32xlarge": 1.0})
+    res = simulate_training(synthetic(50), pool, "sjf-preemptive", m)
+    d = res.as_dict(per_job=True)
+    text = json.dumps(d, allow_nan=False)
+    assert json.loads(text)["jct_s"]["count"] == res.completed
+    assert len(d["finish_s"]) == 50
+    assert d["matrix"]["reference"] == "trn1.32xlarge"
+
+
+# --- determinism ----------------------------------------------------------------------------------------
+
+
+def test_same_seed_same_result(cat: Catalog) -> None:
+    m = ThroughputMatrix.from_relative({"p5.48xlarge": 3.0, "trn1.32xlarge": 1.0})
+    trace = synthetic(150, gap_s=10.0)
+
+    def once(seed: int, policy: str = "random") -> dict[str, object]:
+        res = simulate_training(trace, Pool.build(cat, FleetSpec.parse(MIXED)), policy, m, seed=seed)
+        d = res.as_dict(per_job=True)
+        d.pop("events")
+        return d
+
+    a = once(11)
+    # Other runs in between (no globals carry over).
+    once(12)
+    once(11, "gavel-max-throughput-preemptive")
+    assert once(11) == a
+    assert once(12) != a
+
+
+def test_two_clusters_on_one_kernel(cat: Catalog) -> None:
+    """Two training simulations share one kernel and one pool (mixed mode) without touching each other."""
+    pool = Pool.build(cat, FleetSpec.parse("p5.48xlarge:2"))
+    m = ThroughputMatrix.from_relative({"p5.48xlarge": 1})
+    sim = Simulation(seed=0)
+    a = TrainingCluster(sim, jobs([0, 1], [8, 8], [10, 10]), pool, get_policy("fifo"), m)
+    a.start()
+    sim.run()
+    assert a.result().finish_s.tolist() == [10, 11]
+    with pytest.raises(RuntimeError):
+        a.start()

@@ -1,0 +1,329 @@
+"""Training-cluster policies: the registry, one contract test over every registered policy, hand-checked cases."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+
+from chipfleet.catalog import Catalog, load_catalog
+from chipfleet.exceptions import UnknownNameError
+from chipfleet.sim.cluster import ClusterResult, simulate_training
+from chipfleet.sim.fleet import FleetSpec, Pool
+from chipfleet.sim.policies import (
+    ClusterView,
+    Decision,
+    Policy,
+    get_policy,
+    list_policies,
+    register_policy,
+)
+from chipfleet.sim.throughput import ThroughputMatrix
+from chipfleet.traces.schema import JobTrace
+
+BUILT_IN = {
+    "fifo",
+    "sjf",
+    "cost-min",
+    "energy-aware",
+    "random",
+    "gavel-max-throughput",
+    "sjf-preemptive",
+    "gavel-max-throughput-preemptive",
+}
+
+
+@pytest.fixture(scope="module")
+def cat() -> Catalog:
+    return load_catalog(use_env=False)
+
+
+def jobs(submit: Sequence[float], chips: Sequence[int], duration: Sequence[float]) -> JobTrace:
+    return JobTrace(
+        name="hand",
+        submit_s=np.asarray(submit, dtype=float),
+        chips=np.asarray(chips, dtype=np.int64),
+        duration_s=np.asarray(duration, dtype=float),
+        source="written in the test",
+    )
+
+
+def synthetic(n: int = 80, seed: int = 7) -> JobTrace:
+    """Poisson submissions, Philly-like chip counts and log-normal run times, plus one impossible job."""
+    rng = np.random.default_rng(seed)
+    gaps = rng.exponential(60.0, n)
+    submit = np.concatenate([[0.0], np.cumsum(gaps[1:])])
+    chips = rng.choice([1, 2, 4, 8, 16, 24], n, p=[0.55, 0.1, 0.1, 0.15, 0.05, 0.05])
+    chips[n // 2] = 4096  # larger than any type's total: rejected
+    duration = rng.lognormal(6.0, 1.2, n)
+    duration[3] = 0.0  # a zero-length job completes on start
+    return jobs(submit, chips, duration)
+
+
+def run(
+    cat: Catalog, trace: JobTrace, fleet: str, speeds: dict[str, float], policy: Policy | str, seed: int = 0
+) -> ClusterResult:
+    pool = Pool.build(cat, FleetSpec.parse(fleet))
+    return simulate_training(trace, pool, policy, ThroughputMatrix.from_relative(speeds), seed=seed)
+
+
+# --- registry -------------------------------------------------------------------------------------------
+
+
+def test_builtins_registered() -> None:
+    assert set(list_policies()) >= BUILT_IN
+    assert list_policies() == sorted(list_policies())
+
+
+def test_duplicate_registration_refused() -> None:
+    with pytest.raises(ValueError, match="already registered"):
+        register_policy("fifo")(type(get_policy("fifo")))
+
+
+def test_unknown_policy_suggests() -> None:
+    with pytest.raises(UnknownNameError) as err:
+        get_policy("gavel-max-througput")
+    assert "gavel-max-throughput" in str(err.value)
+
+
+def test_options() -> None:
+    p = get_policy("sjf-preemptive", restart_penalty_s=5.0)
+    assert p.preemptive and p.restart_penalty_s == 5.0
+    with pytest.raises(TypeError):
+        get_policy("fifo", restart_penalty_s=5.0)
+
+
+# --- contract: every registered policy ------------------------------------------------------------------
+
+
+@dataclass
+class Checked:
+    """Wraps a policy; at every call checks the view against the pool: no node held twice, gangs whole."""
+
+    inner: Policy
+    pool: Pool
+    calls: int = 0
+
+    @property
+    def name(self) -> str:
+        return self.inner.name
+
+    @property
+    def preemptive(self) -> bool:
+        return self.inner.preemptive
+
+    @property
+    def restart_penalty_s(self) -> float:
+        return self.inner.restart_penalty_s
+
+    def queue_key(self, submit_s: float, chips: int, remaining_ref_s: float, rng: np.random.Generator) -> float:
+        return self.inner.queue_key(submit_s, chips, remaining_ref_s, rng)
+
+    def decide(self, view: ClusterView) -> Decision | None:
+        self.calls += 1
+        held: dict[str, int] = {}
+        for node in self.pool.nodes:
+            if node.owner is not None:
+                held[node.owner] = held.get(node.owner, 0) + 1
+        for t in view.types:
+            running = list(view.running_on(t.index))
+            assert view.free_instances[t.index] + sum(r.instances for r in running) == t.total_instances
+            for r in running:
+                assert r.instances == t.instances_for(r.chips)
+                assert held.pop(f"train:{r.job}") == r.instances
+                assert r.remaining_ref_s >= 0
+            # The lazy descending orders agree with a full sort.
+            by_work = sorted(running, key=lambda r: (-r.chips * r.remaining_ref_s, r.job))
+            assert [r.job for r in view.running_descending(t.index, "work")] == [r.job for r in by_work]
+            by_rem = sorted(running, key=lambda r: (-r.remaining_ref_s, r.job))
+            assert [r.job for r in view.running_descending(t.index, "remaining")] == [r.job for r in by_rem]
+        assert not held, f"nodes held by jobs that are not running: {held}"
+        heads = view.heads()
+        assert len({h.chips for h in heads}) == len(heads)
+        assert sum(1 for _ in view.waiting()) == view.waiting_count
+        return self.inner.decide(view)
+
+
+@pytest.mark.parametrize("name", list_policies())
+def test_contract(cat: Catalog, name: str) -> None:
+    trace = synthetic()
+    fleet = "p4d.24xlarge:3,trn1.32xlarge:2"
+    pool = Pool.build(cat, FleetSpec.parse(fleet))
+    matrix = ThroughputMatrix.from_relative({"p4d.24xlarge": 2.5, "trn1.32xlarge": 1.0})
+    checked = Checked(get_policy(name), pool)
+    res = simulate_training(trace, pool, checked, matrix, seed=1)
+    assert checked.calls > 0
+    assert res.policy == name
+    assert res.rejected == 1 and math.isnan(res.finish_s[len(trace) // 2])
+    assert res.completed + res.rejected == len(trace) and res.unfinished == 0
+    assert all(n.owner is None for n in pool.nodes)
+    assert 0.0 <= res.utilisation <= 1.0
+    for t in res.types:
+        assert 0.0 <= t.utilisation <= 1.0 and 0.0 <= t.allocated_share <= 1.0
+        assert all(0.0 <= u <= 1.0 + 1e-9 for u in t.utilisation_over_time)
+    for n in pool.nodes:
+        assert n.busy_chip_s <= n.chips * res.span_s * (1 + 1e-12)
+    # Nothing runs faster than on the fastest type; nothing starts before it is submitted.
+    done = ~np.isnan(res.finish_s)
+    run_s = res.finish_s[done] - res.first_start_s[done]
+    assert np.all(run_s >= trace.duration_s[done] / 2.5 - 1e-6)
+    assert np.all(res.first_start_s[done] >= trace.submit_s[done])
+    # The work done equals the trace's work (reference chip-seconds), whatever the placement.
+    work = float(np.sum(trace.chips[done] * trace.duration_s[done]))
+    assert res.work_ref_chip_h * 3600 == pytest.approx(work, rel=1e-9)
+    assert res.makespan_s == pytest.approx(float(np.nanmax(res.finish_s)))
+
+
+@pytest.mark.parametrize("name", ["sjf-preemptive", "gavel-max-throughput-preemptive"])
+def test_contract_saturated(cat: Catalog, name: str) -> None:
+    """Many more jobs than nodes: long queues, many preemptions, the running index rebuilt."""
+    trace = synthetic(400, seed=2)
+    pool = Pool.build(cat, FleetSpec.parse("p4d.24xlarge:2,trn1.32xlarge:2"))
+    matrix = ThroughputMatrix.from_relative({"p4d.24xlarge": 2.5, "trn1.32xlarge": 1.0})
+    checked = Checked(get_policy(name, restart_penalty_s=5.0), pool)
+    res = simulate_training(trace, pool, checked, matrix, seed=1)
+    assert res.completed + res.rejected == len(trace) and res.preemptions > 0
+    assert res.queueing.p90 > 0
+
+
+# --- hand-checked cases ---------------------------------------------------------------------------------
+
+ONE_P5 = "p5.48xlarge:1"
+
+
+def test_fifo_one_node_cumulative(cat: Catalog) -> None:
+    res = run(cat, jobs([0, 0, 0], [8, 8, 8], [10, 20, 30]), ONE_P5, {"p5.48xlarge": 1.0}, "fifo")
+    assert res.finish_s.tolist() == [10, 30, 60]
+    assert res.first_start_s.tolist() == [0, 10, 30]
+    assert res.jct.mean == pytest.approx(100 / 3)
+    assert res.queueing.mean == pytest.approx(40 / 3)
+    assert res.makespan_s == 60 and res.span_s == 60
+
+
+def test_sjf_reorders(cat: Catalog) -> None:
+    res = run(cat, jobs([0, 0, 0], [8, 8, 8], [30, 10, 20]), ONE_P5, {"p5.48xlarge": 1.0}, "sjf")
+    assert res.finish_s.tolist() == [60, 10, 30]
+    fifo = run(cat, jobs([0, 0, 0], [8, 8, 8], [30, 10, 20]), ONE_P5, {"p5.48xlarge": 1.0}, "fifo")
+    assert fifo.finish_s.tolist() == [30, 40, 60]
+
+
+def test_sjf_orders_by_work_not_duration(cat: Catalog) -> None:
+    # Job 0 is shorter but asks for 8 chips (80 chip-s); job 1 is 1 chip for 20 s (20 chip-s).
+    trace = jobs([0, 0], [8, 1], [10, 20])
+    res = run(cat, trace, ONE_P5, {"p5.48xlarge": 1.0}, "sjf")
+    assert res.finish_s.tolist() == [30, 20]
+
+
+def test_gavel_uses_the_faster_type(cat: Catalog) -> None:
+    fleet, speeds = "p4d.24xlarge:1,p5.48xlarge:1", {"p4d.24xlarge": 1.0, "p5.48xlarge": 2.0}
+    res = run(cat, jobs([0], [8], [100]), fleet, speeds, "gavel-max-throughput")
+    assert res.finish_s.tolist() == [50] and res.last_type.tolist() == [1]
+    fifo = run(cat, jobs([0], [8], [100]), fleet, speeds, "fifo")
+    assert fifo.finish_s.tolist() == [100] and fifo.last_type.tolist() == [0]
+
+
+def test_gavel_prefers_jobs_that_fill_fast_instances(cat: Catalog) -> None:
+    # One fast instance free: the 8-chip job (value 1 per instance) and a 16-chip job needing two.
+    fleet, speeds = "p5.48xlarge:2,p4d.24xlarge:2", {"p5.48xlarge": 2.0, "p4d.24xlarge": 1.0}
+    res = run(cat, jobs([0, 0, 0], [8, 16, 8], [100, 100, 100]), fleet, speeds, "gavel-max-throughput")
+    # Jobs 0 and 2 take both p5 (8 chips each); job 1 (16 chips) then goes to both p4d.
+    assert res.last_type.tolist() == [0, 1, 0]
+    assert res.finish_s.tolist() == [50, 100, 50]
+
+
+def test_cost_min_picks_cheaper_per_work(cat: Catalog) -> None:
+    fleet = "p5.48xlarge:1,trn1.32xlarge:1"
+    pool = Pool.build(cat, FleetSpec.parse(fleet))
+    p5, trn1 = pool.nodes[0].price_usd_per_h, pool.nodes[1].price_usd_per_h
+    for p5_speed in (2.0, 4.0):
+        speeds = {"p5.48xlarge": p5_speed, "trn1.32xlarge": 1.0}
+        want = 0 if p5 / p5_speed < trn1 / 1.0 else 1  # an 8-chip job holds one instance of either
+        res = run(cat, jobs([0], [8], [100]), fleet, speeds, "cost-min")
+        assert res.last_type.tolist() == [want]
+    # 55.04 / 2 > 21.5 but 55.04 / 4 < 21.5 with the shipped on-demand prices: both branches are exercised.
+    assert p5 / 2.0 > trn1 > p5 / 4.0
+
+
+def test_energy_aware_picks_less_energy_per_work(cat: Catalog) -> None:
+    fleet = "p5.48xlarge:1,trn1.32xlarge:1"
+    speeds = {"p5.48xlarge": 2.0, "trn1.32xlarge": 1.0}
+    pool = Pool.build(cat, FleetSpec.parse(fleet))
+    per_work = []
+    for node, speed in zip(pool.nodes, speeds.values(), strict=True):
+        p = node.power
+        watts = 8 * p.chip_tdp_w + (node.chips - 8) * p.chip_idle_w + p.host_w
+        per_work.append(watts / (8 * speed))
+    res = run(cat, jobs([0], [8], [100]), fleet, speeds, "energy-aware")
+    assert res.last_type.tolist() == [int(np.argmin(per_work))]
+
+
+def test_sjf_preemptive_penalty(cat: Catalog) -> None:
+    trace = jobs([0, 5], [8, 8], [100, 10])
+    speeds = {"p5.48xlarge": 1.0}
+    plain = run(cat, trace, ONE_P5, speeds, "sjf")
+    assert plain.finish_s.tolist() == [100, 110]
+    free = run(cat, trace, ONE_P5, speeds, get_policy("sjf-preemptive", restart_penalty_s=0.0))
+    assert free.finish_s.tolist() == [110, 15] and free.preemptions == 1
+    paid = run(cat, trace, ONE_P5, speeds, get_policy("sjf-preemptive", restart_penalty_s=7.0))
+    assert paid.finish_s.tolist() == [117, 15] and paid.preemptions == 1
+    # Busy time excludes the restart: 100 s + 10 s of 8 chips; the node was held 117 s.
+    assert paid.types[0].busy_chip_s == pytest.approx(8 * 110)
+    assert paid.types[0].allocated_instance_s == pytest.approx(117)
+    assert paid.first_start_s.tolist() == [0, 5]
+
+
+def test_sjf_preemptive_does_not_preempt_shorter(cat: Catalog) -> None:
+    trace = jobs([0, 5], [8, 8], [10, 100])
+    res = run(cat, trace, ONE_P5, {"p5.48xlarge": 1.0}, "sjf-preemptive")
+    assert res.preemptions == 0 and res.finish_s.tolist() == [10, 110]
+
+
+def test_gavel_preemptive_migrates_to_faster_type(cat: Catalog) -> None:
+    fleet, speeds = "p4d.24xlarge:1,p5.48xlarge:1", {"p4d.24xlarge": 1.0, "p5.48xlarge": 2.0}
+    trace = jobs([0, 0], [8, 8], [100, 100])
+    plain = run(cat, trace, fleet, speeds, "gavel-max-throughput")
+    assert plain.finish_s.tolist() == [50, 100]
+    moved = run(cat, trace, fleet, speeds, get_policy("gavel-max-throughput-preemptive", restart_penalty_s=10.0))
+    # Job 1 ran 50 s on p4d (50 reference s left), moves at t=50: 10 s restart + 25 s on p5.
+    assert moved.finish_s.tolist() == [50, 85] and moved.preemptions == 1
+    assert moved.last_type.tolist() == [1, 1]
+    # Not worth it when the restart costs more than the time saved.
+    stay = run(cat, trace, fleet, speeds, get_policy("gavel-max-throughput-preemptive", restart_penalty_s=30.0))
+    assert stay.finish_s.tolist() == [50, 100] and stay.preemptions == 0
+
+
+def test_gang_waits_for_whole_instances(cat: Catalog) -> None:
+    # 16 chips need both p5 instances; the 8-chip job submitted first holds one until t=10.
+    res = run(cat, jobs([0, 1], [8, 16], [10, 10]), "p5.48xlarge:2", {"p5.48xlarge": 1.0}, "fifo")
+    assert res.first_start_s.tolist() == [0, 10] and res.finish_s.tolist() == [10, 20]
+
+
+def test_large_job_rejected_and_counted(cat: Catalog) -> None:
+    res = run(cat, jobs([0, 0], [17, 16], [10, 10]), "p5.48xlarge:2", {"p5.48xlarge": 1.0}, "fifo")
+    assert res.rejected == 1 and res.completed == 1
+    assert math.isnan(res.first_start_s[0]) and res.finish_s[1] == 10
+
+
+def test_infeasible_decision_raises(cat: Catalog) -> None:
+    @dataclass
+    class Greedy:
+        name: str = "bad"
+        preemptive: bool = False
+        restart_penalty_s: float = 0.0
+
+        def queue_key(self, submit_s: float, chips: int, remaining_ref_s: float, rng: np.random.Generator) -> float:
+            return submit_s
+
+        def decide(self, view: ClusterView) -> Decision | None:
+            heads = view.heads()
+            if not heads:
+                return None
+            from chipfleet.sim.policies import Start
+
+            return Decision(starts=(Start(heads[0].job, 0),))  # ignores free capacity
+
+    with pytest.raises(RuntimeError, match="only 0 are free"):
+        run(cat, jobs([0, 0], [8, 8], [10, 10]), ONE_P5, {"p5.48xlarge": 1.0}, Greedy())
