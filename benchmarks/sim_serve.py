@@ -33,7 +33,7 @@ def run(label: str, trace: RequestTrace, fleet: str, target_s: float) -> None:
     verdict = "met" if wall < target_s else "MISSED"
     print(
         f"{label}: {res.requests:,} requests on {fleet} in {wall:.2f} s = {res.requests / wall:,.0f} requests/s, "
-        f"{res.events / wall:,.0f} events/s, peak RSS {peak_mib:.0f} MiB (+{(peak_mib - rss0 / 1024):.0f}) "
+        f"{res.events / wall:,.0f} events/s, peak RSS of the process {peak_mib:.0f} MiB "
         f"[target < {target_s:g} s: {verdict}]"
     )
     print(

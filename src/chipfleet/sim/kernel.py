@@ -2,8 +2,10 @@
 
 Events are plain callables. Cancellation is lazy: a handler that may be superseded checks a version it was
 scheduled with (see :class:`Timer`). Many simulations can run in one process (or one Ray worker) because
-nothing is stored on the class or the module. Chosen over SimPy because SimPy wraps every event in a
-generator-driven process, which costs several times more per event (benchmarks/sim_kernel.py measures both).
+nothing is stored on the class or the module. Chosen over SimPy after measuring both
+(``benchmarks/sim_kernel.py``): on chained timed events, the pattern of the serving simulator, this kernel
+ran about 1.2× SimPy's events per second, needs no dependency, and its callbacks need no generator
+processes.
 """
 
 from __future__ import annotations
