@@ -25,7 +25,6 @@ from chipfleet.workloads import get_model
 def run(label: str, trace: RequestTrace, fleet: str, target_s: float) -> None:
     cat = load_catalog(use_env=False)
     model = get_model("llama-3-8b")
-    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     t0 = time.perf_counter()
     res = simulate_serving(model, trace, FleetSpec.parse(fleet), cat, router="least-outstanding")
     wall = time.perf_counter() - t0
