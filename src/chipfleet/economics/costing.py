@@ -29,6 +29,14 @@ class PowerModel:
         u = min(1.0, max(0.0, busy_fraction))
         return self.chips * (self.chip_idle_w + (self.chip_tdp_w - self.chip_idle_w) * u) + self.host_w
 
+    def energy_j(self, span_s: float, busy_chip_s: float) -> float:
+        """Energy over ``span_s`` with ``busy_chip_s`` chip-seconds busy (capped at every chip busy throughout).
+
+        ``E = (n_chips · P_idle + P_host) · span + (TDP − P_idle) · min(busy, n_chips · span)``
+        """
+        busy = min(busy_chip_s, self.chips * span_s)
+        return (self.chips * self.chip_idle_w + self.host_w) * span_s + (self.chip_tdp_w - self.chip_idle_w) * busy
+
 
 def instance_power_w(catalog: Catalog, instance: Instance) -> PowerModel:
     chip = catalog.chip(instance.chip)

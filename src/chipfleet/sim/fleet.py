@@ -115,9 +115,4 @@ class Pool:
 
     def energy_kwh(self, span_s: float, pue: float = 1.0) -> float:
         """Σ nodes: chips idle the whole span plus (TDP − idle) while busy, plus the host, × PUE."""
-        joules = 0.0
-        for n in self.nodes:
-            p = n.power
-            joules += (p.chips * p.chip_idle_w + p.host_w) * span_s
-            joules += (p.chip_tdp_w - p.chip_idle_w) * min(n.busy_chip_s, p.chips * span_s)
-        return joules * pue / 3.6e6
+        return sum(n.power.energy_j(span_s, n.busy_chip_s) for n in self.nodes) * pue / 3.6e6

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -18,8 +18,15 @@ class FleetView:
     simulator, as arrays so a router costs microseconds however many replicas there are)."""
 
     instance: list[str]
-    outstanding: NDArray[np.int64]  # requests queued or running
+    outstanding: NDArray[np.int64]  # requests queued or running; + CLOSED while a replica takes none
     kv_capacity_tokens: NDArray[np.int64]
+
+    # A replica closed to new requests (draining, or its node lent to training) carries this offset on its
+    # count, so routers that pick the least loaded never pick it while an open one exists.
+    CLOSED: ClassVar[int] = 1 << 40
+
+    def is_open(self, i: int) -> bool:
+        return bool(self.outstanding[i] < self.CLOSED)
 
     def __len__(self) -> int:
         return len(self.instance)
@@ -64,9 +71,13 @@ class RoundRobin:
     _next: int = 0
 
     def choose(self, input_tokens: int, output_tokens: int, view: FleetView, rng: np.random.Generator) -> int:
-        i = self._next % len(view)
-        self._next += 1
-        return i
+        n = len(view)
+        for _ in range(n):
+            i = self._next % n
+            self._next += 1
+            if view.is_open(i):
+                return i
+        return int(np.argmin(view.outstanding))
 
 
 @register_router("least-outstanding")
@@ -90,7 +101,8 @@ class PowerOfTwo:
         a = int(rng.integers(n))
         b = int(rng.integers(n - 1))
         b += b >= a
-        return a if view.outstanding[a] <= view.outstanding[b] else b
+        pick = a if view.outstanding[a] <= view.outstanding[b] else b
+        return pick if view.is_open(pick) else int(np.argmin(view.outstanding))
 
 
 @register_router("size-aware")
@@ -138,4 +150,5 @@ class SizeAware:
         if wanted is None:
             return int(np.argmin(view.outstanding))
         load = np.where(self._mask(view, wanted), view.outstanding, np.iinfo(np.int64).max)
-        return int(np.argmin(load))
+        pick = int(np.argmin(load))
+        return pick if view.is_open(pick) else int(np.argmin(view.outstanding))

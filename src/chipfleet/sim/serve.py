@@ -223,6 +223,9 @@ class Replica:
         self.rejected = 0
         self.view = view  # the router's arrays: this replica keeps its own entry current
         self.waiting_total = waiting_total  # one shared counter for the fleet's queue length
+        self.busy_chip_s = 0.0  # this replica's own, apart from the node's (which training also adds to)
+        self.draining = False  # closed to new requests: finishing what it has
+        self.on_idle: Callable[[], None] | None = None
 
     @property
     def instance(self) -> str:
@@ -338,6 +341,7 @@ class Replica:
     def _account(self, start: float, busy_s: float) -> None:
         now = self.sim.now
         self.node.busy_chip_s += busy_s * self.chips
+        self.busy_chip_s += busy_s * self.chips
         if now > start:
             self.busy_series.add(start, now, busy_s / (now - start))
 
@@ -374,6 +378,8 @@ class Replica:
             self._finish_done(now)
         self._preempt_if_full()
         self._start()
+        if self.draining and not self.busy and self.on_idle is not None:
+            self.on_idle()
 
     def _finish_done(self, now: float) -> None:
         keep = []
@@ -486,6 +492,249 @@ def _replica_tp(model: ModelArch, hw: Hardware, opts: ServeOptions) -> int:
     return tp
 
 
+class ServingSystem:
+    """Replicas of one model on some of a pool's nodes, a router and a trace's arrivals, on a shared clock.
+
+    Every node in ``nodes`` gets its replicas up front (so the router's arrays keep their size), but only
+    the nodes in ``open_nodes`` (default: all) are allocated and routed to. A sharing controller grows and
+    shrinks the set while the simulation runs: :meth:`open` takes a free node, :meth:`drain` stops routing
+    to a node and hands it back to the pool once its requests have finished. Cost and energy count each node
+    only while serving held it.
+    """
+
+    def __init__(
+        self,
+        sim: Simulation,
+        model: ModelArch,
+        trace: RequestTrace,
+        pool: Pool,
+        nodes: list[Node],
+        *,
+        router: str | Router = "least-outstanding",
+        options: ServeOptions | None = None,
+        open_nodes: list[Node] | None = None,
+    ) -> None:
+        opts = self.opts = options or ServeOptions()
+        if model.kind != "decoder":
+            raise ConfigError(f"{model.name} is an encoder; serving simulation covers decoder LMs")
+        if not nodes:
+            raise ConfigError("serving has no nodes to run on")
+        self.sim, self.model, self.trace, self.pool = sim, model, trace, pool
+        self.router = make_router(router) if isinstance(router, str) else router
+        self.router_name = router if isinstance(router, str) else type(router).__name__
+        self.type_stats: dict[str, _Stats] = {}
+        self.meta: dict[str, tuple[int, int]] = {}
+        slots: list[tuple[Node, int, IterationModel, int]] = []
+        for node in nodes:
+            name = node.instance.name
+            if name not in self.meta:
+                self.meta[name] = replica_shape(model, node.hw, opts)
+                self.type_stats[name] = _Stats()
+            tp, cap = self.meta[name]
+            it = IterationModel(model, node.hw, tp, opts.precision)
+            slots += [(node, tp, it, cap)] * (node.chips // tp)
+        self.view = FleetView(
+            instance=[node.instance.name for node, _, _, _ in slots],
+            outstanding=np.full(len(slots), FleetView.CLOSED, dtype=np.int64),
+            kv_capacity_tokens=np.array([cap for _, _, _, cap in slots], dtype=np.int64),
+        )
+        self.waiting_total = [0]
+        self.replicas = [
+            Replica(i, node, tp, it, cap, opts, sim, self.type_stats[node.instance.name], trace.block_tokens,
+                    self.view, self.waiting_total)
+            for i, (node, tp, it, cap) in enumerate(slots)
+        ]  # fmt: skip
+        self.nodes = list(nodes)
+        self._by_node: dict[int, list[Replica]] = {}
+        for r in self.replicas:
+            self._by_node.setdefault(r.node.id, []).append(r)
+        self._held_since: dict[int, float] = {}
+        self._held_s: dict[int, float] = {}
+        self._draining: dict[int, Callable[[Node], None]] = {}
+        self.queue = WindowSeries(opts.window_s)
+        self.progress: Callable[[int, int], None] | None = None
+        for node in nodes if open_nodes is None else open_nodes:
+            self.open(node)
+
+    # ------------------------------------------------------------------ capacity
+    def open(self, node: Node) -> None:
+        """Start serving on ``node`` (free in the pool, or one of ours still draining)."""
+        if node.id not in self._by_node:
+            raise ConfigError(f"node {node.id} ({node.instance.name}) was not given to this serving system")
+        if node.id in self._draining:
+            del self._draining[node.id]  # still held: just route to it again
+        else:
+            self.pool.allocate([node], f"serve:{node.id}")
+            self._held_since[node.id] = self.sim.now
+        for r in self._by_node[node.id]:
+            r.draining = False
+            self.view.outstanding[r.index] = r.outstanding
+
+    def drain(self, node: Node, on_free: Callable[[Node], None]) -> None:
+        """Stop routing to ``node``; once its requests are done, release it and call ``on_free(node)``."""
+        if node.id not in self._held_since:
+            raise ConfigError(f"node {node.id} is not serving")
+        self._draining[node.id] = on_free
+        for r in self._by_node[node.id]:
+            r.draining = True
+            r.on_idle = self._replica_idle
+            self.view.outstanding[r.index] = FleetView.CLOSED + r.outstanding
+        self._replica_idle()
+
+    def _replica_idle(self) -> None:
+        for node_id, on_free in list(self._draining.items()):
+            reps = self._by_node[node_id]
+            if all(r.outstanding == 0 and not r.busy for r in reps):
+                del self._draining[node_id]
+                node = reps[0].node
+                self._held_s[node_id] = self._held_s.get(node_id, 0.0) + self.sim.now - self._held_since.pop(node_id)
+                node.owner = None
+                on_free(node)
+
+    def can_host(self, node: Node) -> bool:
+        return node.id in self._by_node
+
+    @property
+    def held_nodes(self) -> list[Node]:
+        """Nodes serving holds now, open or draining."""
+        return [n for n in self.nodes if n.id in self._held_since]
+
+    @property
+    def open_nodes(self) -> list[Node]:
+        return [n for n in self.held_nodes if n.id not in self._draining]
+
+    def busy_replica_s(self) -> float:
+        """Σ replicas' busy seconds so far (a controller differences it to get recent utilisation)."""
+        return sum(r.busy_chip_s / r.chips for r in self.replicas)
+
+    def open_replicas(self) -> int:
+        return sum(len(self._by_node[n.id]) for n in self.open_nodes)
+
+    @property
+    def waiting(self) -> int:
+        return self.waiting_total[0]
+
+    # ------------------------------------------------------------------ arrivals
+    def start(self) -> None:
+        """Schedule the trace's first arrival (call once, before ``sim.run``)."""
+        if len(self.trace):
+            self.sim.schedule(float(self.trace.arrival_s[0]), lambda: self._arrive(0), priority=1)
+
+    def _arrive(self, i: int) -> None:
+        sim, trace = self.sim, self.trace
+        inp, out = int(trace.input_tokens[i]), int(trace.output_tokens[i])
+        hashes = trace.hash_ids
+        req = _Request(
+            rid=i,
+            arrival=sim.now,
+            input=inp,
+            output=out,
+            hashes=hashes[i] if hashes is not None else None,
+            prefill_left=inp,
+            generated=0,
+            kv=0,
+            first_token=math.nan,
+        )
+        self.replicas[self.router.choose(inp, out, self.view, sim.rng)].enqueue(req)
+        self.queue.set(sim.now, float(self.waiting_total[0]))
+        n = len(trace)
+        if i + 1 < n:
+            sim.schedule(float(trace.arrival_s[i + 1]), lambda: self._arrive(i + 1), priority=1)
+        if self.progress is not None and (i + 1) % 10_000 == 0:
+            self.progress(i + 1, n)
+
+    # ------------------------------------------------------------------ result
+    def held_node_s(self, node: Node, span: float) -> float:
+        """Seconds serving held ``node`` up to ``span``."""
+        since = self._held_since.get(node.id)
+        return self._held_s.get(node.id, 0.0) + (max(0.0, span - since) if since is not None else 0.0)
+
+    def result(self, span: float, *, fleet: str, seed: int, pue: float) -> ServeResult:
+        """Summarise the run up to ``span`` seconds (cost and energy of the nodes while serving held them)."""
+        opts = self.opts
+        stats = _Stats()
+        for st in self.type_stats.values():
+            stats.merge(st)
+        by_type = []
+        util_series: dict[str, list[float]] = {}
+        cost = joules = 0.0
+        for name, st in self.type_stats.items():
+            reps = [r for r in self.replicas if r.instance == name]
+            chip_s = sum(r.chips * self.held_node_s(r.node, span) for r in reps)
+            busy = sum(r.busy_chip_s for r in reps)
+            by_type.append(
+                TypeReport(
+                    instance=name,
+                    replicas=len(reps),
+                    tp=self.meta[name][0],
+                    kv_capacity_tokens=self.meta[name][1],
+                    completed=st.completed,
+                    ttft_s=st.ttft.summary(),
+                    tpot_s=st.tpot.summary(),
+                    e2e_s=st.e2e.summary(),
+                    utilization=busy / chip_s if chip_s else 0.0,
+                    slo_attainment=_slo(st, opts),
+                    preemptions=st.preemptions,
+                )
+            )
+            length = max((len(r.busy_series.values) for r in reps), default=0)
+            series = np.zeros(length)
+            for r in reps:
+                series[: len(r.busy_series.values)] += np.array(r.busy_series.values)
+            util_series[name] = list(series / (len(reps) * opts.window_s)) if reps else []
+        for node in self.nodes:
+            held = self.held_node_s(node, span)
+            busy = sum(r.busy_chip_s for r in self._by_node[node.id])
+            cost += node.price_usd_per_h * held / 3600.0
+            joules += node.power.energy_j(held, busy)
+        n = len(self.trace)
+        return ServeResult(
+            model=self.model.name,
+            trace=self.trace.name,
+            fleet=fleet,
+            router=self.router_name,
+            seed=seed,
+            requests=n,
+            completed=stats.completed,
+            rejected=sum(r.rejected for r in self.replicas),
+            span_s=span,
+            ttft_s=stats.ttft.summary(),
+            tpot_s=stats.tpot.summary(),
+            e2e_s=stats.e2e.summary(),
+            slo_attainment=_slo(stats, opts),
+            output_tokens_per_s=stats.output_tokens / span if span else 0.0,
+            requests_per_s=stats.completed / span if span else 0.0,
+            preemptions=stats.preemptions,
+            prefix_hit_tokens=stats.prefix_hit_tokens,
+            by_type=tuple(by_type),
+            utilization_series=util_series,
+            queue_series=self.queue.values,
+            window_s=opts.window_s,
+            cost_usd=cost,
+            energy_kwh=joules * pue / 3.6e6,
+            pue=pue,
+            events=self.sim.events_run,
+            histograms={"ttft": stats.ttft, "tpot": stats.tpot, "e2e": stats.e2e},
+        )
+
+
+def replica_shape(model: ModelArch, hw: Hardware, opts: ServeOptions) -> tuple[int, int]:
+    """(chips per replica, KV-cache tokens per replica) of ``model`` on ``hw``; raises if the KV has no room."""
+    tp = _replica_tp(model, hw, opts)
+    it = IterationModel(model, hw, tp, opts.precision)
+    free = hw.usable_memory_bytes - it.weight_bytes
+    free -= workspace_bytes_per_chip(model, tp, 1, opts.max_batch_tokens)
+    cap = int(free // it.kv_bytes)
+    if cap < 1:
+        raise DoesNotFitError(
+            f"{model.name} with tp={tp} leaves no KV-cache room on {hw.instance}.",
+            needed_bytes=it.weight_bytes,
+            available_bytes=hw.usable_memory_bytes,
+            suggestion="use more chips per replica (--tp), a lower precision, or a smaller --max-batch-tokens",
+        )
+    return tp, cap
+
+
 def simulate_serving(
     model: ModelArch,
     trace: RequestTrace,
@@ -500,142 +749,19 @@ def simulate_serving(
     progress: Callable[[int, int], None] | None = None,
 ) -> ServeResult:
     """Replay ``trace`` against a fleet of replicas of ``model`` (see the module docstring)."""
-    opts = options or ServeOptions()
-    if model.kind != "decoder":
-        raise ConfigError(f"{model.name} is an encoder; serving simulation covers decoder LMs")
     pool = Pool.build(catalog, fleet, pricing, region)
     sim = Simulation(seed=seed)
-    rt = make_router(router) if isinstance(router, str) else router
-    type_stats: dict[str, _Stats] = {}
-    replicas: list[Replica] = []
-    meta: dict[str, tuple[int, int]] = {}
-    view = FleetView(
-        instance=[], outstanding=np.zeros(0, dtype=np.int64), kv_capacity_tokens=np.zeros(0, dtype=np.int64)
-    )
-    waiting_total = [0]
-    slots: list[tuple[Node, int, IterationModel, int]] = []
-    for node in pool.nodes:
-        name = node.instance.name
-        if name not in meta:
-            tp = _replica_tp(model, node.hw, opts)
-            it_probe = IterationModel(model, node.hw, tp, opts.precision)
-            free = node.hw.usable_memory_bytes - it_probe.weight_bytes
-            free -= workspace_bytes_per_chip(model, tp, 1, opts.max_batch_tokens)
-            cap = int(free // it_probe.kv_bytes)
-            if cap < 1:
-                raise DoesNotFitError(
-                    f"{model.name} with tp={tp} leaves no KV-cache room on {name}.",
-                    needed_bytes=it_probe.weight_bytes,
-                    available_bytes=node.hw.usable_memory_bytes,
-                    suggestion="use more chips per replica (--tp), a lower precision, or a smaller --max-batch-tokens",
-                )
-            meta[name] = (tp, cap)
-            type_stats[name] = _Stats()
-        tp, cap = meta[name]
-        it = IterationModel(model, node.hw, tp, opts.precision)
-        pool.allocate([node], f"serve:{node.id}")
-        slots += [(node, tp, it, cap)] * (node.chips // tp)
-    view.instance = [node.instance.name for node, _, _, _ in slots]
-    view.outstanding = np.zeros(len(slots), dtype=np.int64)
-    view.kv_capacity_tokens = np.array([cap for _, _, _, cap in slots], dtype=np.int64)
-    for i, (node, tp, it, cap) in enumerate(slots):
-        replicas.append(
-            Replica(i, node, tp, it, cap, opts, sim, type_stats[node.instance.name], trace.block_tokens,
-                    view, waiting_total)
-        )  # fmt: skip
-    queue = WindowSeries(opts.window_s)
-    n = len(trace)
-    arrivals, inputs, outputs = trace.arrival_s, trace.input_tokens, trace.output_tokens
-    hashes = trace.hash_ids
-
-    def arrive(i: int) -> None:
-        inp, out = int(inputs[i]), int(outputs[i])
-        req = _Request(
-            rid=i,
-            arrival=sim.now,
-            input=inp,
-            output=out,
-            hashes=hashes[i] if hashes is not None else None,
-            prefill_left=inp,
-            generated=0,
-            kv=0,
-            first_token=math.nan,
-        )
-        replicas[rt.choose(inp, out, view, sim.rng)].enqueue(req)
-        queue.set(sim.now, float(waiting_total[0]))
-        if i + 1 < n:
-            sim.schedule(float(arrivals[i + 1]), lambda: arrive(i + 1), priority=1)
-        if progress is not None and (i + 1) % 10_000 == 0:
-            progress(i + 1, n)
-
-    if n:
-        sim.schedule(float(arrivals[0]), lambda: arrive(0), priority=1)
+    system = ServingSystem(sim, model, trace, pool, pool.nodes, router=router, options=options)
+    system.progress = progress
+    system.start()
     sim.run()
+    n = len(trace)
     if progress is not None:
         progress(n, n)
-    stats = _Stats()
-    for st in type_stats.values():
-        stats.merge(st)
-    span = max(sim.now, float(arrivals[-1]) if n else 0.0)
+    span = max(sim.now, float(trace.arrival_s[-1]) if n else 0.0)
     region_name = region or _price_region(pool, pricing)
     pue = catalog.region(region_name).pue_ratio if region_name else 1.0
-    rejected = sum(r.rejected for r in replicas)
-    by_type = []
-    for name, st in type_stats.items():
-        reps = [r for r in replicas if r.instance == name]
-        chip_s = sum(r.chips for r in reps) * span
-        busy = sum(node.busy_chip_s for node in {id(r.node): r.node for r in reps}.values())
-        by_type.append(
-            TypeReport(
-                instance=name,
-                replicas=len(reps),
-                tp=meta[name][0],
-                kv_capacity_tokens=meta[name][1],
-                completed=st.completed,
-                ttft_s=st.ttft.summary(),
-                tpot_s=st.tpot.summary(),
-                e2e_s=st.e2e.summary(),
-                utilization=busy / chip_s if chip_s else 0.0,
-                slo_attainment=_slo(st, opts),
-                preemptions=st.preemptions,
-            )
-        )
-    util_series: dict[str, list[float]] = {}
-    for name in type_stats:
-        reps = [r for r in replicas if r.instance == name]
-        length = max((len(r.busy_series.values) for r in reps), default=0)
-        series = np.zeros(length)
-        for r in reps:
-            series[: len(r.busy_series.values)] += np.array(r.busy_series.values)
-        util_series[name] = list(series / (len(reps) * opts.window_s)) if reps else []
-    return ServeResult(
-        model=model.name,
-        trace=trace.name,
-        fleet=fleet.describe(),
-        router=router if isinstance(router, str) else type(router).__name__,
-        seed=seed,
-        requests=n,
-        completed=stats.completed,
-        rejected=rejected,
-        span_s=span,
-        ttft_s=stats.ttft.summary(),
-        tpot_s=stats.tpot.summary(),
-        e2e_s=stats.e2e.summary(),
-        slo_attainment=_slo(stats, opts),
-        output_tokens_per_s=stats.output_tokens / span if span else 0.0,
-        requests_per_s=stats.completed / span if span else 0.0,
-        preemptions=stats.preemptions,
-        prefix_hit_tokens=stats.prefix_hit_tokens,
-        by_type=tuple(by_type),
-        utilization_series=util_series,
-        queue_series=queue.values,
-        window_s=opts.window_s,
-        cost_usd=pool.cost_usd(span),
-        energy_kwh=pool.energy_kwh(span, pue),
-        pue=pue,
-        events=sim.events_run,
-        histograms={"ttft": stats.ttft, "tpot": stats.tpot, "e2e": stats.e2e},
-    )
+    return system.result(span, fleet=fleet.describe(), seed=seed, pue=pue)
 
 
 def _slo(st: _Stats, opts: ServeOptions) -> float | None:
