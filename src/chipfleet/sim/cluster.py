@@ -257,6 +257,7 @@ class TrainingCluster:
         *,
         pue: float | None = None,
         window_s: float | None = None,
+        instance_types: Sequence[str] | None = None,
     ) -> None:
         if pue is not None and not pue >= 1.0:
             raise ConfigError(f"pue is facility ÷ IT energy and cannot be below 1, got {pue}")
@@ -275,9 +276,10 @@ class TrainingCluster:
         if self._penalty_s < 0:
             raise ConfigError(f"restart_penalty_s must be >= 0, got {self._penalty_s}")
 
-        names = pool.instance_types()
+        # In a mixed fleet some types only serve (e.g. Inferentia): training is told which types are its.
+        names = pool.instance_types() if instance_types is None else list(instance_types)
         if not names:
-            raise ConfigError("the pool has no nodes")
+            raise ConfigError("the pool has no nodes" if instance_types is None else "training has no instance types")
         catalog = pool.catalog
         types: list[TypeInfo] = []
         self._type_nodes: list[list[Node]] = []
@@ -427,12 +429,47 @@ class TrainingCluster:
                 raise RuntimeError(f"policy {name} preempted job {job}, which is not running")
             if run.alloc_s >= now:
                 raise RuntimeError(f"policy {name} preempted job {job} in the instant it started (t={now})")
-            self._stop(job, completed=False)
-            self._preemptions += 1
-            self._needs_restart[job] = True
-            self._enqueue(job, self.sim.rng)
+            self._preempt(job)
         for start in d.starts:
             self._start(start.job, start.type_index, name)
+
+    def _preempt(self, job: int) -> None:
+        self._stop(job, completed=False)
+        self._preemptions += 1
+        self._needs_restart[job] = True
+        self._enqueue(job, self.sim.rng)
+
+    # --- sharing the pool with another simulator (mixed mode) ----------------------------------------------
+
+    def job_on(self, node: Node) -> int | None:
+        """The training job running on ``node``, if any."""
+        owner = node.owner
+        if owner is None or not owner.startswith("train:"):
+            return None
+        return int(owner.removeprefix("train:"))
+
+    def evict(self, job: int) -> list[Node]:
+        """Another simulator needs ``job``'s nodes: stop it (it requeues and pays the restart penalty) and
+        return its nodes, which are free in the pool and withdrawn from training's free list."""
+        run = self._runs.get(job)
+        if run is None or self._state[job] != _RUNNING:
+            raise RuntimeError(f"job {job} is not running, so it cannot be evicted")
+        nodes = list(run.nodes)
+        self._preempt(job)
+        self.withdraw(nodes)
+        self._request_decision()
+        return nodes
+
+    def withdraw(self, nodes: Iterable[Node]) -> None:
+        """Remove free ``nodes`` from training's use until :meth:`nodes_freed` gives them back."""
+        index = {info.name: info.index for info in self.types}
+        for node in nodes:
+            if node.owner is not None:
+                raise RuntimeError(f"node {node.id} is held by {node.owner}; only free nodes can be withdrawn")
+            t = index.get(node.instance.name)
+            if t is not None and node in self._free_nodes[t]:
+                self._free_nodes[t].remove(node)
+                self._free_count[t] = len(self._free_nodes[t])
 
     def nodes_freed(self, nodes: Iterable[Node]) -> None:
         """Another simulator sharing the pool released ``nodes``: training may use them from now on."""
