@@ -301,3 +301,32 @@ def test_simulate_train_json_and_plots(capsys: pytest.CaptureFixture[str], tmp_p
 def test_simulate_train_bad_policy(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "simulate", "train", "--fleet", "p5.48xlarge:2", "--policy", "gavel-max-throughpt")
     assert code == 2 and "did you mean" in err.lower()
+
+
+def test_simulate_mixed_json(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(
+        capsys, "simulate", "mixed", "--model", "llama-3-8b", "--fleet", "inf2.48xlarge:1,p4d.24xlarge:4",
+        "--trace", "azure-conv", "--rate-scale", "4", "--sharing", "cost-aware", "--json",
+    )  # fmt: skip
+    assert code == 0
+    d = json.loads(out)
+    assert d["sharing"] == "cost-aware"
+    assert d["serve"]["completed"] > 0
+    assert {s["instance"] for s in d["shares"]} == {"inf2.48xlarge", "p4d.24xlarge"}
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--sharing", "greedy"], "sharing policy"),
+        (["--serve-fleet", "p4d.24xlarge:9"], "serving share asks for 9"),
+        (["--hours", "-1"], "--hours must be positive"),
+        (["--jobs", "azure-conv"], "holds requests, not jobs"),
+    ],
+)
+def test_simulate_mixed_bad_input(capsys: pytest.CaptureFixture[str], args: list[str], needle: str) -> None:
+    base = ["simulate", "mixed", "--model", "llama-3-8b", "--fleet", "inf2.48xlarge:1,p4d.24xlarge:4",
+            "--trace", "azure-conv"]  # fmt: skip
+    code, out, err = run(capsys, *base, *args)
+    assert code != 0
+    assert needle in out + err

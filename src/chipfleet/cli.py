@@ -564,6 +564,72 @@ def simulate_train(
         console.print(f"charts: {plot}/")
 
 
+@simulate_app.command("mixed")
+def simulate_mixed_cmd(
+    fleet: Annotated[str, typer.Option(help="One pool for both: inf2.48xlarge:4,p4d.24xlarge:16.")],
+    trace: Annotated[str, typer.Option(help="Request trace for serving (azure-conv, mooncake-conv, or a file).")],
+    jobs: Annotated[str, typer.Option(help="Job trace for training (philly, or a file).")] = "philly",
+    model: ModelOpt = None,
+    model_config: ModelConfigOpt = None,
+    sharing: Annotated[str, typer.Option(help="partition, serving-first or cost-aware.")] = "serving-first",
+    serve_fleet: Annotated[
+        str | None, typer.Option(help="Nodes serving starts with (partition: keeps), e.g. inf2.48xlarge:2.")
+    ] = None,
+    policy: Annotated[str, typer.Option(help="Training scheduling policy (simulate policies).")] = "fifo",
+    router: Annotated[str, typer.Option(help="Request router (simulate routers).")] = "least-outstanding",
+    interval: Annotated[str, typer.Option(help="Sharing controller interval, e.g. 60s.")] = "60s",
+    target_util: Annotated[float, typer.Option(help="Serving utilisation the controller aims at.")] = 0.6,
+    min_serving_nodes: Annotated[int, typer.Option(help="Serving never holds fewer nodes.")] = 1,
+    hours: Annotated[float | None, typer.Option(help="Simulated hours (default: the request trace's span).")] = None,
+    rate_scale: Annotated[float, typer.Option(help="Multiply the request arrival rate.")] = 1.0,
+    job_rate_scale: Annotated[float, typer.Option(help="Multiply the job submission rate.")] = 1.0,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    pricing: Annotated[PricingOpt, typer.Option(help="Pricing model.")] = PricingOpt.on_demand,
+    skip_bad_rows: Annotated[bool, typer.Option(help="Skip and count malformed trace rows.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Serving and training in one fleet: a request trace and a job queue share one pool under a policy."""
+    from chipfleet.report.sim import mixed_tables
+    from chipfleet.sim.fleet import FleetSpec
+    from chipfleet.sim.mixed import MixedOptions, simulate_mixed
+    from chipfleet.traces import JobTrace, load_trace
+
+    arch = _model(model, model_config)
+    requests_tr = _request_trace(trace, None, rate_scale, skip_bad_rows)
+    job_tr = load_trace(jobs, skip_bad_rows=skip_bad_rows, kind="jobs")
+    if not isinstance(job_tr, JobTrace):
+        raise ConfigError(f"{jobs} is a request trace; --jobs needs a job trace (philly)")
+    if job_rate_scale != 1.0:
+        job_tr = job_tr.scale_rate(job_rate_scale)
+    if hours is not None and not hours > 0:
+        raise ConfigError(f"--hours must be positive, got {hours}")
+    opts = MixedOptions(
+        control_interval_s=_seconds(interval, "--interval") or 60.0,
+        target_utilization=target_util,
+        min_serving_nodes=min_serving_nodes,
+        serve_fleet=FleetSpec.parse(serve_fleet) if serve_fleet else None,
+    )
+    result = simulate_mixed(
+        arch, requests_tr, job_tr, FleetSpec.parse(fleet), _State.catalog(), sharing=sharing,
+        training_policy=policy, router=router, options=opts, until_s=hours * 3600 if hours else None,
+        seed=seed, pricing=Pricing(pricing.value),
+    )  # fmt: skip
+    if as_json:
+        _emit_json(result.as_dict())
+        return
+    for table in mixed_tables(result):
+        console.print(table)
+
+
+@simulate_app.command("sharing")
+def simulate_sharing() -> None:
+    """List the policies for sharing one fleet between serving and training."""
+    from chipfleet.sim.mixed import list_sharing
+
+    for name in list_sharing():
+        console.print(name)
+
+
 @simulate_app.command("policies")
 def simulate_policies() -> None:
     """List the training-cluster scheduling policies."""

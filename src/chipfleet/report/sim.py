@@ -11,6 +11,7 @@ from rich.table import Table
 from chipfleet.report import units as u
 from chipfleet.report.charts import pyplot, to_png
 from chipfleet.sim.cluster import ClusterResult
+from chipfleet.sim.mixed import MixedResult
 from chipfleet.sim.serve import ServeResult
 
 
@@ -165,3 +166,33 @@ def train_plots(r: ClusterResult, submit_s: np.ndarray, out: Path) -> list[Path]
     paths.append(out / "utilization.png")
     paths[-1].write_bytes(to_png(fig))
     return paths
+
+
+def mixed_tables(r: MixedResult) -> list[Table]:
+    """The fleet split first (who held which nodes, and what that cost), then each side's own tables."""
+    head = Table(title=f"Mixed fleet {r.fleet}, sharing policy {r.sharing}, over {u.duration(r.span_s)}")
+    head.add_column("quantity")
+    head.add_column("value", justify="right")
+    rows = [
+        ("fleet cost (every node, whole span)", u.usd(r.fleet_cost_usd)),
+        ("  held by serving / training / idle", " / ".join(
+            u.usd(x) for x in (r.serving_cost_usd, r.training_cost_usd, r.idle_cost_usd))),
+        ("fleet energy (facility)", u.energy(r.fleet_energy_kwh)),
+        ("serving resizes / training jobs evicted", f"{r.resizes:,} / {r.training_evictions:,}"),
+        ("serving TTFT p50 / p99", f"{_ms(r.serve.ttft_s['p50'])} / {_ms(r.serve.ttft_s['p99'])}"),
+        ("training busy chip-hours", f"{r.train.chip_hours:,.0f}"),
+    ]  # fmt: skip
+    for k, v in rows:
+        head.add_row(k, v)
+    split = Table(title="Node-hours by holder (the training table's cost and energy count its types' whole nodes)")
+    for col in ("instance", "nodes", "serving", "training", "idle"):
+        split.add_column(col, justify="left" if col == "instance" else "right")
+    for s in r.shares:
+        total = s.nodes * r.span_s / 3600.0
+        split.add_row(
+            s.instance,
+            f"{s.nodes:,}",
+            *(f"{h:,.1f} h ({u.percent(h / total if total else math.nan)})"
+              for h in (s.serving_node_h, s.training_node_h, s.idle_node_h)),
+        )  # fmt: skip
+    return [head, split, *serve_tables(r.serve), *train_tables(r.train)]

@@ -1,0 +1,492 @@
+"""Training and serving in one fleet: a serving workload and a training-job queue share one pool of nodes.
+
+One :class:`~chipfleet.sim.kernel.Simulation` clock drives a :class:`~chipfleet.sim.serve.ServingSystem`
+and a :class:`~chipfleet.sim.cluster.TrainingCluster` over the same :class:`~chipfleet.sim.fleet.Pool`; a
+sharing policy (a registry) decides, every control interval, how many nodes serving should hold and on
+which instance types; the :class:`SharingController` carries that out:
+
+* growing serving takes free nodes first, re-opens nodes it is still draining, and, when the policy allows,
+  evicts training jobs (they requeue and pay the training policy's restart penalty);
+* shrinking serving stops routing to a node and hands it to training once its requests have finished.
+
+Policies:
+
+``partition``
+    fixed split: serving keeps the nodes it starts with (``serve_fleet``), training has the rest.
+``serving-first``
+    serving scales to keep its measured utilisation near a target and preempts training whenever it needs
+    more; training fills whatever serving leaves, preemptibly. Serving grows onto the type that serves the
+    most tokens per dollar.
+``cost-aware``
+    the same target, but training is evicted only when requests are queueing (the latency SLO is at risk),
+    and each type goes to the side with the comparative advantage: serving takes the types whose serving
+    throughput per unit of training speed is highest, and gives back the others first.
+
+The target is ``n* = ⌈n · u / u_target⌉`` nodes, ``u`` the busy share of the open replicas over the last
+interval, plus one node while requests are waiting; serving shrinks only when ``n*`` is below the nodes it
+holds, one node per interval (hysteresis against oscillation).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from chipfleet.catalog import Catalog, Pricing
+from chipfleet.exceptions import ConfigError, DoesNotFitError, UnknownNameError
+from chipfleet.sim.cluster import ClusterResult, TrainingCluster
+from chipfleet.sim.fleet import FleetSpec, Node, Pool
+from chipfleet.sim.kernel import Simulation
+from chipfleet.sim.policies import Policy, get_policy
+from chipfleet.sim.routers import Router
+from chipfleet.sim.serve import IterationModel, ServeOptions, ServeResult, ServingSystem, replica_shape
+from chipfleet.sim.throughput import ReferenceWorkload, ThroughputMatrix, throughput_matrix, tokens_per_s_per_chip
+from chipfleet.traces.schema import JobTrace, RequestTrace
+from chipfleet.workloads import ModelArch
+
+_CONTROL_PRIORITY = 2  # after arrivals (1) and training decisions (1) at the same instant
+
+
+@dataclass(frozen=True)
+class MixedOptions:
+    """How the controller acts. ``serve_fleet``: the nodes serving starts with (default: ``min_serving_nodes``
+    of the type the policy ranks first); for ``partition`` it is the whole serving share."""
+
+    control_interval_s: float = 60.0
+    target_utilization: float = 0.6
+    min_serving_nodes: int = 1
+    serve_fleet: FleetSpec | None = None
+
+    def __post_init__(self) -> None:
+        if not self.control_interval_s > 0:
+            raise ConfigError(f"control_interval_s must be > 0, got {self.control_interval_s}")
+        if not 0 < self.target_utilization <= 1:
+            raise ConfigError(f"target_utilization must be in (0, 1], got {self.target_utilization}")
+        if self.min_serving_nodes < 1:
+            raise ConfigError(f"min_serving_nodes must be at least 1, got {self.min_serving_nodes}")
+
+
+@dataclass(frozen=True)
+class TypeValue:
+    """What one node of a type is worth to each side: serving output tokens/s (replicas × decode rate at a
+    batch of 32 mid-length requests), training reference-seconds of work per second (chips × relative speed),
+    and its price."""
+
+    name: str
+    serve_tokens_per_s: float
+    train_speed: float
+    price_usd_per_h: float
+
+
+@dataclass(frozen=True)
+class SharingState:
+    """What a sharing policy sees at a control tick."""
+
+    now_s: float
+    serving_nodes: int  # open (routed to)
+    utilization: float  # busy share of the open replicas over the last interval
+    waiting_requests: int
+    waiting_jobs: int
+    free_nodes: int
+    target_utilization: float
+    min_serving_nodes: int
+
+
+@dataclass(frozen=True)
+class SharingDecision:
+    target_serving_nodes: int
+    may_evict_training: bool
+
+
+class SharingPolicy(Protocol):
+    name: str
+
+    def type_order(self, values: list[TypeValue]) -> list[str]:
+        """Instance types in the order serving should take them (it gives them back in reverse)."""
+        ...
+
+    def decide(self, state: SharingState) -> SharingDecision | None:
+        """Serving's node target now; None: never resize (a fixed partition)."""
+        ...
+
+
+_SHARING: dict[str, Callable[[], SharingPolicy]] = {}
+
+
+def register_sharing(name: str) -> Callable[[Callable[[], SharingPolicy]], Callable[[], SharingPolicy]]:
+    def deco(factory: Callable[[], SharingPolicy]) -> Callable[[], SharingPolicy]:
+        if name in _SHARING:
+            raise ValueError(f"sharing policy {name!r} is already registered")
+        _SHARING[name] = factory
+        return factory
+
+    return deco
+
+
+def get_sharing(name: str) -> SharingPolicy:
+    try:
+        return _SHARING[name]()
+    except KeyError:
+        raise UnknownNameError("sharing policy", name, _SHARING) from None
+
+
+def list_sharing() -> list[str]:
+    return sorted(_SHARING)
+
+
+def utilization_target(state: SharingState) -> int:
+    """``⌈n · u / u_target⌉``, plus one node while requests wait, at least the minimum."""
+    n = max(state.serving_nodes, 1)
+    target = math.ceil(n * state.utilization / state.target_utilization - 1e-9)
+    if state.waiting_requests > 0:
+        target = max(target, state.serving_nodes + 1)
+    return max(state.min_serving_nodes, target)
+
+
+@register_sharing("partition")
+class Partition:
+    name = "partition"
+
+    def type_order(self, values: list[TypeValue]) -> list[str]:
+        return [v.name for v in values]
+
+    def decide(self, state: SharingState) -> SharingDecision | None:
+        return None
+
+
+@register_sharing("serving-first")
+class ServingFirst:
+    name = "serving-first"
+
+    def type_order(self, values: list[TypeValue]) -> list[str]:
+        return [v.name for v in sorted(values, key=lambda v: (-v.serve_tokens_per_s / v.price_usd_per_h, v.name))]
+
+    def decide(self, state: SharingState) -> SharingDecision | None:
+        return SharingDecision(utilization_target(state), may_evict_training=True)
+
+
+@register_sharing("cost-aware")
+class CostAware:
+    name = "cost-aware"
+
+    def type_order(self, values: list[TypeValue]) -> list[str]:
+        # A type training cannot use (train_speed 0) has an infinite serving advantage: it goes first.
+        def advantage(v: TypeValue) -> float:
+            return v.serve_tokens_per_s / v.train_speed if v.train_speed > 0 else math.inf
+
+        return [v.name for v in sorted(values, key=lambda v: (-advantage(v), v.name))]
+
+    def decide(self, state: SharingState) -> SharingDecision | None:
+        return SharingDecision(utilization_target(state), may_evict_training=state.waiting_requests > 0)
+
+
+class SharingController:
+    """Carries out a sharing policy between a serving system and a training cluster on one pool."""
+
+    def __init__(
+        self,
+        sim: Simulation,
+        serving: ServingSystem,
+        training: TrainingCluster,
+        policy: SharingPolicy,
+        order: list[str],
+        options: MixedOptions,
+    ) -> None:
+        self.sim, self.serving, self.training, self.policy = sim, serving, training, policy
+        self.order, self.opts = order, options
+        self.rank = {name: i for i, name in enumerate(order)}
+        self.trainable = {t.name for t in training.types}
+        self._last_busy = 0.0
+        self._last_t = 0.0
+        self.resizes = 0
+        self.evictions = 0
+        self.node_series: list[tuple[float, int]] = [(0.0, len(serving.open_nodes))]
+
+    def start(self) -> None:
+        if self.policy.decide(self._state()) is not None:  # a partition never resizes: no ticks at all
+            self.sim.schedule(self.opts.control_interval_s, self._tick, _CONTROL_PRIORITY)
+
+    def _state(self) -> SharingState:
+        now = self.sim.now
+        busy = self.serving.busy_replica_s()
+        replicas = self.serving.open_replicas()
+        dt = now - self._last_t
+        util = (busy - self._last_busy) / (replicas * dt) if replicas and dt > 0 else 0.0
+        return SharingState(
+            now_s=now,
+            serving_nodes=len(self.serving.open_nodes),
+            utilization=min(1.0, util),
+            waiting_requests=self.serving.waiting,
+            waiting_jobs=self.training.view.waiting_count,
+            free_nodes=sum(1 for n in self.serving.nodes if n.owner is None),
+            target_utilization=self.opts.target_utilization,
+            min_serving_nodes=self.opts.min_serving_nodes,
+        )
+
+    def _tick(self) -> None:
+        state = self._state()
+        self._last_busy = self.serving.busy_replica_s()
+        self._last_t = self.sim.now
+        d = self.policy.decide(state)
+        if d is None:
+            return
+        have = state.serving_nodes
+        if d.target_serving_nodes > have:
+            self._grow(d.target_serving_nodes - have, d.may_evict_training)
+        elif d.target_serving_nodes < have:
+            self._shrink()
+        self.node_series.append((self.sim.now, len(self.serving.open_nodes)))
+        self.sim.schedule(self.sim.now + self.opts.control_interval_s, self._tick, _CONTROL_PRIORITY)
+
+    def _grow(self, need: int, may_evict: bool) -> None:
+        serving = self.serving
+        held = {n.id for n in serving.held_nodes}
+        draining = [n for n in serving.held_nodes if n not in serving.open_nodes]
+        free = [n for n in serving.nodes if n.owner is None]
+        got = 0
+        for node in sorted(draining, key=self._key)[:need]:
+            serving.open(node)
+            got += 1
+        for node in sorted(free, key=self._key)[: need - got]:
+            self.training.withdraw([node])
+            serving.open(node)
+            got += 1
+        if got < need and may_evict:
+            candidates = [n for n in serving.nodes if n.id not in held and self.training.job_on(n) is not None]
+            for node in sorted(candidates, key=self._key):
+                if got >= need:
+                    break
+                job = self.training.job_on(node)
+                if job is None:
+                    continue  # freed by an earlier eviction in this loop and already taken
+                freed = self.training.evict(job)
+                self.evictions += 1
+                usable = sorted((n for n in freed if serving.can_host(n)), key=self._key)
+                take = usable[: need - got]
+                for n in take:
+                    serving.open(n)
+                got += len(take)
+                self.training.nodes_freed([n for n in freed if n.owner is None])
+        if got:
+            self.resizes += 1
+
+    def _shrink(self) -> None:
+        open_nodes = self.serving.open_nodes
+        # Giving back a node training cannot use would idle it and cost serving capacity for nothing.
+        lendable = [n for n in open_nodes if n.instance.name in self.trainable]
+        if len(open_nodes) <= self.opts.min_serving_nodes or not lendable:
+            return
+        node = max(lendable, key=self._key)
+        self.serving.drain(node, lambda freed: self.training.nodes_freed([freed]))
+        self.resizes += 1
+
+    def _key(self, node: Node) -> tuple[int, int]:
+        return (self.rank.get(node.instance.name, len(self.rank)), node.id)
+
+
+@dataclass(frozen=True)
+class ShareReport:
+    """Node-hours of one instance type by holder over the run."""
+
+    instance: str
+    nodes: int
+    serving_node_h: float
+    training_node_h: float
+    idle_node_h: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class MixedResult:
+    """Both sides' metrics, the split of the fleet between them, and the fleet's cost and energy."""
+
+    sharing: str
+    fleet: str
+    span_s: float
+    serve: ServeResult
+    train: ClusterResult
+    shares: tuple[ShareReport, ...]
+    serving_cost_usd: float
+    training_cost_usd: float
+    idle_cost_usd: float
+    fleet_cost_usd: float
+    fleet_energy_kwh: float
+    resizes: int
+    training_evictions: int
+    serving_nodes_over_time: tuple[tuple[float, int], ...] = field(repr=False)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "sharing": self.sharing,
+            "fleet": self.fleet,
+            "span_s": self.span_s,
+            "serve": self.serve.as_dict(),
+            "train": self.train.as_dict(),
+            "shares": [s.as_dict() for s in self.shares],
+            "serving_cost_usd": self.serving_cost_usd,
+            "training_cost_usd": self.training_cost_usd,
+            "idle_cost_usd": self.idle_cost_usd,
+            "fleet_cost_usd": self.fleet_cost_usd,
+            "fleet_energy_kwh": self.fleet_energy_kwh,
+            "resizes": self.resizes,
+            "training_evictions": self.training_evictions,
+            "serving_nodes_over_time": [list(p) for p in self.serving_nodes_over_time],
+        }
+
+
+def type_values(
+    model: ModelArch, pool: Pool, matrix: ThroughputMatrix, opts: ServeOptions, trace: RequestTrace
+) -> tuple[list[TypeValue], set[str]]:
+    """Each type's serving and training worth per node, and the types the model can be served on."""
+    ctx = float(trace.input_tokens.mean() + trace.output_tokens.mean() / 2) if len(trace) else 1024.0
+    batch = min(32, opts.max_seqs)
+    values, servable = [], set()
+    for name in pool.instance_types():
+        node = next(n for n in pool.nodes if n.instance.name == name)
+        try:
+            tp, _ = replica_shape(model, node.hw, opts)
+        except DoesNotFitError:
+            tokens = 0.0
+        else:
+            servable.add(name)
+            t, _ = IterationModel(model, node.hw, tp, opts.precision).time(batch, batch * ctx, 0, 0.0, 0.0, 0)
+            tokens = (node.chips // tp) * batch / t
+        speed = matrix.relative(name) * node.chips if name in matrix.types else 0.0
+        values.append(TypeValue(name, tokens, speed, node.price_usd_per_h))
+    return values, servable
+
+
+def simulate_mixed(
+    model: ModelArch,
+    requests: RequestTrace,
+    jobs: JobTrace,
+    fleet: FleetSpec,
+    catalog: Catalog,
+    matrix: ThroughputMatrix | None = None,
+    *,
+    sharing: str | SharingPolicy = "serving-first",
+    training_policy: str | Policy = "fifo",
+    router: str | Router = "least-outstanding",
+    serve_options: ServeOptions | None = None,
+    options: MixedOptions | None = None,
+    until_s: float | None = None,
+    seed: int = 0,
+    pricing: Pricing = Pricing.ON_DEMAND,
+    pue: float | None = None,
+) -> MixedResult:
+    """Run ``requests`` and ``jobs`` on one pool under a sharing policy until ``until_s`` (default: the last
+    request arrival).
+
+    Without ``matrix``, training speeds come from :func:`~chipfleet.sim.throughput.throughput_matrix` over the
+    types that can train its reference workload; the others (e.g. Inferentia) only serve.
+    """
+    opts = options or MixedOptions()
+    sopts = serve_options or ServeOptions()
+    pool = Pool.build(catalog, fleet, pricing)
+    if matrix is None:
+        matrix = trainable_matrix(catalog, pool.instance_types())
+    trainable = [name for name in pool.instance_types() if name in matrix.types]
+    if not trainable:
+        raise ConfigError(f"no type in {fleet.describe()} has a training speed; training needs at least one")
+    policy = get_sharing(sharing) if isinstance(sharing, str) else sharing
+    values, servable = type_values(model, pool, matrix, sopts, requests)
+    if not servable:
+        raise ConfigError(
+            f"{model.name} fits on none of the fleet's types ({fleet.describe()}); add a type with more memory"
+        )
+    order = [n for n in policy.type_order(values) if n in servable]
+    candidates = [n for n in pool.nodes if n.instance.name in servable]
+    first = _initial_nodes(candidates, order, opts)
+    sim = Simulation(seed=seed)
+    serving = ServingSystem(sim, model, requests, pool, candidates, router=router, options=sopts, open_nodes=first)
+    train_policy = get_policy(training_policy) if isinstance(training_policy, str) else training_policy
+    training = TrainingCluster(sim, jobs, pool, train_policy, matrix, pue=pue, instance_types=trainable)
+    controller = SharingController(sim, serving, training, policy, order, opts)
+    serving.start()
+    training.start()
+    controller.start()
+    n = len(requests)
+    span = until_s if until_s is not None else (float(requests.arrival_s[-1]) if n else 0.0)
+    if not span > 0:
+        raise ConfigError("nothing to simulate: give until_s > 0 or a request trace with arrivals after 0")
+    sim.run(span)
+    train = training.result(until=span, seed=seed)
+    pues = {name: training_pue(catalog, pool, name, pue) for name in pool.instance_types()}
+    serve = serving.result(span, fleet=fleet.describe(), seed=seed, pue=pues[order[0]])
+    shares = []
+    serving_cost = training_cost = 0.0
+    train_s_of = {u.instance: u.allocated_instance_s for u in train.types}
+    for name in pool.instance_types():
+        nodes = [nd for nd in pool.nodes if nd.instance.name == name]
+        serve_s = sum(serving.held_node_s(nd, span) for nd in nodes) if name in servable else 0.0
+        train_s = train_s_of.get(name, 0.0)
+        price = nodes[0].price_usd_per_h
+        shares.append(
+            ShareReport(name, len(nodes), serve_s / 3600, train_s / 3600,
+                        max(0.0, len(nodes) * span - serve_s - train_s) / 3600)
+        )  # fmt: skip
+        serving_cost += serve_s / 3600 * price
+        training_cost += train_s / 3600 * price
+    fleet_cost = pool.cost_usd(span)
+    energy = sum(nd.power.energy_j(span, nd.busy_chip_s) * pues[nd.instance.name] for nd in pool.nodes) / 3.6e6
+    return MixedResult(
+        sharing=policy.name,
+        fleet=fleet.describe(),
+        span_s=span,
+        serve=serve,
+        train=train,
+        shares=tuple(shares),
+        serving_cost_usd=serving_cost,
+        training_cost_usd=training_cost,
+        idle_cost_usd=max(0.0, fleet_cost - serving_cost - training_cost),
+        fleet_cost_usd=fleet_cost,
+        fleet_energy_kwh=energy,
+        resizes=controller.resizes,
+        training_evictions=controller.evictions,
+        serving_nodes_over_time=tuple(controller.node_series),
+    )
+
+
+def trainable_matrix(catalog: Catalog, types: list[str]) -> ThroughputMatrix:
+    """The throughput matrix over the types that can train the reference workload at all."""
+    ok = []
+    for name in types:
+        try:
+            tokens_per_s_per_chip(catalog, name, ReferenceWorkload())
+        except ConfigError:
+            continue
+        ok.append(name)
+    if not ok:
+        raise ConfigError(f"none of {', '.join(types)} can train the reference workload; add a training type")
+    return throughput_matrix(catalog, ok)
+
+
+def training_pue(catalog: Catalog, pool: Pool, name: str, override: float | None) -> float:
+    """``override``, else the PUE of the region the type's price comes from, else 1.0."""
+    if override is not None:
+        return override
+    node = next(n for n in pool.nodes if n.instance.name == name)
+    for price in node.instance.prices:
+        if price.usd_per_h == node.price_usd_per_h and price.region in catalog.regions:
+            return catalog.region(price.region).pue_ratio
+    return 1.0
+
+
+def _initial_nodes(candidates: list[Node], order: list[str], opts: MixedOptions) -> list[Node]:
+    if opts.serve_fleet is None:
+        ranked = sorted(candidates, key=lambda n: (order.index(n.instance.name), n.id))
+        return ranked[: opts.min_serving_nodes]
+    chosen: list[Node] = []
+    for name, count in opts.serve_fleet.entries:
+        of_type = [n for n in candidates if n.instance.name == name]
+        if len(of_type) < count:
+            raise ConfigError(
+                f"the serving share asks for {count} × {name}, but the fleet has {len(of_type)} that can serve "
+                "the model; lower the count or add them to --fleet"
+            )
+        chosen += of_type[:count]
+    return chosen

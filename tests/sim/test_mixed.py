@@ -1,0 +1,163 @@
+"""Training and serving in one fleet: sharing policies, eviction, draining and the fleet's books."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from chipfleet.catalog import Catalog, load_catalog
+from chipfleet.exceptions import ConfigError, UnknownNameError
+from chipfleet.sim.fleet import FleetSpec
+from chipfleet.sim.mixed import (
+    CostAware,
+    MixedOptions,
+    MixedResult,
+    ServingFirst,
+    SharingState,
+    TypeValue,
+    get_sharing,
+    list_sharing,
+    simulate_mixed,
+    utilization_target,
+)
+from chipfleet.sim.routers import FleetView, make_router
+from chipfleet.traces.schema import JobTrace, RequestTrace
+from chipfleet.workloads import get_model
+
+FLEET = "inf2.48xlarge:1,p4d.24xlarge:6"
+
+
+@pytest.fixture(scope="module")
+def cat() -> Catalog:
+    return load_catalog(use_env=False)
+
+
+def requests(rate: float, seconds: float, inp: int = 1024, out: int = 256, seed: int = 0) -> RequestTrace:
+    rng = np.random.default_rng(seed)
+    arr = np.cumsum(rng.exponential(1 / rate, int(rate * seconds * 1.2)))
+    arr = arr[arr < seconds] - arr[0]
+    n = arr.size
+    return RequestTrace(
+        name="poisson", arrival_s=arr, input_tokens=np.full(n, inp, dtype=np.int64),
+        output_tokens=np.full(n, out, dtype=np.int64), source="generated in the test", license="n/a", skipped_rows=0,
+    )  # fmt: skip
+
+
+def long_jobs(n: int, chips: int = 8, hours: float = 10.0) -> JobTrace:
+    """Jobs that would hold every training node for the whole test."""
+    return JobTrace(
+        name="long",
+        submit_s=np.zeros(n),
+        chips=np.full(n, chips, dtype=np.int64),
+        duration_s=np.full(n, hours * 3600.0),
+    )
+
+
+def run(cat: Catalog, sharing: str, req: RequestTrace, jobs: JobTrace, **kw: object) -> MixedResult:
+    opts = MixedOptions(**kw) if kw else MixedOptions()  # type: ignore[arg-type]
+    return simulate_mixed(get_model("llama-3-8b"), req, jobs, FleetSpec.parse(FLEET), cat, sharing=sharing,
+                          options=opts, until_s=1800.0)  # fmt: skip
+
+
+def books_balance(r: MixedResult) -> None:
+    for s in r.shares:
+        held = s.serving_node_h + s.training_node_h
+        assert held <= s.nodes * r.span_s / 3600 + 1e-6  # no node held twice
+        assert math.isclose(held + s.idle_node_h, s.nodes * r.span_s / 3600, rel_tol=1e-9)
+    assert math.isclose(r.serving_cost_usd + r.training_cost_usd + r.idle_cost_usd, r.fleet_cost_usd, rel_tol=1e-9)
+
+
+def test_registry() -> None:
+    assert list_sharing() == ["cost-aware", "partition", "serving-first"]
+    with pytest.raises(UnknownNameError, match="sharing policy"):
+        get_sharing("greedy")
+
+
+def test_partition_keeps_its_split(cat: Catalog) -> None:
+    share = FleetSpec.parse("inf2.48xlarge:1,p4d.24xlarge:2")
+    r = run(cat, "partition", requests(20, 1800), long_jobs(10), serve_fleet=share)
+    by = {s.instance: s for s in r.shares}
+    assert by["p4d.24xlarge"].serving_node_h == pytest.approx(2 * 0.5)
+    assert by["p4d.24xlarge"].training_node_h == pytest.approx(4 * 0.5)  # training fills the other four
+    assert by["inf2.48xlarge"].training_node_h == 0.0  # Inferentia cannot train the reference workload
+    assert r.resizes == 0 and r.training_evictions == 0
+    books_balance(r)
+
+
+def test_serving_first_evicts_training_under_load(cat: Catalog) -> None:
+    # Training holds every p4d from t=0; the load needs more than the one Inferentia node serving starts with.
+    r = run(cat, "serving-first", requests(60, 1800), long_jobs(10))
+    assert r.training_evictions > 0
+    assert r.train.preemptions >= r.training_evictions
+    assert {s.instance: s for s in r.shares}["p4d.24xlarge"].serving_node_h > 0
+    books_balance(r)
+    # Serving on the Inferentia node alone for the same load waits far longer.
+    alone = run(cat, "partition", requests(60, 1800), long_jobs(10))
+    assert r.serve.ttft_s["p90"] < alone.serve.ttft_s["p90"]
+
+
+def test_cost_aware_does_not_evict_without_a_queue(cat: Catalog) -> None:
+    # Light load: the starting node copes, so nothing is taken from training.
+    r = run(cat, "cost-aware", requests(0.5, 1800), long_jobs(10))
+    assert r.training_evictions == 0
+    assert r.serve.completed > 0
+    books_balance(r)
+
+
+def test_serving_shrinks_and_training_gets_the_nodes(cat: Catalog) -> None:
+    # Serving starts on all six p4d at a trickle of load: it drains down to the minimum and training runs.
+    share = FleetSpec.parse("p4d.24xlarge:6")
+    r = run(cat, "serving-first", requests(0.2, 1800), long_jobs(10), serve_fleet=share, min_serving_nodes=1)
+    assert r.serving_nodes_over_time[-1][1] == 1
+    p4d = {s.instance: s for s in r.shares}["p4d.24xlarge"]
+    assert p4d.training_node_h > 0
+    assert r.serve.completed > 0.95 * r.serve.requests
+    books_balance(r)
+
+
+def test_same_seed_same_result(cat: Catalog) -> None:
+    a = run(cat, "serving-first", requests(30, 1800), long_jobs(10))
+    b = run(cat, "serving-first", requests(30, 1800), long_jobs(10))
+    assert json.dumps(a.as_dict(), default=str) == json.dumps(b.as_dict(), default=str)
+
+
+def test_utilization_target_and_eviction_rules() -> None:
+    state = SharingState(now_s=0, serving_nodes=4, utilization=0.9, waiting_requests=0, waiting_jobs=3,
+                         free_nodes=0, target_utilization=0.6, min_serving_nodes=1)  # fmt: skip
+    assert utilization_target(state) == 6  # ⌈4 · 0.9 / 0.6⌉
+    quiet = SharingState(now_s=0, serving_nodes=4, utilization=0.1, waiting_requests=0, waiting_jobs=0,
+                         free_nodes=0, target_utilization=0.6, min_serving_nodes=1)  # fmt: skip
+    assert utilization_target(quiet) == 1
+    queued = SharingState(now_s=0, serving_nodes=4, utilization=0.1, waiting_requests=5, waiting_jobs=0,
+                          free_nodes=0, target_utilization=0.6, min_serving_nodes=1)  # fmt: skip
+    assert utilization_target(queued) == 5
+    assert ServingFirst().decide(state) is not None and ServingFirst().decide(state).may_evict_training  # type: ignore[union-attr]
+    assert not CostAware().decide(state).may_evict_training  # type: ignore[union-attr]
+    assert CostAware().decide(queued).may_evict_training  # type: ignore[union-attr]
+
+
+def test_type_orders() -> None:
+    values = [TypeValue("gpu", 1000.0, 8.0, 30.0), TypeValue("inf", 500.0, 0.0, 13.0), TypeValue("cheap", 300, 1, 3)]
+    assert CostAware().type_order(values) == ["inf", "cheap", "gpu"]  # serving-only first, then 300/1 > 1000/8
+    assert ServingFirst().type_order(values) == ["cheap", "inf", "gpu"]  # tokens per dollar: 100, 38, 33
+
+
+def test_bad_serving_share(cat: Catalog) -> None:
+    with pytest.raises(ConfigError, match="serving share asks for 9"):
+        run(cat, "partition", requests(1, 60), long_jobs(1), serve_fleet=FleetSpec.parse("p4d.24xlarge:9"))
+    with pytest.raises(ConfigError, match="target_utilization"):
+        MixedOptions(target_utilization=1.5)
+
+
+@pytest.mark.parametrize("router", ["round-robin", "least-outstanding", "power-of-two", "size-aware"])
+def test_routers_skip_closed_replicas(router: str) -> None:
+    closed = FleetView.CLOSED
+    view = FleetView(instance=["a", "a", "b", "b"], outstanding=np.array([closed, 5, closed, 9]),
+                     kv_capacity_tokens=np.array([100, 100, 200, 200]))  # fmt: skip
+    rt = make_router(router)
+    rng = np.random.default_rng(0)
+    picks = {rt.choose(100, 10, view, rng) for _ in range(50)}
+    assert picks <= {1, 3}
