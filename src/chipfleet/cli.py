@@ -578,11 +578,14 @@ def simulate_mixed_cmd(
     policy: Annotated[str, typer.Option(help="Training scheduling policy (simulate policies).")] = "fifo",
     router: Annotated[str, typer.Option(help="Request router (simulate routers).")] = "least-outstanding",
     interval: Annotated[str, typer.Option(help="Sharing controller interval, e.g. 60s.")] = "60s",
-    target_util: Annotated[float, typer.Option(help="Serving utilisation the controller aims at.")] = 0.6,
+    target_ttft: Annotated[str, typer.Option(help="p90 TTFT the controller scales serving to hold.")] = "1s",
     min_serving_nodes: Annotated[int, typer.Option(help="Serving never holds fewer nodes.")] = 1,
     hours: Annotated[float | None, typer.Option(help="Simulated hours (default: the request trace's span).")] = None,
     rate_scale: Annotated[float, typer.Option(help="Multiply the request arrival rate.")] = 1.0,
     job_rate_scale: Annotated[float, typer.Option(help="Multiply the job submission rate.")] = 1.0,
+    skip_jobs: Annotated[
+        int, typer.Option(help="Start at job N of the job trace (Philly's first 1,300 jobs trickle in over 3 weeks).")
+    ] = 0,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     pricing: Annotated[PricingOpt, typer.Option(help="Pricing model.")] = PricingOpt.on_demand,
     skip_bad_rows: Annotated[bool, typer.Option(help="Skip and count malformed trace rows.")] = False,
@@ -599,13 +602,17 @@ def simulate_mixed_cmd(
     job_tr = load_trace(jobs, skip_bad_rows=skip_bad_rows, kind="jobs")
     if not isinstance(job_tr, JobTrace):
         raise ConfigError(f"{jobs} is a request trace; --jobs needs a job trace (philly)")
+    if not 0 <= skip_jobs < len(job_tr):
+        raise ConfigError(f"--skip-jobs must be in [0, {len(job_tr)}) for {jobs}, got {skip_jobs}")
+    if skip_jobs:
+        job_tr = job_tr.slice(skip_jobs, len(job_tr))
     if job_rate_scale != 1.0:
         job_tr = job_tr.scale_rate(job_rate_scale)
     if hours is not None and not hours > 0:
         raise ConfigError(f"--hours must be positive, got {hours}")
     opts = MixedOptions(
         control_interval_s=_seconds(interval, "--interval") or 60.0,
-        target_utilization=target_util,
+        target_ttft_s=_seconds(target_ttft, "--target-ttft") or 1.0,
         min_serving_nodes=min_serving_nodes,
         serve_fleet=FleetSpec.parse(serve_fleet) if serve_fleet else None,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -19,9 +20,9 @@ from chipfleet.sim.mixed import (
     SharingState,
     TypeValue,
     get_sharing,
+    latency_target,
     list_sharing,
     simulate_mixed,
-    utilization_target,
 )
 from chipfleet.sim.routers import FleetView, make_router
 from chipfleet.traces.schema import JobTrace, RequestTrace
@@ -124,18 +125,20 @@ def test_same_seed_same_result(cat: Catalog) -> None:
     assert json.dumps(a.as_dict(), default=str) == json.dumps(b.as_dict(), default=str)
 
 
-def test_utilization_target_and_eviction_rules() -> None:
-    state = SharingState(now_s=0, serving_nodes=4, utilization=0.9, waiting_requests=0, waiting_jobs=3,
-                         free_nodes=0, target_utilization=0.6, min_serving_nodes=1)  # fmt: skip
-    assert utilization_target(state) == 6  # ⌈4 · 0.9 / 0.6⌉
-    quiet = SharingState(now_s=0, serving_nodes=4, utilization=0.1, waiting_requests=0, waiting_jobs=0,
-                         free_nodes=0, target_utilization=0.6, min_serving_nodes=1)  # fmt: skip
-    assert utilization_target(quiet) == 1
-    queued = SharingState(now_s=0, serving_nodes=4, utilization=0.1, waiting_requests=5, waiting_jobs=0,
-                          free_nodes=0, target_utilization=0.6, min_serving_nodes=1)  # fmt: skip
-    assert utilization_target(queued) == 5
-    assert ServingFirst().decide(state) is not None and ServingFirst().decide(state).may_evict_training  # type: ignore[union-attr]
-    assert not CostAware().decide(state).may_evict_training  # type: ignore[union-attr]
+def test_latency_rule_and_eviction_rules() -> None:
+    base = SharingState(now_s=0, serving_nodes=2, serving_replicas=16, ttft_p90_s=0.7, utilization=0.9,
+                        waiting_requests=0, waiting_jobs=3, free_nodes=0, target_ttft_s=1.0,
+                        shrink_below=0.5)  # fmt: skip
+    assert latency_target(base) == 16  # inside the band: hold
+    assert latency_target(replace(base, ttft_p90_s=1.5)) == 20  # over the target: + ⌈16/4⌉
+    assert latency_target(replace(base, ttft_p90_s=0.2)) == 15  # comfortable: one node back
+    assert latency_target(replace(base, ttft_p90_s=math.nan)) == 15  # no traffic
+    assert latency_target(replace(base, waiting_requests=5)) == 16  # a few waiting: normal batching
+    queued = replace(base, waiting_requests=20)  # more than the 16 replicas: backlogged
+    assert latency_target(queued) == 24  # + ⌈16/2⌉
+    over = replace(base, ttft_p90_s=1.5)
+    assert ServingFirst().decide(over).may_evict_training  # type: ignore[union-attr]
+    assert not CostAware().decide(over).may_evict_training  # type: ignore[union-attr]
     assert CostAware().decide(queued).may_evict_training  # type: ignore[union-attr]
 
 
@@ -148,8 +151,8 @@ def test_type_orders() -> None:
 def test_bad_serving_share(cat: Catalog) -> None:
     with pytest.raises(ConfigError, match="serving share asks for 9"):
         run(cat, "partition", requests(1, 60), long_jobs(1), serve_fleet=FleetSpec.parse("p4d.24xlarge:9"))
-    with pytest.raises(ConfigError, match="target_utilization"):
-        MixedOptions(target_utilization=1.5)
+    with pytest.raises(ConfigError, match="shrink_below"):
+        MixedOptions(shrink_below=1.5)
 
 
 @pytest.mark.parametrize("router", ["round-robin", "least-outstanding", "power-of-two", "size-aware"])

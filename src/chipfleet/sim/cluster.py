@@ -337,6 +337,7 @@ class TrainingCluster:
         self._index_stale = [0] * len(types)
         self._runs_started = [0] * len(types)
         self._alloc_instance_s = [0.0] * len(types)
+        self._busy_chip_s = [0.0] * len(types)
         # Busy segments for utilisation over time: type, chips, start, end.
         self._seg_type: list[int] = []
         self._seg_chips: list[int] = []
@@ -661,6 +662,7 @@ class TrainingCluster:
                 used = cpi if left > cpi else left
                 node.busy_chip_s += used * busy_s
                 left -= used
+            self._busy_chip_s[t] += g * busy_s
             self._seg_type.append(t)
             self._seg_chips.append(g)
             self._seg_t0.append(run.compute_s)
@@ -709,6 +711,7 @@ class TrainingCluster:
                     used = min(cpi, left)
                     node.busy_chip_s += used * busy_s
                     left -= used
+                self._busy_chip_s[run.type_index] += self._chips[job] * busy_s
                 self._seg_type.append(run.type_index)
                 self._seg_chips.append(self._chips[job])
                 self._seg_t0.append(run.compute_s)
@@ -734,7 +737,7 @@ class TrainingCluster:
         energy = cost = 0.0
         for info in self.types:
             nodes = self._type_nodes[info.index]
-            busy = sum(n.busy_chip_s for n in nodes)
+            busy = self._busy_chip_s[info.index]  # training's own: in a mixed fleet serving also adds to nodes
             chips = info.total_instances * info.chips_per_instance
             avail = chips * span
             e = Pool(catalog, nodes).energy_kwh(span, pues[info.index])

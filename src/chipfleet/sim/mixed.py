@@ -14,17 +14,22 @@ Policies:
 ``partition``
     fixed split: serving keeps the nodes it starts with (``serve_fleet``), training has the rest.
 ``serving-first``
-    serving scales to keep its measured utilisation near a target and preempts training whenever it needs
-    more; training fills whatever serving leaves, preemptibly. Serving grows onto the type that serves the
-    most tokens per dollar.
+    serving scales to hold its latency target and preempts training whenever it needs more; training fills
+    whatever serving leaves, preemptibly. Serving grows onto the type that serves the most tokens per dollar.
 ``cost-aware``
-    the same target, but training is evicted only when requests are queueing (the latency SLO is at risk),
-    and each type goes to the side with the comparative advantage: serving takes the types whose serving
-    throughput per unit of training speed is highest, and gives back the others first.
+    the same rule, but training is evicted only when requests back up (more waiting than open replicas: the
+    latency SLO is at risk, not merely tight), and each type goes to the side with the comparative
+    advantage: serving takes the types whose serving throughput per unit of training speed is highest, and
+    gives back the others first.
 
-The target is ``n* = ⌈n · u / u_target⌉`` nodes, ``u`` the busy share of the open replicas over the last
-interval, plus one node while requests are waiting; serving shrinks only when ``n*`` is below the nodes it
-holds, one node per interval (hysteresis against oscillation).
+The rule (:func:`latency_target`) works on the p90 time to first token of the requests that got their first
+token in the last interval, ``T90``, against ``target_ttft_s``: above it, serving wants ``R + ⌈R/4⌉``
+replicas (``R`` open now); backlogged, ``R + ⌈R/2⌉``; below ``shrink_below × target_ttft_s`` (or with no
+traffic), it gives back one node; in between it holds (the band is the hysteresis). Serving grows by whole
+nodes until it has the replicas it wants and shrinks one node per interval, never below
+``min_serving_nodes``. Latency, not the busy share, drives it: decode streams the weights every iteration,
+so a replica with any request at all is memory-busy nearly all the time (``SharingState.utilization``
+reports that share anyway).
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ from chipfleet.exceptions import ConfigError, DoesNotFitError, UnknownNameError
 from chipfleet.sim.cluster import ClusterResult, TrainingCluster
 from chipfleet.sim.fleet import FleetSpec, Node, Pool
 from chipfleet.sim.kernel import Simulation
+from chipfleet.sim.metrics import LogHistogram
 from chipfleet.sim.policies import Policy, get_policy
 from chipfleet.sim.routers import Router
 from chipfleet.sim.serve import IterationModel, ServeOptions, ServeResult, ServingSystem, replica_shape
@@ -55,15 +61,18 @@ class MixedOptions:
     of the type the policy ranks first); for ``partition`` it is the whole serving share."""
 
     control_interval_s: float = 60.0
-    target_utilization: float = 0.6
+    target_ttft_s: float = 1.0  # p90 time to first token serving is scaled to hold
+    shrink_below: float = 0.5  # give a node back when p90 TTFT is under this share of the target
     min_serving_nodes: int = 1
     serve_fleet: FleetSpec | None = None
 
     def __post_init__(self) -> None:
         if not self.control_interval_s > 0:
             raise ConfigError(f"control_interval_s must be > 0, got {self.control_interval_s}")
-        if not 0 < self.target_utilization <= 1:
-            raise ConfigError(f"target_utilization must be in (0, 1], got {self.target_utilization}")
+        if not self.target_ttft_s > 0:
+            raise ConfigError(f"target_ttft_s must be > 0, got {self.target_ttft_s}")
+        if not 0 <= self.shrink_below < 1:
+            raise ConfigError(f"shrink_below must be in [0, 1), got {self.shrink_below}")
         if self.min_serving_nodes < 1:
             raise ConfigError(f"min_serving_nodes must be at least 1, got {self.min_serving_nodes}")
 
@@ -86,17 +95,19 @@ class SharingState:
 
     now_s: float
     serving_nodes: int  # open (routed to)
-    utilization: float  # busy share of the open replicas over the last interval
+    serving_replicas: int  # on the open nodes
+    ttft_p90_s: float  # of first tokens in the last interval; NaN when there were none
+    utilization: float  # busy (compute or memory) share of the open replicas over the last interval
     waiting_requests: int
     waiting_jobs: int
     free_nodes: int
-    target_utilization: float
-    min_serving_nodes: int
+    target_ttft_s: float
+    shrink_below: float
 
 
 @dataclass(frozen=True)
 class SharingDecision:
-    target_serving_nodes: int
+    target_serving_replicas: int
     may_evict_training: bool
 
 
@@ -136,13 +147,26 @@ def list_sharing() -> list[str]:
     return sorted(_SHARING)
 
 
-def utilization_target(state: SharingState) -> int:
-    """``⌈n · u / u_target⌉``, plus one node while requests wait, at least the minimum."""
-    n = max(state.serving_nodes, 1)
-    target = math.ceil(n * state.utilization / state.target_utilization - 1e-9)
-    if state.waiting_requests > 0:
-        target = max(target, state.serving_nodes + 1)
-    return max(state.min_serving_nodes, target)
+def backlogged(state: SharingState) -> bool:
+    """More requests queued than there are open replicas. A request that arrives mid-iteration waits for
+    the next one under continuous batching, so a few waiting requests are normal at any load."""
+    return state.waiting_requests > state.serving_replicas
+
+
+def latency_target(state: SharingState) -> int:
+    """Replicas wanted (see the module docstring): ``R + ⌈R/2⌉`` backlogged, ``R + ⌈R/4⌉`` over the TTFT
+    target, ``R − 1`` (one node back) under ``shrink_below`` of it or idle, else ``R``."""
+    r = state.serving_replicas
+    if backlogged(state):
+        return r + max(1, math.ceil(r / 2))
+    p90 = state.ttft_p90_s
+    if math.isnan(p90):
+        return r - 1 if state.waiting_requests == 0 else r
+    if p90 > state.target_ttft_s:
+        return r + max(1, math.ceil(r / 4))
+    if p90 < state.shrink_below * state.target_ttft_s:
+        return r - 1
+    return r
 
 
 @register_sharing("partition")
@@ -164,7 +188,7 @@ class ServingFirst:
         return [v.name for v in sorted(values, key=lambda v: (-v.serve_tokens_per_s / v.price_usd_per_h, v.name))]
 
     def decide(self, state: SharingState) -> SharingDecision | None:
-        return SharingDecision(utilization_target(state), may_evict_training=True)
+        return SharingDecision(latency_target(state), may_evict_training=True)
 
 
 @register_sharing("cost-aware")
@@ -179,7 +203,7 @@ class CostAware:
         return [v.name for v in sorted(values, key=lambda v: (-advantage(v), v.name))]
 
     def decide(self, state: SharingState) -> SharingDecision | None:
-        return SharingDecision(utilization_target(state), may_evict_training=state.waiting_requests > 0)
+        return SharingDecision(latency_target(state), may_evict_training=backlogged(state))
 
 
 class SharingController:
@@ -200,6 +224,7 @@ class SharingController:
         self.trainable = {t.name for t in training.types}
         self._last_busy = 0.0
         self._last_t = 0.0
+        self._last_ttft = serving.ttft_counts()
         self.resizes = 0
         self.evictions = 0
         self.node_series: list[tuple[float, int]] = [(0.0, len(serving.open_nodes))]
@@ -214,28 +239,34 @@ class SharingController:
         replicas = self.serving.open_replicas()
         dt = now - self._last_t
         util = (busy - self._last_busy) / (replicas * dt) if replicas and dt > 0 else 0.0
+        recent = LogHistogram()
+        recent.counts = self.serving.ttft_counts() - self._last_ttft
+        recent.total = int(recent.counts.sum())
         return SharingState(
             now_s=now,
             serving_nodes=len(self.serving.open_nodes),
+            serving_replicas=replicas,
+            ttft_p90_s=recent.percentile(90),
             utilization=min(1.0, util),
             waiting_requests=self.serving.waiting,
             waiting_jobs=self.training.view.waiting_count,
             free_nodes=sum(1 for n in self.serving.nodes if n.owner is None),
-            target_utilization=self.opts.target_utilization,
-            min_serving_nodes=self.opts.min_serving_nodes,
+            target_ttft_s=self.opts.target_ttft_s,
+            shrink_below=self.opts.shrink_below,
         )
 
     def _tick(self) -> None:
         state = self._state()
         self._last_busy = self.serving.busy_replica_s()
         self._last_t = self.sim.now
+        self._last_ttft = self.serving.ttft_counts()
         d = self.policy.decide(state)
         if d is None:
             return
-        have = state.serving_nodes
-        if d.target_serving_nodes > have:
-            self._grow(d.target_serving_nodes - have, d.may_evict_training)
-        elif d.target_serving_nodes < have:
+        have = state.serving_replicas
+        if d.target_serving_replicas > have:
+            self._grow(d.target_serving_replicas - have, d.may_evict_training)
+        elif d.target_serving_replicas < have:
             self._shrink()
         self.node_series.append((self.sim.now, len(self.serving.open_nodes)))
         self.sim.schedule(self.sim.now + self.opts.control_interval_s, self._tick, _CONTROL_PRIORITY)
@@ -245,14 +276,18 @@ class SharingController:
         held = {n.id for n in serving.held_nodes}
         draining = [n for n in serving.held_nodes if n not in serving.open_nodes]
         free = [n for n in serving.nodes if n.owner is None]
-        got = 0
-        for node in sorted(draining, key=self._key)[:need]:
+        got = 0  # replicas opened
+        for node in sorted(draining, key=self._key):
+            if got >= need:
+                break
             serving.open(node)
-            got += 1
-        for node in sorted(free, key=self._key)[: need - got]:
+            got += serving.replicas_on(node)
+        for node in sorted(free, key=self._key):
+            if got >= need:
+                break
             self.training.withdraw([node])
             serving.open(node)
-            got += 1
+            got += serving.replicas_on(node)
         if got < need and may_evict:
             candidates = [n for n in serving.nodes if n.id not in held and self.training.job_on(n) is not None]
             for node in sorted(candidates, key=self._key):
@@ -263,16 +298,17 @@ class SharingController:
                     continue  # freed by an earlier eviction in this loop and already taken
                 freed = self.training.evict(job)
                 self.evictions += 1
-                usable = sorted((n for n in freed if serving.can_host(n)), key=self._key)
-                take = usable[: need - got]
-                for n in take:
+                for n in sorted((n for n in freed if serving.can_host(n)), key=self._key):
+                    if got >= need:
+                        break
                     serving.open(n)
-                got += len(take)
+                    got += serving.replicas_on(n)
                 self.training.nodes_freed([n for n in freed if n.owner is None])
         if got:
             self.resizes += 1
 
     def _shrink(self) -> None:
+        """Drain one node: the last in the policy's order among those training can use."""
         open_nodes = self.serving.open_nodes
         # Giving back a node training cannot use would idle it and cost serving capacity for nothing.
         lendable = [n for n in open_nodes if n.instance.name in self.trainable]

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from chipfleet.catalog import Catalog, Precision, Pricing
 from chipfleet.exceptions import ConfigError, DoesNotFitError
@@ -593,6 +594,16 @@ class ServingSystem:
 
     def can_host(self, node: Node) -> bool:
         return node.id in self._by_node
+
+    def ttft_counts(self) -> NDArray[np.int64]:
+        """Bin counts of every TTFT so far (a controller differences two to get an interval's distribution)."""
+        total = np.zeros_like(next(iter(self.type_stats.values())).ttft.counts)
+        for st in self.type_stats.values():
+            total += st.ttft.counts
+        return total
+
+    def replicas_on(self, node: Node) -> int:
+        return len(self._by_node.get(node.id, ()))
 
     @property
     def held_nodes(self) -> list[Node]:
