@@ -126,11 +126,13 @@ def test_same_seed_same_result(cat: Catalog) -> None:
 
 
 def test_latency_rule_and_eviction_rules() -> None:
-    base = SharingState(now_s=0, serving_nodes=2, serving_replicas=16, ttft_p90_s=0.7, utilization=0.9,
-                        waiting_requests=0, waiting_jobs=3, free_nodes=0, target_ttft_s=1.0,
-                        shrink_below=0.5)  # fmt: skip
+    base = SharingState(now_s=0, serving_nodes=2, serving_replicas=16, ttft_p90_s=0.7, excess_p90_s=0.4,
+                        utilization=0.9, waiting_requests=0, waiting_jobs=3, free_nodes=0, target_ttft_s=1.0,
+                        shrink_below=0.5, load_share=0.25)  # fmt: skip
     assert latency_target(base) == 16  # inside the band: hold
-    assert latency_target(replace(base, ttft_p90_s=1.5)) == 20  # over the target: + ⌈16/4⌉
+    assert latency_target(replace(base, ttft_p90_s=1.5)) == 20  # over the target by queueing: + ⌈16/4⌉
+    # Over the target with little load-added delay: the hardware's own prefill time; more replicas won't help.
+    assert latency_target(replace(base, ttft_p90_s=1.5, excess_p90_s=0.1)) == 16
     assert latency_target(replace(base, ttft_p90_s=0.2)) == 15  # comfortable: one node back
     assert latency_target(replace(base, ttft_p90_s=math.nan)) == 15  # no traffic
     assert latency_target(replace(base, waiting_requests=5)) == 16  # a few waiting: normal batching

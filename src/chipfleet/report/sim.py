@@ -29,6 +29,7 @@ def serve_tables(r: ServeResult) -> list[Table]:
         ("TTFT p50 / p90 / p99", " / ".join(_ms(r.ttft_s[k]) for k in ("p50", "p90", "p99"))),
         ("TPOT p50 / p90 / p99", " / ".join(_ms(r.tpot_s[k]) for k in ("p50", "p90", "p99"))),
         ("end-to-end p50 / p90 / p99", " / ".join(_ms(r.e2e_s[k]) for k in ("p50", "p90", "p99"))),
+        ("queue wait p50 / p90 / p99", " / ".join(_ms(r.queue_wait_s[k]) for k in ("p50", "p90", "p99"))),
         ("SLO attainment", "—" if r.slo_attainment is None else u.percent(r.slo_attainment)),
         ("throughput", f"{u.rate(r.output_tokens_per_s, 'tokens')}, {r.requests_per_s:.2f} req/s"),
         ("preemptions", f"{r.preemptions:,}"),
@@ -179,7 +180,7 @@ def mixed_tables(r: MixedResult) -> list[Table]:
             u.usd(x) for x in (r.serving_cost_usd, r.training_cost_usd, r.idle_cost_usd))),
         ("fleet energy (facility)", u.energy(r.fleet_energy_kwh)),
         ("serving resizes / training jobs evicted", f"{r.resizes:,} / {r.training_evictions:,}"),
-        ("serving TTFT p50 / p99", f"{_ms(r.serve.ttft_s['p50'])} / {_ms(r.serve.ttft_s['p99'])}"),
+        ("serving TTFT p50 / p90 / p99", " / ".join(_ms(r.serve.ttft_s[k]) for k in ("p50", "p90", "p99"))),
         ("training busy chip-hours", f"{r.train.chip_hours:,.0f}"),
     ]  # fmt: skip
     for k, v in rows:

@@ -22,14 +22,17 @@ Policies:
     advantage: serving takes the types whose serving throughput per unit of training speed is highest, and
     gives back the others first.
 
-The rule (:func:`latency_target`) works on the p90 time to first token of the requests that got their first
-token in the last interval, ``T90``, against ``target_ttft_s``: above it, serving wants ``R + ⌈R/4⌉``
-replicas (``R`` open now); backlogged, ``R + ⌈R/2⌉``; below ``shrink_below × target_ttft_s`` (or with no
-traffic), it gives back one node; in between it holds (the band is the hysteresis). Serving grows by whole
-nodes until it has the replicas it wants and shrinks one node per interval, never below
-``min_serving_nodes``. Latency, not the busy share, drives it: decode streams the weights every iteration,
-so a replica with any request at all is memory-busy nearly all the time (``SharingState.utilization``
-reports that share anyway).
+The rule (:func:`latency_target`) works on the p90 time to first token of the requests that got their
+first token in the last interval, ``T90``, against ``target_ttft_s``. Above it, and with the p90 of the
+delay load added (each request's TTFT minus its TTFT alone on its replica: queueing and batching
+interference) at least ``load_share`` of the target, serving wants ``R + ⌈R/4⌉`` replicas (``R`` open
+now): more replicas cut that delay, not a type's own prefill time, so a TTFT floor set by slow hardware
+does not make serving swallow the fleet. Backlogged, it wants ``R + ⌈R/2⌉``; below
+``shrink_below × target_ttft_s`` (or with no traffic) it gives back one node; in between it holds (the band
+is the hysteresis). Serving grows by whole nodes until it has the replicas it wants and shrinks one node per
+interval, never below ``min_serving_nodes``. Latency, not the busy share, drives it: decode streams the
+weights every iteration, so a replica with any request at all is memory-busy nearly all the time
+(``SharingState.utilization`` reports that share anyway).
 """
 
 from __future__ import annotations
@@ -38,6 +41,9 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+import numpy as np
+from numpy.typing import NDArray
 
 from chipfleet.catalog import Catalog, Pricing
 from chipfleet.exceptions import ConfigError, DoesNotFitError, UnknownNameError
@@ -63,6 +69,7 @@ class MixedOptions:
     control_interval_s: float = 60.0
     target_ttft_s: float = 1.0  # p90 time to first token serving is scaled to hold
     shrink_below: float = 0.5  # give a node back when p90 TTFT is under this share of the target
+    load_share: float = 0.25  # grow only when the p90 load-added delay is at least this share of the target
     min_serving_nodes: int = 1
     serve_fleet: FleetSpec | None = None
 
@@ -73,6 +80,8 @@ class MixedOptions:
             raise ConfigError(f"target_ttft_s must be > 0, got {self.target_ttft_s}")
         if not 0 <= self.shrink_below < 1:
             raise ConfigError(f"shrink_below must be in [0, 1), got {self.shrink_below}")
+        if not 0 <= self.load_share <= 1:
+            raise ConfigError(f"load_share must be in [0, 1], got {self.load_share}")
         if self.min_serving_nodes < 1:
             raise ConfigError(f"min_serving_nodes must be at least 1, got {self.min_serving_nodes}")
 
@@ -97,12 +106,14 @@ class SharingState:
     serving_nodes: int  # open (routed to)
     serving_replicas: int  # on the open nodes
     ttft_p90_s: float  # of first tokens in the last interval; NaN when there were none
+    excess_p90_s: float  # TTFT minus TTFT alone, same requests; NaN when none
     utilization: float  # busy (compute or memory) share of the open replicas over the last interval
     waiting_requests: int
     waiting_jobs: int
     free_nodes: int
     target_ttft_s: float
     shrink_below: float
+    load_share: float
 
 
 @dataclass(frozen=True)
@@ -155,7 +166,7 @@ def backlogged(state: SharingState) -> bool:
 
 def latency_target(state: SharingState) -> int:
     """Replicas wanted (see the module docstring): ``R + ⌈R/2⌉`` backlogged, ``R + ⌈R/4⌉`` over the TTFT
-    target, ``R − 1`` (one node back) under ``shrink_below`` of it or idle, else ``R``."""
+    target because of load, ``R − 1`` (one node back) under ``shrink_below`` of it or idle, else ``R``."""
     r = state.serving_replicas
     if backlogged(state):
         return r + max(1, math.ceil(r / 2))
@@ -163,7 +174,8 @@ def latency_target(state: SharingState) -> int:
     if math.isnan(p90):
         return r - 1 if state.waiting_requests == 0 else r
     if p90 > state.target_ttft_s:
-        return r + max(1, math.ceil(r / 4))
+        loaded = state.excess_p90_s >= state.load_share * state.target_ttft_s
+        return r + max(1, math.ceil(r / 4)) if loaded else r
     if p90 < state.shrink_below * state.target_ttft_s:
         return r - 1
     return r
@@ -224,7 +236,8 @@ class SharingController:
         self.trainable = {t.name for t in training.types}
         self._last_busy = 0.0
         self._last_t = 0.0
-        self._last_ttft = serving.ttft_counts()
+        self._last_ttft = serving.latency_counts("ttft")
+        self._last_excess = serving.latency_counts("ttft_excess")
         self.resizes = 0
         self.evictions = 0
         self.node_series: list[tuple[float, int]] = [(0.0, len(serving.open_nodes))]
@@ -239,27 +252,27 @@ class SharingController:
         replicas = self.serving.open_replicas()
         dt = now - self._last_t
         util = (busy - self._last_busy) / (replicas * dt) if replicas and dt > 0 else 0.0
-        recent = LogHistogram()
-        recent.counts = self.serving.ttft_counts() - self._last_ttft
-        recent.total = int(recent.counts.sum())
         return SharingState(
             now_s=now,
             serving_nodes=len(self.serving.open_nodes),
             serving_replicas=replicas,
-            ttft_p90_s=recent.percentile(90),
+            ttft_p90_s=_p90(self.serving.latency_counts("ttft") - self._last_ttft),
+            excess_p90_s=_p90(self.serving.latency_counts("ttft_excess") - self._last_excess),
             utilization=min(1.0, util),
             waiting_requests=self.serving.waiting,
             waiting_jobs=self.training.view.waiting_count,
             free_nodes=sum(1 for n in self.serving.nodes if n.owner is None),
             target_ttft_s=self.opts.target_ttft_s,
             shrink_below=self.opts.shrink_below,
+            load_share=self.opts.load_share,
         )
 
     def _tick(self) -> None:
         state = self._state()
         self._last_busy = self.serving.busy_replica_s()
         self._last_t = self.sim.now
-        self._last_ttft = self.serving.ttft_counts()
+        self._last_ttft = self.serving.latency_counts("ttft")
+        self._last_excess = self.serving.latency_counts("ttft_excess")
         d = self.policy.decide(state)
         if d is None:
             return
@@ -320,6 +333,14 @@ class SharingController:
 
     def _key(self, node: Node) -> tuple[int, int]:
         return (self.rank.get(node.instance.name, len(self.rank)), node.id)
+
+
+def _p90(counts: NDArray[np.int64]) -> float:
+    """p90 of the samples a :class:`LogHistogram`'s bin counts describe (NaN when there are none)."""
+    h = LogHistogram()
+    h.counts = counts
+    h.total = int(counts.sum())
+    return h.percentile(90)
 
 
 @dataclass(frozen=True)

@@ -85,6 +85,9 @@ class _Stats:
     ttft: LogHistogram = field(default_factory=LogHistogram)
     tpot: LogHistogram = field(default_factory=LogHistogram)
     e2e: LogHistogram = field(default_factory=LogHistogram)
+    queue: LogHistogram = field(default_factory=LogHistogram)  # arrival to first admission into a batch
+    # TTFT minus the request's TTFT alone on its replica: the delay load adds (queueing and batching)
+    ttft_excess: LogHistogram = field(default_factory=LogHistogram)
     completed: int = 0
     output_tokens: int = 0
     slo_met: int = 0
@@ -92,7 +95,7 @@ class _Stats:
     prefix_hit_tokens: int = 0
 
     def merge(self, other: _Stats) -> None:
-        for h in ("ttft", "tpot", "e2e"):
+        for h in ("ttft", "tpot", "e2e", "queue", "ttft_excess"):
             getattr(self, h).merge(getattr(other, h))
         self.completed += other.completed
         self.output_tokens += other.output_tokens
@@ -161,6 +164,10 @@ class IterationModel:
         bytes_ = self._weights(tokens) + self.kv_bytes * (decode_ctx + prefix_read + prefill) + self.ew_bytes * tokens
         busy = max(compute, bytes_ / self._bw)
         return busy + self._comm(tokens) + self._overhead, busy
+
+    def alone_ttft_s(self, prompt_tokens: int) -> float:
+        """TTFT of a prompt on an idle replica: one prefill iteration of the whole prompt."""
+        return self.time(0, 0.0, prompt_tokens, prompt_tokens * prompt_tokens / 2.0, 0.0, 1)[0]
 
     def decode_block(self, n: int, ctx0: float, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Times and busy times of ``k`` decode iterations of ``n`` requests whose cached keys start at
@@ -300,6 +307,8 @@ class Replica:
             self.waiting.popleft()
             self.waiting_total[0] -= 1
             if r.generated == 0:
+                if r.prefill_left == r.input:  # first admission, not a re-admission after preemption
+                    self.stats.queue.add(self.sim.now - r.arrival)
                 hit = self._prefix_hits(r)
                 r.prefill_left -= hit
                 self.stats.prefix_hit_tokens += hit
@@ -371,6 +380,7 @@ class Replica:
                         r.first_token = now
                         wait = now - r.arrival
                         self.stats.ttft.add(wait)
+                        self.stats.ttft_excess.add(wait - self.it.alone_ttft_s(r.input))
             for r in decoders:
                 r.generated += 1
                 r.kv += 1
@@ -455,6 +465,7 @@ class ServeResult:
     ttft_s: dict[str, float]
     tpot_s: dict[str, float]
     e2e_s: dict[str, float]
+    queue_wait_s: dict[str, float]  # arrival to first admission into a batch
     slo_attainment: float | None
     output_tokens_per_s: float
     requests_per_s: float
@@ -595,11 +606,13 @@ class ServingSystem:
     def can_host(self, node: Node) -> bool:
         return node.id in self._by_node
 
-    def ttft_counts(self) -> NDArray[np.int64]:
-        """Bin counts of every TTFT so far (a controller differences two to get an interval's distribution)."""
-        total = np.zeros_like(next(iter(self.type_stats.values())).ttft.counts)
-        for st in self.type_stats.values():
-            total += st.ttft.counts
+    def latency_counts(self, metric: str) -> NDArray[np.int64]:
+        """Bin counts of every ``ttft``, ``ttft_excess`` or ``queue`` wait so far (a controller differences two
+        snapshots to get one interval's distribution)."""
+        hists: list[LogHistogram] = [getattr(st, metric) for st in self.type_stats.values()]
+        total = np.zeros_like(hists[0].counts)
+        for h in hists:
+            total += h.counts
         return total
 
     def replicas_on(self, node: Node) -> int:
@@ -712,6 +725,7 @@ class ServingSystem:
             ttft_s=stats.ttft.summary(),
             tpot_s=stats.tpot.summary(),
             e2e_s=stats.e2e.summary(),
+            queue_wait_s=stats.queue.summary(),
             slo_attainment=_slo(stats, opts),
             output_tokens_per_s=stats.output_tokens / span if span else 0.0,
             requests_per_s=stats.completed / span if span else 0.0,
@@ -725,7 +739,7 @@ class ServingSystem:
             energy_kwh=joules * pue / 3.6e6,
             pue=pue,
             events=self.sim.events_run,
-            histograms={"ttft": stats.ttft, "tpot": stats.tpot, "e2e": stats.e2e},
+            histograms={"ttft": stats.ttft, "tpot": stats.tpot, "e2e": stats.e2e, "queue": stats.queue},
         )
 
 
