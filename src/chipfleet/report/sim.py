@@ -181,11 +181,11 @@ def mixed_tables(r: MixedResult) -> list[Table]:
         ("fleet energy (facility)", u.energy(r.fleet_energy_kwh)),
         ("serving resizes / training jobs evicted", f"{r.resizes:,} / {r.training_evictions:,}"),
         ("serving TTFT p50 / p90 / p99", " / ".join(_ms(r.serve.ttft_s[k]) for k in ("p50", "p90", "p99"))),
-        ("training busy chip-hours", f"{r.train.chip_hours:,.0f}"),
+        ("training busy chip-hours", f"{r.train.chip_hours:,.{0 if r.train.chip_hours >= 100 else 1}f}"),
     ]  # fmt: skip
     for k, v in rows:
         head.add_row(k, v)
-    split = Table(title="Node-hours by holder (the training table's cost and energy count its types' whole nodes)")
+    split = Table(title="Node time by holder (the training table's cost and energy count its types' whole nodes)")
     for col in ("instance", "nodes", "serving", "training", "idle"):
         split.add_column(col, justify="left" if col == "instance" else "right")
     for s in r.shares:
@@ -193,7 +193,7 @@ def mixed_tables(r: MixedResult) -> list[Table]:
         split.add_row(
             s.instance,
             f"{s.nodes:,}",
-            *(f"{h:,.1f} h ({u.percent(h / total if total else math.nan)})"
+            *(f"{u.duration(h * 3600)} ({u.percent(h / total if total else math.nan)})" if h > 0 else "0"
               for h in (s.serving_node_h, s.training_node_h, s.idle_node_h)),
         )  # fmt: skip
     return [head, split, *serve_tables(r.serve), *train_tables(r.train)]
