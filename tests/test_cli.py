@@ -303,12 +303,14 @@ def test_simulate_train_bad_policy(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 2 and "did you mean" in err.lower()
 
 
-def test_simulate_mixed_json(capsys: pytest.CaptureFixture[str]) -> None:
+def test_simulate_mixed_json_and_plots(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     code, out, _ = run(
         capsys, "simulate", "mixed", "--model", "llama-3-8b", "--fleet", "inf2.48xlarge:1,p4d.24xlarge:4",
-        "--trace", "azure-conv", "--rate-scale", "4", "--sharing", "cost-aware", "--json",
+        "--trace", "azure-conv", "--rate-scale", "4", "--sharing", "cost-aware", "--json", "--plot", str(tmp_path),
     )  # fmt: skip
     assert code == 0
+    for name in ("serving_nodes.png", "serve/latency_cdf.png", "train/utilization.png"):
+        assert (tmp_path / name).stat().st_size > 5_000
     d = json.loads(out)
     assert d["sharing"] == "cost-aware"
     assert d["serve"]["completed"] > 0

@@ -590,9 +590,12 @@ def simulate_mixed_cmd(
     pricing: Annotated[PricingOpt, typer.Option(help="Pricing model.")] = PricingOpt.on_demand,
     skip_bad_rows: Annotated[bool, typer.Option(help="Skip and count malformed trace rows.")] = False,
     as_json: JsonOpt = False,
+    plot: Annotated[
+        Path | None, typer.Option(help="Folder for the serving-share, serving and training charts.")
+    ] = None,
 ) -> None:
     """Serving and training in one fleet: a request trace and a job queue share one pool under a policy."""
-    from chipfleet.report.sim import mixed_tables
+    from chipfleet.report.sim import mixed_plots, mixed_tables
     from chipfleet.sim.fleet import FleetSpec
     from chipfleet.sim.mixed import MixedOptions, simulate_mixed
     from chipfleet.traces import JobTrace, load_trace
@@ -621,11 +624,15 @@ def simulate_mixed_cmd(
         training_policy=policy, router=router, options=opts, until_s=hours * 3600 if hours else None,
         seed=seed, pricing=Pricing(pricing.value),
     )  # fmt: skip
+    if plot is not None:
+        mixed_plots(result, np.asarray(job_tr.submit_s), plot)
     if as_json:
         _emit_json(result.as_dict())
         return
     for table in mixed_tables(result):
         console.print(table)
+    if plot is not None:
+        console.print(f"charts: {plot}/")
 
 
 @simulate_app.command("sharing")

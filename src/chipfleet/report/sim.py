@@ -197,3 +197,21 @@ def mixed_tables(r: MixedResult) -> list[Table]:
               for h in (s.serving_node_h, s.training_node_h, s.idle_node_h)),
         )  # fmt: skip
     return [head, split, *serve_tables(r.serve), *train_tables(r.train)]
+
+
+def mixed_plots(r: MixedResult, submit_s: np.ndarray, out: Path) -> list[Path]:
+    """Serving nodes over time, then each side's charts in ``serve/`` and ``train/``."""
+    plt = pyplot()
+    out.mkdir(parents=True, exist_ok=True)
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    t = [p[0] / 60 for p in r.serving_nodes_over_time] + [r.span_s / 60]
+    n = [p[1] for p in r.serving_nodes_over_time]
+    ax.step(t, n + n[-1:], where="post")
+    ax.set_xlabel("minutes")
+    ax.set_ylabel("nodes serving (open)")
+    ax.set_ylim(0, None)
+    ax.set_title(f"Serving's share of {r.fleet} under {r.sharing}", fontsize=10)
+    ax.grid(alpha=0.3)
+    path = out / "serving_nodes.png"
+    path.write_bytes(to_png(fig))
+    return [path, *serve_plots(r.serve, out / "serve"), *train_plots(r.train, submit_s, out / "train")]

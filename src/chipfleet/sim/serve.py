@@ -600,7 +600,7 @@ class ServingSystem:
                 del self._draining[node_id]
                 node = reps[0].node
                 self._held_s[node_id] = self._held_s.get(node_id, 0.0) + self.sim.now - self._held_since.pop(node_id)
-                node.owner = None
+                self.pool.release(f"serve:{node_id}")
                 on_free(node)
 
     def can_host(self, node: Node) -> bool:
