@@ -8,7 +8,7 @@ import pytest
 
 from chipfleet.catalog import Catalog, Precision, load_catalog
 from chipfleet.validate.dataset import Measurement
-from chipfleet.validate.mapping import InferCase, Skip, TrainCase, map_row, parse_parallelism
+from chipfleet.validate.mapping import InferCase, Skip, TrainCase, map_row, parse_parallelism, server_rates
 
 
 @pytest.fixture(scope="module")
@@ -152,11 +152,29 @@ def test_out_of_scope_rows(cat: Catalog, metric: str, kind: str, in_scope: bool)
     assert isinstance(skip, Skip) and skip.in_scope is in_scope
 
 
-def test_server_rows_are_in_scope_but_not_replayed_without_constraints(cat: Catalog) -> None:
+def test_server_throughput_rows_are_in_scope_but_not_replayed_without_constraints(cat: Catalog) -> None:
     r = row(kind="infer", model="Llama-2-70B-Chat (MLPerf llama2-70b-99)", metric="tokens_per_s_server",
             source="mlcommons/inference_results_v4.1:x", input_len="1024", output_len="290", batch="")  # fmt: skip
     skip = map_row(r, cat)
-    assert isinstance(skip, Skip) and skip.in_scope and "server scenario" in skip.reason
+    assert isinstance(skip, Skip) and skip.in_scope and "latency constraints" in skip.reason
+
+
+def server_run(metric: str, value: float, notes: str = "") -> Measurement:
+    return row(kind="infer", model="Llama-2-70B-Chat (MLPerf llama2-70b-99)", metric=metric, value=value,
+               accelerator="NVIDIA H100 SXM 80GB", accel_count=8, instance_or_system="DGX H100",
+               precision="FP8", parallelism="tp=2", source="mlcommons/inference_results_v4.1:run_1",
+               input_len="300", output_len="290", batch="", notes=notes)  # fmt: skip
+
+
+def test_server_latency_rows_take_the_runs_offered_rate(cat: Catalog) -> None:
+    rows = [server_run("tokens_per_s_server", 9000.0, "samples/s 31.0; derived mean output ..."),
+            server_run("ttft_ms_p50_server", 250.0)]  # fmt: skip
+    rates = server_rates(rows)
+    assert rates == {"mlcommons/inference_results_v4.1:run_1": 31.0}
+    case = map_row(rows[1], cat, rates)
+    assert isinstance(case, InferCase) and case.server_rate_per_s == 31.0
+    skip = map_row(rows[1], cat)  # without its run's throughput row there is no offered load
+    assert isinstance(skip, Skip) and skip.in_scope and "offered rate" in skip.reason
 
 
 def test_missing_lengths_are_skipped_in_scope(cat: Catalog) -> None:

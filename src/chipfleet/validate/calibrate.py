@@ -31,7 +31,7 @@ from scipy.optimize import least_squares
 from chipfleet.catalog import Catalog
 from chipfleet.perf.hardware import Efficiency
 from chipfleet.validate.dataset import Measurement, MeasurementSet
-from chipfleet.validate.mapping import Skip, map_row
+from chipfleet.validate.mapping import Skip, map_row, server_rates
 from chipfleet.validate.predict import TIME_LIKE_METRICS, Prepared, predict, prepare
 
 FITTED = ("compute", "compute_half_rows", "memory", "collective", "layer_overhead_s", "step_overhead_s")
@@ -141,8 +141,9 @@ def observe(data: MeasurementSet, catalog: Catalog) -> tuple[list[Observation], 
     """Map and prepare every row; rows that cannot be predicted are returned with the reason."""
     obs: list[Observation] = []
     skipped: dict[str, Skip] = {}
+    rates = server_rates(data.rows)
     for row in data.rows:
-        case = map_row(row, catalog)
+        case = map_row(row, catalog, rates)
         if isinstance(case, Skip):
             skipped[row.id] = case
             continue
@@ -175,7 +176,8 @@ def calibrate(
     for family, rows in sorted(by_family.items()):
         if progress:
             progress(f"fitting {family} on {len(rows)} rows")
-        fits[family] = fit_family(rows, priors[family], family)
+        # Server replays are predicted, not fitted on: each one is a simulation, too slow inside a fit.
+        fits[family] = fit_family([ob for ob in rows if not ob.prep.replayed], priors[family], family)
     cv: dict[str, float] = {}
     if cross_validate:
         for family, rows in sorted(by_family.items()):
@@ -183,7 +185,7 @@ def calibrate(
             for src in sources:  # with one source, the fold fits on nothing and predicts with the prior
                 if progress:
                     progress(f"cross-validating {family}: leaving out {src}")
-                train = [ob for ob in rows if ob.source != src]
+                train = [ob for ob in rows if ob.source != src and not ob.prep.replayed]
                 fold = fit_family(train, priors[family], family)
                 for ob in rows:
                     if ob.source == src:

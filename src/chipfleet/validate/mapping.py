@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from chipfleet.catalog import Catalog, Chip, Instance, Precision
@@ -82,6 +83,7 @@ class InferCase:
     output_tokens: int
     precision: Precision
     assumptions: tuple[str, ...] = field(default=())
+    server_rate_per_s: float | None = None  # Server-scenario latency rows: the offered Poisson rate
 
     def config(self, batch: int, tp: int | None = None) -> ServingConfig:
         return ServingConfig(
@@ -287,8 +289,28 @@ def _mlperf_benchmark(row: Measurement, model: ModelArch) -> ServingBenchmark | 
     return None
 
 
-def map_row(row: Measurement, catalog: Catalog) -> Case | Skip:
-    """The case to predict for ``row``, or why it cannot be predicted."""
+SERVER_LATENCY_METRICS = frozenset({"ttft_ms_p50_server", "tpot_ms_p50_server"})
+_SAMPLES_PER_S = re.compile(r"samples/s\s*([0-9][0-9.,]*)", re.IGNORECASE)
+
+
+def server_rates(rows: Sequence[Measurement]) -> dict[str, float]:
+    """Offered load (queries/s) of each MLPerf Server run, keyed by the run's source: a ``samples_per_s_server``
+    row's value, or the "samples/s N" a ``tokens_per_s_server`` row states. The latency rows of the same run
+    (same source) are replayed at that rate."""
+    rates: dict[str, float] = {}
+    for row in rows:
+        if row.metric == "samples_per_s_server":
+            rates[row.source] = row.value
+        elif row.metric == "tokens_per_s_server":
+            m = _SAMPLES_PER_S.search(row.notes)
+            if m:
+                rates.setdefault(row.source, float(m.group(1).replace(",", "")))
+    return rates
+
+
+def map_row(row: Measurement, catalog: Catalog, server_rates: Mapping[str, float] | None = None) -> Case | Skip:
+    """The case to predict for ``row``, or why it cannot be predicted. ``server_rates`` (see
+    :func:`server_rates`) gives Server-scenario latency rows their offered load."""
     skip = scope_of(row)
     if skip is not None:
         return skip
@@ -310,7 +332,11 @@ def map_row(row: Measurement, catalog: Catalog) -> Case | Skip:
     notes = [n for n in (chip_note, inst_note) if n]
     if row.kind == "train":
         return _train_case(row, catalog, model, chip, instance, notes)
-    return _infer_case(row, model, chip, instance, notes)
+    rate = (server_rates or {}).get(row.source)
+    if rate is None:
+        m = _SAMPLES_PER_S.search(row.notes)
+        rate = float(m.group(1).replace(",", "")) if m else None
+    return _infer_case(row, model, chip, instance, notes, rate)
 
 
 def _train_case(
@@ -380,7 +406,7 @@ def _train_case(
 
 
 def _infer_case(
-    row: Measurement, model: ModelArch, chip: Chip, instance: Instance, notes: list[str]
+    row: Measurement, model: ModelArch, chip: Chip, instance: Instance, notes: list[str], rate: float | None = None
 ) -> InferCase | Skip:
     if model.kind != "decoder":
         return Skip("encoder inference is not modelled", in_scope=True)
@@ -404,12 +430,18 @@ def _infer_case(
         inp = round(bench.mean_input_tokens)
         out = round(bench.mean_output_tokens)
         notes.append(f"{bench.name}: mean {inp} input / {out} output tokens ({bench.source})")
-    if row.metric in SERVER_METRICS:
-        # Replaying a Server-scenario row needs the benchmark's latency constraints and the offered rate
-        # (from the same system's throughput row); chipfleet's benchmark records carry neither yet.
+    if row.metric in SERVER_METRICS and row.metric not in SERVER_LATENCY_METRICS:
+        # Server throughput is the highest rate that meets the benchmark's p99 latency constraints: a search
+        # over rates that needs those constraints, which chipfleet's benchmark records do not carry.
         return Skip(
-            "server scenario: the benchmark's latency constraints are not in chipfleet's records", in_scope=True
+            "server-scenario throughput: the benchmark's latency constraints are not in chipfleet's records",
+            in_scope=True,
         )
+    if row.metric in SERVER_LATENCY_METRICS:
+        if rate is None or not rate > 0:
+            return Skip("server-scenario latency row without the run's offered rate (samples/s)", in_scope=True)
+        notes.append(f"replayed in the request-level simulator: Poisson arrivals at {rate:g} queries/s, "
+                     f"every request {inp} in / {out} out")  # fmt: skip
     if batch is None:
         notes.append("throughput-ceiling row: the largest batch that fits is used")
     prec, pnote = map_precision(row, chip, for_training=False)
@@ -431,6 +463,7 @@ def _infer_case(
         output_tokens=max(1, out),
         precision=prec,
         assumptions=tuple(notes),
+        server_rate_per_s=rate if row.metric in SERVER_LATENCY_METRICS else None,
     )
 
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import math
+from dataclasses import dataclass, field, replace
+
+import numpy as np
 
 from chipfleet.catalog import Catalog
+from chipfleet.economics.costing import instance_power_w
 from chipfleet.exceptions import ChipfleetError
 from chipfleet.perf.hardware import Efficiency, Hardware, hardware_for
 from chipfleet.perf.inference import ServingConfig, estimate_inference, inference_memory, max_batch, resolve_tp
@@ -16,9 +20,16 @@ from chipfleet.perf.training import (
     training_memory,
     training_step,
 )
+from chipfleet.sim.fleet import Node, Pool
+from chipfleet.sim.kernel import Simulation
+from chipfleet.sim.serve import ServeOptions, ServingSystem, replica_shape
+from chipfleet.traces.schema import RequestTrace
 from chipfleet.validate.mapping import Case, InferCase, Skip, TrainCase
 
-LATENCY_METRICS = frozenset({"ttft_ms", "ttft_ms_p50", "tpot_ms", "tpot_ms_p50"})
+LATENCY_METRICS = frozenset(
+    {"ttft_ms", "ttft_ms_p50", "tpot_ms", "tpot_ms_p50", "ttft_ms_p50_server", "tpot_ms_p50_server"}
+)
+SERVER_REPLAY_REQUESTS = 2000  # Poisson arrivals per replay: p50s settle well within this many
 UTILIZATION_METRICS = frozenset({"mfu", "hfu", "tflops_per_gpu"})
 TIME_LIKE_METRICS = LATENCY_METRICS | {"gpu_hours"}
 MAX_THROUGHPUT_BATCH = 8192  # CUDA-graph batch sizes stop at 8192 in TensorRT-LLM's max-throughput runs
@@ -43,6 +54,12 @@ class Prepared:
     tp: int | None = None
     batch: int | None = None
     notes: tuple[str, ...] = ()
+    catalog: Catalog | None = field(default=None, compare=False, repr=False)  # server replays build a pool
+
+    @property
+    def replayed(self) -> bool:
+        """A Server-scenario row, predicted by replaying its load in the request-level simulator."""
+        return isinstance(self.case, InferCase) and self.case.server_rate_per_s is not None
 
     @property
     def assumptions(self) -> tuple[str, ...]:
@@ -115,7 +132,12 @@ def prepare(case: Case, catalog: Catalog) -> Prepared | Skip:
             f"memory model puts batch {batch} at {imem.total_bytes / 1e9:.0f} GB per chip "
             f"(> {imem.available_bytes / 1e9:.0f} GB); timed as published"
         )
-    return Prepared(case=case, hardware=hw, tp=tp, batch=batch, notes=tuple(notes))
+    if case.server_rate_per_s is not None:
+        try:
+            replica_shape(case.model, hw, ServeOptions(tp=tp, precision=case.precision))
+        except ChipfleetError as exc:
+            return Skip(f"server replay: {exc}", in_scope=True)
+    return Prepared(case=case, hardware=hw, tp=tp, batch=batch, notes=tuple(notes), catalog=catalog)
 
 
 def predict(prep: Prepared, eff: Efficiency | None = None) -> float:
@@ -146,6 +168,8 @@ def predict(prep: Prepared, eff: Efficiency | None = None) -> float:
             return case.tokens / step.tokens_per_s * chips / 3600.0
         raise ValueError(f"no training prediction for {metric}")
     assert isinstance(case, InferCase) and prep.tp is not None and prep.batch is not None
+    if case.server_rate_per_s is not None:
+        return _replay_server(prep, hw)
     cfg: ServingConfig = case.config(batch=prep.batch, tp=prep.tp)
     res = estimate_inference(cfg, hw, check_memory=False)
     replicas = max(1, case.chips // prep.tp)
@@ -163,3 +187,36 @@ def predict(prep: Prepared, eff: Efficiency | None = None) -> float:
     if metric == "prefill_tokens_per_s":
         return prep.batch * case.input_tokens / res.ttft_s
     raise ValueError(f"no inference prediction for {metric}")
+
+
+def _replay_server(prep: Prepared, hw: Hardware) -> float:
+    """p50 TTFT or TPOT (ms) of an MLPerf Server run: Poisson arrivals at the run's offered rate, replayed in
+    the request-level simulator on the row's chips (``case.chips // tp`` replicas), every request at the
+    benchmark's mean lengths (the length distributions are not in chipfleet's records)."""
+    case = prep.case
+    assert isinstance(case, InferCase) and case.server_rate_per_s is not None and prep.catalog is not None
+    instance = case.instance
+    if case.chips < instance.chips:  # part of an instance: only those chips serve
+        instance = instance.model_copy(update={"chips": case.chips})
+    power = instance_power_w(prep.catalog, case.instance)
+    nodes = [Node(i, instance, hw, power, 0.0) for i in range(math.ceil(case.chips / instance.chips))]
+    rng = np.random.default_rng(0)
+    arrivals = np.cumsum(rng.exponential(1.0 / case.server_rate_per_s, SERVER_REPLAY_REQUESTS))
+    n = SERVER_REPLAY_REQUESTS
+    trace = RequestTrace(
+        name=f"{case.row.id}-replay",
+        arrival_s=arrivals - arrivals[0],
+        input_tokens=np.full(n, case.input_tokens, dtype=np.int64),
+        output_tokens=np.full(n, case.output_tokens, dtype=np.int64),
+        source=f"Poisson at {case.server_rate_per_s:g}/s (the run's offered load)",
+        license="generated",
+        skipped_rows=0,
+    )
+    sim = Simulation(seed=0)
+    opts = ServeOptions(tp=prep.tp, precision=case.precision)
+    system = ServingSystem(sim, case.model, trace, Pool(prep.catalog, nodes), nodes, options=opts)
+    system.start()
+    sim.run()
+    result = system.result(max(sim.now, float(trace.arrival_s[-1])), fleet=instance.name, seed=0, pue=1.0)
+    summary = result.ttft_s if case.row.metric.startswith("ttft") else result.tpot_s
+    return summary["p50"] * 1e3
