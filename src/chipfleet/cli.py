@@ -595,6 +595,8 @@ def simulate_mixed_cmd(
     ] = None,
 ) -> None:
     """Serving and training in one fleet: a request trace and a job queue share one pool under a policy."""
+    from rich.progress import Progress
+
     from chipfleet.report.sim import mixed_plots, mixed_tables
     from chipfleet.sim.fleet import FleetSpec
     from chipfleet.sim.mixed import MixedOptions, simulate_mixed
@@ -619,11 +621,15 @@ def simulate_mixed_cmd(
         min_serving_nodes=min_serving_nodes,
         serve_fleet=FleetSpec.parse(serve_fleet) if serve_fleet else None,
     )
-    result = simulate_mixed(
-        arch, requests_tr, job_tr, FleetSpec.parse(fleet), _State.catalog(), sharing=sharing,
-        training_policy=policy, router=router, options=opts, until_s=hours * 3600 if hours else None,
-        seed=seed, pricing=Pricing(pricing.value),
-    )  # fmt: skip
+    until_s = hours * 3600 if hours else None
+    span = until_s or (float(requests_tr.arrival_s[-1]) if len(requests_tr) else 1.0)
+    with Progress(console=Console(stderr=True), transient=True, disable=as_json) as bar:
+        task = bar.add_task(f"simulating {len(requests_tr):,} requests and {len(job_tr):,} jobs", total=span)
+        result = simulate_mixed(
+            arch, requests_tr, job_tr, FleetSpec.parse(fleet), _State.catalog(), sharing=sharing,
+            training_policy=policy, router=router, options=opts, until_s=until_s, seed=seed,
+            pricing=Pricing(pricing.value), progress=lambda now: bar.update(task, completed=min(now, span)),
+        )  # fmt: skip
     if plot is not None:
         mixed_plots(result, np.asarray(job_tr.submit_s), plot)
     if as_json:

@@ -434,9 +434,10 @@ def simulate_mixed(
     seed: int = 0,
     pricing: Pricing = Pricing.ON_DEMAND,
     pue: float | None = None,
+    progress: Callable[[float], None] | None = None,
 ) -> MixedResult:
     """Run ``requests`` and ``jobs`` on one pool under a sharing policy until ``until_s`` (default: the last
-    request arrival).
+    request arrival). ``progress`` is called with the simulated time every 50,000 events.
 
     Without ``matrix``, training speeds come from :func:`~chipfleet.sim.throughput.throughput_matrix` over the
     types that can train its reference workload; the others (e.g. Inferentia) only serve.
@@ -470,7 +471,7 @@ def simulate_mixed(
     span = until_s if until_s is not None else (float(requests.arrival_s[-1]) if n else 0.0)
     if not span > 0:
         raise ConfigError("nothing to simulate: give until_s > 0 or a request trace with arrivals after 0")
-    sim.run(span)
+    sim.run(span, progress)
     train = training.result(until=span, seed=seed)
     pues = {name: training_pue(catalog, pool, name, pue) for name in pool.instance_types()}
     serve = serving.result(span, fleet=fleet.describe(), seed=seed, pue=pues[order[0]])
