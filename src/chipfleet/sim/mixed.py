@@ -38,6 +38,7 @@ weights every iteration, so a replica with any request at all is memory-busy nea
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -234,6 +235,7 @@ class SharingController:
         self.order, self.opts = order, options
         self.rank = {name: i for i, name in enumerate(order)}
         self.trainable = {t.name for t in training.types}
+        self.pool_nodes = training.pool.nodes
         self._last_busy = 0.0
         self._last_t = 0.0
         self._last_ttft = serving.latency_counts("ttft")
@@ -303,7 +305,9 @@ class SharingController:
             got += serving.replicas_on(node)
         if got < need and may_evict:
             candidates = [n for n in serving.nodes if n.id not in held and self.training.job_on(n) is not None]
-            for node in sorted(candidates, key=self._key):
+            # Evict the jobs that hold the fewest nodes first: the least training work is set back.
+            span = Counter(n.owner for n in self.pool_nodes)
+            for node in sorted(candidates, key=lambda n: (span[n.owner], *self._key(n))):
                 if got >= need:
                     break
                 job = self.training.job_on(node)
