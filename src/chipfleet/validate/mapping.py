@@ -308,9 +308,9 @@ def server_rates(rows: Sequence[Measurement]) -> dict[str, float]:
     return rates
 
 
-def map_row(row: Measurement, catalog: Catalog, server_rates: Mapping[str, float] | None = None) -> Case | Skip:
-    """The case to predict for ``row``, or why it cannot be predicted. ``server_rates`` (see
-    :func:`server_rates`) gives Server-scenario latency rows their offered load."""
+def map_row(row: Measurement, catalog: Catalog, rates: Mapping[str, float] | None = None) -> Case | Skip:
+    """The case to predict for ``row``, or why it cannot be predicted. ``rates`` (from :func:`server_rates`)
+    gives Server-scenario latency rows their run's offered load."""
     skip = scope_of(row)
     if skip is not None:
         return skip
@@ -332,7 +332,7 @@ def map_row(row: Measurement, catalog: Catalog, server_rates: Mapping[str, float
     notes = [n for n in (chip_note, inst_note) if n]
     if row.kind == "train":
         return _train_case(row, catalog, model, chip, instance, notes)
-    rate = (server_rates or {}).get(row.source)
+    rate = (rates or {}).get(row.source)
     if rate is None:
         m = _SAMPLES_PER_S.search(row.notes)
         rate = float(m.group(1).replace(",", "")) if m else None
