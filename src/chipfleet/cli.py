@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -485,12 +486,19 @@ def simulate_serve(
             arch, tr, spec, _State.catalog(), router=router, options=opts, seed=seed, pricing=Pricing(pricing.value),
             region=region, progress=lambda done, total: bar.update(task, completed=done),
         )  # fmt: skip
+    _show_simulation(result, serve_tables, as_json, plot, lambda out: serve_plots(result, out))
+
+
+def _show_simulation(
+    result: Any, tables: Callable[[Any], list[Any]], as_json: bool, plot: Path | None, draw: Callable[[Path], object]
+) -> None:
+    """Charts first (so --json output stays the last thing printed), then JSON or the tables."""
     if plot is not None:
-        serve_plots(result, plot)
+        draw(plot)
     if as_json:
         _emit_json(result.as_dict())
         return
-    for table in serve_tables(result):
+    for table in tables(result):
         console.print(table)
     if plot is not None:
         console.print(f"charts: {plot}/")
@@ -553,15 +561,8 @@ def simulate_train(
         result = simulate_training(
             tr, pool, policy, matrix, seed=seed, progress=lambda now: bar.update(task, completed=min(now, span))
         )
-    if plot is not None:
-        train_plots(result, np.asarray(tr.submit_s), plot)
-    if as_json:
-        _emit_json(result.as_dict())
-        return
-    for table in train_tables(result):
-        console.print(table)
-    if plot is not None:
-        console.print(f"charts: {plot}/")
+    submit = np.asarray(tr.submit_s)
+    _show_simulation(result, train_tables, as_json, plot, lambda out: train_plots(result, submit, out))
 
 
 @simulate_app.command("mixed")
@@ -630,15 +631,8 @@ def simulate_mixed_cmd(
             training_policy=policy, router=router, options=opts, until_s=until_s, seed=seed,
             pricing=Pricing(pricing.value), progress=lambda now: bar.update(task, completed=min(now, span)),
         )  # fmt: skip
-    if plot is not None:
-        mixed_plots(result, np.asarray(job_tr.submit_s), plot)
-    if as_json:
-        _emit_json(result.as_dict())
-        return
-    for table in mixed_tables(result):
-        console.print(table)
-    if plot is not None:
-        console.print(f"charts: {plot}/")
+    submit = np.asarray(job_tr.submit_s)
+    _show_simulation(result, mixed_tables, as_json, plot, lambda out: mixed_plots(result, submit, out))
 
 
 @simulate_app.command("sharing")

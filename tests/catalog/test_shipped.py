@@ -58,11 +58,6 @@ REQUIRED_INSTANCE_PREFIXES = (
 )
 
 
-@pytest.fixture(scope="module")
-def cat() -> Catalog:
-    return load_catalog(use_env=False)
-
-
 def test_required_chips_present(cat: Catalog) -> None:
     assert set(REQUIRED_CHIPS) <= set(cat.chips)
 

@@ -7,7 +7,7 @@ import math
 import pytest
 
 from chipfleet import plan
-from chipfleet.catalog import Catalog, Pricing, load_catalog
+from chipfleet.catalog import Catalog, Pricing
 from chipfleet.perf.hardware import hardware_for
 from chipfleet.perf.training import TrainingSetup, choose_parallelism
 from chipfleet.plan.spot import SpotModel
@@ -17,11 +17,6 @@ from chipfleet.workloads import get_model
 MODEL = get_model("llama-3-70b")
 SMALL = get_model("llama-2-7b")
 TOKENS = 2e12
-
-
-@pytest.fixture(scope="module")
-def cat() -> Catalog:
-    return load_catalog(use_env=False)
 
 
 @pytest.fixture(scope="module")

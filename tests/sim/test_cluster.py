@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
-from chipfleet.catalog import Catalog, load_catalog
+from chipfleet.catalog import Catalog
 from chipfleet.exceptions import ConfigError, UnknownNameError
 from chipfleet.sim.cluster import TrainingCluster, simulate_training
 from chipfleet.sim.fleet import FleetSpec, Pool
@@ -17,11 +17,6 @@ from chipfleet.sim.kernel import Simulation
 from chipfleet.sim.policies import get_policy
 from chipfleet.sim.throughput import ReferenceWorkload, ThroughputMatrix, throughput_matrix, tokens_per_s_per_chip
 from chipfleet.traces.schema import JobTrace
-
-
-@pytest.fixture(scope="module")
-def cat() -> Catalog:
-    return load_catalog(use_env=False)
 
 
 def jobs(submit: Sequence[float], chips: Sequence[int], duration: Sequence[float]) -> JobTrace:

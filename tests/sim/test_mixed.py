@@ -9,7 +9,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from chipfleet.catalog import Catalog, load_catalog
+from chipfleet.catalog import Catalog
 from chipfleet.exceptions import ConfigError, UnknownNameError
 from chipfleet.sim.fleet import FleetSpec
 from chipfleet.sim.mixed import (
@@ -29,11 +29,6 @@ from chipfleet.traces.schema import JobTrace, RequestTrace
 from chipfleet.workloads import get_model
 
 FLEET = "inf2.48xlarge:1,p4d.24xlarge:6"
-
-
-@pytest.fixture(scope="module")
-def cat() -> Catalog:
-    return load_catalog(use_env=False)
 
 
 def requests(rate: float, seconds: float, inp: int = 1024, out: int = 256, seed: int = 0) -> RequestTrace:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from chipfleet.catalog import Catalog, load_catalog
+from chipfleet.catalog import Catalog
 from chipfleet.exceptions import UnknownNameError
 from chipfleet.sim.cluster import ClusterResult, simulate_training
 from chipfleet.sim.fleet import FleetSpec, Pool
@@ -34,11 +34,6 @@ BUILT_IN = {
     "sjf-preemptive",
     "gavel-max-throughput-preemptive",
 }
-
-
-@pytest.fixture(scope="module")
-def cat() -> Catalog:
-    return load_catalog(use_env=False)
 
 
 def jobs(submit: Sequence[float], chips: Sequence[int], duration: Sequence[float]) -> JobTrace:

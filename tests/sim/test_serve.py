@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from chipfleet.catalog import Catalog, load_catalog
+from chipfleet.catalog import Catalog
 from chipfleet.perf import ServingConfig, estimate_inference, hardware_for
 from chipfleet.sim.fleet import FleetSpec
 from chipfleet.sim.metrics import LogHistogram
@@ -17,11 +17,6 @@ from chipfleet.traces.schema import RequestTrace
 from chipfleet.workloads import get_model
 
 MODEL = get_model("llama-3-8b")
-
-
-@pytest.fixture(scope="module")
-def cat() -> Catalog:
-    return load_catalog(use_env=False)
 
 
 def trace(arrival: np.ndarray, inp: np.ndarray, out: np.ndarray, hashes: tuple[tuple[int, ...], ...] | None = None,

@@ -6,14 +6,9 @@ import dataclasses
 
 import pytest
 
-from chipfleet.catalog import Catalog, Precision, load_catalog
+from chipfleet.catalog import Catalog, Precision
 from chipfleet.validate.dataset import Measurement
 from chipfleet.validate.mapping import InferCase, Skip, TrainCase, map_row, parse_parallelism, server_rates
-
-
-@pytest.fixture(scope="module")
-def cat() -> Catalog:
-    return load_catalog(use_env=False)
 
 
 def row(**kw: object) -> Measurement:

@@ -4,16 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from chipfleet.catalog import Catalog, load_catalog
+from chipfleet.catalog import Catalog
 from chipfleet.perf.inference import estimate_inference
 from chipfleet.validate.dataset import Measurement
 from chipfleet.validate.mapping import InferCase, map_row
 from chipfleet.validate.predict import Prepared, predict, prepare
-
-
-@pytest.fixture(scope="module")
-def cat() -> Catalog:
-    return load_catalog(use_env=False)
 
 
 def prepared(cat: Catalog, metric: str, rate: float) -> Prepared:

@@ -194,6 +194,9 @@ def validity(model: ModelArch, seq_len: int, global_batch: int, s: Splits, insta
     return out
 
 
+# Splits whose links do not exist get infinite times (and NaN where multiplied by 0); they are invalid and
+# masked by ``valid``, so the floating-point warnings they raise are noise.
+@np.errstate(invalid="ignore", divide="ignore", over="ignore")
 def evaluate(
     model: ModelArch,
     hw: Hardware,
@@ -213,29 +216,6 @@ def evaluate(
     ``flops_per_token`` is (model FLOPs, attention forward FLOPs, head forward FLOPs) per token, so HFU can
     add what each recompute mode re-runs.
     """
-    # Splits whose links do not exist get infinite times (and NaN where multiplied by 0); they are invalid
-    # and masked by ``valid``, so the floating-point warnings they raise are noise.
-    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        return _evaluate(
-            model, hw, s, instances, seq_len, global_batch, precision_peak_flops_per_s,
-            attention_peak_flops_per_s, elementwise_bytes, flops_per_token, flash_attention, overlap_grad_comm,
-        )  # fmt: skip
-
-
-def _evaluate(
-    model: ModelArch,
-    hw: Hardware,
-    s: Splits,
-    instances: int,
-    seq_len: int,
-    global_batch: int,
-    precision_peak_flops_per_s: float,
-    attention_peak_flops_per_s: float,
-    elementwise_bytes: float,
-    flops_per_token: tuple[float, float, float],
-    flash_attention: bool,
-    overlap_grad_comm: bool,
-) -> SplitResults:
     valid = validity(model, seq_len, global_batch, s, instances, hw)
     t = s.tp.astype(np.float64)
     p, d, c, b = s.pp, s.dp, s.cp, s.micro_batch
