@@ -4,7 +4,7 @@ Events are plain callables. Cancellation is lazy: a handler that may be supersed
 scheduled with (see :class:`Timer`). Many simulations can run in one process (or one Ray worker) because
 nothing is stored on the class or the module. Chosen over SimPy after measuring both
 (``benchmarks/sim_kernel.py``): on chained timed events, the pattern of the serving simulator, this kernel
-ran about 1.2× SimPy's events per second, needs no dependency, and its callbacks need no generator
+ran 1.1–1.2× SimPy's events per second, needs no dependency, and its callbacks need no generator
 processes.
 """
 

@@ -236,6 +236,7 @@ class SharingController:
         self.rank = {name: i for i, name in enumerate(order)}
         self.trainable = {t.name for t in training.types}
         self.pool_nodes = training.pool.nodes
+        serving.track_load_delay()
         self._last_busy = 0.0
         self._last_t = 0.0
         self._last_ttft = serving.latency_counts("ttft")

@@ -233,6 +233,7 @@ class Replica:
         self.waiting_total = waiting_total  # one shared counter for the fleet's queue length
         self.busy_chip_s = 0.0  # this replica's own, apart from the node's (which training also adds to)
         self.draining = False  # closed to new requests: finishing what it has
+        self.track_load_delay = False  # record TTFT − TTFT alone (an extra model call per request; opt-in)
         self.on_idle: Callable[[], None] | None = None
 
     @property
@@ -380,7 +381,8 @@ class Replica:
                         r.first_token = now
                         wait = now - r.arrival
                         self.stats.ttft.add(wait)
-                        self.stats.ttft_excess.add(wait - self.it.alone_ttft_s(r.input))
+                        if self.track_load_delay:
+                            self.stats.ttft_excess.add(wait - self.it.alone_ttft_s(r.input))
             for r in decoders:
                 r.generated += 1
                 r.kv += 1
@@ -602,6 +604,11 @@ class ServingSystem:
                 self._held_s[node_id] = self._held_s.get(node_id, 0.0) + self.sim.now - self._held_since.pop(node_id)
                 self.pool.release(f"serve:{node_id}")
                 on_free(node)
+
+    def track_load_delay(self) -> None:
+        """Also record each request's TTFT minus its TTFT alone (``ttft_excess``), for a capacity controller."""
+        for r in self.replicas:
+            r.track_load_delay = True
 
     def can_host(self, node: Node) -> bool:
         return node.id in self._by_node
