@@ -332,3 +332,9 @@ def test_simulate_mixed_bad_input(capsys: pytest.CaptureFixture[str], args: list
     code, out, err = run(capsys, *base, *args)
     assert code != 0
     assert needle in out + err
+
+
+def test_traces_list_shows_request_and_job_traces(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["traces", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "azure-conv" in out and "philly" in out and "108.9 days" in out

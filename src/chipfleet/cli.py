@@ -406,7 +406,8 @@ def traces_list(as_json: JsonOpt = False) -> None:
 
     from chipfleet.traces import list_traces, load_trace
 
-    rows = [load_trace(name).describe() | {"license": load_trace(name).license} for name in list_traces()]
+    traces = [load_trace(name) for name in list_traces()]
+    rows = [tr.describe() | {"license": tr.license} for tr in traces]
     if as_json:
         _emit_json(rows)
         return
@@ -416,7 +417,7 @@ def traces_list(as_json: JsonOpt = False) -> None:
     from chipfleet.report.units import duration
 
     for r in rows:
-        t.add_row(str(r["name"]), str(r["kind"]), f"{int(r['count']):,}", duration(float(r["duration_s"])),
+        t.add_row(str(r["name"]), str(r["kind"]), f"{int(r['count']):,}", duration(float(r["span_s"])),
                   f"{float(r['rate_per_s']):.2f}", str(r["license"]))  # fmt: skip
     console.print(t)
 

@@ -168,6 +168,7 @@ class RequestTrace:
             "kind": self.kind,
             "count": len(self),
             "duration_s": self.duration_s,
+            "span_s": self.span_s,
             "rate_per_s": self.rate_per_s,
         }
         summary.update(_stats("input_tokens", self.input_tokens))
