@@ -28,7 +28,7 @@ import numpy as np
 import yaml
 from scipy.optimize import least_squares
 
-from chipfleet.catalog import Catalog
+from chipfleet.catalog import Catalog, default_catalog
 from chipfleet.perf.hardware import Efficiency
 from chipfleet.validate.dataset import Measurement, MeasurementSet
 from chipfleet.validate.mapping import Skip, map_row, server_rates
@@ -259,11 +259,14 @@ def is_validated(cal: Calibration, family: str) -> bool:
 
 def overlay(cal: Calibration, catalog: Catalog, data_label: str) -> dict[str, Any]:
     """The fitted families as a catalog overlay, with provenance, ready to write as YAML."""
-    today = dt.date.today().isoformat()
     sid = "chipfleet-calibration"
+    ref = f"chipfleet calibrate --data {data_label} (sha256 {cal.data.sha256})"
+    # A fit of the same data is the same fit: keep the date it was first made, so refitting is reproducible
+    # and the overlay loads over the shipped file (which defines this source) without a clash.
+    known = catalog.sources.get(sid) or default_catalog().sources.get(sid)
     source = {
-        "ref": f"chipfleet calibrate --data {data_label} (sha256 {cal.data.sha256})",
-        "as_of": today,
+        "ref": ref,
+        "as_of": known.as_of if known is not None and known.ref == ref else dt.date.today().isoformat(),
         "title": "per-family efficiency parameters fitted by chipfleet on published measurements",
     }
     pooled = pooled_band(cal)
@@ -296,7 +299,7 @@ def overlay(cal: Calibration, catalog: Catalog, data_label: str) -> dict[str, An
             "calibration": {
                 "data": data_label,
                 "data_sha256": cal.data.sha256,
-                "date": today,
+                "date": source["as_of"],
                 "rows": fit.rows,
                 "sources": fit.sources,
                 "method": "MAP least squares on log error, factor-2 log-normal prior; LOSO cross-validation",
