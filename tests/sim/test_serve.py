@@ -161,8 +161,8 @@ def test_log_histogram_percentiles() -> None:
 def test_iteration_model_equals_the_roofline(cat: Catalog, model_name: str, instance: str, tp: int) -> None:
     """The simulator's folded iteration cost is the performance model's phase_time, term for term."""
     from chipfleet.perf.inference import kv_bytes_per_token_per_chip, phase_time
+    from chipfleet.perf.iteration import IterationModel
     from chipfleet.perf.kernels import elementwise_bytes_per_token
-    from chipfleet.sim.serve import IterationModel
 
     model = get_model(model_name)
     hw = hardware_for(cat, instance)

@@ -48,13 +48,14 @@ from numpy.typing import NDArray
 
 from chipfleet.catalog import Catalog, Pricing
 from chipfleet.exceptions import ConfigError, DoesNotFitError, UnknownNameError
+from chipfleet.perf.iteration import IterationModel
 from chipfleet.sim.cluster import ClusterResult, TrainingCluster
 from chipfleet.sim.fleet import FleetSpec, Node, Pool
 from chipfleet.sim.kernel import Simulation
 from chipfleet.sim.metrics import LogHistogram
 from chipfleet.sim.policies import Policy, get_policy
 from chipfleet.sim.routers import Router
-from chipfleet.sim.serve import IterationModel, ServeOptions, ServeResult, ServingSystem, replica_shape
+from chipfleet.sim.serve import ServeOptions, ServeResult, ServingSystem, replica_shape
 from chipfleet.sim.throughput import ReferenceWorkload, ThroughputMatrix, throughput_matrix, tokens_per_s_per_chip
 from chipfleet.traces.schema import JobTrace, RequestTrace
 from chipfleet.workloads import ModelArch

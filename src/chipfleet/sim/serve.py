@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,23 +26,14 @@ from numpy.typing import NDArray
 from chipfleet.catalog import Catalog, Precision, Pricing
 from chipfleet.exceptions import ConfigError, DoesNotFitError
 from chipfleet.perf.hardware import Hardware
-from chipfleet.perf.inference import (
-    ServingConfig,
-    expected_experts_touched,
-    kv_bytes_per_token_per_chip,
-    resolve_tp,
-    weight_bytes_per_chip,
-    workspace_bytes_per_chip,
-)
-from chipfleet.perf.kernels import attention_precision, elementwise_bytes_per_token
+from chipfleet.perf.inference import ServingConfig, resolve_tp, workspace_bytes_per_chip
+from chipfleet.perf.iteration import IterationModel
 from chipfleet.sim.fleet import FleetSpec, Node, Pool
 from chipfleet.sim.kernel import Simulation, Timer
 from chipfleet.sim.metrics import LogHistogram, WindowSeries
 from chipfleet.sim.routers import FleetView, Router, make_router
 from chipfleet.traces.schema import RequestTrace
 from chipfleet.workloads import ModelArch
-
-ACTIVATION_BYTES = 2.0
 
 
 @dataclass(frozen=True)
@@ -102,90 +93,6 @@ class _Stats:
         self.slo_met += other.slo_met
         self.preemptions += other.preemptions
         self.prefix_hit_tokens += other.prefix_hit_tokens
-
-
-class IterationModel:
-    """Time of one batching iteration on a replica: the performance model's roofline
-    (:func:`chipfleet.perf.inference.phase_time`) with its constants folded once, because the simulator
-    evaluates it hundreds of thousands of times. ``tests/sim/test_serve.py`` checks it against
-    ``phase_time`` itself."""
-
-    def __init__(self, model: ModelArch, hw: Hardware, tp: int, precision: Precision) -> None:
-        self.model, self.hw, self.tp = model, hw, tp
-        self.cfg = ServingConfig(
-            model=model, batch=1, input_tokens=1, output_tokens=1, tp=tp, weight_precision=precision
-        )
-        L = model.n_layers
-        self.linear_flops_per_token = 2.0 * L * model.params_per_layer_active / tp
-        self.logit_flops = 2.0 * model.vocab_size * model.hidden_size / tp
-        self.attn_coeff = 2.0 * 2.0 * L * model.n_heads * model.head_dim / tp  # FLOPs per (query token × key)
-        self.kv_bytes = kv_bytes_per_token_per_chip(model, tp, self.cfg.kv_dtype)
-        self.ew_bytes = elementwise_bytes_per_token(model, precision) * L / tp
-        self.expert_bytes = model.params_mlp_per_expert * L * precision.bytes / tp
-        self.weight_bytes = weight_bytes_per_chip(model, tp, precision)
-        self.ar_bytes = model.hidden_size * ACTIVATION_BYTES
-        eff = hw.eff
-        self._peak = hw.peak(precision) * eff.compute
-        self._attn_peak = hw.peak(attention_precision(precision)) * eff.compute
-        self._half = eff.compute_half_rows
-        self._bw = hw.memory_bytes_per_s * eff.memory
-        self._overhead = L * eff.layer_overhead_s + eff.step_overhead_s
-        link_bw = hw.link_bytes_per_s(tp, span_instances=False) * eff.collective
-        lat = hw.latency_s(span_instances=False)
-        # 2 all-reduces per layer: 2·(t−1)/t·S/B + 2·(t−1)·α each (chipfleet.perf.collectives)
-        self._comm_per_byte = 2 * L * 2 * (tp - 1) / tp / link_bw if tp > 1 else 0.0
-        self._comm_fixed = 2 * L * 2 * (tp - 1) * lat if tp > 1 else 0.0
-        self._decode: dict[int, tuple[float, float, float, float, float]] = {}
-
-    def _weights(self, tokens: int) -> float:
-        m = self.model
-        if not m.is_moe:
-            return self.weight_bytes
-        return self.weight_bytes - (m.n_experts - expected_experts_touched(m, tokens)) * self.expert_bytes
-
-    def _comm(self, tokens: int) -> float:
-        return self._comm_per_byte * tokens * self.ar_bytes + self._comm_fixed if tokens else 0.0
-
-    def time(
-        self, decode: int, decode_ctx: float, prefill: int, prefill_keys: float, prefix_read: float, finishing: int
-    ) -> tuple[float, float]:
-        """(iteration seconds, busy seconds).
-
-        ``decode`` requests generate one token each over ``decode_ctx`` cached tokens in all; ``prefill``
-        prompt tokens run, attending ``prefill_keys`` (query, key) pairs in all (a chunk of c tokens after a
-        cached prefix of p attends c·p + c²/2) and reading ``prefix_read`` cached prefix tokens' KV;
-        ``finishing`` prompts complete and compute first-token logits. Bytes and FLOPs as in
-        :func:`chipfleet.perf.inference.prefill_time` and :func:`decode_step_time`.
-        """
-        tokens = decode + prefill
-        eta = tokens / (tokens + self._half)
-        flops = tokens * self.linear_flops_per_token + (decode + finishing) * self.logit_flops
-        compute = flops / (self._peak * eta) + self.attn_coeff * (decode_ctx + prefill_keys) / (self._attn_peak * eta)
-        bytes_ = self._weights(tokens) + self.kv_bytes * (decode_ctx + prefix_read + prefill) + self.ew_bytes * tokens
-        busy = max(compute, bytes_ / self._bw)
-        return busy + self._comm(tokens) + self._overhead, busy
-
-    def alone_ttft_s(self, prompt_tokens: int) -> float:
-        """TTFT of a prompt on an idle replica: one prefill iteration of the whole prompt."""
-        return self.time(0, 0.0, prompt_tokens, prompt_tokens * prompt_tokens / 2.0, 0.0, 1)[0]
-
-    def decode_block(self, n: int, ctx0: float, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Times and busy times of ``k`` decode iterations of ``n`` requests whose cached keys start at
-        ``ctx0`` and grow by ``n`` per iteration: each is max(compute, memory) + comm + overhead, both terms
-        linear in the cached keys."""
-        coeffs = self._decode.get(n)
-        if coeffs is None:
-            eta = n / (n + self._half)
-            c0 = n * (self.linear_flops_per_token + self.logit_flops) / (self._peak * eta)
-            c1 = self.attn_coeff / (self._attn_peak * eta)
-            m0 = (self._weights(n) + self.ew_bytes * n) / self._bw
-            m1 = self.kv_bytes / self._bw
-            coeffs = (c0, c1, m0, m1, self._comm(n) + self._overhead)
-            self._decode[n] = coeffs
-        c0, c1, m0, m1, fixed = coeffs
-        ctx = ctx0 + n * np.arange(k, dtype=np.float64)
-        busy = np.maximum(c0 + c1 * ctx, m0 + m1 * ctx)
-        return busy + fixed, busy
 
 
 @dataclass
@@ -527,8 +434,10 @@ class ServingSystem:
         router: str | Router = "least-outstanding",
         options: ServeOptions | None = None,
         open_nodes: list[Node] | None = None,
+        options_by_type: Mapping[str, ServeOptions] | None = None,
     ) -> None:
         opts = self.opts = options or ServeOptions()
+        by_type = dict(options_by_type or {})
         if model.kind != "decoder":
             raise ConfigError(f"{model.name} is an encoder; serving simulation covers decoder LMs")
         if not nodes:
@@ -539,13 +448,15 @@ class ServingSystem:
         self.type_stats: dict[str, _Stats] = {}
         self.meta: dict[str, tuple[int, int]] = {}
         slots: list[tuple[Node, int, IterationModel, int]] = []
+        self.type_opts: dict[str, ServeOptions] = {}
         for node in nodes:
             name = node.instance.name
             if name not in self.meta:
-                self.meta[name] = replica_shape(model, node.hw, opts)
+                self.type_opts[name] = by_type.get(name, opts)
+                self.meta[name] = replica_shape(model, node.hw, self.type_opts[name])
                 self.type_stats[name] = _Stats()
             tp, cap = self.meta[name]
-            it = IterationModel(model, node.hw, tp, opts.precision)
+            it = IterationModel(model, node.hw, tp, self.type_opts[name].precision)
             slots += [(node, tp, it, cap)] * (node.chips // tp)
         self.view = FleetView(
             instance=[node.instance.name for node, _, _, _ in slots],
@@ -554,8 +465,8 @@ class ServingSystem:
         )
         self.waiting_total = [0]
         self.replicas = [
-            Replica(i, node, tp, it, cap, opts, sim, self.type_stats[node.instance.name], trace.block_tokens,
-                    self.view, self.waiting_total)
+            Replica(i, node, tp, it, cap, self.type_opts[node.instance.name], sim,
+                    self.type_stats[node.instance.name], trace.block_tokens, self.view, self.waiting_total)
             for i, (node, tp, it, cap) in enumerate(slots)
         ]  # fmt: skip
         self.nodes = list(nodes)
@@ -704,7 +615,7 @@ class ServingSystem:
                     tpot_s=st.tpot.summary(),
                     e2e_s=st.e2e.summary(),
                     utilization=busy / chip_s if chip_s else 0.0,
-                    slo_attainment=_slo(st, opts),
+                    slo_attainment=_slo(st, self.type_opts[name]),
                     preemptions=st.preemptions,
                 )
             )
@@ -779,11 +690,18 @@ def simulate_serving(
     pricing: Pricing = Pricing.ON_DEMAND,
     region: str | None = None,
     progress: Callable[[int, int], None] | None = None,
+    options_by_type: Mapping[str, ServeOptions] | None = None,
 ) -> ServeResult:
-    """Replay ``trace`` against a fleet of replicas of ``model`` (see the module docstring)."""
+    """Replay ``trace`` against a fleet of replicas of ``model`` (see the module docstring).
+
+    ``options_by_type`` gives some instance types their own replica options (chips per replica, precision,
+    batch limits); the others, and the fleet's SLO attainment, use ``options``.
+    """
     pool = Pool.build(catalog, fleet, pricing, region)
     sim = Simulation(seed=seed)
-    system = ServingSystem(sim, model, trace, pool, pool.nodes, router=router, options=options)
+    system = ServingSystem(
+        sim, model, trace, pool, pool.nodes, router=router, options=options, options_by_type=options_by_type
+    )
     system.progress = progress
     system.start()
     sim.run()

@@ -1,0 +1,132 @@
+"""One continuous-batching iteration's time on a replica, as the simulator and the serving planner use it."""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+from chipfleet.catalog import Precision
+from chipfleet.exceptions import ConfigError
+from chipfleet.perf.hardware import Hardware
+from chipfleet.perf.inference import (
+    ACTIVATION_BYTES,
+    ServingConfig,
+    expected_experts_touched,
+    kv_bytes_per_token_per_chip,
+    weight_bytes_per_chip,
+)
+from chipfleet.perf.kernels import attention_precision, elementwise_bytes_per_token
+from chipfleet.workloads import ModelArch
+
+
+class IterationModel:
+    """Time of one batching iteration on a replica: the performance model's roofline
+    (:func:`chipfleet.perf.inference.phase_time`) with its constants folded once, because the simulator
+    evaluates it hundreds of thousands of times and the serving planner over whole grids of operating points.
+    ``tests/sim/test_serve.py`` checks it against ``phase_time`` itself."""
+
+    def __init__(self, model: ModelArch, hw: Hardware, tp: int, precision: Precision) -> None:
+        self.model, self.hw, self.tp = model, hw, tp
+        self.cfg = ServingConfig(
+            model=model, batch=1, input_tokens=1, output_tokens=1, tp=tp, weight_precision=precision
+        )
+        L = model.n_layers
+        self.linear_flops_per_token = 2.0 * L * model.params_per_layer_active / tp
+        self.logit_flops = 2.0 * model.vocab_size * model.hidden_size / tp
+        self.attn_coeff = 2.0 * 2.0 * L * model.n_heads * model.head_dim / tp  # FLOPs per (query token × key)
+        self.kv_bytes = kv_bytes_per_token_per_chip(model, tp, self.cfg.kv_dtype)
+        self.ew_bytes = elementwise_bytes_per_token(model, precision) * L / tp
+        self.expert_bytes = model.params_mlp_per_expert * L * precision.bytes / tp
+        self.weight_bytes = weight_bytes_per_chip(model, tp, precision)
+        self.ar_bytes = model.hidden_size * ACTIVATION_BYTES
+        eff = hw.eff
+        self._peak = hw.peak(precision) * eff.compute
+        self._attn_peak = hw.peak(attention_precision(precision)) * eff.compute
+        self._half = eff.compute_half_rows
+        self._bw = hw.memory_bytes_per_s * eff.memory
+        self._overhead = L * eff.layer_overhead_s + eff.step_overhead_s
+        link_bw = hw.link_bytes_per_s(tp, span_instances=False) * eff.collective
+        if tp > 1 and not link_bw > 0:
+            raise ConfigError(
+                f"{hw.instance} has no chip-to-chip bandwidth in the catalog, so tp={tp} cannot be timed; "
+                "use tp=1 or add the figure with --catalog overlay.yaml"
+            )
+        lat = hw.latency_s(span_instances=False)
+        # 2 all-reduces per layer: 2·(t−1)/t·S/B + 2·(t−1)·α each (chipfleet.perf.collectives)
+        self._comm_per_byte = 2 * L * 2 * (tp - 1) / tp / link_bw if tp > 1 else 0.0
+        self._comm_fixed = 2 * L * 2 * (tp - 1) * lat if tp > 1 else 0.0
+        self._decode: dict[int, tuple[float, float, float, float, float]] = {}
+
+    def _weights(self, tokens: int) -> float:
+        m = self.model
+        if not m.is_moe:
+            return self.weight_bytes
+        return self.weight_bytes - (m.n_experts - expected_experts_touched(m, tokens)) * self.expert_bytes
+
+    def _comm(self, tokens: int) -> float:
+        return self._comm_per_byte * tokens * self.ar_bytes + self._comm_fixed if tokens else 0.0
+
+    def time(
+        self, decode: int, decode_ctx: float, prefill: int, prefill_keys: float, prefix_read: float, finishing: int
+    ) -> tuple[float, float]:
+        """(iteration seconds, busy seconds).
+
+        ``decode`` requests generate one token each over ``decode_ctx`` cached tokens in all; ``prefill``
+        prompt tokens run, attending ``prefill_keys`` (query, key) pairs in all (a chunk of c tokens after a
+        cached prefix of p attends c·p + c²/2) and reading ``prefix_read`` cached prefix tokens' KV;
+        ``finishing`` prompts complete and compute first-token logits. Bytes and FLOPs as in
+        :func:`chipfleet.perf.inference.prefill_time` and :func:`decode_step_time`.
+        """
+        tokens = decode + prefill
+        eta = tokens / (tokens + self._half)
+        flops = tokens * self.linear_flops_per_token + (decode + finishing) * self.logit_flops
+        compute = flops / (self._peak * eta) + self.attn_coeff * (decode_ctx + prefill_keys) / (self._attn_peak * eta)
+        bytes_ = self._weights(tokens) + self.kv_bytes * (decode_ctx + prefix_read + prefill) + self.ew_bytes * tokens
+        busy = max(compute, bytes_ / self._bw)
+        return busy + self._comm(tokens) + self._overhead, busy
+
+    def times(
+        self,
+        decode: NDArray[np.float64],
+        decode_ctx: NDArray[np.float64],
+        prefill: NDArray[np.float64],
+        prefill_keys: NDArray[np.float64],
+        finishing: NDArray[np.float64],
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """:meth:`time` over arrays (no cached prefix read): the same formula, element by element, for the
+        planner's operating-point grids. Counts may be fractional (mean batch compositions)."""
+        tokens = decode + prefill
+        eta = tokens / (tokens + self._half)
+        flops = tokens * self.linear_flops_per_token + (decode + finishing) * self.logit_flops
+        compute = flops / (self._peak * eta) + self.attn_coeff * (decode_ctx + prefill_keys) / (self._attn_peak * eta)
+        m = self.model
+        weights: float | NDArray[np.float64] = self.weight_bytes
+        if m.is_moe:
+            touched = m.n_experts * (1.0 - (1.0 - m.experts_top_k / m.n_experts) ** tokens)
+            weights = self.weight_bytes - (m.n_experts - touched) * self.expert_bytes
+        bytes_ = weights + self.kv_bytes * (decode_ctx + prefill) + self.ew_bytes * tokens
+        busy = np.maximum(compute, bytes_ / self._bw)
+        comm = np.where(tokens > 0, self._comm_per_byte * tokens * self.ar_bytes + self._comm_fixed, 0.0)
+        return busy + comm + self._overhead, busy
+
+    def alone_ttft_s(self, prompt_tokens: int) -> float:
+        """TTFT of a prompt on an idle replica: one prefill iteration of the whole prompt."""
+        return self.time(0, 0.0, prompt_tokens, prompt_tokens * prompt_tokens / 2.0, 0.0, 1)[0]
+
+    def decode_block(self, n: int, ctx0: float, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Times and busy times of ``k`` decode iterations of ``n`` requests whose cached keys start at
+        ``ctx0`` and grow by ``n`` per iteration: each is max(compute, memory) + comm + overhead, both terms
+        linear in the cached keys."""
+        coeffs = self._decode.get(n)
+        if coeffs is None:
+            eta = n / (n + self._half)
+            c0 = n * (self.linear_flops_per_token + self.logit_flops) / (self._peak * eta)
+            c1 = self.attn_coeff / (self._attn_peak * eta)
+            m0 = (self._weights(n) + self.ew_bytes * n) / self._bw
+            m1 = self.kv_bytes / self._bw
+            coeffs = (c0, c1, m0, m1, self._comm(n) + self._overhead)
+            self._decode[n] = coeffs
+        c0, c1, m0, m1, fixed = coeffs
+        ctx = ctx0 + n * np.arange(k, dtype=np.float64)
+        busy = np.maximum(c0 + c1 * ctx, m0 + m1 * ctx)
+        return busy + fixed, busy
