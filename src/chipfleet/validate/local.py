@@ -404,6 +404,10 @@ class _Plan:
     bandwidth_bytes: tuple[int, ...]
     attention: tuple[tuple[int, int, int, int], ...]  # (batch, heads, seq, head_dim), causal
     budget_s: float
+    # A GEMM whose one call would take longer than this, at the rate its precision reached on the shapes
+    # timed so far, is skipped: CPUs without native bf16 emulate it ~100× slower than fp32 (0.3 GFLOP/s on
+    # a 2-vCPU EPYC VM without AVX512-BF16), and timing its large shapes would take many minutes.
+    max_call_s: float = math.inf
 
 
 def _plan(gpu: bool, quick: bool) -> _Plan:
@@ -431,6 +435,7 @@ def _plan(gpu: bool, quick: bool) -> _Plan:
         if quick
         else ((4, 8, 256, 64), (1, 8, 1024, 64), (1, 16, 2048, 128)),
         budget_s=0.08 if quick else 0.3,
+        max_call_s=0.5 if quick else 2.0,
     )
 
 
@@ -455,12 +460,16 @@ def _measure_gemm(torch: Any, dev: Any, plan: _Plan, sync: Callable[[], None]) -
         shapes = [(s, s, s, "square") for s in plan.squares]
         w = plan.skinny_width
         shapes += [(m, w, w, "skinny") for m in plan.skinny_rows]
-        for m, k, n, kind in shapes:
+        rate = 0.0  # best FLOP/s of this precision so far
+        for m, k, n, kind in sorted(shapes, key=lambda s: s[0] * s[1] * s[2]):
+            if rate > 0 and 2.0 * m * k * n / rate > plan.max_call_s:
+                continue
             a = torch.randn(m, k, dtype=dt, device=dev)
             b = torch.randn(k, n, dtype=dt, device=dev)
             c = torch.empty(m, n, dtype=dt, device=dev)
             t = _time_call(functools.partial(torch.mm, a, b, out=c), sync, plan.budget_s)
             points.append(GemmPoint(precision=p, m=m, k=k, n=n, kind=kind, time_s=t))
+            rate = max(rate, points[-1].flops_per_s)
             del a, b, c
     return points
 
