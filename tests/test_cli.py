@@ -338,3 +338,66 @@ def test_traces_list_shows_request_and_job_traces(capsys: pytest.CaptureFixture[
     assert main(["traces", "list"]) == 0
     out = capsys.readouterr().out
     assert "azure-conv" in out and "philly" in out and "108.9 days" in out
+
+
+SERVE_WORKLOAD = [
+    "--model", "llama-3-8b", "--rate", "3", "--duration", "5min",
+    "--input-tokens", "lognormal:mean=1200,sigma=1,max=8000",
+    "--output-tokens", "lognormal:mean=150,sigma=0.8,max=1500", "--instances", "g6e.xlarge,inf2.xlarge,p4de.24xlarge",
+]  # fmt: skip
+
+
+def test_plan_serve_json_and_hourly_plot(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    chart = tmp_path / "hourly.png"
+    code, out, _ = run(
+        capsys, "plan", "serve", *SERVE_WORKLOAD, "--slo-ttft-p90", "1s", "--slo-tpot-p90", "60ms",
+        "--per-hour", "--plot", str(chart), "--json",
+    )  # fmt: skip
+    assert code == 0
+    d = json.loads(out)
+    assert d["mix"]["entries"] and d["mix"]["cost_usd_per_h"] > 0
+    assert d["replay"]["meets_slo"] is True and d["replay"]["ttft_s"]["p90"] <= 1.0
+    assert d["savings_vs_single_type"] is not None and d["savings_vs_single_type"] >= -1e-9
+    assert len(d["hourly"]["hours"]) == 24 and chart.stat().st_size > 5_000
+    assert sum(sum(r["shares"].values()) for r in d["mix"]["routing"]) == pytest.approx(len(d["buckets"]))
+
+
+def test_plan_serve_tables(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "plan", "serve", *SERVE_WORKLOAD, "--slo-ttft-p90", "1s", "--slo-tpot-p90", "60ms")
+    assert code == 0
+    for needle in ("Cheapest mix by cost", "Routing", "Best single instance type", "Replay of the mix", "saves"):
+        assert needle in out
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--slo-ttft-p90", "1ms", "--slo-tpot-p90", "60ms"], "best p90 TTFT"),
+        (["--slo-ttft-p90", "soon", "--slo-tpot-p90", "60ms"], "--slo-ttft-p90"),
+        (["--slo-ttft-p90", "1s", "--slo-tpot-p90", "60ms", "--trace", "azure-conv"], "either --trace"),
+        (["--slo-ttft-p90", "1s", "--slo-tpot-p90", "60ms", "--plot", "x.png"], "add --per-hour"),
+        (["--slo-ttft-p90", "1s", "--slo-tpot-p90", "60ms", "--per-hour", "--load-curve", "1,2"], "24"),
+        (["--slo-ttft-p90", "1s", "--slo-tpot-p90", "60ms", "--max-batch", "0"], "--max-batch"),
+        (["--slo-ttft-p90", "1s", "--slo-tpot-p90", "60ms", "--instances", "g6e.xlarg"], "did you mean"),
+    ],
+)
+def test_plan_serve_bad_input(capsys: pytest.CaptureFixture[str], args: list[str], needle: str) -> None:
+    code, _, err = run(capsys, "plan", "serve", *SERVE_WORKLOAD, *args)
+    assert code == 2 and needle.lower() in err.lower()
+
+
+def test_plan_serve_reads_a_trace_file_through_a_mapping(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    rows = ["t_ms,prompt,completion"] + [f"{i * 400},{300 + 37 * (i % 20)},{40 + i % 60}" for i in range(400)]
+    path = tmp_path / "mine.csv"
+    path.write_text("\n".join(rows) + "\n")
+    code, out, err = run(
+        capsys, "plan", "serve", "--model", "llama-3-8b", "--trace", str(path), "--mapping",
+        "arrival=t_ms,input=prompt,output=completion,time_unit=ms", "--instances", "g6e.xlarge,inf2.xlarge",
+        "--slo-ttft-p90", "1s", "--slo-tpot-p90", "80ms", "--json",
+    )  # fmt: skip
+    assert code == 0, err
+    d = json.loads(out)
+    assert d["requests"] == 400 and d["span_s"] == pytest.approx(159.6)
+    code, _, err = run(capsys, "plan", "serve", "--model", "llama-3-8b", "--trace", str(path), "--mapping", "arrival",
+                       "--slo-ttft-p90", "1s", "--slo-tpot-p90", "80ms")  # fmt: skip
+    assert code == 2 and "KEY=COLUMN" in err

@@ -36,7 +36,10 @@ simulate_app = typer.Typer(
 traces_app = typer.Typer(
     help="Workload traces: the shipped public traces and synthetic generators.", no_args_is_help=True
 )
-plan_app = typer.Typer(help="Search for the best placement: training now, serving mixes next.", no_args_is_help=True)
+plan_app = typer.Typer(
+    help="Search for the best placement: a training run, or the instance mix that serves a workload.",
+    no_args_is_help=True,
+)
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(models_app, name="models")
 app.add_typer(estimate_app, name="estimate")
@@ -398,6 +401,174 @@ def plan_train(
         console.print(f"chart: {plot}")
 
 
+class ServeObjectiveOpt(StrEnum):
+    cost = "cost"
+    energy = "energy"
+
+
+def _ints(text: str | None, what: str) -> tuple[int, ...]:
+    """'512,2k,8k' → (512, 2048, 8192)."""
+    out = []
+    for part in _csv(text):
+        value = parse_quantity(part.upper() if part.endswith("k") else part, what)
+        if value != int(value):
+            raise ConfigError(f"{what} takes whole numbers, got {part!r}")
+        out.append(int(value))
+    return tuple(out)
+
+
+def _workload(
+    trace: str | None, rate: float | None, input_tokens: str | None, output_tokens: str | None, duration: str,
+    requests: int | None, rate_scale: float, skip_bad_rows: bool, mapping: str | None, seed: int,
+) -> Any:  # fmt: skip
+    """A trace by name or file, or a Poisson workload at ``rate`` with the given length distributions."""
+    from chipfleet.traces import poisson
+
+    if (trace is None) == (rate is None):
+        raise ConfigError(
+            "give either --trace (a built-in trace or a file) or --rate with --input-tokens/--output-tokens"
+        )
+    if trace is not None:
+        if input_tokens or output_tokens:
+            raise ConfigError("--input-tokens/--output-tokens describe a --rate workload; a --trace has its own")
+        return _request_trace(trace, requests, rate_scale, skip_bad_rows, mapping)
+    assert rate is not None
+    if rate <= 0:
+        raise ConfigError(f"--rate must be positive (requests per second), got {rate:g}")
+    if not input_tokens or not output_tokens:
+        raise ConfigError("--rate needs --input-tokens and --output-tokens, e.g. lognormal:mean=1500,sigma=1 and 200")
+    span = _span(duration, "--duration")
+    if span <= 0:
+        raise ConfigError("--duration must be positive, e.g. 30min")
+    tr = poisson(
+        rate * rate_scale, duration_s=span, input_dist=input_tokens, output_dist=output_tokens,
+        rng=np.random.default_rng(seed),
+    )  # fmt: skip
+    return tr.head(requests) if requests is not None else tr
+
+
+@plan_app.command("serve")
+def plan_serve(
+    slo_ttft_p90: Annotated[str, typer.Option(help="p90 time-to-first-token SLO, e.g. 1s or 800ms.")],
+    slo_tpot_p90: Annotated[str, typer.Option(help="p90 time-per-output-token SLO, e.g. 50ms.")],
+    model: ModelOpt = None,
+    model_config: ModelConfigOpt = None,
+    trace: Annotated[
+        str | None, typer.Option(help="Built-in trace (azure-code, azure-conv, mooncake-conv) or a CSV/JSONL file.")
+    ] = None,
+    mapping: Annotated[
+        str | None,
+        typer.Option(help="Columns of a trace file: arrival=ts,input=prompt,output=completion,time_unit=ms."),
+    ] = None,
+    rate: Annotated[
+        float | None, typer.Option(help="Instead of a trace: Poisson arrivals, requests per second.")
+    ] = None,
+    input_tokens: Annotated[
+        str | None,
+        typer.Option(help="With --rate: prompt lengths, e.g. 1024, uniform:100:2000, lognormal:mean=1500,sigma=1."),
+    ] = None,
+    output_tokens: Annotated[str | None, typer.Option(help="With --rate: output lengths, same forms.")] = None,
+    duration: Annotated[str, typer.Option(help="With --rate: how long a workload to generate: 30min, 1h.")] = "30min",
+    requests: Annotated[int | None, typer.Option(help="Use only the first N requests.")] = None,
+    rate_scale: Annotated[float, typer.Option(help="Multiply the arrival rate (2 = twice the load).")] = 1.0,
+    instances: Annotated[str | None, typer.Option(help="Comma-separated instance types (default: all).")] = None,
+    clouds: Annotated[str | None, typer.Option(help="Comma-separated clouds: aws,gcp,azure.")] = None,
+    region: Annotated[
+        str | None, typer.Option(help="One region for every type (default: each type's cheapest).")
+    ] = None,
+    pricing: Annotated[PricingOpt, typer.Option(help="Pricing model.")] = PricingOpt.on_demand,
+    precision: Annotated[
+        list[Precision] | None, typer.Option(help="Weight precisions to consider (default bf16).")
+    ] = None,
+    tp: Annotated[
+        str | None, typer.Option(help="Chips per replica to consider, e.g. 1,2,8 (default: all that fit).")
+    ] = None,
+    max_batch: Annotated[str, typer.Option(help="Sequences per replica to consider, e.g. 64,256.")] = "256",
+    max_batch_tokens: Annotated[int, typer.Option(help="Token budget per batching iteration.")] = 8192,
+    max_instances: Annotated[int, typer.Option(help="Most instances of one type.")] = 512,
+    objective: Annotated[ServeObjectiveOpt, typer.Option(help="What to minimise.")] = ServeObjectiveOpt.cost,
+    input_edges: Annotated[str | None, typer.Option(help="Prompt-length bucket edges, e.g. 512,2k,8k.")] = None,
+    output_edges: Annotated[str | None, typer.Option(help="Output-length bucket edges, e.g. 128,512.")] = None,
+    peak_window: Annotated[
+        str,
+        typer.Option(
+            help="Size for the busy rate over windows this long: 30s, 5min; 0: the mean rate; auto: "
+            "max(5 × the TTFT SLO, 100 requests' worth)."
+        ),
+    ] = "auto",
+    max_rounds: Annotated[int, typer.Option(help="Re-solves after a replay that misses (0: no replay).")] = 4,
+    per_hour: Annotated[bool, typer.Option(help="Also plan a mix per hour of a daily load curve.")] = False,
+    load_curve: Annotated[
+        str | None, typer.Option(help="With --per-hour: 24 comma-separated multipliers of the workload's rate.")
+    ] = None,
+    peak_to_trough: Annotated[
+        float, typer.Option(help="With --per-hour and no --load-curve: peak/trough of the assumed daily sinusoid.")
+    ] = 3.0,
+    seed: Annotated[int, typer.Option(help="Seed of the synthetic workload and the router's draws.")] = 0,
+    skip_bad_rows: Annotated[bool, typer.Option(help="Skip and count malformed trace rows.")] = False,
+    as_json: JsonOpt = False,
+    plot: Annotated[Path | None, typer.Option(help="With --per-hour: write the hourly cost chart (PNG).")] = None,
+) -> None:
+    """The cheapest (or least-energy) mix of instances, and its routing, that serves a workload within p90 SLOs."""
+    from chipfleet.plan import serving as sp
+    from chipfleet.report import serve_plan as rp
+
+    arch = _model(model, model_config)
+    if plot is not None and not per_hour:
+        raise ConfigError("--plot draws the per-hour cost curve; add --per-hour")
+    if load_curve is not None and not per_hour:
+        raise ConfigError("--load-curve applies with --per-hour; add it")
+    slo = sp.ServeSLO(_seconds(slo_ttft_p90, "--slo-ttft-p90") or 0.0, _seconds(slo_tpot_p90, "--slo-tpot-p90") or 0.0)
+    constraints = sp.ServeConstraints(
+        instances=_csv(instances),
+        clouds=_csv(clouds),
+        region=region,
+        pricing=Pricing(pricing.value),
+        precisions=tuple(precision or (Precision.BF16,)),
+        tp=_ints(tp, "--tp"),
+        max_seqs=_ints(max_batch, "--max-batch"),
+        max_batch_tokens=max_batch_tokens,
+        max_instances_per_type=max_instances,
+    )
+    tr = _workload(trace, rate, input_tokens, output_tokens, duration, requests, rate_scale, skip_bad_rows, mapping,
+                   seed)  # fmt: skip
+    curve = None
+    if load_curve is not None:
+        try:
+            curve = [float(v) for v in load_curve.split(",")]
+        except ValueError:
+            raise ConfigError(f"cannot read --load-curve {load_curve!r}; give 24 numbers separated by commas") from None
+    result = sp.serve(
+        arch, tr, slo, catalog=_State.catalog(), constraints=constraints, objective=sp.ServeObjective(objective.value),
+        input_edges=_ints(input_edges, "--input-edges") if input_edges else sp.DEFAULT_INPUT_EDGES,
+        output_edges=_ints(output_edges, "--output-edges") if output_edges else sp.DEFAULT_OUTPUT_EDGES,
+        replay_rounds=max_rounds, per_hour=per_hour, load_curve=curve, peak_to_trough=peak_to_trough,
+        peak_window_s=None if peak_window == "auto" else _span(peak_window, "--peak-window"),
+        seed=seed,
+    )  # fmt: skip
+    if plot is not None:
+        rp.write_plot(result, plot)
+    if as_json:
+        _emit_json(result.as_dict())
+        return
+    console.print(
+        rp.mix_table(f"Cheapest mix by {objective.value} for {result.model} on {result.workload}", result.mix)
+    )
+    console.print(rp.routing_table(result.mix))
+    if result.single is not None:
+        console.print(rp.mix_table("Best single instance type, solved the same way", result.single))
+    if result.rounds:
+        console.print(rp.replay_table(result))
+    if result.single_rounds:
+        console.print(rp.replay_table(result, single=True))
+    if result.hourly is not None:
+        console.print(rp.hourly_table(result))
+    for line in rp.summary_lines(result):
+        console.print(line)
+    if plot is not None:
+        console.print(f"chart: {plot}")
+
+
 # ----------------------------------------------------------------------------- traces and simulation
 @traces_app.command("list")
 def traces_list(as_json: JsonOpt = False) -> None:
@@ -422,10 +593,28 @@ def traces_list(as_json: JsonOpt = False) -> None:
     console.print(t)
 
 
-def _request_trace(trace: str, requests: int | None, rate_scale: float, skip_bad_rows: bool) -> Any:
+def _mapping(text: str | None) -> dict[str, str] | None:
+    """'arrival=ts,input=prompt,output=completion,time_unit=ms' → a column mapping."""
+    if text is None:
+        return None
+    out = {}
+    for part in text.split(","):
+        key, sep, value = part.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise ConfigError(
+                f"cannot read mapping entry {part.strip()!r}; write KEY=COLUMN pairs, e.g. "
+                "arrival=ts,input=prompt_tokens,output=completion_tokens,time_unit=ms"
+            )
+        out[key.strip()] = value.strip()
+    return out
+
+
+def _request_trace(
+    trace: str, requests: int | None, rate_scale: float, skip_bad_rows: bool, mapping: str | None = None
+) -> Any:
     from chipfleet.traces import RequestTrace, load_trace
 
-    tr = load_trace(trace, skip_bad_rows=skip_bad_rows, kind="requests")
+    tr = load_trace(trace, skip_bad_rows=skip_bad_rows, kind="requests", mapping=_mapping(mapping))
     if not isinstance(tr, RequestTrace):
         raise ConfigError(f"{trace} is a job trace; `simulate serve` needs requests (azure-conv, mooncake-conv, ...)")
     if requests is not None:
@@ -503,6 +692,16 @@ def _show_simulation(
         console.print(table)
     if plot is not None:
         console.print(f"charts: {plot}/")
+
+
+def _span(text: str, what: str) -> float:
+    """'90' or '90s', '5min', '2h' → seconds; '0' → 0 (a bare number is seconds here)."""
+    from chipfleet.report.units import parse_duration
+
+    t = text.strip().lower()
+    if t in ("0", "0s"):
+        return 0.0
+    return parse_duration(t if t[-1:].isalpha() else t + "s", what)
 
 
 def _seconds(text: str | None, what: str) -> float | None:

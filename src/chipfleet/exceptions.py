@@ -57,6 +57,14 @@ class DoesNotFitError(ChipfleetError):
         super().__init__(f"{message} Suggestion: {suggestion}")
 
 
+class InfeasibleServeError(ChipfleetError):
+    """No allowed instance serves some requests within the SLOs; names the buckets and the best latency seen."""
+
+    def __init__(self, message: str, buckets: list[str]) -> None:
+        self.buckets = buckets
+        super().__init__(message)
+
+
 class ModelConfigError(ChipfleetError):
     """A model architecture record or Hugging Face config.json cannot be used."""
 

@@ -206,3 +206,14 @@ def test_iteration_model_equals_the_roofline(cat: Catalog, model_name: str, inst
         times, busies = it.decode_block(d or 1, dctx, 3)
         one, one_busy = it.time(d or 1, dctx + 2 * (d or 1), 0, 0.0, 0.0, 0)
         assert times[2] == pytest.approx(one, rel=1e-9) and busies[2] == pytest.approx(one_busy, rel=1e-9)
+
+
+def test_replica_options_per_instance_type(cat: Catalog) -> None:
+    """One fleet, two replica shapes: each type runs the chips per replica and sequence limit it was given."""
+    trace = poisson(300, 4.0, 512, 64)
+    fleet = FleetSpec.parse("g6e.48xlarge:1,g6e.xlarge:1")
+    by_type = {"g6e.48xlarge": ServeOptions(tp=2, max_seqs=16)}
+    result = simulate_serving(get_model("llama-3-8b"), trace, fleet, cat, options_by_type=by_type)
+    shapes = {t.instance: (t.replicas, t.tp) for t in result.by_type}
+    assert shapes == {"g6e.48xlarge": (4, 2), "g6e.xlarge": (1, 1)}
+    assert result.completed == 300

@@ -1,5 +1,19 @@
-"""Planners: the best training placement (and, later, serving mixes), as plan objects the CLI renders."""
+"""Planners: the best training placement, and the instance mix that serves a workload, as plan objects."""
 
+from chipfleet.exceptions import InfeasibleServeError
+from chipfleet.plan.serving import (
+    Bucket,
+    Deployment,
+    HourlyPlan,
+    Mix,
+    MixEntry,
+    ReplayRound,
+    ServeConstraints,
+    ServeObjective,
+    ServePlan,
+    ServeSLO,
+    serve,
+)
 from chipfleet.plan.spot import SpotModel
 from chipfleet.plan.trainer import (
     InfeasiblePlanError,
@@ -13,13 +27,25 @@ from chipfleet.plan.trainer import (
 )
 
 __all__ = [
+    "Bucket",
+    "Deployment",
+    "HourlyPlan",
     "InfeasiblePlanError",
+    "InfeasibleServeError",
+    "Mix",
+    "MixEntry",
     "Objective",
     "PricingChoice",
+    "ReplayRound",
+    "ServeConstraints",
+    "ServeObjective",
+    "ServePlan",
+    "ServeSLO",
     "SpotModel",
     "TrainConstraints",
     "TrainOption",
     "TrainPlan",
     "pareto_front",
+    "serve",
     "train",
 ]

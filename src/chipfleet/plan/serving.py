@@ -1,0 +1,1179 @@
+"""Serving planner: the cheapest (or least-energy) mix of instances that serves a workload within p90 SLOs.
+
+1. **Buckets.** The workload's requests are grouped by prompt and output length (powers of two for prompts,
+   of four for outputs, by default); each bucket keeps its arrival rate and length moments.
+2. **Capacity.** For every allowed instance type and serving configuration (chips per replica, weight
+   precision, sequence limit) the continuous-batching model of :mod:`chipfleet.perf.batching` gives, per
+   bucket, the highest request rate one replica sustains with p90 TTFT and TPOT within the SLOs (0 where it
+   cannot meet them at any load, or the requests do not fit its KV cache).
+3. **Mix.** A mixed-integer program (HiGHS through :func:`scipy.optimize.milp`), after Griggs et al. 2024
+   ("Mélange"), chooses integer instance counts ``n_k`` and the share ``x_bk`` of each bucket routed to each
+   configuration: ``min Σ price_k·n_k`` (or facility power) subject to ``Σ_k x_bk = 1`` for every bucket and
+   ``Σ_b x_bk·λ_b / cap_bk ≤ replicas_k·n_k`` for every configuration, with at most one configuration per
+   instance type (so a type's replicas are interchangeable and the routing table names types).
+4. **Replay.** The trace is replayed through the request-level simulator (:mod:`chipfleet.sim.serve`) with
+   that mix and a size-aware router following the routing table. Where the replay's fleet p90 TTFT or TPOT
+   misses an SLO, the capacity of each instance type that misses is scaled down by ``TIGHTEN_STEP`` and the
+   program is solved again, up to ``max_rounds`` times; every round is reported.
+
+Cost is the instances' hourly price; energy is instance power (chips idle to TDP with their busy share, plus
+the host, as :class:`chipfleet.economics.costing.PowerModel`) times the region's PUE.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.optimize import LinearConstraint, milp
+from scipy.sparse import coo_array
+
+from chipfleet.catalog import Catalog, Instance, Precision, Pricing, default_catalog
+from chipfleet.economics.costing import instance_power_w
+from chipfleet.exceptions import ConfigError, DoesNotFitError, InfeasibleServeError
+from chipfleet.perf.batching import (
+    ReplicaLimits,
+    SizeClass,
+    capacity_within_slo,
+    kv_safe_max_seqs,
+    operating_curve,
+)
+from chipfleet.perf.hardware import hardware_for
+from chipfleet.perf.inference import valid_tp_degrees
+from chipfleet.perf.iteration import IterationModel
+from chipfleet.sim.fleet import FleetSpec
+from chipfleet.sim.routers import SizeAware
+from chipfleet.sim.serve import ServeOptions, ServeResult, replica_shape, simulate_serving
+from chipfleet.traces.schema import RequestTrace
+from chipfleet.traces.synthetic import diurnal_rate_per_s
+from chipfleet.workloads import ModelArch
+
+TIGHTEN_STEP = 0.8  # capacity kept by an instance type whose replay missed an SLO, per round
+OPEN_EDGE = 1 << 62  # upper edge of the last bucket
+DEFAULT_INPUT_EDGES = tuple(2**k for k in range(8, 18))  # 256 ... 128k prompt tokens
+DEFAULT_OUTPUT_EDGES = (64, 256, 1024, 4096)
+HOURS = 24
+MIN_CAPACITY_RPS = 1e-6  # below this a configuration is taken not to serve a bucket (about 3 requests a month)
+SETTLE_ROUNDS = 8  # re-solves while a type's bucket mixture exceeds its modelled capacity
+DESIGN_QUANTILE = 0.95  # plan for the rate that all but the busiest 5 % of requests arrive under
+
+
+class ServeObjective(StrEnum):
+    COST = "cost"
+    ENERGY = "energy"
+
+
+@dataclass(frozen=True)
+class ServeSLO:
+    """p90 time to first token and p90 time per output token, in seconds."""
+
+    ttft_p90_s: float
+    tpot_p90_s: float
+
+    def __post_init__(self) -> None:
+        for name, v in (("--slo-ttft-p90", self.ttft_p90_s), ("--slo-tpot-p90", self.tpot_p90_s)):
+            if not (math.isfinite(v) and v > 0):
+                raise ConfigError(f"{name} must be a positive duration, e.g. 1s or 50ms; got {v!r}")
+
+
+@dataclass(frozen=True)
+class ServeConstraints:
+    """What the planner may use. Empty tuples mean: everything that fits."""
+
+    instances: tuple[str, ...] = ()
+    clouds: tuple[str, ...] = ()
+    region: str | None = None  # None: each instance type at its cheapest region for ``pricing``
+    pricing: Pricing = Pricing.ON_DEMAND
+    precisions: tuple[Precision, ...] = (Precision.BF16,)
+    tp: tuple[int, ...] = ()  # chips per replica; empty: every degree that holds the model
+    max_seqs: tuple[int, ...] = (256,)  # sequence limits per replica to consider (vLLM's default is 256)
+    max_batch_tokens: int = 8192
+    max_instances_per_type: int = 512
+
+    def __post_init__(self) -> None:
+        if not self.precisions:
+            raise ConfigError("give at least one --precision")
+        if not self.max_seqs or any(m < 1 for m in self.max_seqs):
+            raise ConfigError("--max-batch values must be positive integers, e.g. 64,256")
+        if any(t < 1 for t in self.tp):
+            raise ConfigError("--tp values must be positive integers")
+        if self.max_batch_tokens < 16:
+            raise ConfigError("--max-batch-tokens must be at least 16")
+        if self.max_instances_per_type < 1:
+            raise ConfigError("--max-instances must be at least 1")
+
+
+# ----------------------------------------------------------------------------- buckets
+@dataclass(frozen=True)
+class Bucket:
+    """Requests whose prompt is in (input_lo, input_hi] and output in (output_lo, output_hi] tokens."""
+
+    input_lo: int
+    input_hi: int
+    output_lo: int
+    output_hi: int
+    requests: int
+    rate_per_s: float
+    input_mean: float
+    input_sq_mean: float
+    input_p90: float
+    output_mean: float
+    output_p90: float
+
+    @property
+    def label(self) -> str:
+        return f"in {_edge(self.input_lo)}–{_edge(self.input_hi)}, out {_edge(self.output_lo)}–{_edge(self.output_hi)}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "label": self.label,
+            "input_tokens": [self.input_lo, None if self.input_hi == OPEN_EDGE else self.input_hi],
+            "output_tokens": [self.output_lo, None if self.output_hi == OPEN_EDGE else self.output_hi],
+            "requests": self.requests,
+            "rate_per_s": self.rate_per_s,
+            "input_mean": self.input_mean,
+            "input_p90": self.input_p90,
+            "output_mean": self.output_mean,
+            "output_p90": self.output_p90,
+        }
+
+
+def _edge(tokens: int) -> str:
+    if tokens == OPEN_EDGE:
+        return "∞"
+    if tokens >= 1024 and tokens % 1024 == 0:
+        return f"{tokens // 1024}k"
+    return str(tokens)
+
+
+def bucketize(
+    trace: RequestTrace,
+    input_edges: Sequence[int] = DEFAULT_INPUT_EDGES,
+    output_edges: Sequence[int] = DEFAULT_OUTPUT_EDGES,
+) -> tuple[Bucket, ...]:
+    """Group the trace's requests by length; the rate of a bucket is its count over the trace's span."""
+    if len(trace) < 2 or trace.duration_s <= 0:
+        raise ConfigError(f"trace {trace.name!r} needs at least two requests over a positive span to give a rate")
+    for name, edges in (("input", input_edges), ("output", output_edges)):
+        if any(e < 1 for e in edges) or list(edges) != sorted(set(edges)):
+            raise ConfigError(f"{name} bucket edges must be increasing positive token counts, got {list(edges)}")
+    span = trace.duration_s * len(trace) / (len(trace) - 1)  # n arrivals over n − 1 gaps: the mean rate is n/span
+    inp = trace.input_tokens.astype(np.float64)
+    out = trace.output_tokens.astype(np.float64)
+    in_e = [0, *input_edges, OPEN_EDGE]
+    out_e = [0, *output_edges, OPEN_EDGE]
+    in_idx = np.searchsorted(np.array(in_e[1:-1]), inp, side="left")
+    out_idx = np.searchsorted(np.array(out_e[1:-1]), out, side="left")
+    buckets = []
+    for i in range(len(in_e) - 1):
+        for j in range(len(out_e) - 1):
+            mask = (in_idx == i) & (out_idx == j)
+            n = int(mask.sum())
+            if not n:
+                continue
+            bi, bo = np.maximum(inp[mask], 1.0), out[mask]
+            buckets.append(
+                Bucket(
+                    input_lo=in_e[i],
+                    input_hi=in_e[i + 1],
+                    output_lo=out_e[j],
+                    output_hi=out_e[j + 1],
+                    requests=n,
+                    rate_per_s=n / span,
+                    input_mean=float(bi.mean()),
+                    input_sq_mean=float((bi**2).mean()),
+                    input_p90=float(np.percentile(bi, 90)),
+                    output_mean=float(bo.mean()),
+                    output_p90=float(np.percentile(bo, 90)),
+                )
+            )
+    return tuple(buckets)
+
+
+def _size_classes(buckets: Sequence[Bucket]) -> SizeClass:
+    return SizeClass(
+        input_mean=np.array([b.input_mean for b in buckets]),
+        input_sq_mean=np.array([b.input_sq_mean for b in buckets]),
+        input_p90=np.array([b.input_p90 for b in buckets]),
+        output_mean=np.array([b.output_mean for b in buckets]),
+    )
+
+
+# ----------------------------------------------------------------------------- configurations
+@dataclass(frozen=True)
+class Deployment:
+    """One serving configuration of an instance type, with its capacity for every bucket."""
+
+    instance: str
+    cloud: str
+    chip: str
+    tp: int
+    precision: Precision
+    max_seqs: int
+    replicas_per_instance: int
+    kv_capacity_tokens: int
+    region: str
+    pricing: Pricing
+    price_usd_per_h: float
+    pue: float
+    grid_gco2_per_kwh: float | None
+    static_power_w: float  # per instance: chips idle plus the host
+    busy_power_w_per_chip: float  # TDP − idle
+    validated: bool
+    capacity_per_replica: tuple[float, ...]  # requests/s per bucket within the SLOs (0: cannot)
+    busy_fraction: tuple[float, ...]  # chips' busy share at that rate
+    ttft_p90_s: tuple[float, ...]  # modelled at that rate
+    tpot_p90_s: tuple[float, ...]
+    best_ttft_p90_s: tuple[float, ...]  # lowest modelled p90 at any load
+    best_tpot_p90_s: tuple[float, ...]
+
+    @property
+    def label(self) -> str:
+        return f"{self.instance} tp={self.tp} {self.precision.value} max-batch {self.max_seqs}"
+
+    def busy_j_per_request(self, bucket: int) -> float:
+        """Energy above idle that one request of ``bucket`` costs at the modelled operating point."""
+        cap = self.capacity_per_replica[bucket]
+        return self.busy_fraction[bucket] * self.tp * self.busy_power_w_per_chip / cap if cap > 0 else math.inf
+
+    def options(self, slo: ServeSLO, max_batch_tokens: int, max_seqs: int) -> ServeOptions:
+        return ServeOptions(
+            max_batch_tokens=max_batch_tokens,
+            max_seqs=max_seqs,
+            tp=self.tp,
+            precision=self.precision,
+            slo_ttft_s=slo.ttft_p90_s,
+            slo_tpot_s=slo.tpot_p90_s,
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "instance": self.instance,
+            "cloud": self.cloud,
+            "chip": self.chip,
+            "tp": self.tp,
+            "precision": self.precision.value,
+            "max_batch": self.max_seqs,
+            "replicas_per_instance": self.replicas_per_instance,
+            "kv_capacity_tokens": self.kv_capacity_tokens,
+            "region": self.region,
+            "pricing": self.pricing.value,
+            "price_usd_per_h": self.price_usd_per_h,
+            "validated": self.validated,
+            "capacity_per_replica_rps": list(self.capacity_per_replica),
+        }
+
+
+def _allowed(catalog: Catalog, c: ServeConstraints, rejected: Counter[str]) -> list[Instance]:
+    wanted = {n.lower() for n in c.instances}
+    for name in wanted:
+        catalog.instance(name)  # a typo says "did you mean"
+    if c.region is not None:
+        catalog.region(c.region)
+    out = []
+    for inst in catalog.instances.values():
+        if wanted and inst.name not in wanted:
+            continue
+        if not wanted and catalog.chip(inst.chip).kind != "accelerator":
+            continue  # CPU instances only when named
+        if c.clouds and inst.cloud.value not in c.clouds:
+            continue
+        if inst.price(c.region, c.pricing) is None:
+            rejected[f"no {c.pricing.value} price{' in ' + c.region if c.region else ''}"] += 1
+            continue
+        out.append(inst)
+    return out
+
+
+def deployments(
+    model: ModelArch,
+    buckets: Sequence[Bucket],
+    slo: ServeSLO,
+    catalog: Catalog,
+    constraints: ServeConstraints,
+    rejected: Counter[str] | None = None,
+) -> list[Deployment]:
+    """Every allowed (instance type, tp, precision, max batch) that holds the model, with its capacities."""
+    rejected = rejected if rejected is not None else Counter()
+    loads = _size_classes(buckets)
+    out = []
+    for inst in _allowed(catalog, constraints, rejected):
+        hw = hardware_for(catalog, inst)
+        price = inst.price(constraints.region, constraints.pricing)
+        assert price is not None  # _allowed checked
+        region = catalog.region(price.region)
+        power = instance_power_w(catalog, inst)
+        degrees = [t for t in valid_tp_degrees(model, hw) if not constraints.tp or t in constraints.tp]
+        for prec in constraints.precisions:
+            for tp in degrees:
+                for seqs in constraints.max_seqs:
+                    opts = ServeOptions(max_batch_tokens=constraints.max_batch_tokens, max_seqs=seqs, tp=tp,
+                                        precision=prec)  # fmt: skip
+                    try:
+                        _, kv = replica_shape(model, hw, opts)
+                    except (DoesNotFitError, ConfigError):
+                        rejected["model does not fit at that tp"] += 1
+                        continue
+                    it = IterationModel(model, hw, tp, prec)
+                    safe = kv_safe_max_seqs(seqs, kv, loads)
+                    curve = operating_curve(it, ReplicaLimits(constraints.max_batch_tokens, safe, kv), loads)
+                    cap = capacity_within_slo(curve, slo.ttft_p90_s, slo.tpot_p90_s)
+                    if not np.any(cap.rate_per_s > 0):
+                        rejected["meets the SLOs for no bucket"] += 1
+                    out.append(
+                        Deployment(
+                            instance=inst.name,
+                            cloud=inst.cloud.value,
+                            chip=inst.chip,
+                            tp=tp,
+                            precision=prec,
+                            max_seqs=seqs,
+                            replicas_per_instance=hw.chips_per_instance // tp,
+                            kv_capacity_tokens=kv,
+                            region=region.name,
+                            pricing=price.pricing,
+                            price_usd_per_h=price.usd_per_h,
+                            pue=region.pue_ratio,
+                            grid_gco2_per_kwh=region.grid_gco2_per_kwh,
+                            static_power_w=power.power_w(0.0),
+                            busy_power_w_per_chip=power.chip_tdp_w - power.chip_idle_w,
+                            validated=hw.validated,
+                            capacity_per_replica=_floats(cap.rate_per_s),
+                            busy_fraction=_floats(cap.busy_fraction),
+                            ttft_p90_s=_floats(cap.ttft_p90_s),
+                            tpot_p90_s=_floats(cap.tpot_p90_s),
+                            best_ttft_p90_s=_floats(cap.best_ttft_p90_s),
+                            best_tpot_p90_s=_floats(cap.best_tpot_p90_s),
+                        )
+                    )
+    return out
+
+
+def _floats(a: NDArray[np.float64]) -> tuple[float, ...]:
+    return tuple(float(v) for v in a)
+
+
+# ----------------------------------------------------------------------------- the mixed-integer program
+@dataclass(frozen=True)
+class MixEntry:
+    """How many instances of one configuration, and what they carry."""
+
+    deployment: Deployment
+    count: int
+    bucket_shares: tuple[float, ...]  # share of each bucket's requests routed here
+    load: float  # planned requests ÷ capacity (the capacity as the program saw it)
+    busy_fraction: float  # chips' modelled busy share at the planned load
+    max_seqs: int  # sequence limit per replica: what its KV cache holds at its traffic's full context
+
+    @property
+    def cost_usd_per_h(self) -> float:
+        return self.count * self.deployment.price_usd_per_h
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            **self.deployment.as_dict(),
+            "count": self.count,
+            "replicas": self.count * self.deployment.replicas_per_instance,
+            "cost_usd_per_h": self.cost_usd_per_h,
+            "load": self.load,
+            "busy_fraction": self.busy_fraction,
+            "max_batch": self.max_seqs,
+        }
+
+
+@dataclass(frozen=True)
+class Mix:
+    """A fleet that serves every bucket: the instances, how requests are routed, and what it costs."""
+
+    entries: tuple[MixEntry, ...]
+    buckets: tuple[Bucket, ...]
+    cost_usd_per_h: float
+    power_w: float  # facility power at the planned load (× PUE)
+    output_tokens_per_s: float
+    input_tokens_per_s: float
+    co2_kg_per_h: float | None
+
+    @property
+    def usd_per_million_output_tokens(self) -> float:
+        return self.cost_usd_per_h / 3600.0 / self.output_tokens_per_s * 1e6
+
+    @property
+    def usd_per_million_tokens(self) -> float:
+        """Per million tokens read or written (prompt plus output)."""
+        return self.cost_usd_per_h / 3600.0 / (self.output_tokens_per_s + self.input_tokens_per_s) * 1e6
+
+    @property
+    def j_per_output_token(self) -> float:
+        return self.power_w / self.output_tokens_per_s
+
+    @property
+    def instances(self) -> dict[str, int]:
+        return {e.deployment.instance: e.count for e in self.entries}
+
+    def describe(self) -> str:
+        return " + ".join(f"{e.count} × {e.deployment.instance}" for e in self.entries)
+
+    def objective_value(self, objective: ServeObjective) -> float:
+        return self.cost_usd_per_h if objective is ServeObjective.COST else self.power_w
+
+    def _shares(self, bucket: int) -> dict[str, float]:
+        return {e.deployment.instance: e.bucket_shares[bucket] for e in self.entries if e.bucket_shares[bucket] > 1e-9}
+
+    def routing(self) -> dict[tuple[int, int], dict[str, float]]:
+        """The size-aware router's table: (input edge, output edge) → {instance type: share}."""
+        table: dict[tuple[int, int], dict[str, float]] = {}
+        for b, bucket in enumerate(self.buckets):
+            shares = self._shares(b)
+            total = sum(shares.values())
+            table[(bucket.input_hi, bucket.output_hi)] = {k: v / total for k, v in shares.items()}
+        return table
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "fleet": self.describe(),
+            "entries": [e.as_dict() for e in self.entries],
+            "cost_usd_per_h": self.cost_usd_per_h,
+            "usd_per_million_output_tokens": self.usd_per_million_output_tokens,
+            "usd_per_million_tokens": self.usd_per_million_tokens,
+            "power_w": self.power_w,
+            "j_per_output_token": self.j_per_output_token,
+            "co2_kg_per_h": self.co2_kg_per_h,
+            "output_tokens_per_s": self.output_tokens_per_s,
+            "routing": [{"bucket": bucket.label, "shares": self._shares(b)} for b, bucket in enumerate(self.buckets)],
+        }
+
+
+def solve_mix(
+    deps: Sequence[Deployment],
+    buckets: Sequence[Bucket],
+    objective: ServeObjective = ServeObjective.COST,
+    *,
+    factors: dict[str, float] | None = None,
+    rate_scale: float = 1.0,
+    traffic_scale: float | None = None,
+    max_instances_per_type: int = 512,
+    time_limit_s: float = 60.0,
+) -> Mix | None:
+    """The optimal mix (module docstring, step 3), or None when the configurations cannot serve every bucket.
+
+    ``factors`` scales each instance type's capacity (the replay's tightening); the fleet is sized for every
+    bucket's rate × ``rate_scale`` (a busy-window rate, an hour of a daily curve) and carries, on average, its
+    rate × ``traffic_scale`` (default ``rate_scale``), which sets tokens served and busy energy.
+    """
+    factors = factors or {}
+    rates = np.array([b.rate_per_s for b in buckets]) * rate_scale
+    k_n = len(deps)
+    cap = np.array(
+        [[d.capacity_per_replica[b] * d.replicas_per_instance * factors.get(d.instance, 1.0) for d in deps]
+         for b in range(len(buckets))]
+    )  # fmt: skip  # (buckets, configs): requests/s per instance
+    pairs = [(b, k) for b in range(len(buckets)) for k in range(k_n) if cap[b, k] >= MIN_CAPACITY_RPS]
+    served = {b for b, _ in pairs}
+    if len(served) < len(buckets) or rates.sum() <= 0:
+        return None
+    n_pairs = len(pairs)
+    # Variables: n_k (integers), z_k (binary: configuration k is used), x_bk (shares).
+    n_vars = 2 * k_n + n_pairs
+    upper = np.zeros(k_n)
+    for b, k in pairs:
+        upper[k] += rates[b] / cap[b, k]
+    upper = np.minimum(np.ceil(upper + 1e-9), max_instances_per_type)
+    cost = np.zeros(n_vars)
+    for k, d in enumerate(deps):
+        cost[k] = d.price_usd_per_h if objective is ServeObjective.COST else d.static_power_w * d.pue
+    if objective is ServeObjective.ENERGY:
+        for p, (b, k) in enumerate(pairs):
+            cost[2 * k_n + p] = rates[b] * deps[k].busy_j_per_request(b) * deps[k].pue
+    # A whisper of the other objective breaks ties between equally good mixes.
+    for k, d in enumerate(deps):
+        cost[k] += 1e-6 * (d.static_power_w if objective is ServeObjective.COST else d.price_usd_per_h)
+    rows: list[int] = []
+    cols: list[int] = []
+    vals: list[float] = []
+    lo: list[float] = []
+    hi: list[float] = []
+    r = 0
+    for b in range(len(buckets)):  # every bucket routed in full
+        for p, (pb, _) in enumerate(pairs):
+            if pb == b:
+                rows.append(r)
+                cols.append(2 * k_n + p)
+                vals.append(1.0)
+        lo.append(1.0)
+        hi.append(1.0)
+        r += 1
+    for k in range(k_n):  # load within the instances bought
+        for p, (b, pk) in enumerate(pairs):
+            if pk == k:
+                rows.append(r)
+                cols.append(2 * k_n + p)
+                vals.append(rates[b] / cap[b, k])
+        rows.append(r)
+        cols.append(k)
+        vals.append(-1.0)
+        lo.append(-np.inf)
+        hi.append(0.0)
+        r += 1
+    for k in range(k_n):  # n_k > 0 only if configuration k is chosen
+        rows += [r, r]
+        cols += [k, k_n + k]
+        vals += [1.0, -float(upper[k])]
+        lo.append(-np.inf)
+        hi.append(0.0)
+        r += 1
+    by_type: dict[str, list[int]] = {}
+    for k, d in enumerate(deps):
+        by_type.setdefault(d.instance, []).append(k)
+    for ks in by_type.values():  # one configuration per instance type
+        if len(ks) > 1:
+            for k in ks:
+                rows.append(r)
+                cols.append(k_n + k)
+                vals.append(1.0)
+            lo.append(-np.inf)
+            hi.append(1.0)
+            r += 1
+    a = coo_array((vals, (rows, cols)), shape=(r, n_vars)).tocsr()
+    integrality = np.concatenate([np.ones(2 * k_n), np.zeros(n_pairs)])
+    ub = np.concatenate([upper, np.ones(k_n), np.ones(n_pairs)])
+    with _native_stdout_silenced():
+        res = milp(
+            cost,
+            integrality=integrality,
+            bounds=(np.zeros(n_vars), ub),
+            constraints=LinearConstraint(a, np.array(lo), np.array(hi)),
+            options={"time_limit": time_limit_s, "mip_rel_gap": 1e-6},
+        )
+    if res.x is None:
+        return None
+    counts = np.rint(res.x[:k_n]).astype(int)
+    shares = np.zeros((len(buckets), k_n))
+    for p, (b, k) in enumerate(pairs):
+        shares[b, k] = max(0.0, float(res.x[2 * k_n + p]))
+    traffic = rates / rate_scale * (rate_scale if traffic_scale is None else traffic_scale)
+    return _mix(deps, buckets, counts, shares, rates, traffic, cap)
+
+
+@contextmanager
+def _native_stdout_silenced() -> Iterator[None]:
+    """Some HiGHS builds print solver-internal notes straight to file descriptor 1 even with ``disp`` off;
+    they would corrupt ``--json`` output, so the descriptor points at the null device during a solve."""
+    sys.stdout.flush()
+    try:
+        saved = os.dup(1)
+    except OSError:  # no descriptor 1 (an embedded interpreter): nothing to protect
+        yield
+        return
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, 1)
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(null)
+
+
+def _mix(
+    deps: Sequence[Deployment],
+    buckets: Sequence[Bucket],
+    counts: NDArray[np.int_],
+    shares: NDArray[np.float64],
+    rates: NDArray[np.float64],
+    traffic: NDArray[np.float64],
+    cap: NDArray[np.float64],
+) -> Mix:
+    """The mix the program chose: load against the ``rates`` it was sized for; tokens, busy energy and carbon
+    from the ``traffic`` it carries on average."""
+    entries = []
+    power = cost = co2 = 0.0
+    has_co2 = True
+    for k, d in enumerate(deps):
+        n = int(counts[k])
+        if n <= 0:
+            continue
+        with np.errstate(divide="ignore", invalid="ignore"):
+            used = np.where(cap[:, k] > 0, shares[:, k] * rates / cap[:, k], 0.0)
+        load = float(used.sum()) / n
+        busy_j_per_s = sum(
+            shares[b, k] * traffic[b] * d.busy_j_per_request(b) for b in range(len(buckets)) if shares[b, k] > 0
+        )
+        watts = (n * d.static_power_w + busy_j_per_s) * d.pue
+        power += watts
+        cost += n * d.price_usd_per_h
+        if d.grid_gco2_per_kwh is None:
+            has_co2 = False
+        else:
+            co2 += watts / 1000.0 * d.grid_gco2_per_kwh / 1000.0
+        chips = n * d.replicas_per_instance * d.tp
+        blend = mixture(buckets, shares[:, k] * traffic)
+        seqs = kv_safe_max_seqs(d.max_seqs, d.kv_capacity_tokens, blend)
+        entries.append(
+            MixEntry(
+                deployment=d,
+                count=n,
+                bucket_shares=tuple(float(s) for s in shares[:, k]),
+                load=load,
+                busy_fraction=min(1.0, busy_j_per_s / (chips * d.busy_power_w_per_chip)) if chips else 0.0,
+                max_seqs=int(seqs[0]),
+            )
+        )
+    out_tps = float(sum(b.output_mean * r for b, r in zip(buckets, traffic, strict=True)))
+    in_tps = float(sum(b.input_mean * r for b, r in zip(buckets, traffic, strict=True)))
+    entries.sort(key=lambda e: -e.cost_usd_per_h)
+    return Mix(tuple(entries), tuple(buckets), cost, power, out_tps, in_tps, co2 if has_co2 else None)
+
+
+def best_single_type(
+    deps: Sequence[Deployment], buckets: Sequence[Bucket], objective: ServeObjective, **kw: Any
+) -> Mix | None:
+    """The best fleet of one instance type, solved the same way (None when no one type serves every bucket)."""
+    best: Mix | None = None
+    for name in dict.fromkeys(d.instance for d in deps):
+        mix = solve_mix([d for d in deps if d.instance == name], buckets, objective, **kw)
+        if mix is not None and (best is None or mix.objective_value(objective) < best.objective_value(objective)):
+            best = mix
+    return best
+
+
+# ----------------------------------------------------------------------------- replay
+@dataclass(frozen=True)
+class ReplayRound:
+    """One solve-and-replay: the mix, what the simulator measured, and what was tightened for the next."""
+
+    round: int
+    fleet: str
+    cost_usd_per_h: float
+    ttft_s: dict[str, float]
+    tpot_s: dict[str, float]
+    slo_attainment: float | None
+    meets_slo: bool
+    missed_by: dict[str, str]  # instance type -> which p90 it missed
+    factors: dict[str, float]  # capacity factors this round was solved with
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def replay(
+    model: ModelArch,
+    trace: RequestTrace,
+    mix: Mix,
+    slo: ServeSLO,
+    catalog: Catalog,
+    constraints: ServeConstraints,
+    *,
+    seed: int = 0,
+) -> ServeResult:
+    """Replay ``trace`` on ``mix`` in the request-level simulator, routed by the mix's routing table."""
+    entries = [e for e in mix.entries if e.count > 0]
+    spec = FleetSpec(tuple((e.deployment.instance, e.count) for e in entries))
+    by_type = {
+        e.deployment.instance: e.deployment.options(slo, constraints.max_batch_tokens, e.max_seqs) for e in entries
+    }
+    base = ServeOptions(max_batch_tokens=constraints.max_batch_tokens, slo_ttft_s=slo.ttft_p90_s,
+                        slo_tpot_s=slo.tpot_p90_s)  # fmt: skip
+    router = SizeAware(table=mix.routing())
+    return simulate_serving(
+        model, trace, spec, catalog, router=router, options=base, options_by_type=by_type, seed=seed,
+        pricing=constraints.pricing, region=constraints.region,
+    )  # fmt: skip
+
+
+# ----------------------------------------------------------------------------- time-varying load
+@dataclass(frozen=True)
+class HourlyPlan:
+    """A mix per hour of a daily load curve, against one static fleet sized for the peak hour."""
+
+    multipliers: tuple[float, ...]  # each hour's rate ÷ the workload's
+    curve_source: str
+    mixes: tuple[Mix, ...]
+    static: Mix  # the peak hour's mix, kept all day
+
+    @property
+    def autoscaled_usd_per_day(self) -> float:
+        return sum(m.cost_usd_per_h for m in self.mixes)
+
+    @property
+    def static_usd_per_day(self) -> float:
+        return self.static.cost_usd_per_h * HOURS
+
+    @property
+    def savings(self) -> float:
+        return 1.0 - self.autoscaled_usd_per_day / self.static_usd_per_day
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "curve_source": self.curve_source,
+            "hours": [
+                {"hour": h, "multiplier": m, "fleet": mix.describe(), "cost_usd_per_h": mix.cost_usd_per_h}
+                for h, (m, mix) in enumerate(zip(self.multipliers, self.mixes, strict=True))
+            ],
+            "autoscaled_usd_per_day": self.autoscaled_usd_per_day,
+            "static_fleet": self.static.describe(),
+            "static_usd_per_day": self.static_usd_per_day,
+            "autoscaling_savings": self.savings,
+        }
+
+
+def daily_curve(
+    trace: RequestTrace, load_curve: Sequence[float] | None = None, peak_to_trough: float = 3.0
+) -> tuple[tuple[float, ...], str]:
+    """Rate multipliers for the 24 hours of a day, and where they come from.
+
+    ``load_curve`` (24 values) is used as given. Otherwise a trace that spans a day gives its own hourly
+    counts ÷ the mean; a shorter one is taken as the daily mean of a sinusoid with ``peak_to_trough``
+    (:func:`chipfleet.traces.synthetic.diurnal_rate_per_s`, peak at 12:00) — an assumption, not a measurement.
+    """
+    if load_curve is not None:
+        values = tuple(float(v) for v in load_curve)
+        if len(values) != HOURS or any(not (math.isfinite(v) and v >= 0) for v in values) or max(values) <= 0:
+            raise ConfigError(f"--load-curve needs {HOURS} non-negative multipliers, one per hour; got {len(values)}")
+        return values, "given"
+    if trace.duration_s >= HOURS * 3600 * 0.99:
+        hours = np.minimum((trace.arrival_s // 3600).astype(int) % HOURS, HOURS - 1)
+        counts = np.bincount(hours, minlength=HOURS).astype(float)
+        return tuple(float(v) for v in counts / counts.mean()), f"hourly arrivals of {trace.name}"
+    if not (math.isfinite(peak_to_trough) and peak_to_trough >= 1):
+        raise ConfigError(f"--peak-to-trough must be >= 1 (1 = flat), got {peak_to_trough}")
+    mids = (np.arange(HOURS, dtype=np.float64) + 0.5) * 3600.0
+    rates = diurnal_rate_per_s(mids, 1.0, peak_to_trough, 86_400.0, 43_200.0)
+    return (
+        tuple(float(v) for v in rates),
+        f"sinusoid with peak/trough {peak_to_trough:g} around the workload's rate (an assumed shape)",
+    )
+
+
+# ----------------------------------------------------------------------------- the planner
+@dataclass(frozen=True)
+class ServePlan:
+    """What :func:`serve` found: the mix, its routing, the single-type baseline, the replay rounds."""
+
+    model: str
+    workload: str
+    requests: int
+    span_s: float
+    slo: ServeSLO
+    objective: ServeObjective
+    buckets: tuple[Bucket, ...]
+    design_factor: float  # bucket rates were planned at this multiple of the mean (the busy-window rate)
+    peak_window_s: float
+    deployments: int  # configurations evaluated
+    mix: Mix
+    single: Mix | None  # the best one-instance-type fleet, solved and replayed the same way
+    rounds: tuple[ReplayRound, ...]  # the mixed program's solve-and-replay rounds
+    single_rounds: tuple[ReplayRound, ...]  # the single type's
+    chose_single: bool  # the replayed single type came out cheaper (or alone met the SLO), so it is the mix
+    replay: ServeResult | None  # the last round's simulation
+    hourly: HourlyPlan | None
+    solve_s: float  # capacities and the first program
+    replay_s: float
+    rejected: dict[str, int]
+    assumptions: tuple[str, ...] = field(default=())
+
+    @property
+    def savings(self) -> float | None:
+        """1 − mix ÷ best single type, on the objective (None when no single type can serve it)."""
+        if self.single is None:
+            return None
+        return 1.0 - self.mix.objective_value(self.objective) / self.single.objective_value(self.objective)
+
+    @property
+    def meets_slo(self) -> bool | None:
+        """Whether the chosen fleet's last replay met both SLOs (None: not replayed)."""
+        rounds = self.single_rounds if self.chose_single else self.rounds
+        return rounds[-1].meets_slo if rounds else None
+
+    @property
+    def tightened(self) -> bool:
+        return len(self.rounds) > 1
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "workload": self.workload,
+            "requests": self.requests,
+            "span_s": self.span_s,
+            "slo": {"ttft_p90_s": self.slo.ttft_p90_s, "tpot_p90_s": self.slo.tpot_p90_s},
+            "objective": self.objective.value,
+            "buckets": [b.as_dict() for b in self.buckets],
+            "design_rate_factor": self.design_factor,
+            "peak_window_s": self.peak_window_s,
+            "configurations_evaluated": self.deployments,
+            "mix": self.mix.as_dict(),
+            "best_single_type": None if self.single is None else self.single.as_dict(),
+            "savings_vs_single_type": self.savings,
+            "replay": None
+            if self.replay is None
+            else {
+                "ttft_s": self.replay.ttft_s,
+                "tpot_s": self.replay.tpot_s,
+                "slo_attainment": self.replay.slo_attainment,
+                "completed": self.replay.completed,
+                "rejected": self.replay.rejected,
+                "meets_slo": self.meets_slo,
+                "by_type": [t.as_dict() for t in self.replay.by_type],
+            },
+            "rounds": [r.as_dict() for r in self.rounds],
+            "single_type_rounds": [r.as_dict() for r in self.single_rounds],
+            "chose_single_type": self.chose_single,
+            "tightened": self.tightened,
+            "hourly": None if self.hourly is None else self.hourly.as_dict(),
+            "solve_s": self.solve_s,
+            "replay_s": self.replay_s,
+            "rejected": self.rejected,
+            "assumptions": list(self.assumptions),
+        }
+
+
+def serve(
+    model: ModelArch,
+    trace: RequestTrace,
+    slo: ServeSLO,
+    *,
+    catalog: Catalog | None = None,
+    constraints: ServeConstraints | None = None,
+    objective: ServeObjective = ServeObjective.COST,
+    input_edges: Sequence[int] = DEFAULT_INPUT_EDGES,
+    output_edges: Sequence[int] = DEFAULT_OUTPUT_EDGES,
+    replay_rounds: int = 4,
+    per_hour: bool = False,
+    load_curve: Sequence[float] | None = None,
+    peak_to_trough: float = 3.0,
+    peak_window_s: float | None = None,
+    seed: int = 0,
+) -> ServePlan:
+    """Plan the cheapest (or least-energy) fleet that serves ``trace`` within ``slo`` (module docstring).
+
+    Bucket rates are planned at the trace's busy rate (:func:`peak_factor` over ``peak_window_s``, default
+    :func:`default_peak_window_s`; 0: the mean rate).
+    ``replay_rounds`` = 0 skips the simulator; otherwise up to that many re-solves follow a replay that misses.
+    The best single instance type goes through the same replay, and is the answer when it turns out cheaper.
+    Raises :class:`InfeasibleServeError` naming the bucket no allowed instance can serve within the SLOs.
+    """
+    cat = catalog or default_catalog()
+    c = constraints or ServeConstraints()
+    if model.kind != "decoder":
+        raise ConfigError(f"{model.name} is an encoder; the serving planner covers decoder LMs")
+    if replay_rounds < 0:
+        raise ConfigError("--max-rounds must be 0 (no replay) or more")
+    t0 = time.perf_counter()
+    buckets = bucketize(trace, input_edges, output_edges)
+    window = default_peak_window_s(trace, slo) if peak_window_s is None else peak_window_s
+    design = peak_factor(trace, window)
+    rejected: Counter[str] = Counter()
+    deps = deployments(model, buckets, slo, cat, c, rejected)
+    if not deps:
+        raise InfeasibleServeError(
+            f"no allowed instance type can hold {model.name} (rejected: {dict(rejected) or 'none matched'}); "
+            "check --instances, --clouds, --region, --pricing, --precision and --tp",
+            [],
+        )
+    _check_every_bucket_served(deps, buckets, slo)
+    planner = _Planner(model, trace, buckets, slo, cat, c, objective, replay_rounds, seed, design)
+    mix, factors = planner.solve(deps)
+    if mix is None:
+        raise InfeasibleServeError(
+            f"no mix within --max-instances {c.max_instances_per_type} per type serves the workload; raise it",
+            [],
+        )
+    single = planner.best_single(deps)
+    solve_s = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    mix, rounds, result, factors = planner.verify(deps, mix, factors)
+    single_rounds: tuple[ReplayRound, ...] = ()
+    chose_single = False
+    if single is not None and _same_fleet(single, rounds[0].fleet if rounds else None, mix):
+        single, single_rounds = mix, rounds  # the program already chose one type: nothing more to replay
+    elif single is not None:
+        name = single.entries[0].deployment.instance
+        one = [d for d in deps if d.instance == name]
+        single, single_rounds, single_result, _ = planner.verify(one, single, planner.solve(one)[1])
+        # The single-type fleet is a mix too: when the replay shows it cheaper and sound, it is the answer.
+        chose_single = bool(
+            single_rounds
+            and single_rounds[-1].meets_slo
+            and (
+                not rounds[-1].meets_slo
+                or single.objective_value(objective) < mix.objective_value(objective) * (1.0 - 1e-9)
+            )
+        )
+        if chose_single:
+            mix, result = single, single_result
+    replay_s = time.perf_counter() - t1
+    hourly = None
+    if per_hour:
+        multipliers, source = daily_curve(trace, load_curve, peak_to_trough)
+        mixes = []
+        for m in multipliers:
+            hour_mix, _ = planner.solve(deps, factors, hour=max(m, 1e-9))
+            if hour_mix is None:
+                raise InfeasibleServeError("an hour of the daily curve cannot be served within --max-instances", [])
+            mixes.append(hour_mix)
+        peak = int(np.argmax(multipliers))
+        hourly = HourlyPlan(tuple(multipliers), source, tuple(mixes), mixes[peak])
+    return ServePlan(
+        model=model.name,
+        workload=trace.name,
+        requests=len(trace),
+        span_s=trace.duration_s,
+        slo=slo,
+        objective=objective,
+        buckets=buckets,
+        design_factor=design,
+        peak_window_s=window,
+        deployments=len(deps),
+        mix=mix,
+        single=single,
+        rounds=rounds,
+        single_rounds=single_rounds,
+        chose_single=chose_single,
+        replay=result,
+        hourly=hourly,
+        solve_s=solve_s,
+        replay_s=replay_s,
+        rejected=dict(rejected),
+        assumptions=SERVE_PLAN_ASSUMPTIONS,
+    )
+
+
+@dataclass(frozen=True)
+class _Planner:
+    """Solves the program, checks each type's modelled capacity for the mix of buckets it was given, and
+    replays; where the check or the replay fails, tightens that type's capacity and solves again."""
+
+    model: ModelArch
+    trace: RequestTrace
+    buckets: tuple[Bucket, ...]
+    slo: ServeSLO
+    catalog: Catalog
+    constraints: ServeConstraints
+    objective: ServeObjective
+    max_rounds: int
+    seed: int
+    design: float  # busy-window rate ÷ mean rate
+
+    def solve(
+        self, deps: Sequence[Deployment], factors: dict[str, float] | None = None, hour: float = 1.0
+    ) -> tuple[Mix | None, dict[str, float]]:
+        """The program's mix, re-solved until every type's bucket mixture is within its modelled capacity."""
+        factors = dict(factors) if factors else {d.instance: 1.0 for d in deps}
+        mix: Mix | None = None
+        scale = self.design * hour
+        for _ in range(SETTLE_ROUNDS):
+            mix = solve_mix(
+                deps, self.buckets, self.objective, factors=factors, rate_scale=scale, traffic_scale=hour,
+                max_instances_per_type=self.constraints.max_instances_per_type,
+            )  # fmt: skip
+            if mix is None:
+                break
+            over = {}
+            for e in mix.entries:
+                headroom = mixture_headroom(
+                    self.model, e, self.buckets, self.slo, self.catalog, scale, self.constraints.max_batch_tokens
+                )
+                if headroom < 1.0:
+                    over[e.deployment.instance] = headroom
+            if not over:
+                break
+            for name, headroom in over.items():
+                factors[name] *= min(0.98, max(0.5, headroom))
+        return mix, factors
+
+    def best_single(self, deps: Sequence[Deployment]) -> Mix | None:
+        """The best fleet of one instance type, solved and checked the same way."""
+        best: Mix | None = None
+        for name in dict.fromkeys(d.instance for d in deps):
+            mix, _ = self.solve([d for d in deps if d.instance == name])
+            if mix is None:
+                continue
+            if best is None or mix.objective_value(self.objective) < best.objective_value(self.objective):
+                best = mix
+        return best
+
+    def verify(
+        self, deps: Sequence[Deployment], mix: Mix, factors: dict[str, float]
+    ) -> tuple[Mix, tuple[ReplayRound, ...], ServeResult | None, dict[str, float]]:
+        """Replay ``mix``; while it misses the SLO (up to ``max_rounds`` times), tighten and re-solve."""
+        factors = dict(factors)
+        rounds: list[ReplayRound] = []
+        result: ServeResult | None = None
+        slo = self.slo
+        for r in range(self.max_rounds + 1 if self.max_rounds else 0):
+            result = replay(self.model, self.trace, mix, slo, self.catalog, self.constraints, seed=self.seed)
+            missed = _misses(result, slo)
+            fleet_ok = result.ttft_s["p90"] <= slo.ttft_p90_s and result.tpot_s["p90"] <= slo.tpot_p90_s
+            rounds.append(
+                ReplayRound(
+                    round=r + 1, fleet=mix.describe(), cost_usd_per_h=mix.cost_usd_per_h, ttft_s=result.ttft_s,
+                    tpot_s=result.tpot_s, slo_attainment=result.slo_attainment,
+                    meets_slo=fleet_ok and not result.rejected, missed_by=missed, factors=dict(factors),
+                )
+            )  # fmt: skip
+            if rounds[-1].meets_slo or r == self.max_rounds:
+                break
+            for name in missed or mix.instances:
+                factors[name] *= TIGHTEN_STEP
+            tightened, factors = self.solve(deps, factors)
+            if tightened is None:
+                break
+            mix = tightened
+        return mix, tuple(rounds), result, factors
+
+
+def mixture_headroom(
+    model: ModelArch,
+    entry: MixEntry,
+    buckets: Sequence[Bucket],
+    slo: ServeSLO,
+    catalog: Catalog,
+    rate_scale: float,
+    max_batch_tokens: int,
+) -> float:
+    """Modelled capacity of one replica of ``entry`` for the mixture of buckets routed to it, ÷ the rate each
+    replica is planned to take (≥ 1: the mixture fits).
+
+    The program adds up per-bucket capacities; a replica that serves long and short prompts together queues
+    the short behind the long, which the mixture's moments (E[I²] over all its prompts) show and the sum does
+    not. The mixture's p90 prompt is taken as the rate-weighted 90th percentile of its buckets' p90s.
+    """
+    d = entry.deployment
+    w = np.array([entry.bucket_shares[b] * buckets[b].rate_per_s * rate_scale for b in range(len(buckets))])
+    if w.sum() <= 0:
+        return math.inf
+    per_replica = float(w.sum()) / (entry.count * d.replicas_per_instance)
+    it = IterationModel(model, hardware_for(catalog, d.instance), d.tp, d.precision)
+    limits = ReplicaLimits(max_batch_tokens, entry.max_seqs, d.kv_capacity_tokens)
+    curve = operating_curve(it, limits, mixture(buckets, w))
+    cap = float(capacity_within_slo(curve, slo.ttft_p90_s, slo.tpot_p90_s).rate_per_s[0])
+    return cap / per_replica
+
+
+def mixture(buckets: Sequence[Bucket], weights: NDArray[np.float64]) -> SizeClass:
+    """One size class for requests drawn from ``buckets`` in proportion to ``weights``: mixed moments, and
+    the weighted 90th percentile of the buckets' p90 prompts as the mixture's p90 prompt."""
+    p = weights / weights.sum()
+    p90s = np.array([b.input_p90 for b in buckets])
+    order = np.argsort(p90s)
+    at = min(int(np.searchsorted(np.cumsum(p[order]), 0.9 - 1e-9)), len(order) - 1)
+    return SizeClass(
+        input_mean=np.array([p @ np.array([b.input_mean for b in buckets])]),
+        input_sq_mean=np.array([p @ np.array([b.input_sq_mean for b in buckets])]),
+        input_p90=np.array([p90s[order][at]]),
+        output_mean=np.array([p @ np.array([b.output_mean for b in buckets])]),
+    )
+
+
+def default_peak_window_s(trace: RequestTrace, slo: ServeSLO) -> float:
+    """``max(5 × the TTFT SLO, 100 ÷ the mean rate)``: our choice, reasoned, not fitted.
+
+    A burst shorter than the TTFT SLO queues and clears within it; one several times longer builds a backlog
+    that pushes requests past it, so the fleet is sized for the rate over windows a few SLOs long. Windows
+    hold at least 100 requests on average, so that Poisson noise (which the capacity model already counts)
+    moves a window's rate by no more than about 10 %.
+    """
+    return max(5.0 * slo.ttft_p90_s, 100.0 / trace.rate_per_s if trace.rate_per_s > 0 else 0.0)
+
+
+def peak_factor(trace: RequestTrace, window_s: float, quantile: float = DESIGN_QUANTILE) -> float:
+    """The design rate ÷ the mean rate: the request-weighted ``quantile`` of the arrival rate over windows of
+    ``window_s`` seconds (so no more than 1 − ``quantile`` of the requests arrive while the rate is higher).
+
+    1 when ``window_s`` is 0 or the trace spans fewer than two whole windows."""
+    if window_s < 0:
+        raise ConfigError(f"--peak-window must be >= 0 (0 plans for the mean rate), got {window_s:g}")
+    if window_s == 0 or trace.duration_s < 2 * window_s:
+        return 1.0
+    whole = int(trace.duration_s // window_s)
+    counts = np.bincount((trace.arrival_s // window_s).astype(int), minlength=whole)[:whole].astype(float)
+    order = np.sort(counts)
+    cum = np.cumsum(order)
+    at = order[int(np.searchsorted(cum, quantile * cum[-1]))]
+    return max(1.0, float(at / counts.mean()))
+
+
+def _same_fleet(single: Mix, first_replayed: str | None, final: Mix) -> bool:
+    """The single-type fleet is the one the mix's first round replayed, and the mix never changed from it."""
+    return first_replayed == single.describe() == final.describe() and all(
+        a.deployment == b.deployment for a, b in zip(single.entries, final.entries, strict=True)
+    )
+
+
+def _misses(result: ServeResult, slo: ServeSLO) -> dict[str, str]:
+    out = {}
+    for t in result.by_type:
+        what = []
+        if t.ttft_s.get("p90", 0.0) > slo.ttft_p90_s:
+            what.append(f"p90 TTFT {t.ttft_s['p90']:.3g} s")
+        if t.tpot_s.get("p90", 0.0) > slo.tpot_p90_s:
+            what.append(f"p90 TPOT {t.tpot_s['p90'] * 1e3:.3g} ms")
+        if what:
+            out[t.instance] = ", ".join(what)
+    return out
+
+
+def _check_every_bucket_served(deps: Sequence[Deployment], buckets: Sequence[Bucket], slo: ServeSLO) -> None:
+    bad = []
+    lines = []
+    total = sum(b.requests for b in buckets)
+    for i, b in enumerate(buckets):
+        if any(d.capacity_per_replica[i] > 0 for d in deps):
+            continue
+        bad.append(b.label)
+        fits = [d for d in deps if math.isfinite(d.best_ttft_p90_s[i])]
+        if not fits:
+            biggest = max(deps, key=lambda d: d.kv_capacity_tokens)
+            lines.append(
+                f"bucket {b.label} ({b.requests} requests, {b.requests / total:.1%}): its requests "
+                f"(p90 prompt {b.input_p90:,.0f} + {b.output_mean:,.0f} output tokens) fit no replica's KV cache "
+                f"(largest: {biggest.kv_capacity_tokens:,} tokens on {biggest.label}); allow larger instances or tp"
+            )
+            continue
+        ttft = min(fits, key=lambda d: d.best_ttft_p90_s[i])
+        tpot = min(fits, key=lambda d: d.best_tpot_p90_s[i])
+        parts = []
+        if ttft.best_ttft_p90_s[i] > slo.ttft_p90_s:
+            parts.append(
+                f"the best p90 TTFT is {ttft.best_ttft_p90_s[i]:.3g} s ({ttft.label}) against {slo.ttft_p90_s:.3g} s"
+            )
+        if tpot.best_tpot_p90_s[i] > slo.tpot_p90_s:
+            parts.append(
+                f"the best p90 TPOT is {tpot.best_tpot_p90_s[i] * 1e3:.3g} ms ({tpot.label}) against "
+                f"{slo.tpot_p90_s * 1e3:.3g} ms"
+            )
+        if not parts:
+            parts.append(
+                f"each SLO alone is reachable (p90 TTFT {ttft.best_ttft_p90_s[i]:.3g} s, p90 TPOT "
+                f"{tpot.best_tpot_p90_s[i] * 1e3:.3g} ms) but no configuration meets both at once"
+            )
+        lines.append(f"bucket {b.label} ({b.requests} requests, {b.requests / total:.1%}): " + "; ".join(parts))
+    if bad:
+        raise InfeasibleServeError(
+            "the SLOs are out of reach for some requests on every allowed instance, even at light load: "
+            + " | ".join(lines)
+            + ". Relax --slo-ttft-p90/--slo-tpot-p90, allow more instance types or a lower --precision, "
+            "or serve these requests elsewhere (drop them from the trace).",
+            bad,
+        )
+
+
+SERVE_PLAN_ASSUMPTIONS: tuple[str, ...] = (
+    "requests grouped by prompt and output length; each bucket's capacity on a replica from a steady-state "
+    "continuous-batching model (chipfleet.perf.batching) on the simulator's iteration roofline",
+    "an SLO is met by a bucket on a configuration when its modelled p90 TTFT and p90 TPOT are within it; the "
+    "replay checks the fleet's p90 over all requests",
+    "capacity adds across buckets on one replica (Mélange's assumption); the replay shows what sharing costs",
+    "one configuration per instance type; requests of a bucket split across types by the routing table",
+    "price: each instance type's cheapest region for the pricing unless --region is given; energy = instance "
+    "power (chips idle→TDP by busy share, plus host) × PUE",
+)

@@ -1,0 +1,165 @@
+"""Tables and a chart of a serving plan."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from rich.table import Table
+
+from chipfleet.plan.serving import Mix, ServePlan
+from chipfleet.report import units as u
+from chipfleet.report.charts import pyplot, to_png
+
+
+def _lat(x: float) -> str:
+    return "—" if x is None or math.isnan(x) else u.duration(x)
+
+
+def mix_table(title: str, mix: Mix) -> Table:
+    t = Table(title=title)
+    for col in ("instance", "config", "count", "replicas", "where", "$/h", "load", "busy"):
+        t.add_column(col, justify="left" if col in ("instance", "config", "where") else "right")
+    for e in mix.entries:
+        d = e.deployment
+        t.add_row(
+            d.instance + ("" if d.validated else " †"),
+            f"tp={d.tp} {d.precision.value} max-batch {e.max_seqs}",
+            str(e.count),
+            str(e.count * d.replicas_per_instance),
+            f"{d.region} {d.pricing.value}",
+            f"{e.cost_usd_per_h:,.2f}",
+            u.percent(e.load),
+            u.percent(e.busy_fraction),
+        )
+    co2 = "" if mix.co2_kg_per_h is None else f", {mix.co2_kg_per_h:.2f} kg CO2e/h"
+    t.caption = (
+        f"${mix.cost_usd_per_h:,.2f}/h · ${mix.usd_per_million_output_tokens:.3f} per M output tokens "
+        f"(${mix.usd_per_million_tokens:.3f} per M tokens in + out) · {mix.power_w / 1e3:.2f} kW, "
+        f"{mix.j_per_output_token:.2f} J per output token{co2}. load = planned requests ÷ modelled capacity; "
+        "† family not validated"
+    )
+    return t
+
+
+def routing_table(mix: Mix) -> Table:
+    names = [e.deployment.instance for e in mix.entries]
+    t = Table(title="Routing: share of each bucket's requests per instance type")
+    t.add_column("bucket (prompt, output tokens)")
+    t.add_column("req/s", justify="right")
+    for n in names:
+        t.add_column(n, justify="right")
+    for b, bucket in enumerate(mix.buckets):
+        shares = [e.bucket_shares[b] for e in mix.entries]
+        t.add_row(bucket.label, f"{bucket.rate_per_s:.3g}", *("" if s < 1e-9 else u.percent(s) for s in shares))
+    return t
+
+
+def replay_table(plan: ServePlan, single: bool = False) -> Table:
+    slo = plan.slo
+    t = Table(
+        title=f"Replay of the {'single-type fleet' if single else 'mix'} in the request-level simulator "
+        f"(SLO p90 TTFT ≤ {u.duration(slo.ttft_p90_s)}, p90 TPOT ≤ {u.duration(slo.tpot_p90_s)})"
+    )
+    for col in ("round", "fleet", "$/h", "TTFT p50 / p90 / p99", "TPOT p50 / p90 / p99", "SLO met", "verdict"):
+        t.add_column(col, justify="left" if col in ("fleet", "verdict") else "right")
+    for r in plan.single_rounds if single else plan.rounds:
+        verdict = "meets the SLOs" if r.meets_slo else "misses: " + (
+            "; ".join(f"{k} {v}" for k, v in r.missed_by.items()) or "fleet p90"
+        )  # fmt: skip
+        t.add_row(
+            str(r.round),
+            r.fleet,
+            f"{r.cost_usd_per_h:,.2f}",
+            " / ".join(_lat(r.ttft_s[k]) for k in ("p50", "p90", "p99")),
+            " / ".join(_lat(r.tpot_s[k]) for k in ("p50", "p90", "p99")),
+            "—" if r.slo_attainment is None else u.percent(r.slo_attainment),
+            verdict,
+        )
+    return t
+
+
+def hourly_table(plan: ServePlan) -> Table:
+    h = plan.hourly
+    assert h is not None
+    t = Table(title=f"Per hour ({h.curve_source})")
+    for col in ("hour", "load ×", "fleet", "$/h"):
+        t.add_column(col, justify="left" if col == "fleet" else "right")
+    for hour, (m, mix) in enumerate(zip(h.multipliers, h.mixes, strict=True)):
+        t.add_row(f"{hour:02d}:00", f"{m:.2f}", mix.describe(), f"{mix.cost_usd_per_h:,.2f}")
+    t.caption = (
+        f"autoscaled ${h.autoscaled_usd_per_day:,.0f}/day vs static {h.static.describe()} "
+        f"${h.static_usd_per_day:,.0f}/day: autoscaling saves {u.percent(h.savings)}"
+    )
+    return t
+
+
+def summary_lines(plan: ServePlan) -> list[str]:
+    """What a reader needs under the tables: the saving, whether the replay held, what was tightened."""
+    lines = [
+        f"{plan.model} on {plan.workload}: {plan.requests:,} requests over {u.duration(plan.span_s)} in "
+        f"{len(plan.buckets)} buckets; {plan.deployments} configurations evaluated, capacities and mix solved in "
+        f"{plan.solve_s:.2f} s" + (f", replay {plan.replay_s:.2f} s" if plan.rounds else "") + "."
+    ]
+    if plan.design_factor > 1.0:
+        lines.append(
+            f"Sized for the busy rate: {plan.design_factor:.2f}× the mean (95 % of requests arrive in "
+            f"{u.duration(plan.peak_window_s)} windows no busier; --peak-window 0 plans for the mean)."
+        )
+    obj = plan.objective.value
+    if plan.single is None:
+        lines.append("No single instance type can serve every bucket within the SLOs: a mix is required.")
+    else:
+        saving = plan.savings or 0.0
+        lines.append(
+            f"Best single type: {plan.single.describe()} at ${plan.single.cost_usd_per_h:,.2f}/h, "
+            f"{plan.single.power_w / 1e3:.2f} kW; the mix saves {u.percent(saving)} on {obj}."
+        )
+    if plan.tightened:
+        last = plan.rounds[-1]
+        lines.append(
+            f"The first replay missed the SLO, so the capacity model was tightened and the mix re-solved "
+            f"{len(plan.rounds) - 1} time(s); capacity kept: "
+            + ", ".join(f"{k} {v:.0%}" for k, v in last.factors.items() if v < 1.0)
+            + "."
+        )
+    if plan.single is not None and plan.single_rounds and len(plan.single_rounds) > 1:
+        lines.append(
+            f"The single-type fleet was replayed and tightened the same way ({len(plan.single_rounds)} rounds)."
+        )
+    if plan.chose_single:
+        lines.append(
+            "Replayed, the single-type fleet "
+            + ("met the SLOs where the mix did not" if not plan.rounds[-1].meets_slo else "came out cheaper")
+            + ", so it is the plan."
+        )
+    if plan.meets_slo is False:
+        lines.append("[yellow]The last replay still misses the SLO[/yellow]: raise --max-rounds or relax the SLO.")
+    if plan.replay is not None and plan.replay.rejected:
+        lines.append(f"{plan.replay.rejected:,} requests did not fit the KV cache of the replica they were routed to.")
+    return lines
+
+
+def hourly_png(plan: ServePlan) -> bytes:
+    """Cost per hour of the autoscaled mix against the static fleet, with the load curve."""
+    h = plan.hourly
+    assert h is not None
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    hours = list(range(len(h.mixes)))
+    ax.step(hours, [m.cost_usd_per_h for m in h.mixes], where="post", label="autoscaled mix")
+    ax.axhline(h.static.cost_usd_per_h, color="black", ls="--", lw=1, label=f"static: {h.static.describe()}")
+    ax.set_xlabel("hour of day")
+    ax.set_ylabel("USD per hour")
+    ax2 = ax.twinx()
+    ax2.plot(hours, h.multipliers, color="grey", alpha=0.5, lw=1)
+    ax2.set_ylabel("load (× the workload's rate)", color="grey")
+    ax.set_title(f"{plan.model} on {plan.workload}: autoscaling saves {h.savings:.0%}", fontsize=10)
+    ax.legend(fontsize=8, loc="upper left")
+    return to_png(fig)
+
+
+def write_plot(plan: ServePlan, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(hourly_png(plan))
+    return path

@@ -1,0 +1,253 @@
+"""The serving planner: buckets, the mixed-integer program against brute force, replay and tightening."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.optimize import linprog
+
+from chipfleet.catalog import Catalog, Precision, Pricing
+from chipfleet.exceptions import ConfigError, UnknownNameError
+from chipfleet.plan import serving as sp
+from chipfleet.traces import RequestTrace, poisson
+from chipfleet.workloads import get_model
+
+SLO = sp.ServeSLO(ttft_p90_s=1.0, tpot_p90_s=0.06)
+
+
+def _trace(rate: float = 3.0, duration_s: float = 300.0, seed: int = 0, max_prompt: int = 12000) -> RequestTrace:
+    return poisson(
+        rate, duration_s=duration_s, input_dist=f"lognormal:mean=1200,sigma=1.0,max={max_prompt}",
+        output_dist="lognormal:mean=150,sigma=0.8,max=1500", rng=np.random.default_rng(seed),
+    )  # fmt: skip
+
+
+def _deployment(name: str, price: float, caps: list[float], replicas: int = 1) -> sp.Deployment:
+    n = len(caps)
+    return sp.Deployment(
+        instance=name, cloud="aws", chip="x", tp=1, precision=Precision.BF16, max_seqs=256,
+        replicas_per_instance=replicas, kv_capacity_tokens=10**6, region="r", pricing=Pricing.ON_DEMAND,
+        price_usd_per_h=price, pue=1.0, grid_gco2_per_kwh=None, static_power_w=100.0 * price,
+        busy_power_w_per_chip=300.0, validated=True, capacity_per_replica=tuple(caps), busy_fraction=(0.5,) * n,
+        ttft_p90_s=(0.1,) * n, tpot_p90_s=(0.01,) * n, best_ttft_p90_s=(0.05,) * n, best_tpot_p90_s=(0.01,) * n,
+    )  # fmt: skip
+
+
+def _buckets(rates: list[float]) -> list[sp.Bucket]:
+    return [
+        sp.Bucket(
+            input_lo=256 * i,
+            input_hi=256 * (i + 1),
+            output_lo=0,
+            output_hi=sp.OPEN_EDGE,
+            requests=100,
+            rate_per_s=r,
+            input_mean=100.0 + 256 * i,
+            input_sq_mean=(100.0 + 256 * i) ** 2,
+            input_p90=120.0 + 256 * i,
+            output_mean=100.0,
+            output_p90=150.0,
+        )
+        for i, r in enumerate(rates)
+    ]
+
+
+def _brute_force(deps: list[sp.Deployment], buckets: list[sp.Bucket]) -> float:
+    """Every integer count vector; the routing for each is a feasibility LP."""
+    rates = np.array([b.rate_per_s for b in buckets])
+    caps = np.array([[d.capacity_per_replica[b] * d.replicas_per_instance for d in deps] for b in range(len(buckets))])
+    best = math.inf
+    for counts in itertools.product(range(6), repeat=len(deps)):
+        cost = sum(c * d.price_usd_per_h for c, d in zip(counts, deps, strict=True))
+        if cost >= best:
+            continue
+        pairs = [(b, k) for b in range(len(buckets)) for k in range(len(deps)) if caps[b, k] > 0 and counts[k] > 0]
+        if {b for b, _ in pairs} != set(range(len(buckets))):
+            continue
+        a_eq = np.zeros((len(buckets), len(pairs)))
+        a_ub = np.zeros((len(deps), len(pairs)))
+        for p, (b, k) in enumerate(pairs):
+            a_eq[b, p] = 1.0
+            a_ub[k, p] = rates[b] / caps[b, k]
+        lp = linprog(np.zeros(len(pairs)), A_ub=a_ub, b_ub=np.array(counts, float), A_eq=a_eq,
+                     b_eq=np.ones(len(buckets)), bounds=(0, 1))  # fmt: skip
+        if lp.status == 0:
+            best = cost
+    return best
+
+
+def test_milp_matches_brute_force() -> None:
+    # Three types with different strengths: cheap and good at short prompts, dear and good at long ones,
+    # and one in between; the cheapest fleet mixes them.
+    deps = [
+        _deployment("small", 1.0, [4.0, 1.0, 0.0]),
+        _deployment("mid", 2.5, [6.0, 4.0, 1.0]),
+        _deployment("big", 6.0, [12.0, 10.0, 5.0], replicas=2),
+    ]
+    buckets = _buckets([7.0, 3.0, 2.5])
+    mix = sp.solve_mix(deps, buckets)
+    assert mix is not None
+    assert mix.cost_usd_per_h == pytest.approx(_brute_force(deps, buckets))
+    for b in range(len(buckets)):  # every bucket routed in full, only to types that can serve it
+        assert sum(e.bucket_shares[b] for e in mix.entries) == pytest.approx(1.0, abs=1e-6)
+    for e in mix.entries:
+        assert e.load <= 1.0 + 1e-6
+        assert all(s == 0 or e.deployment.capacity_per_replica[b] > 0 for b, s in enumerate(e.bucket_shares))
+
+
+def test_one_configuration_per_instance_type() -> None:
+    # Two configurations of one type; the program may buy only one of them.
+    deps = [_deployment("t", 1.0, [5.0, 0.0]), replace(_deployment("t", 1.0, [0.0, 5.0]), tp=2)]
+    assert sp.solve_mix(deps, _buckets([1.0, 1.0])) is None
+    assert sp.solve_mix([*deps, _deployment("u", 3.0, [1.0, 1.0])], _buckets([1.0, 1.0])) is not None
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    caps=st.lists(st.lists(st.floats(0.0, 10.0), min_size=3, max_size=3), min_size=2, max_size=4),
+    prices=st.lists(st.floats(0.5, 10.0), min_size=4, max_size=4),
+    rates=st.lists(st.floats(0.1, 8.0), min_size=3, max_size=3),
+)
+def test_a_mix_never_costs_more_than_the_best_single_type(
+    caps: list[list[float]], prices: list[float], rates: list[float]
+) -> None:
+    deps = [_deployment(f"t{k}", prices[k], c) for k, c in enumerate(caps)]
+    buckets = _buckets(rates)
+    mix = sp.solve_mix(deps, buckets)
+    single = sp.best_single_type(deps, buckets, sp.ServeObjective.COST)
+    if single is not None:
+        assert mix is not None and mix.cost_usd_per_h <= single.cost_usd_per_h + 1e-6
+    if mix is None:
+        assert single is None
+
+
+def test_energy_objective_uses_no_more_power() -> None:
+    deps = [_deployment("a", 1.0, [4.0, 2.0]), replace(_deployment("b", 1.2, [4.0, 2.0]), static_power_w=20.0)]
+    buckets = _buckets([6.0, 3.0])
+    by_cost = sp.solve_mix(deps, buckets, sp.ServeObjective.COST)
+    by_energy = sp.solve_mix(deps, buckets, sp.ServeObjective.ENERGY)
+    assert by_cost is not None and by_energy is not None
+    assert by_energy.power_w <= by_cost.power_w and by_energy.cost_usd_per_h >= by_cost.cost_usd_per_h
+    assert by_energy.instances == {"b": by_energy.instances["b"]}
+
+
+def test_bucketize_counts_and_rates() -> None:
+    trace = _trace()
+    buckets = sp.bucketize(trace)
+    assert sum(b.requests for b in buckets) == len(trace)
+    span = trace.duration_s * len(trace) / (len(trace) - 1)
+    assert sum(b.rate_per_s for b in buckets) == pytest.approx(len(trace) / span)
+    for b in buckets:
+        assert b.input_lo < b.input_mean <= b.input_hi and b.output_lo < b.output_mean <= b.output_hi
+        assert b.input_sq_mean >= b.input_mean**2
+    with pytest.raises(ConfigError, match="increasing"):
+        sp.bucketize(trace, input_edges=(1024, 512))
+
+
+def test_peak_factor() -> None:
+    steady = _trace(rate=20.0, duration_s=600.0)
+    assert 1.0 <= sp.peak_factor(steady, 30.0) < 1.15  # Poisson: only noise
+    assert sp.peak_factor(steady, 0.0) == 1.0
+    # A trace whose second half arrives at four times the rate of its first.
+    calm, busy = _trace(rate=5.0, duration_s=300.0), _trace(rate=20.0, duration_s=300.0, seed=1)
+    arrivals = np.concatenate([calm.arrival_s, 300.0 + busy.arrival_s])
+    bursty = RequestTrace("bursty", arrivals, np.full(arrivals.size, 100), np.full(arrivals.size, 10))
+    assert sp.peak_factor(bursty, 30.0) > 1.4
+
+
+def test_daily_curve() -> None:
+    values, source = sp.daily_curve(_trace(), peak_to_trough=3.0)
+    assert len(values) == 24 and max(values) / min(values) == pytest.approx(3.0, rel=0.02)
+    assert np.mean(values) == pytest.approx(1.0, rel=0.01) and "assumed" in source
+    given_curve = [1.0] * 23 + [2.0]
+    assert sp.daily_curve(_trace(), given_curve)[0][-1] == 2.0
+    with pytest.raises(ConfigError, match="24"):
+        sp.daily_curve(_trace(), [1.0] * 23)
+
+
+INSTANCES = ("g6e.xlarge", "inf2.xlarge", "p4de.24xlarge")
+
+
+def test_plan_end_to_end(cat: Catalog) -> None:
+    trace = _trace()
+    plan = sp.serve(
+        get_model("llama-3-8b"), trace, SLO, catalog=cat, constraints=sp.ServeConstraints(instances=INSTANCES),
+        per_hour=True,
+    )  # fmt: skip
+    assert plan.mix.entries and set(plan.mix.instances) <= set(INSTANCES)
+    assert plan.rounds and plan.meets_slo
+    assert plan.replay is not None and plan.replay.completed == len(trace)
+    assert plan.replay.ttft_s["p90"] <= SLO.ttft_p90_s and plan.replay.tpot_s["p90"] <= SLO.tpot_p90_s
+    assert plan.single is not None and plan.savings is not None and plan.savings >= -1e-9
+    for shares in plan.mix.routing().values():
+        assert sum(shares.values()) == pytest.approx(1.0)
+    assert plan.mix.usd_per_million_output_tokens > 0 and plan.mix.j_per_output_token > 0
+    hourly = plan.hourly
+    assert hourly is not None and len(hourly.mixes) == 24
+    assert all(m.cost_usd_per_h <= hourly.static.cost_usd_per_h + 1e-9 for m in hourly.mixes)
+    assert hourly.autoscaled_usd_per_day <= hourly.static_usd_per_day and 0 <= hourly.savings < 1
+    json.dumps(plan.as_dict(), default=str)
+
+
+def test_replay_misses_then_tightens(cat: Catalog) -> None:
+    """A capacity model four times too optimistic: the replay misses, the planner scales the capacity of the
+    types that missed down and re-solves, and says so."""
+    model, trace = get_model("llama-3-8b"), _trace(rate=6.0, max_prompt=5000)
+    c = sp.ServeConstraints(instances=("g6e.xlarge",))
+    buckets = sp.bucketize(trace)
+    deps = sp.deployments(model, buckets, SLO, cat, c)
+    inflated = [replace(d, capacity_per_replica=tuple(4 * x for x in d.capacity_per_replica)) for d in deps]
+    planner = sp._Planner(model, trace, buckets, SLO, cat, c, sp.ServeObjective.COST, 6, 0, 1.0)
+    first = sp.solve_mix(inflated, buckets)
+    assert first is not None
+    # The mixture check alone already sees the over-packed replicas: with it off (headroom ignored) the
+    # replay has to catch it.
+    mix, rounds, result, factors = planner.verify(inflated, first, {d.instance: 1.0 for d in inflated})
+    assert not rounds[0].meets_slo and rounds[0].missed_by
+    assert len(rounds) > 1 and factors["g6e.xlarge"] < 1.0
+    assert mix.instances["g6e.xlarge"] > first.instances["g6e.xlarge"]
+    assert rounds[-1].meets_slo and result is not None and result.ttft_s["p90"] <= SLO.ttft_p90_s
+
+
+def test_mixture_check_tightens_before_any_replay(cat: Catalog) -> None:
+    model, trace = get_model("llama-3-8b"), _trace(rate=14.0, max_prompt=5000)
+    c = sp.ServeConstraints(instances=("g6e.xlarge",))
+    buckets = sp.bucketize(trace)
+    deps = sp.deployments(model, buckets, SLO, cat, c)
+    inflated = [replace(d, capacity_per_replica=tuple(4 * x for x in d.capacity_per_replica)) for d in deps]
+    planner = sp._Planner(model, trace, buckets, SLO, cat, c, sp.ServeObjective.COST, 0, 0, 1.0)
+    naive = sp.solve_mix(inflated, buckets)
+    settled, factors = planner.solve(inflated)
+    assert naive is not None and settled is not None
+    assert factors["g6e.xlarge"] < 1.0 and settled.instances["g6e.xlarge"] > naive.instances["g6e.xlarge"]
+    for e in settled.entries:
+        assert sp.mixture_headroom(model, e, buckets, SLO, cat, 1.0, c.max_batch_tokens) >= 1.0
+
+
+def test_infeasible_slo_names_the_bucket(cat: Catalog) -> None:
+    with pytest.raises(sp.InfeasibleServeError) as err:
+        sp.serve(
+            get_model("llama-3-8b"), _trace(), sp.ServeSLO(0.01, 0.06), catalog=cat,
+            constraints=sp.ServeConstraints(instances=INSTANCES), replay_rounds=0,
+        )  # fmt: skip
+    text = str(err.value)
+    assert "bucket in " in text and "best p90 TTFT is" in text and "against 0.01 s" in text
+    assert err.value.buckets and all(label.startswith("in ") for label in err.value.buckets)
+
+
+def test_nothing_allowed_is_a_clear_error(cat: Catalog) -> None:
+    with pytest.raises(sp.InfeasibleServeError, match="no allowed instance type can hold llama-3-70b"):
+        sp.serve(get_model("llama-3-70b"), _trace(), SLO, catalog=cat,
+                 constraints=sp.ServeConstraints(instances=("inf2.xlarge",)), replay_rounds=0)  # fmt: skip
+    with pytest.raises(UnknownNameError, match=r"Did you mean g6e\.xlarge"):
+        sp.serve(get_model("llama-3-8b"), _trace(), SLO, catalog=cat,
+                 constraints=sp.ServeConstraints(instances=("g6e.xlarg",)))  # fmt: skip
+    with pytest.raises(ConfigError, match="slo-ttft-p90"):
+        sp.ServeSLO(0.0, 0.05)
