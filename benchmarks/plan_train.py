@@ -25,16 +25,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import time
-import venv
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _peer_venv import PeerVenv
 
 from chipfleet import plan
 from chipfleet.catalog import Precision, default_catalog
@@ -44,7 +43,6 @@ from chipfleet.perf.training_batch import RECOMPUTE_CODES, elementwise, evaluate
 from chipfleet.workloads import ModelArch, get_model
 
 HERE = Path(__file__).resolve().parent
-PEER_VENV = HERE / ".venv-llm-analysis"
 PEER_SCRIPT = HERE / "_llm_analysis_peer.py"
 PEER_PACKAGE = "llm-analysis"
 
@@ -109,64 +107,11 @@ def peer_model_config(model: ModelArch) -> dict[str, Any]:
 
 
 # ----------------------------------------------------------------------------- the peer's environment
-def _peer_python() -> Path:
-    return PEER_VENV / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
-
-
-def _peer_env() -> dict[str, str]:
-    env = dict(os.environ)
-    # Belt and braces: nothing in the peer should reach the Hugging Face Hub, and transformers' import-time
-    # notice ("None of PyTorch, TensorFlow ... have been found") is noise here.
-    env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TRANSFORMERS_VERBOSITY="error", PYTHONWARNINGS="ignore")
-    env.pop("PYTHONPATH", None)
-    return env
-
-
-def _peer_importable() -> bool:
-    py = _peer_python()
-    if not py.exists():
-        return False
-    r = subprocess.run([str(py), "-c", "import llm_analysis.analysis"], env=_peer_env(), capture_output=True)
-    return r.returncode == 0
-
-
-def ensure_peer() -> str | None:
-    """Create ``benchmarks/.venv-llm-analysis`` and install llm-analysis there; None when ready, else why not."""
-    if _peer_importable():
-        return None
-    print(f"setting up {PEER_VENV} (pip install {PEER_PACKAGE}; reused on later runs) ...")
-    try:
-        if not _peer_python().exists():
-            venv.EnvBuilder(with_pip=True, clear=True).create(PEER_VENV)
-    except Exception as e:  # no ensurepip, read-only disk, ...
-        return f"could not create the virtual environment {PEER_VENV}: {e}"
-    cmd = [str(_peer_python()), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", PEER_PACKAGE]
-    try:
-        r = subprocess.run(cmd, env=_peer_env(), capture_output=True, text=True, timeout=150)
-    except subprocess.TimeoutExpired:
-        return f"`pip install {PEER_PACKAGE}` did not finish within 150 s (no network access to PyPI?)"
-    if r.returncode != 0:
-        tail = " | ".join((r.stderr or r.stdout).strip().splitlines()[-3:])
-        return f"`pip install {PEER_PACKAGE}` failed (exit {r.returncode}): {tail}"
-    if not _peer_importable():
-        return f"{PEER_PACKAGE} installed but `import llm_analysis.analysis` fails in {PEER_VENV}"
-    return None
+PEER = PeerVenv(".venv-llm-analysis", (PEER_PACKAGE,), "llm_analysis.analysis", install_timeout_s=150.0)
 
 
 def run_peer(request: dict[str, Any]) -> dict[str, Any]:
-    r = subprocess.run(
-        [str(_peer_python()), str(PEER_SCRIPT)],
-        input=json.dumps(request),
-        env=_peer_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    if r.returncode != 0:
-        tail = " | ".join(r.stderr.strip().splitlines()[-3:])
-        raise RuntimeError(f"the llm-analysis run failed (exit {r.returncode}): {tail}")
-    out: dict[str, Any] = json.loads(r.stdout)
-    return out
+    return PEER.run(PEER_SCRIPT, request, timeout_s=120.0)
 
 
 # ----------------------------------------------------------------------------- the benchmark
@@ -221,7 +166,7 @@ def main() -> int:
     if args.no_peer:
         print("llm-analysis: skipped (--no-peer); no comparison")
         return 0
-    why = ensure_peer()
+    why = PEER.ensure()
     peer: dict[str, Any] | None = None
     if why is None:
         configs = [
