@@ -105,8 +105,13 @@ def test_model_agrees_with_the_simulator(
     replicas = hardware_for(cat, instance).chips_per_instance // it.tp
     for share, check in ((0.5, "close"), (0.8, "meets")):
         rate = share * cap
-        trace = poisson(rate * replicas, duration_s=max(600.0, 3000 / (rate * replicas)),
-                        input_dist=f"fixed:{prompt}", output_dist=f"fixed:{output}", rng=np.random.default_rng(7))  # fmt: skip
+        trace = poisson(
+            rate * replicas,
+            duration_s=max(600.0, 3000 / (rate * replicas)),
+            input_dist=f"fixed:{prompt}",
+            output_dist=f"fixed:{output}",
+            rng=np.random.default_rng(7),
+        )
         sim = simulate_serving(model, trace, FleetSpec(((instance, 1),)), cat, options=ServeOptions())
         if check == "close":
             j = int(np.argmax(curve.feasible[0] & (curve.rate_per_s[0] >= rate)))
