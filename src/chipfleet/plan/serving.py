@@ -1,7 +1,9 @@
 """Serving planner: the cheapest (or least-energy) mix of instances that serves a workload within p90 SLOs.
 
 1. **Buckets.** The workload's requests are grouped by prompt and output length (powers of two for prompts,
-   of four for outputs, by default); each bucket keeps its arrival rate and length moments.
+   of four for outputs, by default); each bucket keeps its arrival rate and length moments. The fleet is
+   sized for the trace's busy rate, :func:`peak_factor` times the mean (bursts longer than the TTFT SLO
+   would otherwise push requests past it).
 2. **Capacity.** For every allowed instance type and serving configuration (chips per replica, weight
    precision, sequence limit) the continuous-batching model of :mod:`chipfleet.perf.batching` gives, per
    bucket, the highest request rate one replica sustains with p90 TTFT and TPOT within the SLOs (0 where it
@@ -10,11 +12,18 @@
    ("Mélange"), chooses integer instance counts ``n_k`` and the share ``x_bk`` of each bucket routed to each
    configuration: ``min Σ price_k·n_k`` (or facility power) subject to ``Σ_k x_bk = 1`` for every bucket and
    ``Σ_b x_bk·λ_b / cap_bk ≤ replicas_k·n_k`` for every configuration, with at most one configuration per
-   instance type (so a type's replicas are interchangeable and the routing table names types).
+   instance type (so a type's replicas are interchangeable and the routing table names types). The sum over
+   buckets is optimistic when one replica serves long and short prompts together, so each type's share is
+   checked against the capacity model of its actual bucket mixture (:func:`mixture_headroom`) and, where it
+   exceeds it, that type's capacity is scaled down and the program solved again. Each replica's sequence
+   limit (max batch) is set to what its KV cache holds at its traffic's full context
+   (:func:`chipfleet.perf.batching.kv_safe_max_seqs`), so that a burst queues rather than preempts.
 4. **Replay.** The trace is replayed through the request-level simulator (:mod:`chipfleet.sim.serve`) with
    that mix and a size-aware router following the routing table. Where the replay's fleet p90 TTFT or TPOT
    misses an SLO, the capacity of each instance type that misses is scaled down by ``TIGHTEN_STEP`` and the
-   program is solved again, up to ``max_rounds`` times; every round is reported.
+   program is solved again, up to ``max_rounds`` times; every round is reported. The best single instance
+   type goes through the same steps; when its replayed fleet is cheaper (or alone meets the SLOs) it is the
+   plan, so a plan never costs more than the best single type computed the same way.
 
 Cost is the instances' hourly price; energy is instance power (chips idle to TDP with their busy share, plus
 the host, as :class:`chipfleet.economics.costing.PowerModel`) times the region's PUE.
@@ -1172,7 +1181,11 @@ SERVE_PLAN_ASSUMPTIONS: tuple[str, ...] = (
     "continuous-batching model (chipfleet.perf.batching) on the simulator's iteration roofline",
     "an SLO is met by a bucket on a configuration when its modelled p90 TTFT and p90 TPOT are within it; the "
     "replay checks the fleet's p90 over all requests",
-    "capacity adds across buckets on one replica (Mélange's assumption); the replay shows what sharing costs",
+    "capacity adds across buckets on one replica (Mélange's assumption), then each type's bucket mixture is "
+    "checked against the model for that mixture; the replay shows what sharing costs",
+    "sized for the busy rate: the rate 95 % of requests arrive under, over windows of max(5 × TTFT SLO, 100 "
+    "requests' worth) unless --peak-window is given",
+    "each replica's max batch is what its KV cache holds at its traffic's full context (no preemption storms)",
     "one configuration per instance type; requests of a bucket split across types by the routing table",
     "price: each instance type's cheapest region for the pricing unless --region is given; energy = instance "
     "power (chips idle→TDP by busy share, plus host) × PUE",
