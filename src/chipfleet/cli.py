@@ -465,7 +465,7 @@ def plan_serve(
     ] = None,
     input_tokens: Annotated[
         str | None,
-        typer.Option(help="With --rate: prompt lengths, e.g. 1024, uniform:100:2000, lognormal:mean=1500,sigma=1."),
+        typer.Option(help="With --rate: prompt lengths, e.g. 1024, uniform:128,2048, lognormal:mean=1500,sigma=1."),
     ] = None,
     output_tokens: Annotated[str | None, typer.Option(help="With --rate: output lengths, same forms.")] = None,
     duration: Annotated[str, typer.Option(help="With --rate: how long a workload to generate: 30min, 1h.")] = "30min",

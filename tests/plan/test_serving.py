@@ -196,19 +196,23 @@ def test_plan_end_to_end(cat: Catalog) -> None:
     json.dumps(plan.as_dict(), default=str)
 
 
-def test_replay_misses_then_tightens(cat: Catalog) -> None:
-    """A capacity model four times too optimistic: the replay misses, the planner scales the capacity of the
-    types that missed down and re-solves, and says so."""
-    model, trace = get_model("llama-3-8b"), _trace(rate=6.0, max_prompt=5000)
+def _optimistic(cat: Catalog, rate: float, rounds: int) -> tuple[list[sp.Deployment], sp._Planner]:
+    """g6e.xlarge configurations whose capacities are four times what the model says, and a planner."""
+    model, trace = get_model("llama-3-8b"), _trace(rate=rate, max_prompt=5000)
     c = sp.ServeConstraints(instances=("g6e.xlarge",))
     buckets = sp.bucketize(trace)
     deps = sp.deployments(model, buckets, SLO, cat, c)
     inflated = [replace(d, capacity_per_replica=tuple(4 * x for x in d.capacity_per_replica)) for d in deps]
-    planner = sp._Planner(model, trace, buckets, SLO, cat, c, sp.ServeObjective.COST, 6, 0, 1.0)
-    first = sp.solve_mix(inflated, buckets)
+    return inflated, sp._Planner(model, trace, buckets, SLO, cat, c, sp.ServeObjective.COST, rounds, 0, 1.0)
+
+
+def test_replay_misses_then_tightens(cat: Catalog) -> None:
+    """A capacity model four times too optimistic: the replay misses, the planner scales the capacity of the
+    types that missed down and re-solves, and says so."""
+    inflated, planner = _optimistic(cat, 6.0, rounds=6)
+    # The first mix comes from the bare program (no mixture check), so it is the replay that must catch it.
+    first = sp.solve_mix(inflated, planner.buckets)
     assert first is not None
-    # The mixture check alone already sees the over-packed replicas: with it off (headroom ignored) the
-    # replay has to catch it.
     mix, rounds, result, factors = planner.verify(inflated, first, {d.instance: 1.0 for d in inflated})
     assert not rounds[0].meets_slo and rounds[0].missed_by
     assert len(rounds) > 1 and factors["g6e.xlarge"] < 1.0
@@ -217,18 +221,16 @@ def test_replay_misses_then_tightens(cat: Catalog) -> None:
 
 
 def test_mixture_check_tightens_before_any_replay(cat: Catalog) -> None:
-    model, trace = get_model("llama-3-8b"), _trace(rate=14.0, max_prompt=5000)
-    c = sp.ServeConstraints(instances=("g6e.xlarge",))
-    buckets = sp.bucketize(trace)
-    deps = sp.deployments(model, buckets, SLO, cat, c)
-    inflated = [replace(d, capacity_per_replica=tuple(4 * x for x in d.capacity_per_replica)) for d in deps]
-    planner = sp._Planner(model, trace, buckets, SLO, cat, c, sp.ServeObjective.COST, 0, 0, 1.0)
-    naive = sp.solve_mix(inflated, buckets)
+    inflated, planner = _optimistic(cat, 14.0, rounds=0)
+    naive = sp.solve_mix(inflated, planner.buckets)
     settled, factors = planner.solve(inflated)
     assert naive is not None and settled is not None
     assert factors["g6e.xlarge"] < 1.0 and settled.instances["g6e.xlarge"] > naive.instances["g6e.xlarge"]
     for e in settled.entries:
-        assert sp.mixture_headroom(model, e, buckets, SLO, cat, 1.0, c.max_batch_tokens) >= 1.0
+        headroom = sp.mixture_headroom(
+            planner.model, e, planner.buckets, SLO, cat, 1.0, planner.constraints.max_batch_tokens
+        )
+        assert headroom >= 1.0
 
 
 def test_infeasible_slo_names_the_bucket(cat: Catalog) -> None:
