@@ -435,7 +435,7 @@ def _plan(gpu: bool, quick: bool) -> _Plan:
         if quick
         else ((4, 8, 256, 64), (1, 8, 1024, 64), (1, 16, 2048, 128)),
         budget_s=0.08 if quick else 0.3,
-        max_call_s=0.5 if quick else 2.0,
+        max_call_s=0.1 if quick else 1.0,
     )
 
 
