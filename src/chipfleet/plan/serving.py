@@ -36,7 +36,7 @@ import os
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -138,6 +138,7 @@ class Bucket:
     input_p90: float
     output_mean: float
     output_p90: float
+    context_max: int = 0  # the longest prompt + output in the bucket: a replica it goes to must hold it
 
     @property
     def label(self) -> str:
@@ -204,6 +205,7 @@ def bucketize(
                     input_p90=float(np.percentile(bi, 90)),
                     output_mean=float(bo.mean()),
                     output_p90=float(np.percentile(bo, 90)),
+                    context_max=int((inp[mask] + bo).max()),
                 )
             )
     return tuple(buckets)
@@ -337,6 +339,9 @@ def deployments(
                     safe = kv_safe_max_seqs(seqs, kv, loads)
                     curve = operating_curve(it, ReplicaLimits(constraints.max_batch_tokens, safe, kv), loads)
                     cap = capacity_within_slo(curve, slo.ttft_p90_s, slo.tpot_p90_s)
+                    # Every request of a bucket must fit the cache of a replica it is sent to (the runtime
+                    # rejects one that cannot).
+                    too_long = np.array([b.context_max > kv for b in buckets])
                     if not np.any(cap.rate_per_s > 0):
                         rejected["meets the SLOs for no bucket"] += 1
                     out.append(
@@ -357,7 +362,7 @@ def deployments(
                             static_power_w=power.power_w(0.0),
                             busy_power_w_per_chip=power.chip_tdp_w - power.chip_idle_w,
                             validated=hw.validated,
-                            capacity_per_replica=_floats(cap.rate_per_s),
+                            capacity_per_replica=_floats(np.where(too_long, 0.0, cap.rate_per_s)),
                             busy_fraction=_floats(cap.busy_fraction),
                             ttft_p90_s=_floats(cap.ttft_p90_s),
                             tpot_p90_s=_floats(cap.tpot_p90_s),
@@ -644,12 +649,18 @@ def _mix(
 
 
 def best_single_type(
-    deps: Sequence[Deployment], buckets: Sequence[Bucket], objective: ServeObjective, **kw: Any
+    deps: Sequence[Deployment],
+    buckets: Sequence[Bucket],
+    objective: ServeObjective,
+    solve: Callable[[Sequence[Deployment]], Mix | None] | None = None,
+    **kw: Any,
 ) -> Mix | None:
-    """The best fleet of one instance type, solved the same way (None when no one type serves every bucket)."""
+    """The best fleet of one instance type, solved the same way as the mix (``solve``; default
+    :func:`solve_mix` with ``kw``); None when no one type serves every bucket."""
+    solver = solve or (lambda ds: solve_mix(ds, buckets, objective, **kw))
     best: Mix | None = None
     for name in dict.fromkeys(d.instance for d in deps):
-        mix = solve_mix([d for d in deps if d.instance == name], buckets, objective, **kw)
+        mix = solver([d for d in deps if d.instance == name])
         if mix is not None and (best is None or mix.objective_value(objective) < best.objective_value(objective)):
             best = mix
     return best
@@ -1001,14 +1012,7 @@ class _Planner:
 
     def best_single(self, deps: Sequence[Deployment]) -> Mix | None:
         """The best fleet of one instance type, solved and checked the same way."""
-        best: Mix | None = None
-        for name in dict.fromkeys(d.instance for d in deps):
-            mix, _ = self.solve([d for d in deps if d.instance == name])
-            if mix is None:
-                continue
-            if best is None or mix.objective_value(self.objective) < best.objective_value(self.objective):
-                best = mix
-        return best
+        return best_single_type(deps, self.buckets, self.objective, solve=lambda ds: self.solve(ds)[0])
 
     def verify(
         self, deps: Sequence[Deployment], mix: Mix, factors: dict[str, float]
@@ -1139,13 +1143,13 @@ def _check_every_bucket_served(deps: Sequence[Deployment], buckets: Sequence[Buc
         if any(d.capacity_per_replica[i] > 0 for d in deps):
             continue
         bad.append(b.label)
-        fits = [d for d in deps if math.isfinite(d.best_ttft_p90_s[i])]
+        fits = [d for d in deps if math.isfinite(d.best_ttft_p90_s[i]) and b.context_max <= d.kv_capacity_tokens]
         if not fits:
             biggest = max(deps, key=lambda d: d.kv_capacity_tokens)
             lines.append(
-                f"bucket {b.label} ({b.requests} requests, {b.requests / total:.1%}): its requests "
-                f"(p90 prompt {b.input_p90:,.0f} + {b.output_mean:,.0f} output tokens) fit no replica's KV cache "
-                f"(largest: {biggest.kv_capacity_tokens:,} tokens on {biggest.label}); allow larger instances or tp"
+                f"bucket {b.label} ({b.requests} requests, {b.requests / total:.1%}): its longest request "
+                f"({b.context_max:,} tokens of prompt and output) fits no replica's KV cache (largest: "
+                f"{biggest.kv_capacity_tokens:,} tokens on {biggest.label}); allow larger instances or tp"
             )
             continue
         ttft = min(fits, key=lambda d: d.best_ttft_p90_s[i])
