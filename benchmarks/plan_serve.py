@@ -57,6 +57,7 @@ class Case:
     rate_scale: float
     ttft_s: float
     tpot_s: float
+    clouds: tuple[str, ...] = ()
 
 
 CASES = (
@@ -67,6 +68,10 @@ CASES = (
     Case("azure-code", "llama-3-70b", 1.0, 2.0, 0.1),
     Case("azure-conv", "llama-3-70b", 1.0, 2.0, 0.1),
     Case("mooncake-conv", "llama-3-70b", 1.0, 15.0, 0.1),
+    # AWS alone: Inferentia and Trainium against the NVIDIA instances of one cloud.
+    Case("azure-code", "llama-3-8b", 10.0, 1.0, 0.05, ("aws",)),
+    Case("azure-conv", "llama-3-8b", 10.0, 1.0, 0.05, ("aws",)),
+    Case("mooncake-conv", "llama-3-70b", 1.0, 15.0, 0.1, ("aws",)),
 )
 
 # (model, prompt, output, TTFT target s, TPOT target s) on one 8-GPU node, bf16.
@@ -91,20 +96,21 @@ OFFLINE_MAX_SEQS = 2048  # an offline throughput run is limited by the KV cache,
 
 
 def plans(cases: tuple[Case, ...], catalog: Catalog) -> None:
-    print("== 1. plans over every instance type (on-demand, each type at its cheapest region)")
+    print("== 1. plans over every instance type, or one cloud's (on-demand, each type at its cheapest region)")
     for case in cases:
         trace = load_trace(case.trace).scale_rate(case.rate_scale)
-        assert not isinstance(trace, type(None))
         slo = plan.ServeSLO(case.ttft_s, case.tpot_s)
         t0 = time.perf_counter()
         try:
-            p = plan.serve(get_model(case.model), trace, slo, catalog=catalog)  # type: ignore[arg-type]
+            c = plan.ServeConstraints(clouds=case.clouds)
+            p = plan.serve(get_model(case.model), trace, slo, catalog=catalog, constraints=c)  # type: ignore[arg-type]
         except plan.InfeasibleServeError as e:
             print(f"{case.model} on {case.trace}: infeasible: {e}")
             continue
         wall = time.perf_counter() - t0
         head = (
-            f"{case.model} on {case.trace} ×{case.rate_scale:g} ({len(trace):,} requests, {trace.rate_per_s:.1f} "
+            f"{case.model} on {case.trace} ×{case.rate_scale:g}{' on ' + ','.join(case.clouds) if case.clouds else ''} "
+            f"({len(trace):,} requests, {trace.rate_per_s:.1f} "
             f"req/s, SLO p90 TTFT {case.ttft_s:g} s, TPOT {case.tpot_s * 1e3:g} ms; sized for {p.design_factor:.2f}× "
             f"the mean rate)"
         )
