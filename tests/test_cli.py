@@ -401,3 +401,13 @@ def test_plan_serve_reads_a_trace_file_through_a_mapping(capsys: pytest.CaptureF
     code, _, err = run(capsys, "plan", "serve", "--model", "llama-3-8b", "--trace", str(path), "--mapping", "arrival",
                        "--slo-ttft-p90", "1s", "--slo-tpot-p90", "80ms")  # fmt: skip
     assert code == 2 and "KEY=COLUMN" in err
+
+
+def test_token_counts_read_k_as_1024() -> None:
+    from chipfleet.cli import _ints
+    from chipfleet.exceptions import ConfigError
+
+    assert _ints("512, 2k,8k", "--input-edges") == (512, 2048, 8192)
+    assert _ints(None, "--tp") == ()
+    with pytest.raises(ConfigError, match="whole numbers"):
+        _ints("1.5", "--tp")

@@ -407,12 +407,13 @@ class ServeObjectiveOpt(StrEnum):
 
 
 def _ints(text: str | None, what: str) -> tuple[int, ...]:
-    """'512,2k,8k' → (512, 2048, 8192)."""
+    """'512,2k,8k' → (512, 2048, 8192): whole numbers, k = 1024 (token counts, as "a 2k context" means)."""
     out = []
     for part in _csv(text):
-        value = parse_quantity(part.upper() if part.endswith("k") else part, what)
+        kilo = part.endswith("k")
+        value = parse_quantity(part.removesuffix("k"), what) * (1024 if kilo else 1)
         if value != int(value):
-            raise ConfigError(f"{what} takes whole numbers, got {part!r}")
+            raise ConfigError(f"{what} takes whole numbers (k = 1024), got {part!r}")
         out.append(int(value))
     return tuple(out)
 
@@ -487,7 +488,9 @@ def plan_serve(
     max_batch_tokens: Annotated[int, typer.Option(help="Token budget per batching iteration.")] = 8192,
     max_instances: Annotated[int, typer.Option(help="Most instances of one type.")] = 512,
     objective: Annotated[ServeObjectiveOpt, typer.Option(help="What to minimise.")] = ServeObjectiveOpt.cost,
-    input_edges: Annotated[str | None, typer.Option(help="Prompt-length bucket edges, e.g. 512,2k,8k.")] = None,
+    input_edges: Annotated[
+        str | None, typer.Option(help="Prompt-length bucket edges, e.g. 512,2k,8k (k = 1024).")
+    ] = None,
     output_edges: Annotated[str | None, typer.Option(help="Output-length bucket edges, e.g. 128,512.")] = None,
     peak_window: Annotated[
         str,
