@@ -907,7 +907,7 @@ def serve(
             f"no mix within --max-instances {c.max_instances_per_type} per type serves the workload; raise it",
             [],
         )
-    single = planner.best_single(deps)
+    single, single_factors = planner.best_single(deps)
     solve_s = time.perf_counter() - t0
     t1 = time.perf_counter()
     mix, rounds, result, factors = planner.verify(deps, mix, factors)
@@ -918,7 +918,7 @@ def serve(
     elif single is not None:
         name = single.entries[0].deployment.instance
         one = [d for d in deps if d.instance == name]
-        single, single_rounds, single_result, _ = planner.verify(one, single, planner.solve(one)[1])
+        single, single_rounds, single_result, _ = planner.verify(one, single, single_factors)
         # The single-type fleet is a mix too: when the replay shows it cheaper and sound, it is the answer.
         chose_single = bool(
             single_rounds
@@ -1010,9 +1010,16 @@ class _Planner:
                 factors[name] *= min(0.98, max(0.5, headroom))
         return mix, factors
 
-    def best_single(self, deps: Sequence[Deployment]) -> Mix | None:
-        """The best fleet of one instance type, solved and checked the same way."""
-        return best_single_type(deps, self.buckets, self.objective, solve=lambda ds: self.solve(ds)[0])
+    def best_single(self, deps: Sequence[Deployment]) -> tuple[Mix | None, dict[str, float]]:
+        """The best fleet of one instance type, solved and checked the same way, with its capacity factors."""
+        factors: dict[str, dict[str, float]] = {}
+
+        def solve(ds: Sequence[Deployment]) -> Mix | None:
+            mix, factors[ds[0].instance] = self.solve(ds)
+            return mix
+
+        best = best_single_type(deps, self.buckets, self.objective, solve=solve)
+        return best, factors[best.entries[0].deployment.instance] if best is not None else {}
 
     def verify(
         self, deps: Sequence[Deployment], mix: Mix, factors: dict[str, float]
