@@ -155,7 +155,8 @@ def test_demo_writes_chart_and_json(capsys: pytest.CaptureFixture[str], tmp_path
     data = json.loads((tmp_path / "chipfleet-demo.json").read_text())
     assert {e["instance"] for e in data["training"]} >= {"trn1.32xlarge", "p5.48xlarge"}
     assert len(data["serving"]) >= 3
-    assert "Pre-training" in out
+    assert data["serving_plan"]["mix"]["entries"] and data["serving_plan"]["replay"]["meets_slo"] is True
+    assert "Pre-training" in out and "Cheapest AWS fleet" in out
 
 
 def test_validate_json_schema(capsys: pytest.CaptureFixture[str]) -> None:

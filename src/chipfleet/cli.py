@@ -1033,7 +1033,8 @@ def demo(
     out: Annotated[Path, typer.Option(help="Folder for the chart and the JSON results.")] = Path("out"),
     as_json: JsonOpt = False,
 ) -> None:
-    """Llama-3-70B pre-training and Llama-3-8B serving across Trainium, Inferentia, TPU and NVIDIA."""
+    """Llama-3-70B pre-training and Llama-3-8B serving across Trainium, Inferentia, TPU and NVIDIA, and the
+    cheapest AWS fleet that serves Azure's conversation trace within p90 SLOs (about half a minute)."""
     from chipfleet.demo import run_demo
     from chipfleet.report.plots import demo_chart
 
@@ -1050,6 +1051,18 @@ def demo(
     console.print(tables.serving_comparison_table(result.serving_title, result.serving))
     for skip in result.serving_skipped:
         console.print(f"[yellow]skipped[/yellow] {skip}")
+    plan = result.serving_plan
+    if plan is not None:
+        from chipfleet.demo import PLAN_RATE_SCALE
+        from chipfleet.report import serve_plan as rp
+
+        slo = f"p90 TTFT ≤ {plan.slo.ttft_p90_s:g} s, p90 TPOT ≤ {plan.slo.tpot_p90_s * 1e3:g} ms"
+        title = f"Cheapest AWS fleet for {plan.model} on {plan.workload} ×{PLAN_RATE_SCALE:g} ({slo})"
+        console.print(rp.mix_table(title, plan.mix))
+        for line in rp.summary_lines(plan)[1:]:
+            console.print(line)
+    elif result.serving_plan_skipped:
+        console.print(f"[yellow]serving plan skipped[/yellow] {result.serving_plan_skipped}")
     console.print(f"chart: {chart}\nresults: {out / 'chipfleet-demo.json'}")
 
 

@@ -15,6 +15,8 @@ from chipfleet.economics.estimate import (
 from chipfleet.exceptions import ChipfleetError
 from chipfleet.perf.inference import ServingConfig
 from chipfleet.perf.training import TrainingSetup
+from chipfleet.plan.serving import ServeConstraints, ServePlan, ServeSLO, serve
+from chipfleet.traces import RequestTrace, load_trace
 from chipfleet.workloads import get_model
 
 TRAIN_MODEL = "llama-3-70b"
@@ -37,6 +39,15 @@ SERVE_BATCH = 16
 SERVE_INPUT = 1024
 SERVE_OUTPUT = 256
 
+# The serving plan: Azure's conversation trace at ten times its recorded rate on AWS, where Inferentia2 and
+# the NVIDIA instances compete for the same requests.
+PLAN_TRACE = "azure-conv"
+PLAN_RATE_SCALE = 10.0
+PLAN_SLO = ServeSLO(ttft_p90_s=1.0, tpot_p90_s=0.05)
+PLAN_CONSTRAINTS = ServeConstraints(clouds=("aws",))
+PLAN_INPUT_EDGES = (512, 2048, 8192)
+PLAN_OUTPUT_EDGES = (256,)
+
 
 @dataclass(frozen=True)
 class DemoResult:
@@ -44,6 +55,8 @@ class DemoResult:
     serving: list[ServingEstimate]
     training_skipped: list[str] = field(default_factory=list)
     serving_skipped: list[str] = field(default_factory=list)
+    serving_plan: ServePlan | None = None
+    serving_plan_skipped: str = ""
 
     @property
     def training_title(self) -> str:
@@ -59,6 +72,8 @@ class DemoResult:
             "serving": [e.as_dict() for e in self.serving],
             "training_skipped": self.training_skipped,
             "serving_skipped": self.serving_skipped,
+            "serving_plan": None if self.serving_plan is None else self.serving_plan.as_dict(),
+            "serving_plan_skipped": self.serving_plan_skipped,
         }
 
 
@@ -98,4 +113,18 @@ def run_demo(catalog: Catalog) -> DemoResult:
             serving.append(estimate_serving(catalog, cfg, name, pricing=_priced(catalog, name)))
         except ChipfleetError as e:
             s_skip.append(f"{name}: {e}")
-    return DemoResult(training=training, serving=serving, training_skipped=t_skip, serving_skipped=s_skip)
+    plan: ServePlan | None = None
+    plan_skip = ""
+    try:
+        trace = load_trace(PLAN_TRACE, kind="requests")
+        assert isinstance(trace, RequestTrace)
+        plan = serve(
+            get_model(SERVE_MODEL), trace.scale_rate(PLAN_RATE_SCALE), PLAN_SLO, catalog=catalog,
+            constraints=PLAN_CONSTRAINTS, input_edges=PLAN_INPUT_EDGES, output_edges=PLAN_OUTPUT_EDGES,
+        )  # fmt: skip
+    except ChipfleetError as e:
+        plan_skip = str(e)
+    return DemoResult(
+        training=training, serving=serving, training_skipped=t_skip, serving_skipped=s_skip, serving_plan=plan,
+        serving_plan_skipped=plan_skip,
+    )  # fmt: skip
