@@ -98,7 +98,6 @@ class OperatingCurve:
     decoding: FloatArray
     rate_per_s: FloatArray
     ttft_p90_s: FloatArray
-    ttft_mean_s: FloatArray
     tpot_p90_s: FloatArray
     tpot_mean_s: FloatArray
     busy_fraction: FloatArray
@@ -150,7 +149,6 @@ def operating_curve(it: IterationModel, limits: ReplicaLimits, load: SizeClass) 
     residual = (q * t_p**2 + (1.0 - q) * t_d**2) / (2.0 * tpot)
     own, _ = _iteration(it, d, ctx, np.minimum(budget, np.maximum(chunk, i90)), keys_per_token, i_mean)
     ttft90 = residual + w90 + np.ceil(i90 / budget) * own
-    ttft_mean = residual + wait + np.ceil(i_mean / budget) * t_p
     # A request's TPOT averages its iterations: a share q carry prompt tokens, a zero-truncated Poisson number
     # of prompts of random length (so the chunk varies too); the rest are decode-only.
     prompts = gathered / -np.expm1(-gathered)
@@ -175,7 +173,6 @@ def operating_curve(it: IterationModel, limits: ReplicaLimits, load: SizeClass) 
         decoding=d,
         rate_per_s=rate,
         ttft_p90_s=np.where(stable, ttft90, np.inf),
-        ttft_mean_s=np.where(stable, ttft_mean, np.inf),
         tpot_p90_s=tpot90,
         tpot_mean_s=tpot,
         busy_fraction=busy,
