@@ -74,6 +74,7 @@ TRN1_LIKE = Hardware(
     tdp_w=185.0,
     max_instances=None,
     eff=NEURON_EFF,
+    pads_attention_heads=True,
 )
 
 INF2_LIKE = replace(TRN1_LIKE, instance="test.inf2x12", chip="inferentia2-like", chips_per_instance=12)

@@ -19,10 +19,13 @@ from chipfleet.perf.inference import (
     ServingConfig,
     decode_step_time,
     estimate_inference,
+    head_layout,
     inference_memory,
     kv_bytes_per_token_per_chip,
     max_batch,
     prefill_time,
+    resolve_tp,
+    valid_tp_degrees,
 )
 from chipfleet.workloads import get_model
 from chipfleet.workloads.models import ModelArch
@@ -246,7 +249,11 @@ def test_tp_in_neuroncores_maps_to_chips(inf2: Hardware) -> None:
     assert r.tp == 12
     assert r.replicas_per_instance == 1
     assert any("NeuronCores" in a and "12 chips" in a for a in r.assumptions)
-    assert r.memory.weights_bytes == pytest.approx(2 * LLAMA3_70B.params_total / 12, rel=EXACT)
+    # 24 NeuronCore ranks: 64 query heads padded to 72 (3 per rank), 8 KV heads replicated to 24 (1 per rank);
+    # per chip 6 q + 2 kv heads instead of 64/12 + 8/12, each head 2·h·d = 2·8192·128 weights in 80 layers:
+    padding = 80 * 2 * 8192 * 128 * ((6 - 64 / 12) + (2 - 8 / 12))
+    assert padding == pytest.approx(335_544_320, rel=EXACT)
+    assert r.memory.weights_bytes == pytest.approx(2 * (LLAMA3_70B.params_total / 12 + padding), rel=EXACT)
 
 
 def test_tp_beyond_chips_and_cores_is_rejected(inf2: Hardware) -> None:
@@ -260,3 +267,98 @@ def test_tp_must_divide_instance_chips(inf2: Hardware) -> None:
     # tp=16 cores → 8 chips, which does not divide 12
     with pytest.raises(ConfigError, match="must divide the 12 chips"):
         estimate_inference(ServingConfig(model=LLAMA3_8B, tp=16), inf2)
+
+
+# ===================================================================== head padding (NxD Inference GQA sharding)
+@pytest.mark.parametrize(
+    ("model", "tp_chips", "q_rank", "kv_rank"),
+    [
+        # NxD Inference gqa.py: q heads padded to a multiple of the ranks (NeuronCores, 2 per chip)
+        (LLAMA3_70B, 12, 3, 1),  # 24 ranks: 64 → 72 q; 24 % 8 == 0 → KV replicated to 24 (REPLICATE_TO_TP_DEGREE)
+        (LLAMA3_70B, 6, 6, 6),  # 12 ranks: 64 → 72 q; 12 % 8 != 0 → CONVERT_TO_MHA, KV = padded q = 72
+        (LLAMA3_70B, 4, 8, 1),  # 8 ranks divide everything: no padding, 8 KV heads split one per rank
+        (MIXTRAL, 6, 3, 3),  # 12 ranks: 32 → 36 q, CONVERT_TO_MHA
+        (LLAMA3_8B, 1, 16, 4),  # 2 ranks on one chip: even split
+    ],
+)
+def test_neuron_head_layout_follows_nxd_inference(
+    inf2: Hardware, model: ModelArch, tp_chips: int, q_rank: int, kv_rank: int
+) -> None:
+    lay = head_layout(model, tp_chips, inf2)
+    assert lay.ranks == 2 * tp_chips
+    assert (lay.q_heads_per_rank, lay.kv_heads_per_rank) == (q_rank, kv_rank)
+    assert lay.q_heads_per_rank * lay.ranks >= model.n_heads
+    assert lay.kv_heads_per_rank * lay.ranks >= model.n_kv_heads
+
+
+def test_gpu_head_layout_is_unchanged() -> None:
+    """Without padding (vLLM / TRT-LLM) a rank is a chip and KV heads replicate only past a_kv."""
+    lay = head_layout(LLAMA3_70B, 8, H100_LIKE)
+    assert (lay.ranks, lay.q_heads_per_rank, lay.kv_heads_per_rank, lay.padded) == (8, 8, 1, False)
+    assert valid_tp_degrees(LLAMA3_70B, H100_LIKE) == [1, 2, 4, 8]
+    with pytest.raises(ConfigError, match="does not divide the 40 attention heads"):
+        resolve_tp(
+            get_model("llama-2-13b"),
+            ServingConfig(model=get_model("llama-2-13b"), tp=3),
+            replace(H100_LIKE, chips_per_instance=6),
+        )
+
+
+@pytest.mark.parametrize("model", [LLAMA3_70B, MIXTRAL], ids=["llama-3-70b", "mixtral-8x7b"])
+@pytest.mark.parametrize("chips", [12, 6], ids=["inf2.48xlarge-like", "inf2.24xlarge-like"])
+def test_70b_and_moe_are_served_on_inferentia_with_auto_tp(inf2: Hardware, model: ModelArch, chips: int) -> None:
+    """Issue 10: tp had to divide the heads, so 12- and 6-chip Inferentia2 instances were never tried for
+    Llama-3-70B (64 heads) or Mixtral on inf2.24xlarge, and the error contradicted itself. Every divisor of
+    the chips is a candidate on Neuron now, and the padding is paid for."""
+    hw = replace(inf2, chips_per_instance=chips)
+    assert valid_tp_degrees(model, hw) == [t for t in range(1, chips + 1) if chips % t == 0]
+    r = estimate_inference(ServingConfig(model=model, batch=1, input_tokens=1024, output_tokens=256), hw)
+    assert r.memory.fits and r.output_tokens_per_s > 0
+    lay = head_layout(model, r.tp, hw)
+    # the padding is costed: weights above an even split when heads are padded or replicated
+    even = 2 * model.params_total / r.tp
+    assert r.memory.weights_bytes >= even
+    if lay.padded:
+        assert r.memory.weights_bytes > even
+        assert any("padded" in a for a in r.assumptions)
+
+
+def test_padding_costs_kv_flops_and_time(inf2: Hardware) -> None:
+    """Padded heads cost KV cache, attention FLOPs and decode bytes versus a hypothetical even split."""
+    cfg = ServingConfig(model=LLAMA3_70B, batch=8, input_tokens=2048, output_tokens=128, tp=6)
+    even_hw = replace(inf2, pads_attention_heads=False, chips_per_instance=6)
+    padded_hw = replace(inf2, chips_per_instance=6)
+    # an even split would store ⌈8/6⌉ = 2 KV heads per chip; CONVERT_TO_MHA stores 72/6 = 12
+    assert kv_bytes_per_token_per_chip(LLAMA3_70B, 6, Precision.BF16, padded_hw) == 2 * 80 * 12 * 128 * 2
+    assert kv_bytes_per_token_per_chip(LLAMA3_70B, 6, Precision.BF16, padded_hw) > kv_bytes_per_token_per_chip(
+        LLAMA3_70B, 6, Precision.BF16, even_hw
+    )
+    padded = decode_step_time(LLAMA3_70B, padded_hw, 6, 8, 2048.0, cfg)
+    even = decode_step_time(LLAMA3_70B, even_hw, 6, 8, 2048.0, cfg)
+    assert padded.memory_s > even.memory_s and padded.compute_s > even.compute_s
+    pre_p = prefill_time(LLAMA3_70B, padded_hw, 6, 8, 2048, cfg)
+    pre_e = prefill_time(LLAMA3_70B, even_hw, 6, 8, 2048, cfg)
+    assert pre_p.compute_s > pre_e.compute_s
+
+
+@pytest.mark.parametrize("chips", [12, 6, 8])
+@pytest.mark.parametrize("batch", [1, 64, 4096])
+def test_does_not_fit_advice_is_checked_to_fit(inf2: Hardware, chips: int, batch: int) -> None:
+    """The suggestion names a batch and tp that fit (it said "batch ≤ 216 fits with tp=12" for a tp that
+    was never allowed) or a precision whose weights fit; never a number the memory model rejects."""
+    hw = replace(inf2, chips_per_instance=chips)
+    for model in (LLAMA3_70B, LLAMA31_405B, MIXTRAL):
+        cfg = ServingConfig(model=model, batch=batch, input_tokens=8192, output_tokens=1024)
+        try:
+            estimate_inference(cfg, hw)
+        except DoesNotFitError as e:
+            hint = e.suggestion
+            assert "tp=" in str(e)
+            if hint.startswith("batch ≤ "):
+                n = int(hint.split("≤ ")[1].split()[0])
+                tp = int(hint.split("tp=")[1])
+                assert inference_memory(model, replace(cfg, batch=n), hw, tp).fits
+                assert tp in valid_tp_degrees(model, hw)
+            elif "--precision" in hint:
+                p = Precision(hint.split("--precision ")[1].split()[0])
+                assert inference_memory(model, replace(cfg, batch=1, weight_precision=p), hw, chips).fits

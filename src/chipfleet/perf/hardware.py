@@ -63,6 +63,9 @@ class Hardware:
     tdp_w: float
     max_instances: int | None
     eff: Efficiency
+    # The serving runtime pads query heads to a multiple of its tensor-parallel ranks and replicates KV heads
+    # (NxD Inference on Neuron); without it, tp must divide the heads (vLLM, TensorRT-LLM).
+    pads_attention_heads: bool = False
 
     @property
     def usable_memory_bytes(self) -> float:
@@ -133,4 +136,5 @@ def hardware_for(catalog: Catalog, instance: Instance | str) -> Hardware:
         tdp_w=chip.tdp_w,
         max_instances=inst.max_instances,
         eff=Efficiency.from_family(fam),
+        pads_attention_heads=fam.name.startswith("aws-neuron"),
     )

@@ -9,7 +9,7 @@ L·layer_overhead + step_overhead``.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from chipfleet.catalog import Precision
 from chipfleet.exceptions import ConfigError, DoesNotFitError
@@ -136,15 +136,97 @@ class InferenceResult:
     assumptions: tuple[str, ...] = field(default=())
 
 
-def weight_bytes_per_chip(model: ModelArch, tp: int, precision: Precision) -> float:
-    """All weights (every expert) ÷ ``tp``, at ``precision.bytes`` per parameter."""
-    return model.params_total * precision.bytes / tp
+@dataclass(frozen=True)
+class HeadLayout:
+    """How one replica's attention heads sit on its ``tp`` chips (``ranks`` tensor-parallel ranks).
+
+    ``q_heads_per_rank`` counts padded (zero) query heads, ``kv_heads_per_rank`` replicated KV heads; both
+    are what a rank stores and computes, so padding costs weights, FLOPs and KV cache.
+    """
+
+    tp: int
+    ranks: int
+    q_heads_per_rank: int
+    kv_heads_per_rank: int
+    padded: bool
+
+    @property
+    def q_heads_per_chip(self) -> float:
+        return self.q_heads_per_rank * self.ranks / self.tp
+
+    @property
+    def kv_heads_per_chip(self) -> float:
+        return self.kv_heads_per_rank * self.ranks / self.tp
 
 
-def kv_bytes_per_token_per_chip(model: ModelArch, tp: int, precision: Precision) -> float:
-    """``2·L·⌈a_kv/t⌉·d·bytes``: KV heads split over ``tp``, replicated when ``tp > a_kv`` (GQA)."""
-    heads = math.ceil(model.n_kv_heads / tp)
+def head_layout(model: ModelArch, tp: int, hw: Hardware | None = None) -> HeadLayout:
+    """Query and KV heads per tensor-parallel rank of a replica on ``tp`` chips.
+
+    Without head padding (vLLM, TensorRT-LLM; ``hw`` None or ``hw.pads_attention_heads`` false) a rank is a
+    chip, ``tp`` must divide the ``a`` query heads (callers check), and KV heads are split, one replicated
+    on each rank when ``tp > a_kv``: ``q = a/t``, ``kv = ⌈a_kv/t⌉``.
+
+    With head padding (NxD Inference on Neuron) the ranks are NeuronCores, ``r = t·cores_per_chip``, and any
+    ``r`` works: query heads are padded up to a multiple of ``r``, ``q = ⌈a/r⌉`` per rank; KV heads stay
+    split when ``r`` divides ``a_kv``, are replicated to one per rank when ``a_kv`` divides ``r``
+    (``REPLICATE_TO_TP_DEGREE``), and otherwise are replicated to match the padded query heads
+    (``CONVERT_TO_MHA``: ``kv = q``); MHA models pad K and V with Q. Sources: NxD Inference
+    ``modules/attention/gqa.py`` (``GQA`` sharding strategies, ``determine_sharding_strategy``,
+    ``get_shardable_head_counts``), https://github.com/aws-neuron/neuronx-distributed-inference, and the NxD
+    Inference parallelism app note,
+    https://awsdocs-neuron.readthedocs-hosted.com/en/latest/libraries/nxd-inference/app-notes/parallelism.html
+    (both read 2026-12-06). ``cores_per_chip`` counts physical NeuronCores; Trainium2's default logical
+    core pairs two of them (LNC=2), so on trn2 this overstates the padding (an upper bound on its cost).
+    """
+    a, a_kv = model.n_heads, model.n_kv_heads
+    if hw is None or not hw.pads_attention_heads:
+        return HeadLayout(tp=tp, ranks=tp, q_heads_per_rank=math.ceil(a / tp),
+                          kv_heads_per_rank=math.ceil(a_kv / tp), padded=False)  # fmt: skip
+    ranks = tp * max(1, hw.cores_per_chip)
+    q = math.ceil(a / ranks)
+    if a == a_kv:
+        kv = q
+    elif a_kv % ranks == 0:
+        kv = a_kv // ranks
+    elif ranks % a_kv == 0:
+        kv = 1
+    else:
+        kv = q
+    return HeadLayout(tp=tp, ranks=ranks, q_heads_per_rank=q, kv_heads_per_rank=kv,
+                      padded=q * ranks != a or kv * ranks != a_kv)  # fmt: skip
+
+
+def padding_params_per_chip(model: ModelArch, tp: int, hw: Hardware | None = None) -> float:
+    """Parameters a chip holds beyond its ``1/t`` share because heads are padded or KV heads replicated.
+
+    Per layer, a query head carries ``2·h·d`` weights (its Q rows and O columns) plus ``d`` Q bias, a KV head
+    ``2·h·d`` (K and V) plus ``2·d`` biases: ``L·[(q_chip − a/t)·(2hd + d·bias) + (kv_chip − a_kv/t)·(2hd +
+    2d·bias)]`` with the per-chip counts of :func:`head_layout`. Zero when the heads split evenly.
+    """
+    lay = head_layout(model, tp, hw)
+    h, d = model.hidden_size, model.head_dim
+    bias = 1 if model.attention_bias else 0
+    q_extra = lay.q_heads_per_chip - model.n_heads / tp
+    kv_extra = lay.kv_heads_per_chip - model.n_kv_heads / tp
+    return model.n_layers * (q_extra * (2 * h * d + d * bias) + kv_extra * (2 * h * d + 2 * d * bias))
+
+
+def weight_bytes_per_chip(model: ModelArch, tp: int, precision: Precision, hw: Hardware | None = None) -> float:
+    """All weights (every expert) ÷ ``tp`` plus the padded / replicated attention heads
+    (:func:`padding_params_per_chip`), at ``precision.bytes`` per parameter."""
+    return (model.params_total / tp + padding_params_per_chip(model, tp, hw)) * precision.bytes
+
+
+def kv_bytes_per_token_per_chip(model: ModelArch, tp: int, precision: Precision, hw: Hardware | None = None) -> float:
+    """``2·L·kv_chip·d·bytes``: the KV heads a chip stores (:func:`head_layout`): ``⌈a_kv/t⌉`` without
+    padding (split over ``tp``, replicated when ``tp > a_kv``), more where Neuron replicates them."""
+    heads = head_layout(model, tp, hw).kv_heads_per_chip
     return 2.0 * model.n_layers * heads * model.head_dim * precision.bytes
+
+
+def attention_flops_share(model: ModelArch, tp: int, hw: Hardware | None = None) -> float:
+    """Share of a replica's attention score/mix FLOPs one chip runs: ``q_chip / a`` (``1/t`` unpadded)."""
+    return head_layout(model, tp, hw).q_heads_per_chip / model.n_heads
 
 
 def workspace_bytes_per_chip(model: ModelArch, tp: int, batch: int, input_tokens: int) -> float:
@@ -157,8 +239,8 @@ def workspace_bytes_per_chip(model: ModelArch, tp: int, batch: int, input_tokens
 
 def inference_memory(model: ModelArch, cfg: ServingConfig, hw: Hardware, tp: int) -> InferenceMemory:
     return InferenceMemory(
-        weights_bytes=weight_bytes_per_chip(model, tp, cfg.weight_precision),
-        kv_cache_bytes=cfg.batch * cfg.context_tokens * kv_bytes_per_token_per_chip(model, tp, cfg.kv_dtype),
+        weights_bytes=weight_bytes_per_chip(model, tp, cfg.weight_precision, hw),
+        kv_cache_bytes=cfg.batch * cfg.context_tokens * kv_bytes_per_token_per_chip(model, tp, cfg.kv_dtype, hw),
         workspace_bytes=workspace_bytes_per_chip(model, tp, cfg.batch, cfg.input_tokens),
         available_bytes=hw.usable_memory_bytes,
     )
@@ -166,15 +248,23 @@ def inference_memory(model: ModelArch, cfg: ServingConfig, hw: Hardware, tp: int
 
 def max_batch(model: ModelArch, cfg: ServingConfig, hw: Hardware, tp: int) -> int:
     """The largest batch whose weights, KV cache (full context) and workspace fit; 0 if none does."""
-    free = hw.usable_memory_bytes - weight_bytes_per_chip(model, tp, cfg.weight_precision)
-    per_seq = cfg.context_tokens * kv_bytes_per_token_per_chip(model, tp, cfg.kv_dtype)
+    free = hw.usable_memory_bytes - weight_bytes_per_chip(model, tp, cfg.weight_precision, hw)
+    per_seq = cfg.context_tokens * kv_bytes_per_token_per_chip(model, tp, cfg.kv_dtype, hw)
     per_seq += workspace_bytes_per_chip(model, tp, 1, cfg.input_tokens)
     return max(0, int(free // per_seq)) if free > 0 else 0
 
 
 def valid_tp_degrees(model: ModelArch, hw: Hardware) -> list[int]:
-    """Chip counts a replica may use: divisors of the instance's chips that split the heads evenly."""
-    return [t for t in range(1, hw.chips_per_instance + 1) if hw.chips_per_instance % t == 0 and model.n_heads % t == 0]
+    """Chip counts a replica may use: divisors of the instance's chips, which must also split the query heads
+    evenly unless the runtime pads them (:func:`head_layout`)."""
+    n = hw.chips_per_instance
+    return [t for t in _divisors(n) if hw.pads_attention_heads or model.n_heads % t == 0]
+
+
+def _divisors(n: int) -> list[int]:
+    """Divisors of ``n`` in increasing order, found up to ``√n`` (bounded for any ``n``)."""
+    small = [k for k in range(1, math.isqrt(n) + 1) if n % k == 0]
+    return sorted({*small, *(n // k for k in small)})
 
 
 def resolve_tp(model: ModelArch, cfg: ServingConfig, hw: Hardware) -> tuple[int, str | None]:
@@ -198,17 +288,23 @@ def resolve_tp(model: ModelArch, cfg: ServingConfig, hw: Hardware) -> tuple[int,
                 )
         if hw.chips_per_instance % tp:
             raise ConfigError(f"tp={tp} must divide the {hw.chips_per_instance} chips of {hw.instance}")
+        if tp not in valid_tp_degrees(model, hw):
+            good = ", ".join(str(t) for t in valid_tp_degrees(model, hw))
+            raise ConfigError(
+                f"tp={tp} does not divide the {model.n_heads} attention heads of {model.name}, and the runtime "
+                f"on {hw.instance} does not pad heads; use tp in {{{good}}}"
+            )
         return tp, note
-    for tp in valid_tp_degrees(model, hw):
+    degrees = valid_tp_degrees(model, hw)
+    for tp in degrees:
         if inference_memory(model, cfg, hw, tp).fits:
             return tp, None
-    full = hw.chips_per_instance
+    full = degrees[-1]  # the most chips a replica may use (1 always divides the heads)
     mem = inference_memory(model, cfg, hw, full)
-    best_batch = max_batch(model, cfg, hw, full)
-    hint = f"batch ≤ {best_batch} fits with tp={full}" if best_batch else _precision_hint(model, cfg, hw, full)
+    hint = _fitting_hint(model, cfg, hw, full)
     raise DoesNotFitError(
         f"{model.name} with batch {cfg.batch} × {cfg.context_tokens} tokens needs "
-        f"{mem.total_bytes / 1e9:.1f} GB per chip even over all {full} chips of {hw.instance}, which have "
+        f"{mem.total_bytes / 1e9:.1f} GB per chip even with tp={full} on {hw.instance}, whose chips have "
         f"{mem.available_bytes / 1e9:.1f} GB usable.",
         needed_bytes=mem.total_bytes,
         available_bytes=mem.available_bytes,
@@ -216,10 +312,21 @@ def resolve_tp(model: ModelArch, cfg: ServingConfig, hw: Hardware) -> tuple[int,
     )
 
 
+def _fitting_hint(model: ModelArch, cfg: ServingConfig, hw: Hardware, tp: int) -> str:
+    """Advice that is checked to fit: the largest batch at ``tp``, or a narrower weight precision."""
+    fits = max_batch(model, cfg, hw, tp)
+    if fits and inference_memory(model, replace(cfg, batch=fits), hw, tp).fits:
+        return f"batch ≤ {fits} fits with tp={tp}"
+    return _precision_hint(model, cfg, hw, tp)
+
+
 def _precision_hint(model: ModelArch, cfg: ServingConfig, hw: Hardware, tp: int) -> str:
     for p in (Precision.FP8, Precision.INT8, Precision.INT4):
-        if p.bytes < cfg.weight_precision.bytes and weight_bytes_per_chip(model, tp, p) < hw.usable_memory_bytes:
-            gb = weight_bytes_per_chip(model, tp, p) / 1e9
+        if p.bytes >= cfg.weight_precision.bytes:
+            continue
+        narrow = replace(cfg, weight_precision=p, batch=1)
+        if inference_memory(model, narrow, hw, tp).fits:
+            gb = weight_bytes_per_chip(model, tp, p, hw) / 1e9
             return f"use --precision {p.value} (weights {gb:.1f} GB per chip) or a larger instance"
     return "use an instance with more memory per chip, or more chips per instance"
 
@@ -238,15 +345,19 @@ def prefill_time(
 
     FLOPs per chip = ``b·s·(2·L·P_layer_active + 2·L·s·a·d) / t`` (causal attention) + ``2·b·V·h / t`` for
     the last-token logits. Bytes = weights ÷ t + the KV written + element-wise traffic ``34·b·s·h·L / t``.
+    With padded heads (:func:`head_layout`) the attention term scales with the chip's query heads
+    ``q_chip/a`` instead of ``1/t`` and each token also multiplies the padding weights (``2·P_pad``).
     Comm: 2 all-reduces of ``b·s·h`` bf16 per layer.
     """
     tokens = batch * input_tokens
-    attn = tokens * model.attention_flops_per_token_forward(input_tokens, causal=True) / tp
+    attn = tokens * model.attention_flops_per_token_forward(input_tokens, causal=True)
+    attn *= attention_flops_share(model, tp, hw)
     flops = tokens * 2.0 * model.n_layers * model.params_per_layer_active
     flops += 2.0 * batch * model.vocab_size * model.hidden_size
     flops /= tp
-    bytes_ = weight_bytes_per_chip(model, tp, cfg.weight_precision)
-    bytes_ += tokens * kv_bytes_per_token_per_chip(model, tp, cfg.kv_dtype)
+    flops += tokens * 2.0 * padding_params_per_chip(model, tp, hw)
+    bytes_ = weight_bytes_per_chip(model, tp, cfg.weight_precision, hw)
+    bytes_ += tokens * kv_bytes_per_token_per_chip(model, tp, cfg.kv_dtype, hw)
     bytes_ += elementwise_bytes_per_token(model, cfg.weight_precision) * tokens * model.n_layers / tp
     return phase_time(model, hw, tp, cfg, flops, tokens, bytes_, tokens * model.hidden_size * ACTIVATION_BYTES, attn)
 
@@ -297,15 +408,18 @@ def decode_step_time(
 
     FLOPs per chip = ``b·(2·(L·P_layer_active + V·h) + 4·L·c·a·d) / t``. Bytes per chip = the weights read
     (dense part + the experts the batch touches) ÷ t + ``b·c`` cached tokens' KV. Comm: 2 all-reduces of
-    ``b·h`` bf16 per layer (latency-bound).
+    ``b·h`` bf16 per layer (latency-bound). Padded heads (:func:`head_layout`) add their weights ``P_pad``
+    to the bytes and ``2·b·P_pad`` FLOPs, and attention scales with ``q_chip/a`` instead of ``1/t``.
     """
     per_token = 2.0 * (model.n_layers * model.params_per_layer_active + model.vocab_size * model.hidden_size)
-    flops = batch * per_token / tp
-    attn = batch * model.attention_flops_per_token_forward(int(context), causal=False) / tp
+    padding = padding_params_per_chip(model, tp, hw)
+    flops = batch * (per_token / tp + 2.0 * padding)
+    attn = batch * model.attention_flops_per_token_forward(int(context), causal=False)
+    attn *= attention_flops_share(model, tp, hw)
     expert = model.params_mlp_per_expert * model.n_layers
     touched = model.params_total - (model.n_experts - expected_experts_touched(model, batch)) * expert
-    bytes_ = touched * cfg.weight_precision.bytes / tp
-    bytes_ += batch * context * kv_bytes_per_token_per_chip(model, tp, cfg.kv_dtype)
+    bytes_ = (touched / tp + padding) * cfg.weight_precision.bytes
+    bytes_ += batch * context * kv_bytes_per_token_per_chip(model, tp, cfg.kv_dtype, hw)
     bytes_ += elementwise_bytes_per_token(model, cfg.weight_precision) * batch * model.n_layers / tp
     return phase_time(model, hw, tp, cfg, flops, batch, bytes_, batch * model.hidden_size * ACTIVATION_BYTES, attn)
 
@@ -323,9 +437,8 @@ def estimate_inference(cfg: ServingConfig, hw: Hardware, check_memory: bool = Tr
     tp, note = resolve_tp(model, cfg, hw) if check_memory or cfg.tp is None else (cfg.tp, None)
     mem = inference_memory(model, cfg, hw, tp)
     if check_memory and not mem.fits:
-        fits = max_batch(model, cfg, hw, tp)
         larger = [t for t in valid_tp_degrees(model, hw) if t > tp and inference_memory(model, cfg, hw, t).fits]
-        hint = f"tp={larger[0]}" if larger else (f"batch ≤ {fits}" if fits else _precision_hint(model, cfg, hw, tp))
+        hint = f"tp={larger[0]} fits" if larger else _fitting_hint(model, cfg, hw, tp)
         raise DoesNotFitError(
             f"{model.name} at batch {cfg.batch} × {cfg.context_tokens} tokens needs {mem.total_bytes / 1e9:.1f} GB "
             f"per chip with tp={tp} (weights {mem.weights_bytes / 1e9:.1f}, KV {mem.kv_cache_bytes / 1e9:.1f}, "
@@ -345,6 +458,13 @@ def estimate_inference(cfg: ServingConfig, hw: Hardware, check_memory: bool = Tr
     assumptions = list(INFERENCE_ASSUMPTIONS)
     if note:
         assumptions.append(note)
+    layout = head_layout(model, tp, hw)
+    if layout.padded:
+        assumptions.append(
+            f"heads padded for tp: {layout.q_heads_per_rank * layout.ranks} query heads (of {model.n_heads}) and "
+            f"{layout.kv_heads_per_rank * layout.ranks} KV heads (of {model.n_kv_heads}) over {layout.ranks} "
+            "ranks, as NxD Inference shards GQA; the padding costs weights, FLOPs and KV cache"
+        )
     compute = hw.compute_precision(cfg.weight_precision)
     if compute is not cfg.weight_precision:
         assumptions.append(

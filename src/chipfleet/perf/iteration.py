@@ -11,8 +11,10 @@ from chipfleet.perf.hardware import Hardware
 from chipfleet.perf.inference import (
     ACTIVATION_BYTES,
     ServingConfig,
+    attention_flops_share,
     expected_experts_touched,
     kv_bytes_per_token_per_chip,
+    padding_params_per_chip,
     weight_bytes_per_chip,
 )
 from chipfleet.perf.kernels import attention_precision, elementwise_bytes_per_token
@@ -31,13 +33,15 @@ class IterationModel:
             model=model, batch=1, input_tokens=1, output_tokens=1, tp=tp, weight_precision=precision
         )
         L = model.n_layers
-        self.linear_flops_per_token = 2.0 * L * model.params_per_layer_active / tp
+        padding = padding_params_per_chip(model, tp, hw)  # padded / replicated heads (Neuron), else 0
+        self.linear_flops_per_token = 2.0 * L * model.params_per_layer_active / tp + 2.0 * padding
         self.logit_flops = 2.0 * model.vocab_size * model.hidden_size / tp
-        self.attn_coeff = 2.0 * 2.0 * L * model.n_heads * model.head_dim / tp  # FLOPs per (query token × key)
-        self.kv_bytes = kv_bytes_per_token_per_chip(model, tp, self.cfg.kv_dtype)
+        # FLOPs per (query token × key): 4·L·a·d × the chip's share of the (padded) query heads
+        self.attn_coeff = 2.0 * 2.0 * L * model.n_heads * model.head_dim * attention_flops_share(model, tp, hw)
+        self.kv_bytes = kv_bytes_per_token_per_chip(model, tp, self.cfg.kv_dtype, hw)
         self.ew_bytes = elementwise_bytes_per_token(model, precision) * L / tp
         self.expert_bytes = model.params_mlp_per_expert * L * precision.bytes / tp
-        self.weight_bytes = weight_bytes_per_chip(model, tp, precision)
+        self.weight_bytes = weight_bytes_per_chip(model, tp, precision, hw)
         self.ar_bytes = model.hidden_size * ACTIVATION_BYTES
         eff = hw.eff
         self._peak = hw.peak(precision) * eff.compute
