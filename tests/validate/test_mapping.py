@@ -8,7 +8,16 @@ import pytest
 
 from chipfleet.catalog import Catalog, Precision
 from chipfleet.validate.dataset import Measurement
-from chipfleet.validate.mapping import InferCase, Skip, TrainCase, map_row, parse_parallelism, server_rates
+from chipfleet.validate.mapping import (
+    InferCase,
+    Skip,
+    TrainCase,
+    map_row,
+    parse_parallelism,
+    parse_token_count,
+    server_rates,
+)
+from chipfleet.validate.predict import Prepared, predict, prepare
 
 
 def row(**kw: object) -> Measurement:
@@ -176,3 +185,90 @@ def test_missing_lengths_are_skipped_in_scope(cat: Catalog) -> None:
     r = row(kind="infer", model="Llama 2 7B", metric="tokens_per_s", input_len="", output_len="", batch="20")
     skip = map_row(r, cat)
     assert isinstance(skip, Skip) and skip.in_scope and "lengths" in skip.reason
+
+
+# ----------------------------------------------------------------------------- notes, token counts, copies
+@pytest.mark.parametrize(
+    ("notes", "skipped"),
+    [
+        ("BF16, no speculative decoding. Tutorial trn2-llama3.1-405b-speculative-tutorial.rst: batch 1", False),
+        ("Without speculative decoding; batch 1", False),
+        ("non-speculative baseline", False),
+        ("speculative decoding disabled", False),
+        ("Fused speculative decoding, 7 speculative tokens.", True),
+        ("vLLM with speculative decoding (EAGLE draft)", True),
+    ],
+)
+def test_negated_speculative_decoding_is_not_read_as_speculative(cat: Catalog, notes: str, skipped: bool) -> None:
+    r = row(kind="infer", model="Llama-3-8B", metric="tpot_ms_p50", parallelism="tp=1", accel_count=1,
+            instance_or_system="DGX H100", batch="1", input_len="128", output_len="128", notes=notes)  # fmt: skip
+    case = map_row(r, cat)
+    is_spec_skip = isinstance(case, Skip) and "speculative" in case.reason
+    assert is_spec_skip is skipped, case
+
+
+@pytest.mark.parametrize(
+    ("text", "tokens", "qualifier"),
+    [
+        ("Llama 2 70B pretraining (2.0T tokens)", 2.0e12, "exact"),
+        ("15T+", 15e12, "at least"),
+        ("~15T", 15e12, "approximate"),
+        ("pretrained on ~15T tokens", 15e12, "approximate"),
+        ("≈ 15T tokens", 15e12, "approximate"),
+        ("Token count 15T+ (model card)", 15e12, "at least"),
+        ("over 15 trillion tokens", 15e12, "at least"),
+        ("1.4 trillion tokens", 1.4e12, "exact"),
+        ("4M tokens", 4 * 2**20, "exact"),
+    ],
+)
+def test_token_counts_parse(text: str, tokens: float, qualifier: str) -> None:
+    count = parse_token_count(text)
+    assert count is not None and count.tokens == pytest.approx(tokens) and count.qualifier == qualifier
+
+
+def test_a_model_size_is_not_a_token_count() -> None:
+    assert parse_token_count("Llama 3.1 405B training") is None
+    assert parse_token_count("Llama 2 70B") is None
+
+
+@pytest.mark.parametrize("written", ["15T+", "~15T"])
+def test_gpu_hours_rows_with_qualified_token_counts_are_predicted(cat: Catalog, written: str) -> None:
+    r = row(model="Llama 3.1 405B training", accelerator="NVIDIA H100 SXM 80GB", accel_count=None, parallelism="",
+            batch="", metric="gpu_hours", value=3.0e7, notes=f"Training tokens {written} (model card)")  # fmt: skip
+    case = map_row(r, cat)
+    assert isinstance(case, TrainCase), case
+    assert case.tokens == pytest.approx(15e12)
+    assert any(written in a for a in case.assumptions)
+
+
+def neuron_row(parallelism: str, notes: str = "") -> Measurement:
+    return row(kind="infer", model="Llama-3-8B", accelerator="AWS Inferentia2", accel_count=12,
+               instance_or_system="inf2.48xlarge (12 Inferentia2 chips / 24 NeuronCores)", precision="BF16",
+               parallelism=parallelism, batch="4", input_len="128", output_len="128",
+               metric="output_tokens_per_s", notes=notes)  # fmt: skip
+
+
+def test_neuron_throughput_is_for_one_copy_unless_the_row_says_more(cat: Catalog) -> None:
+    one = map_row(neuron_row("tp=8 (NeuronCores)"), cat)
+    assert isinstance(one, InferCase) and one.tp == 4 and one.copies == 1
+    assert any("1 assumed" in a and "chips ÷ tp" in a for a in one.assumptions)
+    three = map_row(neuron_row("tp=8 (NeuronCores)", notes="3 model copies on the instance"), cat)
+    assert isinstance(three, InferCase) and three.copies == 3
+    p_one, p_three = prepare(one, cat), prepare(three, cat)
+    assert isinstance(p_one, Prepared) and isinstance(p_three, Prepared)
+    assert predict(p_three) == pytest.approx(3 * predict(p_one))
+
+
+def test_gpu_copies_not_stated_are_an_explicit_assumption(cat: Catalog) -> None:
+    r = row(kind="infer", model="Llama-3-8B", metric="output_tokens_per_s", parallelism="tp=2", accel_count=8,
+            instance_or_system="DGX H100", batch="8", input_len="128", output_len="128")  # fmt: skip
+    case = map_row(r, cat)
+    assert isinstance(case, InferCase) and case.copies is None
+    prep = prepare(case, cat)
+    assert isinstance(prep, Prepared) and prep.copies == 4
+    assert any("4 copies assumed" in a for a in prep.assumptions)
+
+
+def test_more_copies_than_chips_is_skipped(cat: Catalog) -> None:
+    skip = map_row(neuron_row("tp=8 (NeuronCores)", notes="copies=4"), cat)
+    assert isinstance(skip, Skip) and skip.in_scope and "copies" in skip.reason

@@ -84,6 +84,9 @@ class InferCase:
     precision: Precision
     assumptions: tuple[str, ...] = field(default=())
     server_rate_per_s: float | None = None  # Server-scenario latency rows: the offered Poisson rate
+    # Model copies (replicas of tp chips each) the measured throughput is for; None: not stated, so
+    # prepare() assumes the row's chips ÷ tp and says so.
+    copies: int | None = None
 
     def config(self, batch: int, tp: int | None = None) -> ServingConfig:
         return ServingConfig(
@@ -219,6 +222,17 @@ class _NoInstance(Exception):
 _DEGREE = re.compile(r"\b(tp|pp|dp|cp|ep|vp)\s*=\s*(\d+)")
 
 
+def counts_neuron_cores(text: str, chip: Chip, chips: int | None, fixed: Mapping[str, object]) -> bool:
+    """Whether a row's degrees count NeuronCores: it says so, or (an AWS chip) its degrees multiply to the
+    row's cores rather than its chips."""
+    if chip.vendor != "aws" or chip.cores is None:
+        return False
+    ranks = math.prod(int(str(fixed.get(k, 1))) for k in ("tp", "pp", "dp", "cp"))
+    cores = int(chip.cores.si)
+    counts_cores = chips is not None and ranks == chips * cores and ranks != chips
+    return "neuroncore" in text.lower() or counts_cores
+
+
 def parse_parallelism(text: str, chip: Chip, chips: int | None = None) -> tuple[dict[str, object], list[str]]:
     """Degrees from "tp=8,pp=4,dp=16,cp=2,vp=5,zero1"; NeuronCore degrees converted to chips.
 
@@ -233,11 +247,7 @@ def parse_parallelism(text: str, chip: Chip, chips: int | None = None) -> tuple[
         fixed["virtual_stages" if key == "vp" else key] = int(val)
     if "zero1" in t.replace("-", "") or "zero-1" in t:
         fixed["zero"] = 1
-    ranks = math.prod(int(str(fixed.get(k, 1))) for k in ("tp", "pp", "dp", "cp"))
-    cores = int(chip.cores.si) if chip.cores is not None else 1
-    counts_cores = chips is not None and chip.vendor == "aws" and ranks == chips * cores and ranks != chips
-    neuron = "neuroncore" in t or counts_cores
-    if neuron and "tp" in fixed and chip.cores is not None:
+    if counts_neuron_cores(text, chip, chips, fixed) and "tp" in fixed and chip.cores is not None:
         cores = int(chip.cores.si)
         lnc = re.search(r"lnc\s*=\s*(\d+)", t)
         per_chip = cores // int(lnc.group(1)) if lnc else cores
@@ -273,11 +283,94 @@ def _first_int(text: str) -> int | None:
     return int(m.group(0).replace(",", "")) if m else None
 
 
+@dataclass(frozen=True)
+class TokenCount:
+    """A token count as a publication states it: ``tokens`` and how it was qualified.
+
+    ``qualifier`` is "exact" ("2.0T tokens"), "approximate" ("~15T", "≈15T", "about 15T") or "at least"
+    ("15T+", ">15T", "over 15T"); an at-least count is its stated lower bound, so what is derived from it
+    (GPU-hours from throughput) is a lower bound too.
+    """
+
+    tokens: float
+    qualifier: str
+
+    def note(self, text: str) -> str | None:
+        """The assumption to report for a qualified count, None for an exact one."""
+        if self.qualifier == "exact":
+            return None
+        how = "its stated lower bound" if self.qualifier == "at least" else "the stated approximate value"
+        return f"token count {text!r} read as {self.tokens:.4g} tokens ({how})"
+
+
+# Multipliers: T and B are decimal (model cards: "2.0T tokens", "15 trillion"); M is 2**20, the unit of batch
+# sizes in tokens ("4M tokens" = 1024 × 4096, Llama 2's batch), which is where the data writes M.
+_TOKEN_UNITS = {"m": 2.0**20, "million": 2.0**20, "b": 1e9, "billion": 1e9, "t": 1e12, "trillion": 1e12}
+_TOKEN_COUNT = re.compile(
+    r"(?P<pre>~|≈|>=?|≥|\babout\s+|\bover\s+|\bapprox(?:imately|\.)?\s+|\bmore\s+than\s+)?\s*"
+    r"(?P<num>\d[\d,]*(?:\.\d+)?)\s*(?P<unit>trillion|billion|million|[mbt])\b\s*(?P<plus>\+)?\s*"
+    r"(?:tokens?\b|tok\b)?",
+    re.IGNORECASE,
+)
+
+
+def parse_token_count(text: str, need_word: bool = True) -> TokenCount | None:
+    """The first token count in ``text`` ("2.0T tokens", "15T+", "~15T", "15 trillion tokens", "4M tokens").
+
+    With ``need_word`` the count must be followed by "tokens" unless it carries a qualifier (``~``, ``+``),
+    so "Llama 2 70B" is not read as 70 billion tokens. ``~``/``≈``/"about" mark an approximate count, ``+``,
+    ``>``, "over", "more than" an at-least count (see :class:`TokenCount`).
+    """
+    for m in _TOKEN_COUNT.finditer(text):
+        has_word = m.group(0).rstrip().lower().endswith(("token", "tokens", "tok"))
+        pre = (m.group("pre") or "").strip().lower()
+        plus = m.group("plus") is not None
+        if need_word and not (has_word or pre or plus):
+            continue
+        tokens = float(m.group("num").replace(",", "")) * _TOKEN_UNITS[m.group("unit").lower()]
+        if plus or pre in (">", ">=", "≥", "over", "more than"):
+            qualifier = "at least"
+        elif pre:
+            qualifier = "approximate"
+        else:
+            qualifier = "exact"
+        return TokenCount(tokens=tokens, qualifier=qualifier)
+    return None
+
+
 def _tokens_in_text(text: str) -> float | None:
-    m = re.search(r"(\d+(?:\.\d+)?)\s*([mbt])\s*tokens?", text.lower())
-    if not m:
-        return None
-    return float(m.group(1)) * {"m": 2**20, "b": 1e9, "t": 1e12}[m.group(2)]
+    count = parse_token_count(text)
+    return None if count is None else count.tokens
+
+
+# Words that negate a feature named after them in the same clause ("no speculative decoding",
+# "without speculative decoding", "speculative decoding disabled").
+_NEGATION_BEFORE = re.compile(r"\b(?:no|not|without|w/o|non|disabled?|off|never)\b[^.;,()]*$")
+_NEGATION_AFTER = re.compile(r"^[\w\s-]{0,30}?\b(?:disabled|off|not used|not enabled)\b")
+
+
+_REFERENCE = re.compile(r"/|\.(?:rst|md|csv|py|html?|ipynb|txt|json|ya?ml|pdf)\b")
+
+
+def affirms(text: str, feature: str) -> bool:
+    """True when ``text`` says ``feature`` (a word or phrase, case-insensitive) was used: a mention counts
+    unless its clause (the text between , ; . or brackets) negates it before ("No speculative decoding",
+    "without speculative decoding", "non-speculative") or right after ("speculative decoding disabled"), or
+    it is part of a file name or link ("trn2-llama3.1-405b-speculative-tutorial.rst")."""
+    low = text.lower()
+    for m in re.finditer(re.escape(feature.lower()), low):
+        word_start = max(low.rfind(c, 0, m.start()) for c in " \t\n(\"'") + 1
+        word_end = min((i for i in (low.find(c, m.end()) for c in " \t\n)\"'") if i >= 0), default=len(low))
+        if _REFERENCE.search(low[word_start:word_end]):
+            continue  # a file name or link ("…-speculative-tutorial.rst"), not a statement about the run
+        clause_start = max(low.rfind(c, 0, m.start()) for c in ".;,()") + 1
+        before = low[clause_start : m.start()]
+        if _NEGATION_BEFORE.search(before.replace("-", " ")):
+            continue
+        if _NEGATION_AFTER.search(low[m.end() :]):
+            continue
+        return True
+    return False
 
 
 def _mlperf_benchmark(row: Measurement, model: ModelArch) -> ServingBenchmark | None:
@@ -314,8 +407,7 @@ def map_row(row: Measurement, catalog: Catalog, rates: Mapping[str, float] | Non
     skip = scope_of(row)
     if skip is not None:
         return skip
-    lowered = (row.model + " " + row.notes).lower()
-    if "speculative" in lowered:
+    if affirms(row.model, "speculative") or affirms(row.notes, "speculative"):
         return Skip("speculative decoding is not modelled", in_scope=True)
     chip_or = map_chip(row, catalog)
     if isinstance(chip_or, Skip):
@@ -389,9 +481,16 @@ def _train_case(
     setup = TrainingSetup(model=model, seq_len=seq, global_batch=batch, precision=prec)
     tokens = None
     if row.metric == "gpu_hours":
-        tokens = _tokens_in_text(row.model) or _tokens_in_text(row.notes)
-        if tokens is None:
+        for text in (row.model, row.notes):
+            count = parse_token_count(text)
+            if count is not None:
+                break
+        if count is None:
             return Skip("GPU-hours row without the number of training tokens", in_scope=True)
+        tokens = count.tokens
+        note = count.note(text)
+        if note:
+            notes.append(note)
     return TrainCase(
         row=row,
         model=model,
@@ -418,6 +517,12 @@ def _infer_case(
     if tp_int is None and re.search(r"(model|tensor)[ -]parallel", row.parallelism.lower()):
         tp_int = chips
         notes.append(f"model-parallel over all {chips} chips: tp={chips}")
+    neuron = tp_int is not None and counts_neuron_cores(row.parallelism, chip, row.accel_count, fixed)
+    copies, copies_note = model_copies(row, tp_int, chips, neuron)
+    if copies_note:
+        notes.append(copies_note)
+    if copies is not None and tp_int is not None and copies * tp_int > chips:
+        return Skip(f"{copies} model copies × tp={tp_int} need more than the row's {chips} chips", in_scope=True)
     batch = _first_int(row.batch) if "max" not in row.batch.lower() else None
     inp = _first_int(row.input_len) if "max" not in row.input_len.lower() else None
     out = _first_int(row.output_len) if "max" not in row.output_len.lower() else None
@@ -464,7 +569,39 @@ def _infer_case(
         precision=prec,
         assumptions=tuple(notes),
         server_rate_per_s=rate if row.metric in SERVER_LATENCY_METRICS else None,
+        copies=copies,
     )
+
+
+_COPIES = re.compile(
+    r"\b(?:copies|replicas|dp)\s*[=:]\s*(\d+)|\b(\d+)\s*(?:model\s+|independent\s+)?(?:copies|replicas)\b",
+    re.IGNORECASE,
+)
+
+
+def model_copies(row: Measurement, tp: int | None, chips: int, neuron: bool) -> tuple[int | None, str | None]:
+    """How many model copies a row's throughput is for, and the assumption to report.
+
+    A row that states its copies ("copies=2", "dp=3", "4 model replicas" in parallelism or notes) is read as
+    stated. Neuron's performance tables give tp in NeuronCores for one model copy and report that copy's
+    throughput for the instance, so a Neuron row with a tp and no stated copies is one copy (the instance's
+    other chips idle), never chips ÷ tp. Otherwise None: :func:`chipfleet.validate.predict.prepare` assumes
+    chips ÷ tp independent copies once tp is known, and says so.
+    """
+    for text in (row.parallelism, row.notes):
+        m = _COPIES.search(text)
+        if m:
+            n = int(m.group(1) or m.group(2))
+            if n >= 1:
+                return n, f"{n} model cop{'y' if n == 1 else 'ies'} as the row states"
+    if neuron and tp is not None:
+        if tp >= chips:
+            return 1, None
+        return 1, (
+            f"Neuron table: throughput of one model copy at tp={tp} chips (copies not stated: 1 assumed, "
+            f"the other {chips - tp} of the {chips} chips idle; not multiplied by chips ÷ tp)"
+        )
+    return None, None
 
 
 def ceil_div(a: int, b: int) -> int:

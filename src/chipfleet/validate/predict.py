@@ -53,6 +53,7 @@ class Prepared:
     parallelism: Parallelism | None = None
     tp: int | None = None
     batch: int | None = None
+    copies: int | None = None  # inference: model copies of tp chips whose throughput the row reports
     notes: tuple[str, ...] = ()
     catalog: Catalog | None = field(default=None, compare=False, repr=False)  # server replays build a pool
 
@@ -126,6 +127,13 @@ def prepare(case: Case, catalog: Catalog) -> Prepared | Skip:
             return Skip("no batch fits in memory", in_scope=True)
     if case.chips < tp:
         return Skip(f"the row's {case.chips} chips cannot hold one tp={tp} replica", in_scope=True)
+    copies = case.copies
+    if copies is None:
+        copies = case.chips // tp
+        if copies > 1:
+            notes.append(f"model copies not stated: the row's {case.chips} chips ÷ tp={tp} = {copies} copies assumed")
+    elif copies * tp > case.chips:
+        return Skip(f"{copies} model copies × tp={tp} need more than the row's {case.chips} chips", in_scope=True)
     imem = inference_memory(case.model, case.config(batch=batch, tp=tp), hw, tp)
     if not imem.fits:
         notes.append(
@@ -137,7 +145,7 @@ def prepare(case: Case, catalog: Catalog) -> Prepared | Skip:
             replica_shape(case.model, hw, ServeOptions(tp=tp, precision=case.precision))
         except ChipfleetError as exc:
             return Skip(f"server replay: {exc}", in_scope=True)
-    return Prepared(case=case, hardware=hw, tp=tp, batch=batch, notes=tuple(notes), catalog=catalog)
+    return Prepared(case=case, hardware=hw, tp=tp, batch=batch, copies=copies, notes=tuple(notes), catalog=catalog)
 
 
 def predict(prep: Prepared, eff: Efficiency | None = None) -> float:
@@ -172,8 +180,8 @@ def predict(prep: Prepared, eff: Efficiency | None = None) -> float:
         return _replay_server(prep, hw)
     cfg: ServingConfig = case.config(batch=prep.batch, tp=prep.tp)
     res = estimate_inference(cfg, hw, check_memory=False)
-    replicas = max(1, case.chips // prep.tp)
-    system = res.output_tokens_per_s_per_replica * replicas
+    assert prep.copies is not None
+    system = res.output_tokens_per_s_per_replica * prep.copies
     if metric in ("output_tokens_per_s", "tokens_per_s_offline"):
         return system
     if metric == "output_tokens_per_s_per_gpu":
@@ -191,15 +199,17 @@ def predict(prep: Prepared, eff: Efficiency | None = None) -> float:
 
 def _replay_server(prep: Prepared, hw: Hardware) -> float:
     """p50 TTFT or TPOT (ms) of an MLPerf Server run: Poisson arrivals at the run's offered rate, replayed in
-    the request-level simulator on the row's chips (``case.chips // tp`` replicas), every request at the
+    the request-level simulator on the row's model copies (``prep.copies`` replicas of tp chips), every request at the
     benchmark's mean lengths (the length distributions are not in chipfleet's records)."""
     case = prep.case
     assert isinstance(case, InferCase) and case.server_rate_per_s is not None and prep.catalog is not None
     instance = case.instance
-    if case.chips < instance.chips:  # part of an instance: only those chips serve
-        instance = instance.model_copy(update={"chips": case.chips})
+    assert prep.copies is not None and prep.tp is not None
+    serving = prep.copies * prep.tp  # chips of the copies that serve; the rest of the row's chips idle
+    if serving < instance.chips:  # part of an instance: only those chips serve
+        instance = instance.model_copy(update={"chips": serving})
     power = instance_power_w(prep.catalog, case.instance)
-    nodes = [Node(i, instance, hw, power, 0.0) for i in range(math.ceil(case.chips / instance.chips))]
+    nodes = [Node(i, instance, hw, power, 0.0) for i in range(math.ceil(serving / instance.chips))]
     rng = np.random.default_rng(0)
     arrivals = np.cumsum(rng.exponential(1.0 / case.server_rate_per_s, SERVER_REPLAY_REQUESTS))
     n = SERVER_REPLAY_REQUESTS
