@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -11,7 +12,7 @@ from chipfleet.catalog import Catalog, Pricing
 from chipfleet.perf.hardware import hardware_for
 from chipfleet.perf.training import TrainingSetup, choose_parallelism
 from chipfleet.plan.spot import SpotModel
-from chipfleet.plan.trainer import instance_counts
+from chipfleet.plan.trainer import LARGE_SPOT_CHIPS, explain, instance_counts, ratio_factors, spot_caveats
 from chipfleet.workloads import get_model
 
 MODEL = get_model("llama-3-70b")
@@ -166,3 +167,105 @@ def test_spot_overhead_model() -> None:
 def test_instance_counts_respect_limits() -> None:
     assert instance_counts(8, 64, None) == [1, 2, 3, 4, 6, 8]
     assert max(instance_counts(4, 10_000, 64)) == 64
+
+
+def test_spot_interruption_rate_scales_with_the_number_of_instances() -> None:
+    """A synchronous job stops when any instance is reclaimed: N instances, N × the per-instance rate."""
+    m = SpotModel(interruptions_per_month=0.2)
+    one = m.job_interruptions_per_s(1)
+    assert one == pytest.approx(0.2 / (730 * 3600))
+    for n in (2, 64, 512):
+        assert m.job_interruptions_per_s(n) == pytest.approx(n * one)
+        assert m.expected_interruptions(n, 86400.0) == pytest.approx(n * one * 86400.0)
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -0.1])
+def test_spot_model_rejects_non_finite_or_negative_rates(bad: float) -> None:
+    from chipfleet.exceptions import ConfigError
+
+    with pytest.raises(ConfigError, match="interruptions_per_month"):
+        SpotModel(interruptions_per_month=bad)
+    with pytest.raises(ConfigError, match="restart_s"):
+        SpotModel(restart_s=bad if bad != -0.1 else -1.0)
+
+
+def test_spot_options_carry_their_interruptions_and_a_caveat_when_large(cat: Catalog) -> None:
+    spot = SpotModel(interruptions_per_month=0.2)
+    c = plan.TrainConstraints(instances=("p5.48xlarge",), pricing=plan.PricingChoice.SPOT, max_chips=4096)
+    p = plan.train(MODEL, TOKENS, catalog=cat, constraints=c, spot=spot, objective=plan.Objective.TIME)
+    o = p.best
+    assert o.pricing is Pricing.SPOT and o.chips >= LARGE_SPOT_CHIPS
+    assert o.spot_interruptions == pytest.approx(spot.expected_interruptions(o.instances, o.time_s))
+    assert o.as_dict()["spot_interruptions_expected"] == o.spot_interruptions
+    text = " ".join(p.caveats)
+    assert f"{o.instances} × p5.48xlarge on spot" in text and "Not modelled" in text
+    assert p.as_dict()["caveats"] == list(p.caveats)
+    assert any("N × that rate" in a for a in p.assumptions)
+
+
+def test_on_demand_plans_have_no_spot_caveat(base: plan.TrainPlan) -> None:
+    assert all(o.pricing is Pricing.ON_DEMAND for o in base.options)
+    assert base.caveats == () and base.best.spot_interruptions == 0.0
+
+
+def test_small_spot_job_gets_the_interruption_line_but_no_capacity_caveat(cat: Catalog) -> None:
+    c = plan.TrainConstraints(instances=("p5.48xlarge",), pricing=plan.PricingChoice.SPOT, max_chips=16)
+    p = plan.train(SMALL, 1e11, catalog=cat, constraints=c)
+    caveats = spot_caveats(p.options, SpotModel())
+    assert caveats and all("stops whenever" in line for line in caveats)
+    assert not any("Not modelled" in line for line in caveats)
+
+
+@pytest.mark.parametrize("objective", list(plan.Objective))
+def test_ratio_factors_multiply_to_the_ratio(cat: Catalog, objective: plan.Objective) -> None:
+    c = plan.TrainConstraints(deadline_s=60 * 86400, instances=("p5.48xlarge", "p5en.48xlarge", "trn1.32xlarge"))
+    p = plan.train(MODEL, TOKENS, catalog=cat, constraints=c, objective=objective, top=0)
+    best = p.best
+    for other in p.options[1:]:
+        if other.co2_kg is None:
+            continue
+        product = math.prod(f.ratio for f in ratio_factors(other, best, objective))
+        assert product == pytest.approx(other.objective_value(objective) / best.objective_value(objective), rel=1e-9)
+
+
+def test_explanation_blames_the_region_when_the_grid_dominates(cat: Catalog) -> None:
+    """The seen case: 56× worse on CO2 was put down to a 1.07× price per hour; it is the region's grid."""
+    c = plan.TrainConstraints(deadline_s=60 * 86400, instances=("p5.48xlarge", "p5en.48xlarge"))
+    p = plan.train(MODEL, TOKENS, catalog=cat, constraints=c, objective=plan.Objective.CO2)
+    best = p.best
+    other = next(o for o in p.options if o.chip != best.chip)
+    factors = ratio_factors(other, best, plan.Objective.CO2)
+    dominant = max(factors, key=lambda f: f.weight)
+    # Build the case so it holds whatever the catalog's regions: the other option in a grid 50× dirtier.
+    assert best.grid_gco2_per_kwh is not None
+    dirty = dataclasses.replace(
+        other,
+        grid_gco2_per_kwh=best.grid_gco2_per_kwh * 50,
+        region="dirty-region",
+        co2_kg=other.energy_kwh * best.grid_gco2_per_kwh * 50 / 1000,
+    )
+    text = explain([best, dirty], plan.Objective.CO2)
+    assert "grid carbon intensity" in text and "mostly the grid of dirty-region" in text
+    assert "region effect" in text and "price per chip-hour" not in text
+    if dominant.name == "grid":  # the real catalog case, where the regions differ this much
+        assert "mostly the grid of" in p.explanation
+
+
+def test_explanation_blames_price_for_a_pure_price_difference(base: plan.TrainPlan) -> None:
+    best = base.best
+    dearer = dataclasses.replace(
+        best, chip="other-chip", instance="x", price_usd_per_h=best.price_usd_per_h * 3, cost_usd=best.cost_usd * 3
+    )
+    text = explain([best, dearer], plan.Objective.COST)
+    assert "3.00× worse on cost = 3.00× price per chip-hour" in text and "mostly the price per chip-hour" in text
+    assert "chip-time" not in text  # the same speed: not a reason
+
+
+def test_explanation_flags_an_uncalibrated_family(cat: Catalog) -> None:
+    c = plan.TrainConstraints(deadline_s=60 * 86400, instances=("trn2.48xlarge", "p5.48xlarge"))
+    p = plan.train(MODEL, TOKENS, catalog=cat, constraints=c)
+    unvalidated = [o for o in p.options if not o.validated]
+    assert unvalidated, "trn2's family has no measurements of its own in the catalog"
+    assert f"{unvalidated[0].chip} †" in p.explanation and "no measurements of its own" in p.explanation
+    validated_only = [o for o in p.options if o.validated]
+    assert "†" not in explain(validated_only, plan.Objective.COST)

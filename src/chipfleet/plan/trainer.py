@@ -99,6 +99,11 @@ class TrainOption:
     spot_overhead: float
     validated: bool
     band: tuple[float, float] | None
+    family: str  # the efficiency family whose calibration sets the speed
+    power_w: float  # IT power per instance at the modelled busy share
+    pue_ratio: float  # of the region
+    grid_gco2_per_kwh: float | None  # of the region; None where unknown
+    spot_interruptions: float  # expected times the whole job is stopped (0 on on-demand)
 
     @property
     def chips(self) -> int:
@@ -142,6 +147,11 @@ class TrainOption:
             "breakdown": self.breakdown,
             "memory_per_chip_bytes": self.memory_bytes,
             "spot_overhead": self.spot_overhead,
+            "spot_interruptions_expected": self.spot_interruptions,
+            "power_per_instance_w": self.power_w,
+            "pue": self.pue_ratio,
+            "grid_gco2_per_kwh": self.grid_gco2_per_kwh,
+            "family": self.family,
             "validated": self.validated,
             "range": {
                 "time_s": time_range(self.time_s, self.band),
@@ -166,6 +176,7 @@ class TrainPlan:
     evaluated: int
     explanation: str
     assumptions: tuple[str, ...] = field(default=())
+    caveats: tuple[str, ...] = field(default=())  # what the numbers do not cover, e.g. large jobs on spot
 
     @property
     def best(self) -> TrainOption:
@@ -185,6 +196,7 @@ class TrainPlan:
             "evaluated": self.evaluated,
             "why": self.explanation,
             "assumptions": list(self.assumptions),
+            "caveats": list(self.caveats),
         }
 
 
@@ -310,11 +322,14 @@ def _priced(
     for price in _prices(inst, c):
         region = catalog.region(price.region)
         factor = 1.0
+        interruptions = 0.0
         if price.pricing is Pricing.SPOT:
             factor = spot.overhead_factor(cand.instances, model.params_total * CHECKPOINT_BYTES_PER_PARAM)
             if not math.isfinite(factor):
                 continue
         time_s = base_time * factor
+        if price.pricing is Pricing.SPOT:
+            interruptions = spot.expected_interruptions(cand.instances, time_s)
         energy_kwh = watts * cand.instances * time_s * region.pue_ratio / J_PER_KWH
         grid = region.grid_gco2_per_kwh
         out.append(
@@ -339,6 +354,11 @@ def _priced(
                 spot_overhead=factor - 1.0,
                 validated=fam.validated,
                 band=band,
+                family=cand.hw.family,
+                power_w=watts,
+                pue_ratio=region.pue_ratio,
+                grid_gco2_per_kwh=grid,
+                spot_interruptions=interruptions,
             )
         )
     return out
@@ -430,7 +450,8 @@ def train(
         rejected=dict(rejected),
         evaluated=evaluated,
         explanation=explain(options, objective),
-        assumptions=PLAN_ASSUMPTIONS,
+        assumptions=PLAN_ASSUMPTIONS + ((spot.describe(),) if c.pricing is not PricingChoice.ON_DEMAND else ()),
+        caveats=spot_caveats([*options, *pareto], spot),
     )
 
 
@@ -445,8 +466,129 @@ def _one_per_instance_type(ranked: list[TrainOption], top: int) -> list[TrainOpt
     return (firsts + rest)[:top] if top > 0 else firsts + rest
 
 
+@dataclass(frozen=True)
+class RatioFactor:
+    """One factor of how much worse one option is than another on an objective (``ratio`` > 1: worse)."""
+
+    name: str  # chip_time, cluster_size, spot, price, power, pue, grid
+    ratio: float
+    detail: str  # the two values compared, in words
+
+    @property
+    def weight(self) -> float:
+        return abs(math.log(self.ratio)) if self.ratio > 0 and math.isfinite(self.ratio) else math.inf
+
+
+_FACTOR_LABEL = {
+    "chip_time": "chip-time per step",
+    "cluster_size": "cluster size",
+    "spot": "spot interruptions",
+    "price": "price per chip-hour",
+    "power": "power per chip",
+    "pue": "PUE",
+    "grid": "grid carbon intensity",
+}
+
+
+def _chip_power_w(o: TrainOption) -> float:
+    return o.power_w * o.instances / o.chips
+
+
+def ratio_factors(other: TrainOption, best: TrainOption, objective: Objective) -> list[RatioFactor]:
+    """Factors whose product is ``other ÷ best`` on ``objective`` (both from the same plan, so the same steps).
+
+    With time = steps × step time × spot factor, every objective splits into per-chip and per-region terms:
+
+    - time = (chip-seconds per step ÷ chips) × spot factor
+    - cost = chip-seconds per step × spot factor × $ per chip-hour
+    - energy = chip-seconds per step × spot factor × W per chip × PUE
+    - co2 = energy × grid gCO2e/kWh
+
+    so ``other/best`` is the product of the ratios of those terms (chip-time per step measures per-chip speed:
+    the higher it is, the less each chip delivers).
+    """
+    chip_time = (other.step_time_s * other.chips) / (best.step_time_s * best.chips)
+    factors = [
+        RatioFactor(
+            "chip_time",
+            chip_time,
+            f"each {other.chip} delivers {1 / chip_time:.2f}× the throughput of a {best.chip} at this job",
+        ),
+    ]
+    if objective is Objective.TIME:
+        factors.append(RatioFactor("cluster_size", best.chips / other.chips, f"{other.chips} vs {best.chips} chips"))
+    spot = (1.0 + other.spot_overhead) / (1.0 + best.spot_overhead)
+    factors.append(
+        RatioFactor("spot", spot, f"+{other.spot_overhead:.1%} vs +{best.spot_overhead:.1%} time lost to interruptions")
+    )
+    if objective is Objective.COST:
+        factors.append(
+            RatioFactor(
+                "price",
+                other.price_usd_per_chip_h / best.price_usd_per_chip_h,
+                f"${other.price_usd_per_chip_h:.2f} {other.pricing.value} in {other.region} vs "
+                f"${best.price_usd_per_chip_h:.2f} {best.pricing.value} in {best.region}",
+            )
+        )
+    if objective in (Objective.ENERGY, Objective.CO2):
+        factors.append(
+            RatioFactor(
+                "power", _chip_power_w(other) / _chip_power_w(best),
+                f"{_chip_power_w(other):.0f} W vs {_chip_power_w(best):.0f} W per chip with its host share",
+            )
+        )  # fmt: skip
+        factors.append(
+            RatioFactor(
+                "pue",
+                other.pue_ratio / best.pue_ratio,
+                f"{other.region} {other.pue_ratio:.3g} vs {best.region} {best.pue_ratio:.3g}",
+            )
+        )
+    if objective is Objective.CO2 and other.grid_gco2_per_kwh is not None and best.grid_gco2_per_kwh:
+        factors.append(
+            RatioFactor(
+                "grid",
+                other.grid_gco2_per_kwh / best.grid_gco2_per_kwh,
+                f"{other.region} {other.grid_gco2_per_kwh:.0f} vs {best.region} {best.grid_gco2_per_kwh:.0f} gCO2e/kWh",
+            )
+        )
+    return factors
+
+
+def _dominant_reason(f: RatioFactor, other: TrainOption, best: TrainOption) -> str:
+    if f.name == "grid":
+        return f"the grid of {other.region} vs {best.region} (a region effect, not the chip)"
+    if f.name == "pue":
+        return f"the data-centre PUE of {other.region} vs {best.region} (a region effect, not the chip)"
+    if f.name == "price":
+        if other.pricing is not best.pricing:
+            return f"the price per chip-hour ({other.pricing.value} vs {best.pricing.value} pricing)"
+        return "the price per chip-hour"
+    if f.name == "chip_time":
+        return f"per-chip speed ({other.chip} vs {best.chip})"
+    if f.name == "spot":
+        return "time lost to spot interruptions"
+    return _FACTOR_LABEL[f.name]
+
+
+def _unvalidated_note(options: Sequence[TrainOption]) -> str:
+    chips = sorted({(o.chip, o.family) for o in options if not o.validated})
+    if not chips:
+        return ""
+    names = ", ".join(f"{chip} † (family {family})" for chip, family in chips)
+    return (
+        f" This verdict relies on {names}, with no measurements of its own: its efficiency is a prior pooled "
+        "from other families, so the comparison is unconfirmed."
+    )
+
+
 def explain(options: Sequence[TrainOption], objective: Objective) -> str:
-    """Why the top option wins: its dominant step-time term, and what the best other chip lacks."""
+    """Why the top option wins, and why the best option on another chip loses, factor by factor.
+
+    The ratio to the runner-up is split into factors that multiply to it exactly (:func:`ratio_factors`); the
+    sentence lists those that differ from 1 by at least 1 %, largest first, and names the dominant one (a region
+    effect is called one). A verdict that rests on a family without its own measurements says so (†).
+    """
     if not options:
         return ""
     best = options[0]
@@ -459,24 +601,64 @@ def explain(options: Sequence[TrainOption], objective: Objective) -> str:
     )
     other = next((o for o in options[1:] if o.chip != best.chip), None)
     if other is None:
-        return text
-    ratio = other.objective_value(objective) / best.objective_value(objective)
-    # Chip-seconds per step: how much slower each of the other chips is at this job.
-    per_chip_speed = (other.step_time_s * other.chips) / (best.step_time_s * best.chips)
-    price_ratio = other.price_usd_per_chip_h / best.price_usd_per_chip_h
-    reasons = []
-    if per_chip_speed > 1.05:
-        reasons.append(f"each {other.chip} delivers {1 / per_chip_speed:.2f}× the throughput of a {best.chip}")
-    if price_ratio > 1.05:
-        reasons.append(f"a {other.chip} costs {price_ratio:.2f}× as much per hour")
-    if other.bound != best.bound:
-        other_share = other.breakdown[f"{other.bound}_s"] / sum(other.breakdown.values())
-        reasons.append(f"its step is {other_share:.0%} {other.bound}")
-    lacks = "; ".join(reasons) or "it is close"
-    return text + (
-        f" The best other chip, {other.instances} × {other.instance}, is {ratio:.2f}× worse on {objective.value}: "
-        f"{lacks}."
+        return text + _unvalidated_note([best])
+    best_value = best.objective_value(objective)
+    other_value = other.objective_value(objective)
+    if not (math.isfinite(best_value) and math.isfinite(other_value) and best_value > 0):
+        return text + _unvalidated_note([best, other])
+    ratio = other_value / best_value
+    factors = sorted(ratio_factors(other, best, objective), key=lambda f: -f.weight)
+    shown = [f for f in factors if abs(f.ratio - 1.0) >= 0.01]
+    head = (
+        f" The best other chip, {other.instances} × {other.instance} ({other.pricing.value}, {other.region}), is "
+        f"{ratio:.2f}× worse on {objective.value}"
     )
+    if not shown:
+        return text + head + ": every factor is within 1 %." + _unvalidated_note([best, other])
+    parts = " × ".join(f"{f.ratio:.2f}× {_FACTOR_LABEL[f.name]} ({f.detail})" for f in shown)
+    dominant = shown[0]
+    tail = f"; mostly {_dominant_reason(dominant, other, best)}"
+    if dominant.name == "chip_time" and other.bound != best.bound:
+        other_share = other.breakdown[f"{other.bound}_s"] / sum(other.breakdown.values())
+        tail += f": its step is {other_share:.0%} {other.bound}"
+    return text + head + f" = {parts}{tail}." + _unvalidated_note([best, other])
+
+
+def spot_caveats(options: Sequence[TrainOption], spot: SpotModel) -> tuple[str, ...]:
+    """What the spot figures of the listed options leave out, for the largest job among them on spot.
+
+    The expected interruptions and their lost time are in the option's time and cost (:class:`SpotModel`);
+    whether ``N`` spot instances can be had at once, and kept, is not modelled: above
+    :data:`LARGE_SPOT_CHIPS` chips the caveat says so.
+    """
+    on_spot = [o for o in options if o.pricing is Pricing.SPOT]
+    if not on_spot:
+        return ()
+    big = max(on_spot, key=lambda o: (o.chips, o.spot_interruptions))
+    shown = [on_spot[0]] if on_spot[0] is options[0] else []  # the chosen option, when it is on spot
+    shown += [big] if big not in shown else []
+    out = []
+    for o in shown:
+        per_day = spot.job_interruptions_per_s(o.instances) * 86400.0
+        which = "its instance is" if o.instances == 1 else f"any of its {o.instances} instances is"
+        out.append(
+            f"{o.instances} × {o.instance} on spot is one synchronous job: it stops whenever {which} "
+            f"reclaimed ({spot.interruptions_per_month:.0%} per instance-month × "
+            f"{o.instances} = {per_day:.2f} stops a day, about {o.spot_interruptions:,.0f} over the run); the "
+            f"checkpoints, lost work and {spot.restart_s / 60:g}-minute restarts add {o.spot_overhead:.1%} to its "
+            "time and cost."
+        )
+    if big.chips >= LARGE_SPOT_CHIPS:
+        out.append(
+            f"Not modelled: whether {big.instances} spot {big.instance} instances ({big.chips} chips) can be had at "
+            "once and kept; large accelerator spot pools often cannot, and a job that waits for capacity takes "
+            "longer than shown. Compare with --pricing on-demand before relying on a spot plan of this size."
+        )
+    return tuple(out)
+
+
+LARGE_SPOT_CHIPS = 256
+"""Chips from which a spot plan carries the capacity caveat (our threshold: 32 eight-GPU instances)."""
 
 
 def _infeasible(
@@ -533,7 +715,8 @@ PLAN_ASSUMPTIONS: tuple[str, ...] = (
     "time = steps × modelled step time (chipfleet.perf.training); global batch fixed, about 4M tokens by default",
     "per instance type, count and precision the fastest split that fits is kept; splits: TP within an "
     "instance, PP dividing the layers, interleaving 1/2/4, micro-batch 1-8, ZeRO 1 or 3, three recompute modes",
-    "spot: expected time includes checkpoints, lost work and restarts (Young/Daly; chipfleet.plan.spot.SpotModel)",
+    "spot: expected time includes checkpoints, lost work and restarts (Young/Daly; chipfleet.plan.spot.SpotModel); "
+    "a job of N instances is interrupted N times as often as one instance",
     "energy = instance power (chips idle→TDP by busy share, plus host) × time × region PUE; CO2 = energy × "
     "annual grid intensity",
 )
