@@ -6,7 +6,6 @@ import gzip
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from chipfleet.exceptions import ConfigError, UnknownNameError
@@ -168,7 +167,10 @@ def test_mapping_objects_are_accepted(tmp_path: Path) -> None:
 BAD_ROWS = [
     ("0,abc,1", "'in' (input tokens) is 'abc': not a number"),
     ("-1,1,1", "'t' (arrival) is '-1': a time must be >= 0"),
-    ("0,-5,1", "'in' (input tokens) is '-5': must be >= 0"),
+    ("0,-5,1", "'in' (input tokens) is '-5': must be >= 1"),
+    ("0,0,1", "'in' (input tokens) is '0': must be >= 1 (a prompt has at least one token)"),
+    ("0,2e7,1", "'in' (input tokens) is '2e7': must be at most 10,000,000"),
+    ("1e12,1,1", "'t' (arrival) is '1e12': more than 10 years after the earliest time"),
     ("0,1", "'out' (output tokens) is None: missing"),
     ("0,1,", "'out' (output tokens) is '': missing"),
     ("0,1,0", "'out' (output tokens) is '0': must be >= 1"),
@@ -285,7 +287,83 @@ def test_missing_files_and_unknown_names(tmp_path: Path) -> None:
         load_trace(write(tmp_path, "broken.csv.gz", b"\x1f\x8b\x08garbage"), mapping=REQ)
 
 
-def test_header_only_file_gives_an_empty_trace(tmp_path: Path) -> None:
-    t = requests(write(tmp_path, "h.csv", "t,in,out\n"), mapping=REQ)
-    assert len(t) == 0 and t.duration_s == 0.0 and t.rate_per_s == 0.0
-    assert np.isnan(float(t.describe()["input_tokens_mean"]))
+# --- bad input: every class is a ConfigError that says what, why and how to fix (issue 10) ------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "mapping", "message"),
+    [
+        # an empty workload
+        ("h.csv", "t,in,out\n", REQ, r"no data rows \(only a header\)"),
+        ("h.csv", "t,gpus,run\n\n\n", JOBS, "no data rows .* at least one of its jobs"),
+        ("blank.jsonl", "\n\n", REQ, "the file is empty"),
+        # zero-token prompts and absurd counts
+        ("z.csv", "t,in,out\n0,0,5\n", REQ, r"line 2: field 'in' \(input tokens\) is '0': must be >= 1"),
+        ("big.csv", "t,in,out\n0,1e30,5\n", REQ, "must be at most 10,000,000"),
+        ("chips.csv", "t,gpus,run\n0,1e9,5\n", JOBS, "must be at most 1,000,000"),
+        # trace times and durations
+        ("inf.csv", "t,in,out\n0,1,1\ninf,1,1\n", REQ, "line 3: .* not a finite number"),
+        ("neg.csv", "t,in,out\n0,1,1\n-1e-9,1,1\n", REQ, "line 3: .* a time must be >= 0"),
+        ("far.csv", "t,in,out\n0,1,1\n1e300,1,1\n", REQ, "line 3: .* more than 10 years after .* time_unit"),
+        ("ns.csv", "t,in,out\n1700000000000000000,1,1\n0,1,1\n", REQ, "more than 10 years"),
+        ("y.csv", "t,in,out\n0001-01-01,1,1\n2024-01-01,1,1\n", {**REQ, "time_unit": "datetime"}, "10 years"),
+        ("dur.csv", "t,gpus,run\n0,1,1e308\n", {**JOBS, "duration_unit": "h"}, "longer than 10 years"),
+        ("nand.csv", "t,gpus,run\n0,1,nan\n", JOBS, "not a finite number"),
+        # file encodings and shapes
+        ("latin1.csv", b"t,in,out\n0,1,1\n\xe9\xff,1,1\n", REQ, "not UTF-8 text .* save the file as UTF-8"),
+        ("f.csv", "t,in,out\n0,1," + "9" * 200_000 + "\n", REQ, "line 2: cannot be read as CSV"),
+        ("bad.csv.gz", b"\x1f\x8bnot gzip", REQ, "not a valid gzip file"),
+        ("arr.jsonl", "[0, 1, 1]\n[1, 1, 1]\n", REQ, r"no line is a JSON object .* one object per line"),
+        ("mix.jsonl", '{"t": 0, "in": 1, "out": 1}\n7\n', REQ, r"line 2: the row is not a JSON object"),
+        ("deep.jsonl", '{"t": 0, "in": 1, "out": 1}\n' + "[" * 100_000 + "\n", REQ, "line 2: .*JSON"),
+        ("int.jsonl", '{"t": 0, "in": ' + "9" * 5000 + ', "out": 1}\n', REQ, "line 1: .*JSON"),
+        ("huge.jsonl", '{"t": 0, "in": ' + "9" * 400 + ', "out": 1}\n', REQ, "an integer of 400 digits"),
+        ("bool.jsonl", '{"t": true, "in": 1, "out": 1}\n', REQ, r"'t' \(arrival\) is True: not a number"),
+        ("obj.jsonl", '{"t": {"s": 1}, "in": 1, "out": 1}\n', REQ, "not a number"),
+        ("hash.jsonl", '{"t": 0, "in": 1, "out": 1, "h": [1e400]}\n', {**REQ, "hash_ids": "h"}, "64-bit integers"),
+        ("hash2.jsonl", '{"t": 0, "in": 1, "out": 1, "h": [' + "9" * 30 + "]}\n", {**REQ, "hash_ids": "h"}, "64-bit"),
+        # missing columns and mapping errors
+        ("m.csv", "t,in\n0,1\n", REQ, r"no column 'out' in the header \(t, in\)"),
+        ("m.csv", "t,in,outt\n0,1,1\n", REQ, "Did you mean 'outt'"),
+        ("m.csv", "t,in,out\n0,1\n", REQ, "line 2: field 'out' .* missing"),
+        ("m.csv", "t,in,out\n0,1,1\n", {**REQ, "time_unit": "hours"}, "time_unit 'hours' is not one of"),
+        ("m.csv", "t,in,out\n0,1,1\n", {**REQ, "arival": "t"}, "unknown requests mapping key 'arival'"),
+        ("m.csv", "t,in,out\n0,1,1\n", {"arrival": "t", "input": "in"}, "lacks output"),
+        ("m.csv", "t,in,out\n0,1,1\n", {"in": "t"}, "cannot tell whether the mapping describes requests or jobs"),
+        ("m.csv", "t,in,out\n0,1,1\n", {**REQ, "block_tokens": 10**30}, "block_tokens .* between 1 and"),
+        ("m.csv", "t,in,out\n0,1,1\n", {**REQ, "block_tokens": "1.5"}, "block_tokens must be a whole number"),
+    ],
+)
+def test_bad_files_fail_cleanly(
+    tmp_path: Path, name: str, content: str | bytes, mapping: dict[str, str | int], message: str
+) -> None:
+    path = write(tmp_path, name, content)
+    with pytest.raises(ConfigError, match=message):
+        load_trace(path, mapping=mapping)
+
+
+def test_every_row_skipped_is_an_error_not_an_empty_trace(tmp_path: Path) -> None:
+    path = write(tmp_path, "bad.csv", "t,in,out\nx,1,1\n1,0,1\n")
+    with pytest.raises(ConfigError, match=r"all 2 rows were bad and skipped, so no requests are left \(first: line 2"):
+        load_trace(path, mapping=REQ, skip_bad_rows=True)
+    path = write(tmp_path, "bad.jsonl", '{"t": 0, "gpus": 0, "run": 1}\n')
+    with pytest.raises(ConfigError, match="so no jobs are left"):
+        load_trace(path, mapping=JOBS, skip_bad_rows=True)
+
+
+def test_skipping_drops_absurd_rows_and_keeps_the_rest(tmp_path: Path) -> None:
+    text = "t,in,out\n0,1,1\n1e300,1,1\n5,0,1\n7,2e7,1\n9,3,4\n"
+    t = requests(write(tmp_path, "r.csv", text), mapping=REQ, skip_bad_rows=True)
+    assert t.skipped_rows == 3 and t.arrival_s.tolist() == [0.0, 9.0] and t.input_tokens.tolist() == [1, 3]
+
+
+def test_unsorted_arrivals_are_sorted_stably(tmp_path: Path) -> None:
+    t = requests(write(tmp_path, "u.csv", "t,in,out\n5,1,1\n2,2,1\n5,3,1\n3,4,1\n"), mapping=REQ)
+    assert t.arrival_s.tolist() == [0.0, 1.0, 3.0, 3.0] and t.input_tokens.tolist() == [2, 4, 1, 3]
+
+
+def test_units_are_case_insensitive(tmp_path: Path) -> None:
+    t = requests(write(tmp_path, "u.csv", "t,in,out\n0,1,1\n1500,1,1\n"), mapping={**REQ, "time_unit": "MS"})
+    assert t.arrival_s.tolist() == [0.0, 1.5]
+    j = jobs(write(tmp_path, "j.csv", "t,gpus,run\n0,1,2\n"), mapping={**JOBS, "duration_unit": "H"})
+    assert j.duration_s.tolist() == [7200.0]

@@ -42,8 +42,12 @@ def test_arrays_are_typed_copies_and_read_only() -> None:
         ([0, 2, 1], [1, 1, 1], [1, 1, 1], "sorted ascending"),
         ([1, 2, 3], [1, 1, 1], [1, 1, 1], "must start at 0"),
         ([0, 1], [1, 1, 1], [1, 1, 1], "one entry per request"),
-        ([0, 1, 2], [1, -1, 1], [1, 1, 1], "input_tokens must be >= 0"),
-        ([0, 1, 2], [1, 1, 1], [1, 0, 1], "output_tokens must be >= 1"),
+        ([0, 1, 2], [1, -1, 1], [1, 1, 1], "input_tokens must be between 1 and"),
+        ([0, 1, 2], [1, 0, 1], [1, 1, 1], "a prompt has at least one token"),
+        ([0, 1, 2], [1, 2e7, 1], [1, 1, 1], "input_tokens must be whole numbers of at most 10,000,000"),
+        ([0, 1, 2], [1, 1.5, 1], [1, 1, 1], "must be whole numbers"),
+        ([0, 1, 4e8], [1, 1, 1], [1, 1, 1], "10-year"),
+        ([0, 1, 2], [1, 1, 1], [1, 0, 1], "output_tokens must be between 1 and"),
         ([0, np.nan, 2], [1, 1, 1], [1, 1, 1], "NaN or infinite"),
     ],
 )
@@ -83,9 +87,10 @@ def test_head_and_slice_rebase_and_keep_hashes() -> None:
     assert s.block_tokens == 16 and s.source == "test"
     assert t.slice(3).input_tokens.tolist() == [10, 11, 12]  # one argument: like range(stop)
     assert len(t.slice(-2, 5)) == 2
-    assert len(t.head(100)) == 5 and len(t.head(0)) == 0
-    with pytest.raises(ConfigError):
-        t.head(-1)
+    assert len(t.head(100)) == 5
+    for empty in (0, -1):  # an empty workload has nothing to simulate: a clean error, not an empty trace
+        with pytest.raises(ConfigError, match="must be a whole number >= 1"):
+            t.head(empty)
     assert len(t) == 5  # unchanged
 
 
@@ -111,9 +116,17 @@ def test_job_trace() -> None:
     assert j.head(1).chips.tolist() == [1]
     assert j.scale_rate(10).submit_s.tolist() == [0.0, 1.0, 3.0]
     assert j.scale_rate(10).duration_s.tolist() == [100.0, 50.0, 10.0]
-    with pytest.raises(ConfigError, match="chips must be >= 1"):
+    with pytest.raises(ConfigError, match="chips must be between 1 and"):
         JobTrace("bad", [0.0], [0], [1.0])
     with pytest.raises(ConfigError, match="duration_s must be finite"):
         JobTrace("bad", [0.0], [1], [-1.0])
+    with pytest.raises(ConfigError, match="10 years"):
+        JobTrace("bad", [0.0], [1], [1e300])
+    with pytest.raises(ConfigError, match="chips must be whole numbers of at most 1,000,000"):
+        JobTrace("bad", [0.0], [1e30], [1.0])
+    with pytest.raises(ConfigError, match="jobs to keep"):
+        j.head(0)
+    with pytest.raises(ConfigError, match="10-year"):  # a rate scale near 0 stretches the span past the bound
+        j.scale_rate(1e-9)
     with pytest.raises(ConfigError, match="sorted"):
         JobTrace("bad", [0.0, 5.0, 1.0], [1, 1, 1], [1.0, 1.0, 1.0])

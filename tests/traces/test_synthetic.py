@@ -125,8 +125,27 @@ def test_generator_argument_errors() -> None:
         gamma_bursty(1.0, 0.0, n=5, **kw)  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="peak_to_trough must be >= 1"):
         diurnal(1.0, 0.5, n=5, **kw)  # type: ignore[arg-type]
-    with pytest.raises(ConfigError, match="n must be >= 0"):
+    with pytest.raises(ConfigError, match="n must be between 0 and"):
         poisson(1.0, n=-1, **kw)  # type: ignore[arg-type]
+    # Bounded before any work: these would otherwise allocate terabytes or loop forever.
+    with pytest.raises(ConfigError, match=r"would generate about 1e\+12 arrivals"):
+        poisson(1e6, duration_s=1e6, **kw)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="would generate"):
+        poisson_jobs(1e300, duration_s=1.0, job_duration_dist="5", rng=rng())
+    with pytest.raises(ConfigError, match="would generate"):
+        diurnal(1e9, 2.0, duration_s=86_400.0, **kw)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="peak_s must be a finite"):
+        diurnal(1.0, 2.0, peak_s=math.nan, n=5, **kw)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="cv must be a finite number between"):
+        gamma_bursty(1.0, 1e200, n=5, **kw)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="10-year"):  # gaps of 1e300 s: refused by the trace's span bound
+        poisson(1e-300, n=3, **kw)  # type: ignore[arg-type]
+
+
+def test_lognormal_draws_are_capped_at_the_token_bound() -> None:
+    wide = LognormalLength(5_000_000.0, 10.0)
+    draws = wide.sample(2000, rng())
+    assert draws.min() >= 1 and draws.max() == 10_000_000
 
 
 def test_poisson_jobs() -> None:
@@ -165,7 +184,7 @@ def test_parse_forms() -> None:
         ("", "empty length distribution"),
         ("gaussian:mean=3", "unknown length distribution"),
         ("fixd:3", "Did you mean fixed"),
-        ("fixed:0", ">= 1 token"),
+        ("fixed:0", "between 1 and 10,000,000 tokens"),
         ("fixed:1.5", "whole number"),
         ("fixed:abc", "not a number"),
         ("uniform:5", "needs low and high"),
@@ -178,6 +197,14 @@ def test_parse_forms() -> None:
         ("trace:", "needs a trace name"),
         ("trace:philly", "job trace"),
         ("trace:azure-conv:chips", "request trace"),
+        ("fixed:1e30", "between 1 and 10,000,000 tokens"),
+        ("fixed:1e400", "must be finite"),
+        ("uniform:1,1e12", "high <= 10,000,000"),
+        ("lognormal:mean=1e300,sigma=1", "at most 10,000,000 tokens"),
+        ("lognormal:median=1000,sigma=nan", "must be finite"),
+        ("lognormal:median=1000,sigma=1e6", "sigma must be between 0 and 10"),
+        ("lognormal:median=1000,sigma=1,max=1e12", "max must be between 1 and"),
+        ("lognormal:mean=inf,median=5", "must be finite"),
     ],
 )
 def test_parse_errors(text: str, message: str) -> None:

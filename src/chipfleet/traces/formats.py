@@ -28,7 +28,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from chipfleet.exceptions import ConfigError, did_you_mean
-from chipfleet.traces.schema import JobTrace, RequestTrace, TraceKind
+from chipfleet.traces.schema import MAX_JOB_CHIPS, MAX_REQUEST_TOKENS, MAX_SPAN_S, JobTrace, RequestTrace, TraceKind
 
 TimeUnit = Literal["s", "ms", "us", "ns", "datetime"]
 DurationUnit = Literal["s", "ms", "us", "ns", "min", "h"]
@@ -114,6 +114,9 @@ def parse_mapping(mapping: MappingInput, kind: TraceKind | None = None) -> Colum
             f"{kind} mapping lacks {', '.join(missing)}: give the column name of each of {', '.join(required)}."
         )
     values = {k: str(v) for k, v in mapping.items() if k != "block_tokens"}
+    for key in ("time_unit", "duration_unit"):
+        if key in values:
+            values[key] = values[key].strip().lower()
     time_unit = values.get("time_unit", "s")
     if time_unit not in get_args(TimeUnit):
         raise ConfigError(f"time_unit {time_unit!r} is not one of {', '.join(get_args(TimeUnit))}.")
@@ -133,10 +136,13 @@ def parse_mapping(mapping: MappingInput, kind: TraceKind | None = None) -> Colum
         raw = mapping["block_tokens"]
         try:
             block_tokens = int(raw)
-        except ValueError:
+        except (ValueError, TypeError, OverflowError):
             raise ConfigError(f"block_tokens must be a whole number of tokens, got {raw!r}.") from None
-        if block_tokens < 1:
-            raise ConfigError(f"block_tokens must be >= 1, got {block_tokens}.")
+        if not 1 <= block_tokens <= MAX_REQUEST_TOKENS:
+            raise ConfigError(
+                f"block_tokens (tokens per prefix-hash block) must be between 1 and {MAX_REQUEST_TOKENS:,}, "
+                f"got {block_tokens}; Mooncake's traces use 512."
+            )
     return RequestMapping(
         arrival=values["arrival"],
         input=values["input"],
@@ -269,14 +275,21 @@ def _read_csv(text: str, label: str, columns: Sequence[str], delimiter: str) -> 
     header: list[str] | None = None
     rows: list[list[str]] = []
     lines: list[int] = []
-    for row in reader:
-        if not row or (len(row) == 1 and not row[0].strip()):
-            continue  # blank line (including trailing ones)
-        if header is None:
-            header = [h.strip() for h in row]
-            continue
-        rows.append(row)
-        lines.append(reader.line_num)
+    try:
+        for row in reader:
+            if not row or (len(row) == 1 and not row[0].strip()):
+                continue  # blank line (including trailing ones)
+            if header is None:
+                header = [h.strip() for h in row]
+                continue
+            rows.append(row)
+            lines.append(reader.line_num)
+    except csv.Error as exc:
+        kind = "TSV" if delimiter == "\t" else "CSV"
+        raise ConfigError(
+            f"{label}, line {reader.line_num}: cannot be read as {kind} ({exc}). Check that the file is a "
+            f"{kind} trace (JSON Lines files need a .jsonl suffix) and fix or delete that line."
+        ) from None
     if header is None:
         raise ConfigError(f"{label}: the file is empty; a CSV trace needs a header line and at least one row.")
     resolved = {c: _resolve(c, header, label) for c in columns}
@@ -300,6 +313,10 @@ def _read_jsonl(text: str, label: str, columns: Sequence[str], optional: Sequenc
         except json.JSONDecodeError as exc:
             obj = None
             broken[len(objects)] = f"is not valid JSON ({exc.msg} at column {exc.colno})"
+        except (ValueError, RecursionError) as exc:  # an integer of over 4,300 digits; nesting past the stack
+            obj = None
+            why = "nests too deeply" if isinstance(exc, RecursionError) else str(exc).split(";")[0]
+            broken[len(objects)] = f"cannot be read as JSON ({why})"
         if obj is not None and not isinstance(obj, dict):
             broken[len(objects)] = "is not a JSON object ({...})"
             obj = None
@@ -307,6 +324,11 @@ def _read_jsonl(text: str, label: str, columns: Sequence[str], optional: Sequenc
         lines.append(number)
     if not objects:
         raise ConfigError(f"{label}: the file is empty; a JSONL trace needs one JSON object per line.")
+    if len(broken) == len(objects):
+        raise ConfigError(
+            f"{label}: no line is a JSON object (line {lines[0]}: the row {broken[0]}). A JSONL trace has one "
+            'object per line, e.g. {"arrival": 0.5, "input": 812, "output": 64}; check the file and its suffix.'
+        )
     first = next((o for i, o in enumerate(objects) if i not in broken), {})
     header = list(first)
     resolved = {c: (c if c in optional and c not in header else _resolve(c, header, label)) for c in columns}
@@ -322,7 +344,7 @@ def read_header(text: str, fmt: FileFormat) -> list[str]:
         if fmt == "jsonl":
             try:
                 obj = json.loads(line)
-            except json.JSONDecodeError:
+            except (ValueError, RecursionError):
                 return []
             return list(obj) if isinstance(obj, dict) else []
         return [h.strip() for h in next(csv.reader([line], delimiter="\t" if fmt == "tsv" else ","))]
@@ -351,22 +373,22 @@ class _Checker:
 
     def flag(self, mask: NDArray[np.bool_], field: str, column: str, raw: Sequence[Any], reason: str) -> None:
         for i in np.flatnonzero(mask & ~self.bad).tolist():
-            self._flag(i, f"field {column!r} ({field}) is {raw[i]!r}: {reason}")
+            self._flag(i, f"field {column!r} ({field}) is {_show(raw[i])}: {reason}")
 
     def numbers(self, field: str, column: str, raw: Sequence[Any]) -> NDArray[np.float64]:
         """Floats, NaN where missing or not a number (those rows flagged)."""
         try:
-            if None in raw:
+            if None in raw or any(type(v) is bool for v in raw):
                 raise TypeError
             out: NDArray[np.float64] = np.asarray(raw, dtype=np.float64)
             if out.ndim != 1:
                 raise TypeError
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, OverflowError):
             out = np.full(self.n, np.nan)
             for i, value in enumerate(raw):
                 parsed, reason = _one_number(value)
                 if reason:
-                    self._flag(i, f"field {column!r} ({field}) is {value!r}: {reason}")
+                    self._flag(i, f"field {column!r} ({field}) is {_show(value)}: {reason}")
                 else:
                     out[i] = parsed
         bad = ~np.isfinite(out)
@@ -385,7 +407,9 @@ class _Checker:
                 try:
                     stamps[i] = np.datetime64(text, "ns")
                 except ValueError:
-                    self._flag(i, f"field {column!r} ({field}) is {raw[i]!r}: not a date-time (YYYY-MM-DD HH:MM:SS)")
+                    self._flag(
+                        i, f"field {column!r} ({field}) is {_show(raw[i])}: not a date-time (YYYY-MM-DD HH:MM:SS)"
+                    )
         missing = np.isnat(stamps)
         if missing.any():
             self.flag(missing, field, column, raw, "missing or not a date-time (YYYY-MM-DD HH:MM:SS[.fff])")
@@ -408,6 +432,14 @@ class _Checker:
         return keep
 
 
+def _show(value: Any, limit: int = 60) -> str:
+    """``repr(value)``, shortened to ``limit`` characters so a huge field does not flood the message."""
+    if type(value) is int and abs(value) >= 10**limit:
+        return f"an integer of {len(str(abs(value)))} digits"
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _one_number(value: Any) -> tuple[float, str]:
     if value is None or (isinstance(value, str) and not value.strip()):
         return math.nan, "missing"
@@ -417,6 +449,8 @@ def _one_number(value: Any) -> tuple[float, str]:
         return float(value), ""
     except ValueError:
         return math.nan, "not a number"
+    except OverflowError:
+        return math.nan, "not a finite number"
 
 
 def _times_s(check: _Checker, field: str, column: str, raw: Sequence[Any], unit: str) -> NDArray[np.float64]:
@@ -427,12 +461,33 @@ def _times_s(check: _Checker, field: str, column: str, raw: Sequence[Any], unit:
     return values * _SECONDS_PER[unit]
 
 
-def _counts(check: _Checker, field: str, column: str, raw: Sequence[Any], minimum: int) -> NDArray[np.float64]:
+_TOKENS_CAP = "more than the largest published context window, 10M tokens"
+_CHIPS_CAP = "more chips than any cluster built"
+
+
+def _counts(
+    check: _Checker, field: str, column: str, raw: Sequence[Any], minimum: int, maximum: int, why: tuple[str, str]
+) -> NDArray[np.float64]:
+    """Whole numbers in ``[minimum, maximum]``; ``why`` explains each bound in the message."""
     values = check.numbers(field, column, raw)
     with np.errstate(invalid="ignore"):
         check.flag(values != np.floor(values), field, column, raw, "not a whole number")
-        check.flag(values < minimum, field, column, raw, f"must be >= {minimum}")
+        check.flag(values < minimum, field, column, raw, f"must be >= {minimum} ({why[0]})")
+        check.flag(values > maximum, field, column, raw, f"must be at most {maximum:,} ({why[1]})")
     return values
+
+
+def _check_span(check: _Checker, field: str, column: str, raw: Sequence[Any], seconds: NDArray[np.float64]) -> None:
+    """Flag rows more than :data:`MAX_SPAN_S` after the earliest good row (a unit slip or a corrupt time)."""
+    good = ~check.bad & np.isfinite(seconds)
+    if not good.any():
+        return
+    with np.errstate(invalid="ignore"):
+        late = (seconds - seconds[good].min()) > MAX_SPAN_S
+    check.flag(
+        late, field, column, raw,
+        "more than 10 years after the earliest time in the file; check time_unit (s, ms, us, ns, datetime)",
+    )  # fmt: skip
 
 
 def _hashes(check: _Checker, column: str, raw: Sequence[Any]) -> list[tuple[int, ...]]:
@@ -444,12 +499,23 @@ def _hashes(check: _Checker, column: str, raw: Sequence[Any]) -> list[tuple[int,
                 row = json.loads(row)
             except json.JSONDecodeError:
                 row = None
-        if isinstance(row, list) and all(isinstance(h, int) and not isinstance(h, bool) for h in row):
+        if isinstance(row, list) and all(type(h) is int and -(2**63) <= h < 2**63 for h in row):
             out.append(tuple(row))
         else:
-            check._flag(i, f"field {column!r} (hash_ids) is {value!r}: must be a list of integers")
+            check._flag(i, f"field {column!r} (hash_ids) is {_show(value)}: must be a list of 64-bit integers")
             out.append(())
     return out
+
+
+def _require_rows(check: _Checker, keep: NDArray[np.bool_], what: str) -> None:
+    """Refuse a file whose every row was skipped: an empty workload has nothing to simulate or plan."""
+    if keep.any():
+        return
+    first = min(check.problems)
+    raise ConfigError(
+        f"{check.label}: all {check.n:,} rows were bad and skipped, so no {what} are left (first: line "
+        f"{check.lines[first]}: {check.problems[first]}). Fix the rows or the column mapping."
+    )
 
 
 def _order(times: NDArray[np.float64]) -> NDArray[np.intp]:
@@ -488,6 +554,12 @@ def parse_trace(
         else _read_csv(text, label, columns, "\t" if fmt == "tsv" else ",")
     )
     check = _Checker(label, rows.lines, rows.broken)
+    if check.n == 0:
+        what = "requests" if isinstance(mapping, RequestMapping) else "jobs"
+        raise ConfigError(
+            f"{label}: no data rows (only a header); a trace needs at least one of its {what}. "
+            "Add rows, or check that this is the file you meant."
+        )
     if isinstance(mapping, RequestMapping):
         return _requests(rows, check, mapping, name, source, license, skip_bad_rows)
     return _jobs(rows, check, mapping, name, source, license, skip_bad_rows)
@@ -498,10 +570,28 @@ def _requests(
 ) -> RequestTrace:
     v = rows.values
     arrival = _times_s(check, "arrival", m.arrival, v[m.arrival], m.time_unit)
-    inp = _counts(check, "input tokens", m.input, v[m.input], 0)
-    out = _counts(check, "output tokens", m.output, v[m.output], 1)
+    _check_span(check, "arrival", m.arrival, v[m.arrival], arrival)
+    inp = _counts(
+        check,
+        "input tokens",
+        m.input,
+        v[m.input],
+        1,
+        MAX_REQUEST_TOKENS,
+        ("a prompt has at least one token", _TOKENS_CAP),
+    )
+    out = _counts(
+        check,
+        "output tokens",
+        m.output,
+        v[m.output],
+        1,
+        MAX_REQUEST_TOKENS,
+        ("every request generates a token", _TOKENS_CAP),
+    )
     hashes = _hashes(check, m.hash_ids, v[m.hash_ids]) if m.hash_ids else None
     keep = check.raise_or_keep(skip)
+    _require_rows(check, keep, "requests")
     arrival, inp, out = arrival[keep], inp[keep], out[keep]
     order = _order(arrival)
     kept_hashes: tuple[tuple[int, ...], ...] | None = None
@@ -524,10 +614,19 @@ def _requests(
 def _jobs(rows: _Rows, check: _Checker, m: JobMapping, name: str, source: str, license: str, skip: bool) -> JobTrace:
     v = rows.values
     submit = _times_s(check, "submit", m.submit, v[m.submit], m.time_unit)
-    chips = _counts(check, "chips", m.chips, v[m.chips], 1)
+    _check_span(check, "submit", m.submit, v[m.submit], submit)
+    chips = _counts(
+        check, "chips", m.chips, v[m.chips], 1, MAX_JOB_CHIPS, ("a job runs on one chip or more", _CHIPS_CAP)
+    )
     duration = check.numbers("duration", m.duration, v[m.duration])
-    check.flag(duration < 0, "duration", m.duration, v[m.duration], "a duration must be >= 0")
+    with np.errstate(invalid="ignore", over="ignore"):
+        check.flag(duration < 0, "duration", m.duration, v[m.duration], "a duration must be >= 0")
+        check.flag(
+            duration * _SECONDS_PER[m.duration_unit] > MAX_SPAN_S, "duration", m.duration, v[m.duration],
+            f"a job longer than 10 years; check duration_unit ({m.duration_unit!r} now)",
+        )  # fmt: skip
     keep = check.raise_or_keep(skip)
+    _require_rows(check, keep, "jobs")
     submit, chips, duration = submit[keep], chips[keep], duration[keep] * _SECONDS_PER[m.duration_unit]
     order = _order(submit)
     return JobTrace(

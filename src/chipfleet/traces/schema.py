@@ -19,6 +19,20 @@ TraceKind = Literal["requests", "jobs"]
 
 Summary = dict[str, float | int | str]
 
+# Bounds that separate a real workload from a data or unit error. They are limits on what a trace may hold, chosen
+# far above every published trace, not model parameters:
+MAX_SPAN_S = 10 * 365.25 * 86_400.0
+"""Ten years: the longest span (and job run time) a trace may hold. Published traces span an hour (Azure LLM 2023,
+Mooncake) to about three months (Philly, 2017-09 to 2017-12); a span beyond ten years almost always means a time
+unit slip (milliseconds or nanoseconds read as seconds) or a corrupt timestamp. Estimate, chosen 2026-12."""
+MAX_REQUEST_TOKENS = 10_000_000
+"""Tokens in one request's prompt or output: the largest published context window, Llama 4 Scout's 10M tokens
+(Meta, "The Llama 4 herd", ai.meta.com/blog/llama-4-multimodal-intelligence/, 2025-04-05). The shipped traces reach
+126,195 (Mooncake)."""
+MAX_JOB_CHIPS = 1_000_000
+"""Chips one job may ask for. Estimate: about five times the largest AI clusters reported by 2025 (xAI Colossus,
+100,000 then 200,000 H100/H200, 2024-2025); Philly's largest job asks for 128 GPUs."""
+
 
 def _frozen_array(values: Any, dtype: type[np.generic], what: str) -> NDArray[Any]:
     """A 1-D read-only copy of ``values`` as ``dtype``."""
@@ -27,6 +41,26 @@ def _frozen_array(values: Any, dtype: type[np.generic], what: str) -> NDArray[An
         raise ConfigError(f"{what} must be one-dimensional, got shape {arr.shape}.")
     arr.setflags(write=False)
     return arr
+
+
+def _counts(values: Any, what: str, high: int) -> NDArray[np.int64]:
+    """Whole counts as a read-only int64 array; values that are fractional, non-finite or beyond ``high`` are
+    refused here rather than wrapped around by the int64 conversion."""
+    try:
+        arr = np.asarray(values)
+        as_float = arr.astype(np.float64) if arr.dtype.kind in "fO" else None
+    except (OverflowError, TypeError, ValueError):
+        raise ConfigError(f"{what} must be whole numbers of at most {high:,}.") from None
+    if as_float is not None:
+        with np.errstate(invalid="ignore"):
+            bad = ~np.isfinite(as_float) | (as_float != np.floor(as_float)) | (np.abs(as_float) > high)
+        if np.any(bad):
+            raise ConfigError(f"{what} must be whole numbers of at most {high:,}, got {float(as_float[bad][0]):g}.")
+    try:
+        out = np.array(arr, dtype=np.int64, copy=True)
+    except (OverflowError, TypeError, ValueError):
+        raise ConfigError(f"{what} must be whole numbers of at most {high:,}.") from None
+    return _frozen_array(out, np.int64, what)
 
 
 def _check_times(times: NDArray[np.float64], what: str) -> None:
@@ -38,6 +72,17 @@ def _check_times(times: NDArray[np.float64], what: str) -> None:
         raise ConfigError(f"{what} must start at 0 (seconds from the first event), got {times[0]!r}.")
     if np.any(np.diff(times) < 0):
         raise ConfigError(f"{what} must be sorted ascending; sort the rows (loaders do this for you).")
+    if times[-1] > MAX_SPAN_S:
+        raise ConfigError(
+            f"{what} spans {times[-1]:.4g} s, more than the {MAX_SPAN_S:.4g} s (10-year) limit of a trace: "
+            "check the time unit (milliseconds or nanoseconds read as seconds?) or the rate scale."
+        )
+
+
+def _check_counts(values: NDArray[np.int64], what: str, low: int, high: int, why: str) -> None:
+    if values.size and (int(values.min()) < low or int(values.max()) > high):
+        raise ConfigError(f"{what} must be between {low:,} and {high:,} ({why}); got {int(values.min()):,} to "
+                          f"{int(values.max()):,}.")  # fmt: skip
 
 
 def _stats(prefix: str, values: NDArray[Any]) -> Summary:
@@ -60,6 +105,14 @@ def _window(start: int, stop: int | None) -> slice:
 
 def _rebased(times: NDArray[np.float64]) -> NDArray[np.float64]:
     return times - times[0] if times.size else times
+
+
+def _check_head(n: int, what: str) -> None:
+    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
+        raise ConfigError(
+            f"the number of {what} to keep must be a whole number >= 1 (an empty workload has nothing to simulate "
+            f"or plan), got {n!r}; drop the limit to use the whole trace (CLI: --{what})."
+        )
 
 
 def _check_factor(factor: float) -> None:
@@ -88,8 +141,8 @@ class RequestTrace:
 
     def __post_init__(self) -> None:
         arrival = _frozen_array(self.arrival_s, np.float64, "arrival_s")
-        inp = _frozen_array(self.input_tokens, np.int64, "input_tokens")
-        out = _frozen_array(self.output_tokens, np.int64, "output_tokens")
+        inp = _counts(self.input_tokens, f"trace {self.name!r}: input_tokens", MAX_REQUEST_TOKENS)
+        out = _counts(self.output_tokens, f"trace {self.name!r}: output_tokens", MAX_REQUEST_TOKENS)
         object.__setattr__(self, "arrival_s", arrival)
         object.__setattr__(self, "input_tokens", inp)
         object.__setattr__(self, "output_tokens", out)
@@ -100,10 +153,12 @@ class RequestTrace:
                 f"(got {n}, {inp.size}, {out.size})."
             )
         _check_times(arrival, f"trace {self.name!r} arrival_s")
-        if np.any(inp < 0):
-            raise ConfigError(f"trace {self.name!r}: input_tokens must be >= 0.")
-        if np.any(out < 1):
-            raise ConfigError(f"trace {self.name!r}: output_tokens must be >= 1 (every request generates a token).")
+        _check_counts(
+            inp, f"trace {self.name!r}: input_tokens", 1, MAX_REQUEST_TOKENS, "a prompt has at least one token"
+        )
+        _check_counts(
+            out, f"trace {self.name!r}: output_tokens", 1, MAX_REQUEST_TOKENS, "every request generates a token"
+        )
         if self.hash_ids is not None:
             hashes = self.hash_ids
             if not (isinstance(hashes, tuple) and all(type(row) is tuple for row in hashes)):
@@ -151,9 +206,8 @@ class RequestTrace:
         )
 
     def head(self, n: int) -> RequestTrace:
-        """The first ``n`` requests."""
-        if n < 0:
-            raise ConfigError(f"head(n) needs n >= 0, got {n}.")
+        """The first ``n`` requests (``n >= 1``: an empty workload has nothing to simulate or plan)."""
+        _check_head(n, "requests")
         return self.slice(0, n)
 
     def scale_rate(self, factor: float) -> RequestTrace:
@@ -196,7 +250,7 @@ class JobTrace:
 
     def __post_init__(self) -> None:
         submit = _frozen_array(self.submit_s, np.float64, "submit_s")
-        chips = _frozen_array(self.chips, np.int64, "chips")
+        chips = _counts(self.chips, f"trace {self.name!r}: chips", MAX_JOB_CHIPS)
         duration = _frozen_array(self.duration_s, np.float64, "duration_s")
         object.__setattr__(self, "submit_s", submit)
         object.__setattr__(self, "chips", chips)
@@ -208,10 +262,12 @@ class JobTrace:
                 f"(got {n}, {chips.size}, {duration.size})."
             )
         _check_times(submit, f"trace {self.name!r} submit_s")
-        if np.any(chips < 1):
-            raise ConfigError(f"trace {self.name!r}: chips must be >= 1.")
-        if not np.all(np.isfinite(duration)) or np.any(duration < 0):
-            raise ConfigError(f"trace {self.name!r}: duration_s must be finite and >= 0.")
+        _check_counts(chips, f"trace {self.name!r}: chips", 1, MAX_JOB_CHIPS, "a job runs on at least one chip")
+        if not np.all(np.isfinite(duration)) or np.any(duration < 0) or np.any(duration > MAX_SPAN_S):
+            raise ConfigError(
+                f"trace {self.name!r}: duration_s must be finite, >= 0 and at most {MAX_SPAN_S:.4g} s (10 years); "
+                "check the duration unit."
+            )
         if self.skipped_rows < 0:
             raise ConfigError(f"trace {self.name!r}: skipped_rows must be >= 0.")
 
@@ -245,9 +301,8 @@ class JobTrace:
         )
 
     def head(self, n: int) -> JobTrace:
-        """The first ``n`` jobs."""
-        if n < 0:
-            raise ConfigError(f"head(n) needs n >= 0, got {n}.")
+        """The first ``n`` jobs (``n >= 1``: an empty workload has nothing to simulate or plan)."""
+        _check_head(n, "jobs")
         return self.slice(0, n)
 
     def scale_rate(self, factor: float) -> JobTrace:

@@ -25,9 +25,13 @@ from numpy.typing import NDArray
 
 from chipfleet.exceptions import ConfigError, did_you_mean
 from chipfleet.traces.registry import load_trace
-from chipfleet.traces.schema import JobTrace, RequestTrace
+from chipfleet.traces.schema import MAX_REQUEST_TOKENS, JobTrace, RequestTrace
 
 LengthField = Literal["input", "output", "chips", "duration"]
+MAX_GENERATED = 10_000_000
+"""Most arrivals one generator call makes (about 240 MB of arrays for a request trace). Estimate: far above the
+largest public LLM trace we know of (BurstGPT, about 5.3M requests) and what one process simulates in minutes;
+a rate times duration beyond it is almost always a unit slip."""
 _FORMS = (
     "fixed:1024, uniform:128,2048, lognormal:mean=1000,sigma=1 (any two of mean, median, sigma; optional max=), "
     "trace:azure-conv[:input|output], trace:philly:chips|duration"
@@ -42,8 +46,8 @@ class FixedLength:
     type: ClassVar[str] = "fixed"
 
     def __post_init__(self) -> None:
-        if self.tokens < 1:
-            raise ConfigError(f"fixed length must be >= 1 token, got {self.tokens}.")
+        if not 1 <= self.tokens <= MAX_REQUEST_TOKENS:
+            raise ConfigError(f"fixed length must be between 1 and {MAX_REQUEST_TOKENS:,} tokens, got {self.tokens}.")
 
     @property
     def mean_tokens(self) -> float:
@@ -65,8 +69,11 @@ class UniformLength:
     type: ClassVar[str] = "uniform"
 
     def __post_init__(self) -> None:
-        if not 1 <= self.low <= self.high:
-            raise ConfigError(f"uniform length needs 1 <= low <= high, got low={self.low}, high={self.high}.")
+        if not 1 <= self.low <= self.high <= MAX_REQUEST_TOKENS:
+            raise ConfigError(
+                f"uniform length needs 1 <= low <= high <= {MAX_REQUEST_TOKENS:,} tokens, "
+                f"got low={self.low}, high={self.high}."
+            )
 
     @property
     def mean_tokens(self) -> float:
@@ -84,6 +91,7 @@ class LognormalLength:
     """``round(exp(N(ln median, sigma²)))``, clipped to ``[1, max_tokens]``.
 
     mean = median * exp(sigma² / 2) before rounding and clipping, so any two of mean, median and sigma fix it.
+    Without ``max_tokens`` draws are clipped at ``MAX_REQUEST_TOKENS`` (10M, the largest published context window).
     """
 
     median_tokens: float
@@ -92,18 +100,29 @@ class LognormalLength:
     type: ClassVar[str] = "lognormal"
 
     def __post_init__(self) -> None:
-        if not (math.isfinite(self.median_tokens) and self.median_tokens > 0):
-            raise ConfigError(f"lognormal median must be > 0 tokens, got {self.median_tokens}.")
-        if not (math.isfinite(self.sigma) and self.sigma >= 0):
-            raise ConfigError(f"lognormal sigma must be >= 0, got {self.sigma}.")
-        if self.max_tokens is not None and self.max_tokens < 1:
-            raise ConfigError(f"lognormal max must be >= 1 token, got {self.max_tokens}.")
+        if not (math.isfinite(self.median_tokens) and 0 < self.median_tokens <= MAX_REQUEST_TOKENS):
+            raise ConfigError(
+                f"lognormal median must be > 0 and at most {MAX_REQUEST_TOKENS:,} tokens, got {self.median_tokens}."
+            )
+        if not (math.isfinite(self.sigma) and 0 <= self.sigma <= 10):
+            raise ConfigError(
+                f"lognormal sigma must be between 0 and 10, got {self.sigma} (published LLM length distributions "
+                "fit sigma of about 0.5 to 2)."
+            )
+        if self.max_tokens is not None and not 1 <= self.max_tokens <= MAX_REQUEST_TOKENS:
+            raise ConfigError(
+                f"lognormal max must be between 1 and {MAX_REQUEST_TOKENS:,} tokens, got {self.max_tokens}."
+            )
 
     @classmethod
     def from_mean(cls, mean_tokens: float, sigma: float, max_tokens: int | None = None) -> LognormalLength:
         """The lognormal with this mean (before rounding/clipping) and sigma."""
-        if not mean_tokens > 0:
-            raise ConfigError(f"lognormal mean must be > 0 tokens, got {mean_tokens}.")
+        if not (math.isfinite(mean_tokens) and 0 < mean_tokens <= MAX_REQUEST_TOKENS):
+            raise ConfigError(
+                f"lognormal mean must be > 0 and at most {MAX_REQUEST_TOKENS:,} tokens, got {mean_tokens}."
+            )
+        if not (math.isfinite(sigma) and 0 <= sigma <= 10):
+            raise ConfigError(f"lognormal sigma must be between 0 and 10, got {sigma}.")
         return cls(mean_tokens / math.exp(sigma**2 / 2), sigma, max_tokens)
 
     @classmethod
@@ -111,7 +130,7 @@ class LognormalLength:
         cls, mean_tokens: float, median_tokens: float, max_tokens: int | None = None
     ) -> LognormalLength:
         """The lognormal with this mean and median (a lognormal's mean is at least its median)."""
-        if not (median_tokens > 0 and mean_tokens >= median_tokens):
+        if not (math.isfinite(mean_tokens) and median_tokens > 0 and mean_tokens >= median_tokens):
             raise ConfigError(
                 f"lognormal needs mean >= median > 0, got mean={mean_tokens}, median={median_tokens} "
                 "(a right-skewed length distribution has its mean above its median)."
@@ -124,7 +143,7 @@ class LognormalLength:
 
     def sample(self, n: int, rng: np.random.Generator) -> NDArray[np.int64]:
         draws = np.rint(rng.lognormal(math.log(self.median_tokens), self.sigma, size=n))
-        upper = float(self.max_tokens) if self.max_tokens is not None else None
+        upper = float(self.max_tokens if self.max_tokens is not None else MAX_REQUEST_TOKENS)
         return np.clip(draws, 1.0, upper).astype(np.int64)
 
     def spec(self) -> str:
@@ -303,10 +322,20 @@ def _dist(value: LengthDist | str, role: LengthField) -> LengthDist:
 def _check_size(n: int | None, duration_s: float | None) -> None:
     if (n is None) == (duration_s is None):
         raise ConfigError("give exactly one of n (number of arrivals) or duration_s (seconds to generate).")
-    if n is not None and n < 0:
-        raise ConfigError(f"n must be >= 0, got {n}.")
+    if n is not None and not 0 <= n <= MAX_GENERATED:
+        raise ConfigError(f"n must be between 0 and {MAX_GENERATED:,} arrivals, got {n}.")
     if duration_s is not None and not (math.isfinite(duration_s) and duration_s >= 0):
         raise ConfigError(f"duration_s must be a finite number >= 0, got {duration_s}.")
+
+
+def _check_expected(rate_per_s: float, duration_s: float | None) -> None:
+    """Refuse a rate × duration that would generate more than :data:`MAX_GENERATED` arrivals (before any work)."""
+    if duration_s is not None and rate_per_s * duration_s > MAX_GENERATED:
+        raise ConfigError(
+            f"{rate_per_s:g}/s for {duration_s:g} s would generate about {rate_per_s * duration_s:.3g} arrivals, "
+            f"more than the {MAX_GENERATED:,} one trace may hold; lower the rate or shorten the duration "
+            "(check their units)."
+        )
 
 
 def _check_rate(rate_per_s: float, what: str = "rate_per_s") -> None:
@@ -364,6 +393,7 @@ def poisson(
     """Poisson arrivals (exponential gaps, mean ``1 / rate_per_s``): ``n`` requests, or those before ``duration_s``."""
     _check_rate(rate_per_s)
     _check_size(n, duration_s)
+    _check_expected(rate_per_s, duration_s)
     scale = 1.0 / rate_per_s
     arrivals = _renewal(lambda k: rng.exponential(scale, size=k), rate_per_s, n, duration_s)
     return _requests(
@@ -387,9 +417,13 @@ def gamma_bursty(
     shape k = 1 / cv², scale = 1 / (rate k): cv = 1 is Poisson, cv > 1 bursty, cv < 1 more regular than Poisson.
     """
     _check_rate(rate_per_s)
-    if not (math.isfinite(cv) and cv > 0):
-        raise ConfigError(f"cv must be a finite number > 0 (1 = Poisson, > 1 bursty), got {cv}.")
+    if not (math.isfinite(cv) and 1e-3 <= cv <= 1e3):
+        raise ConfigError(
+            f"cv must be a finite number between 0.001 and 1000 (1 = Poisson, > 1 bursty; published LLM traces "
+            f"measure about 1 to 4), got {cv}."
+        )
     _check_size(n, duration_s)
+    _check_expected(rate_per_s, duration_s)
     shape = 1.0 / cv**2
     scale = 1.0 / (rate_per_s * shape)
     arrivals = _renewal(lambda k: rng.gamma(shape, scale, size=k), rate_per_s, n, duration_s)
@@ -431,6 +465,9 @@ def diurnal(
     if not (math.isfinite(period_s) and period_s > 0):
         raise ConfigError(f"period_s must be > 0, got {period_s}.")
     _check_size(n, duration_s)
+    _check_expected(mean_rate_per_s, duration_s)
+    if peak_s is not None and not math.isfinite(peak_s):
+        raise ConfigError(f"peak_s must be a finite time in seconds, got {peak_s}.")
     peak = period_s / 2 if peak_s is None else peak_s
     a = (peak_to_trough - 1.0) / (peak_to_trough + 1.0)
     max_rate = mean_rate_per_s * (1.0 + a)
@@ -474,6 +511,7 @@ def poisson_jobs(
     """
     _check_rate(rate_per_s)
     _check_size(n, duration_s)
+    _check_expected(rate_per_s, duration_s)
     scale = 1.0 / rate_per_s
     submits = _renewal(lambda k: rng.exponential(scale, size=k), rate_per_s, n, duration_s)
     chips = _dist(chips_dist, "chips")
