@@ -45,11 +45,12 @@ from chipfleet.exceptions import ConfigError
 from chipfleet.perf.hardware import Hardware, hardware_for
 from chipfleet.perf.inference import ServingConfig, decode_step_time, prefill_time
 from chipfleet.perf.training import Parallelism, Recompute, TrainingSetup, training_step
+from chipfleet.serialize import atomic_write_text
 from chipfleet.workloads.models import ModelArch
 
 INSTANCE = "local"
 TORCH_DEVICE_NOTE = "torch device: "
-TRAINING_APE_SANITY_BOUND = 2.0  # see tests/validate/test_local.py: a sanity bound, not a target
+TRAINING_APE_SANITY_BOUND = 2.0  # benchmarks/local_validation.py checks it: a sanity bound, not a target
 MEASURE_PASSES = 2  # whole measurement sweeps; each item keeps its faster pass
 
 # CPU power figures (Cloud Carbon Footprint's AWS averages, the same numbers the shipped clouds.yaml cites).
@@ -856,16 +857,19 @@ def _skinny_width(meas: LocalMeasurement, p: Precision) -> int:
 
 
 def write_local_overlay(meas: LocalMeasurement, path: str | os.PathLike[str]) -> Path:
-    """Write :func:`local_overlay` as YAML to ``path`` (parents created); returns the path."""
+    """Write :func:`local_overlay` as YAML to ``path`` (parents created); returns the path.
+
+    The file is written atomically (:func:`chipfleet.serialize.atomic_write_text`: temp file, fsync, rename), so a
+    failure never leaves a partial overlay and never damages one that is already there.
+    """
     out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
     header = (
         f"# chipfleet catalog overlay for this machine, written by `chipfleet calibrate --local` on "
         f"{meas.measured_on}.\n# Load it with --catalog {out.name} (or CHIPFLEET_CATALOG); the instance is "
         f"'{INSTANCE}'.\n"
     )
     body = yaml.safe_dump(local_overlay(meas), sort_keys=False, allow_unicode=True, width=120)
-    out.write_text(header + body, encoding="utf-8")
+    atomic_write_text(out, header + body)
     return out
 
 
