@@ -266,3 +266,37 @@ def test_tables_render(checks: dict[str, ClaimCheck]) -> None:
             console.print(t)
     text = console.export_text()
     assert "holds only when" in text and "GT0170" in text
+
+
+def test_a_verdict_on_a_family_without_measurements_says_so(catalog: Catalog) -> None:
+    """Trainium2's family with no rows of its own (here: its documented priors): the verdict sentence names it."""
+    priors = load_catalog(use_env=False, calibrated=False)
+    assert priors.family("aws-neuron-v3").calibration is None
+    for c in check_trainium(priors, SMALL_TRAINING):
+        assert c.verdict_detail.startswith("Uncalibrated: ")
+        assert "aws-neuron-v3 (trainium2) has no measurements of its own" in c.verdict_detail
+        assert any(u.startswith("aws-neuron-v3") for u in c.uncalibrated)
+        assert c.validated is False
+
+
+def test_every_unvalidated_family_is_named_in_the_verdict(checks: dict[str, ClaimCheck], catalog: Catalog) -> None:
+    used = {
+        "inf2-throughput": ("inferentia1", "inferentia2"),
+        "inf2-latency": ("inferentia1", "inferentia2"),
+        "trn2-training-speed": ("trainium1", "trainium2"),
+        "trn2-energy-efficiency": ("trainium1", "trainium2"),
+    }
+    for cid, chips in used.items():
+        for chip in chips:
+            fam = catalog.family_of(catalog.chip(chip))
+            named = f"{fam.name} ({chip})" in checks[cid].verdict_detail
+            assert named is (not fam.validated), (cid, fam.name)
+
+
+def test_a_verdict_on_validated_families_has_no_uncalibrated_sentence(catalog: Catalog) -> None:
+    families = dict(catalog.families)
+    for name in ("trainium1", "trainium2"):
+        fam = families[catalog.chip(name).family]
+        families[fam.name] = fam.model_copy(update={"validated": True})
+    for c in check_trainium(replace(catalog, families=families), SMALL_TRAINING):
+        assert not c.uncalibrated and "Uncalibrated" not in c.verdict_detail

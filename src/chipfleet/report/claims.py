@@ -69,7 +69,12 @@ _RATIO_KEYS = ("ratio", "speedup", "new_over_old")
 def _verdict(check: ClaimCheck) -> str:
     style = _VERDICT_STYLE.get(check.verdict, "")
     text = escape(check.verdict)
-    mark = "" if check.validated else "\n[dim](unvalidated: priors or estimates)[/dim]"
+    if check.validated:
+        mark = ""
+    elif check.uncalibrated:
+        mark = "\n[dim](uncalibrated family: see below)[/dim]"
+    else:
+        mark = "\n[dim](unvalidated: rests on estimates)[/dim]"
     return (f"[{style}]{text}[/{style}]" if style else text) + mark
 
 

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, get_args
 
-from chipfleet.catalog import Basis, Catalog, Chip, Figure, Precision, Pricing
+from chipfleet.catalog import Basis, Catalog, Chip, EfficiencyFamily, Figure, Precision, Pricing
 from chipfleet.economics import TrainingEstimate, estimate_training
 from chipfleet.exceptions import ConfigError, DoesNotFitError
 from chipfleet.perf import ServingConfig, TrainingSetup, estimate_inference, hardware_for
@@ -145,6 +145,9 @@ class ClaimCheck:
     evidence: tuple[Row, ...] = field(default=())
     assumptions: tuple[str, ...] = field(default=())
     validated: bool = False
+    # Efficiency families the verdict rests on that are not validated, each with what it rests on instead
+    # (:func:`family_status`); the verdict's sentence names them too.
+    uncalibrated: tuple[str, ...] = field(default=())
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready: plain str/float/int/bool/None, lists and dicts."""
@@ -161,9 +164,47 @@ class ClaimCheck:
             "verdict": self.verdict,
             "verdict_detail": self.verdict_detail,
             "validated": self.validated,
+            "uncalibrated": list(self.uncalibrated),
             "assumptions": list(self.assumptions),
             "evidence": [dict(r) for r in self.evidence],
         }
+
+
+def family_status(family: EfficiencyFamily) -> str:
+    """What a family's efficiencies rest on, as a phrase: "validated", "fitted on only N rows from M
+    source(s), not cross-validated", or "no measurements of its own (efficiencies: how they were set)"."""
+    if family.validated:
+        return "validated"
+    cal = family.calibration
+    if cal is not None and cal.rows > 0:
+        return (
+            f"fitted on only {cal.rows} row{'s' if cal.rows != 1 else ''} from {cal.sources} "
+            f"source{'s' if cal.sources != 1 else ''}, not cross-validated"
+        )
+    how = cal.fallback if cal is not None and cal.fallback else "documented prior kept"
+    how = re.sub(r"^no measurements;\s*", "", how)
+    return f"no measurements of its own (efficiencies: {how})"
+
+
+def _with_family_basis(checks: Sequence[ClaimCheck], chips: Sequence[Chip], catalog: Catalog) -> list[ClaimCheck]:
+    """``checks`` whose verdict sentence starts by naming every unvalidated family it rests on, e.g.
+    "Uncalibrated: aws-neuron-v3 (trainium2) has no measurements of its own: priors only (…)."."""
+    names: dict[str, list[str]] = {}
+    for chip in chips:
+        names.setdefault(chip.family, []).append(chip.name)
+    weak = [
+        f"{fam.name} ({', '.join(names[fam.name])}) {'has' if not _fitted(fam) else 'is'} {family_status(fam)}"
+        for fam in (catalog.family(n) for n in names)
+        if not fam.validated
+    ]
+    if not weak:
+        return list(checks)
+    sentence = "Uncalibrated: " + "; ".join(weak) + ". "
+    return [replace(c, verdict_detail=sentence + c.verdict_detail, uncalibrated=tuple(weak)) for c in checks]
+
+
+def _fitted(family: EfficiencyFamily) -> bool:
+    return family.calibration is not None and family.calibration.rows > 0
 
 
 # --------------------------------------------------------------------------------------------- grids
@@ -535,8 +576,7 @@ def check_inferentia(catalog: Catalog, grid: ServingGrid = SERVING_GRID) -> list
         "each side at its best tensor-parallel degree within one instance (a replica per tp chips); "
         "throughput compared per chip, latency per request (TTFT + (output − 1)·TPOT)",
         "int8 means int8-stored weights dequantized to bf16 matmuls (chipfleet's serving model)",
-        "efficiency families "
-        + ", ".join(sorted(f"{f.name} ({'validated' if f.validated else 'unvalidated priors'})" for f in families)),
+        "efficiency families " + ", ".join(sorted(f"{f.name} ({family_status(f)})" for f in families)),
         "the blog states no workload; the grid spans decode-heavy and prefill-heavy LLM shapes only "
         "(no CNN/BERT encoders, which chipfleet's serving model does not cover)",
     )
@@ -570,7 +610,7 @@ def check_inferentia(catalog: Catalog, grid: ServingGrid = SERVING_GRID) -> list
             verdict_detail=latency.verdict_detail
             + f" By phase: TTFT {_fmt_range(ttft)} shorter, TPOT {_fmt_range(tpot)} shorter.",
         )
-    return [throughput, latency]
+    return _with_family_basis([throughput, latency], (old_chip, new_chip), catalog)
 
 
 # --------------------------------------------------------------------------------------------- Trainium
@@ -714,8 +754,7 @@ def check_trainium(catalog: Catalog, grid: TrainingGrid = TRAINING_GRID) -> list
         ),
         "energy per token = facility energy of the estimate's footprint (power model × time × PUE) ÷ tokens, "
         "both generations in the same region so PUE cancels",
-        "efficiency families "
-        + ", ".join(sorted(f"{f.name} ({'validated' if f.validated else 'unvalidated priors'})" for f in families)),
+        "efficiency families " + ", ".join(sorted(f"{f.name} ({family_status(f)})" for f in families)),
         *(
             f"{c.name} TDP {c.tdp.quoted()} is an estimate (basis {c.tdp.basis.value}): {c.tdp.note}"
             for c in tdp_estimated
@@ -816,7 +855,7 @@ def check_trainium(catalog: Catalog, grid: TrainingGrid = TRAINING_GRID) -> list
         assumptions=assumptions,
         validated=families_validated and not tdp_estimated,
     )
-    return [speed, energy]
+    return _with_family_basis([speed, energy], (old_chip, new_chip), catalog)
 
 
 # --------------------------------------------------------------------------------------------- Ceiba
