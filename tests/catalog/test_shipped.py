@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from chipfleet.catalog import Basis, Catalog, Precision, Pricing, load_catalog
+from chipfleet.catalog import Basis, Catalog, Cloud, Precision, Pricing, load_catalog
 from chipfleet.catalog.schema import iter_figures
 
 REQUIRED_CHIPS = [
@@ -168,3 +168,76 @@ def test_cloud_host_power(cat: Catalog) -> None:
     # CCF: 0.74-3.5 W per vCPU at 50 % load, 0.392 W per GB of DRAM.
     expected = 192 * (0.74 + (3.5 - 0.74) * 0.5) + 2048 * 2**30 / 1e9 * 0.392
     assert aws.host_power_w(192, 2048 * 2**30) == pytest.approx(expected)
+
+
+# Instance sizes users ask for (issue 10), each with a sourced on-demand price.
+ASKED_FOR = (
+    "g5.2xlarge",
+    "g5.4xlarge",
+    "g5.8xlarge",
+    "g5.24xlarge",
+    "g6e.2xlarge",
+    "g6e.12xlarge",
+    "g6e.24xlarge",
+    "p5.4xlarge",
+    "p6-b200.48xlarge",
+    "tpu-v5litepod-8",
+    "tpu-v6e-4",
+    "standard_nd96isr_h100_v5",
+    "standard_nd96isr_h200_v5",
+    "standard_nd96isr_mi300x_v5",
+)
+
+
+@pytest.mark.parametrize("name", ASKED_FOR)
+def test_asked_for_instances_are_priced(cat: Catalog, name: str) -> None:
+    price = cat.instance(name).price(None, Pricing.ON_DEMAND)
+    assert price is not None and price.usd_per_h > 0 and price.source_ref and price.as_of
+
+
+def test_every_cloud_has_a_priced_instance(cat: Catalog) -> None:
+    priced = {i.cloud for i in cat.instances.values() if i.prices}
+    assert {c for c in Cloud} <= priced
+
+
+def test_every_chip_has_an_instance_or_says_why_not(cat: Catalog) -> None:
+    for chip in cat.chips.values():
+        carriers = cat.instances_of(chip)
+        if not carriers:
+            assert chip.availability, f"{chip.name}: no instance carries it and the record does not say why"
+        else:
+            assert not chip.availability or "no " not in chip.availability.lower(), chip.name
+    assert not cat.instances_of("maia-100") and cat.chip("maia-100").availability
+    assert cat.instances_of("mi300x") and cat.instances_of("b200")
+
+
+def test_reserved_prices_state_their_term(cat: Catalog) -> None:
+    reserved = [p for i in cat.instances.values() for p in i.prices_for(Pricing.RESERVED)]
+    assert len(reserved) >= 3
+    for p in reserved:
+        assert p.term and p.source_ref and p.as_of
+        assert "yr" in p.term or "month" in p.term, p.term
+
+
+def test_reserved_is_cheaper_per_hour_than_on_demand_where_both_exist(cat: Catalog) -> None:
+    for inst in cat.instances.values():
+        for p in inst.prices_for(Pricing.RESERVED):
+            od = inst.price(p.region, Pricing.ON_DEMAND)
+            if od is not None:
+                assert p.usd_per_h < od.usd_per_h, (inst.name, p.region)
+
+
+def test_trainium2_price_is_dated_and_explained(cat: Catalog) -> None:
+    trn2 = cat.instance("trn2.48xlarge")
+    od = trn2.price(None, Pricing.ON_DEMAND)
+    spot = trn2.price(None, Pricing.SPOT)
+    assert od is not None and od.as_of and "v8" in od.note  # says what the newer snapshot shows
+    assert spot is not None and spot.as_of >= "2025-08"
+
+
+def test_dgx_cloud_is_an_instance(cat: Catalog) -> None:
+    dgx = cat.instance("dgx-cloud-h100")
+    assert dgx.cloud is Cloud.NVIDIA and dgx.chip == "h100-sxm"
+    price = dgx.price(None, Pricing.RESERVED)
+    # 36,999 USD per month at launch, / 730 h.
+    assert price is not None and price.usd_per_h == pytest.approx(36999 / 730, rel=1e-4)

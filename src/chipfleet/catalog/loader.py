@@ -27,11 +27,13 @@ from chipfleet.catalog.schema import (
     CloudPower,
     EfficiencyFamily,
     Instance,
+    Price,
+    Pricing,
     Region,
     Source,
     record_model,
 )
-from chipfleet.exceptions import CatalogError, UnknownNameError
+from chipfleet.exceptions import CatalogError, ConfigError, UnknownNameError
 
 ENV_VAR = "CHIPFLEET_CATALOG"
 
@@ -57,7 +59,59 @@ class Catalog:
         return _lookup("family", self.families, name)
 
     def instance(self, name: str) -> Instance:
+        """The instance type ``name`` (case-insensitive). A chip's name gets an answer about that chip: the
+        instances that carry it, or that no public instance does and why."""
+        key = name.strip().lower()
+        if key not in self.instances and key in self.chips:
+            err = UnknownNameError("instance", name, [i.name for i in self.instances_of(key)])
+            err.args = (self._chip_not_instance(key),)  # the message (UnknownNameError.__str__ prints args[0])
+            raise err
         return _lookup("instance", self.instances, name)
+
+    def instances_of(self, chip: Chip | str) -> tuple[Instance, ...]:
+        """Every instance type that carries ``chip``, by name."""
+        key = (chip.name if isinstance(chip, Chip) else chip).strip().lower()
+        return tuple(sorted((i for i in self.instances.values() if i.chip == key), key=lambda i: i.name))
+
+    def instances_with_pricing(self, pricing: Pricing) -> tuple[Instance, ...]:
+        """Every instance type with at least one price of ``pricing`` (on-demand, spot or reserved)."""
+        return tuple(sorted((i for i in self.instances.values() if i.prices_for(pricing)), key=lambda i: i.name))
+
+    def require_price(self, instance: Instance | str, region: str | None, pricing: Pricing) -> Price:
+        """The price :meth:`Instance.price` picks, or a ConfigError that says which prices this instance has and
+        which instances have a ``pricing`` price at all (reserved prices are few)."""
+        inst = self.instance(instance) if isinstance(instance, str) else instance
+        if region is not None:
+            self.region(region)  # a misspelt region says "did you mean"
+        price = inst.price(region, pricing)
+        if price is not None:
+            return price
+        have = ", ".join(f"{p.region}/{p.pricing.value}" for p in inst.prices) or "none"
+        where = f" in {region.strip().lower()}" if region else ""
+        others = [i.name for i in self.instances_with_pricing(pricing)]
+        listing = ", ".join(others[:12]) + (f" and {len(others) - 12} more" if len(others) > 12 else "")
+        offer = (
+            f"instances with {pricing.value} prices: {listing}"
+            if others
+            else f"no instance has a {pricing.value} price"
+        )
+        raise ConfigError(
+            f"no {pricing.value} price for {inst.name}{where} in the catalog (its prices: {have}); {offer}. "
+            f"Pick another --region/--pricing/instance, or add a price with --catalog overlay.yaml"
+        )
+
+    def _chip_not_instance(self, chip: str) -> str:
+        c = self.chips[chip]
+        carriers = self.instances_of(chip)
+        if carriers:
+            names = ", ".join(i.name for i in carriers)
+            return f"{chip!r} is a chip, not an instance type; instances with {c.display_name}: {names}."
+        why = f" {c.availability}" if c.availability else ""
+        return (
+            f"{chip!r} is a chip, not an instance type, and no public cloud instance carries it, so it cannot be "
+            f"estimated or planned on.{why} To model a machine you have access to, add an instance with "
+            f"`chip: {chip}` and its price in an overlay (--catalog overlay.yaml)."
+        )
 
     def region(self, name: str) -> Region:
         return _lookup("region", self.regions, name)
@@ -176,15 +230,41 @@ def build_catalog(paths: Iterable[Path]) -> Catalog:
     return catalog
 
 
+MAX_FILE_BYTES = 64 * 2**20
+"""Largest catalog file read (the shipped files are well under 1 MiB)."""
+MAX_NODES = 1_000_000
+"""Most YAML nodes a file may expand to, aliases counted at every use (bounds 'billion laughs' files)."""
+MAX_DEPTH = 40
+"""Deepest nesting of mappings and lists a catalog file may have (the schema needs under 10)."""
+
+
 def _read(path: Path) -> dict[str, Any]:
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except OSError as exc:
         raise CatalogError(f"{path}: cannot read catalog file ({exc.strerror}); check the path") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise CatalogError(
+            f"{path}: catalog file is {len(data):,} bytes, more than the {MAX_FILE_BYTES:,} a catalog file may have; "
+            "split it into several overlays"
+        )
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise CatalogError(
+            f"{path}: not UTF-8 text: byte 0x{data[exc.start]:02x} at byte offset {exc.start} (line {line}) cannot "
+            f"be decoded ({exc.reason}); save the file as UTF-8"
+        ) from None
     try:
         doc = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise CatalogError(f"{path}: not valid YAML: {exc}") from None
+    except RecursionError:
+        raise CatalogError(
+            f"{path}: nested too deeply to read (a catalog file needs under {MAX_DEPTH} levels of lists and mappings)"
+        ) from None
+    _check_size(path, doc)
     if not isinstance(doc, dict):
         raise CatalogError(f"{path}: a catalog file must be a YAML mapping with `schema_version: 1` at the top")
     version = doc.get("schema_version")
@@ -199,6 +279,37 @@ def _read(path: Path) -> dict[str, Any]:
             + ", ".join(RECORD_KINDS)
         )
     return doc
+
+
+def _check_size(path: Path, doc: Any) -> None:
+    """Refuse a document nested deeper than MAX_DEPTH or expanding to more than MAX_NODES nodes.
+
+    YAML aliases make one node appear many times (and even inside itself); everything after loading walks
+    the expanded tree, so the walk here counts every use and stops at the first bound it crosses: its cost
+    is bounded by MAX_NODES whatever the file holds.
+    """
+    nodes = 0
+    stack: list[tuple[Any, int]] = [(doc, 1)]
+    while stack:
+        node, depth = stack.pop()
+        nodes += 1
+        if nodes > MAX_NODES:
+            raise CatalogError(
+                f"{path}: expands to more than {MAX_NODES:,} YAML nodes (YAML aliases count at each use); "
+                "a catalog file this large is almost certainly an alias bomb; write the records out without aliases"
+            )
+        if isinstance(node, dict):
+            children: list[Any] = [*node.keys(), *node.values()]
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        if depth >= MAX_DEPTH and children:
+            raise CatalogError(
+                f"{path}: nested more than {MAX_DEPTH} levels deep (lists and mappings, aliases expanded); "
+                "catalog records need under 10"
+            )
+        stack.extend((c, depth + 1) for c in children)
 
 
 def _sources(path: Path, doc: Mapping[str, Any]) -> dict[str, Source]:

@@ -70,6 +70,7 @@ class Cloud(StrEnum):
     AWS = "aws"
     GCP = "gcp"
     AZURE = "azure"
+    NVIDIA = "nvidia"  # DGX Cloud, sold by NVIDIA and hosted in partner clouds
 
 
 class _Frozen(BaseModel):
@@ -85,19 +86,24 @@ class Source(_Frozen):
     license: str = ""
 
 
+_Finite = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+
+
 class Figure(_Frozen):
     """One sourced number. ``value``/``unit`` are as the source gives them; ``si`` is in SI units."""
 
     dimension: ClassVar[Dimension] = Dimension.RATIO
+    positive: ClassVar[bool] = False
+    """True for physical figures that cannot be zero (bandwidth, FLOP/s, bytes, power, price, counts)."""
 
-    value: float = Field(ge=0)
+    value: float = Field(ge=0, allow_inf_nan=False, description="finite and >= 0 (> 0 where `positive`)")
     unit: str
     source: str = Field(min_length=1, description="id of an entry in the file's `sources` table")
     source_ref: str = Field(default="", description="filled by the loader from the sources table")
     as_of: str = Field(default="", description="defaults to the source's date")
     basis: Basis = Basis.STATED
     note: str = ""
-    spread: tuple[float, float] | None = Field(
+    spread: tuple[_Finite, _Finite] | None = Field(
         default=None, description="low and high in the same unit, where the source gives a range"
     )
 
@@ -107,6 +113,8 @@ class Figure(_Frozen):
             to_si(self.value, self.unit, self.dimension)
         except CatalogError as exc:  # pydantic reports ValueErrors with the field's location
             raise ValueError(str(exc)) from None
+        if self.positive and self.value <= 0:
+            raise ValueError(f"{self.value:g} {self.unit}: a {self.dimension.value} figure must be greater than 0")
         if not self.as_of:
             raise ValueError(f"figure from source {self.source!r} has no as_of date")
         if self.basis is not Basis.STATED and not self.note:
@@ -126,18 +134,22 @@ class Figure(_Frozen):
 
 class FlopsFigure(Figure):
     dimension = Dimension.FLOPS
+    positive = True
 
 
 class BytesFigure(Figure):
     dimension = Dimension.BYTES
+    positive = True
 
 
 class BandwidthFigure(Figure):
     dimension = Dimension.BYTES_PER_S
+    positive = True
 
 
 class WattsFigure(Figure):
     dimension = Dimension.WATTS
+    positive = True
 
 
 class SecondsFigure(Figure):
@@ -150,6 +162,7 @@ class RatioFigure(Figure):
 
 class CountFigure(Figure):
     dimension = Dimension.COUNT
+    positive = True
 
 
 class CarbonFigure(Figure):
@@ -248,6 +261,11 @@ class Chip(_Frozen):
     tdp: WattsFigure
     cores: CountFigure | None = None
     core_type: str = ""
+    availability: str = Field(
+        default="",
+        description="where the chip can be rented, when no public instance carries it (shown by `catalog chips` "
+        "and in the error for an estimate on it)",
+    )
     notes: tuple[str, ...] = ()
 
     @model_validator(mode="after")
@@ -286,9 +304,21 @@ class Price(Figure):
     """An hourly price of one instance in one region under one pricing model."""
 
     dimension = Dimension.USD_PER_H
+    positive = True
 
     region: Slug
     pricing: Pricing
+    term: str = Field(
+        default="",
+        description="reserved / savings-plan prices: the commitment, e.g. '1yr no upfront', "
+        "'3yr all upfront (EC2 Instance Savings Plan)'; empty for on-demand and spot",
+    )
+
+    @model_validator(mode="after")
+    def _term(self) -> Price:
+        if self.pricing is Pricing.RESERVED and not self.term.strip():
+            raise ValueError("a reserved price must state its `term` (e.g. '1yr no upfront', '3yr all upfront')")
+        return self
 
     @property
     def usd_per_h(self) -> float:
@@ -325,13 +355,20 @@ class Instance(_Frozen):
         return None if fig is None else fig.si
 
     def price(self, region: str | None = None, pricing: Pricing = Pricing.ON_DEMAND) -> Price | None:
-        """The newest price for ``pricing`` in ``region`` (any region, cheapest, when None)."""
-        candidates = [p for p in self.prices if p.pricing is pricing and (region is None or p.region == region)]
+        """The newest price for ``pricing`` in ``region`` (any region, cheapest, when None).
+
+        Region names match case-insensitively (``US-East-1`` is ``us-east-1``), as catalog lookups do.
+        """
+        key = None if region is None else region.strip().lower()
+        candidates = [p for p in self.prices if p.pricing is pricing and (key is None or p.region == key)]
         if not candidates:
             return None
-        if region is None:
+        if key is None:
             return min(candidates, key=lambda p: (p.usd_per_h, p.region))
         return max(candidates, key=lambda p: p.as_of)
+
+    def prices_for(self, pricing: Pricing) -> tuple[Price, ...]:
+        return tuple(p for p in self.prices if p.pricing is pricing)
 
     @property
     def regions(self) -> tuple[str, ...]:
