@@ -129,3 +129,18 @@ def test_fp8_halves_weight_traffic(cat: Catalog) -> None:
     bf16 = operating_curve(IterationModel(arch, hw, 1, Precision.BF16), ReplicaLimits(8192, 256, 10**6), load)
     fp8 = operating_curve(IterationModel(arch, hw, 1, Precision.FP8), ReplicaLimits(8192, 256, 10**6), load)
     assert fp8.tpot_mean_s[0, 0] < 0.8 * bf16.tpot_mean_s[0, 0]
+
+
+def test_a_higher_percentile_is_slower_and_leaves_less_capacity(cat: Catalog) -> None:
+    """The planner plans buckets at a percentile above 90 when some requests are served best effort."""
+    it, limits = _replica(cat, "llama-3-8b", "g6e.xlarge")
+    load = SizeClass(np.array([1200.0]), np.array([1200.0**2 * 1.6]), np.array([2000.0]), np.array([150.0]))
+    p90, p95 = operating_curve(it, limits, load), operating_curve(it, limits, load, quantile=0.95)
+    assert np.array_equal(p90.rate_per_s, p95.rate_per_s)  # the same steady states ...
+    assert np.all(p95.tpot_p90_s >= p90.tpot_p90_s) and np.all(p95.ttft_p90_s >= p90.ttft_p90_s)
+    assert np.any(p95.ttft_p90_s > p90.ttft_p90_s)  # ... with longer tails
+    cap90 = capacity_within_slo(p90, 1.0, 0.05).rate_per_s[0]
+    cap95 = capacity_within_slo(p95, 1.0, 0.05).rate_per_s[0]
+    assert 0 < cap95 < cap90
+    with pytest.raises(ValueError, match="quantile"):
+        operating_curve(it, limits, load, quantile=1.0)

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from scipy.optimize import linprog
 
 from chipfleet.catalog import Catalog, Precision, Pricing
-from chipfleet.exceptions import ConfigError, UnknownNameError
+from chipfleet.exceptions import ConfigError, InfeasibleServeError, UnknownNameError
 from chipfleet.plan import serving as sp
 from chipfleet.traces import RequestTrace, poisson
 from chipfleet.workloads import get_model
@@ -177,10 +177,13 @@ INSTANCES = ("g6e.xlarge", "inf2.xlarge", "p4de.24xlarge")
 
 def test_plan_end_to_end(cat: Catalog) -> None:
     trace = _trace()
+    said: list[str] = []
     plan = sp.serve(
         get_model("llama-3-8b"), trace, SLO, catalog=cat, constraints=sp.ServeConstraints(instances=INSTANCES),
-        per_hour=True,
+        per_hour=True, progress=said.append,
     )  # fmt: skip
+    for stage in ("bucketing", "capacities", "solving the mix", "replay round 1", "single instance type", "hour 23"):
+        assert any(stage in line for line in said), stage
     assert plan.mix.entries and set(plan.mix.instances) <= set(INSTANCES)
     assert plan.rounds and plan.meets_slo
     assert plan.replay is not None and plan.replay.completed == len(trace)
@@ -193,6 +196,9 @@ def test_plan_end_to_end(cat: Catalog) -> None:
     assert hourly is not None and len(hourly.mixes) == 24
     assert all(m.cost_usd_per_h <= hourly.static.cost_usd_per_h + 1e-9 for m in hourly.mixes)
     assert hourly.autoscaled_usd_per_day <= hourly.static_usd_per_day and 0 <= hourly.savings < 1
+    assert hourly.startup_s == sp.DEFAULT_STARTUP_S and "AWS" in hourly.startup_source
+    assert hourly.churn_usd_per_day >= 0  # the unit test below has churn; this small fleet may not
+    assert hourly.as_dict()["churn_usd_per_day"] == pytest.approx(hourly.churn_usd_per_day)
     json.dumps(plan.as_dict(), default=str)
 
 
@@ -234,18 +240,19 @@ def test_mixture_check_tightens_before_any_replay(cat: Catalog) -> None:
 
 
 def test_infeasible_slo_names_the_bucket(cat: Catalog) -> None:
-    with pytest.raises(sp.InfeasibleServeError) as err:
+    with pytest.raises(InfeasibleServeError) as err:
         sp.serve(
             get_model("llama-3-8b"), _trace(), sp.ServeSLO(0.01, 0.06), catalog=cat,
             constraints=sp.ServeConstraints(instances=INSTANCES), replay_rounds=0,
         )  # fmt: skip
     text = str(err.value)
     assert "bucket in " in text and "best p90 TTFT is" in text and "against 0.01 s" in text
+    assert "max=" in text and "best effort" in text  # the length cap and the fleet's allowance are named
     assert err.value.buckets and all(label.startswith("in ") for label in err.value.buckets)
 
 
 def test_nothing_allowed_is_a_clear_error(cat: Catalog) -> None:
-    with pytest.raises(sp.InfeasibleServeError, match="no allowed instance type can hold llama-3-70b"):
+    with pytest.raises(InfeasibleServeError, match="no allowed instance type can hold llama-3-70b"):
         sp.serve(get_model("llama-3-70b"), _trace(), SLO, catalog=cat,
                  constraints=sp.ServeConstraints(instances=("inf2.xlarge",)), replay_rounds=0)  # fmt: skip
     with pytest.raises(UnknownNameError, match=r"Did you mean g6e\.xlarge"):
@@ -253,3 +260,113 @@ def test_nothing_allowed_is_a_clear_error(cat: Catalog) -> None:
                  constraints=sp.ServeConstraints(instances=("g6e.xlarg",)))  # fmt: skip
     with pytest.raises(ConfigError, match="slo-ttft-p90"):
         sp.ServeSLO(0.0, 0.05)
+
+
+# ----------------------------------------------------------------------------- fleet-level p90 (issue 10)
+def test_planning_quantile_leaves_the_fleet_its_p90() -> None:
+    assert sp.planning_quantile(0.0) == pytest.approx(0.9)
+    for s in (0.005, 0.02, 0.05):
+        q = sp.planning_quantile(s)
+        assert q > 0.9
+        assert s + (1.0 - s) * (1.0 - q) == pytest.approx(0.1)  # best effort + the others' tail = 10 %
+    with pytest.raises(ConfigError, match="best-effort share"):
+        sp.planning_quantile(0.1)
+
+
+def _with_best_effort(d: sp.Deployment, caps: list[float]) -> sp.Deployment:
+    return replace(d, best_effort_capacity=tuple(caps), best_effort_busy_fraction=(0.9,) * len(caps))
+
+
+def test_a_rare_bucket_is_served_best_effort_within_the_allowance() -> None:
+    # Bucket 1 meets the SLOs only on the dear type; the cheap one holds it (best effort).
+    cheap = _with_best_effort(_deployment("cheap", 1.0, [4.0, 0.0]), [6.0, 2.0])
+    dear = _with_best_effort(_deployment("dear", 20.0, [8.0, 4.0]), [10.0, 6.0])
+    rare = _buckets([3.0, 0.03])  # bucket 1: 1 % of the rate
+    rare = [rare[0], replace(rare[1], requests=1)]
+    per_bucket = sp.solve_mix([cheap, dear], rare)  # the old rule: every bucket within the SLOs
+    assert per_bucket is not None and per_bucket.instances.get("dear", 0) == 1
+    assert per_bucket.best_effort_share == 0.0
+    fleet = sp.solve_mix([cheap, dear], rare, tail_share=0.02)
+    assert fleet is not None and fleet.instances == {"cheap": 1}
+    assert fleet.best_effort_by_bucket()[1] == pytest.approx(1.0) and fleet.best_effort_by_bucket()[0] == 0.0
+    assert fleet.cost_usd_per_h < per_bucket.cost_usd_per_h
+    # A bucket of 5 % of the traffic: only 2 % may miss, so most of it still goes where it meets the SLOs.
+    common = _buckets([3.0, 3.0 * 0.05 / 0.95])
+    mixed = sp.solve_mix([cheap, dear], common, tail_share=0.02)
+    assert mixed is not None and mixed.instances.get("dear", 0) >= 1
+    rates = np.array([b.rate_per_s for b in common])
+    planned_miss = float(np.array(mixed.best_effort_by_bucket()) @ rates / rates.sum())
+    assert planned_miss <= 0.02 + 1e-9 and mixed.best_effort_by_bucket()[1] <= 0.4 + 1e-9
+
+
+def _tail_trace(long_prompt: int, count: int = 1) -> RequestTrace:
+    base = _trace(max_prompt=4000)
+    inp = np.array(base.input_tokens)
+    inp[len(inp) // 2 : len(inp) // 2 + count] = long_prompt
+    return RequestTrace("tail", base.arrival_s, inp, base.output_tokens)
+
+
+def test_one_long_prompt_does_not_set_the_fleet(cat: Catalog) -> None:
+    """Issue 10: one 8k–16k prompt among ~900 turned a cheap plan into one large instance, because every
+    bucket had to meet the p90 SLOs on its own; the replay judges the fleet's p90, and so does the plan."""
+    model, c = get_model("llama-3-8b"), sp.ServeConstraints(instances=INSTANCES)
+    base = sp.serve(model, _trace(max_prompt=4000), SLO, catalog=cat, constraints=c, replay_rounds=2)
+    tail = sp.serve(model, _tail_trace(12000), SLO, catalog=cat, constraints=c, replay_rounds=2)
+    strict = sp.serve(model, _tail_trace(12000), SLO, catalog=cat, constraints=c, replay_rounds=2, strict=True)
+    assert strict.mix.cost_usd_per_h > 1.5 * base.mix.cost_usd_per_h  # the per-bucket rule: the tail sets it
+    assert tail.mix.cost_usd_per_h <= base.mix.cost_usd_per_h * 1.25
+    assert 0.0 < tail.mix.best_effort_share <= sp.TAIL_SHARE and not strict.mix.best_effort_share
+    assert tail.meets_slo and tail.replay is not None  # judged as before: the fleet's p90 over all requests
+    assert tail.replay.ttft_s["p90"] <= SLO.ttft_p90_s and tail.replay.tpot_s["p90"] <= SLO.tpot_p90_s
+    assert tail.replay.completed == len(_tail_trace(12000))
+    assert json.loads(json.dumps(tail.as_dict(), default=str))["mix"]["best_effort"]
+
+
+def test_requests_no_replica_holds_are_left_out_and_reported(cat: Catalog) -> None:
+    model, c = get_model("llama-3-8b"), sp.ServeConstraints(instances=("g6e.xlarge", "inf2.xlarge"))
+    trace = _tail_trace(400_000, count=3)  # longer than any of these KV caches
+    plan = sp.serve(model, trace, SLO, catalog=cat, constraints=c, replay_rounds=1)
+    x = plan.excluded
+    assert x is not None and x.requests == 3 and x.share == pytest.approx(3 / len(trace))
+    assert x.longest_tokens > x.kv_limit_tokens and "KV cache" in x.reason
+    assert plan.requests == len(trace) and plan.replay is not None and plan.replay.completed == len(trace) - 3
+    assert plan.replay.rejected == 0
+    assert plan.as_dict()["excluded"]["requests"] == 3
+    with pytest.raises(InfeasibleServeError, match="fits no replica's KV cache"):
+        sp.serve(model, trace, SLO, catalog=cat, constraints=c, replay_rounds=0, strict=True)
+
+
+def test_length_caps_are_in_the_advice_and_the_help() -> None:
+    from typer.testing import CliRunner
+
+    from chipfleet.cli import app
+
+    out = CliRunner().invoke(app, ["plan", "serve", "--help"], env={"COLUMNS": "240", "TERM": "dumb"}).output
+    assert "max=" in out and "--strict" in out and "--startup-time" in out
+    assert "max=" in sp.LENGTH_CAP_ADVICE
+
+
+def test_hourly_autoscaling_counts_the_churn_of_starting_instances() -> None:
+    deps = [_deployment("a", 2.0, [4.0]), _deployment("b", 5.0, [12.0])]
+    buckets = _buckets([10.0])
+    multipliers = (0.2, 1.0, 0.5)
+    mixes = []
+    for m in multipliers:
+        mix = sp.solve_mix(deps, buckets, rate_scale=m)
+        assert mix is not None
+        mixes.append(mix)
+    free = sp.HourlyPlan(multipliers, "given", tuple(mixes), mixes[1])
+    billed = sp.HourlyPlan(multipliers, "given", tuple(mixes), mixes[1], startup_s=1800.0)
+    assert free.churn_usd_per_day == 0.0
+    expected = 0.0
+    for h, mix in enumerate(mixes):  # the day repeats: hour 0 follows the last hour
+        before = mixes[h - 1].instances
+        for e in mix.entries:
+            grown = e.count - before.get(e.deployment.instance, 0)
+            expected += max(0, grown) * e.deployment.price_usd_per_h * 0.5
+    assert expected > 0 and billed.churn_usd_per_day == pytest.approx(expected)
+    assert billed.autoscaled_usd_per_day == pytest.approx(billed.instance_usd_per_day + expected)
+    assert billed.savings < free.savings
+    d = billed.as_dict()
+    assert d["churn_usd_per_day"] == pytest.approx(expected) and d["instance_startup_s"] == 1800.0
+    assert sum(sum(h["instances_started"].values()) for h in d["hours"]) == d["instances_started_per_day"] > 0

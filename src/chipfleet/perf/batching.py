@@ -40,6 +40,7 @@ replica.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from statistics import NormalDist
 
 import numpy as np
 from numpy.typing import NDArray
@@ -104,8 +105,19 @@ class OperatingCurve:
     feasible: NDArray[np.bool_]  # stable and within the sequence and KV limits
 
 
-def operating_curve(it: IterationModel, limits: ReplicaLimits, load: SizeClass) -> OperatingCurve:
-    """The replica's steady state at each mean number of decoding sequences (see the module docstring)."""
+def operating_curve(
+    it: IterationModel, limits: ReplicaLimits, load: SizeClass, quantile: float = 0.9
+) -> OperatingCurve:
+    """The replica's steady state at each mean number of decoding sequences (see the module docstring).
+
+    ``quantile`` is the latency percentile the ``ttft_p90_s``/``tpot_p90_s`` fields give (0.9: the p90). At
+    another quantile ``q`` the prefill wait is ``W·ln(φ/(1 − q))/φ`` and the TPOT term uses ``z_q``; the
+    prompt's own chunks still use the class's p90 prompt (buckets span a factor of two, so close to it).
+    """
+    if not 0.5 <= quantile < 1.0:
+        raise ValueError(f"quantile must be in [0.5, 1), got {quantile}")
+    z = NormalDist().inv_cdf(quantile)
+    tail = 1.0 - quantile
     seqs = np.broadcast_to(np.asarray(limits.max_seqs, dtype=np.float64), (len(load),))[:, None]
     d = np.geomspace(GRID_MIN_DECODING, float(seqs.max()), GRID_POINTS)[None, :]
     zero = np.zeros((len(load), d.size))
@@ -145,7 +157,7 @@ def operating_curve(it: IterationModel, limits: ReplicaLimits, load: SizeClass) 
     # Prompts queue for prefill as an M/G/1 queue in time, a prompt of I tokens taking I·T_p/c seconds.
     with np.errstate(divide="ignore", invalid="ignore"):
         wait = np.where(stable, rate * i_sq * (t_p / chunk) ** 2 / (2.0 * (1.0 - phi)), np.inf)
-        w90 = np.where(phi > 0.1, wait * np.log(10.0 * phi) / phi, 0.0)
+        w90 = np.where(phi > tail, wait * np.log(phi / tail) / phi, 0.0)
     residual = (q * t_p**2 + (1.0 - q) * t_d**2) / (2.0 * tpot)
     own, _ = _iteration(it, d, ctx, np.minimum(budget, np.maximum(chunk, i90)), keys_per_token, i_mean)
     ttft90 = residual + w90 + np.ceil(i90 / budget) * own
@@ -156,7 +168,7 @@ def operating_curve(it: IterationModel, limits: ReplicaLimits, load: SizeClass) 
     chunk_sd = np.minimum(np.sqrt(prompts * (i_sq - i_mean**2) + prompts_var * i_mean**2), budget)
     slope = np.maximum(t_p - t_d, 0.0) / chunk
     iter_var = q * (slope * chunk_sd) ** 2 + np.clip(q * (1.0 - q), 0.0, None) * (t_p - t_d) ** 2
-    tpot90 = tpot + Z90 * np.sqrt(iter_var / n_out)
+    tpot90 = tpot + z * np.sqrt(iter_var / n_out)
     # Requests in the system fluctuate (Poisson-like): leave room for the 90th percentile of the count.
     held = d + rate * (wait + t_p)
     held90 = held + Z90 * np.sqrt(held)

@@ -38,7 +38,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
@@ -75,6 +75,18 @@ HOURS = 24
 MIN_CAPACITY_RPS = 1e-6  # below this a configuration is taken not to serve a bucket (about 3 requests a month)
 SETTLE_ROUNDS = 8  # re-solves while a type's bucket mixture exceeds its modelled capacity
 DESIGN_QUANTILE = 0.95  # plan for the rate that all but the busiest 5 % of requests arrive under
+FLEET_QUANTILE = 0.9  # the SLOs are fleet-level p90s: the replay judges the p90 over all requests
+TAIL_SHARE = 0.02  # share of requests the plan may serve best effort (each counted as missing the SLOs)
+# Seconds from launching an instance to serving: 525 s end to end for Qwen3-8B on ml.g6.2xlarge with the
+# container image pulled from ECR (333 s) and weights from S3 in parallel. Source: AWS Machine Learning Blog,
+# "Introducing container caching in Amazon SageMaker AI for faster model scaling", 2026-06-17 (read at
+# https://aihub.hkuspace.hku.hk/2026/06/17/introducing-container-caching-in-amazon-sagemaker-ai-for-faster-model-scaling/).
+# Used as the billed warm-up of every instance an hourly plan adds; larger models load longer (an assumption).
+DEFAULT_STARTUP_S = 525.0
+STARTUP_SOURCE = (
+    "525 s per instance started: SageMaker scale-out of Qwen3-8B on ml.g6.2xlarge without container caching "
+    "(AWS Machine Learning Blog, 2026-06-17); taken for every model and instance type (an assumption)"
+)
 
 
 class ServeObjective(StrEnum):
@@ -120,6 +132,48 @@ class ServeConstraints:
             raise ConfigError("--max-batch-tokens must be at least 16")
         if self.max_instances_per_type < 1:
             raise ConfigError("--max-instances must be at least 1")
+
+
+def planning_quantile(tail_share: float) -> float:
+    """The latency percentile each bucket served within the SLOs is planned at, ``1 − (0.1 − s)/(1 − s)``.
+
+    The replay judges the fleet's p90: at most 10 % of all requests may exceed an SLO. When a share ``s`` of
+    the requests is served best effort (each counted as a miss), the other ``1 − s`` may miss at most
+    ``0.1 − s`` of all requests, i.e. a ``(0.1 − s)/(1 − s)`` share of their own: with ``s`` = 2 % they are
+    planned at their p91.8. ``s`` = 0 gives the p90.
+    """
+    miss = 1.0 - FLEET_QUANTILE
+    if not (math.isfinite(tail_share) and 0.0 <= tail_share < miss):
+        raise ConfigError(f"the best-effort share must be in [0, {miss:g}), got {tail_share!r}")
+    return 1.0 - (miss - tail_share) / (1.0 - tail_share)
+
+
+@dataclass(frozen=True)
+class Excluded:
+    """Requests left out of the plan because no allowed replica's KV cache can hold them."""
+
+    requests: int
+    share: float  # of the workload's requests
+    longest_tokens: int  # the longest prompt + output among them
+    kv_limit_tokens: int  # the largest KV cache of any allowed configuration
+    reason: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def without_requests(trace: RequestTrace, drop: NDArray[np.bool_]) -> RequestTrace:
+    """``trace`` without the requests where ``drop`` is true, re-based to start at 0."""
+    keep = ~np.asarray(drop, dtype=bool)
+    arrival = trace.arrival_s[keep]
+    hashes = None if trace.hash_ids is None else tuple(h for h, k in zip(trace.hash_ids, keep, strict=True) if k)
+    return replace(
+        trace,
+        arrival_s=arrival - arrival[0] if arrival.size else arrival,
+        input_tokens=trace.input_tokens[keep],
+        output_tokens=trace.output_tokens[keep],
+        hash_ids=hashes,
+    )
 
 
 # ----------------------------------------------------------------------------- buckets
@@ -247,15 +301,26 @@ class Deployment:
     tpot_p90_s: tuple[float, ...]
     best_ttft_p90_s: tuple[float, ...]  # lowest modelled p90 at any load
     best_tpot_p90_s: tuple[float, ...]
+    # Served best effort (no latency bound): the highest stable rate within the sequence and KV limits, per
+    # bucket (0: its requests do not fit), and the chips' busy share there. Empty: not evaluated.
+    best_effort_capacity: tuple[float, ...] = ()
+    best_effort_busy_fraction: tuple[float, ...] = ()
 
     @property
     def label(self) -> str:
         return f"{self.instance} tp={self.tp} {self.precision.value} max-batch {self.max_seqs}"
 
-    def busy_j_per_request(self, bucket: int) -> float:
+    def capacity(self, bucket: int, best_effort: bool = False) -> float:
+        """Requests/s of ``bucket`` one replica sustains within the SLOs (or, best effort, at all)."""
+        if not best_effort:
+            return self.capacity_per_replica[bucket]
+        return self.best_effort_capacity[bucket] if self.best_effort_capacity else 0.0
+
+    def busy_j_per_request(self, bucket: int, best_effort: bool = False) -> float:
         """Energy above idle that one request of ``bucket`` costs at the modelled operating point."""
-        cap = self.capacity_per_replica[bucket]
-        return self.busy_fraction[bucket] * self.tp * self.busy_power_w_per_chip / cap if cap > 0 else math.inf
+        cap = self.capacity(bucket, best_effort)
+        busy = (self.best_effort_busy_fraction if best_effort else self.busy_fraction)[bucket] if cap > 0 else 0.0
+        return busy * self.tp * self.busy_power_w_per_chip / cap if cap > 0 else math.inf
 
     def options(self, slo: ServeSLO, max_batch_tokens: int, max_seqs: int) -> ServeOptions:
         return ServeOptions(
@@ -313,8 +378,10 @@ def deployments(
     catalog: Catalog,
     constraints: ServeConstraints,
     rejected: Counter[str] | None = None,
+    quantile: float = FLEET_QUANTILE,
 ) -> list[Deployment]:
-    """Every allowed (instance type, tp, precision, max batch) that holds the model, with its capacities."""
+    """Every allowed (instance type, tp, precision, max batch) that holds the model, with its capacities:
+    within the SLOs at the latency percentile ``quantile`` (:func:`planning_quantile`), and best effort."""
     rejected = rejected if rejected is not None else Counter()
     loads = _size_classes(buckets)
     out = []
@@ -337,8 +404,10 @@ def deployments(
                         continue
                     it = IterationModel(model, hw, tp, prec)
                     safe = kv_safe_max_seqs(seqs, kv, loads)
-                    curve = operating_curve(it, ReplicaLimits(constraints.max_batch_tokens, safe, kv), loads)
+                    limits = ReplicaLimits(constraints.max_batch_tokens, safe, kv)
+                    curve = operating_curve(it, limits, loads, quantile)
                     cap = capacity_within_slo(curve, slo.ttft_p90_s, slo.tpot_p90_s)
+                    anyhow = capacity_within_slo(curve, math.inf, math.inf)
                     # Every request of a bucket must fit the cache of a replica it is sent to (the runtime
                     # rejects one that cannot).
                     too_long = np.array([b.context_max > kv for b in buckets])
@@ -368,6 +437,8 @@ def deployments(
                             tpot_p90_s=_floats(cap.tpot_p90_s),
                             best_ttft_p90_s=_floats(cap.best_ttft_p90_s),
                             best_tpot_p90_s=_floats(cap.best_tpot_p90_s),
+                            best_effort_capacity=_floats(np.where(too_long, 0.0, anyhow.rate_per_s)),
+                            best_effort_busy_fraction=_floats(anyhow.busy_fraction),
                         )
                     )
     return out
@@ -388,6 +459,7 @@ class MixEntry:
     load: float  # planned requests ÷ capacity (the capacity as the program saw it)
     busy_fraction: float  # chips' modelled busy share at the planned load
     max_seqs: int  # sequence limit per replica: what its KV cache holds at its traffic's full context
+    best_effort_shares: tuple[float, ...] = ()  # of bucket_shares, the part served best effort (counted as misses)
 
     @property
     def cost_usd_per_h(self) -> float:
@@ -443,6 +515,18 @@ class Mix:
     def _shares(self, bucket: int) -> dict[str, float]:
         return {e.deployment.instance: e.bucket_shares[bucket] for e in self.entries if e.bucket_shares[bucket] > 1e-9}
 
+    def best_effort_by_bucket(self) -> tuple[float, ...]:
+        """Per bucket, the share of its requests served best effort (planned to miss the SLOs)."""
+        return tuple(
+            sum(e.best_effort_shares[b] for e in self.entries if e.best_effort_shares) for b in range(len(self.buckets))
+        )
+
+    @property
+    def best_effort_share(self) -> float:
+        """The share of all requests served best effort, by request count."""
+        total = sum(b.requests for b in self.buckets)
+        return sum(s * b.requests for s, b in zip(self.best_effort_by_bucket(), self.buckets, strict=True)) / total
+
     def routing(self) -> dict[tuple[int, int], dict[str, float]]:
         """The size-aware router's table: (input edge, output edge) → {instance type: share}."""
         table: dict[tuple[int, int], dict[str, float]] = {}
@@ -464,6 +548,12 @@ class Mix:
             "co2_kg_per_h": self.co2_kg_per_h,
             "output_tokens_per_s": self.output_tokens_per_s,
             "routing": [{"bucket": bucket.label, "shares": self._shares(b)} for b, bucket in enumerate(self.buckets)],
+            "best_effort_share": self.best_effort_share,
+            "best_effort": [
+                {"bucket": bucket.label, "requests": bucket.requests, "share_of_bucket": s}
+                for bucket, s in zip(self.buckets, self.best_effort_by_bucket(), strict=True)
+                if s > 1e-9
+            ],
         }
 
 
@@ -477,37 +567,51 @@ def solve_mix(
     traffic_scale: float | None = None,
     max_instances_per_type: int = 512,
     time_limit_s: float = 60.0,
+    tail_share: float = 0.0,
 ) -> Mix | None:
     """The optimal mix (module docstring, step 3), or None when the configurations cannot serve every bucket.
 
     ``factors`` scales each instance type's capacity (the replay's tightening); the fleet is sized for every
     bucket's rate × ``rate_scale`` (a busy-window rate, an hour of a daily curve) and carries, on average, its
     rate × ``traffic_scale`` (default ``rate_scale``), which sets tokens served and busy energy.
+
+    With ``tail_share`` > 0 a share ``y_bk`` of a bucket may be served best effort on a configuration that
+    holds it, at that configuration's best-effort capacity, subject to ``Σ_bk y_bk·λ_b/Σλ ≤ tail_share``: the
+    request-weighted share planned to miss the SLOs (:func:`planning_quantile` plans the rest to leave room).
     """
     factors = factors or {}
     rates = np.array([b.rate_per_s for b in buckets]) * rate_scale
     k_n = len(deps)
-    cap = np.array(
-        [[d.capacity_per_replica[b] * d.replicas_per_instance * factors.get(d.instance, 1.0) for d in deps]
-         for b in range(len(buckets))]
-    )  # fmt: skip  # (buckets, configs): requests/s per instance
-    pairs = [(b, k) for b in range(len(buckets)) for k in range(k_n) if cap[b, k] >= MIN_CAPACITY_RPS]
-    served = {b for b, _ in pairs}
+    # (buckets, configs): requests/s per instance, within the SLOs (False) and best effort (True)
+    caps = {
+        be: np.array([[d.capacity(b, be) * d.replicas_per_instance * factors.get(d.instance, 1.0) for d in deps]
+                      for b in range(len(buckets))])
+        for be in (False, True)
+    }  # fmt: skip
+    kinds = (False, True) if tail_share > 0 else (False,)
+    pairs = [
+        (b, k, be)
+        for be in kinds
+        for b in range(len(buckets))
+        for k in range(k_n)
+        if caps[be][b, k] >= MIN_CAPACITY_RPS
+    ]
+    served = {b for b, _, _ in pairs}
     if len(served) < len(buckets) or rates.sum() <= 0:
         return None
     n_pairs = len(pairs)
-    # Variables: n_k (integers), z_k (binary: configuration k is used), x_bk (shares).
+    # Variables: n_k (integers), z_k (binary: configuration k is used), x_bk and y_bk (shares).
     n_vars = 2 * k_n + n_pairs
     upper = np.zeros(k_n)
-    for b, k in pairs:
-        upper[k] += rates[b] / cap[b, k]
+    for b, k, be in pairs:
+        upper[k] += rates[b] / caps[be][b, k]
     upper = np.minimum(np.ceil(upper + 1e-9), max_instances_per_type)
     cost = np.zeros(n_vars)
     for k, d in enumerate(deps):
         cost[k] = d.price_usd_per_h if objective is ServeObjective.COST else d.static_power_w * d.pue
     if objective is ServeObjective.ENERGY:
-        for p, (b, k) in enumerate(pairs):
-            cost[2 * k_n + p] = rates[b] * deps[k].busy_j_per_request(b) * deps[k].pue
+        for p, (b, k, be) in enumerate(pairs):
+            cost[2 * k_n + p] = rates[b] * deps[k].busy_j_per_request(b, be) * deps[k].pue
     # A whisper of the other objective breaks ties between equally good mixes.
     for k, d in enumerate(deps):
         cost[k] += 1e-6 * (d.static_power_w if objective is ServeObjective.COST else d.price_usd_per_h)
@@ -518,7 +622,7 @@ def solve_mix(
     hi: list[float] = []
     r = 0
     for b in range(len(buckets)):  # every bucket routed in full
-        for p, (pb, _) in enumerate(pairs):
+        for p, (pb, _, _) in enumerate(pairs):
             if pb == b:
                 rows.append(r)
                 cols.append(2 * k_n + p)
@@ -527,11 +631,11 @@ def solve_mix(
         hi.append(1.0)
         r += 1
     for k in range(k_n):  # load within the instances bought
-        for p, (b, pk) in enumerate(pairs):
+        for p, (b, pk, be) in enumerate(pairs):
             if pk == k:
                 rows.append(r)
                 cols.append(2 * k_n + p)
-                vals.append(rates[b] / cap[b, k])
+                vals.append(rates[b] / caps[be][b, k])
         rows.append(r)
         cols.append(k)
         vals.append(-1.0)
@@ -557,6 +661,15 @@ def solve_mix(
             lo.append(-np.inf)
             hi.append(1.0)
             r += 1
+    if tail_share > 0:  # the requests served best effort stay within the fleet's allowance
+        for p, (b, _, be) in enumerate(pairs):
+            if be:
+                rows.append(r)
+                cols.append(2 * k_n + p)
+                vals.append(rates[b] / rates.sum())
+        lo.append(-np.inf)
+        hi.append(tail_share)
+        r += 1
     a = coo_array((vals, (rows, cols)), shape=(r, n_vars)).tocsr()
     integrality = np.concatenate([np.ones(2 * k_n), np.zeros(n_pairs)])
     ub = np.concatenate([upper, np.ones(k_n), np.ones(n_pairs)])
@@ -571,11 +684,11 @@ def solve_mix(
     if res.x is None:
         return None
     counts = np.rint(res.x[:k_n]).astype(int)
-    shares = np.zeros((len(buckets), k_n))
-    for p, (b, k) in enumerate(pairs):
-        shares[b, k] = max(0.0, float(res.x[2 * k_n + p]))
+    shares = {be: np.zeros((len(buckets), k_n)) for be in (False, True)}
+    for p, (b, k, be) in enumerate(pairs):
+        shares[be][b, k] += max(0.0, float(res.x[2 * k_n + p]))
     traffic = rates / rate_scale * (rate_scale if traffic_scale is None else traffic_scale)
-    return _mix(deps, buckets, counts, shares, rates, traffic, cap)
+    return _mix(deps, buckets, counts, shares, rates, traffic, caps)
 
 
 @contextmanager
@@ -602,26 +715,31 @@ def _mix(
     deps: Sequence[Deployment],
     buckets: Sequence[Bucket],
     counts: NDArray[np.int_],
-    shares: NDArray[np.float64],
+    by_kind: dict[bool, NDArray[np.float64]],
     rates: NDArray[np.float64],
     traffic: NDArray[np.float64],
-    cap: NDArray[np.float64],
+    caps: dict[bool, NDArray[np.float64]],
 ) -> Mix:
     """The mix the program chose: load against the ``rates`` it was sized for; tokens, busy energy and carbon
-    from the ``traffic`` it carries on average."""
+    from the ``traffic`` it carries on average. ``by_kind`` and ``caps``: shares and capacities within the
+    SLOs (False) and best effort (True)."""
     entries = []
     power = cost = co2 = 0.0
     has_co2 = True
+    shares = by_kind[False] + by_kind[True]
     for k, d in enumerate(deps):
         n = int(counts[k])
         if n <= 0:
             continue
-        with np.errstate(divide="ignore", invalid="ignore"):
-            used = np.where(cap[:, k] > 0, shares[:, k] * rates / cap[:, k], 0.0)
-        load = float(used.sum()) / n
-        busy_j_per_s = sum(
-            shares[b, k] * traffic[b] * d.busy_j_per_request(b) for b in range(len(buckets)) if shares[b, k] > 0
-        )
+        used = 0.0
+        busy_j_per_s = 0.0
+        for be, part in by_kind.items():
+            with np.errstate(divide="ignore", invalid="ignore"):
+                used += float(np.where(caps[be][:, k] > 0, part[:, k] * rates / caps[be][:, k], 0.0).sum())
+            busy_j_per_s += sum(
+                part[b, k] * traffic[b] * d.busy_j_per_request(b, be) for b in range(len(buckets)) if part[b, k] > 0
+            )
+        load = used / n
         watts = (n * d.static_power_w + busy_j_per_s) * d.pue
         power += watts
         cost += n * d.price_usd_per_h
@@ -640,6 +758,7 @@ def _mix(
                 load=load,
                 busy_fraction=min(1.0, busy_j_per_s / (chips * d.busy_power_w_per_chip)) if chips else 0.0,
                 max_seqs=int(seqs[0]),
+                best_effort_shares=tuple(float(s) for s in by_kind[True][:, k]),
             )
         )
     out_tps = float(sum(b.output_mean * r for b, r in zip(buckets, traffic, strict=True)))
@@ -719,10 +838,32 @@ class HourlyPlan:
     curve_source: str
     mixes: tuple[Mix, ...]
     static: Mix  # the peak hour's mix, kept all day
+    startup_s: float = 0.0  # billed warm-up of every instance started (launch, image, weights)
+    startup_source: str = ""
+
+    def starts(self) -> tuple[dict[str, int], ...]:
+        """Instances started at the top of each hour: ``max(0, n_h − n_{h−1})`` per type, the day repeating
+        (hour 0 follows hour 23)."""
+        out = []
+        for h, mix in enumerate(self.mixes):
+            before = self.mixes[h - 1].instances
+            out.append({k: n - before.get(k, 0) for k, n in mix.instances.items() if n > before.get(k, 0)})
+        return tuple(out)
+
+    @property
+    def instance_usd_per_day(self) -> float:
+        return sum(m.cost_usd_per_h for m in self.mixes)
+
+    @property
+    def churn_usd_per_day(self) -> float:
+        """Σ over hours and types of instances started × hourly price × ``startup_s`` (billed, not serving)."""
+        prices = {e.deployment.instance: e.deployment.price_usd_per_h for m in self.mixes for e in m.entries}
+        return sum(n * prices[k] for hour in self.starts() for k, n in hour.items()) * self.startup_s / 3600.0
 
     @property
     def autoscaled_usd_per_day(self) -> float:
-        return sum(m.cost_usd_per_h for m in self.mixes)
+        """Instance-hours of the hourly mixes plus the churn of starting instances."""
+        return self.instance_usd_per_day + self.churn_usd_per_day
 
     @property
     def static_usd_per_day(self) -> float:
@@ -736,9 +877,20 @@ class HourlyPlan:
         return {
             "curve_source": self.curve_source,
             "hours": [
-                {"hour": h, "multiplier": m, "fleet": mix.describe(), "cost_usd_per_h": mix.cost_usd_per_h}
-                for h, (m, mix) in enumerate(zip(self.multipliers, self.mixes, strict=True))
+                {
+                    "hour": h,
+                    "multiplier": m,
+                    "fleet": mix.describe(),
+                    "cost_usd_per_h": mix.cost_usd_per_h,
+                    "instances_started": started,
+                }
+                for h, (m, mix, started) in enumerate(zip(self.multipliers, self.mixes, self.starts(), strict=True))
             ],
+            "instance_startup_s": self.startup_s,
+            "startup_source": self.startup_source,
+            "instances_started_per_day": sum(sum(h.values()) for h in self.starts()),
+            "instance_usd_per_day": self.instance_usd_per_day,
+            "churn_usd_per_day": self.churn_usd_per_day,
             "autoscaled_usd_per_day": self.autoscaled_usd_per_day,
             "static_fleet": self.static.describe(),
             "static_usd_per_day": self.static_usd_per_day,
@@ -800,6 +952,10 @@ class ServePlan:
     replay_s: float
     rejected: dict[str, int]
     assumptions: tuple[str, ...] = field(default=())
+    excluded: Excluded | None = None  # requests left out: no allowed replica can hold them
+    strict: bool = False  # every bucket within the SLOs at its own p90 (the per-bucket rule)
+    tail_share: float = 0.0  # the share of requests the program could serve best effort
+    planning_quantile: float = FLEET_QUANTILE  # the percentile buckets within the SLOs were planned at
 
     @property
     def savings(self) -> float | None:
@@ -852,6 +1008,11 @@ class ServePlan:
             "solve_s": self.solve_s,
             "replay_s": self.replay_s,
             "rejected": self.rejected,
+            "excluded": None if self.excluded is None else self.excluded.as_dict(),
+            "strict": self.strict,
+            "best_effort_allowed_share": self.tail_share,
+            "best_effort_share": self.mix.best_effort_share,
+            "planning_quantile": self.planning_quantile,
             "assumptions": list(self.assumptions),
         }
 
@@ -872,6 +1033,10 @@ def serve(
     peak_to_trough: float = 3.0,
     peak_window_s: float | None = None,
     seed: int = 0,
+    strict: bool = False,
+    tail_share: float = TAIL_SHARE,
+    startup_s: float = DEFAULT_STARTUP_S,
+    progress: Callable[[str], None] | None = None,
 ) -> ServePlan:
     """Plan the cheapest (or least-energy) fleet that serves ``trace`` within ``slo`` (module docstring).
 
@@ -879,7 +1044,14 @@ def serve(
     :func:`default_peak_window_s`; 0: the mean rate).
     ``replay_rounds`` = 0 skips the simulator; otherwise up to that many re-solves follow a replay that misses.
     The best single instance type goes through the same replay, and is the answer when it turns out cheaper.
-    Raises :class:`InfeasibleServeError` naming the bucket no allowed instance can serve within the SLOs.
+
+    The SLOs are fleet-level p90s, as the replay judges them: up to ``tail_share`` of the requests may be
+    served best effort (counted as misses) on the cheapest replica that holds them, and the rest are planned
+    at :func:`planning_quantile` so that the fleet's p90 holds. Requests no allowed replica's KV cache can hold
+    are left out and reported (:class:`Excluded`). ``strict`` keeps the per-bucket rule instead: every bucket
+    within the SLOs at its p90, every request held, or :class:`InfeasibleServeError`.
+    ``startup_s``: the billed warm-up of each instance an hourly plan starts (``per_hour``).
+    ``progress`` is called with a short line at each stage (bucketing, capacities, each solve, each replay).
     """
     cat = catalog or default_catalog()
     c = constraints or ServeConstraints()
@@ -887,26 +1059,65 @@ def serve(
         raise ConfigError(f"{model.name} is an encoder; the serving planner covers decoder LMs")
     if replay_rounds < 0:
         raise ConfigError("--max-rounds must be 0 (no replay) or more")
+    if not (math.isfinite(startup_s) and startup_s >= 0):
+        raise ConfigError(f"--startup-time must be a duration >= 0, e.g. 525s or 10min; got {startup_s!r}")
+    tail = 0.0 if strict else tail_share
+    quantile = planning_quantile(tail)
+
+    def say(message: str) -> None:
+        if progress is not None:
+            progress(message)
+
     t0 = time.perf_counter()
+    original = len(trace)
+    say(f"bucketing {original:,} requests by prompt and output length")
     buckets = bucketize(trace, input_edges, output_edges)
-    window = default_peak_window_s(trace, slo) if peak_window_s is None else peak_window_s
-    design = peak_factor(trace, window)
     rejected: Counter[str] = Counter()
-    deps = deployments(model, buckets, slo, cat, c, rejected)
+    say(f"capacities of every allowed configuration for {len(buckets)} buckets")
+    deps = deployments(model, buckets, slo, cat, c, rejected, quantile)
     if not deps:
         raise InfeasibleServeError(
             f"no allowed instance type can hold {model.name} (rejected: {dict(rejected) or 'none matched'}); "
             "check --instances, --clouds, --region, --pricing, --precision and --tp",
             [],
         )
-    _check_every_bucket_served(deps, buckets, slo)
-    planner = _Planner(model, trace, buckets, slo, cat, c, objective, replay_rounds, seed, design)
+    excluded = None
+    limit = max(d.kv_capacity_tokens for d in deps)
+    context = trace.input_tokens + trace.output_tokens
+    too_long = context > limit
+    if too_long.any() and not strict:
+        biggest = max(deps, key=lambda d: d.kv_capacity_tokens)
+        n = int(too_long.sum())
+        excluded = Excluded(
+            requests=n,
+            share=n / original,
+            longest_tokens=int(context.max()),
+            kv_limit_tokens=limit,
+            reason=f"prompt + output longer than the largest KV cache of any allowed replica ({limit:,} tokens "
+            f"on {biggest.label}); allow larger instances or tp, or use --strict to refuse to plan without them",
+        )
+        if original - n < 2:
+            raise InfeasibleServeError(
+                f"{n:,} of {original:,} requests are longer than every allowed replica's KV cache ({limit:,} "
+                "tokens); allow larger instances or tp, " + LENGTH_CAP_ADVICE,
+                [],
+            )
+        trace = without_requests(trace, too_long)
+        say(f"left out {n:,} requests no replica can hold; bucketing the other {len(trace):,}")
+        buckets = bucketize(trace, input_edges, output_edges)
+        rejected = Counter()
+        deps = deployments(model, buckets, slo, cat, c, rejected, quantile)
+    window = default_peak_window_s(trace, slo) if peak_window_s is None else peak_window_s
+    design = peak_factor(trace, window)
+    _check_every_bucket_served(deps, buckets, slo, tail)
+    planner = _Planner(model, trace, buckets, slo, cat, c, objective, replay_rounds, seed, design, tail, progress)
     mix, factors = planner.solve(deps)
     if mix is None:
         raise InfeasibleServeError(
             f"no mix within --max-instances {c.max_instances_per_type} per type serves the workload; raise it",
             [],
         )
+    say("the best single instance type, solved the same way")
     single, single_factors = planner.best_single(deps)
     solve_s = time.perf_counter() - t0
     t1 = time.perf_counter()
@@ -935,17 +1146,19 @@ def serve(
     if per_hour:
         multipliers, source = daily_curve(trace, load_curve, peak_to_trough)
         mixes = []
-        for m in multipliers:
+        for h, m in enumerate(multipliers):
+            say(f"hour {h:02d} of the daily curve ({m:.2f}× the rate)")
             hour_mix, _ = planner.solve(deps, factors, hour=max(m, 1e-9))
             if hour_mix is None:
                 raise InfeasibleServeError("an hour of the daily curve cannot be served within --max-instances", [])
             mixes.append(hour_mix)
         peak = int(np.argmax(multipliers))
-        hourly = HourlyPlan(tuple(multipliers), source, tuple(mixes), mixes[peak])
+        startup_source = STARTUP_SOURCE if startup_s == DEFAULT_STARTUP_S else "given (--startup-time)"
+        hourly = HourlyPlan(tuple(multipliers), source, tuple(mixes), mixes[peak], startup_s, startup_source)
     return ServePlan(
         model=model.name,
         workload=trace.name,
-        requests=len(trace),
+        requests=original,
         span_s=trace.duration_s,
         slo=slo,
         objective=objective,
@@ -964,6 +1177,10 @@ def serve(
         replay_s=replay_s,
         rejected=dict(rejected),
         assumptions=SERVE_PLAN_ASSUMPTIONS,
+        excluded=excluded,
+        strict=strict,
+        tail_share=tail,
+        planning_quantile=quantile,
     )
 
 
@@ -982,6 +1199,12 @@ class _Planner:
     max_rounds: int
     seed: int
     design: float  # busy-window rate ÷ mean rate
+    tail_share: float = 0.0  # requests that may be served best effort (see solve_mix)
+    progress: Callable[[str], None] | None = None
+
+    def say(self, message: str) -> None:
+        if self.progress is not None:
+            self.progress(message)
 
     def solve(
         self, deps: Sequence[Deployment], factors: dict[str, float] | None = None, hour: float = 1.0
@@ -990,18 +1213,21 @@ class _Planner:
         factors = dict(factors) if factors else {d.instance: 1.0 for d in deps}
         mix: Mix | None = None
         scale = self.design * hour
-        for _ in range(SETTLE_ROUNDS):
+        types = len({d.instance for d in deps})
+        for attempt in range(SETTLE_ROUNDS):
+            self.say(f"solving the mix over {types} instance type(s), {len(deps)} configurations (pass {attempt + 1})")
             mix = solve_mix(
                 deps, self.buckets, self.objective, factors=factors, rate_scale=scale, traffic_scale=hour,
-                max_instances_per_type=self.constraints.max_instances_per_type,
+                max_instances_per_type=self.constraints.max_instances_per_type, tail_share=self.tail_share,
             )  # fmt: skip
             if mix is None:
                 break
             over = {}
             for e in mix.entries:
                 headroom = mixture_headroom(
-                    self.model, e, self.buckets, self.slo, self.catalog, scale, self.constraints.max_batch_tokens
-                )
+                    self.model, e, self.buckets, self.slo, self.catalog, scale, self.constraints.max_batch_tokens,
+                    planning_quantile(self.tail_share),
+                )  # fmt: skip
                 if headroom < 1.0:
                     over[e.deployment.instance] = headroom
             if not over:
@@ -1030,6 +1256,7 @@ class _Planner:
         result: ServeResult | None = None
         slo = self.slo
         for r in range(self.max_rounds + 1 if self.max_rounds else 0):
+            self.say(f"replay round {r + 1}: {mix.describe()} over {len(self.trace):,} requests")
             result = replay(self.model, self.trace, mix, slo, self.catalog, self.constraints, seed=self.seed)
             missed = _misses(result, slo)
             fleet_ok = result.ttft_s["p90"] <= slo.ttft_p90_s and result.tpot_s["p90"] <= slo.tpot_p90_s
@@ -1059,6 +1286,7 @@ def mixture_headroom(
     catalog: Catalog,
     rate_scale: float,
     max_batch_tokens: int,
+    quantile: float = FLEET_QUANTILE,
 ) -> float:
     """Modelled capacity of one replica of ``entry`` for the mixture of buckets routed to it, ÷ the rate each
     replica is planned to take (≥ 1: the mixture fits).
@@ -1066,17 +1294,34 @@ def mixture_headroom(
     The program adds up per-bucket capacities; a replica that serves long and short prompts together queues
     the short behind the long, which the mixture's moments (E[I²] over all its prompts) show and the sum does
     not. The mixture's p90 prompt is taken as the rate-weighted 90th percentile of its buckets' p90s.
+
+    Requests served best effort are not in the mixture (their latency is not held to the SLOs, and a rare
+    very long prompt would dominate its E[I²]); the share of the replicas' capacity they take, by the
+    program's additive rule, is taken off the mixture's capacity.
     """
     d = entry.deployment
-    w = np.array([entry.bucket_shares[b] * buckets[b].rate_per_s * rate_scale for b in range(len(buckets))])
-    if w.sum() <= 0:
+    best_effort = entry.best_effort_shares or (0.0,) * len(buckets)
+    w = np.array(
+        [(entry.bucket_shares[b] - best_effort[b]) * buckets[b].rate_per_s * rate_scale for b in range(len(buckets))]
+    )
+    w = np.maximum(w, 0.0)
+    if w.sum() <= 1e-12:
         return math.inf
-    per_replica = float(w.sum()) / (entry.count * d.replicas_per_instance)
+    replicas = entry.count * d.replicas_per_instance
+    taken = (
+        sum(
+            best_effort[b] * buckets[b].rate_per_s * rate_scale / d.capacity(b, best_effort=True)
+            for b in range(len(buckets))
+            if best_effort[b] > 0 and d.capacity(b, best_effort=True) > 0
+        )
+        / replicas
+    )
+    per_replica = float(w.sum()) / replicas
     it = IterationModel(model, hardware_for(catalog, d.instance), d.tp, d.precision)
     limits = ReplicaLimits(max_batch_tokens, entry.max_seqs, d.kv_capacity_tokens)
-    curve = operating_curve(it, limits, mixture(buckets, w))
+    curve = operating_curve(it, limits, mixture(buckets, w), quantile)
     cap = float(capacity_within_slo(curve, slo.ttft_p90_s, slo.tpot_p90_s).rate_per_s[0])
-    return cap / per_replica
+    return cap * max(0.0, 1.0 - taken) / per_replica
 
 
 def mixture(buckets: Sequence[Bucket], weights: NDArray[np.float64]) -> SizeClass:
@@ -1142,13 +1387,27 @@ def _misses(result: ServeResult, slo: ServeSLO) -> dict[str, str]:
     return out
 
 
-def _check_every_bucket_served(deps: Sequence[Deployment], buckets: Sequence[Bucket], slo: ServeSLO) -> None:
+LENGTH_CAP_ADVICE = (
+    "or leave these requests out: drop them from the trace, or, with --rate, cap the lengths with max= "
+    "(e.g. --input-tokens lognormal:mean=1500,sigma=1,max=8192)"
+)
+
+
+def _check_every_bucket_served(
+    deps: Sequence[Deployment], buckets: Sequence[Bucket], slo: ServeSLO, tail_share: float = 0.0
+) -> None:
+    """Raise unless every bucket meets the SLOs on some configuration, or the buckets that cannot are few
+    enough (at most ``tail_share`` of the requests) to be served best effort by a replica that holds them."""
     bad = []
     lines = []
     total = sum(b.requests for b in buckets)
-    for i, b in enumerate(buckets):
-        if any(d.capacity_per_replica[i] > 0 for d in deps):
-            continue
+    out_of_reach = [i for i, b in enumerate(buckets) if not any(d.capacity_per_replica[i] > 0 for d in deps)]
+    share = sum(buckets[i].requests for i in out_of_reach) / total
+    held = all(any(d.capacity(i, best_effort=True) > 0 for d in deps) for i in out_of_reach)
+    if not out_of_reach or (tail_share > 0 and share <= tail_share and held):
+        return
+    for i in out_of_reach:
+        b = buckets[i]
         bad.append(b.label)
         fits = [d for d in deps if math.isfinite(d.best_ttft_p90_s[i]) and b.context_max <= d.kv_capacity_tokens]
         if not fits:
@@ -1178,11 +1437,20 @@ def _check_every_bucket_served(deps: Sequence[Deployment], buckets: Sequence[Buc
             )
         lines.append(f"bucket {b.label} ({b.requests} requests, {b.requests / total:.1%}): " + "; ".join(parts))
     if bad:
+        allowance = (
+            f" They are {share:.1%} of the requests; the fleet's p90 leaves room to serve at most {tail_share:.1%} "
+            "best effort."
+            if tail_share > 0
+            else ""
+        )
         raise InfeasibleServeError(
             "the SLOs are out of reach for some requests on every allowed instance, even at light load: "
             + " | ".join(lines)
-            + ". Relax --slo-ttft-p90/--slo-tpot-p90, allow more instance types or a lower --precision, "
-            "or serve these requests elsewhere (drop them from the trace).",
+            + "."
+            + allowance
+            + " Relax --slo-ttft-p90/--slo-tpot-p90, allow more instance types or a lower --precision, "
+            + LENGTH_CAP_ADVICE
+            + ".",
             bad,
         )
 

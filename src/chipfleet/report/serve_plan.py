@@ -10,6 +10,7 @@ from rich.table import Table
 from chipfleet.plan.serving import Mix, ServePlan
 from chipfleet.report import units as u
 from chipfleet.report.charts import pyplot, to_png
+from chipfleet.serialize import atomic_write_bytes
 
 
 def _lat(x: float) -> str:
@@ -83,13 +84,21 @@ def hourly_table(plan: ServePlan) -> Table:
     h = plan.hourly
     assert h is not None
     t = Table(title=f"Per hour ({h.curve_source})")
-    for col in ("hour", "load ×", "fleet", "$/h"):
-        t.add_column(col, justify="left" if col == "fleet" else "right")
-    for hour, (m, mix) in enumerate(zip(h.multipliers, h.mixes, strict=True)):
-        t.add_row(f"{hour:02d}:00", f"{m:.2f}", mix.describe(), f"{mix.cost_usd_per_h:,.2f}")
+    for col in ("hour", "load ×", "fleet", "started", "$/h"):
+        t.add_column(col, justify="left" if col in ("fleet", "started") else "right")
+    for hour, (m, mix, started) in enumerate(zip(h.multipliers, h.mixes, h.starts(), strict=True)):
+        t.add_row(
+            f"{hour:02d}:00",
+            f"{m:.2f}",
+            mix.describe(),
+            ", ".join(f"{n} × {k}" for k, n in started.items()),
+            f"{mix.cost_usd_per_h:,.2f}",
+        )
     t.caption = (
-        f"autoscaled ${h.autoscaled_usd_per_day:,.0f}/day vs static {h.static.describe()} "
-        f"${h.static_usd_per_day:,.0f}/day: autoscaling saves {u.percent(h.savings)}"
+        f"autoscaled ${h.autoscaled_usd_per_day:,.0f}/day (instances ${h.instance_usd_per_day:,.0f} + "
+        f"start-up churn ${h.churn_usd_per_day:,.0f}: {u.duration(h.startup_s)} billed per instance started, "
+        f"{h.startup_source}) vs static {h.static.describe()} ${h.static_usd_per_day:,.0f}/day: "
+        f"autoscaling saves {u.percent(h.savings)}"
     )
     return t
 
@@ -105,6 +114,26 @@ def summary_lines(plan: ServePlan) -> list[str]:
         lines.append(
             f"Sized for the busy rate: {plan.design_factor:.2f}× the mean (95 % of requests arrive in "
             f"{u.duration(plan.peak_window_s)} windows no busier; --peak-window 0 plans for the mean)."
+        )
+    if plan.excluded is not None:
+        x = plan.excluded
+        lines.append(
+            f"[yellow]Left out of the plan: {x.requests:,} requests ({x.share:.2%}), up to {x.longest_tokens:,} "
+            f"tokens[/yellow]: {x.reason}."
+        )
+    if plan.strict:
+        lines.append("--strict: every length bucket was planned within the SLOs at its own p90.")
+    elif plan.mix.best_effort_share > 0:
+        served = [
+            f"{b.label} ({s:.0%} of {b.requests:,})"
+            for b, s in zip(plan.mix.buckets, plan.mix.best_effort_by_bucket(), strict=True)
+            if s > 1e-9
+        ]
+        lines.append(
+            f"The SLOs are fleet-level p90s: {plan.mix.best_effort_share:.2%} of requests (at most "
+            f"{plan.tail_share:.0%} allowed) are served best effort, counted as misses: " + "; ".join(served) + ". "
+            f"The rest were planned at their p{plan.planning_quantile * 100:.3g} so the fleet's p90 holds; "
+            "--strict plans every bucket within the SLOs."
         )
     obj = plan.objective.value
     if plan.single is None:
@@ -160,6 +189,5 @@ def hourly_png(plan: ServePlan) -> bytes:
 
 
 def write_plot(plan: ServePlan, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(hourly_png(plan))
+    atomic_write_bytes(path, hourly_png(plan))
     return path
