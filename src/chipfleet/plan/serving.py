@@ -1213,9 +1213,10 @@ class _Planner:
         factors = dict(factors) if factors else {d.instance: 1.0 for d in deps}
         mix: Mix | None = None
         scale = self.design * hour
-        types = len({d.instance for d in deps})
+        types = sorted({d.instance for d in deps})
+        over = f"{len(types)} instance types" if len(types) > 1 else f"{types[0]} alone"
         for attempt in range(SETTLE_ROUNDS):
-            self.say(f"solving the mix over {types} instance type(s), {len(deps)} configurations (pass {attempt + 1})")
+            self.say(f"solving the mix over {over}, {len(deps)} configurations (pass {attempt + 1})")
             mix = solve_mix(
                 deps, self.buckets, self.objective, factors=factors, rate_scale=scale, traffic_scale=hour,
                 max_instances_per_type=self.constraints.max_instances_per_type, tail_share=self.tail_share,
