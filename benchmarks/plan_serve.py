@@ -118,6 +118,9 @@ def plans(cases: tuple[Case, ...], catalog: Catalog) -> None:
         m = p.mix
         per_m, j = m.usd_per_million_output_tokens, m.j_per_output_token
         print(f"  mix      {m.describe()}: ${m.cost_usd_per_h:,.2f}/h, ${per_m:.3f}/M output tokens, {j:.2f} J/token")
+        left_out = "" if p.excluded is None else f"; {p.excluded.requests:,} requests no replica holds left out"
+        print(f"  p90      fleet-level: {m.best_effort_share:.2%} of requests served best effort "
+              f"(allowed {p.tail_share:.0%}){left_out}")  # fmt: skip
         if p.single is not None:
             saving = p.savings or 0.0
             print(f"  single   {p.single.describe()}: ${p.single.cost_usd_per_h:,.2f}/h -> mix saves {saving:.1%}"
