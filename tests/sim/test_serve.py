@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from chipfleet.catalog import Catalog
+from chipfleet.exceptions import ConfigError
 from chipfleet.perf import ServingConfig, estimate_inference, hardware_for
 from chipfleet.sim.fleet import FleetSpec
 from chipfleet.sim.metrics import LogHistogram
@@ -217,3 +218,54 @@ def test_replica_options_per_instance_type(cat: Catalog) -> None:
     shapes = {t.instance: (t.replicas, t.tp) for t in result.by_type}
     assert shapes == {"g6e.48xlarge": (4, 2), "g6e.xlarge": (1, 1)}
     assert result.completed == 300
+
+
+@pytest.mark.parametrize("name", ["Least-Outstanding", " POWER-OF-TWO ", "Round-Robin"])
+def test_router_names_are_case_insensitive(name: str) -> None:
+    assert type(make_router(name)) is type(make_router(name.strip().lower()))
+
+
+def test_router_registry_refuses_names_that_could_never_be_looked_up() -> None:
+    from chipfleet.sim.routers import register_router
+
+    with pytest.raises(ValueError, match="lower case"):
+        register_router("My-Router")
+
+
+def test_router_name_in_the_result_is_the_canonical_one(cat: Catalog) -> None:
+    arrival = np.arange(5, dtype=float)
+    tr = trace(arrival, np.full(5, 100), np.full(5, 10))
+    result = simulate_serving(MODEL, tr, FleetSpec.parse("g6e.xlarge:1"), cat, router="LEAST-outstanding")
+    assert result.router == "least-outstanding" and result.completed == 5
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"slo_ttft_s": math.nan},
+        {"slo_tpot_s": -0.05},
+        {"slo_ttft_s": math.inf},
+        {"slo_tpot_s": 0.0},
+        {"tp": 0},
+        {"window_s": math.nan},
+    ],
+)
+def test_serve_options_refuse_nonsense(options: dict[str, float]) -> None:
+    with pytest.raises(ConfigError):
+        ServeOptions(**options)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("seed", [-3, 1.5, True])
+def test_a_simulation_seed_is_a_whole_number_0_or_more(seed: object) -> None:
+    from chipfleet.sim.kernel import Simulation
+
+    with pytest.raises(ConfigError, match="seed"):
+        Simulation(seed=seed)  # type: ignore[arg-type]
+
+
+def test_the_kernel_refuses_a_nan_time() -> None:
+    from chipfleet.sim.kernel import Simulation
+
+    sim = Simulation()
+    with pytest.raises(ValueError, match="not a number"):
+        sim.schedule(math.nan, lambda: None)

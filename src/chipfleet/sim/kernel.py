@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from chipfleet.exceptions import ConfigError
+
 Event = Callable[[], None]
 
 
@@ -32,12 +34,14 @@ class Simulation:
     _seq: int = field(default=0, init=False, repr=False)
 
     def __post_init__(self) -> None:
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int | np.integer) or self.seed < 0:
+            raise ConfigError(f"seed must be a whole number 0 or more, got {self.seed!r}")
         self.rng = np.random.default_rng(self.seed)
 
     def schedule(self, time: float, event: Event, priority: int = 0) -> None:
         """Run ``event`` at ``time`` (never earlier than now)."""
-        if time < self.now:
-            raise ValueError(f"cannot schedule in the past: {time} < now {self.now}")
+        if not time >= self.now:  # also refuses NaN, which would corrupt the heap's order
+            raise ValueError(f"cannot schedule at {time}: in the past or not a number (now {self.now})")
         self._seq += 1
         heapq.heappush(self._heap, (time, priority, self._seq, event))
 

@@ -42,6 +42,9 @@ _ROUTERS: dict[str, Callable[..., Router]] = {}
 
 
 def register_router(name: str) -> Callable[[Callable[..., Router]], Callable[..., Router]]:
+    if name != name.strip().lower():
+        raise ValueError(f"router names are lower case without spaces (looked up case-insensitively): {name!r}")
+
     def deco(factory: Callable[..., Router]) -> Callable[..., Router]:
         if name in _ROUTERS:
             raise ValueError(f"router {name!r} is already registered")
@@ -52,8 +55,10 @@ def register_router(name: str) -> Callable[[Callable[..., Router]], Callable[...
 
 
 def make_router(name: str, **options: object) -> Router:
+    """The router registered as ``name``; names are case-insensitive and surrounding spaces are ignored."""
+    key = name.strip().lower()
     try:
-        factory = _ROUTERS[name]
+        factory = _ROUTERS[key]
     except KeyError:
         raise UnknownNameError("router", name, _ROUTERS) from None
     return factory(**options)

@@ -55,6 +55,14 @@ class ServeOptions:
     def __post_init__(self) -> None:
         if self.max_batch_tokens < 1 or self.max_seqs < 1:
             raise ConfigError("max_batch_tokens and max_seqs must be positive")
+        if self.tp is not None and self.tp < 1:
+            raise ConfigError(f"tp (chips per replica) must be at least 1, got {self.tp}")
+        for name in ("slo_ttft_s", "slo_tpot_s"):
+            value = getattr(self, name)
+            if value is not None and not (math.isfinite(value) and value > 0):
+                raise ConfigError(f"{name} must be a positive, finite number of seconds (or None), got {value!r}")
+        if not (math.isfinite(self.window_s) and self.window_s > 0):
+            raise ConfigError(f"window_s must be a positive, finite number of seconds, got {self.window_s!r}")
 
 
 @dataclass
@@ -444,7 +452,7 @@ class ServingSystem:
             raise ConfigError("serving has no nodes to run on")
         self.sim, self.model, self.trace, self.pool = sim, model, trace, pool
         self.router = make_router(router) if isinstance(router, str) else router
-        self.router_name = router if isinstance(router, str) else type(router).__name__
+        self.router_name = router.strip().lower() if isinstance(router, str) else type(router).__name__
         self.type_stats: dict[str, _Stats] = {}
         self.meta: dict[str, tuple[int, int]] = {}
         slots: list[tuple[Node, int, IterationModel, int]] = []
