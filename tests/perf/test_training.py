@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import numpy as np
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
@@ -553,3 +554,129 @@ def test_training_step_is_pure() -> None:
     a = training_step(LLAMA2_7B, setup, par, H100_LIKE, 1)
     b = training_step(LLAMA2_7B, setup, replace(par), H100_LIKE, 1)
     assert a.step_time_s == b.step_time_s and a.breakdown == b.breakdown
+
+
+# ===================================================================== ZeRO-3 data-parallel traffic (issue 10)
+def _zero3_dp_s(model: ModelArch, hw: Hardware) -> float:
+    setup = TrainingSetup(model=model, seq_len=4096, global_batch=256)
+    par = Parallelism(tp=8, pp=1, dp=16, zero=3, micro_batch=4, recompute=Recompute.FULL)
+    return training_step(model, setup, par, hw, 16).breakdown["dp_comm_s"]
+
+
+def test_zero3_exposes_data_parallel_traffic_and_it_grows_with_the_model() -> None:
+    """ZeRO-3 gathers the weights in forward and backward and reduce-scatters the gradients: 3× the weight
+    bytes per micro-batch. An auto-chosen ZeRO-3 dp=1024 split showed 0.0 s exposed: prefetching hid it all.
+    The first layer's gather and the last layer's scatter cannot hide, so the exposed time is > 0 on any
+    link, grows with the model, and on a slow link exceeds what a fast link exposes."""
+    slow = replace(H100_LIKE, scaleout_bytes_per_s_per_chip=H100_LIKE.scaleout_bytes_per_s_per_chip / 8)
+    small, large = get_model("llama-3-8b"), LLAMA3_70B
+    for hw in (H100_LIKE, slow):
+        assert 0 < _zero3_dp_s(small, hw) < _zero3_dp_s(large, hw)
+    assert _zero3_dp_s(large, slow) > _zero3_dp_s(large, H100_LIKE)
+
+
+def test_zero3_slow_link_exposes_traffic_beyond_compute() -> None:
+    """Over a link too slow to hide 3× the weights, the exposed time is at least traffic − compute."""
+    from chipfleet.perf.training_batch import zero3_exposed_s
+
+    g, s, f, b, layers = (np.array([x]) for x in (10.0, 10.0, 1.0, 2.0, 80.0))
+    exposed = float(zero3_exposed_s(g, s, f, b, layers)[0])
+    assert exposed >= (g + g + s - f - b)[0]
+    # and a link that hides everything still exposes the first gather and the last scatter
+    hidden = float(zero3_exposed_s(np.array([0.1]), np.array([0.1]), f, b, layers)[0])
+    assert hidden == pytest.approx(0.1 / 80 + 0.2 / 80, rel=EXACT)
+
+
+# ===================================================================== bounded search and bounds (issue 10)
+def test_divisors_are_exact_and_bounded() -> None:
+    from chipfleet.perf.hardware import divisors
+
+    for n in range(1, 400):
+        assert divisors(n) == [k for k in range(1, n + 1) if n % k == 0]
+    assert divisors(1 << 20)[-1] == 1 << 20 and len(divisors(1 << 20)) == 21
+
+
+def test_pipeline_candidates_include_uneven_stages() -> None:
+    """405B has 126 layers: pp=16 (8 layers on the slowest stage) was never searched, so --zero 1 on 2,048
+    p5 reported "does not fit" although tp=8, pp=16 fits. Candidates are the divisors of the chips up to
+    64 stages and the layer count, so the grid stays bounded for any cluster."""
+    m = get_model("llama-3.1-405b")
+    grid = split_grid(m, H100_LIKE, 2048, 4096, {"zero": 1})
+    assert 16 in set(grid.pp.tolist())
+    assert set(grid.pp.tolist()) <= {1, 2, 4, 8, 16, 32, 64}
+    setup = TrainingSetup(model=m, seq_len=4096, global_batch=1024)
+    choice = choose_parallelism(m, setup, H100_LIKE, 2048, {"zero": 1})
+    assert choice is not None and choice.step.memory.fits
+
+
+@pytest.mark.parametrize(
+    ("fixed", "words"),
+    [
+        ({"tp": 3}, "tp=3 does not divide"),
+        ({"pp": 7}, "pp=7 does not divide"),
+        ({"dp": 5}, "dp=5 does not divide"),
+        ({"tp": 0}, "at least 1"),
+        ({"zero": 4}, "zero must be"),
+        ({"tp": 8, "pp": 8, "dp": 32}, "does not divide"),  # 2048 ∤ 1024
+        ({"pp": 128}, "exceeds the 80 layers"),
+        ({"micro_batch": 3}, "multiple of micro_batch"),
+    ],
+)
+def test_fixed_fields_that_cannot_hold_are_divisibility_errors(fixed: dict[str, object], words: str) -> None:
+    from chipfleet.perf.training import check_fixed_fields
+
+    setup = TrainingSetup(model=LLAMA3_70B, seq_len=4096, global_batch=1024)
+    with pytest.raises(ConfigError, match=words):
+        check_fixed_fields(LLAMA3_70B, setup, H100_LIKE, 128, fixed)
+
+
+def test_ep_that_does_not_divide_the_experts_is_a_divisibility_error() -> None:
+    from chipfleet.perf.training import check_fixed_fields
+
+    setup = TrainingSetup(model=MIXTRAL, seq_len=4096, global_batch=1024)
+    with pytest.raises(ConfigError, match="ep=3 must divide the 8 experts"):
+        check_fixed_fields(MIXTRAL, setup, H100_LIKE, 16, {"ep": 3})
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "words"),
+    [
+        ({"seq_len": 0}, "seq_len must be an integer from 1"),
+        ({"seq_len": 1 << 30}, "seq_len must be an integer from 1"),
+        ({"global_batch": 0}, "global_batch must be an integer from 1"),
+        ({"global_batch": 10**12}, "global_batch must be an integer from 1"),
+    ],
+)
+def test_training_setup_bounds(kwargs: dict[str, int], words: str) -> None:
+    with pytest.raises(ConfigError, match=words):
+        TrainingSetup(model=LLAMA3_70B, **kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("name", ["tp", "pp", "dp", "cp", "ep", "micro_batch"])
+@pytest.mark.parametrize("value", [0, -3, 1 << 40])
+def test_parallelism_degrees_are_bounded(name: str, value: int) -> None:
+    with pytest.raises(ConfigError, match=f"{name} must be an integer from 1"):
+        Parallelism(**{name: value})  # type: ignore[arg-type]
+
+
+def test_cluster_size_is_bounded() -> None:
+    """100,000 instances hung the search; above MAX_CHIPS it is a clear error before any work."""
+    from chipfleet.perf.training import MAX_CHIPS, check_cluster
+
+    with pytest.raises(ConfigError, match="ceiling"):
+        check_cluster(H100_LIKE, MAX_CHIPS // 8 + 1)
+    with pytest.raises(ConfigError, match="positive integer"):
+        check_cluster(H100_LIKE, 0)
+    setup = TrainingSetup(model=LLAMA3_70B, seq_len=4096, global_batch=1024)
+    with pytest.raises(ConfigError, match="ceiling"):
+        choose_parallelism(LLAMA3_70B, setup, H100_LIKE, 10**8)
+    # the largest allowed cluster still gives a bounded grid
+    assert len(split_grid(LLAMA3_70B, H100_LIKE, MAX_CHIPS // 8, 4096)) < 10_000
+
+
+@pytest.mark.parametrize("tokens", [float("nan"), float("inf"), 1e308, 0.0, -1.0, 1e16])
+def test_training_tokens_are_bounded(tokens: float) -> None:
+    from chipfleet.perf.training import check_training_tokens
+
+    with pytest.raises(ConfigError, match="finite count from 1"):
+        check_training_tokens(tokens)

@@ -10,14 +10,19 @@ from chipfleet.catalog import Catalog, Pricing
 from chipfleet.economics.costing import Footprint, footprint, pick_price
 from chipfleet.economics.uncertainty import speed_band, speed_range, time_range
 from chipfleet.exceptions import ConfigError, DoesNotFitError
-from chipfleet.perf.hardware import hardware_for
+from chipfleet.perf.hardware import Hardware, hardware_for
 from chipfleet.perf.inference import InferenceResult, ServingConfig, estimate_inference
 from chipfleet.perf.training import (
+    MAX_CHIPS,
     Parallelism,
     TrainingSetup,
     TrainingStep,
+    check_cluster,
+    check_fixed_fields,
     check_parallelism,
+    check_training_tokens,
     choose_parallelism,
+    count_splits,
     min_chips_to_fit,
     training_memory,
     training_step,
@@ -114,18 +119,17 @@ def estimate_training(
     recompute); the rest are chosen to minimise step time among splits that fit. Raises
     :class:`DoesNotFitError` with what would fit when nothing does.
     """
-    if instances < 1:
-        raise ConfigError(f"--instances must be at least 1, got {instances}")
-    if tokens <= 0:
-        raise ConfigError(f"--tokens must be positive, got {tokens:g}")
+    check_training_tokens(tokens)
     inst = catalog.instance(instance)
     hw = hardware_for(catalog, inst)
+    check_cluster(hw, instances)
     fixed = {k: v for k, v in (fixed or {}).items() if v is not None}
     unknown = set(fixed) - {*PARALLELISM_FIELDS, "virtual_stages"}
     if unknown:
         raise ConfigError(f"unknown parallelism field(s) {sorted(unknown)}")
     price = pick_price(inst, region, pricing)  # fail early, before the search
     complete = {"tp", "pp", "dp"} <= set(fixed)
+    check_fixed_fields(setup.model, setup, hw, instances, fixed)
     if complete:
         par = Parallelism(**fixed)  # type: ignore[arg-type]
         check_parallelism(setup.model, setup, par, hw, instances)
@@ -136,8 +140,18 @@ def estimate_training(
     else:
         choice = choose_parallelism(setup.model, setup, hw, instances, fixed)
         if choice is None:
-            need = min_chips_to_fit(setup.model, setup, hw)
-            raise _does_not_fit(catalog, setup, instance, instances, float("nan"), hw.usable_memory_bytes, None, need)
+            valid, _ = count_splits(setup.model, setup, hw, instances, fixed)
+            if not valid:
+                given = ", ".join(f"{k}={v}" for k, v in fixed.items()) or "no fixed fields"
+                raise ConfigError(
+                    f"no split of {instances * hw.chips_per_instance} chips ({instances} × {instance}) is valid "
+                    f"with {given}: tp must divide the heads and stay in one instance, tp·pp·dp·cp must equal the "
+                    f"chips, dp·micro_batch must divide the global batch {setup.global_batch}; change the fixed "
+                    "fields, --instances or --global-batch"
+                )
+            raise _does_not_fit(
+                catalog, setup, instance, instances, float("nan"), hw.usable_memory_bytes, None, fixed=fixed
+            )
         step = choice.step
     steps = math.ceil(tokens / (setup.global_batch * setup.seq_len))
     time_s = steps * step.step_time_s
@@ -165,17 +179,14 @@ def _does_not_fit(
     needed: float,
     available: float,
     par: Parallelism | None,
-    min_chips: int | None = None,
+    fixed: dict[str, object] | None = None,
 ) -> DoesNotFitError:
     hw = hardware_for(catalog, instance)
     model = setup.model
     if par is not None:
         alt = choose_parallelism(model, setup, hw, instances)
-        if alt is not None:
-            hint = f"this split fits: {alt.step.parallelism.describe()}"
-        else:
-            need = min_chips_to_fit(model, setup, hw)
-            hint = f"use at least {math.ceil(need / hw.chips_per_instance)} × {instance}"
+        fits = f"this split fits: {alt.step.parallelism.describe()}" if alt else None
+        hint = fits or _more_instances_hint(setup, hw, instances)
         return DoesNotFitError(
             f"{model.name} with {par.describe()} needs {needed / 1e9:.1f} GB per chip; {hw.chip} has "
             f"{available / 1e9:.1f} GB usable.",
@@ -183,20 +194,42 @@ def _does_not_fit(
             available_bytes=available,
             suggestion=hint,
         )
-    need = min_chips or min_chips_to_fit(model, setup, hw)
-    n_inst = math.ceil(need / hw.chips_per_instance)
-    for more in range(max(n_inst, instances + 1), 8 * max(n_inst, instances + 1)):
-        if choose_parallelism(model, setup, hw, more) is not None:
-            n_inst = more
-            break
+    fixed = fixed or {}
+    alt = choose_parallelism(model, setup, hw, instances) if fixed else None
+    if alt is not None:
+        given = ", ".join(f"{k}={v}" for k, v in fixed.items())
+        hint = f"without {given}, this split fits: {alt.step.parallelism.describe()}"
+    else:
+        hint = _more_instances_hint(setup, hw, instances, fixed)
     state = model.params_total * 16 / 1e9
     return DoesNotFitError(
         f"no split of {model.name} ({state:.0f} GB of weights, gradients and Adam states) over {instances} × "
         f"{instance} ({instances * hw.chips_per_instance} chips of {available / 1e9:.1f} GB usable) fits in memory.",
         needed_bytes=state * 1e9,
         available_bytes=available * instances * hw.chips_per_instance,
-        suggestion=f"use at least {n_inst} × {instance}, or a chip with more memory",
+        suggestion=hint,
     )
+
+
+def _more_instances_hint(
+    setup: TrainingSetup, hw: Hardware, instances: int, fixed: dict[str, object] | None = None
+) -> str:
+    """A larger instance count at which the search (honouring ``fixed``) finds a split that fits.
+
+    Bounded: at most four counts are searched, from the fewest whose memory could hold the training state
+    (:func:`min_chips_to_fit`) and the next powers of two (batch and layer counts divide best by them), up to
+    the instance's cluster limit and ``MAX_CHIPS``.
+    """
+    least = max(instances + 1, math.ceil(min_chips_to_fit(setup.model, setup, hw) / hw.chips_per_instance))
+    pow2 = 1 << (least - 1).bit_length()
+    cap = min(hw.max_instances or MAX_CHIPS, MAX_CHIPS // hw.chips_per_instance)
+    for n in sorted({least, pow2, 2 * pow2, 4 * pow2}):
+        if n > cap:
+            break
+        choice = choose_parallelism(setup.model, setup, hw, n, fixed)
+        if choice is not None:
+            return f"use {n} × {hw.instance}: {choice.step.parallelism.describe()} fits"
+    return "use a chip with more memory, a shorter sequence or a smaller model; no larger count searched fits"
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from chipfleet.catalog import Catalog, Chip, EfficiencyFamily, Instance, Precision
@@ -101,6 +102,13 @@ class Hardware:
 
     def latency_s(self, span_instances: bool) -> float:
         return self.eff.inter_latency_s if span_instances else self.eff.intra_latency_s
+
+
+def divisors(n: int) -> list[int]:
+    """Divisors of ``n ≥ 1`` in increasing order, found up to ``√n``: bounded work for any size, so a loop
+    over parallelism candidates built from them is bounded by construction."""
+    small = [k for k in range(1, math.isqrt(n) + 1) if n % k == 0]
+    return sorted({*small, *(n // k for k in small)})
 
 
 def hardware_for(catalog: Catalog, instance: Instance | str) -> Hardware:

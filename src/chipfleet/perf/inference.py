@@ -14,12 +14,15 @@ from dataclasses import dataclass, field, replace
 from chipfleet.catalog import Precision
 from chipfleet.exceptions import ConfigError, DoesNotFitError
 from chipfleet.perf.collectives import Collective, Link, collective_time_s
-from chipfleet.perf.hardware import Hardware
+from chipfleet.perf.hardware import Hardware, divisors
 from chipfleet.perf.kernels import attention_precision, elementwise_bytes_per_token
 from chipfleet.workloads.models import ModelArch
 
 ACTIVATION_BYTES = 2.0  # activations and all-reduce payloads in bf16
 LOGIT_BYTES = 4.0
+# Concurrent sequences per replica: far above any runtime's limit (vLLM defaults to 256-1024), so a typo
+# does not size a KV cache of 1e12 sequences. Our ceiling, 2026-12.
+MAX_SERVING_BATCH = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -35,8 +38,13 @@ class ServingConfig:
     kv_precision: Precision | None = None  # None: fp8 with fp8 weights, else bf16
 
     def __post_init__(self) -> None:
-        if self.batch < 1 or self.input_tokens < 1 or self.output_tokens < 1:
-            raise ConfigError("batch, input_tokens and output_tokens must be positive integers")
+        for name, limit in (("batch", MAX_SERVING_BATCH), ("input_tokens", None), ("output_tokens", None)):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1 or (limit is not None and v > limit):
+                top = f" to {limit:,}" if limit is not None else ""
+                raise ConfigError(f"{name} must be an integer from 1{top}, got {v!r} (a request has ≥ 1 token)")
+        if self.tp is not None and (isinstance(self.tp, bool) or not isinstance(self.tp, int) or self.tp < 1):
+            raise ConfigError(f"tp must be a positive integer (chips, or NeuronCores on Neuron), got {self.tp!r}")
         if self.model.kind != "decoder":
             raise ConfigError(f"{self.model.name} is an encoder; serving estimates cover decoder LMs")
         if self.input_tokens + self.output_tokens > self.model.max_position_embeddings * 32:
@@ -258,13 +266,7 @@ def valid_tp_degrees(model: ModelArch, hw: Hardware) -> list[int]:
     """Chip counts a replica may use: divisors of the instance's chips, which must also split the query heads
     evenly unless the runtime pads them (:func:`head_layout`)."""
     n = hw.chips_per_instance
-    return [t for t in _divisors(n) if hw.pads_attention_heads or model.n_heads % t == 0]
-
-
-def _divisors(n: int) -> list[int]:
-    """Divisors of ``n`` in increasing order, found up to ``√n`` (bounded for any ``n``)."""
-    small = [k for k in range(1, math.isqrt(n) + 1) if n % k == 0]
-    return sorted({*small, *(n // k for k in small)})
+    return [t for t in divisors(n) if hw.pads_attention_heads or model.n_heads % t == 0]
 
 
 def resolve_tp(model: ModelArch, cfg: ServingConfig, hw: Hardware) -> tuple[int, str | None]:

@@ -23,7 +23,7 @@ import numpy as np
 
 from chipfleet.catalog import Precision
 from chipfleet.exceptions import ConfigError
-from chipfleet.perf.hardware import Hardware
+from chipfleet.perf.hardware import Hardware, divisors
 from chipfleet.perf.training_batch import (
     GRAD_BYTES,
     OPTIMIZER_BYTES,
@@ -39,6 +39,34 @@ from chipfleet.perf.training_batch import (
 from chipfleet.perf.training_batch import activation_bytes_per_layer as _act_batch
 from chipfleet.perf.training_batch import params_per_chip as _params_batch
 from chipfleet.workloads.models import ModelArch
+
+# Ceilings that keep every search bounded and every price meaningful (our choices, 2026-12; raise them here
+# if a real job needs more). Each is well above the largest published figure named beside it.
+MAX_CHIPS = 1 << 20  # ~10× the largest announced single training clusters (~100,000 GPUs, 2024)
+MAX_TRAINING_TOKENS = 1e15  # ~64× the largest published pre-training set (Llama 3: 15.6T tokens, 2024)
+MAX_SEQ_LEN = 1 << 24  # above the longest advertised context (10M tokens, Llama 4 Scout, 2025)
+MAX_GLOBAL_BATCH = 1 << 24  # sequences per step; Llama 3 405B used 16M tokens = 4,096 sequences of 4k
+
+
+def check_cluster(hw: Hardware, instances: int) -> None:
+    """Raise :class:`ConfigError` unless ``1 ≤ instances`` and the chips stay within ``MAX_CHIPS``."""
+    if isinstance(instances, bool) or not isinstance(instances, int) or instances < 1:
+        raise ConfigError(f"the instance count must be a positive integer, got {instances!r}")
+    chips = instances * hw.chips_per_instance
+    if chips > MAX_CHIPS:
+        raise ConfigError(
+            f"{instances} × {hw.instance} = {chips:,} chips is above chipfleet's ceiling of {MAX_CHIPS:,} chips "
+            "(about 10× the largest training clusters announced); use fewer instances"
+        )
+
+
+def check_training_tokens(tokens: float) -> None:
+    """Raise :class:`ConfigError` unless ``tokens`` is finite, ≥ 1 and at most ``MAX_TRAINING_TOKENS``."""
+    if not math.isfinite(tokens) or tokens < 1 or tokens > MAX_TRAINING_TOKENS:
+        raise ConfigError(
+            f"training tokens must be a finite count from 1 to {MAX_TRAINING_TOKENS:.0e} (about 64× the largest "
+            f"published pre-training set, Llama 3's 15.6T), got {tokens:g}"
+        )
 
 
 class Recompute(StrEnum):
@@ -67,8 +95,9 @@ class Parallelism:
 
     def __post_init__(self) -> None:
         for name in ("tp", "pp", "dp", "cp", "ep", "micro_batch", "virtual_stages"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be a positive integer, got {getattr(self, name)}")
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= MAX_CHIPS:
+                raise ConfigError(f"{name} must be an integer from 1 to {MAX_CHIPS:,}, got {v!r}")
         if self.zero not in (0, 1, 2, 3):
             raise ConfigError(f"zero must be 0, 1, 2 or 3, got {self.zero}")
         if (self.dp * self.cp) % self.ep:
@@ -123,8 +152,13 @@ class TrainingSetup:
     overlap_grad_comm: bool = True
 
     def __post_init__(self) -> None:
-        if self.seq_len < 1 or self.global_batch < 1:
-            raise ConfigError("seq_len and global_batch must be positive")
+        for name, limit, why in (
+            ("seq_len", MAX_SEQ_LEN, "above the longest advertised context, 10M tokens"),
+            ("global_batch", MAX_GLOBAL_BATCH, "thousands of times the batches of published runs"),
+        ):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= limit:
+                raise ConfigError(f"{name} must be an integer from 1 to {limit:,} ({why}), got {v!r}")
         if self.model.kind != "decoder":
             raise ConfigError(f"{self.model.name} is an encoder; training estimates cover decoder LMs only")
         if self.precision not in (Precision.BF16, Precision.FP16, Precision.FP8, Precision.FP32):
@@ -282,6 +316,7 @@ class TrainingStep:
 
 def check_parallelism(model: ModelArch, setup: TrainingSetup, par: Parallelism, hw: Hardware, instances: int) -> None:
     """Raise :class:`ConfigError` naming the first rule a split breaks."""
+    check_cluster(hw, instances)
     chips = instances * hw.chips_per_instance
     if par.chips != chips:
         raise ConfigError(
@@ -332,8 +367,11 @@ def training_step(
     Pipeline: ``m = B/(b·dp)`` micro-batches; step = ``(m + (p−1)/v) · T_mb``, the bubble is
     ``(p−1)/v · T_mb``. Data parallel: all-reduce (ZeRO-0) or reduce-scatter + all-gather (ZeRO-1/2) of
     ``2·N_chip`` bytes over ``dp·cp`` ranks, overlapped with the last micro-batch's backward when
-    ``overlap_grad_comm``; ZeRO-3 adds a weight all-gather per micro-batch in forward and backward,
-    prefetched under compute. Then a memory-bound Adam update of ``28`` bytes per sharded parameter.
+    ``overlap_grad_comm``. ZeRO-3 moves 3× the weight bytes per micro-batch (weights all-gathered in the
+    forward and again in the backward, gradients reduce-scattered per layer), prefetched layer by layer
+    under compute; the first layer's gather and the last layer's scatter, and all traffic beyond the
+    compute time, are exposed (:func:`chipfleet.perf.training_batch.zero3_exposed_s`). Then a memory-bound
+    Adam update of ``28`` bytes per sharded parameter.
     """
     check_parallelism(model, setup, par, hw, instances)
     flops = training_flops_per_token(model, setup.seq_len, par.recompute)
@@ -372,6 +410,9 @@ TRAINING_ASSUMPTIONS: tuple[str, ...] = (
 )
 
 
+MAX_PIPELINE_STAGES = 64  # the search's ceiling; a user may still fix a deeper pipeline
+
+
 @dataclass(frozen=True)
 class ParallelismChoice:
     """The fastest split that fits, and how many splits were tried and rejected."""
@@ -381,29 +422,28 @@ class ParallelismChoice:
     rejected: dict[str, int]
 
 
-def _divisors(n: int) -> list[int]:
-    return [k for k in range(1, n + 1) if n % k == 0]
-
-
 def split_grid(
     model: ModelArch, hw: Hardware, instances: int, seq_len: int, fixed: dict[str, object] | None = None
 ) -> Splits:
     """Every split of ``instances × chips`` worth evaluating, honouring the fields in ``fixed``.
 
     TP stays inside one instance (it is the most communication-heavy) and divides the heads; PP divides the
-    layers (up to 64); interleaving 1, 2 or 4 (uneven chunks allowed); CP only for sequences of 16k tokens or
-    more; EP only for MoE; micro-batch 1-8; ZeRO 1 or 3; the three recompute modes.
+    chips, up to 64 stages and at most one layer per stage (stages may be uneven: the slowest holds
+    ``⌈L/p⌉`` layers, so Llama-3.1-405B's 126 layers can run on 16 stages); interleaving 1, 2 or 4; CP only
+    for sequences of 16k tokens or more; EP only for MoE; micro-batch 1-8; ZeRO 1 or 3; the three recompute
+    modes. Every list comes from divisors (found up to ``√n``), so the grid is bounded for any size.
     """
     fixed = fixed or {}
+    check_cluster(hw, instances)
     chips = instances * hw.chips_per_instance
 
     def opts(name: str, default: Sequence[Any]) -> list[Any]:
         return [fixed[name]] if name in fixed else list(default)
 
-    tps = opts("tp", [t for t in _divisors(hw.chips_per_instance) if model.n_heads % t == 0])
-    pps = opts("pp", [p for p in _divisors(model.n_layers) if p <= 64])
+    tps = opts("tp", [t for t in divisors(hw.chips_per_instance) if model.n_heads % t == 0])
+    pps = opts("pp", [p for p in divisors(chips) if p <= min(model.n_layers, MAX_PIPELINE_STAGES)])
     cps = opts("cp", [1, 2, 4, 8] if seq_len >= 16384 else [1])
-    eps = opts("ep", _divisors(model.n_experts) if model.is_moe else [1])
+    eps = opts("ep", divisors(model.n_experts) if model.is_moe else [1])
     rows = []
     for tp, pp, cp, ep in product(tps, pps, cps, eps):
         if chips % (tp * pp * cp) or ("dp" in fixed and fixed["dp"] != chips // (tp * pp * cp)):
@@ -467,6 +507,22 @@ def evaluate_grid(model: ModelArch, setup: TrainingSetup, hw: Hardware, s: Split
     )
 
 
+def count_splits(
+    model: ModelArch,
+    setup: TrainingSetup,
+    hw: Hardware,
+    instances: int,
+    fixed: dict[str, object] | None = None,
+) -> tuple[int, int]:
+    """(valid splits, valid splits that fit in memory) of the search grid: tells a divisibility problem
+    (no valid split at all) from a memory problem (valid splits, none fits)."""
+    grid = split_grid(model, hw, instances, setup.seq_len, fixed)
+    if not len(grid):
+        return 0, 0
+    res = evaluate_grid(model, setup, hw, grid, instances)
+    return int(res.valid.sum()), int((res.valid & res.fits).sum())
+
+
 def choose_parallelism(
     model: ModelArch,
     setup: TrainingSetup,
@@ -487,6 +543,65 @@ def choose_parallelism(
     return ParallelismChoice(
         step=training_step(model, setup, best, hw, instances), evaluated=len(grid), rejected=rejected
     )
+
+
+_DEGREES = ("tp", "pp", "dp", "cp")
+
+
+def check_fixed_fields(
+    model: ModelArch, setup: TrainingSetup, hw: Hardware, instances: int, fixed: dict[str, object]
+) -> None:
+    """Raise :class:`ConfigError` for a fixed parallelism field that no completion of the split can honour
+    (a divisibility or range rule), so such a field is never reported as a memory problem."""
+    chips = instances * hw.chips_per_instance
+    where = f"{instances} × {hw.instance}"
+    ints: dict[str, int] = {}
+    for name, v in fixed.items():
+        if name not in (*_DEGREES, "ep", "micro_batch", "virtual_stages", "zero"):
+            continue
+        if not isinstance(v, int) or isinstance(v, bool):
+            raise ConfigError(f"{name} must be an integer, got {v!r}")
+        ints[name] = v
+        low = 0 if name == "zero" else 1
+        if v < low:
+            raise ConfigError(f"{name} must be at least {low}, got {v}")
+    if "zero" in ints and ints["zero"] > 3:
+        raise ConfigError(f"zero must be 0, 1, 2 or 3, got {ints['zero']}")
+    given = {k: ints[k] for k in _DEGREES if k in ints}
+    for name, v in given.items():
+        if chips % v:
+            raise ConfigError(f"{name}={v} does not divide the {chips} chips of {where}; pick a divisor of {chips}")
+    product = math.prod(given.values())
+    if chips % product:
+        expr = "·".join(given)
+        raise ConfigError(f"{expr} = {product} does not divide the {chips} chips of {where}")
+    tp = given.get("tp")
+    if tp is not None and (model.n_heads % tp or (model.n_kv_heads % tp and tp % model.n_kv_heads)):
+        raise ConfigError(
+            f"tp={tp} must divide the {model.n_heads} attention heads (and {model.n_kv_heads} KV heads) of {model.name}"
+        )
+    pp = given.get("pp")
+    if pp is not None and pp > model.n_layers:
+        raise ConfigError(f"pp={pp} exceeds the {model.n_layers} layers of {model.name}")
+    cp = given.get("cp")
+    if cp is not None and setup.seq_len % cp:
+        raise ConfigError(f"cp={cp} must divide seq_len={setup.seq_len}")
+    ep = ints.get("ep")
+    if ep is not None and ep > 1:
+        if not model.is_moe:
+            raise ConfigError(f"ep={ep} needs a mixture-of-experts model; {model.name} is dense")
+        if model.n_experts % ep:
+            raise ConfigError(f"ep={ep} must divide the {model.n_experts} experts of {model.name}")
+        if "dp" in given and (given["dp"] * given.get("cp", 1)) % ep:
+            dpcp = given["dp"] * given.get("cp", 1)
+            raise ConfigError(f"ep={ep} must divide dp·cp = {dpcp} (experts shard over data ranks)")
+    dp, mb = given.get("dp"), ints.get("micro_batch")
+    step = (dp or 1) * (mb or 1)
+    if setup.global_batch % step:
+        raise ConfigError(
+            f"global batch {setup.global_batch} must be a multiple of micro_batch·dp = {mb or 1}·{dp or 1}; "
+            "change --global-batch, --micro-batch or --dp"
+        )
 
 
 def min_chips_to_fit(model: ModelArch, setup: TrainingSetup, hw: Hardware) -> int:

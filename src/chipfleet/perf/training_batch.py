@@ -153,6 +153,37 @@ def activation_bytes_per_layer(
     return out
 
 
+def overlapped_s(comm_s: FloatArray, compute_s: FloatArray, chunks: FloatArray) -> FloatArray:
+    """Time of ``compute_s`` overlapped with ``comm_s`` in ``chunks`` layer-sized pieces (a two-stage
+    pipeline: chunk ``i+1`` moves while chunk ``i`` computes): ``max(C, X) + min(C, X)/n``. The ``1/n`` is
+    the piece that cannot overlap: the first layer's weights must arrive before any compute starts (or the
+    last layer's gradients leave after it ends)."""
+    out: FloatArray = np.maximum(comm_s, compute_s) + np.minimum(comm_s, compute_s) / chunks
+    return out
+
+
+def zero3_exposed_s(
+    gather_s: FloatArray, scatter_s: FloatArray, fwd_s: FloatArray, bwd_s: FloatArray, layers: FloatArray
+) -> FloatArray:
+    """Exposed data-parallel time of one ZeRO-3 micro-batch (Rajbhandari et al. 2020, "ZeRO", sec. 7.2.2).
+
+    ZeRO-3 moves 3× the stage's weight bytes per micro-batch where plain data parallelism moves 2×: the
+    weights are all-gathered layer by layer in the forward (``G``) and again in the backward (``G``), and
+    each layer's gradients are reduce-scattered as soon as they exist (``S``). Prefetching hides what fits
+    under compute, layer by layer, over the ``ℓ`` layers of the stage (:func:`overlapped_s`):
+
+    - forward:  ``max(G, F) + min(G, F)/ℓ − F``
+    - backward: ``max(G + S, B) + min(G + S, B)/ℓ − B`` (the gathers and the scatters share the link)
+
+    So even a link fast enough to hide the traffic exposes the first layer's gather and the last layer's
+    scatter; a slow link exposes everything beyond the compute time.
+    """
+    fwd = overlapped_s(gather_s, fwd_s, layers) - fwd_s
+    bwd = overlapped_s(gather_s + scatter_s, bwd_s, layers) - bwd_s
+    out: FloatArray = np.where(gather_s + scatter_s > 0, fwd + bwd, 0.0)
+    return out
+
+
 def memory_terms(
     model: ModelArch, seq_len: int, global_batch: int, flash_attention: bool, s: Splits
 ) -> dict[str, FloatArray]:
@@ -272,15 +303,12 @@ def evaluate(
     sync = _ring("all-reduce", dp_ranks, grad_bytes, dp_bw, dp_lat)
     if overlap_grad_comm:
         # ZeRO-0: all-reduce under the last backward. ZeRO-1/2: reduce-scatter under the last backward and
-        # the updated-weight all-gather under the next first forward. ZeRO-3: weights gathered on demand in
-        # every forward and backward (prefetched under that pass), the final reduce-scatter sharing the
-        # last backward with its gathers.
+        # the updated-weight all-gather under the next first forward. ZeRO-3: see zero3_exposed_s.
         z0 = np.maximum(0.0, sync - bwd_s)
         z12 = np.maximum(0.0, scatter - bwd_s) + np.maximum(0.0, gather - fwd_s)
-        per_mb = np.maximum(0.0, gather - fwd_s) + np.maximum(0.0, gather - bwd_s)
-        z3 = m * per_mb + np.maximum(0.0, scatter - np.maximum(0.0, bwd_s - gather))
+        z3 = m * zero3_exposed_s(gather, scatter, fwd_s, bwd_s, layers)
     else:
-        z0, z12, z3 = sync, scatter + gather, m * 2 * gather + scatter
+        z0, z12, z3 = sync, scatter + gather, m * (2 * gather + scatter)
     dp_exposed = np.select([s.zero == 0, s.zero <= 2], [z0, z12], z3)
 
     optimizer_s = n_chip / np.where(s.zero >= 1, dp_ranks, 1) * OPTIMIZER_STEP_BYTES
