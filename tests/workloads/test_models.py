@@ -193,3 +193,43 @@ def test_architecture_excludes_provenance() -> None:
     b = get_model("llama-3.1-8b").architecture()
     assert "name" not in a and "source" not in a and "published_params" not in a
     assert {k for k in a if a[k] != b[k]} == {"max_position_embeddings"}
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("n_layers", 10**9),  # 1e9 layers hung the training search (issue 10)
+        ("hidden_size", 1 << 21),
+        ("n_heads", 1 << 15),
+        ("head_dim", 1 << 15),
+        ("ffn_size", 1 << 23),
+        ("vocab_size", 1 << 25),
+        ("n_experts", 1 << 15),
+        ("max_position_embeddings", 1 << 28),
+    ],
+)
+def test_shapes_are_bounded_with_the_reason(field: str, value: int) -> None:
+    """Each shape has a ceiling far above published models; going over names the field, the ceiling and why."""
+    from chipfleet.workloads.models import MODEL_SHAPE_LIMITS
+
+    extra: dict[str, Any] = {field: value}
+    if field == "n_heads":
+        extra.update(n_kv_heads=1, head_dim=4)
+    if field == "n_experts":
+        extra["experts_top_k"] = 1
+    with pytest.raises(ValidationError, match=rf"{field} = {value} is above chipfleet's ceiling"):
+        _tiny(**extra)
+    limit = MODEL_SHAPE_LIMITS[field][0]
+    at_limit: dict[str, Any] = {**extra, field: limit}
+    if field == "hidden_size":
+        at_limit["head_dim"] = 2
+    _tiny(**at_limit)  # the ceiling itself is allowed
+
+
+def test_zoo_is_within_the_shape_ceilings() -> None:
+    from chipfleet.workloads import list_models
+    from chipfleet.workloads.models import MODEL_SHAPE_LIMITS
+
+    for m in list_models():
+        for field, (limit, _) in MODEL_SHAPE_LIMITS.items():
+            assert getattr(m, field) <= limit / 8, (m.name, field)

@@ -479,3 +479,11 @@ def test_resolve_model(tmp_path: Path) -> None:
         resolve_model(str(tmp_path / "missing.json"))
     with pytest.raises(UnknownNameError):
         resolve_model("not-a-model")
+
+
+def test_hf_import_with_absurd_layers_is_a_model_config_error(tmp_path: Path) -> None:
+    """A config.json with 1e9 layers is rejected at import with the ceiling, not searched for an hour."""
+    from chipfleet.exceptions import ModelConfigError
+
+    with pytest.raises(ModelConfigError, match="n_layers = 1000000000 is above chipfleet's ceiling"):
+        load_hf_config(_write(tmp_path, {**LLAMA_3_8B, "num_hidden_layers": 10**9}))

@@ -51,6 +51,21 @@ RECORD_FIELDS: frozenset[str] = frozenset(
 )
 
 
+# Upper bounds on a model's shape, so an absurd config.json (1e9 layers) is a clear error rather than an
+# hour-long search or a meaningless price. Each is far above every published LLM (our choice, stated with
+# the largest published figure it was checked against, 2026-12); raise a bound here if a real model needs it.
+MODEL_SHAPE_LIMITS: dict[str, tuple[int, str]] = {
+    "n_layers": (4096, "about 30× the deepest published LLMs (PaLM 540B: 118, Llama 3.1 405B: 126)"),
+    "hidden_size": (1 << 20, "about 50× the widest published LLMs (PaLM 540B and Nemotron-4 340B: 18,432)"),
+    "n_heads": (1 << 14, "about 64× the most published attention heads (Llama 3.1 405B and MaxText 1T: 128-256)"),
+    "head_dim": (1 << 14, "far above published head sizes (64-256)"),
+    "ffn_size": (1 << 22, "about 50× the widest published FFNs (PaLM 540B: 73,728)"),
+    "vocab_size": (1 << 24, "about 64× the largest published vocabularies (~256k, PaLM, Gemma)"),
+    "n_experts": (1 << 14, "8× the most experts published (Switch-C: 2,048)"),
+    "max_position_embeddings": (1 << 27, "about 13× the longest advertised context (10M tokens, Llama 4 Scout)"),
+}
+
+
 class ModelArch(BaseModel):
     """One transformer architecture: shapes, which optional weights exist, and where the figures come from.
 
@@ -139,6 +154,13 @@ class ModelArch(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> ModelArch:
+        for field_name, (limit, why) in MODEL_SHAPE_LIMITS.items():
+            value = getattr(self, field_name)
+            if value > limit:
+                raise ValueError(
+                    f"{field_name} = {value} is above chipfleet's ceiling of {limit} ({why}); "
+                    "check the config, or raise MODEL_SHAPE_LIMITS if a real model needs more"
+                )
         if self.n_kv_heads <= 0 or self.head_dim <= 0:
             raise ValueError("n_kv_heads and head_dim must be positive")
         if self.n_heads % self.n_kv_heads:
