@@ -4,22 +4,22 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
 
 import numpy as np
 import pytest
+from numpy.typing import ArrayLike
 
 from chipfleet.catalog import Catalog
 from chipfleet.exceptions import ConfigError, UnknownNameError
 from chipfleet.sim.cluster import TrainingCluster, simulate_training
-from chipfleet.sim.fleet import FleetSpec, Pool
+from chipfleet.sim.fleet import FleetSpec, Pool, TypeChips
 from chipfleet.sim.kernel import Simulation
 from chipfleet.sim.policies import get_policy
 from chipfleet.sim.throughput import ReferenceWorkload, ThroughputMatrix, throughput_matrix, tokens_per_s_per_chip
 from chipfleet.traces.schema import JobTrace
 
 
-def jobs(submit: Sequence[float], chips: Sequence[int], duration: Sequence[float]) -> JobTrace:
+def jobs(submit: ArrayLike, chips: ArrayLike, duration: ArrayLike) -> JobTrace:
     return JobTrace(
         name="hand",
         submit_s=np.asarray(submit, dtype=float),
@@ -64,7 +64,7 @@ def test_modelled_matrix_default_reference_is_slowest_accelerator(cat: Catalog) 
         assert s.tokens_per_s_per_chip == tps and s.modelled_instances == n
         assert s.relative_speed == pytest.approx(tps / (slowest.tokens_per_s_per_chip or 1.0))
         # D seconds on the reference take D · speed_ref / speed_X on X.
-        assert m.run_time_s(1000.0, s.instance) == pytest.approx(1000.0 * slowest.tokens_per_s_per_chip / tps)
+        assert m.run_time_s(1000.0, s.instance) == pytest.approx(1000.0 * (slowest.tokens_per_s_per_chip or 0) / tps)
     # H100 is faster per chip than Trainium1 on this workload.
     assert m.relative("p5.48xlarge") > m.relative("trn1.32xlarge")
     # Memoised per (catalog, types, workload, reference).
@@ -96,16 +96,121 @@ def test_matrix_misses(cat: Catalog) -> None:
 
 
 def test_part_used_instance(cat: Catalog) -> None:
-    """A 1-chip job on a 16-chip trn1 holds the instance but keeps 1 chip busy."""
+    """A 1-chip job on a 16-chip trn1 holds one chip: it is charged one chip, the other 15 are idle capacity."""
     pool = Pool.build(cat, FleetSpec.parse("trn1.32xlarge:1"))
     res = simulate_training(jobs([0], [1], [100]), pool, "fifo", ThroughputMatrix.from_relative({"trn1.32xlarge": 1}))
     usage = res.types[0]
     assert res.span_s == 100
     assert usage.busy_chip_s == 100 and usage.utilisation == pytest.approx(1 / 16)
-    assert usage.allocated_share == pytest.approx(1.0)
+    assert usage.allocated_chip_s == 100 and usage.allocated_share == pytest.approx(1 / 16)
+    assert usage.held_instance_s == 100 and usage.held_share == pytest.approx(1.0)
+    assert usage.held_idle_chip_s == 15 * 100
     assert pool.nodes[0].busy_chip_s == 100
+    price = pool.nodes[0].price_usd_per_h
+    assert res.cost_usd == pytest.approx(price / 16 * 100 / 3600)  # one chip of sixteen for 100 s
+    assert res.held_idle_cost_usd == pytest.approx(price * 15 / 16 * 100 / 3600)
+    assert res.unused_cost_usd == pytest.approx(0.0, abs=1e-12)
+    assert res.fleet_cost_usd == pytest.approx(pool.cost_usd(100))
     assert res.energy_kwh == pytest.approx(pool.energy_kwh(100, usage.pue))
-    assert res.cost_usd == pytest.approx(pool.cost_usd(100))
+    assert "allocated chip-hours" in res.cost_note
+
+
+ONE_P5 = "p5.48xlarge:1"
+P5 = {"p5.48xlarge": 1.0}
+
+
+def test_small_job_leaves_the_rest_of_its_node_to_others(cat: Catalog) -> None:
+    """A 1-chip job on an 8-chip node leaves 7 chips: a 7-chip job submitted with it runs at once beside it."""
+    res = simulate_training(jobs([0, 0], [1, 7], [100, 50]), Pool.build(cat, FleetSpec.parse(ONE_P5)), "fifo",
+                            ThroughputMatrix.from_relative(P5))  # fmt: skip
+    assert res.first_start_s.tolist() == [0, 0] and res.finish_s.tolist() == [100, 50]
+    assert res.queueing.max == 0
+    u = res.types[0]
+    assert u.allocated_chip_s == pytest.approx(1 * 100 + 7 * 50)
+    # The node is full then: a third 1-chip job waits for the 7-chip job's chips (t=50), not for the node.
+    res2 = simulate_training(jobs([0, 0, 0], [1, 7, 1], [100, 50, 10]), Pool.build(cat, FleetSpec.parse(ONE_P5)),
+                             "fifo", ThroughputMatrix.from_relative(P5))  # fmt: skip
+    assert res2.first_start_s.tolist() == [0, 0, 50] and res2.finish_s.tolist() == [100, 50, 60]
+
+
+def test_single_chip_jobs_share_one_node(cat: Catalog) -> None:
+    pool = Pool.build(cat, FleetSpec.parse(ONE_P5))
+    res = simulate_training(jobs([0] * 8, [1] * 8, [100] * 8), pool, "fifo", ThroughputMatrix.from_relative(P5))
+    assert res.first_start_s.tolist() == [0] * 8 and res.makespan_s == 100
+    u = res.types[0]
+    assert u.busy_chip_s == u.allocated_chip_s == 8 * 100 and u.utilisation == pytest.approx(1.0)
+    assert u.held_idle_chip_s == 0
+    assert res.cost_usd == pytest.approx(pool.cost_usd(100))  # every chip charged to some job
+
+
+def test_multi_node_job_takes_whole_nodes(cat: Catalog) -> None:
+    """12 chips on 8-chip nodes hold two whole nodes (16 chips); the 4 spare chips are not lent to others."""
+    pool = Pool.build(cat, FleetSpec.parse("p5.48xlarge:2"))
+    res = simulate_training(jobs([0, 0], [12, 4], [100, 10]), pool, "fifo", ThroughputMatrix.from_relative(P5))
+    assert res.first_start_s.tolist() == [0, 100] and res.finish_s.tolist() == [100, 110]
+    u = res.types[0]
+    assert u.busy_chip_s == pytest.approx(12 * 100 + 4 * 10)
+    assert u.allocated_chip_s == pytest.approx(16 * 100 + 4 * 10)
+    assert u.allocated_chip_s >= u.busy_chip_s
+    assert sorted(n.busy_chip_s for n in pool.nodes) == [4 * 100, 8 * 100 + 4 * 10]
+    # The 4-chip job did not wait for the 12-chip one when a whole node was free for it.
+    res2 = simulate_training(jobs([0, 0], [12, 4], [100, 10]), Pool.build(cat, FleetSpec.parse("p5.48xlarge:3")),
+                             "fifo", ThroughputMatrix.from_relative(P5))  # fmt: skip
+    assert res2.first_start_s.tolist() == [0, 0]
+
+
+def test_best_fit_keeps_whole_nodes_free(cat: Catalog) -> None:
+    """A 1-chip job goes to the node with the fewest free chips that hold it, so an 8-chip job still starts."""
+    pool = Pool.build(cat, FleetSpec.parse("p5.48xlarge:2"))
+    res = simulate_training(jobs([0, 1, 2], [6, 1, 8], [100, 100, 100]), pool, "fifo",
+                            ThroughputMatrix.from_relative(P5))  # fmt: skip
+    assert res.first_start_s.tolist() == [0, 1, 2]
+    assert [n.busy_chip_s for n in pool.nodes] == [6 * 100 + 1 * 100, 8 * 100]
+
+
+def test_books_add_up(cat: Catalog) -> None:
+    """Per type: busy ≤ allocated ≤ held × chips; the three cost parts make the fleet's bill; JSON carries them."""
+    m = ThroughputMatrix.from_relative({"p5.48xlarge": 3.0, "trn1.32xlarge": 1.0})
+    pool = Pool.build(cat, FleetSpec.parse(MIXED))
+    res = simulate_training(synthetic(gap_s=10.0), pool, get_policy("sjf-preemptive", restart_penalty_s=30.0), m)
+    assert res.preemptions > 0  # restarts hold chips without computing: allocated > busy
+    for t in res.types:
+        assert t.busy_chip_s <= t.allocated_chip_s + 1e-6
+        cpi = t.chips // t.instances
+        assert t.allocated_chip_s <= t.held_instance_s * cpi + 1e-6
+        assert t.held_instance_s <= t.instances * res.span_s + 1e-6
+        assert t.cost_usd + t.held_idle_cost_usd + t.unused_cost_usd == pytest.approx(t.fleet_cost_usd)
+    assert sum(t.allocated_chip_s for t in res.types) > sum(t.busy_chip_s for t in res.types)
+    assert res.fleet_cost_usd == pytest.approx(pool.cost_usd(res.span_s))
+    assert res.cost_usd + res.held_idle_cost_usd + res.unused_cost_usd == pytest.approx(res.fleet_cost_usd)
+    assert res.cost_usd < res.fleet_cost_usd
+    d = json.loads(json.dumps(res.as_dict(), allow_nan=False))
+    assert d["allocated_chip_s"] == pytest.approx(res.allocated_chip_s)
+    for t, dt in zip(res.types, d["types"], strict=True):
+        assert dt["busy_chip_s"] == pytest.approx(t.busy_chip_s)
+        assert dt["allocated_chip_s"] == pytest.approx(t.allocated_chip_s)
+
+
+def test_type_chips_books(cat: Catalog) -> None:
+    pool = Pool.build(cat, FleetSpec.parse("p5.48xlarge:3"))
+    books = TypeChips(8, pool.nodes, "train")
+    assert books.whole_free == 3 and books.free_chips == 24 and books.fits(24) and not books.fits(25)
+    a = books.take(3, 0.0)
+    assert a == [(pool.nodes[0], 3)] and pool.nodes[0].owner == "train"
+    b = books.take(16, 0.0)  # two whole nodes
+    assert b == [(pool.nodes[1], 8), (pool.nodes[2], 8)]
+    assert books.free_chips == 5 and books.largest_free() == 5 and not books.fits(6) and books.fits(5)
+    assert books.take(6, 0.0) is None and books.free_chips == 5
+    assert not books.fits_after(16, {0: 3}) and books.fits_after(8, {0: 3}) and books.fits_after(16, {1: 8, 2: 8})
+    assert books.fits_after(6, {1: 8}) and not books.fits_after(9, {1: 8})
+    books.give(a, 10.0)
+    assert pool.nodes[0].owner is None and books.held_node_s(10.0) == pytest.approx(10 + 2 * 10)
+    books.give(b, 20.0)
+    assert books.whole_free == 3 and books.held_node_s(99.0) == pytest.approx(10 + 2 * 20)
+    # A node another simulator took behind the books' back is dropped, not double-booked.
+    pool.allocate([pool.nodes[0]], "serve:0")
+    assert books.take(24, 30.0) is None and books.stale_dropped == 1 and pool.nodes[0] not in books
+    assert books.take(16, 30.0) == [(pool.nodes[1], 8), (pool.nodes[2], 8)]
 
 
 def test_utilisation_over_time_integrates_to_total(cat: Catalog) -> None:
@@ -126,7 +231,7 @@ def test_utilisation_over_time_integrates_to_total(cat: Catalog) -> None:
     assert res.custom_silicon_chip_share == pytest.approx(custom / busy)
     work = sum(t.work_ref_chip_s for t in res.types)
     assert res.custom_silicon_work_share == pytest.approx(res.types[1].work_ref_chip_s / work)
-    assert res.cost_usd == pytest.approx(pool.cost_usd(res.span_s))
+    assert res.fleet_cost_usd == pytest.approx(pool.cost_usd(res.span_s))
     assert res.energy_kwh == pytest.approx(sum(t.energy_kwh for t in res.types))
 
 

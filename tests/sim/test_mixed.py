@@ -22,6 +22,7 @@ from chipfleet.sim.mixed import (
     get_sharing,
     latency_target,
     list_sharing,
+    register_sharing,
     simulate_mixed,
 )
 from chipfleet.sim.routers import FleetView, make_router
@@ -59,17 +60,33 @@ def run(cat: Catalog, sharing: str, req: RequestTrace, jobs: JobTrace, **kw: obj
 
 
 def books_balance(r: MixedResult) -> None:
+    chips = {u.instance: u.chips // u.instances for u in r.train.types}
     for s in r.shares:
         held = s.serving_node_h + s.training_node_h
         assert held <= s.nodes * r.span_s / 3600 + 1e-6  # no node held twice
         assert math.isclose(held + s.idle_node_h, s.nodes * r.span_s / 3600, rel_tol=1e-9)
-    assert math.isclose(r.serving_cost_usd + r.training_cost_usd + r.idle_cost_usd, r.fleet_cost_usd, rel_tol=1e-9)
+        # Training's jobs hold at most the chips of the nodes it holds, and compute on at most those.
+        assert s.training_busy_chip_h <= s.training_allocated_chip_h + 1e-9
+        assert s.training_allocated_chip_h <= s.training_node_h * chips.get(s.instance, 0) + 1e-9
+    parts = r.serving_cost_usd + r.training_cost_usd + r.training_idle_chip_cost_usd + r.idle_cost_usd
+    assert math.isclose(parts, r.fleet_cost_usd, rel_tol=1e-9)
+    assert math.isclose(r.training_cost_usd, r.train.cost_usd, rel_tol=1e-9, abs_tol=1e-12)
 
 
 def test_registry() -> None:
     assert list_sharing() == ["cost-aware", "partition", "serving-first"]
     with pytest.raises(UnknownNameError, match="sharing policy"):
         get_sharing("greedy")
+
+
+def test_sharing_names_are_case_insensitive() -> None:
+    assert get_sharing("Serving-First").name == "serving-first"
+    assert get_sharing(" COST-AWARE ").name == "cost-aware"
+    with pytest.raises(UnknownNameError) as err:
+        get_sharing("Partitoin")
+    assert "did you mean partition" in str(err.value).lower()
+    with pytest.raises(ValueError, match="lower case"):
+        register_sharing("Greedy")
 
 
 def test_partition_keeps_its_split(cat: Catalog) -> None:
@@ -93,6 +110,19 @@ def test_serving_first_evicts_training_under_load(cat: Catalog) -> None:
     # Serving on the Inferentia node alone for the same load waits far longer.
     alone = run(cat, "partition", requests(60, 1800), long_jobs(10))
     assert r.serve.ttft_s["p90"] < alone.serve.ttft_s["p90"]
+
+
+def test_freeing_a_shared_node_evicts_every_job_on_it(cat: Catalog) -> None:
+    # 48 one-chip jobs pack the six 8-GPU p4d nodes eight to a node; serving can only take whole nodes.
+    r = run(cat, "serving-first", requests(60, 1800), long_jobs(48, chips=1))
+    assert r.training_evictions > 0 and r.training_evictions % 8 == 0
+    assert r.train.preemptions >= r.training_evictions
+    p4d = {s.instance: s for s in r.shares}["p4d.24xlarge"]
+    assert p4d.serving_node_h > 0
+    # Jobs are always waiting, so every node training holds is full: no idle chips, nothing charged twice.
+    assert p4d.training_allocated_chip_h == pytest.approx(8 * p4d.training_node_h, rel=1e-9)
+    assert r.training_idle_chip_cost_usd == pytest.approx(0.0, abs=1e-9)
+    books_balance(r)
 
 
 def test_cost_aware_does_not_evict_without_a_queue(cat: Catalog) -> None:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import pytest
+from numpy.typing import ArrayLike
 
 from chipfleet.catalog import Catalog
 from chipfleet.exceptions import UnknownNameError
@@ -17,6 +18,8 @@ from chipfleet.sim.policies import (
     ClusterView,
     Decision,
     Policy,
+    ShortestJobFirstPreemptive,
+    Start,
     get_policy,
     list_policies,
     register_policy,
@@ -36,7 +39,7 @@ BUILT_IN = {
 }
 
 
-def jobs(submit: Sequence[float], chips: Sequence[int], duration: Sequence[float]) -> JobTrace:
+def jobs(submit: ArrayLike, chips: ArrayLike, duration: ArrayLike) -> JobTrace:
     return JobTrace(
         name="hand",
         submit_s=np.asarray(submit, dtype=float),
@@ -84,6 +87,19 @@ def test_unknown_policy_suggests() -> None:
     assert "gavel-max-throughput" in str(err.value)
 
 
+def test_names_are_case_insensitive() -> None:
+    assert get_policy("FIFO").name == "fifo"
+    p = get_policy(" Sjf-Preemptive ", restart_penalty_s=1.0)
+    assert p.name == "sjf-preemptive" and p.restart_penalty_s == 1.0
+    with pytest.raises(UnknownNameError) as err:
+        get_policy("GAVEL-MAX-THROUGHPT")
+    assert "did you mean gavel-max-throughput" in str(err.value).lower()
+    with pytest.raises(ValueError, match="lower case"):
+        register_policy("MyPolicy")
+    with pytest.raises(ValueError, match="already registered"):
+        register_policy("fifo")(type(get_policy("FIFO")))
+
+
 def test_options() -> None:
     p = get_policy("sjf-preemptive", restart_penalty_s=5.0)
     assert p.preemptive and p.restart_penalty_s == 5.0
@@ -119,23 +135,42 @@ class Checked:
 
     def decide(self, view: ClusterView) -> Decision | None:
         self.calls += 1
-        held: dict[str, int] = {}
-        for node in self.pool.nodes:
-            if node.owner is not None:
-                held[node.owner] = held.get(node.owner, 0) + 1
+        on_node: dict[int, list[tuple[int, int]]] = {n.id: [] for n in self.pool.nodes}  # node -> (job, chips)
         for t in view.types:
+            c = t.chips_per_instance
             running = list(view.running_on(t.index))
-            assert view.free_instances[t.index] + sum(r.instances for r in running) == t.total_instances
+            # Every chip of the type is free or held by exactly one running job.
+            assert view.free_chips[t.index] + sum(r.allocated_chips for r in running) == t.total_instances * c
             for r in running:
-                assert r.instances == t.instances_for(r.chips)
-                assert held.pop(f"train:{r.job}") == r.instances
-                assert r.remaining_ref_s >= 0
+                assert r.remaining_ref_s >= 0 and len(r.node_ids) == r.instances
+                if r.chips <= c:  # shares one node
+                    assert r.instances == 1 and r.allocated_chips == r.chips
+                else:  # whole nodes
+                    assert r.instances == t.instances_for(r.chips) and r.allocated_chips == r.instances * c
+                for nid in r.node_ids:
+                    on_node[nid].append((r.job, r.allocated_chips // r.instances))
             # The lazy descending orders agree with a full sort.
             by_work = sorted(running, key=lambda r: (-r.chips * r.remaining_ref_s, r.job))
             assert [r.job for r in view.running_descending(t.index, "work")] == [r.job for r in by_work]
             by_rem = sorted(running, key=lambda r: (-r.remaining_ref_s, r.job))
             assert [r.job for r in view.running_descending(t.index, "remaining")] == [r.job for r in by_rem]
-        assert not held, f"nodes held by jobs that are not running: {held}"
+        free_on: dict[int, int] = {}
+        for node in self.pool.nodes:
+            held = on_node[node.id]
+            used = sum(k for _, k in held)
+            assert used <= node.chips, f"node {node.id} overbooked: {held}"
+            assert (node.owner == "train") == bool(held), f"node {node.id} owner {node.owner} with jobs {held}"
+            if any(k == node.chips for _, k in held):
+                assert len(held) == 1  # a whole node belongs to one job
+            free_on[node.id] = node.chips - used
+        # fits / free_instances agree with the nodes' free chips.
+        for t in view.types:
+            c = t.chips_per_instance
+            frees = [free_on[n.id] for n in self.pool.nodes if n.instance.name == t.name]
+            assert view.free_instances[t.index] == sum(1 for f in frees if f == c)
+            for g in (1, 2, c - 1, c, c + 1, 2 * c, 3 * c):
+                want = max(frees) >= g if g <= c else sum(1 for f in frees if f == c) >= -(-g // c)
+                assert view.fits(t.index, g) == want, (t.name, g, frees)
         heads = view.heads()
         assert len({h.chips for h in heads}) == len(heads)
         assert sum(1 for _ in view.waiting()) == view.waiting_count
@@ -149,7 +184,7 @@ def test_contract(cat: Catalog, name: str) -> None:
     pool = Pool.build(cat, FleetSpec.parse(fleet))
     matrix = ThroughputMatrix.from_relative({"p4d.24xlarge": 2.5, "trn1.32xlarge": 1.0})
     checked = Checked(get_policy(name), pool)
-    res = simulate_training(trace, pool, checked, matrix, seed=1)
+    res = simulate_training(trace, pool, cast(Policy, checked), matrix, seed=1)
     assert checked.calls > 0
     assert res.policy == name
     assert res.rejected == 1 and math.isnan(res.finish_s[len(trace) // 2])
@@ -174,12 +209,12 @@ def test_contract(cat: Catalog, name: str) -> None:
 
 @pytest.mark.parametrize("name", ["sjf-preemptive", "gavel-max-throughput-preemptive"])
 def test_contract_saturated(cat: Catalog, name: str) -> None:
-    """Many more jobs than nodes: long queues, many preemptions, the running index rebuilt."""
-    trace = synthetic(400, seed=2)
+    """Many more jobs than chips: long queues, many preemptions, the running index rebuilt."""
+    trace = synthetic(400, seed=2).scale_rate(5.0)
     pool = Pool.build(cat, FleetSpec.parse("p4d.24xlarge:2,trn1.32xlarge:2"))
     matrix = ThroughputMatrix.from_relative({"p4d.24xlarge": 2.5, "trn1.32xlarge": 1.0})
     checked = Checked(get_policy(name, restart_penalty_s=5.0), pool)
-    res = simulate_training(trace, pool, checked, matrix, seed=1)
+    res = simulate_training(trace, pool, cast(Policy, checked), matrix, seed=1)
     assert res.completed + res.rejected == len(trace) and res.preemptions > 0
     assert res.queueing.p90 > 0
 
@@ -233,13 +268,27 @@ def test_cost_min_picks_cheaper_per_work(cat: Catalog) -> None:
     fleet = "p5.48xlarge:1,trn1.32xlarge:1"
     pool = Pool.build(cat, FleetSpec.parse(fleet))
     p5, trn1 = pool.nodes[0].price_usd_per_h, pool.nodes[1].price_usd_per_h
-    for p5_speed in (2.0, 4.0):
+    for p5_speed in (2.0, 8.0):
         speeds = {"p5.48xlarge": p5_speed, "trn1.32xlarge": 1.0}
-        want = 0 if p5 / p5_speed < trn1 / 1.0 else 1  # an 8-chip job holds one instance of either
+        # An 8-chip job holds 8 chips of either: all of a p5 (8 chips), half of a trn1 (16 chips).
+        want = 0 if 8 * p5 / 8 / p5_speed < 8 * trn1 / 16 / 1.0 else 1
         res = run(cat, jobs([0], [8], [100]), fleet, speeds, "cost-min")
         assert res.last_type.tolist() == [want]
-    # 55.04 / 2 > 21.5 but 55.04 / 4 < 21.5 with the shipped on-demand prices: both branches are exercised.
-    assert p5 / 2.0 > trn1 > p5 / 4.0
+    # 55.04 / 2 > 21.5 / 2 but 55.04 / 8 < 21.5 / 2 with the shipped on-demand prices: both branches exercised.
+    assert p5 / 2.0 > trn1 / 2 > p5 / 8.0
+
+
+def test_cost_min_counts_whole_nodes_of_a_multi_node_job(cat: Catalog) -> None:
+    # 12 chips: two whole p5 (16 chips held) or 12 of one trn1's 16; p5 4× as fast.
+    fleet = "p5.48xlarge:2,trn1.32xlarge:1"
+    pool = Pool.build(cat, FleetSpec.parse(fleet))
+    p5, trn1 = pool.nodes[0].price_usd_per_h, pool.nodes[2].price_usd_per_h
+    for p5_speed in (4.0, 8.0):
+        speeds = {"p5.48xlarge": p5_speed, "trn1.32xlarge": 1.0}
+        want = 0 if 16 * p5 / 8 / p5_speed < 12 * trn1 / 16 else 1
+        res = run(cat, jobs([0], [12], [100]), fleet, speeds, "cost-min")
+        assert res.last_type.tolist() == [want]
+    assert 16 * p5 / 8 / 4.0 > 12 * trn1 / 16 > 16 * p5 / 8 / 8.0
 
 
 def test_energy_aware_picks_less_energy_per_work(cat: Catalog) -> None:
@@ -249,7 +298,8 @@ def test_energy_aware_picks_less_energy_per_work(cat: Catalog) -> None:
     per_work = []
     for node, speed in zip(pool.nodes, speeds.values(), strict=True):
         p = node.power
-        watts = 8 * p.chip_tdp_w + (node.chips - 8) * p.chip_idle_w + p.host_w
+        # An 8-chip job holds 8 chips of either and its share (8 / chips) of the host.
+        watts = 8 * p.chip_tdp_w + p.host_w * 8 / node.chips
         per_work.append(watts / (8 * speed))
     res = run(cat, jobs([0], [8], [100]), fleet, speeds, "energy-aware")
     assert res.last_type.tolist() == [int(np.argmin(per_work))]
@@ -264,10 +314,31 @@ def test_sjf_preemptive_penalty(cat: Catalog) -> None:
     assert free.finish_s.tolist() == [110, 15] and free.preemptions == 1
     paid = run(cat, trace, ONE_P5, speeds, get_policy("sjf-preemptive", restart_penalty_s=7.0))
     assert paid.finish_s.tolist() == [117, 15] and paid.preemptions == 1
-    # Busy time excludes the restart: 100 s + 10 s of 8 chips; the node was held 117 s.
+    # Busy time excludes the restart: 100 s + 10 s of 8 chips; the 8 chips were allocated 117 s.
     assert paid.types[0].busy_chip_s == pytest.approx(8 * 110)
-    assert paid.types[0].allocated_instance_s == pytest.approx(117)
+    assert paid.types[0].allocated_chip_s == pytest.approx(8 * 117)
+    assert paid.types[0].held_instance_s == pytest.approx(117)
     assert paid.first_start_s.tolist() == [0, 5]
+
+
+def test_sjf_preemptive_spares_jobs_whose_chips_do_not_help(cat: Catalog) -> None:
+    """A and B (4 chips each, submitted first) share node 0, C and D node 1. An 8-chip head needs one node:
+    by work the victims come A, C, B; C's chips are on the other node and do not help, so it is spared."""
+    decisions: list[Decision] = []
+
+    class Recorded(ShortestJobFirstPreemptive):
+        def decide(self, view: ClusterView) -> Decision | None:
+            d = super().decide(view)
+            if d is not None:
+                decisions.append(d)
+            return d
+
+    trace = jobs([0, 1, 2, 3, 4], [4, 4, 4, 4, 8], [1000, 900, 950, 100, 10])
+    res = run(cat, trace, "p5.48xlarge:2", {"p5.48xlarge": 1.0}, Recorded(restart_penalty_s=0.0))
+    first = next(d for d in decisions if d.preempt)
+    assert first.starts == (Start(4, 0),) and first.preempt == (0, 1)
+    assert res.first_start_s[4] == 4 and res.finish_s[4] == 14
+    assert res.finish_s[3] == 103  # D ran through
 
 
 def test_sjf_preemptive_does_not_preempt_shorter(cat: Catalog) -> None:
@@ -320,5 +391,5 @@ def test_infeasible_decision_raises(cat: Catalog) -> None:
 
             return Decision(starts=(Start(heads[0].job, 0),))  # ignores free capacity
 
-    with pytest.raises(RuntimeError, match="only 0 are free"):
+    with pytest.raises(RuntimeError, match="the most free on one node is 0"):
         run(cat, jobs([0, 0], [8, 8], [10, 10]), ONE_P5, {"p5.48xlarge": 1.0}, Greedy())

@@ -1,22 +1,34 @@
-"""Job-level simulation of a training cluster: trace jobs queue, a policy places them on whole instances.
+"""Job-level simulation of a training cluster: trace jobs queue, a policy places them on chips of one type.
 
 Events are submissions, completions and preemptions on the :class:`~chipfleet.sim.kernel.Simulation`
 kernel. After anything changes, a decision event (priority 1, so after every event of the same instant) asks
-the policy (:mod:`chipfleet.sim.policies`) for decisions until it has none. A job of ``g`` chips runs on
-``ceil(g / chips_per_instance)`` whole instances of one type, taken from the shared :class:`Pool` under the
-owner tag ``train:<job>``; it advances ``r_X`` reference seconds of work per second on type ``X``
+the policy (:mod:`chipfleet.sim.policies`) for decisions until it has none. Jobs ask for chips
+(:class:`~chipfleet.sim.fleet.TypeChips`): a job of ``g ≤ c`` chips (``c`` per instance) takes ``g`` chips
+of one instance and shares it with other such jobs (best fit); a larger job takes ``⌈g / c⌉`` whole
+instances. A node is held in the shared :class:`Pool` under the owner tag ``train`` while any of its chips
+are allocated. A job advances ``r_X`` reference seconds of work per second on type ``X``
 (:mod:`chipfleet.sim.throughput`). The simulation uses the nodes that are free in the pool when it starts
 (plus those it frees itself, and those :meth:`TrainingCluster.nodes_freed` hands it); nodes another
-simulator holds stay untouched, and a node another simulator takes from under it is dropped from its list.
+simulator holds stay untouched, and a node another simulator takes from under it is dropped from its books.
 
-Accounting: a running job's ``g`` chips are *busy* while it computes (not during a restart penalty) and add
-``g × seconds`` to its nodes' ``busy_chip_s``, from which :meth:`Pool.energy_kwh` charges TDP over idle
-power; the surplus chips of a part-used instance are *allocated* but idle. Utilisation of a type is busy
-chip-seconds ÷ (all its chips × span); the span is the makespan (or ``until``). Cost is
-:meth:`Pool.cost_usd` (every node rented for the span); energy is :meth:`Pool.energy_kwh` per instance type
-with the PUE of the catalog region whose price the type's nodes carry (the pool does not record the region,
-so it is found by matching the price; 1.0 when no region matches), unless ``pue`` is given. Custom silicon
-means chips whose vendor is aws, google or microsoft; the rest (nvidia, amd) are merchant GPUs.
+Accounting, per instance type, over the span (the makespan, or ``until``):
+
+* *busy* chip-seconds: a running job's ``g`` chips while it computes (not during a restart penalty); they
+  go to its nodes' ``busy_chip_s``, from which :meth:`Pool.energy_kwh` charges TDP over idle power;
+* *allocated* chip-seconds: the chips jobs hold, from start to stop (restart penalties and the surplus
+  chips of a multi-instance job's last instance included), so allocated ≥ busy;
+* *held* instance-seconds: instances with at least one chip allocated; the chips of a held instance that
+  no job holds are its *idle held* chip-seconds (``held × c − allocated``).
+
+Cost (``cost_usd``) counts only what is allocated: allocated chip-hours × the instance's price ÷ its chips.
+Idle capacity is counted apart, never charged to jobs: idle chips of held instances
+(``held_idle_cost_usd``) and instances no job held (``unused_cost_usd``); the fleet's bill
+(``fleet_cost_usd``, :meth:`Pool.cost_usd`: every instance rented for the whole span) is their sum.
+Energy is the whole fleet's (idle chips draw idle power whoever pays): :meth:`Pool.energy_kwh` per
+instance type with the PUE of the catalog region whose price the type's nodes carry (the pool does not
+record the region, so it is found by matching the price; 1.0 when no region matches), unless ``pue`` is
+given. Custom silicon means chips whose vendor is aws, google or microsoft; the rest (nvidia, amd) are
+merchant GPUs.
 """
 
 from __future__ import annotations
@@ -32,7 +44,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from chipfleet.exceptions import ConfigError
-from chipfleet.sim.fleet import Node, Pool
+from chipfleet.sim.fleet import Node, Pool, TypeChips
 from chipfleet.sim.kernel import Simulation
 from chipfleet.sim.policies import (
     ClusterView,
@@ -49,6 +61,15 @@ from chipfleet.traces.schema import JobTrace
 
 _PENDING, _WAITING, _RUNNING, _DONE, _REJECTED = 0, 1, 2, 3, 4
 _DECIDE_PRIORITY = 1
+OWNER = "train"  # the pool owner tag of a node training holds chips on
+
+COST_NOTE = (
+    "cost_usd counts what jobs hold: allocated chip-hours × the instance's price ÷ its chips (restart "
+    "penalties and the unused chips of a multi-instance job's last instance included); idle capacity is not "
+    "charged to jobs but reported apart: held_idle_cost_usd (free chips of instances jobs held) and "
+    "unused_cost_usd (instances no job held); fleet_cost_usd = all three = every instance for the whole span. "
+    "Energy counts every instance (idle chips at idle power)."
+)
 
 
 @dataclass
@@ -56,12 +77,21 @@ class _Run:
     """One run of a job on one type (until it completes or is preempted)."""
 
     type_index: int
-    nodes: list[Node]
-    alloc_s: float  # instances taken
+    alloc: list[tuple[Node, int]]  # (node, chips held on it)
+    busy: list[int]  # chips computing on each node of ``alloc``
+    alloc_s: float  # chips taken
     compute_s: float  # computing starts (after a restart penalty)
     remaining_at_compute_s: float  # reference seconds of work left when computing starts
     epoch: int
     in_computing_index: bool = False
+
+    @property
+    def nodes(self) -> list[Node]:
+        return [node for node, _ in self.alloc]
+
+    @property
+    def held_chips(self) -> int:
+        return sum(k for _, k in self.alloc)
 
 
 class _View:
@@ -82,7 +112,17 @@ class _View:
 
     @property
     def free_instances(self) -> Sequence[int]:
-        return tuple(self._c._free_count)
+        return tuple(b.whole_free for b in self._c._books)
+
+    @property
+    def free_chips(self) -> Sequence[int]:
+        return tuple(b.free_chips for b in self._c._books)
+
+    def fits(self, type_index: int, chips: int) -> bool:
+        return self._c._books[type_index].fits(chips)
+
+    def fits_after(self, type_index: int, chips: int, preempted: Sequence[int]) -> bool:
+        return self._c._fits_after(type_index, chips, preempted)
 
     @property
     def waiting_count(self) -> int:
@@ -152,14 +192,20 @@ class TypeUsage:
     custom_silicon: bool
     relative_speed: float
     busy_chip_s: float  # chips computing
-    allocated_instance_s: float  # instances held by training jobs (incl. surplus chips and restarts)
+    allocated_chip_s: float  # chips held by jobs (incl. restarts and a multi-instance job's surplus chips)
+    held_instance_s: float  # instances with at least one chip allocated
+    held_idle_chip_s: float  # chips of held instances that no job held: held × chips per instance − allocated
     utilisation: float  # busy chip-seconds / (chips × span)
-    allocated_share: float  # allocated instance-seconds / (instances × span)
+    allocated_share: float  # allocated chip-seconds / (chips × span)
+    held_share: float  # held instance-seconds / (instances × span)
     work_ref_chip_s: float  # busy chip-seconds × relative speed
     runs_started: int
     pue: float
-    energy_kwh: float
-    cost_usd: float
+    energy_kwh: float  # every instance of the type over the span
+    cost_usd: float  # allocated chip-hours × price per chip-hour: what the jobs are charged
+    held_idle_cost_usd: float  # idle chips of held instances
+    unused_cost_usd: float  # instances no job held
+    fleet_cost_usd: float  # every instance over the span = cost + held idle + unused
     utilisation_over_time: tuple[float, ...]
 
     def as_dict(self) -> dict[str, object]:
@@ -187,7 +233,14 @@ class ClusterResult:
     window_s: float
     types: tuple[TypeUsage, ...]
     utilisation: float  # all types, busy chip-seconds / chip-seconds
-    cost_usd: float
+    busy_chip_s: float  # all types
+    allocated_chip_s: float  # all types
+    allocated_share: float  # all types, allocated chip-seconds / chip-seconds
+    cost_usd: float  # allocated chips only (see ``cost_note``)
+    held_idle_cost_usd: float
+    unused_cost_usd: float
+    fleet_cost_usd: float  # every instance for the whole span
+    cost_note: str
     energy_kwh: float
     pue_note: str
     chip_hours: float  # busy chip-hours, all types
@@ -217,7 +270,14 @@ class ClusterResult:
             "window_s": _json(self.window_s),
             "types": [t.as_dict() for t in self.types],
             "utilisation": _json(self.utilisation),
+            "busy_chip_s": _json(self.busy_chip_s),
+            "allocated_chip_s": _json(self.allocated_chip_s),
+            "allocated_share": _json(self.allocated_share),
             "cost_usd": _json(self.cost_usd),
+            "held_idle_cost_usd": _json(self.held_idle_cost_usd),
+            "unused_cost_usd": _json(self.unused_cost_usd),
+            "fleet_cost_usd": _json(self.fleet_cost_usd),
+            "cost_note": self.cost_note,
             "energy_kwh": _json(self.energy_kwh),
             "pue_note": self.pue_note,
             "chip_hours": _json(self.chip_hours),
@@ -283,7 +343,7 @@ class TrainingCluster:
         catalog = pool.catalog
         types: list[TypeInfo] = []
         self._type_nodes: list[list[Node]] = []
-        self._free_nodes: list[list[Node]] = []
+        self._books: list[TypeChips] = []
         for i, name in enumerate(names):
             nodes = [n for n in pool.nodes if n.instance.name == name]
             first = nodes[0]
@@ -309,10 +369,10 @@ class TrainingCluster:
                 )
             )
             self._type_nodes.append(nodes)
-            # Stack: pop() takes the lowest node id first.
-            self._free_nodes.append([n for n in reversed(nodes) if n.owner is None])
+            self._books.append(TypeChips(first.chips, (n for n in nodes if n.owner is None), OWNER))
         self.types: tuple[TypeInfo, ...] = tuple(types)
-        self._free_count = [len(f) for f in self._free_nodes]
+        self._type_of = {info.name: info.index for info in types}
+        self._node_jobs: dict[int, dict[int, None]] = {}  # node id -> jobs holding chips on it
         self._capacity_chips = max(t.total_instances * t.chips_per_instance for t in types)
 
         n = len(trace)
@@ -336,7 +396,7 @@ class TrainingCluster:
         self._restarting: list[dict[int, list[tuple[float, int, int]]]] = [{} for _ in types]
         self._index_stale = [0] * len(types)
         self._runs_started = [0] * len(types)
-        self._alloc_instance_s = [0.0] * len(types)
+        self._alloc_chip_s = [0.0] * len(types)
         self._busy_chip_s = [0.0] * len(types)
         # Busy segments for utilisation over time: type, chips, start, end.
         self._seg_type: list[int] = []
@@ -442,45 +502,65 @@ class TrainingCluster:
 
     # --- sharing the pool with another simulator (mixed mode) ----------------------------------------------
 
-    def job_on(self, node: Node) -> int | None:
-        """The training job running on ``node``, if any."""
-        owner = node.owner
-        if owner is None or not owner.startswith("train:"):
-            return None
-        return int(owner.removeprefix("train:"))
+    def jobs_on(self, node: Node) -> list[int]:
+        """The training jobs holding chips on ``node`` (several when single-instance jobs share it)."""
+        return list(self._node_jobs.get(node.id, ()))
+
+    def nodes_of(self, job: int) -> list[Node]:
+        """The nodes a running job holds chips on (empty when it is not running)."""
+        run = self._runs.get(job)
+        return run.nodes if run is not None else []
 
     def evict(self, job: int) -> list[Node]:
         """Another simulator needs ``job``'s nodes: stop it (it requeues and pays the restart penalty) and
-        return its nodes, which are free in the pool and withdrawn from training's free list."""
-        run = self._runs.get(job)
-        if run is None or self._state[job] != _RUNNING:
-            raise RuntimeError(f"job {job} is not running, so it cannot be evicted")
-        nodes = list(run.nodes)
-        self._preempt(job)
-        self.withdraw(nodes)
+        return those of its nodes that are now wholly free (nodes other jobs still share are not), withdrawn
+        from training's books. Give back any it does not use with :meth:`nodes_freed`."""
+        return self._evict([job])
+
+    def evict_node(self, node: Node) -> list[Node]:
+        """Evict every training job holding chips on ``node`` (see :meth:`evict`), so that it is free."""
+        return self._evict(self.jobs_on(node))
+
+    def _evict(self, jobs: Iterable[int]) -> list[Node]:
+        touched: dict[int, Node] = {}
+        for job in jobs:
+            run = self._runs.get(job)
+            if run is None or self._state[job] != _RUNNING:
+                raise RuntimeError(f"job {job} is not running, so it cannot be evicted")
+            for node in run.nodes:
+                touched.setdefault(node.id, node)
+            self._preempt(job)
+        freed = [node for node in touched.values() if node.owner is None]
+        self.withdraw(freed)
         self._request_decision()
-        return nodes
+        return freed
 
     def withdraw(self, nodes: Iterable[Node]) -> None:
         """Remove free ``nodes`` from training's use until :meth:`nodes_freed` gives them back."""
-        index = {info.name: info.index for info in self.types}
         for node in nodes:
             if node.owner is not None:
                 raise RuntimeError(f"node {node.id} is held by {node.owner}; only free nodes can be withdrawn")
-            t = index.get(node.instance.name)
-            if t is not None and node in self._free_nodes[t]:
-                self._free_nodes[t].remove(node)
-                self._free_count[t] = len(self._free_nodes[t])
+            t = self._type_of.get(node.instance.name)
+            if t is not None:
+                self._books[t].remove(node)
 
     def nodes_freed(self, nodes: Iterable[Node]) -> None:
         """Another simulator sharing the pool released ``nodes``: training may use them from now on."""
-        index = {info.name: info.index for info in self.types}
         for node in nodes:
-            t = index.get(node.instance.name)
-            if t is not None and node.owner is None and node not in self._free_nodes[t]:
-                self._free_nodes[t].append(node)
-                self._free_count[t] = len(self._free_nodes[t])
+            t = self._type_of.get(node.instance.name)
+            if t is not None and node.owner is None:
+                self._books[t].add(node)
         self._request_decision()
+
+    def _fits_after(self, t: int, chips: int, preempted: Sequence[int]) -> bool:
+        freed: dict[int, int] = {}
+        for job in preempted:
+            run = self._runs.get(job)
+            if run is None or run.type_index != t:
+                continue
+            for node, k in run.alloc:
+                freed[node.id] = freed.get(node.id, 0) + k
+        return self._books[t].fits_after(chips, freed)
 
     def _start(self, job: int, t: int, policy_name: str) -> None:
         if self._state[job] != _WAITING:
@@ -489,28 +569,26 @@ class TrainingCluster:
             raise RuntimeError(f"policy {policy_name} chose type index {t}; the fleet has {len(self.types)} types")
         info = self.types[t]
         g = self._chips[job]
-        need = info.instances_for(g)
-        free = self._free_nodes[t]
-        nodes: list[Node] = []
-        taken = 0
-        while len(nodes) < need and free:
-            node = free.pop()
-            if node.owner is None:
-                nodes.append(node)
-            else:
-                taken += 1  # another simulator took it: drop it from our free list
-        if len(nodes) < need:
-            free.extend(reversed(nodes))
-            self._free_count[t] = len(free)
-            if taken:
-                return  # the policy saw a stale count; it is asked again with the true one
-            raise RuntimeError(
-                f"policy {policy_name} started job {job} ({g} chips) on {need} × {info.name}, "
-                f"but only {len(nodes)} are free"
-            )
-        self._free_count[t] = len(free)
-        self.pool.allocate(nodes, f"train:{job}")
+        books = self._books[t]
         now = self.sim.now
+        stale = books.stale_dropped
+        alloc = books.take(g, now)
+        if alloc is None:
+            if books.stale_dropped > stale:
+                return  # another simulator had taken a node the policy counted; it is asked again
+            room = (
+                f"the most free on one node is {books.largest_free()}"
+                if g <= info.chips_per_instance
+                else f"it needs {info.instances_for(g)} wholly free nodes and only {books.whole_free} are free"
+            )
+            raise RuntimeError(f"policy {policy_name} started job {job} ({g} chips) on {info.name}, but {room}")
+        cpi = info.chips_per_instance
+        busy: list[int] = []
+        left = g
+        for node, _ in alloc:
+            busy.append(min(cpi, left))
+            left -= busy[-1]
+            self._node_jobs.setdefault(node.id, {})[job] = None
         self._state[job] = _RUNNING
         self._n_waiting -= 1
         if math.isnan(self._first_start[job]):
@@ -521,7 +599,7 @@ class TrainingCluster:
         self._epoch[job] = epoch
         compute_s = now + penalty
         remaining = self._remaining[job]
-        run = self._runs[job] = _Run(t, nodes, now, compute_s, remaining, epoch)
+        run = self._runs[job] = _Run(t, alloc, busy, now, compute_s, remaining, epoch)
         self._running_by_type[t][job] = None
         self._index_run(t, job, run)
         self._runs_started[t] += 1
@@ -536,7 +614,16 @@ class TrainingCluster:
 
     def _running_job(self, job: int) -> RunningJob:
         run = self._runs[job]
-        return RunningJob(job, run.type_index, len(run.nodes), self._chips[job], self._remaining_now(job), run.alloc_s)
+        return RunningJob(
+            job,
+            run.type_index,
+            len(run.alloc),
+            self._chips[job],
+            run.held_chips,
+            self._remaining_now(job),
+            run.alloc_s,
+            tuple(node.id for node, _ in run.alloc),
+        )
 
     # --- the running index: largest-first queries without scanning every running job ----------------------
     #
@@ -654,34 +741,34 @@ class TrainingCluster:
         run = self._runs.pop(job)
         t = run.type_index
         g = self._chips[job]
-        busy_s = max(0.0, now - run.compute_s)
-        if busy_s > 0:
-            cpi = self.types[t].chips_per_instance
-            left = g
-            for node in run.nodes:
-                used = cpi if left > cpi else left
-                node.busy_chip_s += used * busy_s
-                left -= used
-            self._busy_chip_s[t] += g * busy_s
-            self._seg_type.append(t)
-            self._seg_chips.append(g)
-            self._seg_t0.append(run.compute_s)
-            self._seg_t1.append(now)
-        self._alloc_instance_s[t] += len(run.nodes) * (now - run.alloc_s)
-        owner = f"train:{job}"
-        free = self._free_nodes[t]
+        self._account(job, run, now)
+        self._books[t].give(run.alloc, now)
         for node in run.nodes:
-            if node.owner != owner:
-                raise RuntimeError(f"node {node.id} of job {job} is held by {node.owner}, not {owner}")
-            node.owner = None
-        free.extend(reversed(run.nodes))
-        self._free_count[t] = len(free)
+            on = self._node_jobs[node.id]
+            del on[job]
+            if not on:
+                del self._node_jobs[node.id]
         del self._running_by_type[t][job]
         self._index_stale[t] += 1
         self._drop_stale_tops(t, g)
         if self._index_stale[t] > 64 and self._index_stale[t] > len(self._running_by_type[t]):
             self._rebuild_index(t)
         self._epoch[job] += 1
+
+    def _account(self, job: int, run: _Run, end_s: float) -> None:
+        """Add a run's busy chip-seconds (to its nodes too) and allocated chip-seconds up to ``end_s``."""
+        t = run.type_index
+        busy_s = max(0.0, end_s - run.compute_s)
+        if busy_s > 0:
+            for (node, _), used in zip(run.alloc, run.busy, strict=True):
+                node.busy_chip_s += used * busy_s
+            g = self._chips[job]
+            self._busy_chip_s[t] += g * busy_s
+            self._seg_type.append(t)
+            self._seg_chips.append(g)
+            self._seg_t0.append(run.compute_s)
+            self._seg_t1.append(end_s)
+        self._alloc_chip_s[t] += run.held_chips * max(0.0, end_s - run.alloc_s)
 
     # --- result ------------------------------------------------------------------------------------------
 
@@ -701,22 +788,8 @@ class TrainingCluster:
         last = max(makespan if done.any() else 0.0, self.trace.span_s)
         span = last if settled or until is None or not math.isfinite(until) else float(until)
         # Jobs still running at the end: account their busy time so far, keep them allocated.
-        for job in list(self._runs):
-            run = self._runs[job]
-            busy_s = max(0.0, span - run.compute_s)
-            if busy_s > 0:
-                cpi = self.types[run.type_index].chips_per_instance
-                left = self._chips[job]
-                for node in run.nodes:
-                    used = min(cpi, left)
-                    node.busy_chip_s += used * busy_s
-                    left -= used
-                self._busy_chip_s[run.type_index] += self._chips[job] * busy_s
-                self._seg_type.append(run.type_index)
-                self._seg_chips.append(self._chips[job])
-                self._seg_t0.append(run.compute_s)
-                self._seg_t1.append(span)
-            self._alloc_instance_s[run.type_index] += len(run.nodes) * max(0.0, span - run.alloc_s)
+        for job, run in self._runs.items():
+            self._account(job, run, span)
 
         submit = np.array(self._submit, dtype=np.float64)
         first = np.array(self._first_start, dtype=np.float64)
@@ -732,18 +805,28 @@ class TrainingCluster:
         pues, pue_note = self._pues()
         catalog = self.pool.catalog
         usages = []
-        busy_total = work_total = chips_total = 0.0
+        busy_total = work_total = chips_total = alloc_total = 0.0
         busy_custom = work_custom = 0.0
-        energy = cost = 0.0
+        energy = cost = held_idle_cost = unused_cost = fleet_cost = 0.0
         for info in self.types:
             nodes = self._type_nodes[info.index]
             busy = self._busy_chip_s[info.index]  # training's own: in a mixed fleet serving also adds to nodes
+            alloc = self._alloc_chip_s[info.index]
+            held = self._books[info.index].held_node_s(span)
+            held_idle = max(0.0, held * info.chips_per_instance - alloc)
             chips = info.total_instances * info.chips_per_instance
             avail = chips * span
             e = Pool(catalog, nodes).energy_kwh(span, pues[info.index])
-            c = Pool(catalog, nodes).cost_usd(span)
+            fleet_c = Pool(catalog, nodes).cost_usd(span)
+            per_chip_s = info.price_usd_per_chip_h / 3600.0
+            c = alloc * per_chip_s
+            idle_c = held_idle * per_chip_s
+            unused_c = max(0.0, fleet_c - c - idle_c)
             energy += e
             cost += c
+            held_idle_cost += idle_c
+            unused_cost += unused_c
+            fleet_cost += fleet_c
             work = busy * info.relative_speed
             usages.append(
                 TypeUsage(
@@ -753,20 +836,25 @@ class TrainingCluster:
                     custom_silicon=info.custom_silicon,
                     relative_speed=info.relative_speed,
                     busy_chip_s=busy,
-                    allocated_instance_s=self._alloc_instance_s[info.index],
+                    allocated_chip_s=alloc,
+                    held_instance_s=held,
+                    held_idle_chip_s=held_idle,
                     utilisation=busy / avail if avail > 0 else math.nan,
-                    allocated_share=(
-                        self._alloc_instance_s[info.index] / (info.total_instances * span) if span > 0 else math.nan
-                    ),
+                    allocated_share=alloc / avail if avail > 0 else math.nan,
+                    held_share=held / (info.total_instances * span) if span > 0 else math.nan,
                     work_ref_chip_s=work,
                     runs_started=self._runs_started[info.index],
                     pue=pues[info.index],
                     energy_kwh=e,
                     cost_usd=c,
+                    held_idle_cost_usd=idle_c,
+                    unused_cost_usd=unused_c,
+                    fleet_cost_usd=fleet_c,
                     utilisation_over_time=tuple(float(v) for v in over_time[info.index]),
                 )
             )
             busy_total += busy
+            alloc_total += alloc
             work_total += work
             chips_total += avail
             if info.custom_silicon:
@@ -789,7 +877,14 @@ class TrainingCluster:
             window_s=window_s,
             types=tuple(usages),
             utilisation=busy_total / chips_total if chips_total > 0 else math.nan,
+            busy_chip_s=busy_total,
+            allocated_chip_s=alloc_total,
+            allocated_share=alloc_total / chips_total if chips_total > 0 else math.nan,
             cost_usd=cost,
+            held_idle_cost_usd=held_idle_cost,
+            unused_cost_usd=unused_cost,
+            fleet_cost_usd=fleet_cost,
+            cost_note=COST_NOTE,
             energy_kwh=energy,
             pue_note=pue_note,
             chip_hours=busy_total / 3600.0,

@@ -1,13 +1,17 @@
 """The fleet: a pool of instances that serving replicas and training jobs share, with its own accounting.
 
-Both simulation levels allocate whole instances from one :class:`Pool` (a serving replica of tp chips
-takes one instance; a training job takes as many instances as its chips need), so a mixed fleet runs
-both at once and the pool reports cost and energy for everything it hosted.
+Both simulation levels allocate from one :class:`Pool`, so a mixed fleet runs both at once and the pool
+reports cost and energy for everything it hosted. Serving takes whole instances (a node's replicas share
+it). Training allocates chips (:class:`TypeChips`): a job that fits on one instance takes just its chips and
+shares the node with other such jobs; a job larger than one instance takes whole instances. A node is held
+(its ``owner`` set) while any of its chips are allocated, so the other simulator never takes it then.
 """
 
 from __future__ import annotations
 
+import heapq
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from chipfleet.catalog import Catalog, Instance, Pricing
@@ -116,3 +120,200 @@ class Pool:
     def energy_kwh(self, span_s: float, pue: float = 1.0) -> float:
         """Σ nodes: chips idle the whole span plus (TDP − idle) while busy, plus the host, × PUE."""
         return sum(n.power.energy_j(span_s, n.busy_chip_s) for n in self.nodes) * pue / 3.6e6
+
+
+class TypeChips:
+    """The free chips of one instance type's nodes as one training simulator's books see them.
+
+    Nodes sit in buckets by their number of free chips (``0 … chips_per_node``); :meth:`take` allocates a job
+    of ``g`` chips:
+
+    * ``g ≤ chips_per_node``: ``g`` chips of one node, best fit (the node with the fewest free chips that
+      still hold the job, the lowest node id among those), so small jobs pack together and whole nodes stay
+      free for large ones;
+    * ``g > chips_per_node``: ``⌈g / chips_per_node⌉`` wholly free nodes (every chip of them allocated), the
+      lowest ids first.
+
+    A node is *held* (``node.owner = owner``) from the moment one of its chips is allocated until all are
+    free again; :meth:`held_node_s` integrates that time. A wholly free node may be taken by another
+    simulator sharing the pool behind these books' back: :meth:`take` notices (its owner is set), drops it
+    from the books and counts it in :attr:`stale_dropped`.
+
+    Each bucket is a heap of node ids with lazy deletion (an entry is live while the node's free count is
+    the bucket's), compacted when it holds many dead entries: O(log n) per allocation.
+    """
+
+    def __init__(self, chips_per_node: int, nodes: Iterable[Node], owner: str) -> None:
+        if chips_per_node < 1:
+            raise ConfigError(f"an instance needs at least one chip, got {chips_per_node}")
+        self.chips_per_node = chips_per_node
+        self.owner = owner
+        self._heaps: list[list[int]] = [[] for _ in range(chips_per_node + 1)]
+        self._count = [0] * (chips_per_node + 1)
+        self._free: dict[int, int] = {}  # node id -> free chips, for the nodes in these books
+        self._nodes: dict[int, Node] = {}
+        self._held_since: dict[int, float] = {}
+        self._held_node_s = 0.0
+        self.free_chips = 0
+        self.stale_dropped = 0
+        for node in nodes:
+            self.add(node)
+
+    # --- queries ---------------------------------------------------------------------------------------
+
+    @property
+    def whole_free(self) -> int:
+        """Nodes with every chip free."""
+        return self._count[self.chips_per_node]
+
+    def largest_free(self) -> int:
+        """The most free chips on one node (0 when none has any)."""
+        for k in range(self.chips_per_node, 0, -1):
+            if self._count[k]:
+                return k
+        return 0
+
+    def held_chips(self, chips: int) -> int:
+        """Chips a job of ``chips`` holds: its own on one node, or every chip of the whole nodes it needs."""
+        c = self.chips_per_node
+        return chips if chips <= c else -(-chips // c) * c
+
+    def fits(self, chips: int) -> bool:
+        """Whether :meth:`take` would find room for a job of ``chips`` now (by these books)."""
+        c = self.chips_per_node
+        if chips <= c:
+            count = self._count
+            return any(count[k] for k in range(max(chips, 1), c + 1))
+        return self._count[c] >= -(-chips // c)
+
+    def fits_after(self, chips: int, freed: dict[int, int]) -> bool:
+        """Whether a job of ``chips`` would fit once ``freed`` (node id → chips) were given back."""
+        if self.fits(chips):
+            return True
+        c = self.chips_per_node
+        free = self._free
+        if chips <= c:
+            return any(free.get(nid, 0) + k >= chips for nid, k in freed.items())
+        whole = self._count[c] + sum(1 for nid, k in freed.items() if free.get(nid, 0) < c <= free.get(nid, 0) + k)
+        return whole >= -(-chips // c)
+
+    def free_on(self, node: Node) -> int | None:
+        """Free chips of ``node`` by these books (None: the node is not in them)."""
+        return self._free.get(node.id)
+
+    def __contains__(self, node: object) -> bool:
+        return isinstance(node, Node) and node.id in self._free
+
+    def held_node_s(self, now_s: float) -> float:
+        """Node-seconds during which at least one chip was allocated, up to ``now_s`` (nodes held now count)."""
+        return self._held_node_s + sum(now_s - t for t in self._held_since.values())
+
+    # --- changes ---------------------------------------------------------------------------------------
+
+    def take(self, chips: int, now_s: float) -> list[tuple[Node, int]] | None:
+        """Allocate a job of ``chips`` (see the class docstring): ``[(node, chips held on it), …]``, or None
+        when there is no room (nothing is changed then, except stale nodes dropped)."""
+        c = self.chips_per_node
+        if chips <= c:
+            for k in range(max(chips, 1), c + 1):
+                while self._count[k]:
+                    node = self._top(k)
+                    if k == c and not self._usable(node):
+                        continue
+                    self._hold(node, chips, now_s)
+                    return [(node, chips)]
+            return None
+        need = -(-chips // c)
+        chosen: list[Node] = []
+        heap = self._heaps[c]
+        seen: set[int] = set()
+        while len(chosen) < need and heap:
+            nid = heapq.heappop(heap)
+            if self._free.get(nid) != c or nid in seen:
+                continue  # a dead entry, or a second live one of a node already taken off
+            seen.add(nid)
+            node = self._nodes[nid]
+            if self._usable(node):
+                chosen.append(node)
+        if len(chosen) < need:
+            for node in chosen:
+                heapq.heappush(heap, node.id)
+            return None
+        for node in chosen:
+            self._hold(node, c, now_s)
+        return [(node, c) for node in chosen]
+
+    def give(self, alloc: Iterable[tuple[Node, int]], now_s: float) -> None:
+        """Give back what :meth:`take` returned."""
+        c = self.chips_per_node
+        for node, k in alloc:
+            before = self._free[node.id]
+            after = before + k
+            if after > c:
+                raise RuntimeError(f"node {node.id} would have {after} free chips of {c}")
+            self._move(node, before, after)
+            if after == c:
+                if node.owner != self.owner:
+                    raise RuntimeError(f"node {node.id} is held by {node.owner}, not {self.owner}")
+                node.owner = None
+                self._held_node_s += now_s - self._held_since.pop(node.id)
+
+    def add(self, node: Node) -> None:
+        """A wholly free node joins the books (ignored if it is in them already)."""
+        if node.id in self._free:
+            return
+        c = self.chips_per_node
+        if node.chips != c:
+            raise RuntimeError(f"node {node.id} has {node.chips} chips, these books {c}")
+        self._free[node.id] = c
+        self._nodes[node.id] = node
+        self._count[c] += 1
+        heapq.heappush(self._heaps[c], node.id)
+        self.free_chips += c
+
+    def remove(self, node: Node) -> None:
+        """A wholly free node leaves the books (another simulator takes it); ignored if it is not in them."""
+        k = self._free.get(node.id)
+        if k is None:
+            return
+        if k != self.chips_per_node:
+            raise RuntimeError(f"node {node.id} has chips allocated; only a wholly free node can leave the books")
+        del self._free[node.id]
+        del self._nodes[node.id]
+        self._count[k] -= 1
+        self.free_chips -= k
+
+    def _top(self, k: int) -> Node:
+        """The lowest-id node with ``k`` free chips (the bucket must not be empty); dead entries are dropped."""
+        heap = self._heaps[k]
+        free = self._free
+        while free.get(heap[0]) != k:
+            heapq.heappop(heap)
+        return self._nodes[heap[0]]
+
+    def _usable(self, node: Node) -> bool:
+        if node.owner is None:
+            return True
+        self.remove(node)  # another simulator took it
+        self.stale_dropped += 1
+        return False
+
+    def _hold(self, node: Node, chips: int, now_s: float) -> None:
+        before = self._free[node.id]
+        if before == self.chips_per_node:
+            if node.owner is not None:
+                raise RuntimeError(f"node {node.id} is already held by {node.owner}")
+            node.owner = self.owner
+            self._held_since[node.id] = now_s
+        self._move(node, before, before - chips)
+
+    def _move(self, node: Node, before: int, after: int) -> None:
+        self._free[node.id] = after
+        self._count[before] -= 1
+        self._count[after] += 1
+        heap = self._heaps[after]
+        heapq.heappush(heap, node.id)
+        if len(heap) > 4 * self._count[after] + 64:  # mostly dead entries: rebuild
+            live = {nid for nid in heap if self._free.get(nid) == after}
+            heap[:] = sorted(live)
+        self.free_chips += after - before

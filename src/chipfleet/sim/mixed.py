@@ -6,8 +6,16 @@ sharing policy (a registry) decides, every control interval, how many nodes serv
 which instance types; the :class:`SharingController` carries that out:
 
 * growing serving takes free nodes first, re-opens nodes it is still draining, and, when the policy allows,
-  evicts training jobs (they requeue and pay the training policy's restart penalty);
+  evicts training jobs (they requeue and pay the training policy's restart penalty): serving takes whole
+  nodes, and training shares a node between jobs that fit on one (:mod:`chipfleet.sim.cluster`), so
+  freeing a node evicts every job holding chips on it; the nodes whose jobs hold the fewest nodes in all
+  (the least training set back) go first;
 * shrinking serving stops routing to a node and hands it to training once its requests have finished.
+
+The fleet's books (:class:`MixedResult`) split every node-second between serving (nodes it holds, open or
+draining), training (nodes with at least one chip allocated to a job) and nobody; the money follows the
+same split, except that training is charged for the chips its jobs hold (allocated chip-hours × price per
+chip) and the free chips of the nodes it holds are counted apart (``training_idle_chip_cost_usd``).
 
 Policies:
 
@@ -38,7 +46,6 @@ weights every iteration, so a replica with any request at all is memory-busy nea
 from __future__ import annotations
 
 import math
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -61,6 +68,11 @@ from chipfleet.traces.schema import JobTrace, RequestTrace
 from chipfleet.workloads import ModelArch
 
 _CONTROL_PRIORITY = 2  # after arrivals (1) and training decisions (1) at the same instant
+MIXED_COST_NOTE = (
+    "fleet_cost_usd is every node for the whole span, split four ways: serving_cost_usd (nodes serving held), "
+    "training_cost_usd (chips training jobs held: allocated chip-hours × the instance's price ÷ its chips), "
+    "training_idle_chip_cost_usd (free chips of nodes training held) and idle_cost_usd (nodes nobody held)."
+)
 
 
 @dataclass(frozen=True)
@@ -140,6 +152,11 @@ _SHARING: dict[str, Callable[[], SharingPolicy]] = {}
 
 
 def register_sharing(name: str) -> Callable[[Callable[[], SharingPolicy]], Callable[[], SharingPolicy]]:
+    """Register a sharing policy under ``name`` (lower case, no spaces: names are looked up
+    case-insensitively); a second registration is refused."""
+    if name != name.strip().lower():
+        raise ValueError(f"sharing policy names are lower case without spaces (looked up case-insensitively): {name!r}")
+
     def deco(factory: Callable[[], SharingPolicy]) -> Callable[[], SharingPolicy]:
         if name in _SHARING:
             raise ValueError(f"sharing policy {name!r} is already registered")
@@ -150,8 +167,10 @@ def register_sharing(name: str) -> Callable[[Callable[[], SharingPolicy]], Calla
 
 
 def get_sharing(name: str) -> SharingPolicy:
+    """The sharing policy registered as ``name``; case-insensitive, surrounding spaces ignored, and a miss
+    says which registered names are close."""
     try:
-        return _SHARING[name]()
+        return _SHARING[name.strip().lower()]()
     except KeyError:
         raise UnknownNameError("sharing policy", name, _SHARING) from None
 
@@ -236,7 +255,6 @@ class SharingController:
         self.order, self.opts = order, options
         self.rank = {name: i for i, name in enumerate(order)}
         self.trainable = {t.name for t in training.types}
-        self.pool_nodes = training.pool.nodes
         serving.track_load_delay()
         self._last_busy = 0.0
         self._last_t = 0.0
@@ -246,9 +264,11 @@ class SharingController:
         self.evictions = 0
         self.node_series: list[tuple[float, int]] = [(0.0, len(serving.open_nodes))]
 
+        self.ttft_series: list[tuple[float, float]] = []  # (end of interval, p90 TTFT in it; NaN when none)
+
     def start(self) -> None:
-        if self.policy.decide(self._state()) is not None:  # a partition never resizes: no ticks at all
-            self.sim.schedule(self.opts.control_interval_s, self._tick, _CONTROL_PRIORITY)
+        # A partition never resizes, but the p90 TTFT per interval is still recorded (for the SLO chart).
+        self.sim.schedule(self.opts.control_interval_s, self._tick, _CONTROL_PRIORITY)
 
     def _state(self) -> SharingState:
         now = self.sim.now
@@ -277,15 +297,15 @@ class SharingController:
         self._last_t = self.sim.now
         self._last_ttft = self.serving.latency_counts("ttft")
         self._last_excess = self.serving.latency_counts("ttft_excess")
+        self.ttft_series.append((self.sim.now, state.ttft_p90_s))
         d = self.policy.decide(state)
-        if d is None:
-            return
-        have = state.serving_replicas
-        if d.target_serving_replicas > have:
-            self._grow(d.target_serving_replicas - have, d.may_evict_training)
-        elif d.target_serving_replicas < have:
-            self._shrink()
-        self.node_series.append((self.sim.now, len(self.serving.open_nodes)))
+        if d is not None:
+            have = state.serving_replicas
+            if d.target_serving_replicas > have:
+                self._grow(d.target_serving_replicas - have, d.may_evict_training)
+            elif d.target_serving_replicas < have:
+                self._shrink()
+            self.node_series.append((self.sim.now, len(self.serving.open_nodes)))
         self.sim.schedule(self.sim.now + self.opts.control_interval_s, self._tick, _CONTROL_PRIORITY)
 
     def _grow(self, need: int, may_evict: bool) -> None:
@@ -306,17 +326,22 @@ class SharingController:
             serving.open(node)
             got += serving.replicas_on(node)
         if got < need and may_evict:
-            candidates = [n for n in serving.nodes if n.id not in held and self.training.job_on(n) is not None]
-            # Evict the jobs that hold the fewest nodes first: the least training work is set back.
-            span = Counter(n.owner for n in self.pool_nodes)
-            for node in sorted(candidates, key=lambda n: (span[n.owner], *self._key(n))):
+            training = self.training
+            candidates = [n for n in serving.nodes if n.id not in held and training.jobs_on(n)]
+
+            def set_back(node: Node) -> int:
+                """Nodes held in all by the jobs that freeing ``node`` evicts."""
+                return len({m.id for job in training.jobs_on(node) for m in training.nodes_of(job)})
+
+            # Free first the nodes whose jobs hold the fewest nodes: the least training work is set back.
+            for node in sorted(candidates, key=lambda n: (set_back(n), *self._key(n))):
                 if got >= need:
                     break
-                job = self.training.job_on(node)
-                if job is None:
+                jobs = training.jobs_on(node)
+                if not jobs:
                     continue  # freed by an earlier eviction in this loop and already taken
-                freed = self.training.evict(job)
-                self.evictions += 1
+                freed = training.evict_node(node)
+                self.evictions += len(jobs)
                 for n in sorted((n for n in freed if serving.can_host(n)), key=self._key):
                     if got >= need:
                         break
@@ -351,13 +376,15 @@ def _p90(counts: NDArray[np.int64]) -> float:
 
 @dataclass(frozen=True)
 class ShareReport:
-    """Node-hours of one instance type by holder over the run."""
+    """Node-hours of one instance type by holder over the run, and training's chip-hours on its nodes."""
 
     instance: str
     nodes: int
     serving_node_h: float
-    training_node_h: float
-    idle_node_h: float
+    training_node_h: float  # nodes with at least one chip allocated to a training job
+    idle_node_h: float  # nodes nobody held
+    training_allocated_chip_h: float  # chips training jobs held (≤ training_node_h × chips per node)
+    training_busy_chip_h: float  # of those, computing
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -373,14 +400,17 @@ class MixedResult:
     serve: ServeResult
     train: ClusterResult
     shares: tuple[ShareReport, ...]
-    serving_cost_usd: float
-    training_cost_usd: float
-    idle_cost_usd: float
-    fleet_cost_usd: float
+    serving_cost_usd: float  # nodes serving held
+    training_cost_usd: float  # chips training jobs held (allocated chip-hours × price per chip-hour)
+    training_idle_chip_cost_usd: float  # free chips of the nodes training held
+    idle_cost_usd: float  # nodes nobody held
+    fleet_cost_usd: float  # every node, whole span: the four above
     fleet_energy_kwh: float
     resizes: int
-    training_evictions: int
+    training_evictions: int  # jobs evicted to free nodes for serving
+    target_ttft_s: float  # the p90 TTFT the controller holds serving to
     serving_nodes_over_time: tuple[tuple[float, int], ...] = field(repr=False)
+    ttft_p90_over_time: tuple[tuple[float, float], ...] = field(repr=False, default=())  # per control interval
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -392,12 +422,16 @@ class MixedResult:
             "shares": [s.as_dict() for s in self.shares],
             "serving_cost_usd": self.serving_cost_usd,
             "training_cost_usd": self.training_cost_usd,
+            "training_idle_chip_cost_usd": self.training_idle_chip_cost_usd,
             "idle_cost_usd": self.idle_cost_usd,
             "fleet_cost_usd": self.fleet_cost_usd,
+            "cost_note": MIXED_COST_NOTE,
             "fleet_energy_kwh": self.fleet_energy_kwh,
             "resizes": self.resizes,
             "training_evictions": self.training_evictions,
+            "target_ttft_s": self.target_ttft_s,
             "serving_nodes_over_time": [list(p) for p in self.serving_nodes_over_time],
+            "ttft_p90_over_time": [[t, v if math.isfinite(v) else None] for t, v in self.ttft_p90_over_time],
         }
 
 
@@ -482,19 +516,23 @@ def simulate_mixed(
     pues = {name: training_pue(catalog, pool, name, pue) for name in pool.instance_types()}
     serve = serving.result(span, fleet=fleet.describe(), seed=seed, pue=pues[order[0]])
     shares = []
-    serving_cost = training_cost = 0.0
-    train_s_of = {u.instance: u.allocated_instance_s for u in train.types}
+    serving_cost = training_cost = training_idle = 0.0
+    usage_of = {u.instance: u for u in train.types}
     for name in pool.instance_types():
         nodes = [nd for nd in pool.nodes if nd.instance.name == name]
         serve_s = sum(serving.held_node_s(nd, span) for nd in nodes) if name in servable else 0.0
-        train_s = train_s_of.get(name, 0.0)
-        price = nodes[0].price_usd_per_h
+        u = usage_of.get(name)
+        train_s = u.held_instance_s if u is not None else 0.0
+        alloc_s = u.allocated_chip_s if u is not None else 0.0
+        price_per_chip_s = nodes[0].price_usd_per_h / nodes[0].chips / 3600
         shares.append(
             ShareReport(name, len(nodes), serve_s / 3600, train_s / 3600,
-                        max(0.0, len(nodes) * span - serve_s - train_s) / 3600)
+                        max(0.0, len(nodes) * span - serve_s - train_s) / 3600,
+                        alloc_s / 3600, (u.busy_chip_s if u is not None else 0.0) / 3600)
         )  # fmt: skip
-        serving_cost += serve_s / 3600 * price
-        training_cost += train_s / 3600 * price
+        serving_cost += serve_s * nodes[0].chips * price_per_chip_s
+        training_cost += alloc_s * price_per_chip_s
+        training_idle += max(0.0, train_s * nodes[0].chips - alloc_s) * price_per_chip_s
     fleet_cost = pool.cost_usd(span)
     energy = sum(nd.power.energy_j(span, nd.busy_chip_s) * pues[nd.instance.name] for nd in pool.nodes) / 3.6e6
     return MixedResult(
@@ -506,12 +544,15 @@ def simulate_mixed(
         shares=tuple(shares),
         serving_cost_usd=serving_cost,
         training_cost_usd=training_cost,
-        idle_cost_usd=max(0.0, fleet_cost - serving_cost - training_cost),
+        training_idle_chip_cost_usd=training_idle,
+        idle_cost_usd=max(0.0, fleet_cost - serving_cost - training_cost - training_idle),
         fleet_cost_usd=fleet_cost,
         fleet_energy_kwh=energy,
         resizes=controller.resizes,
         training_evictions=controller.evictions,
+        target_ttft_s=opts.target_ttft_s,
         serving_nodes_over_time=tuple(controller.node_series),
+        ttft_p90_over_time=tuple(controller.ttft_series),
     )
 
 

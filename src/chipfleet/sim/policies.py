@@ -5,7 +5,12 @@ the waiting jobs in one heap per requested chip count, ordered by the policy's :
 (computed when a job enters or re-enters the queue), and after anything changes it calls
 :meth:`Policy.decide` with a read-only :class:`ClusterView` again and again, applying each
 :class:`Decision`, until the policy returns ``None``. A decision starts jobs (gang scheduling: all the
-instances a job needs, of one type, at once) and, for preemptive policies, preempts running ones first.
+chips a job needs, of one type, at once) and, for preemptive policies, preempts running ones first.
+
+Jobs ask for chips. A job that fits on one instance takes just its chips there and shares the node with
+other such jobs; a larger one takes whole instances (``⌈chips / chips_per_instance⌉`` of them). Whether a
+job fits is :meth:`ClusterView.fits` (and, for preemption, :meth:`ClusterView.fits_after`), never a count
+of free instances alone.
 
 Every built-in policy looks only at the head of each chip-count queue (a dozen heads for Philly, whatever
 the queue's length), so one decision costs O(chip counts × instance types); the preemptive ones also read
@@ -45,12 +50,21 @@ class TypeInfo:
     custom_silicon: bool
 
     def instances_for(self, chips: int) -> int:
-        """Whole instances a job of ``chips`` chips holds on this type."""
+        """Instances a job of ``chips`` chips runs on: one (shared) when it fits on one, else whole ones."""
         return -(-chips // self.chips_per_instance)
+
+    def held_chips(self, chips: int) -> int:
+        """Chips a job of ``chips`` holds: its own on one instance, or every chip of the instances it needs."""
+        c = self.chips_per_instance
+        return chips if chips <= c else self.instances_for(chips) * c
+
+    @property
+    def price_usd_per_chip_h(self) -> float:
+        return self.price_usd_per_h / self.chips_per_instance
 
 
 class Start(NamedTuple):
-    """Start waiting job ``job`` on ``instances_for(chips)`` instances of type ``type_index`` now."""
+    """Start waiting job ``job`` on type ``type_index`` now (its chips on one node, or whole nodes)."""
 
     job: int
     type_index: int
@@ -79,10 +93,12 @@ class RunningJob(NamedTuple):
 
     job: int
     type_index: int
-    instances: int
+    instances: int  # nodes it runs on (a single-node job shares its node with others)
     chips: int
+    allocated_chips: int  # chips it holds: ``chips`` on one node, or every chip of its whole nodes
     remaining_ref_s: float
     started_s: float  # when this run began (a restart penalty, if any, runs first)
+    node_ids: tuple[int, ...] = ()  # the pool nodes it holds chips on
 
 
 class ClusterView(Protocol):
@@ -98,7 +114,22 @@ class ClusterView(Protocol):
 
     @property
     def free_instances(self) -> Sequence[int]:
-        """Free instances per type now (only those this simulation may use)."""
+        """Wholly free instances per type now (only those this simulation may use)."""
+        ...
+
+    @property
+    def free_chips(self) -> Sequence[int]:
+        """Free chips per type now, on the instances this simulation may use (part-used ones included)."""
+        ...
+
+    def fits(self, type_index: int, chips: int) -> bool:
+        """Whether a job of ``chips`` can start on the type now: some node has ``chips`` free chips (a job
+        that fits on one instance), or enough instances are wholly free (a larger one)."""
+        ...
+
+    def fits_after(self, type_index: int, chips: int, preempted: Sequence[int]) -> bool:
+        """Whether a job of ``chips`` could start on the type once the running jobs ``preempted`` (those on
+        other types are ignored) had given their chips back; O(their nodes)."""
         ...
 
     @property
@@ -163,8 +194,16 @@ F = TypeVar("F", bound=PolicyFactory)
 _POLICIES: dict[str, PolicyFactory] = {}
 
 
+def _key(name: str) -> str:
+    """Names are case-insensitive (``FIFO`` is ``fifo``), as instance and region names are."""
+    return name.strip().lower()
+
+
 def register_policy(name: str) -> Callable[[F], F]:
-    """Class decorator: register a policy factory under ``name``; a second registration is refused."""
+    """Class decorator: register a policy factory under ``name`` (lower case, no spaces: names are looked
+    up case-insensitively); a second registration is refused."""
+    if name != _key(name):
+        raise ValueError(f"policy names are lower case without spaces (looked up case-insensitively): {name!r}")
 
     def deco(factory: F) -> F:
         if name in _POLICIES:
@@ -176,9 +215,10 @@ def register_policy(name: str) -> Callable[[F], F]:
 
 
 def get_policy(name: str, **options: object) -> Policy:
-    """A new policy instance, e.g. ``get_policy("sjf-preemptive", restart_penalty_s=120)``."""
+    """A new policy instance, e.g. ``get_policy("sjf-preemptive", restart_penalty_s=120)``; the name is
+    case-insensitive, and a miss says which registered names are close."""
     try:
-        factory = _POLICIES[name]
+        factory = _POLICIES[_key(name)]
     except KeyError:
         raise UnknownNameError("policy", name, _POLICIES) from None
     return factory(**options)
@@ -192,8 +232,7 @@ def list_policies() -> list[str]:
 
 
 def _fits(view: ClusterView, chips: int) -> list[TypeInfo]:
-    free = view.free_instances
-    return [t for t in view.types if free[t.index] >= t.instances_for(chips)]
+    return [t for t in view.types if view.fits(t.index, chips)]
 
 
 def _first_fitting_head(view: ClusterView) -> tuple[Head, list[TypeInfo]] | None:
@@ -209,9 +248,14 @@ def _first_fitting_head(view: ClusterView) -> tuple[Head, list[TypeInfo]] | None
 
 
 def _attributable_power_w(t: TypeInfo, chips: int) -> float:
-    """Power a job holds on ``t``: its chips at TDP, the instances' surplus chips idle, and the hosts."""
-    n = t.instances_for(chips)
-    return chips * t.chip_busy_w + (n * t.chips_per_instance - chips) * t.chip_idle_w + n * t.host_w
+    """Power a job holds on ``t``: its chips at TDP, the surplus chips it holds idle, and its share of the
+    hosts (host power × chips held ÷ chips per instance).
+
+    ``P = g · P_TDP + (held − g) · P_idle + P_host · held / c`` with ``held = g`` on one instance (g ≤ c),
+    else every chip of ``⌈g / c⌉`` instances.
+    """
+    held = t.held_chips(chips)
+    return chips * t.chip_busy_w + (held - chips) * t.chip_idle_w + t.host_w * held / t.chips_per_instance
 
 
 class _Greedy:
@@ -259,17 +303,18 @@ class ShortestJobFirst(_Greedy):
 class CostMin(_Greedy):
     """Arrival order; each job on the type with room where its work costs least.
 
-    $ per unit of work on ``X`` = ``n_X · price_X / (g · r_X)`` with ``n_X`` whole instances (the surplus
-    chips of a part-used instance are paid for): the rate the job would be billed at if the instances were
-    rented for it. In a static fleet the bill is the same whatever runs where; the choice decides which
-    types do the work.
+    $ per unit of work on ``X`` = ``held_X · price_X / c_X / (g · r_X)``: the chips the job holds there
+    (its own on one instance, or every chip of the whole instances a larger job needs) at the instance's
+    price per chip, the rate the job is charged (:attr:`ClusterResult.cost_usd`). In a static fleet the bill
+    is the same whatever runs where; the choice decides which types do the work.
     """
 
     name = "cost-min"
 
     def choose(self, view: ClusterView, chips: int, room: list[TypeInfo]) -> TypeInfo:
         return min(
-            room, key=lambda t: (t.instances_for(chips) * t.price_usd_per_h / (chips * t.relative_speed), t.index)
+            room,
+            key=lambda t: (t.held_chips(chips) * t.price_usd_per_chip_h / (chips * t.relative_speed), t.index),
         )
 
 
@@ -279,8 +324,9 @@ class EnergyAware(_Greedy):
     """Arrival order; each job on the type with room where its work takes the least energy.
 
     Energy per unit of work on ``X`` = attributable power / ``(g · r_X)``, the power being the job's ``g``
-    chips at TDP, the surplus chips of its instances at idle, and the instances' hosts (the chip busy-power
-    assumption of :meth:`Pool.energy_kwh`; PUE is the same factor for all types of one region).
+    chips at TDP, the surplus chips it holds at idle, and its share of the hosts (see
+    ``_attributable_power_w``; the chip busy-power assumption of :meth:`Pool.energy_kwh`; PUE is the same
+    factor for all types of one region).
     """
 
     name = "energy-aware"
@@ -311,25 +357,24 @@ class GavelMaxThroughput(_Greedy):
     Gavel solves an LP over a jobs × accelerator-types throughput matrix, normalising each job's throughput
     by its throughput on its fastest type, and time-shares by rounds. This is a greedy approximation of
     that LP's max-sum-throughput objective without time-sharing: among every (waiting job, type with room)
-    pair it starts the one with the highest normalised throughput per instance held,
-    ``(r_X / r_max) / n_X``, ties going to the earlier-submitted job, then the fleet order. With one
+    pair it starts the one with the highest normalised throughput per chip held,
+    ``(r_X / r_max) · g / held_X``, ties going to the earlier-submitted job, then the fleet order. With one
     speed ratio per type (see :mod:`chipfleet.sim.throughput`) that fills the fastest types first and prefers
-    jobs that use their instances fully.
+    jobs that use the chips they hold fully (a multi-instance job whose chips do not fill its last instance
+    ranks lower).
     """
 
     name = "gavel-max-throughput"
 
     def decide(self, view: ClusterView) -> Decision | None:
         types = view.types
-        free = view.free_instances
         fastest = max(t.relative_speed for t in types)
         best: tuple[float, float, int, int] | None = None
         for h in view.heads():
             for t in types:
-                n = t.instances_for(h.chips)
-                if free[t.index] < n:
+                if not view.fits(t.index, h.chips):
                     continue
-                cand = (-t.relative_speed / fastest / n, h.key, h.job, t.index)
+                cand = (-t.relative_speed / fastest * h.chips / t.held_chips(h.chips), h.key, h.job, t.index)
                 if best is None or cand < best:
                     best = cand
         if best is None:
@@ -344,7 +389,9 @@ class ShortestJobFirstPreemptive(ShortestJobFirst):
 
     When no waiting job fits, the queue heads are tried in order: a head preempts jobs running on one type
     whose remaining work (reference chip-seconds) is larger than its own, most work first, until its gang
-    fits; of the types where that works, the one needing the fewest preemptions (then fleet order) is used.
+    fits (:meth:`ClusterView.fits_after`), then spares those whose chips turned out not to be needed (the
+    least work first); of the types where that works, the one needing the fewest preemptions (then fleet
+    order) is used.
     A preempted job is checkpointed where it is (no work lost) and pays ``restart_penalty_s`` of wall time,
     holding its instances without computing, when it next starts.
     """
@@ -372,18 +419,26 @@ class ShortestJobFirstPreemptive(ShortestJobFirst):
                 break
             best: tuple[int, int, list[int]] | None = None
             for t in view.types:
-                need = t.instances_for(h.chips)
-                if need > t.total_instances or tops[t.index] <= h.key:
+                if h.chips > t.total_instances * t.chips_per_instance or tops[t.index] <= h.key:
                     continue
-                free = view.free_instances[t.index]
                 victims: list[int] = []
+                enough = False
                 for r in view.running_descending(t.index, "work"):
-                    if r.chips * r.remaining_ref_s <= h.key or free >= need:
+                    if r.chips * r.remaining_ref_s <= h.key:
                         break
                     if r.started_s < now:
                         victims.append(r.job)
-                        free += r.instances
-                if free >= need and victims and (best is None or len(victims) < best[0]):
+                        if view.fits_after(t.index, h.chips, victims):
+                            enough = True
+                            break
+                if not enough:
+                    continue
+                # Spare the victims (least work first) whose chips the head does not need after all.
+                for job in victims[-2::-1]:
+                    rest = [v for v in victims if v != job]
+                    if view.fits_after(t.index, h.chips, rest):
+                        victims = rest
+                if best is None or len(victims) < best[0]:
                     best = (len(victims), t.index, victims)
                     if len(victims) == 1:
                         break  # no type can do with fewer
@@ -411,7 +466,7 @@ class GavelMaxThroughputPreemptive(GavelMaxThroughput):
         if plain is not None:
             return plain
         types = view.types
-        free = view.free_instances
+        free = view.free_chips
         best: tuple[float, int, int] | None = None
         for fast in types:
             if free[fast.index] == 0:
@@ -426,7 +481,7 @@ class GavelMaxThroughputPreemptive(GavelMaxThroughput):
                     )
                     if gain <= 0:
                         break
-                    if r.started_s >= view.now or fast.instances_for(r.chips) > free[fast.index]:
+                    if r.started_s >= view.now or not view.fits(fast.index, r.chips):
                         continue
                     cand = (-gain, r.job, fast.index)
                     if best is None or cand < best:
