@@ -12,6 +12,7 @@ from rich.table import Table
 from chipfleet.plan.trainer import TrainOption, TrainPlan
 from chipfleet.report import units as u
 from chipfleet.report.charts import pyplot, to_png
+from chipfleet.serialize import atomic_write_bytes, atomic_write_text
 
 
 def options_table(title: str, options: Sequence[TrainOption]) -> Table:
@@ -77,12 +78,10 @@ def pareto_png(plan: TrainPlan) -> bytes:
 
 
 def write_plot(plan: TrainPlan, path: Path) -> Path:
-    """PNG, or a self-contained HTML page (chart + Pareto table) when the path ends in .html."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """PNG, or a self-contained HTML page (chart + Pareto table) when the path ends in .html; written atomically."""
     png = pareto_png(plan)
     if path.suffix.lower() != ".html":
-        path.write_bytes(png)
-        return path
+        return atomic_write_bytes(path, png)
     esc = html.escape
     rows = "".join(
         f"<tr><td>{o.instances} × {esc(o.instance)}</td><td>{o.chips}</td><td>{esc(o.parallelism.describe())}</td>"
@@ -90,13 +89,13 @@ def write_plot(plan: TrainPlan, path: Path) -> Path:
         f"<td>{u.energy(o.energy_kwh)}</td><td>{u.co2(o.co2_kg)}</td></tr>"
         for o in plan.pareto
     )
+    caveats = "".join(f"<p><b>caveat</b> {esc(c)}</p>" for c in plan.caveats)
     page = f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>chipfleet plan</title>
 <style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse;font-size:13px}}
 td,th{{border:1px solid #ccc;padding:3px 6px}}</style></head><body>
-<h1>{esc(plan.model)}: {plan.tokens / 1e12:g}T tokens</h1><p>{esc(plan.explanation)}</p>
+<h1>{esc(plan.model)}: {plan.tokens / 1e12:g}T tokens</h1><p>{esc(plan.explanation)}</p>{caveats}
 <img alt="Pareto chart" src="data:image/png;base64,{base64.b64encode(png).decode("ascii")}">
 <h2>Pareto front (time × cost)</h2><table><tr><th>instances</th><th>chips</th><th>split</th><th>where</th>
 <th>time</th><th>cost</th><th>energy</th><th>CO2</th></tr>{rows}</table></body></html>
 """
-    path.write_text(page, encoding="utf-8")
-    return path
+    return atomic_write_text(path, page)
