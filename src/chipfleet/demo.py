@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,7 +30,7 @@ TRAIN_INSTANCES = (
     "trn2.48xlarge",
     "p4d.24xlarge",
     "p5.48xlarge",
-    "p5e.48xlarge",
+    "p5en.48xlarge",  # H200; p5e.48xlarge is sold without an on-demand price (capacity blocks, spot)
     "tpu-v5p-8",
 )
 
@@ -44,19 +45,22 @@ SERVE_OUTPUT = 256
 PLAN_TRACE = "azure-conv"
 PLAN_RATE_SCALE = 10.0
 PLAN_SLO = ServeSLO(ttft_p90_s=1.0, tpot_p90_s=0.05)
-PLAN_CONSTRAINTS = ServeConstraints(clouds=("aws",))
+PLAN_CLOUDS = ("aws",)
 PLAN_INPUT_EDGES = (512, 2048, 8192)
 PLAN_OUTPUT_EDGES = (256,)
 
 
 @dataclass(frozen=True)
 class DemoResult:
+    """The demo's estimates and plan, all on one pricing model (``pricing``), and what was left out and why."""
+
     training: list[TrainingEstimate]
     serving: list[ServingEstimate]
     training_skipped: list[str] = field(default_factory=list)
     serving_skipped: list[str] = field(default_factory=list)
     serving_plan: ServePlan | None = None
     serving_plan_skipped: str = ""
+    pricing: Pricing = Pricing.ON_DEMAND
 
     @property
     def training_title(self) -> str:
@@ -66,6 +70,15 @@ class DemoResult:
     def serving_title(self) -> str:
         return f"Serving {SERVE_MODEL}: batch {SERVE_BATCH}, {SERVE_INPUT} in / {SERVE_OUTPUT} out tokens, one instance"
 
+    @property
+    def serving_plan_title(self) -> str:
+        plan = self.serving_plan
+        model = plan.model if plan is not None else SERVE_MODEL
+        workload = plan.workload if plan is not None else PLAN_TRACE
+        slo = f"p90 TTFT ≤ {PLAN_SLO.ttft_p90_s:g} s, p90 TPOT ≤ {PLAN_SLO.tpot_p90_s * 1e3:g} ms"
+        clouds = "/".join(c.upper() for c in PLAN_CLOUDS)
+        return f"Cheapest {clouds} fleet for {model} on {workload} ×{PLAN_RATE_SCALE:g} ({slo})"
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "training": [e.as_dict() for e in self.training],
@@ -74,45 +87,75 @@ class DemoResult:
             "serving_skipped": self.serving_skipped,
             "serving_plan": None if self.serving_plan is None else self.serving_plan.as_dict(),
             "serving_plan_skipped": self.serving_plan_skipped,
+            "pricing": self.pricing.value,
         }
 
 
-def _priced(catalog: Catalog, instance: str) -> Pricing:
-    """On-demand where the catalog has it, else spot (p5e is only listed with spot prices)."""
+def _no_price_reason(catalog: Catalog, instance: str, pricing: Pricing) -> str | None:
+    """Why ``instance`` is left out of a comparison on ``pricing``, or None when it has such a price.
+
+    Every row of a comparison is on the same pricing model: an instance without that price is left out with
+    this reason, never priced on another model behind the reader's back.
+    """
     inst = catalog.instance(instance)
-    return Pricing.ON_DEMAND if inst.price(None, Pricing.ON_DEMAND) is not None else Pricing.SPOT
+    if inst.price(None, pricing) is not None:
+        return None
+    have = sorted({p.pricing.value for p in inst.prices})
+    listed = f"only {', '.join(have)}" if have else "no prices at all"
+    return (
+        f"{inst.name}: no {pricing.value} price in the catalog ({listed}); the demo compares {pricing.value} "
+        f"prices only (chipfleet demo --pricing {have[0] if have else pricing.value} compares on that model)"
+    )
 
 
-def run_demo(catalog: Catalog) -> DemoResult:
-    """Estimate the demo's training and serving options; options that cannot run are listed with why."""
+def training_estimates(
+    catalog: Catalog, instances: Sequence[str], pricing: Pricing = Pricing.ON_DEMAND
+) -> tuple[list[TrainingEstimate], list[str]]:
+    """The demo's training run on each instance type at the same chip budget, on ``pricing``; what was left out."""
     setup = TrainingSetup(model=get_model(TRAIN_MODEL), seq_len=TRAIN_SEQ_LEN, global_batch=TRAIN_GLOBAL_BATCH)
-    training: list[TrainingEstimate] = []
-    t_skip: list[str] = []
-    for name in TRAIN_INSTANCES:
+    out: list[TrainingEstimate] = []
+    skipped: list[str] = []
+    for name in instances:
+        reason = _no_price_reason(catalog, name, pricing)
+        if reason is not None:
+            skipped.append(reason)
+            continue
         inst = catalog.instance(name)
         try:
-            training.append(
-                estimate_training(
-                    catalog,
-                    setup,
-                    name,
-                    TRAIN_CHIPS // inst.chips,
-                    TRAIN_TOKENS,
-                    pricing=_priced(catalog, name),
-                )
+            out.append(
+                estimate_training(catalog, setup, name, TRAIN_CHIPS // inst.chips, TRAIN_TOKENS, pricing=pricing)
             )
         except ChipfleetError as e:
-            t_skip.append(f"{name}: {e}")
+            skipped.append(f"{name}: {e}")
+    return out, skipped
+
+
+def serving_estimates(
+    catalog: Catalog, instances: Sequence[str], pricing: Pricing = Pricing.ON_DEMAND
+) -> tuple[list[ServingEstimate], list[str]]:
+    """The demo's serving configuration on one instance of each type, on ``pricing``; what was left out."""
     cfg = ServingConfig(
         model=get_model(SERVE_MODEL), batch=SERVE_BATCH, input_tokens=SERVE_INPUT, output_tokens=SERVE_OUTPUT
     )
-    serving: list[ServingEstimate] = []
-    s_skip: list[str] = []
-    for name in SERVE_INSTANCES:
+    out: list[ServingEstimate] = []
+    skipped: list[str] = []
+    for name in instances:
+        reason = _no_price_reason(catalog, name, pricing)
+        if reason is not None:
+            skipped.append(reason)
+            continue
         try:
-            serving.append(estimate_serving(catalog, cfg, name, pricing=_priced(catalog, name)))
+            out.append(estimate_serving(catalog, cfg, name, pricing=pricing))
         except ChipfleetError as e:
-            s_skip.append(f"{name}: {e}")
+            skipped.append(f"{name}: {e}")
+    return out, skipped
+
+
+def run_demo(catalog: Catalog, pricing: Pricing = Pricing.ON_DEMAND) -> DemoResult:
+    """Estimate the demo's training and serving options and plan its serving fleet, all on ``pricing``;
+    options that cannot run or have no such price are listed with why."""
+    training, t_skip = training_estimates(catalog, TRAIN_INSTANCES, pricing)
+    serving, s_skip = serving_estimates(catalog, SERVE_INSTANCES, pricing)
     plan: ServePlan | None = None
     plan_skip = ""
     try:
@@ -120,11 +163,12 @@ def run_demo(catalog: Catalog) -> DemoResult:
         assert isinstance(trace, RequestTrace)
         plan = serve(
             get_model(SERVE_MODEL), trace.scale_rate(PLAN_RATE_SCALE), PLAN_SLO, catalog=catalog,
-            constraints=PLAN_CONSTRAINTS, input_edges=PLAN_INPUT_EDGES, output_edges=PLAN_OUTPUT_EDGES,
+            constraints=ServeConstraints(clouds=PLAN_CLOUDS, pricing=pricing), input_edges=PLAN_INPUT_EDGES,
+            output_edges=PLAN_OUTPUT_EDGES,
         )  # fmt: skip
     except ChipfleetError as e:
         plan_skip = str(e)
     return DemoResult(
         training=training, serving=serving, training_skipped=t_skip, serving_skipped=s_skip, serving_plan=plan,
-        serving_plan_skipped=plan_skip,
+        serving_plan_skipped=plan_skip, pricing=pricing,
     )  # fmt: skip

@@ -16,9 +16,11 @@ def pyplot() -> Any:
     return plt
 
 
-def to_png(fig: Any, dpi: int = 110) -> bytes:
-    """Render ``fig`` (tight layout) to PNG bytes and close it."""
-    fig.tight_layout()
+def to_png(fig: Any, dpi: int = 110, tight: bool = True) -> bytes:
+    """Render ``fig`` to PNG bytes and close it; ``tight`` applies a tight layout first (off where the figure
+    has laid itself out, e.g. around a figure legend)."""
+    if tight:
+        fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi)
     pyplot().close(fig)

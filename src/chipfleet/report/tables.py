@@ -198,10 +198,24 @@ def serving_table(e: ServingEstimate) -> Table:
     return t
 
 
+def _pricing_note(pricings: Sequence[Pricing]) -> tuple[bool, str]:
+    """Whether a comparison needs a per-row pricing column (rows on different models), and the caption's words.
+
+    Rows on one pricing model compare like with like and the caption says which; rows on several get a column,
+    so a spot row is never read as an on-demand one.
+    """
+    kinds = sorted({p.value for p in pricings})
+    if len(kinds) > 1:
+        return True, f"prices: {' and '.join(kinds)} (see the pricing column; not like for like)"
+    return False, f"prices: all {kinds[0]}" if kinds else ""
+
+
 def training_comparison_table(title: str, estimates: Sequence[TrainingEstimate]) -> Table:
     t = Table(title=title)
-    for col in ("instance", "chips", "parallelism", "MFU", "time", "cost", "energy", "CO2", "bound"):
-        t.add_column(col, justify="left" if col in ("instance", "parallelism", "bound") else "right")
+    mixed, prices = _pricing_note([e.footprint.price.pricing for e in estimates])
+    cols = ["instance", "chips", "parallelism", "MFU", "time", "cost", *(["pricing"] if mixed else [])]
+    for col in (*cols, "energy", "CO2", "bound"):
+        t.add_column(col, justify="left" if col in ("instance", "parallelism", "bound", "pricing") else "right")
     for e in estimates:
         s = e.step
         t.add_row(
@@ -210,12 +224,15 @@ def training_comparison_table(title: str, estimates: Sequence[TrainingEstimate])
             s.parallelism.describe(),
             u.percent(s.mfu),
             _ranged(u.duration, e.time_s, e.ranges()["time_s"]),
-            u.usd(e.footprint.cost_usd) + (" (spot)" if e.footprint.price.pricing is Pricing.SPOT else ""),
+            u.usd(e.footprint.cost_usd),
+            *([e.footprint.price.pricing.value] if mixed else []),
             u.energy(e.footprint.energy_kwh),
             u.co2(e.footprint.co2_kg),
             s.bound.removesuffix("_s"),
         )
-    t.caption = "time: estimate (10–90 % range from cross-validated error); † family not validated on its own data"
+    t.caption = (
+        f"time: estimate (10–90 % range from cross-validated error); † family not validated on its own data; {prices}"
+    )
     return t
 
 
@@ -232,6 +249,9 @@ def serving_comparison_table(title: str, estimates: Sequence[ServingEstimate]) -
         "max batch",
     ):
         t.add_column(col, justify="left" if col == "instance" else "right")
+    mixed, prices = _pricing_note([e.footprint.price.pricing for e in estimates])
+    if mixed:
+        t.add_column("pricing")
     for e in estimates:
         r = e.result
         t.add_row(
@@ -243,6 +263,10 @@ def serving_comparison_table(title: str, estimates: Sequence[ServingEstimate]) -
             f"${e.cost_usd_per_million_tokens:.3f}",
             f"{e.energy_j_per_token:.2f}",
             str(r.max_batch),
+            *([e.footprint.price.pricing.value] if mixed else []),
         )
-    t.caption = "latencies: estimate (10–90 % range from cross-validated error); † family not validated on its own data"
+    t.caption = (
+        "latencies: estimate (10–90 % range from cross-validated error); † family not validated on its own data; "
+        + prices
+    )
     return t

@@ -1,0 +1,101 @@
+"""The demo compares like with like: every row on the pricing model asked for, the rest left out with why."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from chipfleet.catalog import Catalog, Pricing
+from chipfleet.demo import (
+    SERVE_INSTANCES,
+    TRAIN_INSTANCES,
+    DemoResult,
+    run_demo,
+    serving_estimates,
+    training_estimates,
+)
+from chipfleet.report import tables
+
+
+def test_an_instance_without_the_pricing_is_left_out_with_a_reason(cat: Catalog) -> None:
+    """p5e.48xlarge has spot prices only: it used to be priced on spot next to on-demand rows."""
+    assert cat.instance("p5e.48xlarge").price(None, Pricing.ON_DEMAND) is None
+    rows, skipped = training_estimates(cat, ("p5e.48xlarge", "p5.48xlarge"), Pricing.ON_DEMAND)
+    assert [e.instance for e in rows] == ["p5.48xlarge"]
+    assert all(e.footprint.price.pricing is Pricing.ON_DEMAND for e in rows)
+    assert len(skipped) == 1 and skipped[0].startswith("p5e.48xlarge: no on-demand price")
+    assert "--pricing spot" in skipped[0]
+
+
+def test_spot_only_when_chosen(cat: Catalog) -> None:
+    rows, skipped = training_estimates(cat, ("p5e.48xlarge", "p4d.24xlarge"), Pricing.SPOT)
+    assert [e.instance for e in rows] == ["p5e.48xlarge"]
+    assert rows[0].footprint.price.pricing is Pricing.SPOT
+    assert skipped and skipped[0].startswith("p4d.24xlarge: no spot price")
+
+
+def test_comparison_tables_mark_pricing_only_when_rows_differ(cat: Catalog) -> None:
+    od, _ = training_estimates(cat, ("p5.48xlarge",), Pricing.ON_DEMAND)
+    sp, _ = training_estimates(cat, ("p5.48xlarge",), Pricing.SPOT)
+    same = tables.training_comparison_table("t", od)
+    assert "pricing" not in [c.header for c in same.columns] and "prices: all on-demand" in str(same.caption)
+    mixed = tables.training_comparison_table("t", od + sp)
+    col = next(c for c in mixed.columns if c.header == "pricing")
+    assert list(col.cells) == ["on-demand", "spot"]
+    assert "not like for like" in str(mixed.caption)
+    sod, _ = serving_estimates(cat, ("g6e.xlarge",), Pricing.ON_DEMAND)
+    s_same = tables.serving_comparison_table("s", sod)
+    assert "pricing" not in [c.header for c in s_same.columns] and "prices: all on-demand" in str(s_same.caption)
+
+
+@pytest.fixture(scope="module")
+def demo(cat: Catalog) -> DemoResult:
+    return run_demo(cat)
+
+
+def test_demo_rows_are_all_on_demand(demo: DemoResult, cat: Catalog) -> None:
+    assert demo.pricing is Pricing.ON_DEMAND
+    assert all(e.footprint.price.pricing is Pricing.ON_DEMAND for e in demo.training)
+    assert all(e.footprint.price.pricing is Pricing.ON_DEMAND for e in demo.serving)
+    listed = {e.instance for e in demo.training} | {s.split(":")[0] for s in demo.training_skipped}
+    assert listed == set(TRAIN_INSTANCES)
+    assert {e.instance for e in demo.serving} | {s.split(":")[0] for s in demo.serving_skipped} == set(SERVE_INSTANCES)
+    if demo.serving_plan is not None:
+        assert all(e.deployment.pricing is Pricing.ON_DEMAND for e in demo.serving_plan.mix.entries)
+    assert demo.as_dict()["pricing"] == "on-demand"
+
+
+def test_demo_command_writes_its_files_and_checks_the_folder_first(tmp_path: Path) -> None:
+    from chipfleet.cli import main
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("keep me")
+    assert main(["demo", "--out", str(blocker)]) == 2  # a file where the folder should be: refused before work
+    assert blocker.read_text() == "keep me"
+    out = tmp_path / "out"
+    assert main(["demo", "--out", str(out), "--json"]) == 0
+    data = json.loads((out / "chipfleet-demo.json").read_text())
+    assert data["pricing"] == "on-demand"
+    assert (out / "chipfleet-demo.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not list(out.glob(".*.tmp"))  # atomic writes leave no temp files
+
+
+def test_chart_draws_the_cheapest_fleet(demo: DemoResult) -> None:
+    import matplotlib.pyplot as plt
+
+    from chipfleet.report.plots import demo_figure
+
+    plan = demo.serving_plan
+    assert plan is not None, demo.serving_plan_skipped
+    fig = demo_figure(demo)
+    try:
+        ax = fig.axes[4]
+        assert ax.get_title() == demo.serving_plan_title
+        ticks = [t.get_text() for t in ax.get_yticklabels()]
+        for e in plan.mix.entries:
+            assert any(t.startswith(f"{e.count} × {e.deployment.instance}") for t in ticks), ticks
+        assert f"fleet ${plan.mix.cost_usd_per_h:,.2f}/h" in ax.get_xlabel()
+    finally:
+        plt.close(fig)
