@@ -575,9 +575,10 @@ def _unvalidated_note(options: Sequence[TrainOption]) -> str:
     chips = sorted({(o.chip, o.family) for o in options if not o.validated})
     if not chips:
         return ""
-    names = ", ".join(f"{chip} † (family {family})" for chip, family in chips)
+    names = " and ".join(f"{chip} † (family {family})" for chip, family in chips)
+    its = "its" if len(chips) == 1 else "their"
     return (
-        f" This verdict relies on {names}, with no measurements of its own: its efficiency is a prior pooled "
+        f" This verdict relies on {names}, with no measurements of {its} own: {its} efficiency is a prior pooled "
         "from other families, so the comparison is unconfirmed."
     )
 
