@@ -19,10 +19,12 @@ from chipfleet.plan.trainer import (
     InfeasiblePlanError,
     Objective,
     PricingChoice,
+    RatioFactor,
     TrainConstraints,
     TrainOption,
     TrainPlan,
     pareto_front,
+    ratio_factors,
     train,
 )
 
@@ -36,6 +38,7 @@ __all__ = [
     "MixEntry",
     "Objective",
     "PricingChoice",
+    "RatioFactor",
     "ReplayRound",
     "ServeConstraints",
     "ServeObjective",
@@ -46,6 +49,7 @@ __all__ = [
     "TrainOption",
     "TrainPlan",
     "pareto_front",
+    "ratio_factors",
     "serve",
     "train",
 ]
