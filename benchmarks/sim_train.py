@@ -66,13 +66,21 @@ def main() -> None:
     for t in res.types:
         print(
             f"use        {t.instance:<16} busy {t.utilisation:6.1%}  allocated {t.allocated_share:6.1%}  "
-            f"runs {t.runs_started:6,}  {t.busy_chip_s / h:10,.0f} chip-h"
+            f"held {t.held_share:6.1%}  runs {t.runs_started:6,}  {t.busy_chip_s / h:10,.0f} busy / "
+            f"{t.allocated_chip_s / h:10,.0f} allocated chip-h"
         )
     print(
         f"work       {res.chip_hours:,.0f} busy chip-h ({res.work_ref_chip_h:,.0f} reference chip-h); "
         f"custom silicon {res.custom_silicon_chip_share:.1%} of chip-h, {res.custom_silicon_work_share:.1%} of work"
     )
-    print(f"cost       ${res.cost_usd:,.0f}   energy {res.energy_kwh:,.0f} kWh   utilisation {res.utilisation:.1%}")
+    print(
+        f"cost       jobs ${res.cost_usd:,.0f} (allocated chips); idle: held ${res.held_idle_cost_usd:,.0f}, "
+        f"unused ${res.unused_cost_usd:,.0f}; fleet bill ${res.fleet_cost_usd:,.0f}"
+    )
+    print(
+        f"energy     {res.energy_kwh:,.0f} kWh   utilisation {res.utilisation:.1%} busy, "
+        f"{res.allocated_share:.1%} allocated"
+    )
 
 
 if __name__ == "__main__":

@@ -154,6 +154,7 @@ class TypeChips:
         self._nodes: dict[int, Node] = {}
         self._held_since: dict[int, float] = {}
         self._held_node_s = 0.0
+        self._largest = 0  # the most free chips on one node
         self.free_chips = 0
         self.stale_dropped = 0
         for node in nodes:
@@ -168,10 +169,14 @@ class TypeChips:
 
     def largest_free(self) -> int:
         """The most free chips on one node (0 when none has any)."""
-        for k in range(self.chips_per_node, 0, -1):
-            if self._count[k]:
-                return k
-        return 0
+        return self._largest
+
+    def _rescan_largest(self) -> None:
+        count = self._count
+        k = self._largest
+        while k > 0 and not count[k]:
+            k -= 1
+        self._largest = k
 
     def held_chips(self, chips: int) -> int:
         """Chips a job of ``chips`` holds: its own on one node, or every chip of the whole nodes it needs."""
@@ -182,8 +187,7 @@ class TypeChips:
         """Whether :meth:`take` would find room for a job of ``chips`` now (by these books)."""
         c = self.chips_per_node
         if chips <= c:
-            count = self._count
-            return any(count[k] for k in range(max(chips, 1), c + 1))
+            return self._largest >= chips
         return self._count[c] >= -(-chips // c)
 
     def fits_after(self, chips: int, freed: dict[int, int]) -> bool:
@@ -270,6 +274,7 @@ class TypeChips:
         self._count[c] += 1
         heapq.heappush(self._heaps[c], node.id)
         self.free_chips += c
+        self._largest = c
 
     def remove(self, node: Node) -> None:
         """A wholly free node leaves the books (another simulator takes it); ignored if it is not in them."""
@@ -282,6 +287,7 @@ class TypeChips:
         del self._nodes[node.id]
         self._count[k] -= 1
         self.free_chips -= k
+        self._rescan_largest()
 
     def _top(self, k: int) -> Node:
         """The lowest-id node with ``k`` free chips (the bucket must not be empty); dead entries are dropped."""
@@ -317,3 +323,7 @@ class TypeChips:
             live = {nid for nid in heap if self._free.get(nid) == after}
             heap[:] = sorted(live)
         self.free_chips += after - before
+        if after > self._largest:
+            self._largest = after
+        elif before == self._largest and not self._count[before]:
+            self._rescan_largest()
