@@ -34,6 +34,9 @@ def test_spot_only_when_chosen(cat: Catalog) -> None:
     assert [e.instance for e in rows] == ["p5e.48xlarge"]
     assert rows[0].footprint.price.pricing is Pricing.SPOT
     assert skipped and skipped[0].startswith("p4d.24xlarge: no spot price")
+    spot = DemoResult(rows, [], skipped, pricing=Pricing.SPOT)
+    assert spot.caveats and "N times as often" in spot.caveats[0] and spot.as_dict()["caveats"] == spot.caveats
+    assert DemoResult(rows, []).caveats == []
 
 
 def test_comparison_tables_mark_pricing_only_when_rows_differ(cat: Catalog) -> None:

@@ -71,6 +71,17 @@ class DemoResult:
         return f"Serving {SERVE_MODEL}: batch {SERVE_BATCH}, {SERVE_INPUT} in / {SERVE_OUTPUT} out tokens, one instance"
 
     @property
+    def caveats(self) -> list[str]:
+        """What the figures leave out: on spot, the training rows are one estimate without interruptions."""
+        if self.pricing is not Pricing.SPOT:
+            return []
+        return [
+            "spot: the training rows are failure-free estimates at spot prices; a synchronous job of N instances is "
+            "interrupted N times as often as one, and whether that much spot capacity can be had is not modelled "
+            "(chipfleet plan train --pricing spot adds the interruptions' checkpoints, lost work and restarts)"
+        ]
+
+    @property
     def serving_plan_title(self) -> str:
         plan = self.serving_plan
         model = plan.model if plan is not None else SERVE_MODEL
@@ -88,6 +99,7 @@ class DemoResult:
             "serving_plan": None if self.serving_plan is None else self.serving_plan.as_dict(),
             "serving_plan_skipped": self.serving_plan_skipped,
             "pricing": self.pricing.value,
+            "caveats": self.caveats,
         }
 
 
