@@ -10,8 +10,9 @@ from pathlib import Path
 from rich.table import Table
 
 from chipfleet.report.charts import pyplot, to_png
+from chipfleet.serialize import atomic_write_text
 from chipfleet.validate.calibrate import Calibration, is_validated
-from chipfleet.validate.runner import ValidationReport
+from chipfleet.validate.runner import RowResult, ValidationReport
 
 
 def _pct(x: float) -> str:
@@ -20,16 +21,23 @@ def _pct(x: float) -> str:
 
 def rows_table(report: ValidationReport) -> Table:
     t = Table(title=f"Predicted vs measured ({report.mode})")
-    for col in ("id", "family", "model", "metric", "measured", "predicted", "APE"):
+    for col in ("id", "family", "model", "metric", "measured", "predicted", "10–90 % range", "APE"):
         t.add_column(col, justify="right" if col in ("measured", "predicted", "APE") else "left")
     for r in report.results:
-        t.add_row(r.id, r.family, r.model, r.metric, f"{r.measured:.4g}", f"{r.predicted:.4g}", _pct(r.ape))
+        t.add_row(r.id, r.family, r.model, r.metric, f"{r.measured:.4g}", f"{r.predicted:.4g}", _range(r), _pct(r.ape))
     return t
+
+
+def _range(r: RowResult) -> str:
+    """The row's 10–90 % range, with ✗ when the measurement falls outside it."""
+    if r.range is None:
+        return "—"
+    return f"{r.range[0]:.4g}–{r.range[1]:.4g}" + ("" if r.in_range else " ✗")
 
 
 def summary_table(report: ValidationReport) -> Table:
     t = Table(title=f"Accuracy by family ({report.mode})")
-    for col in ("family", "rows", "in scope", "coverage", "median APE", "p90 APE", "validated"):
+    for col in ("family", "rows", "in scope", "coverage", "median APE", "p90 APE", "in 10–90 % range", "validated"):
         t.add_column(col, justify="left" if col == "family" else "right")
     for f in report.by_family():
         t.add_row(
@@ -39,6 +47,7 @@ def summary_table(report: ValidationReport) -> Table:
             _pct(f.coverage),
             _pct(f.mdape),
             _pct(f.p90_ape),
+            _pct(f.band_coverage),
             "yes" if f.validated else "no",
         )
     t.add_section()
@@ -49,6 +58,7 @@ def summary_table(report: ValidationReport) -> Table:
         _pct(report.coverage),
         _pct(report.mdape),
         _pct(report.p90_ape),
+        _pct(report.band_coverage),
         "",
     )
     return t
@@ -99,12 +109,14 @@ def write_html(report: ValidationReport, path: Path) -> Path:
     esc = html.escape
     summary_rows = "".join(
         f"<tr><td>{esc(f.family)}</td><td>{f.n}</td><td>{f.in_scope}</td><td>{_pct(f.coverage)}</td>"
-        f"<td>{_pct(f.mdape)}</td><td>{_pct(f.p90_ape)}</td><td>{'yes' if f.validated else 'no'}</td></tr>"
+        f"<td>{_pct(f.mdape)}</td><td>{_pct(f.p90_ape)}</td><td>{_pct(f.band_coverage)}</td>"
+        f"<td>{'yes' if f.validated else 'no'}</td></tr>"
         for f in report.by_family()
     )
     rows = "".join(
         f"<tr><td>{esc(r.id)}</td><td>{esc(r.family)}</td><td>{esc(r.model)}</td><td>{esc(r.instance)}</td>"
-        f"<td>{esc(r.metric)}</td><td>{r.measured:.4g}</td><td>{r.predicted:.4g}</td><td>{_pct(r.ape)}</td>"
+        f"<td>{esc(r.metric)}</td><td>{r.measured:.4g}</td><td>{r.predicted:.4g}</td><td>{esc(_range(r))}</td>"
+        f"<td>{_pct(r.ape)}</td>"
         f"<td>{esc('; '.join(r.assumptions))}</td></tr>"
         for r in report.results
     )
@@ -120,19 +132,18 @@ td,th{{border:1px solid #ccc;padding:3px 6px;text-align:left}}th{{background:#ee
 <h1>chipfleet validation</h1>
 <p>Data: <code>{esc(report.data)}</code> (sha256 <code>{report.data_sha256[:16]}…</code>). Mode: {esc(report.mode)}.
 Overall median APE {_pct(report.mdape)}, 90th percentile {_pct(report.p90_ape)},
-coverage {_pct(report.coverage)} ({len(report.results)} of {report.rows_in_scope} rows in scope).</p>
+coverage {_pct(report.coverage)} ({len(report.results)} of {report.rows_in_scope} rows in scope);
+{_pct(report.band_coverage)} of measurements inside their prediction's 10–90 % range (an honest band: ≈ 80 %).</p>
 <h2>By family</h2>
 <table><tr><th>family</th><th>rows</th><th>in scope</th><th>coverage</th><th>median APE</th><th>p90 APE</th>
-<th>validated</th></tr>{summary_rows}</table>
+<th>in 10–90 % range</th><th>validated</th></tr>{summary_rows}</table>
 <h2>Predicted vs measured</h2><img alt="scatter plot" src="data:image/png;base64,{img}">
 <h2>Rows</h2><table><tr><th>id</th><th>family</th><th>model</th><th>instance</th><th>metric</th><th>measured</th>
-<th>predicted</th><th>APE</th><th>assumptions</th></tr>{rows}</table>
+<th>predicted</th><th>10–90 % range (✗: outside)</th><th>APE</th><th>assumptions</th></tr>{rows}</table>
 <h2>Not predicted</h2><table><tr><th>id</th><th>metric</th><th>in scope</th><th>reason</th></tr>{skipped}</table>
 </body></html>
 """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(page, encoding="utf-8")
-    return path
+    return atomic_write_text(path, page)
 
 
 def calibration_table(cal: Calibration) -> Table:
