@@ -22,7 +22,8 @@ Accounting, per instance type, over the span (the makespan, or ``until``):
 
 Cost (``cost_usd``) counts only what is allocated: allocated chip-hours × the instance's price ÷ its chips.
 Idle capacity is counted apart, never charged to jobs: idle chips of held instances
-(``held_idle_cost_usd``) and instances no job held (``unused_cost_usd``); the fleet's bill
+(``held_idle_cost_usd``) and instances no job held (``unused_cost_usd``; in a mixed fleet that includes
+the time serving held them, which :class:`~chipfleet.sim.mixed.MixedResult` splits out); the fleet's bill
 (``fleet_cost_usd``, :meth:`Pool.cost_usd`: every instance rented for the whole span) is their sum.
 Energy is the whole fleet's (idle chips draw idle power whoever pays): :meth:`Pool.energy_kwh` per
 instance type with the PUE of the catalog region whose price the type's nodes carry (the pool does not
