@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 
 from chipfleet.catalog import Catalog, Precision
-from chipfleet.validate.dataset import Measurement
+from chipfleet.validate.dataset import Measurement, shipped_measurements
 from chipfleet.validate.mapping import (
     InferCase,
     Skip,
@@ -272,3 +272,12 @@ def test_gpu_copies_not_stated_are_an_explicit_assumption(cat: Catalog) -> None:
 def test_more_copies_than_chips_is_skipped(cat: Catalog) -> None:
     skip = map_row(neuron_row("tp=8 (NeuronCores)", notes="copies=4"), cat)
     assert isinstance(skip, Skip) and skip.in_scope and "copies" in skip.reason
+
+
+def test_shipped_trn2_rows_without_speculative_decoding_are_predicted(cat: Catalog) -> None:
+    rows = {r.id: r for r in shipped_measurements().rows}
+    assert "no speculative decoding" in rows["GT0054"].notes.lower()
+    for rid in ("GT0054", "GT0055", "GT0056"):
+        assert isinstance(map_row(rows[rid], cat), InferCase), rid
+    fused = map_row(rows["GT0051"], cat)  # "Fused speculative decoding, 7 speculative tokens"
+    assert isinstance(fused, Skip) and "speculative" in fused.reason
