@@ -117,3 +117,25 @@ def test_tables_show_allocated_and_idle_cost(mixed: MixedResult) -> None:
     text = console.export_text()
     assert "cost of the chips jobs held" in text and "fleet bill (every instance, whole span)" in text
     assert "free chips of training's nodes" in text and "TTFT target" in text
+
+
+@pytest.mark.parametrize(("chips", "duration"), [(8, 0.0), (4096, 10.0)])
+def test_training_tables_print_no_nan_when_there_is_no_chip_time(cat: Catalog, chips: int, duration: float) -> None:
+    """One zero-length job, or one job larger than the fleet (rejected): the span is 0, every share undefined."""
+    from rich.console import Console
+
+    from chipfleet.report.sim import train_tables
+    from chipfleet.sim.cluster import simulate_training
+    from chipfleet.sim.fleet import Pool
+    from chipfleet.sim.throughput import ThroughputMatrix
+
+    trace = JobTrace(name="one", submit_s=np.zeros(1), chips=np.array([chips]), duration_s=np.array([duration]))
+    res = simulate_training(trace, Pool.build(cat, FleetSpec.parse("p5.48xlarge:1")), "fifo",
+                            ThroughputMatrix.from_relative({"p5.48xlarge": 1.0}))  # fmt: skip
+    assert res.span_s == 0
+    console = Console(width=200, record=True)
+    for table in train_tables(res):
+        console.print(table)
+    text = console.export_text().lower()
+    assert "nan" not in text and "inf" not in text.replace("info", "")
+    assert "—" in text

@@ -22,8 +22,13 @@ from chipfleet.sim.mixed import MixedResult
 from chipfleet.sim.serve import ServeResult
 
 
-def _ms(x: float) -> str:
+def _ms(x: float | None) -> str:
     return "—" if x is None or math.isnan(x) else u.duration(x)
+
+
+def _pct(x: float | None) -> str:
+    """A share, or "—" where it is undefined (no chip-time at all: a zero span, nothing busy)."""
+    return "—" if x is None or not math.isfinite(x) else u.percent(x)
 
 
 def serve_tables(r: ServeResult) -> list[Table]:
@@ -37,7 +42,7 @@ def serve_tables(r: ServeResult) -> list[Table]:
         ("TPOT p50 / p90 / p99", " / ".join(_ms(r.tpot_s[k]) for k in ("p50", "p90", "p99"))),
         ("end-to-end p50 / p90 / p99", " / ".join(_ms(r.e2e_s[k]) for k in ("p50", "p90", "p99"))),
         ("queue wait p50 / p90 / p99", " / ".join(_ms(r.queue_wait_s[k]) for k in ("p50", "p90", "p99"))),
-        ("SLO attainment", "—" if r.slo_attainment is None else u.percent(r.slo_attainment)),
+        ("SLO attainment", _pct(r.slo_attainment)),
         ("throughput", f"{u.rate(r.output_tokens_per_s, 'tokens')}, {r.requests_per_s:.2f} req/s"),
         ("preemptions", f"{r.preemptions:,}"),
         ("prefix-cache hits", f"{r.prefix_hit_tokens:,} tokens"),
@@ -58,8 +63,8 @@ def serve_tables(r: ServeResult) -> list[Table]:
             f"{t.completed:,}",
             _ms(t.ttft_s["p90"]),
             _ms(t.tpot_s["p90"]),
-            u.percent(t.utilization),
-            "—" if t.slo_attainment is None else u.percent(t.slo_attainment),
+            _pct(t.utilization),
+            _pct(t.slo_attainment),
         )
     return [head, per]
 
@@ -171,11 +176,11 @@ def train_tables(r: ClusterResult) -> list[Table]:
         ("job completion time mean / p50 / p90 / p99", " / ".join(_ms(getattr(r.jct, k)) for k in stats)),
         ("queueing delay mean / p50 / p90 / p99", " / ".join(_ms(getattr(r.queueing, k)) for k in stats)),
         ("preemptions", f"{r.preemptions:,}"),
-        ("chips busy / allocated", f"{u.percent(r.utilisation)} / {u.percent(r.allocated_share)}"),
+        ("chips busy / allocated", f"{_pct(r.utilisation)} / {_pct(r.allocated_share)}"),
         ("busy / allocated chip-hours", f"{r.busy_chip_s / 3600:,.0f} / {r.allocated_chip_s / 3600:,.0f}"),
         (
             "custom silicon share (chip-hours / work)",
-            f"{u.percent(r.custom_silicon_chip_share)} / {u.percent(r.custom_silicon_work_share)}",
+            f"{_pct(r.custom_silicon_chip_share)} / {_pct(r.custom_silicon_work_share)}",
         ),
         ("cost of the chips jobs held", u.usd(r.cost_usd)),
         (
@@ -198,9 +203,9 @@ def train_tables(r: ClusterResult) -> list[Table]:
             t.instance + (" (custom)" if t.custom_silicon else ""),
             f"{t.instances:,}",
             f"{t.relative_speed:.2f}×",
-            u.percent(t.utilisation),
-            u.percent(t.allocated_share),
-            u.percent(t.held_share),
+            _pct(t.utilisation),
+            _pct(t.allocated_share),
+            _pct(t.held_share),
             f"{t.runs_started:,}",
             u.usd(t.cost_usd),
             u.usd(t.fleet_cost_usd),
@@ -263,7 +268,7 @@ def mixed_tables(r: MixedResult) -> list[Table]:
         split.add_row(
             s.instance,
             f"{s.nodes:,}",
-            *(f"{u.duration(h * 3600)} ({u.percent(h / total if total else math.nan)})" if h > 0 else "0"
+            *(f"{u.duration(h * 3600)} ({_pct(h / total if total else math.nan)})" if h > 0 else "0"
               for h in (s.serving_node_h, s.training_node_h, s.idle_node_h)),
             f"{s.training_busy_chip_h:,.1f} / {s.training_allocated_chip_h:,.1f} h" if s.training_node_h > 0 else "—",
         )  # fmt: skip
