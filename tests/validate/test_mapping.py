@@ -281,3 +281,13 @@ def test_shipped_trn2_rows_without_speculative_decoding_are_predicted(cat: Catal
         assert isinstance(map_row(rows[rid], cat), InferCase), rid
     fused = map_row(rows["GT0051"], cat)  # "Fused speculative decoding, 7 speculative tokens"
     assert isinstance(fused, Skip) and "speculative" in fused.reason
+
+
+def test_twin_nodes_of_other_clouds_do_not_change_the_modelled_node(cat: Catalog) -> None:
+    """p5.48xlarge and Azure's ND H100 v5 are the same 8-GPU node: a system text that names neither stays on
+    AWS's (the shipped fit's reference), one that names a cloud gets that cloud's node."""
+    assert "standard_nd96isr_h100_v5" in cat.instances
+    dgx = map_row(row(instance_or_system="DGX-H100 (8 nodes)"), cat)
+    azure = map_row(row(instance_or_system="Azure ND H100 v5 cluster (8 VMs)"), cat)
+    assert isinstance(dgx, TrainCase) and dgx.instance.name == "p5.48xlarge"
+    assert isinstance(azure, TrainCase) and azure.instance.name == "standard_nd96isr_h100_v5"

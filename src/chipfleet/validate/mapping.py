@@ -210,7 +210,17 @@ def map_instance(row: Measurement, chip: Chip, catalog: Catalog) -> tuple[Instan
         same = [i for i in same_chip if i.vcpus == int(vcpus.group(1))]
         if same:
             return same[0], f"system {row.instance_or_system!r} modelled as {same[0].name} (same chip and vCPUs)"
-    node = max(same_chip, key=lambda i: (i.chips, i.scaleout_bytes_per_s or 0.0, bool(i.prices), i.name))
+    words = _tokens(text)
+
+    def rank(i: Instance) -> tuple[int, float, bool, bool, bool, str]:
+        # Largest node, best scale-out, priced; among twins (p5 / ND H100 v5 / ...) the one whose cloud the
+        # text names, else AWS's, the reference cloud of the shipped fit, so a catalog that adds another
+        # cloud's twin never changes which node a row is modelled on.
+        cloud = i.cloud.value.lower()
+        named = bool(cloud) and cloud in words
+        return (i.chips, i.scaleout_bytes_per_s or 0.0, bool(i.prices), named, cloud == "aws", i.name)
+
+    node = max(same_chip, key=rank)
     return node, f"system {row.instance_or_system!r} modelled as {node.name} nodes"
 
 
