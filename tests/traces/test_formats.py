@@ -270,7 +270,7 @@ def test_mapping_errors(tmp_path: Path) -> None:
 
 def test_unknown_layout_without_mapping(tmp_path: Path) -> None:
     path = write(tmp_path, "odd.csv", "when,prompt,completion\n0,1,1\n")
-    with pytest.raises(ConfigError, match=r"match no known trace layout.*Pass a mapping"):
+    with pytest.raises(ConfigError, match=r"match no known trace layout.*--mapping arrival=ts.*mapping=\{"):
         load_trace(path)
 
 

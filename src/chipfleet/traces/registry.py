@@ -148,8 +148,9 @@ def load_file(
             layouts = "; ".join(f"{k.name}: {', '.join(sorted(k.columns))}" for k in KNOWN_FORMATS)
             raise ConfigError(
                 f"{label}: columns ({', '.join(header) or 'none found'}) match no known trace layout ({layouts}). "
-                'Pass a mapping, e.g. mapping={"arrival": "ts", "input": "prompt", "output": "completion", '
-                '"time_unit": "s"} for requests or {"submit": ..., "chips": ..., "duration": ...} for jobs.'
+                "Name the columns: on the command line --mapping arrival=ts,input=prompt,output=completion,"
+                "time_unit=s (requests) or submit=...,chips=...,duration=... (jobs); in Python "
+                'mapping={"arrival": "ts", "input": "prompt", "output": "completion", "time_unit": "s"}.'
             )
         column_mapping = known.mapping
     else:
