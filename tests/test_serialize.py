@@ -84,3 +84,17 @@ def test_a_write_into_a_file_path_is_a_clean_error(tmp_path: Path) -> None:
     (tmp_path / "afile").write_text("x")
     with pytest.raises(ConfigError, match="cannot write"):
         atomic_write_text(tmp_path / "afile" / "out.json", "{}")
+
+
+def test_a_new_file_gets_the_usual_mode_and_an_old_one_keeps_its_own(tmp_path: Path) -> None:
+    umask = os.umask(0o022)
+    try:
+        fresh = atomic_write_text(tmp_path / "fresh.json", "{}")
+        assert fresh.stat().st_mode & 0o777 == 0o644
+        kept = tmp_path / "kept.json"
+        kept.write_text("x")
+        kept.chmod(0o640)
+        atomic_write_text(kept, "y")
+        assert kept.stat().st_mode & 0o777 == 0o640
+    finally:
+        os.umask(umask)
