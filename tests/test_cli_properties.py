@@ -539,11 +539,6 @@ def test_mapping_option_exit_0_or_2(
     run_case(capsys, "--mapping", argv, as_json)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="TEMPORARY (issue 10, for the lead to fix in sim/report and then remove): `simulate train` exits 0 with "
-    "'nan % / nan %' busy/allocated when every job has duration 0 or a job asks for more chips than the fleet has",
-)
 @_settings(15)
 @given(
     jobs=st.lists(st.tuples(st.sampled_from(["2017-10-01 00:00:00", "0001-01-01", "9999-12-31 23:59:59", "", "x",
