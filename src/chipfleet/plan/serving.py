@@ -1214,16 +1214,16 @@ class _Planner:
         mix: Mix | None = None
         scale = self.design * hour
         types = sorted({d.instance for d in deps})
-        over = f"{len(types)} instance types" if len(types) > 1 else f"{types[0]} alone"
+        label = f"{len(types)} instance types" if len(types) > 1 else f"{types[0]} alone"
         for attempt in range(SETTLE_ROUNDS):
-            self.say(f"solving the mix over {over}, {len(deps)} configurations (pass {attempt + 1})")
+            self.say(f"solving the mix over {label}, {len(deps)} configurations (pass {attempt + 1})")
             mix = solve_mix(
                 deps, self.buckets, self.objective, factors=factors, rate_scale=scale, traffic_scale=hour,
                 max_instances_per_type=self.constraints.max_instances_per_type, tail_share=self.tail_share,
             )  # fmt: skip
             if mix is None:
                 break
-            over = {}
+            over: dict[str, float] = {}
             for e in mix.entries:
                 headroom = mixture_headroom(
                     self.model, e, self.buckets, self.slo, self.catalog, scale, self.constraints.max_batch_tokens,
