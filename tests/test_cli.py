@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from chipfleet.cli import main
 
@@ -117,13 +119,13 @@ def test_model_config_import(capsys: pytest.CaptureFixture[str], tmp_path: Path)
         (["estimate", "train", "--model", "llama-3-70c", "--instance", "p5.48xlarge", "--instances", "2",
           "--tokens", "1T"], "did you mean"),
         (["estimate", "train", "--model", "llama-3-70b", "--instance", "p5.48xlarge", "--instances", "2",
-          "--tokens", "1T", "--tp", "3", "--pp", "1", "--dp", "5"], "tp·pp·dp·cp"),
+          "--tokens", "1T", "--tp", "3", "--pp", "1", "--dp", "5"], "does not divide"),
         (["estimate", "train", "--model", "llama-3.1-405b", "--instance", "p5.48xlarge", "--instances", "1",
-          "--tokens", "1T"], "use at least"),
+          "--tokens", "1T"], "suggestion: use"),
         (["estimate", "serve", "--model", "llama-3.1-405b", "--instance", "g6.xlarge"], "suggestion"),
         (["estimate", "serve", "--model", "llama-3-8b", "--instance", "p5.48xlarge", "--region", "mars-1"],
          "no on-demand price"),
-        (["estimate", "serve", "--model", "llama-3-8b", "--instance", "p5.48xlarge", "--batch", "0"], "positive"),
+        (["estimate", "serve", "--model", "llama-3-8b", "--instance", "p5.48xlarge", "--batch", "0"], "at least 1"),
         (["estimate", "serve", "--instance", "p5.48xlarge"], "--model"),
         (["--catalog", "/nonexistent/overlay.yaml", "catalog", "chips"], "cannot read catalog file"),
     ],
@@ -180,7 +182,10 @@ def test_validate_cross_validated_html(capsys: pytest.CaptureFixture[str], tmp_p
     assert "data:image/png;base64," in page and "GT0057" in page
 
 
-def test_calibrate_writes_overlay(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_calibrate_writes_overlay(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "200")  # the table's family names fold on a narrow terminal
     out_path = tmp_path / "fit.yaml"
     code, out, _ = run(capsys, "calibrate", "--out", str(out_path))
     assert code == 0 and "nvidia-hopper" in out
@@ -259,7 +264,7 @@ def test_simulate_serve_json_and_plots(capsys: pytest.CaptureFixture[str], tmp_p
     code, out, _ = run(
         capsys, "simulate", "serve", "--model", "llama-3-8b", "--fleet", "g6e.xlarge:2,inf2.48xlarge:1",
         "--trace", "azure-conv", "--requests", "2000", "--router", "power-of-two", "--seed", "3",
-        "--slo-ttft", "1s", "--slo-tpot", "100ms", "--json", "--plot", str(tmp_path),
+        "--slo-ttft-p90", "1s", "--slo-tpot-p90", "100ms", "--json", "--plot", str(tmp_path),
     )  # fmt: skip
     assert code == 0
     d = json.loads(out)
@@ -277,7 +282,9 @@ def test_simulate_serve_json_and_plots(capsys: pytest.CaptureFixture[str], tmp_p
         (["--fleet", "g6e.xlarge:1", "--trace", "azure-cnv"], "did you mean"),
         (["--fleet", "g6e.xlarge:1", "--router", "least-outstandin"], "did you mean"),
         (["--fleet", "g6e.xlarge:1", "--trace", "philly"], "holds jobs"),
-        (["--fleet", "g6e.xlarge:1", "--slo-ttft", "soon"], "--slo-ttft"),
+        (["--fleet", "g6e.xlarge:1", "--slo-ttft-p90", "soon"], "--slo-ttft-p90"),
+        (["--fleet", "g6e.xlarge:1", "--slo-ttft", "1"], "has no unit"),  # the old spelling, still accepted
+        (["--fleet", "g6e.xlarge:1", "--slo-tpot-p90", "nan"], "--slo-tpot-p90"),
     ],
 )
 def test_simulate_serve_bad_input(capsys: pytest.CaptureFixture[str], args: list[str], needle: str) -> None:
@@ -323,7 +330,12 @@ def test_simulate_mixed_json_and_plots(capsys: pytest.CaptureFixture[str], tmp_p
     [
         (["--sharing", "greedy"], "sharing policy"),
         (["--serve-fleet", "p4d.24xlarge:9"], "serving share asks for 9"),
-        (["--hours", "-1"], "--hours must be positive"),
+        (["--hours", "-1"], "--hours must be more than 0"),
+        (["--hours", "inf"], "--hours"),
+        (["--duration", "6"], "has no unit"),
+        (["--duration", "6h", "--hours", "6"], "not both"),
+        (["--slo-ttft-p90", "2"], "has no unit"),
+        (["--interval", "60"], "has no unit"),
         (["--jobs", "azure-conv"], "holds requests, not jobs"),
     ],
 )
@@ -342,7 +354,7 @@ def test_traces_list_shows_request_and_job_traces(capsys: pytest.CaptureFixture[
 
 
 SERVE_WORKLOAD = [
-    "--model", "llama-3-8b", "--rate", "3", "--duration", "5min",
+    "--model", "llama-3-8b", "--rate", "3/s", "--duration", "5min",
     "--input-tokens", "lognormal:mean=1200,sigma=1,max=8000",
     "--output-tokens", "lognormal:mean=150,sigma=0.8,max=1500", "--instances", "g6e.xlarge,inf2.xlarge,p4de.24xlarge",
 ]  # fmt: skip
@@ -355,7 +367,7 @@ def test_plan_serve_json_and_hourly_plot(capsys: pytest.CaptureFixture[str], tmp
         "--per-hour", "--plot", str(chart), "--json",
     )  # fmt: skip
     assert code == 0
-    d = json.loads(out)
+    d = json.loads(out)  # progress stays off stdout
     assert d["mix"]["entries"] and d["mix"]["cost_usd_per_h"] > 0
     assert d["replay"]["meets_slo"] is True and d["replay"]["ttft_s"]["p90"] <= 1.0
     assert d["savings_vs_single_type"] is not None and d["savings_vs_single_type"] >= -1e-9
@@ -364,10 +376,11 @@ def test_plan_serve_json_and_hourly_plot(capsys: pytest.CaptureFixture[str], tmp
 
 
 def test_plan_serve_tables(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, "plan", "serve", *SERVE_WORKLOAD, "--slo-ttft-p90", "1s", "--slo-tpot-p90", "60ms")
+    code, out, err = run(capsys, "plan", "serve", *SERVE_WORKLOAD, "--slo-ttft-p90", "1s", "--slo-tpot-p90", "60ms")
     assert code == 0
     for needle in ("Cheapest mix by cost", "Routing", "Best single instance type", "Replay of the mix", "saves"):
         assert needle in out
+    assert err.strip(), "plan serve runs for seconds: it shows its progress on stderr"
 
 
 @pytest.mark.parametrize(
@@ -404,11 +417,250 @@ def test_plan_serve_reads_a_trace_file_through_a_mapping(capsys: pytest.CaptureF
     assert code == 2 and "KEY=COLUMN" in err
 
 
-def test_token_counts_read_k_as_1024() -> None:
-    from chipfleet.cli import _ints
+def test_chip_and_sequence_lists_are_whole_numbers() -> None:
+    from chipfleet.cli import _counts
     from chipfleet.exceptions import ConfigError
 
-    assert _ints("512, 2k,8k", "--input-edges") == (512, 2048, 8192)
-    assert _ints(None, "--tp") == ()
-    with pytest.raises(ConfigError, match="whole numbers"):
-        _ints("1.5", "--tp")
+    assert _counts("1, 2,8", "--tp", 64) == (1, 2, 8)
+    assert _counts(None, "--tp", 64) == ()
+    with pytest.raises(ConfigError, match="whole number"):
+        _counts("1.5", "--tp", 64)
+    with pytest.raises(ConfigError, match="largest accepted"):
+        _counts("128", "--tp", 64)
+
+
+# ----------------------------------------------------------------------------- units, names, bounds, output (issue 10)
+def _one_clean_line(code: int, err: str) -> None:
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1, err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["plan", "serve", *SERVE_WORKLOAD, "--slo-ttft-p90", "1s", "--slo-tpot-p90", "50"],
+        ["plan", "serve", *SERVE_WORKLOAD, "--slo-ttft-p90", "1", "--slo-tpot-p90", "50ms"],
+        ["simulate", "serve", "--model", "llama-3-8b", "--fleet", "g6e.xlarge:1", "--trace", "azure-conv",
+         "--slo-tpot-p90", "50"],
+        ["plan", "train", "--model", "llama-3-8b", "--tokens", "1T", "--deadline", "30"],
+        ["plan", "serve", *SERVE_WORKLOAD, "--slo-ttft-p90", "1s", "--slo-tpot-p90", "50ms", "--duration", "30"],
+        ["plan", "serve", *SERVE_WORKLOAD, "--slo-ttft-p90", "1s", "--slo-tpot-p90", "50ms", "--peak-window", "30"],
+    ],
+)  # fmt: skip
+def test_a_unitless_duration_is_an_error_in_every_command(capsys: pytest.CaptureFixture[str], args: list[str]) -> None:
+    code, _, err = run(capsys, *args)
+    _one_clean_line(code, err)
+    assert "has no unit" in err and "ms" in err
+
+
+def test_a_rate_needs_its_unit(capsys: pytest.CaptureFixture[str]) -> None:
+    args = [a if a != "3/s" else "3" for a in SERVE_WORKLOAD]
+    code, _, err = run(capsys, "plan", "serve", *args, "--slo-ttft-p90", "1s", "--slo-tpot-p90", "50ms")
+    _one_clean_line(code, err)
+    assert "3/s" in err and "--rate" in err
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["estimate", "train", "--model", "llama-2-7b", "--instance", "p5.48xlarge", "--instances", "1",
+          "--tokens", "1e308"], "--tokens"),
+        (["estimate", "train", "--model", "llama-2-7b", "--instance", "p5.48xlarge", "--instances", "1",
+          "--tokens", "nan"], "--tokens"),
+        (["estimate", "train", "--model", "llama-2-7b", "--instance", "p5.48xlarge", "--instances", "100000",
+          "--tokens", "1T"], "--instances"),
+        (["estimate", "train", "--model", "llama-2-7b", "--instance", "p5.48xlarge", "--instances", "1",
+          "--tokens", "1T", "--tp", "0"], "--tp"),
+        (["estimate", "train", "--model", "llama-2-7b", "--instance", "p5.48xlarge", "--instances", "1",
+          "--tokens", "1T", "--zero", "4"], "--zero"),
+        (["estimate", "train", "--model", "llama-2-7b", "--instance", "p5.48xlarge", "--instances", "1",
+          "--tokens", "1T", "--seq-len", "1.3k"], "--seq-len"),
+        (["estimate", "serve", "--model", "llama-3-8b", "--instance", "p5.48xlarge", "--input-tokens", "-5"],
+         "--input-tokens"),
+        (["plan", "train", "--model", "llama-3-8b", "--tokens", "1T", "--top", "0"], "--top"),
+        (["plan", "train", "--model", "llama-3-8b", "--tokens", "1T", "--budget", "inf"], "--budget"),
+        (["plan", "train", "--model", "llama-3-8b", "--tokens", "1T", "--restart-min", "nan"], "--restart-min"),
+        (["plan", "train", "--model", "llama-3-8b", "--tokens", "1T", "--restart", "10"], "has no unit"),
+        (["plan", "train", "--model", "llama-3-8b", "--tokens", "1T", "--interruptions-per-month", "-1"],
+         "--interruptions-per-month"),
+        (["plan", "serve", *SERVE_WORKLOAD, "--slo-ttft-p90", "nan", "--slo-tpot-p90", "50ms"], "--slo-ttft-p90"),
+        (["plan", "serve", *SERVE_WORKLOAD, "--slo-ttft-p90", "1s", "--slo-tpot-p90", "-50ms"], "--slo-tpot-p90"),
+        (["plan", "serve", *SERVE_WORKLOAD, "--slo-ttft-p90", "1s", "--slo-tpot-p90", "50ms", "--seed", "-3"],
+         "--seed"),
+        (["plan", "serve", *SERVE_WORKLOAD, "--slo-ttft-p90", "1s", "--slo-tpot-p90", "50ms", "--requests", "0"],
+         "--requests"),
+        (["plan", "serve", *SERVE_WORKLOAD, "--slo-ttft-p90", "1s", "--slo-tpot-p90", "50ms", "--rate-scale", "0"],
+         "--rate-scale"),
+        (["plan", "serve", *SERVE_WORKLOAD, "--slo-ttft-p90", "1s", "--slo-tpot-p90", "50ms", "--load-curve", "1,nan",
+          "--per-hour"], "--load-curve"),
+        (["plan", "serve", *SERVE_WORKLOAD, "--slo-ttft-p90", "1s", "--slo-tpot-p90", "50ms", "--input-edges", "2x"],
+         "--input-edges"),
+        (["plan", "serve", *SERVE_WORKLOAD, "--slo-ttft-p90", "1s", "--slo-tpot-p90", "50ms", "--max-instances", "0"],
+         "--max-instances"),
+        (["simulate", "serve", "--model", "llama-3-8b", "--fleet", "g6e.xlarge:1", "--trace", "azure-conv",
+          "--rate-scale", "nan"], "--rate-scale"),
+        (["simulate", "train", "--fleet", "p5.48xlarge:1", "--seed", "-3"], "--seed"),
+        (["simulate", "train", "--fleet", "p5.48xlarge:1", "--rate-scale", "inf"], "--rate-scale"),
+        (["simulate", "train", "--fleet", "p5.48xlarge:1", "--jobs", "0"], "--jobs"),
+    ],
+)  # fmt: skip
+def test_numeric_options_are_bounded(capsys: pytest.CaptureFixture[str], args: list[str], needle: str) -> None:
+    code, _, err = run(capsys, *args)
+    _one_clean_line(code, err)
+    assert needle in err
+
+
+def test_simulate_serve_takes_the_plan_serve_slo_flags_and_a_mapping(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    rows = ["t_ms,prompt,completion"] + [f"{i * 400},{300 + 37 * (i % 20)},{40 + i % 60}" for i in range(200)]
+    path = tmp_path / "mine.csv"
+    path.write_text("\n".join(rows) + "\n")
+    code, out, err = run(
+        capsys, "simulate", "serve", "--model", "llama-3-8b", "--fleet", "g6e.xlarge:1", "--trace", str(path),
+        "--mapping", "arrival=t_ms,input=prompt,output=completion,time_unit=ms",
+        "--slo-ttft-p90", "1s", "--slo-tpot-p90", "100ms", "--router", "Least-Outstanding", "--json",
+    )  # fmt: skip
+    assert code == 0, err
+    d = json.loads(out)
+    assert d["requests"] == 200 and d["router"] == "least-outstanding"
+    assert d["slo_attainment"] is not None
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["estimate", "serve", "--model", "llama-3-8b", "--instance", "g6e.xlarge", "--pricing", "ON-DEMAND",
+         "--precision", "BF16"],
+        ["plan", "train", "--model", "llama-3-8b", "--tokens", "1T", "--objective", "Cost", "--pricing", "On-Demand",
+         "--top", "2", "--instances", "p5.48xlarge"],
+    ],
+)  # fmt: skip
+def test_enum_options_are_case_insensitive(capsys: pytest.CaptureFixture[str], args: list[str]) -> None:
+    code, out, err = run(capsys, *args, "--json")
+    assert code == 0, err
+    json.loads(out)
+
+
+def test_json_errors_are_json(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "catalog", "show", "trn1.32xlarg", "--json")
+    assert code == 2
+    d = json.loads(out)
+    assert d["error"]["type"] == "UnknownNameError" and "trn1.32xlarge" in d["error"]["message"]
+    assert "trn1.32xlarge" in d["error"]["suggestions"]
+    code, out, _ = run(capsys, "estimate", "serve", "--model", "llama-3.1-405b", "--instance", "g6.xlarge", "--json")
+    assert code == 2
+    d = json.loads(out)["error"]
+    assert d["type"] == "DoesNotFitError" and d["needed_bytes"] > d["available_bytes"] > 0
+    code, out, _ = run(capsys, "plan", "train", "--model", "llama-3-8b", "--tokens", "1T", "--top", "0", "--json")
+    assert code == 2
+    d = json.loads(out)
+    assert d["error"]["type"] == "UsageError" and "--top" in d["error"]["message"]
+
+
+def test_json_output_is_strict(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "estimate", "serve", "--model", "llama-3-8b", "--instance", "g6e.xlarge", "--json")
+    assert code == 0
+    json.loads(out, parse_constant=lambda c: pytest.fail(f"non-standard JSON constant {c}"))
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["catalog", "instances"],
+        ["catalog", "chips"],
+        ["catalog", "regions"],
+        ["models", "list"],
+        ["estimate", "train", "--model", "llama-2-70b", "--instance", "p5.48xlarge", "--instances", "16",
+         "--tokens", "1T"],
+        ["estimate", "serve", "--model", "llama-3-8b", "--instance", "inf2.48xlarge"],
+    ],
+)  # fmt: skip
+def test_tables_fit_an_80_column_terminal(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, args: list[str]
+) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    code, out, err = run(capsys, *args)
+    assert code == 0, err
+    rows = [line for line in out.splitlines() if any(ch in line for ch in "│┃━─")]  # prose lines may soft-wrap
+    widest = max(len(line) for line in rows)
+    assert widest <= 80, f"a table line is {widest} columns wide"
+
+
+def _file_in_the_way(tmp_path: Path) -> Path:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("keep me\n")
+    return blocker
+
+
+@pytest.mark.parametrize(
+    ("args", "what"),
+    [
+        (["simulate", "serve", "--model", "llama-3-8b", "--fleet", "g6e.xlarge:1", "--trace", "azure-conv",
+          "--plot", "{blocker}"], "--plot"),
+        (["simulate", "train", "--fleet", "p5.48xlarge:1", "--plot", "{blocker}/charts"], "--plot"),
+        (["simulate", "mixed", "--model", "llama-3-8b", "--fleet", "inf2.48xlarge:1,p4d.24xlarge:4",
+          "--trace", "azure-conv", "--plot", "{blocker}"], "--plot"),
+        (["plan", "train", "--model", "llama-3-8b", "--tokens", "1T", "--plot", "{blocker}/p.png"], "--plot"),
+        (["plan", "train", "--model", "llama-3-8b", "--tokens", "1T", "--plot", "{tmp}"], "--plot"),
+        (["plan", "serve", *SERVE_WORKLOAD, "--slo-ttft-p90", "1s", "--slo-tpot-p90", "50ms", "--per-hour",
+          "--plot", "{blocker}/h.png"], "--plot"),
+        (["validate", "--html", "{blocker}/r.html"], "--html"),
+        (["calibrate", "--out", "{tmp}"], "--out"),
+        (["demo", "--out", "{blocker}"], "--out"),
+    ],
+)  # fmt: skip
+def test_output_paths_are_checked_before_any_work(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, args: list[str], what: str
+) -> None:
+    blocker = _file_in_the_way(tmp_path)
+    argv = [a.format(blocker=blocker, tmp=tmp_path) for a in args]
+    code, _, err = run(capsys, *argv)
+    _one_clean_line(code, err)
+    assert what in err
+    assert blocker.read_text() == "keep me\n"
+
+
+_NUMBERISH = st.one_of(
+    st.sampled_from(["0", "-1", "nan", "inf", "-inf", "1e308", "1e-320", "2k", "1.5", "3/s", "5ms", "", "1T", "99999"]),
+    st.integers(min_value=-(10**12), max_value=10**12).map(str),
+    st.floats(allow_nan=True, allow_infinity=True).map(repr),
+    st.text(alphabet="0123456789.-+eEkMBTms/ ", max_size=8),
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    option=st.sampled_from(["--batch", "--input-tokens", "--output-tokens", "--tp"]),
+    value=_NUMBERISH,
+)
+def test_estimate_serve_numeric_options_never_crash(
+    capsys: pytest.CaptureFixture[str], option: str, value: str
+) -> None:
+    """Any text for a numeric option: exit 0 with finite JSON, or exit 2 with one line and no traceback."""
+    code, out, err = run(capsys, "estimate", "serve", "--model", "llama-3-8b", "--instance", "g6e.xlarge",
+                         option, value, "--json")  # fmt: skip
+    assert code in (0, 2), err
+    data = json.loads(out, parse_constant=lambda c: pytest.fail(f"non-standard JSON constant {c}"))
+    if code == 2:
+        assert set(data) == {"error"} and "\n" not in data["error"]["message"]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    option=st.sampled_from(["--instances", "--tokens", "--global-batch", "--seq-len", "--tp", "--micro-batch"]),
+    value=_NUMBERISH,
+)
+def test_estimate_train_numeric_options_never_crash(
+    capsys: pytest.CaptureFixture[str], option: str, value: str
+) -> None:
+    args = {"--instances": "2", "--tokens": "1T"}
+    args[option] = value
+    code, out, err = run(capsys, "estimate", "train", "--model", "llama-3-8b", "--instance", "p5.48xlarge",
+                         *[x for kv in args.items() for x in kv])  # fmt: skip
+    assert code in (0, 2), err
+    if code == 2:
+        assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    else:
+        assert "nan" not in out.lower().split() and "inf" not in out.lower().split()

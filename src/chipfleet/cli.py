@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -14,15 +14,28 @@ import typer
 from rich.console import Console
 
 from chipfleet.catalog import Catalog, Precision, Pricing, load_catalog
-from chipfleet.exceptions import ChipfleetError, ConfigError, DoesNotFitError
+from chipfleet.exceptions import ChipfleetError, ConfigError, DoesNotFitError, UnknownNameError
 from chipfleet.perf.inference import ServingConfig
 from chipfleet.perf.training import Recompute, TrainingSetup
 from chipfleet.report import tables
-from chipfleet.report.units import parse_quantity
+from chipfleet.serialize import atomic_write_text, check_output_dir, check_output_path, dumps
+from chipfleet.units import (
+    option_parser,
+    parse_count,
+    parse_duration,
+    parse_float,
+    parse_rate,
+    parse_token_list,
+    parse_tokens,
+    parse_usd,
+)
 from chipfleet.workloads import ModelArch, get_model, list_models, load_hf_config
 
 app = typer.Typer(
-    help="Where to train and serve generative AI, and what it costs in time, money, energy and carbon.",
+    help="Where to train and serve generative AI, and what it costs in time, money, energy and carbon.\n\n"
+    "Quantities: durations need a unit (500ms, 30s, 5min, 12h, 30d, 2w); token lengths read k = 1024 (2k = 2048); "
+    "amounts and dollars are decimal (15k, 2.5M, 300B, 1T); rates have a unit (2/s, 120/min). "
+    "Names (instances, regions, routers, policies, choices) are case-insensitive.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
@@ -47,13 +60,48 @@ app.add_typer(plan_app, name="plan")
 app.add_typer(simulate_app, name="simulate")
 app.add_typer(traces_app, name="traces")
 
-console = Console(width=160)
+console = Console()  # sized to the terminal (or $COLUMNS); main() makes a fresh one per invocation
+
+_MAX_SEED = 2**32 - 1
+_MAX_INSTANCES = 20_000  # ~160k accelerators: past the largest published clusters; a bound keeps searches finite
+_MAX_TOKENS = 1e17  # 100 quadrillion training tokens, ~6,000× Llama 3's 15T
+_MAX_REQUESTS = 100_000_000  # a synthetic workload larger than this would not fit in memory as a trace
+_RATE_SCALE_HELP = "Multiply the arrival rate (2 = twice the load; more than 0, at most 10⁶)."
+
+
+def _in_base_units(parse: Callable[..., Any], what: str, **bounds: Any) -> Callable[[Any], Any]:
+    """A typer ``parser`` for an option: text goes through :mod:`chipfleet.units`; a default written in code is
+    already in base units (seconds, tokens, per second) and passes as it is."""
+    from_text = option_parser(parse, what, **bounds)
+
+    def _parse(value: Any) -> Any:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return value
+        return from_text(value)
+
+    return _parse
+
+
+def _duration_opt(what: str, *, allow_zero: bool = False, max_s: float = 10 * 365 * 86400.0) -> Callable[[Any], Any]:
+    return _in_base_units(parse_duration, what, allow_zero=allow_zero, max_s=max_s)
+
+
+def _tokens_opt(what: str, max_tokens: int = 1 << 24) -> Callable[[Any], Any]:
+    return _in_base_units(parse_tokens, what, max_tokens=max_tokens)
+
+
+def _float_opt(what: str, low: float = 0.0, high: float = 1e6, *, low_open: bool = True) -> Callable[[Any], Any]:
+    """A finite number in (low, high] (or [low, high]); typer alone would read 'nan' and 'inf' as floats."""
+    return _in_base_units(parse_float, what, low=low, high=high, low_open=low_open)
 
 
 class PricingOpt(StrEnum):
     on_demand = "on-demand"
     spot = "spot"
     reserved = "reserved"
+
+
+PricingOption = Annotated[PricingOpt, typer.Option(case_sensitive=False, help="Pricing model.")]
 
 
 class _State:
@@ -85,10 +133,12 @@ def _root(
 
 
 def _emit_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+    """Strict JSON on stdout: a non-finite number becomes null with its reason (chipfleet.serialize)."""
+    sys.stdout.write(dumps(data) + "\n")
 
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table (errors too).")]
+SeedOpt = Annotated[int, typer.Option(min=0, max=_MAX_SEED, help="Random seed (0 to 2³²−1).")]
 
 
 # ----------------------------------------------------------------------------- catalog
@@ -97,12 +147,16 @@ def catalog_chips(
     as_json: JsonOpt = False,
     vendor: Annotated[str | None, typer.Option(help="Only this vendor (aws, nvidia, google, ...).")] = None,
 ) -> None:
-    """List chips with their dense peak, memory, bandwidth and power."""
-    chips = [c for c in _State.catalog().chips.values() if vendor is None or c.vendor == vendor.lower()]
+    """List chips with their dense peak, memory, bandwidth and power, and the instances that carry each."""
+    cat = _State.catalog()
+    chips = [c for c in cat.chips.values() if vendor is None or c.vendor == vendor.lower()]
     if as_json:
-        _emit_json([c.model_dump(mode="json") for c in chips])
+        _emit_json([{**c.model_dump(mode="json"), "instances": [i.name for i in cat.instances_of(c)]} for c in chips])
     else:
         console.print(tables.chips_table(chips))
+        for c in chips:
+            if not cat.instances_of(c):
+                console.print(f"{c.name}: no public instance. {c.availability}".rstrip(), soft_wrap=True)
 
 
 @catalog_app.command("instances")
@@ -242,23 +296,35 @@ def _fixed(**kw: object) -> dict[str, object]:
 @estimate_app.command("train")
 def estimate_train(
     instance: Annotated[str, typer.Option(help="Instance type, e.g. p5.48xlarge or trn1.32xlarge.")],
-    instances: Annotated[int, typer.Option(help="Number of instances.")],
-    tokens: Annotated[str, typer.Option(help="Training tokens, e.g. 1T, 300B.")],
+    instances: Annotated[int, typer.Option(min=1, max=_MAX_INSTANCES, help="Number of instances.")],
+    tokens: Annotated[
+        float,
+        typer.Option(
+            metavar="AMOUNT",
+            parser=_in_base_units(parse_count, "--tokens", max_value=_MAX_TOKENS),
+            help="Training tokens, decimal: 1T = 10¹², 300B.",
+        ),
+    ],
     model: ModelOpt = None,
     model_config: ModelConfigOpt = None,
-    tp: Annotated[int | None, typer.Option(help="Tensor-parallel degree (chips).")] = None,
-    pp: Annotated[int | None, typer.Option(help="Pipeline-parallel degree.")] = None,
-    dp: Annotated[int | None, typer.Option(help="Data-parallel degree.")] = None,
-    cp: Annotated[int | None, typer.Option(help="Context-parallel degree.")] = None,
-    ep: Annotated[int | None, typer.Option(help="Expert-parallel degree (MoE).")] = None,
-    zero: Annotated[int | None, typer.Option(help="ZeRO stage 0-3.")] = None,
-    micro_batch: Annotated[int | None, typer.Option(help="Micro-batch (sequences).")] = None,
-    recompute: Annotated[Recompute | None, typer.Option(help="Activation recomputation.")] = None,
-    global_batch: Annotated[int, typer.Option(help="Global batch (sequences per step).")] = 1024,
-    seq_len: Annotated[int, typer.Option(help="Sequence length (tokens).")] = 4096,
-    precision: Annotated[Precision, typer.Option(help="Compute precision (bf16, fp8, ...).")] = Precision.BF16,
+    tp: Annotated[int | None, typer.Option(min=1, max=65536, help="Tensor-parallel degree (chips).")] = None,
+    pp: Annotated[int | None, typer.Option(min=1, max=65536, help="Pipeline-parallel degree.")] = None,
+    dp: Annotated[int | None, typer.Option(min=1, max=1 << 20, help="Data-parallel degree.")] = None,
+    cp: Annotated[int | None, typer.Option(min=1, max=65536, help="Context-parallel degree.")] = None,
+    ep: Annotated[int | None, typer.Option(min=1, max=65536, help="Expert-parallel degree (MoE).")] = None,
+    zero: Annotated[int | None, typer.Option(min=0, max=3, help="ZeRO stage 0-3.")] = None,
+    micro_batch: Annotated[int | None, typer.Option(min=1, max=1 << 20, help="Micro-batch (sequences).")] = None,
+    recompute: Annotated[Recompute | None, typer.Option(case_sensitive=False, help="Activation recomputation.")] = None,
+    global_batch: Annotated[int, typer.Option(min=1, max=1 << 24, help="Global batch (sequences per step).")] = 1024,
+    seq_len: Annotated[
+        int,
+        typer.Option(metavar="TOKENS", parser=_tokens_opt("--seq-len"), help="Sequence length in tokens (4k = 4096)."),
+    ] = 4096,
+    precision: Annotated[
+        Precision, typer.Option(case_sensitive=False, help="Compute precision (bf16, fp8, ...).")
+    ] = Precision.BF16,
     region: Annotated[str | None, typer.Option(help="Region (default: cheapest with a price).")] = None,
-    pricing: Annotated[PricingOpt, typer.Option(help="Pricing model.")] = PricingOpt.on_demand,
+    pricing: PricingOption = PricingOpt.on_demand,
     as_json: JsonOpt = False,
 ) -> None:
     """Time, cost, energy and CO2 of one training run; parallelism is chosen where not given."""
@@ -272,7 +338,7 @@ def estimate_train(
         setup,
         instance,
         instances,
-        parse_quantity(tokens, "--tokens"),
+        tokens,
         fixed=fixed,
         region=region,
         pricing=Pricing(pricing.value),
@@ -288,14 +354,25 @@ def estimate_serve(
     instance: Annotated[str, typer.Option(help="Instance type, e.g. inf2.48xlarge.")],
     model: ModelOpt = None,
     model_config: ModelConfigOpt = None,
-    batch: Annotated[int, typer.Option(help="Concurrent sequences per replica.")] = 1,
-    input_tokens: Annotated[int, typer.Option(help="Prompt length.")] = 1024,
-    output_tokens: Annotated[int, typer.Option(help="Generated tokens.")] = 256,
-    tp: Annotated[int | None, typer.Option(help="Chips per replica (NeuronCores accepted on Neuron).")] = None,
-    precision: Annotated[Precision, typer.Option(help="Weight precision: bf16, fp8, int8, int4.")] = Precision.BF16,
-    kv_precision: Annotated[Precision | None, typer.Option(help="KV-cache precision.")] = None,
+    batch: Annotated[int, typer.Option(min=1, max=1 << 20, help="Concurrent sequences per replica.")] = 1,
+    input_tokens: Annotated[
+        int,
+        typer.Option(
+            metavar="TOKENS", parser=_tokens_opt("--input-tokens"), help="Prompt length in tokens (2k = 2048)."
+        ),
+    ] = 1024,
+    output_tokens: Annotated[
+        int, typer.Option(metavar="TOKENS", parser=_tokens_opt("--output-tokens"), help="Generated tokens (1k = 1024).")
+    ] = 256,
+    tp: Annotated[
+        int | None, typer.Option(min=1, max=65536, help="Chips per replica (NeuronCores accepted on Neuron).")
+    ] = None,
+    precision: Annotated[
+        Precision, typer.Option(case_sensitive=False, help="Weight precision: bf16, fp8, int8, int4.")
+    ] = Precision.BF16,
+    kv_precision: Annotated[Precision | None, typer.Option(case_sensitive=False, help="KV-cache precision.")] = None,
     region: Annotated[str | None, typer.Option(help="Region (default: cheapest with a price).")] = None,
-    pricing: Annotated[PricingOpt, typer.Option(help="Pricing model.")] = PricingOpt.on_demand,
+    pricing: PricingOption = PricingOpt.on_demand,
     as_json: JsonOpt = False,
 ) -> None:
     """Latency, throughput, $ per million tokens and energy of serving a model on one instance."""
@@ -338,37 +415,90 @@ def _csv(text: str | None) -> tuple[str, ...]:
 
 @plan_app.command("train")
 def plan_train(
-    tokens: Annotated[str, typer.Option(help="Training tokens, e.g. 2T.")],
+    tokens: Annotated[
+        float,
+        typer.Option(
+            metavar="AMOUNT",
+            parser=_in_base_units(parse_count, "--tokens", max_value=_MAX_TOKENS),
+            help="Training tokens, decimal: 2T = 2×10¹².",
+        ),
+    ],
     model: ModelOpt = None,
     model_config: ModelConfigOpt = None,
-    deadline: Annotated[str | None, typer.Option(help="Finish within this long: 30d, 12h, 2w.")] = None,
-    budget: Annotated[str | None, typer.Option(help="Spend at most this many USD: 2M, 500k.")] = None,
-    max_chips: Annotated[int, typer.Option(help="Largest cluster to consider (chips).")] = 4096,
+    deadline: Annotated[
+        float | None,
+        typer.Option(
+            metavar="DURATION", parser=_duration_opt("--deadline"), help="Finish within this long: 30d, 12h, 2w."
+        ),
+    ] = None,
+    budget: Annotated[
+        float | None,
+        typer.Option(
+            metavar="USD",
+            parser=_in_base_units(parse_usd, "--budget", max_usd=1e12),
+            help="Spend at most this many USD: 2M, $500k.",
+        ),
+    ] = None,
+    max_chips: Annotated[int, typer.Option(min=1, max=1 << 20, help="Largest cluster to consider (chips).")] = 4096,
     clouds: Annotated[str | None, typer.Option(help="Comma-separated clouds: aws,gcp,azure.")] = None,
     regions: Annotated[str | None, typer.Option(help="Comma-separated regions.")] = None,
     instances: Annotated[str | None, typer.Option(help="Comma-separated instance types (default: all).")] = None,
-    pricing: Annotated[PlanPricingOpt, typer.Option(help="Pricing model.")] = PlanPricingOpt.on_demand,
-    objective: Annotated[ObjectiveOpt, typer.Option(help="What to minimise.")] = ObjectiveOpt.cost,
-    top: Annotated[int, typer.Option(help="Options to list.")] = 10,
-    seq_len: Annotated[int, typer.Option(help="Sequence length.")] = 4096,
-    global_batch: Annotated[int | None, typer.Option(help="Sequences per step (default ≈4M tokens).")] = None,
-    precision: Annotated[list[Precision] | None, typer.Option(help="Allowed precisions (default bf16, fp8).")] = None,
+    pricing: Annotated[
+        PlanPricingOpt, typer.Option(case_sensitive=False, help="Pricing model.")
+    ] = PlanPricingOpt.on_demand,
+    objective: Annotated[
+        ObjectiveOpt, typer.Option(case_sensitive=False, help="What to minimise.")
+    ] = ObjectiveOpt.cost,
+    top: Annotated[int, typer.Option(min=1, max=1000, help="Options to list.")] = 10,
+    seq_len: Annotated[
+        int,
+        typer.Option(metavar="TOKENS", parser=_tokens_opt("--seq-len"), help="Sequence length in tokens (4k = 4096)."),
+    ] = 4096,
+    global_batch: Annotated[
+        int | None, typer.Option(min=1, max=1 << 24, help="Sequences per step (default ≈4M tokens).")
+    ] = None,
+    precision: Annotated[
+        list[Precision] | None, typer.Option(case_sensitive=False, help="Allowed precisions (default bf16, fp8).")
+    ] = None,
     interruptions_per_month: Annotated[
-        float, typer.Option(help="Spot: chance an instance is interrupted in a month.")
+        float,
+        typer.Option(
+            metavar="NUMBER",
+            parser=_float_opt("--interruptions-per-month", 0.0, 1000.0, low_open=False),
+            help="Spot: expected interruptions of one instance per month (0 to 1000).",
+        ),
     ] = 0.20,
-    restart_min: Annotated[float, typer.Option(help="Spot: minutes to recover from an interruption.")] = 10.0,
+    restart: Annotated[
+        float,
+        typer.Option(
+            metavar="DURATION",
+            parser=_duration_opt("--restart", allow_zero=True, max_s=7 * 86400.0),
+            show_default="10min",
+            help="Spot: time to recover from an interruption, with its unit: 10min, 30s (at most a week).",
+        ),
+    ] = 600.0,
+    restart_min: Annotated[
+        float | None,
+        typer.Option(
+            hidden=True,
+            metavar="NUMBER",
+            parser=_float_opt("--restart-min", 0.0, 7 * 24 * 60.0, low_open=False),
+            help="Old spelling of --restart in minutes.",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
     plot: Annotated[Path | None, typer.Option(help="Write the Pareto chart: out/pareto.png or .html.")] = None,
 ) -> None:
     """The cheapest, fastest or greenest way to train a model, with the Pareto front over time and cost."""
     from chipfleet import plan as planner
     from chipfleet.report import plan as pr
-    from chipfleet.report.units import parse_duration
 
+    if plot is not None:
+        check_output_path(plot, "--plot chart")
     arch = _model(model, model_config)
     constraints = planner.TrainConstraints(
-        deadline_s=parse_duration(deadline, "--deadline") if deadline else None,
-        budget_usd=parse_quantity(budget, "--budget") if budget else None,
+        deadline_s=deadline,
+        budget_usd=budget,
         max_chips=max_chips,
         clouds=_csv(clouds),
         regions=_csv(regions),
@@ -376,10 +506,11 @@ def plan_train(
         pricing=planner.PricingChoice(pricing.value),
         precisions=tuple(precision or ()),
     )
-    spot = planner.SpotModel(interruptions_per_month=interruptions_per_month, restart_s=restart_min * 60)
+    restart_s = restart_min * 60.0 if restart_min is not None else restart
+    spot = planner.SpotModel(interruptions_per_month=interruptions_per_month, restart_s=restart_s)
     result = planner.train(
         arch,
-        parse_quantity(tokens, "--tokens"),
+        tokens,
         catalog=_State.catalog(),
         seq_len=seq_len,
         global_batch=global_batch,
@@ -396,6 +527,8 @@ def plan_train(
     console.print(pr.options_table(f"Best options by {objective.value} (one per instance type first)", result.options))
     console.print(pr.options_table("Pareto front: time × cost", result.pareto))
     console.print(result.explanation)
+    for caveat in result.caveats:
+        console.print(f"[yellow]caveat[/yellow] {caveat}")
     console.print(pr.rejected_table(result))
     if plot is not None:
         console.print(f"chart: {plot}")
@@ -406,20 +539,13 @@ class ServeObjectiveOpt(StrEnum):
     energy = "energy"
 
 
-def _ints(text: str | None, what: str) -> tuple[int, ...]:
-    """'512,2k,8k' → (512, 2048, 8192): whole numbers, k = 1024 (token counts, as "a 2k context" means)."""
-    out = []
-    for part in _csv(text):
-        kilo = part.endswith("k")
-        value = parse_quantity(part.removesuffix("k"), what) * (1024 if kilo else 1)
-        if value != int(value):
-            raise ConfigError(f"{what} takes whole numbers (k = 1024), got {part!r}")
-        out.append(int(value))
-    return tuple(out)
+def _counts(text: str | None, what: str, most: int) -> tuple[int, ...]:
+    """'1,2,8' → (1, 2, 8): comma-separated whole numbers from 1 to ``most`` (chips, sequences: not tokens)."""
+    return tuple(int(parse_count(part, what, integer=True, max_value=most)) for part in _csv(text))
 
 
 def _workload(
-    trace: str | None, rate: float | None, input_tokens: str | None, output_tokens: str | None, duration: str,
+    trace: str | None, rate: float | None, input_tokens: str | None, output_tokens: str | None, duration: float,
     requests: int | None, rate_scale: float, skip_bad_rows: bool, mapping: str | None, seed: int,
 ) -> Any:  # fmt: skip
     """A trace by name or file, or a Poisson workload at ``rate`` with the given length distributions."""
@@ -434,15 +560,15 @@ def _workload(
             raise ConfigError("--input-tokens/--output-tokens describe a --rate workload; a --trace has its own")
         return _request_trace(trace, requests, rate_scale, skip_bad_rows, mapping)
     assert rate is not None
-    if rate <= 0:
-        raise ConfigError(f"--rate must be positive (requests per second), got {rate:g}")
     if not input_tokens or not output_tokens:
         raise ConfigError("--rate needs --input-tokens and --output-tokens, e.g. lognormal:mean=1500,sigma=1 and 200")
-    span = _span(duration, "--duration")
-    if span <= 0:
-        raise ConfigError("--duration must be positive, e.g. 30min")
+    if rate * rate_scale * duration > _MAX_REQUESTS:
+        raise ConfigError(
+            f"--rate × --rate-scale × --duration asks for {rate * rate_scale * duration:.3g} requests, more than "
+            f"{_MAX_REQUESTS:,}; lower the rate or the duration"
+        )
     tr = poisson(
-        rate * rate_scale, duration_s=span, input_dist=input_tokens, output_dist=output_tokens,
+        rate * rate_scale, duration_s=duration, input_dist=input_tokens, output_dist=output_tokens,
         rng=np.random.default_rng(seed),
     )  # fmt: skip
     return tr.head(requests) if requests is not None else tr
@@ -450,8 +576,22 @@ def _workload(
 
 @plan_app.command("serve")
 def plan_serve(
-    slo_ttft_p90: Annotated[str, typer.Option(help="p90 time-to-first-token SLO, e.g. 1s or 800ms.")],
-    slo_tpot_p90: Annotated[str, typer.Option(help="p90 time-per-output-token SLO, e.g. 50ms.")],
+    slo_ttft_p90: Annotated[
+        float,
+        typer.Option(
+            metavar="DURATION",
+            parser=_duration_opt("--slo-ttft-p90", max_s=3600.0),
+            help="p90 time-to-first-token SLO with its unit: 1s, 800ms.",
+        ),
+    ],
+    slo_tpot_p90: Annotated[
+        float,
+        typer.Option(
+            metavar="DURATION",
+            parser=_duration_opt("--slo-tpot-p90", max_s=60.0),
+            help="p90 time-per-output-token SLO with its unit: 50ms.",
+        ),
+    ],
     model: ModelOpt = None,
     model_config: ModelConfigOpt = None,
     trace: Annotated[
@@ -462,52 +602,112 @@ def plan_serve(
         typer.Option(help="Columns of a trace file: arrival=ts,input=prompt,output=completion,time_unit=ms."),
     ] = None,
     rate: Annotated[
-        float | None, typer.Option(help="Instead of a trace: Poisson arrivals, requests per second.")
+        float | None,
+        typer.Option(
+            metavar="RATE",
+            parser=_in_base_units(parse_rate, "--rate", max_per_s=1e6),
+            help="Instead of a trace: Poisson arrivals with a unit: 2/s, 120/min.",
+        ),
     ] = None,
     input_tokens: Annotated[
         str | None,
-        typer.Option(help="With --rate: prompt lengths, e.g. 1024, uniform:128,2048, lognormal:mean=1500,sigma=1."),
+        typer.Option(
+            help="With --rate: prompt lengths, e.g. 1024, uniform:128,2048, lognormal:mean=1500,sigma=1; "
+            "cap the longest with max=, e.g. lognormal:mean=1500,sigma=1,max=8192."
+        ),
     ] = None,
-    output_tokens: Annotated[str | None, typer.Option(help="With --rate: output lengths, same forms.")] = None,
-    duration: Annotated[str, typer.Option(help="With --rate: how long a workload to generate: 30min, 1h.")] = "30min",
-    requests: Annotated[int | None, typer.Option(help="Use only the first N requests.")] = None,
-    rate_scale: Annotated[float, typer.Option(help="Multiply the arrival rate (2 = twice the load).")] = 1.0,
+    output_tokens: Annotated[
+        str | None, typer.Option(help="With --rate: output lengths, same forms (max= caps them, e.g. max=2048).")
+    ] = None,
+    duration: Annotated[
+        float,
+        typer.Option(
+            metavar="DURATION",
+            parser=_duration_opt("--duration", max_s=366 * 86400.0),
+            show_default="30min",
+            help="With --rate: how long a workload to generate: 30min, 1h.",
+        ),
+    ] = 1800.0,
+    requests: Annotated[
+        int | None, typer.Option(min=1, max=_MAX_REQUESTS, help="Use only the first N requests.")
+    ] = None,
+    rate_scale: Annotated[
+        float, typer.Option(metavar="NUMBER", parser=_float_opt("--rate-scale"), help=_RATE_SCALE_HELP)
+    ] = 1.0,
     instances: Annotated[str | None, typer.Option(help="Comma-separated instance types (default: all).")] = None,
     clouds: Annotated[str | None, typer.Option(help="Comma-separated clouds: aws,gcp,azure.")] = None,
     region: Annotated[
         str | None, typer.Option(help="One region for every type (default: each type's cheapest).")
     ] = None,
-    pricing: Annotated[PricingOpt, typer.Option(help="Pricing model.")] = PricingOpt.on_demand,
+    pricing: PricingOption = PricingOpt.on_demand,
     precision: Annotated[
         list[Precision] | None, typer.Option(help="Weight precisions to consider (default bf16).")
     ] = None,
     tp: Annotated[
         str | None, typer.Option(help="Chips per replica to consider, e.g. 1,2,8 (default: all that fit).")
     ] = None,
+    strict: Annotated[
+        bool,
+        typer.Option(
+            help="Every length bucket within the SLOs at its own p90, and every request held, or fail "
+            "(default: the SLOs are fleet p90s; up to 2 % of requests served best effort, requests "
+            "no replica can hold left out and reported)."
+        ),
+    ] = False,
     max_batch: Annotated[str, typer.Option(help="Sequences per replica to consider, e.g. 64,256.")] = "256",
-    max_batch_tokens: Annotated[int, typer.Option(help="Token budget per batching iteration.")] = 8192,
-    max_instances: Annotated[int, typer.Option(help="Most instances of one type.")] = 512,
-    objective: Annotated[ServeObjectiveOpt, typer.Option(help="What to minimise.")] = ServeObjectiveOpt.cost,
+    max_batch_tokens: Annotated[
+        int,
+        typer.Option(
+            metavar="TOKENS",
+            parser=_tokens_opt("--max-batch-tokens"),
+            help="Token budget per batching iteration (8k = 8192).",
+        ),
+    ] = 8192,
+    max_instances: Annotated[int, typer.Option(min=1, max=_MAX_INSTANCES, help="Most instances of one type.")] = 512,
+    objective: Annotated[
+        ServeObjectiveOpt, typer.Option(case_sensitive=False, help="What to minimise.")
+    ] = ServeObjectiveOpt.cost,
     input_edges: Annotated[
-        str | None, typer.Option(help="Prompt-length bucket edges, e.g. 512,2k,8k (k = 1024).")
+        str | None, typer.Option(help="Prompt-length bucket edges in tokens, e.g. 512,2k,8k (k = 1024).")
     ] = None,
-    output_edges: Annotated[str | None, typer.Option(help="Output-length bucket edges, e.g. 128,512.")] = None,
+    output_edges: Annotated[
+        str | None, typer.Option(help="Output-length bucket edges in tokens, e.g. 128,512 (k = 1024).")
+    ] = None,
     peak_window: Annotated[
         str,
         typer.Option(
-            help="Size for the busy rate over windows this long: 30s, 5min; 0: the mean rate; auto: "
+            help="Size for the busy rate over windows this long, with a unit: 30s, 5min; 0: the mean rate; auto: "
             "max(5 × the TTFT SLO, 100 requests' worth)."
         ),
     ] = "auto",
-    max_rounds: Annotated[int, typer.Option(help="Re-solves after a replay that misses (0: no replay).")] = 4,
+    max_rounds: Annotated[
+        int, typer.Option(min=0, max=100, help="Re-solves after a replay that misses (0: no replay).")
+    ] = 4,
     per_hour: Annotated[bool, typer.Option(help="Also plan a mix per hour of a daily load curve.")] = False,
     load_curve: Annotated[
         str | None, typer.Option(help="With --per-hour: 24 comma-separated multipliers of the workload's rate.")
     ] = None,
     peak_to_trough: Annotated[
-        float, typer.Option(help="With --per-hour and no --load-curve: peak/trough of the assumed daily sinusoid.")
+        float,
+        typer.Option(
+            metavar="NUMBER",
+            parser=_float_opt("--peak-to-trough", 1.0, 1000.0, low_open=False),
+            help="With --per-hour and no --load-curve: peak/trough of the assumed daily sinusoid (1 to 1000).",
+        ),
     ] = 3.0,
-    seed: Annotated[int, typer.Option(help="Seed of the synthetic workload and the router's draws.")] = 0,
+    startup_time: Annotated[
+        float,
+        typer.Option(
+            metavar="DURATION",
+            parser=_duration_opt("--startup-time", max_s=86400.0, allow_zero=True),
+            show_default="525s",
+            help="With --per-hour: billed warm-up of each instance started (launch, image, weights; "
+            "default 525 s, AWS's SageMaker scale-out of an 8B model); 0: free.",
+        ),
+    ] = 525.0,
+    seed: Annotated[
+        int, typer.Option(min=0, max=_MAX_SEED, help="Seed of the synthetic workload and the router's draws.")
+    ] = 0,
     skip_bad_rows: Annotated[bool, typer.Option(help="Skip and count malformed trace rows.")] = False,
     as_json: JsonOpt = False,
     plot: Annotated[Path | None, typer.Option(help="With --per-hour: write the hourly cost chart (PNG).")] = None,
@@ -516,39 +716,46 @@ def plan_serve(
     from chipfleet.plan import serving as sp
     from chipfleet.report import serve_plan as rp
 
-    arch = _model(model, model_config)
     if plot is not None and not per_hour:
         raise ConfigError("--plot draws the per-hour cost curve; add --per-hour")
     if load_curve is not None and not per_hour:
         raise ConfigError("--load-curve applies with --per-hour; add it")
-    slo = sp.ServeSLO(_seconds(slo_ttft_p90, "--slo-ttft-p90") or 0.0, _seconds(slo_tpot_p90, "--slo-tpot-p90") or 0.0)
+    if plot is not None:
+        check_output_path(plot, "--plot chart")
+    arch = _model(model, model_config)
+    slo = sp.ServeSLO(slo_ttft_p90, slo_tpot_p90)
+    in_edges = parse_token_list(input_edges, "--input-edges") if input_edges is not None else sp.DEFAULT_INPUT_EDGES
+    out_edges = (
+        parse_token_list(output_edges, "--output-edges") if output_edges is not None else sp.DEFAULT_OUTPUT_EDGES
+    )
+    peak_window_s = (
+        None
+        if peak_window.strip().lower() == "auto"
+        else parse_duration(peak_window, "--peak-window", allow_zero=True, max_s=86400.0)
+    )
+    curve = None
+    if load_curve is not None:
+        curve = [parse_float(v, "--load-curve", low=0.0, high=1e6) for v in load_curve.split(",")]
     constraints = sp.ServeConstraints(
         instances=_csv(instances),
         clouds=_csv(clouds),
         region=region,
         pricing=Pricing(pricing.value),
         precisions=tuple(precision or (Precision.BF16,)),
-        tp=_ints(tp, "--tp"),
-        max_seqs=_ints(max_batch, "--max-batch"),
+        tp=_counts(tp, "--tp", 65536),
+        max_seqs=_counts(max_batch, "--max-batch", 1 << 20),
         max_batch_tokens=max_batch_tokens,
         max_instances_per_type=max_instances,
     )
     tr = _workload(trace, rate, input_tokens, output_tokens, duration, requests, rate_scale, skip_bad_rows, mapping,
                    seed)  # fmt: skip
-    curve = None
-    if load_curve is not None:
-        try:
-            curve = [float(v) for v in load_curve.split(",")]
-        except ValueError:
-            raise ConfigError(f"cannot read --load-curve {load_curve!r}; give 24 numbers separated by commas") from None
-    result = sp.serve(
-        arch, tr, slo, catalog=_State.catalog(), constraints=constraints, objective=sp.ServeObjective(objective.value),
-        input_edges=_ints(input_edges, "--input-edges") if input_edges else sp.DEFAULT_INPUT_EDGES,
-        output_edges=_ints(output_edges, "--output-edges") if output_edges else sp.DEFAULT_OUTPUT_EDGES,
-        replay_rounds=max_rounds, per_hour=per_hour, load_curve=curve, peak_to_trough=peak_to_trough,
-        peak_window_s=None if peak_window == "auto" else _span(peak_window, "--peak-window"),
-        seed=seed,
-    )  # fmt: skip
+    with _status(as_json) as progress:
+        result = sp.serve(
+            arch, tr, slo, catalog=_State.catalog(), constraints=constraints,
+            objective=sp.ServeObjective(objective.value), input_edges=in_edges, output_edges=out_edges,
+            replay_rounds=max_rounds, per_hour=per_hour, load_curve=curve, peak_to_trough=peak_to_trough,
+            peak_window_s=peak_window_s, seed=seed, progress=progress, strict=strict, startup_s=startup_time,
+        )  # fmt: skip
     if plot is not None:
         rp.write_plot(result, plot)
     if as_json:
@@ -633,25 +840,63 @@ def simulate_serve(
     trace: Annotated[str, typer.Option(help="Built-in trace (azure-conv, azure-code, mooncake-conv) or a file.")],
     model: ModelOpt = None,
     model_config: ModelConfigOpt = None,
+    mapping: Annotated[
+        str | None,
+        typer.Option(help="Columns of a trace file: arrival=ts,input=prompt,output=completion,time_unit=ms."),
+    ] = None,
     router: Annotated[
         str, typer.Option(help="round-robin, least-outstanding, power-of-two, size-aware.")
     ] = "least-outstanding",
-    seed: Annotated[int, typer.Option(help="Random seed (routers that draw, synthetic traces).")] = 0,
-    requests: Annotated[int | None, typer.Option(help="Replay only the first N requests.")] = None,
-    rate_scale: Annotated[float, typer.Option(help="Multiply the arrival rate (2 = twice the load).")] = 1.0,
-    tp: Annotated[int | None, typer.Option(help="Chips per replica (default: the fewest that fit).")] = None,
-    precision: Annotated[Precision, typer.Option(help="Weight precision.")] = Precision.BF16,
-    max_batch_tokens: Annotated[int, typer.Option(help="Token budget per iteration.")] = 8192,
-    max_seqs: Annotated[int, typer.Option(help="Sequences per replica.")] = 256,
+    seed: Annotated[
+        int, typer.Option(min=0, max=_MAX_SEED, help="Random seed (routers that draw, synthetic traces).")
+    ] = 0,
+    requests: Annotated[
+        int | None, typer.Option(min=1, max=_MAX_REQUESTS, help="Replay only the first N requests.")
+    ] = None,
+    rate_scale: Annotated[
+        float, typer.Option(metavar="NUMBER", parser=_float_opt("--rate-scale"), help=_RATE_SCALE_HELP)
+    ] = 1.0,
+    tp: Annotated[
+        int | None, typer.Option(min=1, max=65536, help="Chips per replica (default: the fewest that fit).")
+    ] = None,
+    precision: Annotated[Precision, typer.Option(case_sensitive=False, help="Weight precision.")] = Precision.BF16,
+    max_batch_tokens: Annotated[
+        int,
+        typer.Option(
+            metavar="TOKENS", parser=_tokens_opt("--max-batch-tokens"), help="Token budget per iteration (8k = 8192)."
+        ),
+    ] = 8192,
+    max_seqs: Annotated[int, typer.Option(min=1, max=1 << 20, help="Sequences per replica.")] = 256,
     chunked_prefill: Annotated[bool, typer.Option(help="Mix prefill chunks into decode iterations.")] = True,
     prefix_cache: Annotated[bool, typer.Option(help="Reuse cached prompt blocks (traces with hash ids).")] = True,
-    slo_ttft: Annotated[str | None, typer.Option(help="TTFT SLO, e.g. 1s or 500ms.")] = None,
-    slo_tpot: Annotated[str | None, typer.Option(help="TPOT SLO, e.g. 50ms.")] = None,
-    pricing: Annotated[PricingOpt, typer.Option(help="Pricing model.")] = PricingOpt.on_demand,
+    slo_ttft_p90: Annotated[
+        float | None,
+        typer.Option(
+            "--slo-ttft-p90",
+            "--slo-ttft",
+            metavar="DURATION",
+            parser=_duration_opt("--slo-ttft-p90", max_s=3600.0),
+            help="TTFT SLO with its unit, e.g. 1s, 500ms: the tables give the share of requests within "
+            "the SLOs beside the p90.",
+        ),
+    ] = None,
+    slo_tpot_p90: Annotated[
+        float | None,
+        typer.Option(
+            "--slo-tpot-p90",
+            "--slo-tpot",
+            metavar="DURATION",
+            parser=_duration_opt("--slo-tpot-p90", max_s=60.0),
+            help="TPOT SLO with its unit, e.g. 50ms, as --slo-ttft-p90.",
+        ),
+    ] = None,
+    pricing: PricingOption = PricingOpt.on_demand,
     region: Annotated[str | None, typer.Option(help="Region for prices, PUE and carbon.")] = None,
     skip_bad_rows: Annotated[bool, typer.Option(help="Skip and count malformed trace rows.")] = False,
     as_json: JsonOpt = False,
-    plot: Annotated[Path | None, typer.Option(help="Folder for latency CDF, utilisation and queue charts.")] = None,
+    plot: Annotated[
+        Path | None, typer.Option(help="Folder for latency CDF and p90 charts (SLO targets drawn), utilisation, queue.")
+    ] = None,
 ) -> None:
     """Replay a request trace against a fleet of replicas: latency percentiles, SLOs, utilisation, cost."""
     from rich.progress import Progress
@@ -660,6 +905,8 @@ def simulate_serve(
     from chipfleet.sim.fleet import FleetSpec
     from chipfleet.sim.serve import ServeOptions, simulate_serving
 
+    if plot is not None:
+        check_output_dir(plot, "--plot folder")
     arch = _model(model, model_config)
     opts = ServeOptions(
         max_batch_tokens=max_batch_tokens,
@@ -668,10 +915,10 @@ def simulate_serve(
         prefix_cache=prefix_cache,
         tp=tp,
         precision=precision,
-        slo_ttft_s=_seconds(slo_ttft, "--slo-ttft"),
-        slo_tpot_s=_seconds(slo_tpot, "--slo-tpot"),
+        slo_ttft_s=slo_ttft_p90,
+        slo_tpot_s=slo_tpot_p90,
     )
-    tr = _request_trace(trace, requests, rate_scale, skip_bad_rows)
+    tr = _request_trace(trace, requests, rate_scale, skip_bad_rows, mapping)
     spec = FleetSpec.parse(fleet)
     with Progress(console=Console(stderr=True), transient=True, disable=as_json) as bar:
         task = bar.add_task(f"simulating {len(tr):,} requests", total=len(tr))
@@ -679,7 +926,10 @@ def simulate_serve(
             arch, tr, spec, _State.catalog(), router=router, options=opts, seed=seed, pricing=Pricing(pricing.value),
             region=region, progress=lambda done, total: bar.update(task, completed=done),
         )  # fmt: skip
-    _show_simulation(result, serve_tables, as_json, plot, lambda out: serve_plots(result, out))
+    _show_simulation(
+        result, serve_tables, as_json, plot,
+        lambda out: serve_plots(result, out, slo_ttft_s=opts.slo_ttft_s, slo_tpot_s=opts.slo_tpot_s),
+    )  # fmt: skip
 
 
 def _show_simulation(
@@ -697,43 +947,25 @@ def _show_simulation(
         console.print(f"charts: {plot}/")
 
 
-def _span(text: str, what: str) -> float:
-    """'90' or '90s', '5min', '2h' → seconds; '0' → 0 (a bare number is seconds here)."""
-    from chipfleet.report.units import parse_duration
-
-    t = text.strip().lower()
-    if t in ("0", "0s"):
-        return 0.0
-    return parse_duration(t if t[-1:].isalpha() else t + "s", what)
-
-
-def _seconds(text: str | None, what: str) -> float | None:
-    """'1s', '500ms', '0.2' (seconds)."""
-    if text is None:
-        return None
-    t = text.strip().lower()
-    scale = 1e-3 if t.endswith("ms") else 1.0
-    try:
-        value = float(t.removesuffix("ms").removesuffix("s")) * scale
-    except ValueError:
-        raise ConfigError(f"cannot read {what} {text!r}; write e.g. 1s, 500ms or 0.05") from None
-    if value <= 0:
-        raise ConfigError(f"{what} must be positive, got {text!r}")
-    return value
-
-
 @simulate_app.command("train")
 def simulate_train(
     fleet: Annotated[str, typer.Option(help="Instances and counts: trn1.32xlarge:64,p5.48xlarge:16.")],
     trace: Annotated[str, typer.Option(help="Built-in job trace (philly) or a file with a column mapping.")] = "philly",
     policy: Annotated[str, typer.Option(help="fifo, sjf, gavel-max-throughput, cost-min, energy-aware, ...")] = "fifo",
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
-    jobs: Annotated[int | None, typer.Option(help="Replay only the first N jobs.")] = None,
-    rate_scale: Annotated[float, typer.Option(help="Multiply the submission rate (2 = twice the load).")] = 1.0,
+    seed: SeedOpt = 0,
+    jobs: Annotated[int | None, typer.Option(min=1, max=_MAX_REQUESTS, help="Replay only the first N jobs.")] = None,
+    rate_scale: Annotated[
+        float,
+        typer.Option(
+            metavar="NUMBER",
+            parser=_float_opt("--rate-scale"),
+            help="Multiply the submission rate (2 = twice the load).",
+        ),
+    ] = 1.0,
     reference: Annotated[
         str | None, typer.Option(help="Instance type the trace's durations were measured on (default: slowest).")
     ] = None,
-    pricing: Annotated[PricingOpt, typer.Option(help="Pricing model.")] = PricingOpt.on_demand,
+    pricing: PricingOption = PricingOpt.on_demand,
     skip_bad_rows: Annotated[bool, typer.Option(help="Skip and count malformed trace rows.")] = False,
     as_json: JsonOpt = False,
     plot: Annotated[Path | None, typer.Option(help="Folder for the JCT CDF and utilisation charts.")] = None,
@@ -747,6 +979,8 @@ def simulate_train(
     from chipfleet.sim.throughput import throughput_matrix
     from chipfleet.traces import JobTrace, load_trace
 
+    if plot is not None:
+        check_output_dir(plot, "--plot folder")
     tr = load_trace(trace, skip_bad_rows=skip_bad_rows, kind="jobs")
     if not isinstance(tr, JobTrace):
         raise ConfigError(f"{trace} is a request trace; `simulate train` needs jobs (philly)")
@@ -781,21 +1015,66 @@ def simulate_mixed_cmd(
     ] = None,
     policy: Annotated[str, typer.Option(help="Training scheduling policy (simulate policies).")] = "fifo",
     router: Annotated[str, typer.Option(help="Request router (simulate routers).")] = "least-outstanding",
-    interval: Annotated[str, typer.Option(help="Sharing controller interval, e.g. 60s.")] = "60s",
-    target_ttft: Annotated[str, typer.Option(help="p90 TTFT the controller scales serving to hold.")] = "1s",
-    min_serving_nodes: Annotated[int, typer.Option(help="Serving never holds fewer nodes.")] = 1,
-    hours: Annotated[float | None, typer.Option(help="Simulated hours (default: the request trace's span).")] = None,
-    rate_scale: Annotated[float, typer.Option(help="Multiply the request arrival rate.")] = 1.0,
-    job_rate_scale: Annotated[float, typer.Option(help="Multiply the job submission rate.")] = 1.0,
+    interval: Annotated[
+        float,
+        typer.Option(
+            metavar="DURATION",
+            parser=_duration_opt("--interval", max_s=86400.0),
+            show_default="60s",
+            help="Sharing controller interval with its unit, e.g. 60s, 5min.",
+        ),
+    ] = 60.0,
+    slo_ttft_p90: Annotated[
+        float,
+        typer.Option(
+            "--slo-ttft-p90",
+            "--target-ttft",
+            metavar="DURATION",
+            parser=_duration_opt("--slo-ttft-p90", max_s=3600.0),
+            show_default="1s",
+            help="p90 TTFT the controller scales serving to hold, e.g. 1s, 800ms.",
+        ),
+    ] = 1.0,
+    min_serving_nodes: Annotated[
+        int, typer.Option(min=0, max=_MAX_INSTANCES, help="Serving never holds fewer nodes.")
+    ] = 1,
+    duration: Annotated[
+        float | None,
+        typer.Option(
+            metavar="DURATION",
+            parser=_duration_opt("--duration", max_s=366 * 86400.0),
+            help="Simulated time with its unit, e.g. 6h, 90min, at most a year (default: the request trace's span).",
+        ),
+    ] = None,
+    hours: Annotated[
+        float | None,
+        typer.Option(
+            hidden=True,
+            metavar="NUMBER",
+            parser=_float_opt("--hours", 0.0, 24 * 366.0),
+            help="Old spelling of --duration in hours.",
+        ),
+    ] = None,
+    rate_scale: Annotated[
+        float, typer.Option(metavar="NUMBER", parser=_float_opt("--rate-scale"), help=_RATE_SCALE_HELP)
+    ] = 1.0,
+    job_rate_scale: Annotated[
+        float,
+        typer.Option(metavar="NUMBER", parser=_float_opt("--job-rate-scale"), help="Multiply the job submission rate."),
+    ] = 1.0,
     skip_jobs: Annotated[
-        int, typer.Option(help="Start at job N of the job trace (Philly's first 1,300 jobs trickle in over 3 weeks).")
+        int,
+        typer.Option(
+            min=0, help="Start at job N of the job trace (Philly's first 1,300 jobs trickle in over 3 weeks)."
+        ),
     ] = 0,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
-    pricing: Annotated[PricingOpt, typer.Option(help="Pricing model.")] = PricingOpt.on_demand,
+    seed: SeedOpt = 0,
+    pricing: PricingOption = PricingOpt.on_demand,
     skip_bad_rows: Annotated[bool, typer.Option(help="Skip and count malformed trace rows.")] = False,
     as_json: JsonOpt = False,
     plot: Annotated[
-        Path | None, typer.Option(help="Folder for the serving-share, serving and training charts.")
+        Path | None,
+        typer.Option(help="Folder for the serving-share (p90 TTFT against its target), serving and training charts."),
     ] = None,
 ) -> None:
     """Serving and training in one fleet: a request trace and a job queue share one pool under a policy."""
@@ -806,6 +1085,8 @@ def simulate_mixed_cmd(
     from chipfleet.sim.mixed import MixedOptions, simulate_mixed
     from chipfleet.traces import JobTrace, load_trace
 
+    if plot is not None:
+        check_output_dir(plot, "--plot folder")
     arch = _model(model, model_config)
     requests_tr = _request_trace(trace, None, rate_scale, skip_bad_rows)
     job_tr = load_trace(jobs, skip_bad_rows=skip_bad_rows, kind="jobs")
@@ -817,15 +1098,15 @@ def simulate_mixed_cmd(
         job_tr = job_tr.slice(skip_jobs, len(job_tr))
     if job_rate_scale != 1.0:
         job_tr = job_tr.scale_rate(job_rate_scale)
-    if hours is not None and not hours > 0:
-        raise ConfigError(f"--hours must be positive, got {hours}")
     opts = MixedOptions(
-        control_interval_s=_seconds(interval, "--interval") or 60.0,
-        target_ttft_s=_seconds(target_ttft, "--target-ttft") or 1.0,
+        control_interval_s=interval,
+        target_ttft_s=slo_ttft_p90,
         min_serving_nodes=min_serving_nodes,
         serve_fleet=FleetSpec.parse(serve_fleet) if serve_fleet else None,
     )
-    until_s = hours * 3600 if hours else None
+    if hours is not None and duration is not None:
+        raise ConfigError("give --duration (e.g. 6h) or its old spelling --hours, not both")
+    until_s = hours * 3600.0 if hours is not None else duration
     span = until_s or (float(requests_tr.arrival_s[-1]) if len(requests_tr) else 1.0)
     with Progress(console=Console(stderr=True), transient=True, disable=as_json) as bar:
         task = bar.add_task(f"simulating {len(requests_tr):,} requests and {len(job_tr):,} jobs", total=span)
@@ -882,6 +1163,21 @@ def _progress(msg: str) -> None:
     Console(stderr=True).print(f"[dim]{msg}[/dim]", highlight=False)
 
 
+@contextmanager
+def _status(as_json: bool) -> Iterator[Callable[[str], None] | None]:
+    """A progress callback for a long command: a live status line on a terminal's stderr, plain lines on a
+    stderr that is not a terminal, nothing with --json (stdout then holds only the JSON)."""
+    if as_json:
+        yield None
+        return
+    err = Console(stderr=True)
+    if not err.is_terminal:
+        yield lambda msg: err.print(f"[dim]{msg}[/dim]", highlight=False, soft_wrap=True)
+        return
+    with err.status("starting") as live:
+        yield lambda msg: live.update(msg)
+
+
 @app.command("validate")
 def validate_cmd(
     data: DataOpt = None,
@@ -899,6 +1195,8 @@ def validate_cmd(
     quick: Annotated[bool, typer.Option(help="With --local: fewer shapes and steps.")] = False,
 ) -> None:
     """Predict published measurements and report the error per family (median and p90 APE, coverage)."""
+    if html_out is not None:
+        check_output_path(html_out, "--html report")
     if local:
         _validate_local(as_json, quick)
         return
@@ -932,6 +1230,8 @@ def calibrate_cmd(
 ) -> None:
     """Fit per-family efficiency parameters on measurements (log-error least squares), with
     leave-one-source-out cross-validation and error bands; --out writes them as a catalog overlay."""
+    if out is not None:
+        check_output_path(out, "--out overlay")
     if local:
         _calibrate_local(out, quick, as_json)
         return
@@ -1031,6 +1331,10 @@ def claims_cmd(
 @app.command("demo")
 def demo(
     out: Annotated[Path, typer.Option(help="Folder for the chart and the JSON results.")] = Path("out"),
+    pricing: Annotated[
+        PricingOpt,
+        typer.Option(case_sensitive=False, help="Pricing model of every row; instances without it are left out."),
+    ] = PricingOpt.on_demand,
     as_json: JsonOpt = False,
 ) -> None:
     """Llama-3-70B pre-training and Llama-3-8B serving across Trainium, Inferentia, TPU and NVIDIA, and the
@@ -1038,27 +1342,27 @@ def demo(
     from chipfleet.demo import run_demo
     from chipfleet.report.plots import demo_chart
 
-    result = run_demo(_State.catalog())
+    check_output_dir(out, "--out folder")
+    result = run_demo(_State.catalog(), Pricing(pricing.value))
     out.mkdir(parents=True, exist_ok=True)
     chart = demo_chart(result, out / "chipfleet-demo.png")
-    (out / "chipfleet-demo.json").write_text(json.dumps(result.as_dict(), indent=2, default=str) + "\n")
+    atomic_write_text(out / "chipfleet-demo.json", dumps(result.as_dict()) + "\n")
     if as_json:
         _emit_json(result.as_dict())
         return
     console.print(tables.training_comparison_table(result.training_title, result.training))
     for skip in result.training_skipped:
         console.print(f"[yellow]skipped[/yellow] {skip}")
+    for caveat in result.caveats:
+        console.print(f"[yellow]caveat[/yellow] {caveat}")
     console.print(tables.serving_comparison_table(result.serving_title, result.serving))
     for skip in result.serving_skipped:
         console.print(f"[yellow]skipped[/yellow] {skip}")
     plan = result.serving_plan
     if plan is not None:
-        from chipfleet.demo import PLAN_RATE_SCALE
         from chipfleet.report import serve_plan as rp
 
-        slo = f"p90 TTFT ≤ {plan.slo.ttft_p90_s:g} s, p90 TPOT ≤ {plan.slo.tpot_p90_s * 1e3:g} ms"
-        title = f"Cheapest AWS fleet for {plan.model} on {plan.workload} ×{PLAN_RATE_SCALE:g} ({slo})"
-        console.print(rp.mix_table(title, plan.mix))
+        console.print(rp.mix_table(result.serving_plan_title, plan.mix))
         for line in rp.summary_lines(plan)[1:]:
             console.print(line)
     elif result.serving_plan_skipped:
@@ -1066,20 +1370,67 @@ def demo(
     console.print(f"chart: {chart}\nresults: {out / 'chipfleet-demo.json'}")
 
 
+def _usage_message(e: Any) -> str:
+    """A click usage error as one line: what was wrong and where the help is."""
+    text = " ".join(e.format_message().split()).replace("Value error, ", "")
+    for said, meant in (
+        ("Input should be greater than or equal to", "must be at least"),
+        ("Input should be less than or equal to", "must be at most"),
+        ("Input should be greater than", "must be more than"),
+        ("Input should be less than", "must be less than"),
+    ):
+        text = text.replace(said, meant)
+    prefix, sep, rest = text.partition("': ")
+    if sep and prefix.startswith("Invalid value for '") and prefix.removeprefix("Invalid value for '") in rest:
+        text = rest  # the units parser's message already names the option
+    ctx = getattr(e, "ctx", None)
+    where = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+    return f"{text}{where}"
+
+
+def _fail(error_type: str, message: str, as_json: bool, label: str = "error", **details: Any) -> int:
+    """Report an error: one line on stderr, or with --json ``{"error": {"type", "message", ...}}`` on stdout (with
+    the error's figures where it has them: suggestions, bytes needed and available); exit 2."""
+    if as_json:
+        sys.stdout.write(dumps({"error": {"type": error_type, "message": message, **details}}) + "\n")
+    else:
+        Console(stderr=True).print(f"[red]{label}:[/red] {message}", highlight=False, soft_wrap=True, markup=True)
+    return 2
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; chipfleet errors print one clear message and exit 2 (usage errors too)."""
+    """Run the CLI; chipfleet errors and usage errors print one clear line (JSON with --json) and exit 2."""
+    global console
+    console = Console()  # the terminal's width now ($COLUMNS when not a terminal), not at import
+    args = list(sys.argv[1:] if argv is None else argv)
+    as_json = "--json" in args
+    from typer._click.exceptions import ClickException, NoArgsIsHelpError  # typer vendors click
+
     command = typer.main.get_command(app)
     try:
-        command.main(args=argv, prog_name="chipfleet", standalone_mode=True)
+        result = command.main(args=args, prog_name="chipfleet", standalone_mode=False)
+    except NoArgsIsHelpError as e:
+        if e.ctx is not None:
+            help_text = e.ctx.get_help()  # the rich formatter prints the help itself and returns ""
+            if help_text:
+                Console(stderr=True).print(help_text, highlight=False)
+        return 2
+    except ClickException as e:
+        return _fail("UsageError", _usage_message(e), as_json)
+    except typer.Abort:
+        return _fail("Aborted", "aborted", as_json)
+    except DoesNotFitError as e:
+        return _fail(
+            type(e).__name__, str(e), as_json, label="does not fit", needed_bytes=e.needed_bytes,
+            available_bytes=e.available_bytes, suggestion=e.suggestion,
+        )  # fmt: skip
+    except UnknownNameError as e:
+        return _fail(type(e).__name__, str(e), as_json, kind=e.kind, name=e.name, suggestions=e.suggestions)
+    except ChipfleetError as e:
+        return _fail(type(e).__name__, str(e), as_json)
     except SystemExit as e:
         return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
-    except DoesNotFitError as e:
-        Console(stderr=True).print(f"[red]does not fit:[/red] {e}", highlight=False, soft_wrap=True)
-        return 2
-    except ChipfleetError as e:
-        Console(stderr=True).print(f"[red]error:[/red] {e}", highlight=False, soft_wrap=True)
-        return 2
-    return 0
+    return result if isinstance(result, int) else 0
 
 
 def run() -> None:

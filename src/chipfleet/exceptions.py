@@ -40,6 +40,7 @@ _LISTINGS = {
     "trace": "chipfleet traces list",
     "router": "chipfleet simulate routers",
     "policy": "chipfleet simulate policies",
+    "sharing policy": "chipfleet simulate sharing",
 }
 
 

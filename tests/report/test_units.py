@@ -1,25 +1,10 @@
-"""Human-readable units and quantity parsing."""
+"""Human-readable units (parsing is tested in tests/test_units.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from chipfleet.exceptions import ConfigError
 from chipfleet.report import units as u
-
-
-@pytest.mark.parametrize(
-    ("text", "value"),
-    [("1T", 1e12), ("2T", 2e12), ("500B", 5e11), ("2.5M", 2.5e6), ("1e12", 1e12), (" 300 B ", 3e11), ("7", 7.0)],
-)
-def test_parse_quantity(text: str, value: float) -> None:
-    assert u.parse_quantity(text, "--tokens") == pytest.approx(value)
-
-
-@pytest.mark.parametrize("text", ["", "lots", "1X", "-1T", "0", "1TT"])
-def test_parse_quantity_rejects(text: str) -> None:
-    with pytest.raises(ConfigError, match="--tokens"):
-        u.parse_quantity(text, "--tokens")
 
 
 @pytest.mark.parametrize(

@@ -1,25 +1,9 @@
-"""Human-readable units for tables: durations, money, energy, carbon, bytes, rates, and parsing of '1T'."""
+"""Human-readable units for tables: durations, money, energy, carbon, bytes, rates (formatting only; the one
+parser of what a user types is :mod:`chipfleet.units`)."""
 
 from __future__ import annotations
 
 import math
-import re
-
-from chipfleet.exceptions import ConfigError
-
-_SUFFIX = {"": 1.0, "k": 1e3, "K": 1e3, "M": 1e6, "B": 1e9, "G": 1e9, "T": 1e12, "P": 1e15}
-_QUANTITY = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*([kKMBGTP]?)\s*$")
-
-
-def parse_quantity(text: str, what: str) -> float:
-    """'1T' → 1e12, '500B' → 5e11, '2.5M' → 2.5e6, '1e12' → 1e12."""
-    m = _QUANTITY.match(str(text))
-    if not m:
-        raise ConfigError(f"cannot read {what} {text!r}; write a number with an optional k/M/B/T suffix, e.g. 1T")
-    value = float(m.group(1)) * _SUFFIX[m.group(2)]
-    if value <= 0:
-        raise ConfigError(f"{what} must be positive, got {text!r}")
-    return value
 
 
 def duration(seconds: float) -> str:
@@ -78,18 +62,3 @@ def rate(per_s: float, unit: str) -> str:
 
 def percent(x: float) -> str:
     return f"{100 * x:.1f} %"
-
-
-_DURATION = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*(s|m|min|h|d|w)?\s*$")
-_DURATION_S = {"s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0, "w": 7 * 86400.0, None: 86400.0}
-
-
-def parse_duration(text: str, what: str) -> float:
-    """'30d' → seconds; units s, min, h, d, w (a bare number means days)."""
-    m = _DURATION.match(str(text))
-    if not m:
-        raise ConfigError(f"cannot read {what} {text!r}; write a number with a unit, e.g. 30d, 12h, 2w")
-    value = float(m.group(1)) * _DURATION_S[m.group(2)]
-    if value <= 0:
-        raise ConfigError(f"{what} must be positive, got {text!r}")
-    return value
