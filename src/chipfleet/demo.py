@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from chipfleet.catalog import Catalog, Pricing
 from chipfleet.economics.estimate import (
@@ -19,6 +19,8 @@ from chipfleet.perf.training import TrainingSetup
 from chipfleet.plan.serving import ServeConstraints, ServePlan, ServeSLO, serve
 from chipfleet.traces import RequestTrace, load_trace
 from chipfleet.workloads import get_model
+
+E = TypeVar("E")
 
 TRAIN_MODEL = "llama-3-70b"
 TRAIN_TOKENS = 1e12
@@ -120,26 +122,35 @@ def _no_price_reason(catalog: Catalog, instance: str, pricing: Pricing) -> str |
     )
 
 
-def training_estimates(
-    catalog: Catalog, instances: Sequence[str], pricing: Pricing = Pricing.ON_DEMAND
-) -> tuple[list[TrainingEstimate], list[str]]:
-    """The demo's training run on each instance type at the same chip budget, on ``pricing``; what was left out."""
-    setup = TrainingSetup(model=get_model(TRAIN_MODEL), seq_len=TRAIN_SEQ_LEN, global_batch=TRAIN_GLOBAL_BATCH)
-    out: list[TrainingEstimate] = []
+def _each_priced(
+    catalog: Catalog, instances: Sequence[str], pricing: Pricing, estimate: Callable[[str], E]
+) -> tuple[list[E], list[str]]:
+    """``estimate`` of every instance that has a ``pricing`` price; the others and the failures, with why."""
+    out: list[E] = []
     skipped: list[str] = []
     for name in instances:
         reason = _no_price_reason(catalog, name, pricing)
         if reason is not None:
             skipped.append(reason)
             continue
-        inst = catalog.instance(name)
         try:
-            out.append(
-                estimate_training(catalog, setup, name, TRAIN_CHIPS // inst.chips, TRAIN_TOKENS, pricing=pricing)
-            )
+            out.append(estimate(name))
         except ChipfleetError as e:
             skipped.append(f"{name}: {e}")
     return out, skipped
+
+
+def training_estimates(
+    catalog: Catalog, instances: Sequence[str], pricing: Pricing = Pricing.ON_DEMAND
+) -> tuple[list[TrainingEstimate], list[str]]:
+    """The demo's training run on each instance type at the same chip budget, on ``pricing``; what was left out."""
+    setup = TrainingSetup(model=get_model(TRAIN_MODEL), seq_len=TRAIN_SEQ_LEN, global_batch=TRAIN_GLOBAL_BATCH)
+
+    def estimate(name: str) -> TrainingEstimate:
+        n = TRAIN_CHIPS // catalog.instance(name).chips
+        return estimate_training(catalog, setup, name, n, TRAIN_TOKENS, pricing=pricing)
+
+    return _each_priced(catalog, instances, pricing, estimate)
 
 
 def serving_estimates(
@@ -149,18 +160,7 @@ def serving_estimates(
     cfg = ServingConfig(
         model=get_model(SERVE_MODEL), batch=SERVE_BATCH, input_tokens=SERVE_INPUT, output_tokens=SERVE_OUTPUT
     )
-    out: list[ServingEstimate] = []
-    skipped: list[str] = []
-    for name in instances:
-        reason = _no_price_reason(catalog, name, pricing)
-        if reason is not None:
-            skipped.append(reason)
-            continue
-        try:
-            out.append(estimate_serving(catalog, cfg, name, pricing=pricing))
-        except ChipfleetError as e:
-            skipped.append(f"{name}: {e}")
-    return out, skipped
+    return _each_priced(catalog, instances, pricing, lambda name: estimate_serving(catalog, cfg, name, pricing=pricing))
 
 
 def run_demo(catalog: Catalog, pricing: Pricing = Pricing.ON_DEMAND) -> DemoResult:
