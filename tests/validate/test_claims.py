@@ -274,7 +274,7 @@ def test_a_verdict_on_a_family_without_measurements_says_so(catalog: Catalog) ->
     assert priors.family("aws-neuron-v3").calibration is None
     for c in check_trainium(priors, SMALL_TRAINING):
         assert c.verdict_detail.startswith("Uncalibrated: ")
-        assert "aws-neuron-v3 (trainium2) has no measurements of its own" in c.verdict_detail
+        assert "aws-neuron-v3 (trainium2): no measurements of its own" in c.verdict_detail
         assert any(u.startswith("aws-neuron-v3") for u in c.uncalibrated)
         assert c.validated is False
 
@@ -291,6 +291,18 @@ def test_every_unvalidated_family_is_named_in_the_verdict(checks: dict[str, Clai
             fam = catalog.family_of(catalog.chip(chip))
             named = f"{fam.name} ({chip})" in checks[cid].verdict_detail
             assert named is (not fam.validated), (cid, fam.name)
+
+
+def test_the_verdict_uses_the_catalogs_wording_of_each_familys_status(catalog: Catalog) -> None:
+    """The shipped Trainium2 family is fitted on a few rows, not validated: the verdict says so, not 'no
+    measurements of its own' (the wording is Catalog.family_status's, one for every layer)."""
+    fam = catalog.family("aws-neuron-v3")
+    assert not fam.validated and fam.calibration is not None and fam.calibration.rows > 0
+    for c in check_trainium(catalog, SMALL_TRAINING):
+        sentence = f"aws-neuron-v3 (trainium2): fitted on only {fam.calibration.rows} rows"
+        assert sentence in c.verdict_detail
+        assert "aws-neuron-v3 (trainium2): no measurements" not in c.verdict_detail
+        assert f"aws-neuron-v3 ({catalog.family_status(fam)})" in " ".join(c.assumptions)
 
 
 def test_a_verdict_on_validated_families_has_no_uncalibrated_sentence(catalog: Catalog) -> None:

@@ -119,6 +119,13 @@ class Catalog:
     def cloud(self, name: str) -> CloudPower:
         return _lookup("cloud", self.clouds, name)
 
+    def family_status(self, family: EfficiencyFamily | str) -> str | None:
+        """Why ``family``'s efficiencies are not validated, as a phrase without a verb ("no measurements of its
+        own (efficiencies: …)" or "fitted on only 3 rows from 1 source, not cross-validated"), or ``None``
+        when it is validated. The one wording every layer uses (:meth:`EfficiencyFamily.calibration_status`)."""
+        fam = self.family(family) if isinstance(family, str) else family
+        return fam.calibration_status()
+
     def family_of(self, chip: Chip | str) -> EfficiencyFamily:
         c = self.chip(chip) if isinstance(chip, str) else chip
         return self.family(c.family)

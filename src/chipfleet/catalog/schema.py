@@ -230,6 +230,32 @@ class EfficiencyFamily(_Frozen):
         "step_overhead",
     )
 
+    def calibration_status(self) -> str | None:
+        """What this family's efficiencies rest on when they are not validated, as a phrase without a verb
+        (write ``f"{family}: {status}"``); ``None`` when the family is validated (fitted on its own
+        measurements and cross-validated).
+
+        Read from the calibration record ``chipfleet calibrate`` writes (families_calibrated.yaml):
+
+        - rows > 0: "fitted on only N rows from M source(s), not cross-validated";
+        - no rows: "no measurements of its own (efficiencies: F)", F the record's ``fallback`` (how the values
+          were set, e.g. "geometric mean of aws accelerator's fitted families (…)"), or, with no calibration
+          record at all, "as written in the catalog files, not fitted".
+        """
+        if self.validated:
+            return None
+        cal = self.calibration
+        if cal is not None and cal.rows > 0:
+            return (
+                f"fitted on only {cal.rows} row{'s' if cal.rows != 1 else ''} from {cal.sources} "
+                f"source{'s' if cal.sources != 1 else ''}, not cross-validated"
+            )
+        if cal is not None and cal.fallback:
+            how = re.sub(r"^no measurements(;| and)\s*", "", cal.fallback)
+        else:
+            how = "as written in the catalog files, not fitted"
+        return f"no measurements of its own (efficiencies: {how})"
+
     @model_validator(mode="after")
     def _bounds(self) -> EfficiencyFamily:
         for field in (

@@ -146,7 +146,7 @@ class ClaimCheck:
     assumptions: tuple[str, ...] = field(default=())
     validated: bool = False
     # Efficiency families the verdict rests on that are not validated, each with what it rests on instead
-    # (:func:`family_status`); the verdict's sentence names them too.
+    # (:meth:`Catalog.family_status`); the verdict's sentence names them too.
     uncalibrated: tuple[str, ...] = field(default=())
 
     def as_dict(self) -> dict[str, Any]:
@@ -170,41 +170,27 @@ class ClaimCheck:
         }
 
 
-def family_status(family: EfficiencyFamily) -> str:
-    """What a family's efficiencies rest on, as a phrase: "validated", "fitted on only N rows from M
-    source(s), not cross-validated", or "no measurements of its own (efficiencies: how they were set)"."""
-    if family.validated:
-        return "validated"
-    cal = family.calibration
-    if cal is not None and cal.rows > 0:
-        return (
-            f"fitted on only {cal.rows} row{'s' if cal.rows != 1 else ''} from {cal.sources} "
-            f"source{'s' if cal.sources != 1 else ''}, not cross-validated"
-        )
-    how = cal.fallback if cal is not None and cal.fallback else "documented prior kept"
-    how = re.sub(r"^no measurements;\s*", "", how)
-    return f"no measurements of its own (efficiencies: {how})"
+def _family_basis(family: EfficiencyFamily) -> str:
+    """``family`` and what it rests on: "aws-neuron-v2 (validated)" or "aws-neuron-v3 (fitted on only 3 rows
+    …)"; the wording is the catalog's (:meth:`EfficiencyFamily.calibration_status`)."""
+    return f"{family.name} ({family.calibration_status() or 'validated'})"
 
 
 def _with_family_basis(checks: Sequence[ClaimCheck], chips: Sequence[Chip], catalog: Catalog) -> list[ClaimCheck]:
     """``checks`` whose verdict sentence starts by naming every unvalidated family it rests on, e.g.
-    "Uncalibrated: aws-neuron-v3 (trainium2) has no measurements of its own: priors only (…)."."""
+    "Uncalibrated: aws-neuron-v3 (trainium2): fitted on only 3 rows from 1 source, not cross-validated."."""
     names: dict[str, list[str]] = {}
     for chip in chips:
         names.setdefault(chip.family, []).append(chip.name)
     weak = [
-        f"{fam.name} ({', '.join(names[fam.name])}) {'has' if not _fitted(fam) else 'is'} {family_status(fam)}"
-        for fam in (catalog.family(n) for n in names)
-        if not fam.validated
+        f"{name} ({', '.join(chip_names)}): {status}"
+        for name, chip_names in names.items()
+        if (status := catalog.family_status(name)) is not None
     ]
     if not weak:
         return list(checks)
     sentence = "Uncalibrated: " + "; ".join(weak) + ". "
     return [replace(c, verdict_detail=sentence + c.verdict_detail, uncalibrated=tuple(weak)) for c in checks]
-
-
-def _fitted(family: EfficiencyFamily) -> bool:
-    return family.calibration is not None and family.calibration.rows > 0
 
 
 # --------------------------------------------------------------------------------------------- grids
@@ -576,7 +562,7 @@ def check_inferentia(catalog: Catalog, grid: ServingGrid = SERVING_GRID) -> list
         "each side at its best tensor-parallel degree within one instance (a replica per tp chips); "
         "throughput compared per chip, latency per request (TTFT + (output − 1)·TPOT)",
         "int8 means int8-stored weights dequantized to bf16 matmuls (chipfleet's serving model)",
-        "efficiency families " + ", ".join(sorted(f"{f.name} ({family_status(f)})" for f in families)),
+        "efficiency families " + ", ".join(sorted(_family_basis(f) for f in families)),
         "the blog states no workload; the grid spans decode-heavy and prefill-heavy LLM shapes only "
         "(no CNN/BERT encoders, which chipfleet's serving model does not cover)",
     )
@@ -754,7 +740,7 @@ def check_trainium(catalog: Catalog, grid: TrainingGrid = TRAINING_GRID) -> list
         ),
         "energy per token = facility energy of the estimate's footprint (power model × time × PUE) ÷ tokens, "
         "both generations in the same region so PUE cancels",
-        "efficiency families " + ", ".join(sorted(f"{f.name} ({family_status(f)})" for f in families)),
+        "efficiency families " + ", ".join(sorted(_family_basis(f) for f in families)),
         *(
             f"{c.name} TDP {c.tdp.quoted()} is an estimate (basis {c.tdp.basis.value}): {c.tdp.note}"
             for c in tdp_estimated
