@@ -17,6 +17,7 @@ from chipfleet.units import (
     parse_duration,
     parse_float,
     parse_rate,
+    parse_token_amount,
     parse_token_list,
     parse_tokens,
     parse_usd,
@@ -168,3 +169,14 @@ def test_any_text_parses_to_a_finite_positive_number_or_a_clean_error(text: str)
             assert "--opt" in str(e) and "\n" not in str(e)
         else:
             assert math.isfinite(value) and value > 0
+
+
+def test_parse_token_amount_reads_k_as_1024_and_keeps_fractions() -> None:
+    assert parse_token_amount("1.5k", "mean") == 1536.0
+    assert parse_token_amount("700.5", "mean") == 700.5
+    assert parse_token_amount("0", "mean", allow_zero=True) == 0.0
+    for bad in ("nan", "-1", "2G", "1e400"):
+        with pytest.raises(ConfigError, match="mean"):
+            parse_token_amount(bad, "mean")
+    with pytest.raises(ConfigError, match="largest accepted"):
+        parse_token_amount("9k", "mean", max_tokens=8192)

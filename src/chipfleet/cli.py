@@ -612,12 +612,12 @@ def plan_serve(
     input_tokens: Annotated[
         str | None,
         typer.Option(
-            help="With --rate: prompt lengths, e.g. 1024, uniform:128,2048, lognormal:mean=1500,sigma=1; "
-            "cap the longest with max=, e.g. lognormal:mean=1500,sigma=1,max=8192."
+            help="With --rate: prompt lengths (k = 1024), e.g. 1k, uniform:128,2k, lognormal:mean=1500,sigma=1; "
+            "cap the longest with max=, e.g. lognormal:mean=1500,sigma=1,max=8k."
         ),
     ] = None,
     output_tokens: Annotated[
-        str | None, typer.Option(help="With --rate: output lengths, same forms (max= caps them, e.g. max=2048).")
+        str | None, typer.Option(help="With --rate: output lengths, same forms (max= caps them, e.g. max=2k).")
     ] = None,
     duration: Annotated[
         float,

@@ -121,17 +121,23 @@ def parse_count(
     return value
 
 
-def parse_tokens(text: str, what: str, *, allow_zero: bool = False, max_tokens: int | None = None) -> int:
-    """A token length, a whole number where ``k`` = 1024 and ``M`` = 1024²: ``512``, ``2k`` = 2048, ``1.5k``."""
+def parse_token_amount(text: str, what: str, *, allow_zero: bool = False, max_tokens: float | None = None) -> float:
+    """A number of tokens that may be fractional (a distribution's mean or median), ``k`` = 1024, ``M`` = 1024²:
+    ``1500``, ``1.5k`` = 1536, ``700.5``. Use :func:`parse_tokens` where a whole length is meant."""
     t = _clean(text).replace(",", "").replace("_", "")
     m = _AMOUNT.match(t)
     if not m or m.group(2) not in LENGTH_SUFFIX:
         raise ConfigError(
             f"cannot read {what} {text!r} as a token length; write a whole number, k = 1024 tokens, e.g. 512, 2k, 128k"
         )
-    value = _bounded(
+    return _bounded(
         float(m.group(1)) * LENGTH_SUFFIX[m.group(2)], t, what, allow_zero=allow_zero, max_value=max_tokens, unit=""
     )
+
+
+def parse_tokens(text: str, what: str, *, allow_zero: bool = False, max_tokens: int | None = None) -> int:
+    """A token length, a whole number where ``k`` = 1024 and ``M`` = 1024²: ``512``, ``2k`` = 2048, ``1.5k``."""
+    value = parse_token_amount(text, what, allow_zero=allow_zero, max_tokens=max_tokens)
     if value != math.floor(value):
         raise ConfigError(f"{what} takes whole tokens (k = 1024), got {text!r} = {value:g}")
     return int(value)

@@ -343,7 +343,14 @@ def test_length_caps_are_in_the_advice_and_the_help() -> None:
 
     out = CliRunner().invoke(app, ["plan", "serve", "--help"], env={"COLUMNS": "240", "TERM": "dumb"}).output
     assert "max=" in out and "--strict" in out and "--startup-time" in out
-    assert "max=" in sp.LENGTH_CAP_ADVICE
+    assert "max=8k" in out and "uniform:128,2k" in out  # the token forms read k = 1024 (chipfleet.units)
+    assert "max=8k" in sp.LENGTH_CAP_ADVICE
+    # the advice's example is a form the option accepts, and means 8,192 tokens
+    from chipfleet.traces import LognormalLength, parse_length_dist
+
+    example = sp.LENGTH_CAP_ADVICE.split("--input-tokens ")[1].split(",")
+    dist = parse_length_dist(",".join(example[:3]).split(" ")[0])
+    assert isinstance(dist, LognormalLength) and dist.max_tokens == 8192
 
 
 def test_hourly_autoscaling_counts_the_churn_of_starting_instances() -> None:

@@ -178,6 +178,30 @@ def test_parse_forms() -> None:
         assert parse_length_dist(dist.spec()) == dist
 
 
+def test_token_counts_read_k_as_1024_like_every_token_option() -> None:
+    """--input-tokens 1k, uniform:128,2k and max=8k read k = 1024, as chipfleet.units.parse_tokens does."""
+    assert parse_length_dist("1k") == FixedLength(1024)
+    assert parse_length_dist("fixed:2k") == FixedLength(2048)
+    assert parse_length_dist("uniform:128,2k") == UniformLength(128, 2048)
+    assert parse_length_dist("uniform:low=0.5k,high=1M") == UniformLength(512, 1024**2)
+    capped = parse_length_dist("lognormal:mean=1500,sigma=1,max=8k")
+    assert isinstance(capped, LognormalLength) and capped.max_tokens == 8192
+    assert capped.mean_tokens == pytest.approx(1500)
+    by_k = parse_length_dist("lognormal:mean=1.5k,median=1k", role="output")
+    assert isinstance(by_k, LognormalLength)
+    assert by_k.mean_tokens == pytest.approx(1536) and by_k.median_tokens == pytest.approx(1024)
+    assert parse_length_dist("lognormal:median=700.5,sigma=0.5") == LognormalLength(700.5, 0.5)
+
+
+def test_job_chips_and_durations_stay_plain_numbers() -> None:
+    """k = 1024 is the token convention; chips and seconds of a job distribution are plain numbers."""
+    assert parse_length_dist("fixed:3600", role="duration") == FixedLength(3600)
+    with pytest.raises(ConfigError, match="not a number"):
+        parse_length_dist("fixed:1k", role="chips")
+    with pytest.raises(ConfigError, match="whole number of seconds"):
+        parse_length_dist("uniform:1.5,9", role="duration")
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
@@ -185,8 +209,13 @@ def test_parse_forms() -> None:
         ("gaussian:mean=3", "unknown length distribution"),
         ("fixd:3", "Did you mean fixed"),
         ("fixed:0", "between 1 and 10,000,000 tokens"),
-        ("fixed:1.5", "whole number"),
-        ("fixed:abc", "not a number"),
+        ("fixed:1.5", "whole number of tokens"),
+        ("fixed:abc", "cannot read fixed tokens 'abc' as a token length"),
+        ("fixed:1.3k", "whole number of tokens"),
+        ("fixed:2x", "cannot read fixed tokens '2x'"),
+        ("fixed:-5", "cannot read"),
+        ("uniform:1k,2G", "cannot read uniform high '2G'"),
+        ("lognormal:mean=1.5k,sigma=1,max=8q", "cannot read lognormal max '8q'"),
         ("uniform:5", "needs low and high"),
         ("uniform:9,2", "low <= high"),
         ("lognormal:mean=1000", "exactly two of mean, median, sigma"),
@@ -198,13 +227,13 @@ def test_parse_forms() -> None:
         ("trace:philly", "job trace"),
         ("trace:azure-conv:chips", "request trace"),
         ("fixed:1e30", "between 1 and 10,000,000 tokens"),
-        ("fixed:1e400", "must be finite"),
+        ("fixed:1e400", "finite"),
         ("uniform:1,1e12", "high <= 10,000,000"),
         ("lognormal:mean=1e300,sigma=1", "at most 10,000,000 tokens"),
         ("lognormal:median=1000,sigma=nan", "must be finite"),
         ("lognormal:median=1000,sigma=1e6", "sigma must be between 0 and 10"),
         ("lognormal:median=1000,sigma=1,max=1e12", "max must be between 1 and"),
-        ("lognormal:mean=inf,median=5", "must be finite"),
+        ("lognormal:mean=inf,median=5", "cannot read lognormal mean 'inf'"),
     ],
 )
 def test_parse_errors(text: str, message: str) -> None:

@@ -1390,7 +1390,7 @@ def _misses(result: ServeResult, slo: ServeSLO) -> dict[str, str]:
 
 LENGTH_CAP_ADVICE = (
     "or leave these requests out: drop them from the trace, or, with --rate, cap the lengths with max= "
-    "(e.g. --input-tokens lognormal:mean=1500,sigma=1,max=8192)"
+    "(e.g. --input-tokens lognormal:mean=1500,sigma=1,max=8k, where k = 1024 tokens)"
 )
 
 

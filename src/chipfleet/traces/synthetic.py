@@ -6,11 +6,15 @@ input lengths, then the output lengths, so the same seed gives the same trace. T
 
 Length distributions are small frozen records with a text form used on the command line::
 
-    "fixed:1024"                       every request 1,024 tokens ("1024" alone means the same)
-    "uniform:128,2048"                 whole numbers in [128, 2048] (also "uniform:low=128,high=2048")
-    "lognormal:mean=1000,sigma=1"      any two of mean, median, sigma; optional max=...
+    "fixed:1024"                       every request 1,024 tokens ("1024" or "1k" alone mean the same)
+    "uniform:128,2k"                   whole numbers in [128, 2048] (also "uniform:low=128,high=2048")
+    "lognormal:mean=1000,sigma=1"      any two of mean, median, sigma; optional max=..., e.g. max=8k
     "trace:azure-conv"                 resample a trace's input (or output, by role) lengths
     "trace:azure-conv:output"          ... naming the field; job traces offer :chips and :duration
+
+Token counts (the ``input`` and ``output`` roles) are read by :func:`chipfleet.units.parse_tokens`, as every
+token option is: ``k`` = 1024 and ``M`` = 1024² (``2k`` = 2048, ``max=8k`` = 8192). Job chips and durations (whole
+seconds) are plain numbers: a ``k`` there would be a token convention applied to something else.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from numpy.typing import NDArray
 from chipfleet.exceptions import ConfigError, did_you_mean
 from chipfleet.traces.registry import load_trace
 from chipfleet.traces.schema import MAX_REQUEST_TOKENS, JobTrace, RequestTrace
+from chipfleet.units import parse_token_amount
 
 LengthField = Literal["input", "output", "chips", "duration"]
 MAX_GENERATED = 10_000_000
@@ -33,9 +38,10 @@ MAX_GENERATED = 10_000_000
 largest public LLM trace we know of (BurstGPT, about 5.3M requests) and what one process simulates in minutes;
 a rate times duration beyond it is almost always a unit slip."""
 _FORMS = (
-    "fixed:1024, uniform:128,2048, lognormal:mean=1000,sigma=1 (any two of mean, median, sigma; optional max=), "
-    "trace:azure-conv[:input|output], trace:philly:chips|duration"
+    "fixed:1024, uniform:128,2k, lognormal:mean=1000,sigma=1 (any two of mean, median, sigma; optional max=, e.g. "
+    "max=8k), trace:azure-conv[:input|output], trace:philly:chips|duration; token counts read k = 1024"
 )
+_TOKEN_ROLES: tuple[LengthField, ...] = ("input", "output")
 
 
 @dataclass(frozen=True)
@@ -213,10 +219,19 @@ def _number(kind: str, key: str, text: str) -> float:
     return value
 
 
-def _whole(kind: str, key: str, text: str) -> int:
-    value = _number(kind, key, text)
+def _amount(kind: str, key: str, text: str, role: LengthField) -> float:
+    """A number of the role's unit: tokens (k = 1024, via :func:`parse_token_amount`) or a plain number."""
+    if role not in _TOKEN_ROLES:
+        return _number(kind, key, text)
+    # zero and the upper bound are left to the distribution's record, whose message gives the valid range
+    return parse_token_amount(text, f"{kind} {key}", allow_zero=True)
+
+
+def _whole(kind: str, key: str, text: str, role: LengthField = "input") -> int:
+    value = _amount(kind, key, text, role)
     if value != int(value):
-        raise ConfigError(f"{kind}: {key} must be a whole number of tokens, got {text!r}.")
+        unit = "tokens (k = 1024)" if role in _TOKEN_ROLES else "chips" if role == "chips" else "seconds"
+        raise ConfigError(f"{kind}: {key} must be a whole number of {unit}, got {text!r}.")
     return int(value)
 
 
@@ -245,20 +260,24 @@ def _parse_fixed(body: str, role: LengthField) -> LengthDist:
     params = _params("fixed", body, ("tokens",), ("tokens",))
     if "tokens" not in params:
         raise ConfigError(f"fixed needs a length, e.g. fixed:1024. Forms: {_FORMS}.")
-    return FixedLength(_whole("fixed", "tokens", params["tokens"]))
+    return FixedLength(_whole("fixed", "tokens", params["tokens"], role))
 
 
 def _parse_uniform(body: str, role: LengthField) -> LengthDist:
     params = _params("uniform", body, ("low", "high"), ("low", "high"))
     if set(params) != {"low", "high"}:
         raise ConfigError(f"uniform needs low and high, e.g. uniform:128,2048. Forms: {_FORMS}.")
-    return UniformLength(_whole("uniform", "low", params["low"]), _whole("uniform", "high", params["high"]))
+    return UniformLength(_whole("uniform", "low", params["low"], role), _whole("uniform", "high", params["high"], role))
 
 
 def _parse_lognormal(body: str, role: LengthField) -> LengthDist:
     params = _params("lognormal", body, ("mean", "median", "sigma", "max"))
-    cap = _whole("lognormal", "max", params["max"]) if "max" in params else None
-    given = {k: _number("lognormal", k, v) for k, v in params.items() if k != "max"}
+    cap = _whole("lognormal", "max", params["max"], role) if "max" in params else None
+    given = {
+        k: _number("lognormal", k, v) if k == "sigma" else _amount("lognormal", k, v, role)
+        for k, v in params.items()
+        if k != "max"
+    }
     if len(given) != 2:
         raise ConfigError(
             f"lognormal needs exactly two of mean, median, sigma (got {', '.join(sorted(given)) or 'none'}), "
@@ -301,7 +320,7 @@ def parse_length_dist(text: str, *, role: LengthField = "input") -> LengthDist:
     kind = kind.strip().lower()
     if not sep:
         try:
-            return FixedLength(_whole("fixed", "tokens", raw))
+            return FixedLength(_whole("fixed", "tokens", raw, role))
         except ConfigError:
             pass
     parser = _PARSERS.get(kind)
