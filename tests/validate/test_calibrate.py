@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from chipfleet.catalog import Catalog, load_catalog
+from chipfleet.catalog.loader import shipped_files
 from chipfleet.exceptions import ConfigError
 from chipfleet.report.validation import write_html
 from chipfleet.validate.calibrate import (
@@ -131,6 +132,19 @@ def test_shipped_calibration_is_reproducible(priors: Catalog, data: MeasurementS
         assert fam.compute_efficiency.si == pytest.approx(fit.eff.compute, rel=1e-3), name
         assert fam.memory_efficiency.si == pytest.approx(fit.eff.memory, rel=1e-3), name
         assert fam.calibration is not None and fam.calibration.data_sha256 == data.sha256
+
+
+def test_shipped_overlay_is_what_make_calibrate_writes(priors: Catalog, cal: Calibration) -> None:
+    """Every field of families_calibrated.yaml (all six parameters, validated flags, row counts, fallbacks,
+    bands) is what `make calibrate` writes today: a perf-model change that moves any fit fails here until
+    the overlay is regenerated."""
+    shipped = next(p for p in shipped_files() if p.name == "families_calibrated.yaml")
+    on_disk = yaml.safe_load(shipped.read_text(encoding="utf-8"))
+    fresh = overlay(cal, priors, "calibration.csv")
+    assert [f["name"] for f in on_disk["families"]] == [f["name"] for f in fresh["families"]]
+    for old, new in zip(on_disk["families"], fresh["families"], strict=True):
+        assert old == new, f"{old['name']} is stale: run `make calibrate`"
+    assert on_disk == fresh
 
 
 def test_cross_validated_accuracy_is_reported(priors: Catalog, data: MeasurementSet) -> None:
