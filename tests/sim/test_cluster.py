@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -336,3 +337,106 @@ def test_two_clusters_on_one_kernel(cat: Catalog) -> None:
     assert a.result().finish_s.tolist() == [10, 11]
     with pytest.raises(RuntimeError):
         a.start()
+
+
+# --- jobs larger than the fleet ---------------------------------------------------------------------------------
+
+
+def test_a_job_larger_than_every_type_is_counted_as_unplaceable(cat: Catalog) -> None:
+    """64 chips on one p5.48xlarge (8 chips) can never start: it is counted, with the sizes, not lost."""
+    m = ThroughputMatrix.from_relative({"p5.48xlarge": 1.0})
+    res = simulate_training(jobs([0, 0], [64, 4], [3600, 100]), Pool.build(cat, FleetSpec.parse("p5.48xlarge:1")),
+                            "fifo", m)  # fmt: skip
+    up = res.unplaceable
+    assert (res.jobs, res.completed, up.jobs, res.unfinished) == (2, 1, 1, 0)
+    assert res.rejected == 1 and math.isnan(res.first_start_s[0])
+    assert (up.largest_request_chips, up.largest_node_chips, up.most_chips_per_job) == (64, 8, 8)
+    assert up.most_chips_type == up.largest_node_type == "p5.48xlarge" and not up.every_job
+    assert "1 of the 2 jobs asks for more chips" in up.note() and "64 chips" in up.note()
+    d = json.loads(json.dumps(res.as_dict()))
+    assert d["unplaceable"]["jobs"] == 1 and d["unplaceable"]["largest_request_chips"] == 64
+    assert d["unplaceable"]["most_chips_per_job"] == 8 and "refused at submission" in d["unplaceable"]["note"]
+
+
+def test_the_most_one_job_can_hold_is_one_types_total(cat: Catalog) -> None:
+    """A job runs on one type: 3 × p5 (24 chips) and 3 × trn1 (48) hold a 48-chip job, not a 49-chip one."""
+    m = ThroughputMatrix.from_relative({"p5.48xlarge": 2.0, "trn1.32xlarge": 1.0})
+    res = simulate_training(jobs([0, 0], [48, 49], [100, 100]), Pool.build(cat, FleetSpec.parse(MIXED)), "fifo", m)
+    up = res.unplaceable
+    assert res.completed == 1 and up.jobs == 1 and np.isfinite(res.finish_s[0])
+    assert (up.most_chips_per_job, up.most_chips_type) == (48, "trn1.32xlarge")
+    assert (up.largest_node_chips, up.largest_node_type) == (16, "trn1.32xlarge")
+
+
+def test_a_trace_none_of_whose_jobs_fits_is_an_error_when_required(cat: Catalog) -> None:
+    m = ThroughputMatrix.from_relative({"p5.48xlarge": 1.0})
+    trace = jobs([0, 5], [64, 16], [3600, 60])
+    res = simulate_training(trace, Pool.build(cat, FleetSpec.parse("p5.48xlarge:1")), "fifo", m)
+    assert res.unplaceable.every_job and res.completed == 0 and res.unplaceable.jobs == 2
+    with pytest.raises(ConfigError, match=r"all 2 jobs ask for more chips .* asks for 64 chips.*p5\.48xlarge:8"):
+        simulate_training(trace, Pool.build(cat, FleetSpec.parse("p5.48xlarge:1")), "fifo", m, require_placeable=True)
+    # one job that fits is enough to simulate
+    ok = simulate_training(jobs([0, 5], [64, 8], [3600, 60]), Pool.build(cat, FleetSpec.parse("p5.48xlarge:1")),
+                           "fifo", m, require_placeable=True)  # fmt: skip
+    assert ok.completed == 1 and ok.unplaceable.jobs == 1
+
+
+def test_training_tables_say_how_many_jobs_could_not_be_placed(cat: Catalog) -> None:
+    from rich.console import Console
+
+    from chipfleet.report.sim import train_tables
+
+    m = ThroughputMatrix.from_relative({"p5.48xlarge": 1.0})
+    res = simulate_training(jobs([0, 0], [64, 4], [3600, 100]), Pool.build(cat, FleetSpec.parse("p5.48xlarge:1")),
+                            "fifo", m)  # fmt: skip
+    console = Console(width=120, record=True)
+    for table in train_tables(res):
+        console.print(table)
+    text = " ".join(console.export_text().split())
+    assert "completed / unplaceable / unfinished │ 1 / 1 / 0" in text
+    assert "64 / 8 chips (p5.48xlarge)" in text
+    assert "Unplaceable: 1 of the 2 jobs asks for more chips than the fleet can give one job" in text
+
+
+# --- the command line -------------------------------------------------------------------------------------------
+
+
+def _cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    from chipfleet.cli import main
+
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_simulate_train_reads_a_job_file_through_mapping(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """--mapping names a job file's columns and units, as for simulate serve and plan serve."""
+    path = tmp_path / "jobs.csv"
+    path.write_text("ts,gpus,runtime\n0,8,60\n30,4,2\n")
+    code, out, err = _cli(capsys, "simulate", "train", "--fleet", "p5.48xlarge:1", "--trace", str(path),
+                          "--mapping", "submit=ts,chips=gpus,duration=runtime,duration_unit=min", "--json")  # fmt: skip
+    assert code == 0, err
+    d = json.loads(out)
+    assert d["jobs"] == 2 and d["completed"] == 2
+    assert d["makespan_s"] == pytest.approx(3600 + 120)  # 60 min, then the 2-minute job waits for the node
+    code, _, err = _cli(capsys, "simulate", "train", "--fleet", "p5.48xlarge:1", "--trace", str(path))
+    assert code == 2 and "--mapping" in err and "submit=" in err
+    code, _, err = _cli(capsys, "simulate", "train", "--fleet", "p5.48xlarge:1", "--trace", str(path),
+                        "--mapping", "submit=ts,chips=gpus,duraton=runtime")  # fmt: skip
+    assert code == 2 and "duration" in err and len(err.strip().splitlines()) == 1
+
+
+def test_simulate_train_refuses_a_trace_no_job_fits(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = tmp_path / "jobs.csv"
+    path.write_text("submit,chips,duration\n0,64,3600\n")
+    mapping = "submit=submit,chips=chips,duration=duration"
+    code, out, err = _cli(capsys, "simulate", "train", "--fleet", "p5.48xlarge:1", "--trace", str(path),
+                          "--mapping", mapping)  # fmt: skip
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
+    assert "64 chips" in err and "most chips are 8" in err and "p5.48xlarge:8" in err
+    path.write_text("submit,chips,duration\n0,64,3600\n1,8,60\n")
+    code, out, err = _cli(capsys, "simulate", "train", "--fleet", "p5.48xlarge:1", "--trace", str(path),
+                          "--mapping", mapping, "--json")  # fmt: skip
+    assert code == 0, err
+    d = json.loads(out)
+    assert (d["completed"], d["unplaceable"]["jobs"], d["unfinished"]) == (1, 1, 0)

@@ -191,3 +191,17 @@ def test_routers_skip_closed_replicas(router: str) -> None:
     rng = np.random.default_rng(0)
     picks = {rt.choose(100, 10, view, rng) for _ in range(50)}
     assert picks <= {1, 3}
+
+
+def test_training_jobs_larger_than_the_training_types_are_unplaceable(cat: Catalog) -> None:
+    """p4d.24xlarge × 6 (48 chips) trains; inf2 only serves: a 64-chip job is counted apart, never run."""
+    trace = JobTrace(name="big", submit_s=np.zeros(2), chips=np.array([64, 8]), duration_s=np.full(2, 600.0))
+    res = simulate_mixed(get_model("llama-3-8b"), requests(1.0, 900), trace, FleetSpec.parse(FLEET), cat,
+                         until_s=900.0)  # fmt: skip
+    up = res.train.unplaceable
+    assert up.jobs == 1 and up.most_chips_per_job == 48 and up.most_chips_type == "p4d.24xlarge"
+    assert res.train.completed == 1 and json.loads(json.dumps(res.as_dict()))["train"]["unplaceable"]["jobs"] == 1
+    too_big = JobTrace(name="big", submit_s=np.zeros(1), chips=np.array([64]), duration_s=np.full(1, 600.0))
+    with pytest.raises(ConfigError, match="nothing to simulate: the trace's one job asks for more chips"):
+        simulate_mixed(get_model("llama-3-8b"), requests(1.0, 900), too_big, FleetSpec.parse(FLEET), cat,
+                       until_s=900.0, require_placeable=True)  # fmt: skip

@@ -161,23 +161,36 @@ def serve_plots(
     return paths
 
 
+def _chip_hours(chip_s: float) -> str:
+    """Chip-hours, whole above 100, else with a decimal (a short job's 0.1 h is not 0)."""
+    h = chip_s / 3600
+    return f"{h:,.0f}" if h >= 100 else f"{h:,.1f}" if h >= 0.1 or h == 0 else f"{h:.2g}"
+
+
 def train_tables(r: ClusterResult) -> list[Table]:
+    up = r.unplaceable
+    unplaceable_note = f"Unplaceable: {up.note()}. " if up.jobs else ""
     head = Table(
         title=f"Training cluster: {r.trace} ({r.jobs:,} jobs), policy {r.policy}",
-        caption="Jobs are charged for the chips they hold (allocated chip-hours × price per chip); idle "
-        "capacity is not charged to them but shown apart, and the fleet's bill is every instance for the span.",
+        caption=unplaceable_note + "Jobs are charged for the chips they hold (allocated chip-hours × price per "
+        "chip); idle capacity is not charged to them but shown apart, and the fleet's bill is every instance for "
+        "the span.",
     )
     head.add_column("quantity")
     head.add_column("value", justify="right")
     stats = ("mean", "p50", "p90", "p99")
     rows = [
-        ("completed / rejected / unfinished", f"{r.completed:,} / {r.rejected:,} / {r.unfinished:,}"),
+        ("completed / unplaceable / unfinished", f"{r.completed:,} / {up.jobs:,} / {r.unfinished:,}"),
+        (
+            "largest job / most chips one job can hold",
+            f"{up.largest_request_chips:,} / {up.most_chips_per_job:,} chips ({up.most_chips_type})",
+        ),
         ("makespan", _ms(r.makespan_s)),
         ("job completion time mean / p50 / p90 / p99", " / ".join(_ms(getattr(r.jct, k)) for k in stats)),
         ("queueing delay mean / p50 / p90 / p99", " / ".join(_ms(getattr(r.queueing, k)) for k in stats)),
         ("preemptions", f"{r.preemptions:,}"),
         ("chips busy / allocated", f"{_pct(r.utilisation)} / {_pct(r.allocated_share)}"),
-        ("busy / allocated chip-hours", f"{r.busy_chip_s / 3600:,.0f} / {r.allocated_chip_s / 3600:,.0f}"),
+        ("busy / allocated chip-hours", " / ".join(_chip_hours(x) for x in (r.busy_chip_s, r.allocated_chip_s))),
         (
             "custom silicon share (chip-hours / work)",
             f"{_pct(r.custom_silicon_chip_share)} / {_pct(r.custom_silicon_work_share)}",

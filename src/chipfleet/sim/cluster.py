@@ -216,6 +216,67 @@ class TypeUsage:
 
 
 @dataclass(frozen=True)
+class Unplaceable:
+    """Jobs refused at submission because no instance type of the fleet has as many chips as they ask for.
+
+    A job runs on one instance type: on one node when it fits on one, else on whole nodes of that type, so the
+    most chips one job can hold is the largest type's total (``most_chips_per_job``, on ``most_chips_type``).
+    A job asking for more can never start, however long it waits; it is counted here, never run.
+    """
+
+    jobs: int  # refused at submission
+    total_jobs: int  # jobs in the trace
+    largest_request_chips: int  # the trace's largest request (0 for an empty trace)
+    largest_node_chips: int  # chips of the fleet's largest instance
+    largest_node_type: str  # its type
+    most_chips_per_job: int  # the largest type's total chips
+    most_chips_type: str  # that type
+
+    @property
+    def every_job(self) -> bool:
+        """True when the trace has jobs and none of them can be placed."""
+        return self.total_jobs > 0 and self.jobs == self.total_jobs
+
+    def _what(self) -> str:
+        if self.every_job:
+            who = "the trace's one job asks" if self.jobs == 1 else f"all {self.jobs:,} jobs ask"
+        else:
+            who = f"{self.jobs:,} of the {self.total_jobs:,} jobs {'asks' if self.jobs == 1 else 'ask'}"
+        return f"{who} for more chips than the fleet can give one job"
+
+    def _why(self) -> str:
+        return (
+            f"the largest asks for {self.largest_request_chips:,} chips, and a job runs on one instance type, of "
+            f"which the most chips are {self.most_chips_per_job:,} (on {self.most_chips_type}; the largest "
+            f"instance, {self.largest_node_type}, has {self.largest_node_chips:,})"
+        )
+
+    def note(self) -> str:
+        """One sentence on the refused jobs ('' when there are none)."""
+        if self.jobs == 0:
+            return ""
+        refused = "it was" if self.jobs == 1 else "they were"
+        return f"{self._what()}, so {refused} refused at submission and never run: {self._why()}"
+
+    def error(self) -> str:
+        """The message when no job can be placed: what, why and how to fix."""
+        return f"nothing to simulate: {self._what()}: {self._why()}; {self.advice()}"
+
+    def advice(self) -> str:
+        """How to place them: enough instances of a type, or leave the large jobs out."""
+        need = -(-self.largest_request_chips // max(self.largest_node_chips, 1))
+        return (
+            f"give one instance type at least {self.largest_request_chips:,} chips (e.g. "
+            f"{self.largest_node_type}:{need} in the fleet) or leave the large jobs out of the trace"
+        )
+
+    def as_dict(self) -> dict[str, object]:
+        d: dict[str, object] = dict(self.__dict__)
+        d["note"] = self.note()
+        return d
+
+
+@dataclass(frozen=True)
 class ClusterResult:
     """What one training-cluster simulation measured. Per-job arrays are indexed like the trace."""
 
@@ -224,7 +285,7 @@ class ClusterResult:
     seed: int
     jobs: int
     completed: int
-    rejected: int
+    unplaceable: Unplaceable  # jobs refused at submission: more chips than any type of the fleet has
     unfinished: int
     preemptions: int
     span_s: float
@@ -254,6 +315,11 @@ class ClusterResult:
     finish_s: NDArray[np.float64] = field(repr=False)
     last_type: NDArray[np.int64] = field(repr=False)  # index into ``types``; -1 never started
 
+    @property
+    def rejected(self) -> int:
+        """Jobs refused at submission (every refused job is unplaceable: see :class:`Unplaceable`)."""
+        return self.unplaceable.jobs
+
     def as_dict(self, per_job: bool = False) -> dict[str, Any]:
         d: dict[str, Any] = {
             "trace": self.trace,
@@ -262,6 +328,7 @@ class ClusterResult:
             "jobs": self.jobs,
             "completed": self.completed,
             "rejected": self.rejected,
+            "unplaceable": self.unplaceable.as_dict(),
             "unfinished": self.unfinished,
             "preemptions": self.preemptions,
             "span_s": _json(self.span_s),
@@ -374,7 +441,10 @@ class TrainingCluster:
         self.types: tuple[TypeInfo, ...] = tuple(types)
         self._type_of = {info.name: info.index for info in types}
         self._node_jobs: dict[int, dict[int, None]] = {}  # node id -> jobs holding chips on it
-        self._capacity_chips = max(t.total_instances * t.chips_per_instance for t in types)
+        most = max(types, key=lambda t: (t.total_instances * t.chips_per_instance, -t.index))
+        widest = max(types, key=lambda t: (t.chips_per_instance, -t.index))
+        self._capacity_chips = most.total_instances * most.chips_per_instance
+        self._capacity_names = (most.name, widest.name, widest.chips_per_instance)
 
         n = len(trace)
         self._submit: list[float] = trace.submit_s.tolist()
@@ -409,6 +479,28 @@ class TrainingCluster:
         self._started = False
         self._closed = False
         self._start_events = 0
+
+    def unplaceable(self, jobs: int | None = None) -> Unplaceable:
+        """The trace's jobs that ask for more chips than any one type has (``jobs`` overrides the count: the
+        result counts those refused so far). Known before the run: :func:`simulate_training` checks it."""
+        chips = self.trace.chips
+        count = int(np.count_nonzero(chips > self._capacity_chips)) if jobs is None else jobs
+        most_type, widest_type, widest_chips = self._capacity_names
+        return Unplaceable(
+            jobs=count,
+            total_jobs=len(self.trace),
+            largest_request_chips=int(chips.max()) if chips.size else 0,
+            largest_node_chips=widest_chips,
+            largest_node_type=widest_type,
+            most_chips_per_job=self._capacity_chips,
+            most_chips_type=most_type,
+        )
+
+    def require_placeable(self) -> None:
+        """Raise :class:`ConfigError` when the trace has jobs and none of them fits the fleet."""
+        u = self.unplaceable()
+        if u.every_job:
+            raise ConfigError(u.error())
 
     # --- events ------------------------------------------------------------------------------------------
 
@@ -868,7 +960,7 @@ class TrainingCluster:
             seed=seed,
             jobs=len(self.trace),
             completed=completed,
-            rejected=rejected,
+            unplaceable=self.unplaceable(rejected),
             unfinished=len(self.trace) - completed - rejected,
             preemptions=self._preemptions,
             span_s=span,
@@ -958,11 +1050,15 @@ def simulate_training(
     progress: Callable[[float], None] | None = None,
     pue: float | None = None,
     window_s: float | None = None,
+    require_placeable: bool = False,
 ) -> ClusterResult:
     """Replay ``trace`` on ``pool`` under ``policy`` (a registered name or a :class:`Policy`).
 
     ``pool`` accumulates busy time, so give each run a fresh one (``Pool.build``). ``pue`` overrides the
     regions' PUE; ``window_s`` is the width of the utilisation-over-time windows (default: span / 100).
+    Jobs larger than any type of the fleet are refused and counted in the result's ``unplaceable``; with
+    ``require_placeable`` (the CLI's choice) a trace none of whose jobs fits is a :class:`ConfigError`
+    before anything runs.
     """
     if any(n.busy_chip_s > 0 for n in pool.nodes):
         raise ConfigError(
@@ -971,6 +1067,8 @@ def simulate_training(
     pol = get_policy(policy) if isinstance(policy, str) else policy
     sim = Simulation(seed=seed)
     cluster = TrainingCluster(sim, trace, pool, pol, matrix, pue=pue, window_s=window_s)
+    if require_placeable:
+        cluster.require_placeable()
     cluster.start()
     sim.run(until if until is not None else math.inf, progress)
     return cluster.result(until=until, seed=seed)

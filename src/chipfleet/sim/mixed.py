@@ -475,12 +475,15 @@ def simulate_mixed(
     pricing: Pricing = Pricing.ON_DEMAND,
     pue: float | None = None,
     progress: Callable[[float], None] | None = None,
+    require_placeable: bool = False,
 ) -> MixedResult:
     """Run ``requests`` and ``jobs`` on one pool under a sharing policy until ``until_s`` (default: the last
     request arrival). ``progress`` is called with the simulated time every 50,000 events.
 
     Without ``matrix``, training speeds come from :func:`~chipfleet.sim.throughput.throughput_matrix` over the
-    types that can train its reference workload; the others (e.g. Inferentia) only serve.
+    types that can train its reference workload; the others (e.g. Inferentia) only serve. Jobs larger than any
+    training type of the fleet are refused and counted in ``train.unplaceable``; with ``require_placeable``
+    (the CLI's choice) a job trace none of whose jobs fits is a :class:`ConfigError` before anything runs.
     """
     opts = options or MixedOptions()
     sopts = serve_options or ServeOptions()
@@ -503,6 +506,8 @@ def simulate_mixed(
     serving = ServingSystem(sim, model, requests, pool, candidates, router=router, options=sopts, open_nodes=first)
     train_policy = get_policy(training_policy) if isinstance(training_policy, str) else training_policy
     training = TrainingCluster(sim, jobs, pool, train_policy, matrix, pue=pue, instance_types=trainable)
+    if require_placeable:
+        training.require_placeable()
     controller = SharingController(sim, serving, training, policy, order, opts)
     serving.start()
     training.start()
