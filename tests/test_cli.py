@@ -185,7 +185,7 @@ def test_validate_cross_validated_html(capsys: pytest.CaptureFixture[str], tmp_p
 def test_calibrate_writes_overlay(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("COLUMNS", "200")  # the table's family names fold on a narrow terminal
+    monkeypatch.setenv("COLUMNS", "80")  # the table's family names stay whole on a narrow terminal
     out_path = tmp_path / "fit.yaml"
     code, out, _ = run(capsys, "calibrate", "--out", str(out_path))
     assert code == 0 and "nvidia-hopper" in out

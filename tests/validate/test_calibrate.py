@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import math
 from pathlib import Path
@@ -10,11 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from rich.console import Console
 
 from chipfleet.catalog import Catalog, load_catalog
 from chipfleet.catalog.loader import shipped_files
 from chipfleet.exceptions import ConfigError
-from chipfleet.report.validation import write_html
+from chipfleet.report.validation import calibration_table, write_html
 from chipfleet.validate.calibrate import (
     MIN_BAND_ROWS,
     MIN_BAND_SOURCES,
@@ -147,6 +149,23 @@ def test_shipped_overlay_is_what_make_calibrate_writes(priors: Catalog, cal: Cal
     assert on_disk == fresh
 
 
+@pytest.mark.parametrize("width", [80, 200])
+def test_calibration_table_reads_whole_at_80_columns(cal: Calibration, width: int) -> None:
+    """Every family name and every prior and fitted number printed whole (no fold, no ellipsis), within width."""
+    console = Console(width=width, record=True, file=io.StringIO())
+    console.print(calibration_table(cal))
+    lines = console.export_text().splitlines()
+    assert max(len(line) for line in lines) <= width
+    assert not any("…" in line for line in lines)
+    starts = [line.split()[0] for line in lines if line.strip()]
+    for name, fit in cal.fits.items():
+        assert name in starts, f"{name} is not whole at the start of a line"
+        prior = cal.priors[name]
+        row = next(i for i, line in enumerate(lines) if line.split() and line.split()[0] == name)
+        assert f"{prior.memory:.3g}" in lines[row].split() and f"{fit.eff.memory:.3g}" in lines[row + 1].split()
+        assert f"{fit.rows} row" in lines[row + 1]
+
+
 def test_cross_validated_accuracy_is_reported(priors: Catalog, data: MeasurementSet) -> None:
     report = validate(data, priors, cross_validate=True)
     assert report.coverage > 0.5
@@ -216,7 +235,7 @@ def test_validated_rows_carry_their_range(cv_report: ValidationReport) -> None:
         low, high = r.range
         assert 0 < low < high
         assert r.in_range is (low <= r.measured <= high)
-    inside = [r.in_range for r in cv_report.results]
+    inside = [r.in_range is True for r in cv_report.results]
     assert cv_report.band_coverage == pytest.approx(sum(inside) / len(inside))
     rows = {d["id"]: d for d in cv_report.as_dict()["rows"] if "range" in d}
     assert len(rows) == len(cv_report.results)
