@@ -251,8 +251,28 @@ def test_infeasible_slo_names_the_bucket(cat: Catalog) -> None:
     assert err.value.buckets and all(label.startswith("in ") for label in err.value.buckets)
 
 
+def test_a_tp_no_instance_can_run_names_the_chip_counts(cat: Catalog) -> None:
+    """--tp 30: no instance has 30 chips (or a multiple); the error says so, with the chip counts and the degrees
+    that work, instead of 'rejected: none matched'."""
+    c = sp.ServeConstraints(instances=("p5.48xlarge", "inf2.48xlarge"), tp=(30,))
+    with pytest.raises(InfeasibleServeError) as err:
+        sp.serve(get_model("llama-3-8b"), _trace(duration_s=30.0), SLO, catalog=cat, constraints=c, replay_rounds=0)
+    text = str(err.value)
+    assert "none matched" not in text and "at --tp 30" in text
+    assert "the allowed instances have 8, 12 chips" in text and "32 query heads" in text
+    assert "8 (p5.48xlarge)" in text and "12 (inf2.48xlarge)" in text and "3 (inf2.48xlarge)" in text
+    assert "drop --tp" in text
+    # 3 divides inf2.48xlarge's 12 chips (Neuron pads the heads), so it is planned there and not refused
+    plan = sp.serve(get_model("llama-3-8b"), _trace(duration_s=30.0, max_prompt=4000), SLO, catalog=cat,
+                    constraints=replace(c, tp=(3,)), replay_rounds=0)  # fmt: skip
+    assert {(e.deployment.instance, e.deployment.tp) for e in plan.mix.entries} == {("inf2.48xlarge", 3)}
+
+
 def test_nothing_allowed_is_a_clear_error(cat: Catalog) -> None:
     with pytest.raises(InfeasibleServeError, match="no allowed instance type can hold llama-3-70b"):
+        sp.serve(get_model("llama-3-70b"), _trace(), SLO, catalog=cat,
+                 constraints=sp.ServeConstraints(instances=("inf2.xlarge",)), replay_rounds=0)  # fmt: skip
+    with pytest.raises(InfeasibleServeError, match=r"model does not fit at that tp: \d+"):
         sp.serve(get_model("llama-3-70b"), _trace(), SLO, catalog=cat,
                  constraints=sp.ServeConstraints(instances=("inf2.xlarge",)), replay_rounds=0)  # fmt: skip
     with pytest.raises(UnknownNameError, match=r"Did you mean g6e\.xlarge"):

@@ -371,6 +371,43 @@ def _allowed(catalog: Catalog, c: ServeConstraints, rejected: Counter[str]) -> l
     return out
 
 
+TP_MISMATCH = "no --tp value is a valid degree of it (tp must divide its chips and, on GPUs, the query heads)"
+
+
+def no_deployment_reason(model: ModelArch, catalog: Catalog, c: ServeConstraints, rejected: Counter[str]) -> str:
+    """Why :func:`deployments` found nothing: the real reason, not a count of nothing.
+
+    With ``--tp`` values that divide no allowed instance's chips (or, on GPUs, the model's query heads), it lists
+    the chip counts the allowed instances have and the degrees that would work; otherwise the rejection counts.
+    """
+    allowed = _allowed(catalog, c, Counter())
+    if not allowed:
+        reasons = "; ".join(f"{k}: {n}" for k, n in rejected.items()) or "no instance type matched"
+        return (
+            f"no allowed instance type has a price to plan with ({reasons}); check --instances, --clouds, --region "
+            "and --pricing"
+        )
+    asked = ", ".join(str(t) for t in c.tp)
+    if c.tp and rejected.get(TP_MISMATCH, 0) == len(allowed):
+        chips = sorted({hardware_for(catalog, inst).chips_per_instance for inst in allowed})
+        works: dict[int, list[str]] = {}
+        for inst in allowed:
+            for t in valid_tp_degrees(model, hardware_for(catalog, inst)):
+                works.setdefault(t, []).append(inst.name)
+        valid = ", ".join(f"{t} ({works[t][0]}{' …' if len(works[t]) > 1 else ''})" for t in sorted(works))
+        return (
+            f"no allowed instance type can run {model.name} at --tp {asked}: a replica's tp must divide the chips "
+            f"of one instance (and, on GPUs, {model.name}'s {model.n_heads} query heads), and the allowed instances "
+            f"have {', '.join(str(n) for n in chips)} chips; tp values that would work: {valid}. Give one of those "
+            "or drop --tp to let the planner choose"
+        )
+    reasons = "; ".join(f"{k}: {n}" for k, n in rejected.items() if n) or "no configuration was tried"
+    return (
+        f"no allowed instance type can hold {model.name} ({reasons}); check --instances, --clouds, --region, "
+        f"--pricing, --precision{' and --tp' if c.tp else ''}"
+    )
+
+
 def deployments(
     model: ModelArch,
     buckets: Sequence[Bucket],
@@ -392,6 +429,8 @@ def deployments(
         region = catalog.region(price.region)
         power = instance_power_w(catalog, inst)
         degrees = [t for t in valid_tp_degrees(model, hw) if not constraints.tp or t in constraints.tp]
+        if not degrees:
+            rejected[TP_MISMATCH] += 1
         for prec in constraints.precisions:
             for tp in degrees:
                 for seqs in constraints.max_seqs:
@@ -1076,11 +1115,7 @@ def serve(
     say(f"capacities of every allowed configuration for {len(buckets)} buckets")
     deps = deployments(model, buckets, slo, cat, c, rejected, quantile)
     if not deps:
-        raise InfeasibleServeError(
-            f"no allowed instance type can hold {model.name} (rejected: {dict(rejected) or 'none matched'}); "
-            "check --instances, --clouds, --region, --pricing, --precision and --tp",
-            [],
-        )
+        raise InfeasibleServeError(no_deployment_reason(model, cat, c, rejected), [])
     excluded = None
     limit = max(d.kv_capacity_tokens for d in deps)
     context = trace.input_tokens + trace.output_tokens
