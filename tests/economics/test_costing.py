@@ -37,7 +37,7 @@ H100_IDLE_W = 0.113 * 700
 # ===================================================================== price, energy, carbon
 def test_cost_is_price_times_instances_times_hours(catalog: Catalog) -> None:
     inst = catalog.instance("test.h100x8")
-    price = pick_price(inst, "test-region", Pricing.ON_DEMAND)
+    price = pick_price(catalog, inst, "test-region", Pricing.ON_DEMAND)
     fp = footprint(catalog, inst, instances=3, time_s=7200.0, busy_fraction=0.5, price=price)
     assert price.usd_per_h == 50.0
     assert fp.cost_usd == pytest.approx(50.0 * 3 * 2.0, rel=EXACT)  # $300
@@ -51,7 +51,7 @@ def test_cost_is_price_times_instances_times_hours(catalog: Catalog) -> None:
 @settings(max_examples=50, deadline=None)
 def test_energy_and_carbon_formulas(catalog: Catalog, instances: int, time_s: float, busy: float) -> None:
     inst = catalog.instance("test.h100x8")
-    price = pick_price(inst, "test-region", Pricing.ON_DEMAND)
+    price = pick_price(catalog, inst, "test-region", Pricing.ON_DEMAND)
     fp = footprint(catalog, inst, instances, time_s, busy, price)
     power_w = instance_power_w(catalog, inst).power_w(busy)
     assert fp.avg_power_w == pytest.approx(power_w, rel=EXACT)
@@ -67,7 +67,7 @@ def test_energy_worked_example(catalog: Catalog) -> None:
     """One test.h100x8 for one hour at busy 0.5: 8 × (79.1 + (700 − 79.1) × 0.5) + 1269.06 W host
     = 4385.5 W IT; × 1.2 PUE = 5.2626 kWh; × 400 g/kWh = 2.105 kg CO2e."""
     inst = catalog.instance("test.h100x8")
-    fp = footprint(catalog, inst, 1, 3600.0, 0.5, pick_price(inst, "test-region", Pricing.ON_DEMAND))
+    fp = footprint(catalog, inst, 1, 3600.0, 0.5, pick_price(catalog, inst, "test-region", Pricing.ON_DEMAND))
     it_w = 8 * (H100_IDLE_W + (700 - H100_IDLE_W) * 0.5) + H100_HOST_W
     assert it_w == pytest.approx(4385.457, rel=1e-6)
     assert fp.avg_power_w == pytest.approx(it_w, rel=1e-9)
@@ -77,7 +77,7 @@ def test_energy_worked_example(catalog: Catalog) -> None:
 
 def test_region_without_grid_intensity_has_no_co2(catalog: Catalog) -> None:
     inst = catalog.instance("test.h100x8")
-    fp = footprint(catalog, inst, 1, 3600.0, 0.5, pick_price(inst, "test-nogrid", Pricing.SPOT))
+    fp = footprint(catalog, inst, 1, 3600.0, 0.5, pick_price(catalog, inst, "test-nogrid", Pricing.SPOT))
     assert fp.co2_kg is None
     assert fp.cost_usd == pytest.approx(20.0, rel=EXACT)
     assert any("CO2 not computed" in a for a in fp.assumptions)
@@ -110,21 +110,21 @@ def test_power_between_idle_and_tdp(catalog: Catalog, name: str, busy: float, ot
 # ===================================================================== price lookup
 def test_pick_price_cheapest_region_when_none_given(catalog: Catalog) -> None:
     inst = catalog.instance("test.h100x8")
-    assert pick_price(inst, None, Pricing.ON_DEMAND).region == "test-region"  # $50 < $60
-    assert pick_price(inst, "test-clean", Pricing.ON_DEMAND).usd_per_h == 60.0
+    assert pick_price(catalog, inst, None, Pricing.ON_DEMAND).region == "test-region"  # $50 < $60
+    assert pick_price(catalog, inst, "test-clean", Pricing.ON_DEMAND).usd_per_h == 60.0
 
 
 def test_pick_price_error_names_instance_and_known_prices(catalog: Catalog) -> None:
     inst = catalog.instance("test.h100x8")
     with pytest.raises(ConfigError) as err:
-        pick_price(inst, "test-region", Pricing.SPOT)
+        pick_price(catalog, inst, "test-region", Pricing.SPOT)
     msg = str(err.value)
     assert "test.h100x8" in msg
     assert "spot" in msg and "test-region" in msg
     for known in ("test-region/on-demand", "test-clean/on-demand", "test-nogrid/spot"):
         assert known in msg
     with pytest.raises(ConfigError, match="reserved"):
-        pick_price(inst, None, Pricing.RESERVED)
+        pick_price(catalog, inst, None, Pricing.RESERVED)
 
 
 # ===================================================================== end-to-end JSON

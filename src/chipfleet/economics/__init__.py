@@ -13,11 +13,13 @@ from chipfleet.economics.estimate import (
     estimate_serving,
     estimate_training,
 )
+from chipfleet.economics.spot import SpotModel
 
 __all__ = [
     "Footprint",
     "PowerModel",
     "ServingEstimate",
+    "SpotModel",
     "TrainingEstimate",
     "estimate_serving",
     "estimate_training",

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from chipfleet.catalog import Catalog, Instance, Price, Pricing, Region
-from chipfleet.exceptions import ConfigError
 
 J_PER_KWH = 3.6e6
 
@@ -60,17 +59,14 @@ def instance_power_w(catalog: Catalog, instance: Instance) -> PowerModel:
     return PowerModel(chips=instance.chips, chip_tdp_w=chip.tdp_w, chip_idle_w=idle, host_w=host, host_note=note)
 
 
-def pick_price(instance: Instance, region: str | None, pricing: Pricing) -> Price:
-    """The price to use: in ``region`` if given, else the cheapest region with that pricing."""
-    price = instance.price(region, pricing)
-    if price is None:
-        have = ", ".join(f"{p.region}/{p.pricing.value}" for p in instance.prices) or "none"
-        where = f"in {region} " if region else ""
-        raise ConfigError(
-            f"no {pricing.value} price for {instance.name} {where}in the catalog (prices known: {have}); "
-            f"pick another --region/--pricing or add a price with --catalog overlay.yaml"
-        )
-    return price
+def pick_price(catalog: Catalog, instance: Instance | str, region: str | None, pricing: Pricing) -> Price:
+    """The price to use: in ``region`` if given, else the cheapest region with that pricing.
+
+    Delegates to :meth:`Catalog.require_price`, so a miss is a :class:`ConfigError` that lists this instance's
+    prices and the instances that do have a ``pricing`` price (reserved prices are few), and a misspelt region
+    says "did you mean".
+    """
+    return catalog.require_price(instance, region, pricing)
 
 
 @dataclass(frozen=True)

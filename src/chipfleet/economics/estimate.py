@@ -8,6 +8,12 @@ from typing import Any
 
 from chipfleet.catalog import Catalog, Pricing
 from chipfleet.economics.costing import Footprint, footprint, pick_price
+from chipfleet.economics.spot import (
+    CHECKPOINT_BYTES_PER_PARAM,
+    SpotModel,
+    spot_capacity_caveat,
+    spot_stops_sentence,
+)
 from chipfleet.economics.uncertainty import speed_band, speed_range, time_range
 from chipfleet.exceptions import ConfigError, DoesNotFitError
 from chipfleet.perf.hardware import Hardware, hardware_for
@@ -43,10 +49,19 @@ class TrainingEstimate:
     parallelism_chosen: bool
     validated: bool
     band: tuple[float, float] | None = None  # speed factors from the family's cross-validated error
+    spot_overhead: float = 0.0  # share of time added by spot interruptions (0 unless on spot)
+    spot_interruptions: float = 0.0  # expected times the whole job is stopped over the run (0 unless on spot)
+    spot_model: str | None = None  # SpotModel.describe() when on spot
+    caveats: tuple[str, ...] = ()  # what the figures include of spot and what they leave out
 
     @property
     def time_s(self) -> float:
+        """Wall time of the run, spot interruptions included (``failure_free_time_s × (1 + spot_overhead)``)."""
         return self.footprint.time_s
+
+    @property
+    def failure_free_time_s(self) -> float:
+        return self.time_s / (1.0 + self.spot_overhead)
 
     def ranges(self) -> dict[str, list[float] | None]:
         """10th-90th percentile ranges: speeds scale with the band, times (and cost, energy) inversely."""
@@ -75,6 +90,9 @@ class TrainingEstimate:
             "mfu": s.mfu,
             "hfu": s.hfu,
             "time_s": self.time_s,
+            "failure_free_time_s": self.failure_free_time_s,
+            "spot_overhead": self.spot_overhead,
+            "spot_interruptions_expected": self.spot_interruptions,
             "cost_usd": self.footprint.cost_usd,
             "energy_kwh": self.footprint.energy_kwh,
             "co2_kg": self.footprint.co2_kg,
@@ -89,7 +107,13 @@ class TrainingEstimate:
             "validated": self.validated,
             "range": self.ranges()["time_s"],
             "ranges": self.ranges(),
-            "assumptions": [*s.assumptions, *self.footprint.assumptions, _band_note(self.band, self.validated)],
+            "assumptions": [
+                *s.assumptions,
+                *self.footprint.assumptions,
+                *([self.spot_model] if self.spot_model else []),
+                _band_note(self.band, self.validated),
+            ],
+            "caveats": list(self.caveats),
         }
 
 
@@ -112,12 +136,18 @@ def estimate_training(
     fixed: dict[str, object] | None = None,
     region: str | None = None,
     pricing: Pricing = Pricing.ON_DEMAND,
+    spot: SpotModel | None = None,
 ) -> TrainingEstimate:
     """Time, cost, energy and CO2 of training ``setup.model`` on ``tokens`` tokens.
 
     ``fixed`` holds the parallelism fields the user gave (tp, pp, dp, cp, ep, zero, micro_batch,
     recompute); the rest are chosen to minimise step time among splits that fit. Raises
     :class:`DoesNotFitError` with what would fit when nothing does.
+
+    time = steps × step time × spot factor; on spot the factor is :meth:`SpotModel.overhead_factor` for the
+    whole synchronous job (``instances`` × the per-instance interruption rate, checkpoints of
+    ``CHECKPOINT_BYTES_PER_PARAM`` per parameter), the same model the planner uses; elsewhere 1. Cost, energy
+    and CO2 follow the longer time. ``spot`` defaults to :class:`SpotModel`'s defaults.
     """
     check_training_tokens(tokens)
     inst = catalog.instance(instance)
@@ -127,7 +157,9 @@ def estimate_training(
     unknown = set(fixed) - {*PARALLELISM_FIELDS, "virtual_stages"}
     if unknown:
         raise ConfigError(f"unknown parallelism field(s) {sorted(unknown)}")
-    price = pick_price(inst, region, pricing)  # fail early, before the search
+    price = pick_price(catalog, inst, region, pricing)  # fail early, before the search
+    spot = (spot or SpotModel()) if price.pricing is Pricing.SPOT else None
+    spot_factor = 1.0 if spot is None else _spot_factor(spot, setup, inst.name, instances)  # early too
     complete = {"tp", "pp", "dp"} <= set(fixed)
     check_fixed_fields(setup.model, setup, hw, instances, fixed)
     if complete:
@@ -154,7 +186,18 @@ def estimate_training(
             )
         step = choice.step
     steps = math.ceil(tokens / (setup.global_batch * setup.seq_len))
-    time_s = steps * step.step_time_s
+    failure_free_s = steps * step.step_time_s
+    time_s = failure_free_s * spot_factor
+    interruptions, spot_note = 0.0, None
+    caveats: tuple[str, ...] = ()
+    if spot is not None:
+        interruptions = spot.expected_interruptions(instances, time_s)
+        spot_note = spot.describe()
+        capacity = spot_capacity_caveat(inst.name, instances, instances * hw.chips_per_instance)
+        caveats = (
+            spot_stops_sentence(spot, inst.name, instances, interruptions, spot_factor - 1.0),
+            *([capacity] if capacity else []),
+        )
     busy = (step.breakdown["compute_s"] + step.breakdown["memory_s"] + step.breakdown["optimizer_s"]) / step.step_time_s
     fp = footprint(catalog, inst, instances, time_s, busy, price)
     return TrainingEstimate(
@@ -168,7 +211,25 @@ def estimate_training(
         parallelism_chosen=not complete,
         validated=hw.validated,
         band=speed_band(catalog.family(hw.family), "throughput"),
+        spot_overhead=spot_factor - 1.0,
+        spot_interruptions=interruptions,
+        spot_model=spot_note,
+        caveats=caveats,
     )
+
+
+def _spot_factor(spot: SpotModel, setup: TrainingSetup, instance: str, instances: int) -> float:
+    """Expected wall time ÷ failure-free time of a synchronous spot job (:meth:`SpotModel.overhead_factor`); a
+    ConfigError when the interruptions leave no progress (the Young/Daly overhead reaches the failure-free rate)."""
+    factor = spot.overhead_factor(instances, setup.model.params_total * CHECKPOINT_BYTES_PER_PARAM)
+    if not math.isfinite(factor):
+        raise ConfigError(
+            f"on spot, {instances} × {instance} at {spot.interruptions_per_month:g} interruptions per "
+            f"instance-month stops so often (the whole job, {instances} × that rate) that checkpoints, lost work "
+            f"and restarts take all its time: it would never finish. Use fewer instances, --pricing on-demand, or "
+            f"a lower --interruptions-per-month"
+        )
+    return factor
 
 
 def _does_not_fit(
@@ -314,7 +375,7 @@ def estimate_serving(
     """Latency, throughput, $ per million output tokens and J per token of ``cfg`` on one instance."""
     inst = catalog.instance(instance)
     hw = hardware_for(catalog, inst)
-    price = pick_price(inst, region, pricing)
+    price = pick_price(catalog, inst, region, pricing)
     result = estimate_inference(cfg, hw)
     fp = footprint(catalog, inst, 1, 3600.0, result.busy_fraction, price)
     return ServingEstimate(

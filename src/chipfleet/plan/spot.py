@@ -1,78 +1,12 @@
-"""Expected time and cost on spot capacity: interruptions, checkpoints and restarts (Young 1974, Daly 2006)."""
+"""The spot interruption model, re-exported: it lives in :mod:`chipfleet.economics.spot` so that training
+estimates and the planner share one model."""
 
-from __future__ import annotations
+from chipfleet.economics.spot import (
+    CHECKPOINT_BYTES_PER_PARAM,
+    HOURS_PER_MONTH,
+    MAX_INTERRUPTIONS_PER_MONTH,
+    S_PER_MONTH,
+    SpotModel,
+)
 
-import math
-from dataclasses import dataclass
-
-from chipfleet.exceptions import ConfigError
-
-HOURS_PER_MONTH = 730.0
-S_PER_MONTH = HOURS_PER_MONTH * 3600.0
-
-
-@dataclass(frozen=True)
-class SpotModel:
-    """How often spot capacity is taken back and what recovering costs.
-
-    - ``interruptions_per_month``: the chance one instance is interrupted in a month. AWS's Spot Instance
-      Advisor reports it in buckets (<5 %, 5-10 %, 10-15 %, 15-20 %, >20 % per month; bucket edges as quoted
-      by sparecores.com, 2024-04-16); the default 0.20 is the edge of the worst bucket, our assumption for
-      large accelerator instances, which see the most demand.
-    - ``checkpoint_write_bytes_per_s``: per instance, to durable storage (our estimate: 1 GB/s).
-    - ``restart_s``: to reacquire capacity, restart the job and load the checkpoint (our estimate: 10 min).
-
-    A training job is synchronous: every step needs every instance, so the job stops when *any* of its
-    instances is reclaimed. With ``N`` instances interrupted independently, the job's interruption rate is
-    ``N ×`` the per-instance rate (:meth:`job_interruptions_per_s`). The model assumes the lost capacity is
-    regained within ``restart_s``; it does not model waiting for ``N`` spot instances to be free at once.
-    """
-
-    interruptions_per_month: float = 0.20
-    checkpoint_write_bytes_per_s: float = 1e9
-    restart_s: float = 600.0
-
-    def __post_init__(self) -> None:
-        if not (math.isfinite(self.interruptions_per_month) and 0 <= self.interruptions_per_month < HOURS_PER_MONTH):
-            raise ConfigError(
-                f"interruptions_per_month must be ≥ 0 and < {HOURS_PER_MONTH:g} (a fraction, e.g. 0.2 for 20 % "
-                f"per month), got {self.interruptions_per_month!r}"
-            )
-        if not (math.isfinite(self.checkpoint_write_bytes_per_s) and self.checkpoint_write_bytes_per_s > 0):
-            raise ConfigError(f"checkpoint_write_bytes_per_s must be > 0, got {self.checkpoint_write_bytes_per_s!r}")
-        if not (math.isfinite(self.restart_s) and self.restart_s >= 0):
-            raise ConfigError(f"restart_s must be ≥ 0 (e.g. 600 for 10 minutes), got {self.restart_s!r}")
-
-    def job_interruptions_per_s(self, instances: int) -> float:
-        """``λ = instances × interruptions_per_month / seconds per month``: a synchronous job stops when any
-        one of its instances is reclaimed, so its rate grows with the number of instances."""
-        return self.interruptions_per_month / S_PER_MONTH * instances
-
-    def expected_interruptions(self, instances: int, time_s: float) -> float:
-        """Expected number of times a synchronous job of ``instances`` is stopped over ``time_s`` of wall time."""
-        return self.job_interruptions_per_s(instances) * time_s
-
-    def overhead_factor(self, instances: int, checkpoint_bytes: float) -> float:
-        """Expected wall time ÷ failure-free time, first-order Young/Daly.
-
-        With ``λ = instances · rate`` interruptions per second for the whole job, checkpoint time
-        ``C = checkpoint_bytes / (instances · write rate)`` and the optimal interval ``τ = √(2C/λ)``, each
-        second of work costs ``C/τ`` in checkpoints and ``λ·(τ/2 + R)`` in lost work and restarts:
-        factor = ``1 + C/τ + λ·(τ/2 + R)``. ``inf`` when that reaches the failure-free rate (no progress).
-        """
-        lam = self.job_interruptions_per_s(instances)
-        if lam <= 0:
-            return 1.0
-        c = checkpoint_bytes / (instances * self.checkpoint_write_bytes_per_s)
-        tau = math.sqrt(2.0 * c / lam)
-        overhead = c / tau + lam * (tau / 2.0 + self.restart_s)
-        return math.inf if overhead >= 1.0 else 1.0 + overhead
-
-    def describe(self) -> str:
-        """The model in one line, for a plan's assumptions."""
-        return (
-            f"spot interruptions: each instance reclaimed with probability {self.interruptions_per_month:.0%} per "
-            f"month; a synchronous job of N instances stops when any one is (N × that rate); checkpoints at the "
-            f"Young/Daly interval at {self.checkpoint_write_bytes_per_s / 1e9:g} GB/s per instance; "
-            f"{self.restart_s / 60:g} min to restart (capacity assumed regained within it)"
-        )
+__all__ = ["CHECKPOINT_BYTES_PER_PARAM", "HOURS_PER_MONTH", "MAX_INTERRUPTIONS_PER_MONTH", "S_PER_MONTH", "SpotModel"]
