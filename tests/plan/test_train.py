@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from chipfleet import plan
-from chipfleet.catalog import Catalog, Pricing
+from chipfleet.catalog import Catalog, Precision, Pricing
+from chipfleet.exceptions import ConfigError
 from chipfleet.perf.hardware import hardware_for
-from chipfleet.perf.training import TrainingSetup, choose_parallelism
+from chipfleet.perf.training import MAX_CHIPS, TrainingSetup, choose_parallelism
 from chipfleet.plan.spot import SpotModel
 from chipfleet.plan.trainer import LARGE_SPOT_CHIPS, explain, instance_counts, ratio_factors, spot_caveats
 from chipfleet.workloads import get_model
@@ -187,8 +188,6 @@ def test_spot_interruption_rate_scales_with_the_number_of_instances() -> None:
 
 @pytest.mark.parametrize("bad", [math.nan, math.inf, -0.1])
 def test_spot_model_rejects_non_finite_or_negative_rates(bad: float) -> None:
-    from chipfleet.exceptions import ConfigError
-
     with pytest.raises(ConfigError, match="interruptions_per_month"):
         SpotModel(interruptions_per_month=bad)
     with pytest.raises(ConfigError, match="restart_s"):
@@ -268,13 +267,160 @@ def test_explanation_blames_price_for_a_pure_price_difference(base: plan.TrainPl
 
 
 def test_explanation_flags_an_uncalibrated_family(cat: Catalog) -> None:
+    """The † note says what the family rests on, from its calibration record (Catalog.family_status): Trainium2's
+    family is fitted on a few rows of its own, so 'no measurements of its own' would be false."""
     c = plan.TrainConstraints(deadline_s=60 * 86400, instances=("trn2.48xlarge", "p5.48xlarge"))
     p = plan.train(MODEL, TOKENS, catalog=cat, constraints=c)
     unvalidated = [o for o in p.options if not o.validated]
-    assert unvalidated, "trn2's family has no measurements of its own in the catalog"
-    assert f"{unvalidated[0].chip} †" in p.explanation and "no measurements of its own" in p.explanation
+    assert unvalidated, "trn2's family is not validated in the catalog"
+    o = unvalidated[0]
+    status = cat.family_status(o.family)
+    assert status is not None and o.family_status == status and o.as_dict()["family_status"] == status
+    assert f"{o.chip} † (family {o.family}: {status})" in p.explanation
+    cal = cat.family(o.family).calibration
+    if cal is not None and cal.rows > 0:  # fitted on rows of its own: never described as having none
+        assert "no measurements of its own" not in p.explanation
     validated_only = [o for o in p.options if o.validated]
     assert "†" not in explain(validated_only, plan.Objective.COST)
+    assert all(o.family_status is None for o in validated_only)
+
+
+def test_explanation_names_each_unvalidated_family_with_its_own_status(base: plan.TrainPlan) -> None:
+    best = base.best
+    fitted = dataclasses.replace(
+        best, chip="chip-a", family="fam-a", validated=False, family_status="fitted on only 2 rows from 1 source"
+    )
+    bare = dataclasses.replace(
+        best, chip="chip-b", family="fam-b", validated=False, family_status="no measurements of its own (priors)",
+        cost_usd=best.cost_usd * 2, price_usd_per_h=best.price_usd_per_h * 2,
+    )  # fmt: skip
+    text = explain([fitted, bare], plan.Objective.COST)
+    assert "chip-a † (family fam-a: fitted on only 2 rows from 1 source)" in text
+    assert "chip-b † (family fam-b: no measurements of its own (priors))" in text and "their efficiency" in text
+
+
+# ----------------------------------------------------------------------------- pricing choices (issue 10)
+def _reserved_terms(cat: Catalog) -> dict[tuple[str, str], str]:
+    return {
+        (i.name, p.region): p.term
+        for i in cat.instances_with_pricing(Pricing.RESERVED)
+        for p in i.prices_for(Pricing.RESERVED)
+    }
+
+
+def test_reserved_plans_only_instances_with_a_reserved_price_and_says_the_term(cat: Catalog) -> None:
+    terms = _reserved_terms(cat)
+    c = plan.TrainConstraints(pricing=plan.PricingChoice.RESERVED, max_chips=64)
+    p = plan.train(SMALL, 1e11, catalog=cat, constraints=c, top=0)
+    assert p.options
+    for o in (*p.options, *p.pareto):
+        assert o.pricing is Pricing.RESERVED
+        assert o.price_term == terms[(o.instance, o.region)] and o.price_term
+        assert o.pricing_label == f"reserved, {o.price_term}"
+        assert o.as_dict()["price_term"] == o.price_term and o.as_dict()["pricing"] == "reserved"
+    assert {o.instance for o in p.options} <= {name for name, _ in terms}
+    assert p.best.price_term in p.explanation
+    assert any("whole term" in line for line in p.caveats)  # the cost is the commitment's rate × this run's hours
+    assert not any("N × that rate" in a for a in p.assumptions)  # no spot option: no spot model line
+
+
+def test_reserved_without_a_reserved_instance_names_those_that_have_one(cat: Catalog) -> None:
+    have = [i.name for i in cat.instances_with_pricing(Pricing.RESERVED)]
+    c = plan.TrainConstraints(instances=("p4d.24xlarge",), pricing=plan.PricingChoice.RESERVED)
+    assert not cat.instance("p4d.24xlarge").prices_for(Pricing.RESERVED)
+    with pytest.raises(plan.InfeasiblePlanError) as err:
+        plan.train(SMALL, 1e11, catalog=cat, constraints=c)
+    assert err.value.binding == "filters" and all(n in str(err.value) for n in have[:12])
+
+
+def test_any_pricing_means_on_demand_spot_and_reserved_each_row_saying_which(cat: Catalog) -> None:
+    name = next(
+        i.name
+        for i in cat.instances_with_pricing(Pricing.RESERVED)
+        if i.prices_for(Pricing.SPOT) and i.prices_for(Pricing.ON_DEMAND)
+    )
+    c = plan.TrainConstraints(instances=(name,), pricing=plan.PricingChoice.ANY, max_chips=16)
+    p = plan.train(SMALL, 1e11, catalog=cat, constraints=c, top=0)
+    assert {o.pricing for o in p.options} == set(Pricing)
+    for o in p.options:
+        assert bool(o.price_term) == (o.pricing is Pricing.RESERVED)
+        assert o.as_dict()["pricing"] == o.pricing.value
+    assert plan.PricingChoice.ANY.pricings == tuple(Pricing)
+    # One job, three price lists: at the same count and split the time differs only by the spot overhead.
+    key = (p.best.instances, p.best.precision, "us-east-1")
+    same = [o for o in p.options if (o.instances, o.precision, o.region) == key]
+    by_pricing = {o.pricing: o for o in same}
+    assert len(same) == len(by_pricing)
+    if len(by_pricing) == 3:
+        assert by_pricing[Pricing.ON_DEMAND].time_s == by_pricing[Pricing.RESERVED].time_s
+        assert by_pricing[Pricing.SPOT].time_s > by_pricing[Pricing.ON_DEMAND].time_s
+
+
+def test_cli_plan_train_reserved(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    from chipfleet.cli import main
+
+    monkeypatch.delenv("CHIPFLEET_CATALOG", raising=False)
+    code = main(["plan", "train", "--model", "llama-2-7b", "--tokens", "100B", "--max-chips", "16", "--pricing",
+                 "Reserved", "--json"])  # fmt: skip
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    d = json.loads(out)
+    assert d["options"] and all(o["pricing"] == "reserved" and o["price_term"] for o in d["options"])
+    assert any("whole term" in line for line in d["caveats"])
+
+
+# ----------------------------------------------------------------------------- bounds (issue 10)
+@pytest.mark.parametrize("bad", [0, MAX_CHIPS + 1, True, 2.5])
+def test_max_chips_is_checked_up_front_against_the_models_ceiling(bad: object) -> None:
+    with pytest.raises(ConfigError, match=f"--max-chips must be a whole number from 1 to {MAX_CHIPS:,}"):
+        plan.TrainConstraints(max_chips=bad)  # type: ignore[arg-type]
+    assert plan.TrainConstraints(max_chips=MAX_CHIPS).max_chips == MAX_CHIPS
+
+
+def test_cli_max_chips_above_the_ceiling_exits_2(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chipfleet.cli import main
+
+    monkeypatch.delenv("CHIPFLEET_CATALOG", raising=False)
+    code = main(["plan", "train", "--model", "llama-2-7b", "--tokens", "1T", "--max-chips", str(MAX_CHIPS + 1)])
+    _, err = capsys.readouterr()
+    assert code == 2 and "--max-chips" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -1.0])
+def test_deadline_and_budget_must_be_finite_and_positive(bad: float) -> None:
+    with pytest.raises(ConfigError, match="--deadline"):
+        plan.TrainConstraints(deadline_s=bad)
+    with pytest.raises(ConfigError, match="--budget"):
+        plan.TrainConstraints(budget_usd=bad)
+
+
+def test_spot_model_is_one_model_for_estimates_and_plans(cat: Catalog) -> None:
+    """plan.spot re-exports economics.spot; a spot option's time and cost equal estimate_training's for its split."""
+    from chipfleet.economics import SpotModel as EconomicsSpotModel
+    from chipfleet.economics import estimate_training
+
+    assert SpotModel is EconomicsSpotModel
+    spot = SpotModel(interruptions_per_month=0.5)
+    c = plan.TrainConstraints(
+        instances=("p5.48xlarge",), pricing=plan.PricingChoice.SPOT, max_chips=32, regions=("us-east-2",),
+        precisions=(Precision.BF16,),
+    )  # fmt: skip
+    p = plan.train(SMALL, 1e11, catalog=cat, constraints=c, spot=spot, objective=plan.Objective.TIME)
+    o = p.best
+    assert o.spot_overhead > 0
+    setup = TrainingSetup(model=SMALL, seq_len=p.seq_len, global_batch=p.global_batch, precision=Precision.BF16)
+    est = estimate_training(
+        cat, setup, o.instance, o.instances, 1e11, fixed=dataclasses.asdict(o.parallelism), region=o.region,
+        pricing=Pricing.SPOT, spot=spot,
+    )  # fmt: skip
+    assert est.time_s == pytest.approx(o.time_s, rel=1e-9)
+    assert est.footprint.cost_usd == pytest.approx(o.cost_usd, rel=1e-9)
+    assert est.spot_overhead == pytest.approx(o.spot_overhead, rel=1e-9)
+    assert est.spot_interruptions == pytest.approx(o.spot_interruptions, rel=1e-9)
 
 
 def test_plot_files_are_written_whole_with_the_caveats(cat: Catalog, tmp_path: Path) -> None:

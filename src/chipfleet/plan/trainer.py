@@ -4,8 +4,8 @@ For every instance type that can run the job the planner evaluates, in bulk (num
 :mod:`chipfleet.perf.training_batch`), every instance count up to the chip limit and every tensor,
 pipeline (with interleaving), data, context and expert split, ZeRO stage, micro-batch, recompute mode and
 precision the chip supports. It keeps, for each instance type, count and precision, the fastest split that
-fits in memory; prices it in every allowed region and pricing model (spot with interruption overhead), and
-ranks what meets the deadline and budget by the objective.
+fits in memory; prices it in every allowed region and pricing model (on-demand, spot with interruption
+overhead, reserved at its commitment's hourly rate), and ranks what meets the deadline and budget by the objective.
 """
 
 from __future__ import annotations
@@ -19,18 +19,49 @@ from typing import Any
 
 import numpy as np
 
-from chipfleet.catalog import Catalog, Instance, Precision, Pricing, default_catalog
+from chipfleet.catalog import Catalog, Instance, Precision, Price, Pricing, default_catalog
 from chipfleet.economics.costing import instance_power_w
+from chipfleet.economics.spot import (
+    CHECKPOINT_BYTES_PER_PARAM,
+    LARGE_SPOT_CHIPS,
+    SpotModel,
+    spot_capacity_caveat,
+    spot_stops_sentence,
+)
 from chipfleet.economics.uncertainty import speed_band, time_range
 from chipfleet.exceptions import ChipfleetError, ConfigError
 from chipfleet.perf.hardware import Hardware, hardware_for
-from chipfleet.perf.training import Parallelism, flops_per_token_parts, split_at, split_grid
+from chipfleet.perf.training import (
+    MAX_CHIPS,
+    Parallelism,
+    check_training_tokens,
+    flops_per_token_parts,
+    split_at,
+    split_grid,
+)
 from chipfleet.perf.training_batch import elementwise, evaluate, peaks
-from chipfleet.plan.spot import SpotModel
 from chipfleet.workloads import ModelArch
 
+__all__ = [
+    "CHECKPOINT_BYTES_PER_PARAM",
+    "LARGE_SPOT_CHIPS",
+    "InfeasiblePlanError",
+    "Objective",
+    "PricingChoice",
+    "RatioFactor",
+    "TrainConstraints",
+    "TrainOption",
+    "TrainPlan",
+    "explain",
+    "instance_counts",
+    "pareto_front",
+    "pricing_caveats",
+    "ratio_factors",
+    "spot_caveats",
+    "train",
+]
+
 J_PER_KWH = 3.6e6
-CHECKPOINT_BYTES_PER_PARAM = 16.0  # bf16 weights + fp32 master weights and Adam states
 
 
 class Objective(StrEnum):
@@ -41,9 +72,19 @@ class Objective(StrEnum):
 
 
 class PricingChoice(StrEnum):
+    """Which prices the planner may use: one pricing model, or ``any`` (on-demand, spot and reserved, each option
+    saying which)."""
+
     ON_DEMAND = "on-demand"
     SPOT = "spot"
+    RESERVED = "reserved"
     ANY = "any"
+
+    @property
+    def pricings(self) -> tuple[Pricing, ...]:
+        if self is PricingChoice.ANY:
+            return (Pricing.ON_DEMAND, Pricing.SPOT, Pricing.RESERVED)
+        return (Pricing(self.value),)
 
 
 class InfeasiblePlanError(ChipfleetError):
@@ -67,12 +108,19 @@ class TrainConstraints:
     precisions: tuple[Precision, ...] = ()  # empty: bf16 and, where the chip has it, fp8
 
     def __post_init__(self) -> None:
-        if self.deadline_s is not None and self.deadline_s <= 0:
-            raise ConfigError("--deadline must be positive, e.g. 30d")
-        if self.budget_usd is not None and self.budget_usd <= 0:
-            raise ConfigError("--budget must be positive, e.g. 2M")
-        if self.max_chips < 1:
-            raise ConfigError("--max-chips must be at least 1")
+        if self.deadline_s is not None and not (math.isfinite(self.deadline_s) and self.deadline_s > 0):
+            raise ConfigError(f"--deadline must be a positive, finite duration, e.g. 30d; got {self.deadline_s!r}")
+        if self.budget_usd is not None and not (math.isfinite(self.budget_usd) and self.budget_usd > 0):
+            raise ConfigError(f"--budget must be a positive, finite amount, e.g. 2M; got {self.budget_usd!r}")
+        chips = self.max_chips
+        if isinstance(chips, bool) or not isinstance(chips, int) or not 1 <= chips <= MAX_CHIPS:
+            raise ConfigError(
+                f"--max-chips must be a whole number from 1 to {MAX_CHIPS:,} (chipfleet's ceiling on one cluster, "
+                f"~10× the largest announced training clusters); got {chips!r}"
+            )
+        if not isinstance(self.pricing, PricingChoice):
+            choices = ", ".join(p.value for p in PricingChoice)
+            raise ConfigError(f"pricing must be a PricingChoice ({choices}); got {self.pricing!r}")
 
 
 @dataclass(frozen=True)
@@ -104,6 +152,13 @@ class TrainOption:
     pue_ratio: float  # of the region
     grid_gco2_per_kwh: float | None  # of the region; None where unknown
     spot_interruptions: float  # expected times the whole job is stopped (0 on on-demand)
+    price_term: str = ""  # a reserved price's commitment (Price.term), e.g. '1yr reservation'; empty otherwise
+    family_status: str | None = None  # why the family is not validated (Catalog.family_status); None if it is
+
+    @property
+    def pricing_label(self) -> str:
+        """The pricing model in words, with a reserved price's term: 'reserved, 3yr all upfront (…)'."""
+        return f"{self.pricing.value}, {self.price_term}" if self.price_term else self.pricing.value
 
     @property
     def chips(self) -> int:
@@ -136,6 +191,7 @@ class TrainOption:
             "parallelism": {**self.parallelism.as_dict(), "precision": self.precision.value},
             "region": self.region,
             "pricing": self.pricing.value,
+            "price_term": self.price_term or None,
             "price_usd_per_h": self.price_usd_per_h,
             "step_time_s": self.step_time_s,
             "time_s": self.time_s,
@@ -153,6 +209,7 @@ class TrainOption:
             "grid_gco2_per_kwh": self.grid_gco2_per_kwh,
             "family": self.family,
             "validated": self.validated,
+            "family_status": self.family_status,
             "range": {
                 "time_s": time_range(self.time_s, self.band),
                 "cost_usd": time_range(self.cost_usd, self.band),
@@ -256,12 +313,8 @@ def _allowed_instances(catalog: Catalog, c: TrainConstraints) -> tuple[list[Inst
     return out, rejected
 
 
-def _prices(inst: Instance, c: TrainConstraints) -> list[Any]:
-    kinds = {
-        PricingChoice.ON_DEMAND: (Pricing.ON_DEMAND,),
-        PricingChoice.SPOT: (Pricing.SPOT,),
-        PricingChoice.ANY: (Pricing.ON_DEMAND, Pricing.SPOT),
-    }[c.pricing]
+def _prices(inst: Instance, c: TrainConstraints) -> list[Price]:
+    kinds = c.pricing.pricings
     return [p for p in inst.prices if p.pricing in kinds and (not c.regions or p.region in c.regions)]
 
 
@@ -317,6 +370,7 @@ def _priced(
     watts = power.power_w(cand.busy)
     fam = catalog.family(cand.hw.family)
     band = speed_band(fam, "throughput")
+    status = catalog.family_status(fam)
     base_time = steps * cand.step_time_s
     out = []
     for price in _prices(inst, c):
@@ -359,6 +413,8 @@ def _priced(
                 pue_ratio=region.pue_ratio,
                 grid_gco2_per_kwh=grid,
                 spot_interruptions=interruptions,
+                price_term=price.term if price.pricing is Pricing.RESERVED else "",
+                family_status=status,
             )
         )
     return out
@@ -399,17 +455,21 @@ def train(
     cat = catalog or default_catalog()
     c = constraints or TrainConstraints()
     spot = spot or SpotModel()
-    if tokens <= 0:
-        raise ConfigError(f"tokens must be positive, got {tokens:g}")
+    check_training_tokens(tokens)  # the same bound as estimate_training and the CLI's --tokens
     if model.kind != "decoder":
         raise ConfigError(f"{model.name} is an encoder; the training planner covers decoder LMs")
     batch = global_batch or max(1, round(4 * 2**20 / seq_len))
     steps = math.ceil(tokens / (batch * seq_len))
     allowed, rejected = _allowed_instances(cat, c)
     if not allowed:
+        offer = ""
+        if c.pricing is not PricingChoice.ANY:
+            have = [i.name for i in cat.instances_with_pricing(Pricing(c.pricing.value))]
+            listing = ", ".join(have[:12]) + (f" and {len(have) - 12} more" if len(have) > 12 else "")
+            offer = f"; instances with {c.pricing.value} prices: {listing or 'none'}"
         raise InfeasiblePlanError(
             "no instance type is allowed: check --instances, --clouds, --regions and --pricing "
-            f"(rejected: {dict(rejected) or 'none matched'})",
+            f"(rejected: {dict(rejected) or 'none matched'}){offer}",
             binding="filters",
             rejected=dict(rejected),
         )
@@ -450,8 +510,8 @@ def train(
         rejected=dict(rejected),
         evaluated=evaluated,
         explanation=explain(options, objective),
-        assumptions=PLAN_ASSUMPTIONS + ((spot.describe(),) if c.pricing is not PricingChoice.ON_DEMAND else ()),
-        caveats=spot_caveats([*options, *pareto], spot),
+        assumptions=PLAN_ASSUMPTIONS + ((spot.describe(),) if Pricing.SPOT in c.pricing.pricings else ()),
+        caveats=spot_caveats([*options, *pareto], spot) + pricing_caveats([*options, *pareto]),
     )
 
 
@@ -572,14 +632,20 @@ def _dominant_reason(f: RatioFactor, other: TrainOption, best: TrainOption) -> s
 
 
 def _unvalidated_note(options: Sequence[TrainOption]) -> str:
-    chips = sorted({(o.chip, o.family) for o in options if not o.validated})
+    """A sentence naming each chip of ``options`` whose efficiency family is not validated (†) and what its
+    efficiencies rest on instead (:meth:`Catalog.family_status`: no measurements of its own, or fitted on too
+    few rows to cross-validate); empty when every family is validated."""
+    chips = sorted({(o.chip, o.family, o.family_status) for o in options if not o.validated}, key=lambda t: t[:2])
     if not chips:
         return ""
-    names = " and ".join(f"{chip} † (family {family})" for chip, family in chips)
+    names = " and ".join(
+        f"{chip} † (family {family}: {status or 'not validated on its own measurements'})"
+        for chip, family, status in chips
+    )
     its = "its" if len(chips) == 1 else "their"
     return (
-        f" This verdict relies on {names}, with no measurements of {its} own: {its} efficiency is a prior pooled "
-        "from other families, so the comparison is unconfirmed."
+        f" This verdict relies on {names}; {its} efficiency is not validated on {its} own measurements, so the "
+        "comparison is unconfirmed."
     )
 
 
@@ -598,7 +664,7 @@ def explain(options: Sequence[TrainOption], objective: Objective) -> str:
     text = (
         f"{best.instances} × {best.instance} ({best.precision.value}, {best.parallelism.describe()}) wins on "
         f"{objective.value}: its step is {share:.0%} {best.bound}, at {best.mfu:.0%} MFU and "
-        f"${best.price_usd_per_chip_h:.2f} per chip-hour ({best.pricing.value}, {best.region})."
+        f"${best.price_usd_per_chip_h:.2f} per chip-hour ({best.pricing_label}, {best.region})."
     )
     other = next((o for o in options[1:] if o.chip != best.chip), None)
     if other is None:
@@ -611,7 +677,7 @@ def explain(options: Sequence[TrainOption], objective: Objective) -> str:
     factors = sorted(ratio_factors(other, best, objective), key=lambda f: -f.weight)
     shown = [f for f in factors if abs(f.ratio - 1.0) >= 0.01]
     head = (
-        f" The best other chip, {other.instances} × {other.instance} ({other.pricing.value}, {other.region}), is "
+        f" The best other chip, {other.instances} × {other.instance} ({other.pricing_label}, {other.region}), is "
         f"{ratio:.2f}× worse on {objective.value}"
     )
     if not shown:
@@ -638,28 +704,28 @@ def spot_caveats(options: Sequence[TrainOption], spot: SpotModel) -> tuple[str, 
     big = max(on_spot, key=lambda o: (o.chips, o.spot_interruptions))
     shown = [on_spot[0]] if on_spot[0] is options[0] else []  # the chosen option, when it is on spot
     shown += [big] if big not in shown else []
-    out = []
-    for o in shown:
-        per_day = spot.job_interruptions_per_s(o.instances) * 86400.0
-        which = "its instance is" if o.instances == 1 else f"any of its {o.instances} instances is"
-        out.append(
-            f"{o.instances} × {o.instance} on spot is one synchronous job: it stops whenever {which} "
-            f"reclaimed ({spot.interruptions_per_month:.0%} per instance-month × "
-            f"{o.instances} = {per_day:.2f} stops a day, about {o.spot_interruptions:,.0f} over the run); the "
-            f"checkpoints, lost work and {spot.restart_s / 60:g}-minute restarts add {o.spot_overhead:.1%} to its "
-            "time and cost."
-        )
-    if big.chips >= LARGE_SPOT_CHIPS:
-        out.append(
-            f"Not modelled: whether {big.instances} spot {big.instance} instances ({big.chips} chips) can be had at "
-            "once and kept; large accelerator spot pools often cannot, and a job that waits for capacity takes "
-            "longer than shown. Compare with --pricing on-demand before relying on a spot plan of this size."
-        )
-    return tuple(out)
+    out = [spot_stops_sentence(spot, o.instance, o.instances, o.spot_interruptions, o.spot_overhead) for o in shown]
+    capacity = spot_capacity_caveat(big.instance, big.instances, big.chips)
+    return (*out, *([capacity] if capacity else []))
 
 
-LARGE_SPOT_CHIPS = 256
-"""Chips from which a spot plan carries the capacity caveat (our threshold: 32 eight-GPU instances)."""
+def pricing_caveats(options: Sequence[TrainOption]) -> tuple[str, ...]:
+    """What a reserved option's cost means: the commitment's hourly rate times the run's hours.
+
+    A reservation or savings plan is bought for its whole term (a year, three years, a month's subscription);
+    the option's cost counts only the hours of this run, so it holds only if the capacity is used for the rest
+    of the term (other jobs, other teams). One sentence naming the terms of the listed reserved options.
+    """
+    reserved = [o for o in options if o.pricing is Pricing.RESERVED]
+    if not reserved:
+        return ()
+    terms = sorted({f"{o.instance}: {o.price_term}" for o in reserved})
+    return (
+        "reserved prices are the hourly rate of a commitment bought for its whole term ("
+        + "; ".join(terms)
+        + "); the cost shown is that rate × this run's hours, true only if the capacity is used for the rest "
+        "of the term. A run alone on it pays for the whole term.",
+    )
 
 
 def _infeasible(
