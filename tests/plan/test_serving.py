@@ -397,3 +397,30 @@ def test_hourly_autoscaling_counts_the_churn_of_starting_instances() -> None:
     d = billed.as_dict()
     assert d["churn_usd_per_day"] == pytest.approx(expected) and d["instance_startup_s"] == 1800.0
     assert sum(sum(h["instances_started"].values()) for h in d["hours"]) == d["instances_started_per_day"] > 0
+
+
+def test_summary_says_one_type_is_the_plan_instead_of_a_zero_saving(cat: Catalog) -> None:
+    """When one instance type is the plan, the summary says so (and what the mixed alternative cost), never
+    'the mix saves 0.0 %'."""
+    from chipfleet.report.serve_plan import summary_lines
+
+    model = get_model("llama-3-8b")
+    c = sp.ServeConstraints(instances=("inf2.48xlarge",))
+    alone = sp.serve(model, _trace(duration_s=60.0, max_prompt=4000), SLO, catalog=cat, constraints=c, replay_rounds=1)
+    text = " ".join(summary_lines(alone))
+    assert alone.one_type and "saves" not in text
+    assert f"One instance type is the plan: {alone.mix.describe()}" in text and "no mix of instance types" in text
+
+    mixed = sp.serve(model, _trace(rate=5.0, duration_s=120.0), SLO, catalog=cat,
+                     constraints=sp.ServeConstraints(instances=INSTANCES), replay_rounds=1)  # fmt: skip
+    assert mixed.single is not None and mixed.rounds[-1].meets_slo and not mixed.one_type
+    assert not mixed.chose_single and mixed.mixed_alternative is None
+    assert "the mix saves" in " ".join(summary_lines(mixed))  # a mix of types: its saving is the sentence
+    # the replayed single type beat the mix: it is the plan, and the set-aside mix's cost is given
+    chosen = replace(mixed, mix=mixed.single, chose_single=True, mixed_alternative=mixed.mix)
+    text = " ".join(summary_lines(chosen))
+    assert "saves" not in text and "One instance type is the plan" in text and "came out cheaper" in text
+    assert f"the mixed alternative, {mixed.mix.describe()}, cost ${mixed.mix.cost_usd_per_h:,.2f}/h" in text
+    assert json.loads(json.dumps(chosen.as_dict()))["mixed_alternative"]["cost_usd_per_h"] == pytest.approx(
+        mixed.mix.cost_usd_per_h
+    )

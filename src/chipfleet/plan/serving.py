@@ -995,6 +995,12 @@ class ServePlan:
     strict: bool = False  # every bucket within the SLOs at its own p90 (the per-bucket rule)
     tail_share: float = 0.0  # the share of requests the program could serve best effort
     planning_quantile: float = FLEET_QUANTILE  # the percentile buckets within the SLOs were planned at
+    mixed_alternative: Mix | None = None  # the replayed mix of types set aside when the single type was chosen
+
+    @property
+    def one_type(self) -> bool:
+        """The plan uses one instance type (the program chose it, or its replay beat the mix)."""
+        return len({e.deployment.instance for e in self.mix.entries}) == 1
 
     @property
     def savings(self) -> float | None:
@@ -1042,6 +1048,7 @@ class ServePlan:
             "rounds": [r.as_dict() for r in self.rounds],
             "single_type_rounds": [r.as_dict() for r in self.single_rounds],
             "chose_single_type": self.chose_single,
+            "mixed_alternative": None if self.mixed_alternative is None else self.mixed_alternative.as_dict(),
             "tightened": self.tightened,
             "hourly": None if self.hourly is None else self.hourly.as_dict(),
             "solve_s": self.solve_s,
@@ -1159,6 +1166,7 @@ def serve(
     mix, rounds, result, factors = planner.verify(deps, mix, factors)
     single_rounds: tuple[ReplayRound, ...] = ()
     chose_single = False
+    mixed_alternative: Mix | None = None
     if single is not None and _same_fleet(single, rounds[0].fleet if rounds else None, mix):
         single, single_rounds = mix, rounds  # the program already chose one type: nothing more to replay
     elif single is not None:
@@ -1175,6 +1183,7 @@ def serve(
             )
         )
         if chose_single:
+            mixed_alternative = mix
             mix, result = single, single_result
     replay_s = time.perf_counter() - t1
     hourly = None
@@ -1206,6 +1215,7 @@ def serve(
         rounds=rounds,
         single_rounds=single_rounds,
         chose_single=chose_single,
+        mixed_alternative=mixed_alternative,
         replay=result,
         hourly=hourly,
         solve_s=solve_s,

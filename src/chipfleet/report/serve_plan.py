@@ -138,6 +138,21 @@ def summary_lines(plan: ServePlan) -> list[str]:
     obj = plan.objective.value
     if plan.single is None:
         lines.append("No single instance type can serve every bucket within the SLOs: a mix is required.")
+    elif plan.chose_single and plan.mixed_alternative is not None:
+        alt = plan.mixed_alternative
+        lower = "came out cheaper" if obj == "cost" else f"came out lower on {obj}"
+        why = "met the SLOs where the mix did not" if not plan.rounds[-1].meets_slo else lower
+        lines.append(
+            f"One instance type is the plan: {plan.mix.describe()} at ${plan.mix.cost_usd_per_h:,.2f}/h, "
+            f"{plan.mix.power_w / 1e3:.2f} kW. Replayed, it {why}: the mixed alternative, {alt.describe()}, cost "
+            f"${alt.cost_usd_per_h:,.2f}/h, {alt.power_w / 1e3:.2f} kW"
+            + (" and missed the SLOs in its replay." if not plan.rounds[-1].meets_slo else ".")
+        )
+    elif plan.one_type:
+        lines.append(
+            f"One instance type is the plan: {plan.mix.describe()} at ${plan.mix.cost_usd_per_h:,.2f}/h, "
+            f"{plan.mix.power_w / 1e3:.2f} kW; no mix of instance types came out lower on {obj}."
+        )
     else:
         saving = plan.savings or 0.0
         lines.append(
@@ -155,12 +170,6 @@ def summary_lines(plan: ServePlan) -> list[str]:
     if plan.single is not None and plan.single_rounds and len(plan.single_rounds) > 1:
         lines.append(
             f"The single-type fleet was replayed and tightened the same way ({len(plan.single_rounds)} rounds)."
-        )
-    if plan.chose_single:
-        lines.append(
-            "Replayed, the single-type fleet "
-            + ("met the SLOs where the mix did not" if not plan.rounds[-1].meets_slo else "came out cheaper")
-            + ", so it is the plan."
         )
     if plan.meets_slo is False:
         lines.append("[yellow]The last replay still misses the SLO[/yellow]: raise --max-rounds or relax the SLO.")
