@@ -87,5 +87,5 @@ def test_priors_have_no_measurements_of_their_own() -> None:
 
 
 def test_unknown_family_is_a_lookup_error(catalog: Catalog) -> None:
-    with pytest.raises(UnknownNameError, match="(?i)did you mean aws-neuron-v3"):
+    with pytest.raises(UnknownNameError, match=r"(?i)did you mean aws-neuron-v3"):
         catalog.family_status("aws-neuron-v4")

@@ -89,7 +89,9 @@ def test_env_var_overlay(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
         (FIXTURE.replace("chip: h100-sxm", "chip: h100-sxn"), "did you mean h100-sxm"),
         (FIXTURE.replace("region: my-region, pricing", "region: mars-1, pricing"), "region 'mars-1'"),
         (FIXTURE.replace("value: 1.2, unit: ratio", "value: 0.9, unit: ratio"), "cannot be below 1"),
-        ("schema_version: 1\n  bad: [indent\n", "not valid YAML"),
+        ("schema_version: 1\n  bad: [indent\n", "not valid YAML at line 2, column 6"),
+        ('schema_version: 1\nchips:\n  - name: "x\n', "while scanning a quoted scalar (line 3"),
+        (FIXTURE.replace("source: mine}}\ninstances", "source: mime}}\ninstances"), "closest: mine"),
     ],
 )
 def test_bad_overlay_names_file_record_and_field(tmp_path: Path, text: str, expected: str) -> None:
@@ -98,6 +100,54 @@ def test_bad_overlay_names_file_record_and_field(tmp_path: Path, text: str, expe
         load_catalog([path], use_env=False)
     assert str(path) in str(err.value)
     assert expected.lower() in str(err.value).lower()
+    assert "\n" not in str(err.value), "a catalog error is one line (the CLI prints one message)"
+
+
+def test_every_field_error_of_a_record_is_on_one_line(tmp_path: Path) -> None:
+    """Missing fields together, then each other field's error, joined with '; '; nothing dropped."""
+    text = FIXTURE.replace("chips: 8\n", "chips: many\n").replace("    cloud: aws\n", "")
+    path = write(tmp_path, text)
+    with pytest.raises(CatalogError) as err:
+        load_catalog([path], use_env=False)
+    msg = str(err.value)
+    assert "\n" not in msg
+    assert msg.startswith(f"{path}: instances record 'my.box' is invalid: missing field cloud (a record with a new")
+    assert "; field chips: Input should be a valid integer" in msg
+
+
+def test_a_long_source_list_is_cut_to_the_closest_ids(tmp_path: Path) -> None:
+    """Citing an undefined source over the shipped files names the close ids, not all of them."""
+    path = write(tmp_path, FIXTURE.replace("source: mine}}\ninstances", "source: nvidia-spek}}\ninstances"))
+    with pytest.raises(CatalogError) as err:
+        load_catalog([path], use_env=False)
+    msg = str(err.value)
+    assert "closest: nvidia-spec" in msg and "are defined" in msg
+    assert "aws-pue-2024" not in msg
+    alone = write(tmp_path, FIXTURE.replace("source: mine}}\ninstances", "source: nope}}\ninstances"), "alone.yaml")
+    with pytest.raises(CatalogError, match=r"\(known: mine\); define it under `sources:`"):
+        build_catalog([alone])  # a few sources: all of them listed
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "schema_version: 1\nchips: [{name: x}]\n",
+        "schema_version: 1\n  bad: [indent\n",
+        FIXTURE.replace("chips: 8\n", "chips: many\n").replace("    cloud: aws\n", ""),
+    ],
+)
+def test_cli_prints_a_malformed_overlay_as_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str
+) -> None:
+    from chipfleet.cli import main
+
+    path = write(tmp_path, text)
+    code = main(["--catalog", str(path), "catalog", "chips"])
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert out == ""
+    assert len(err.strip().splitlines()) == 1, err
+    assert str(path) in err and "Traceback" not in err
 
 
 def test_missing_overlay_file(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ instance. An overlay may also carry ``discounts`` (a fraction off matching insta
 from __future__ import annotations
 
 import copy
+import difflib
 import fnmatch
 import os
 from collections.abc import Iterable, Mapping, Sequence
@@ -266,7 +267,7 @@ def _read(path: Path) -> dict[str, Any]:
     try:
         doc = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise CatalogError(f"{path}: not valid YAML: {exc}") from None
+        raise CatalogError(_yaml_error(path, exc)) from None
     except RecursionError:
         raise CatalogError(
             f"{path}: nested too deeply to read (a catalog file needs under {MAX_DEPTH} levels of lists and mappings)"
@@ -345,9 +346,9 @@ def _resolve_sources(node: Any, sources: Mapping[str, Source], path: Path, where
         if "source" in node and "value" in node:
             sid = str(node["source"])
             if sid not in sources:
-                known = ", ".join(sorted(sources)) or "none"
                 raise CatalogError(
-                    f"{path}: {where}: figure cites source {sid!r}, which no `sources` table defines (known: {known})"
+                    f"{path}: {where}: figure cites source {sid!r}, which no `sources` table defines "
+                    f"({_known_sources(sid, sources)}); define it under `sources:` in this file"
                 )
             node.setdefault("source_ref", sources[sid].ref)
             node.setdefault("as_of", sources[sid].as_of)
@@ -356,6 +357,18 @@ def _resolve_sources(node: Any, sources: Mapping[str, Source], path: Path, where
     elif isinstance(node, list):
         for v in node:
             _resolve_sources(v, sources, path, where)
+
+
+def _known_sources(sid: str, sources: Mapping[str, Source]) -> str:
+    """The source ids defined so far: all of them when few, else the closest few and how many there are."""
+    if not sources:
+        return "no source is defined yet"
+    names = sorted(sources)
+    if len(names) <= 12:
+        return "known: " + ", ".join(names)
+    close = difflib.get_close_matches(sid, names, n=5, cutoff=0.5)
+    some = ", ".join(close) if close else ", ".join(names[:5])
+    return f"{len(names)} are defined, {'closest' if close else 'among them'}: {some}"
 
 
 def _price_key(p: Mapping[str, Any]) -> tuple[Any, Any]:
@@ -400,11 +413,43 @@ def _apply_discounts(
 
 
 def _format_validation(path: str, kind: str, name: str, exc: ValidationError) -> str:
-    lines = [f"{path}: {kind} record {name!r} is invalid:"]
+    """One line (the CLI prints one message): every field error, joined with "; ", missing fields together.
+
+    "overlay.yaml: chips record 'x' is invalid: missing fields vendor, tdp (a record with a new name must
+    be complete; to change a shipped record, use its exact name); field memory.value: Input should be …"
+    """
+    missing: list[str] = []
+    problems: list[str] = []
     for err in exc.errors():
         loc = ".".join(str(x) for x in err["loc"]) or "(record)"
-        lines.append(f"  field {loc}: {err['msg']}")
-    return "\n".join(lines)
+        if err["type"] == "missing":
+            missing.append(loc)
+        else:
+            problems.append(f"field {loc}: {_one_line(err['msg'])}")
+    if missing:
+        fields = f"field{'s' if len(missing) > 1 else ''} {', '.join(missing)}"
+        hint = " (a record with a new name must be complete; to change a shipped record, use its exact name)"
+        problems.insert(0, f"missing {fields}{hint if kind != 'sources' else ''}")
+    return f"{path}: {kind} record {name!r} is invalid: " + "; ".join(problems)
+
+
+def _one_line(text: str) -> str:
+    """``text`` with every run of whitespace (newlines included) made one space."""
+    return " ".join(text.split())
+
+
+def _yaml_error(path: Path, exc: yaml.YAMLError) -> str:
+    """A YAML parse error as one line: where (line, column) and what, without PyYAML's source excerpt."""
+    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
+        mark = exc.problem_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}"
+        what = _one_line(exc.problem or "syntax error")
+        if exc.context:
+            ctx = exc.context_mark
+            at = f" (line {ctx.line + 1}, column {ctx.column + 1})" if ctx is not None else ""
+            what = f"{what} ({_one_line(exc.context)}{at})"
+        return f"{path}: not valid YAML{where}: {what}; fix the YAML there (indentation, brackets, quotes)"
+    return f"{path}: not valid YAML: {_one_line(str(exc))}"
 
 
 def _check_references(cat: Catalog, origin: Mapping[tuple[str, str], str]) -> None:
