@@ -35,8 +35,10 @@ def test_spot_only_when_chosen(cat: Catalog) -> None:
     assert rows[0].footprint.price.pricing is Pricing.SPOT
     assert skipped and skipped[0].startswith("p4d.24xlarge: no spot price")
     spot = DemoResult(rows, [], skipped, pricing=Pricing.SPOT)
-    assert spot.caveats and "N times as often" in spot.caveats[0] and spot.as_dict()["caveats"] == spot.caveats
-    assert DemoResult(rows, []).caveats == []
+    assert spot.caveats == list(rows[0].caveats) and spot.as_dict()["caveats"] == spot.caveats
+    assert any("stops whenever any" in c for c in spot.caveats)  # the rows include interruptions and say so
+    on_demand, _ = training_estimates(cat, ("p4d.24xlarge",), Pricing.ON_DEMAND)
+    assert DemoResult(on_demand, []).caveats == []
 
 
 def test_comparison_tables_mark_pricing_only_when_rows_differ(cat: Catalog) -> None:

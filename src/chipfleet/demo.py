@@ -74,14 +74,8 @@ class DemoResult:
 
     @property
     def caveats(self) -> list[str]:
-        """What the figures leave out: on spot, the training rows are one estimate without interruptions."""
-        if self.pricing is not Pricing.SPOT:
-            return []
-        return [
-            "spot: the training rows are failure-free estimates at spot prices; a synchronous job of N instances is "
-            "interrupted N times as often as one, and whether that much spot capacity can be had is not modelled "
-            "(chipfleet plan train --pricing spot adds the interruptions' checkpoints, lost work and restarts)"
-        ]
+        """What the training rows' figures include of spot and leave out, each estimate's own sentences, once."""
+        return list(dict.fromkeys(c for e in self.training for c in e.caveats))
 
     @property
     def serving_plan_title(self) -> str:

@@ -27,7 +27,7 @@ def options_table(title: str, options: Sequence[TrainOption]) -> Table:
             f"{o.instances} × {o.instance}" + ("" if o.validated else " †"),
             str(o.chips),
             f"{o.precision.value} {o.parallelism.short()}",
-            f"{o.region} {o.pricing.value}",
+            f"{o.region} {o.pricing_label}",
             time_text,
             u.usd(o.cost_usd),
             u.energy(o.energy_kwh),
@@ -85,7 +85,7 @@ def write_plot(plan: TrainPlan, path: Path) -> Path:
     esc = html.escape
     rows = "".join(
         f"<tr><td>{o.instances} × {esc(o.instance)}</td><td>{o.chips}</td><td>{esc(o.parallelism.describe())}</td>"
-        f"<td>{esc(o.region)} {o.pricing.value}</td><td>{u.duration(o.time_s)}</td><td>{u.usd(o.cost_usd)}</td>"
+        f"<td>{esc(o.region)} {esc(o.pricing_label)}</td><td>{u.duration(o.time_s)}</td><td>{u.usd(o.cost_usd)}</td>"
         f"<td>{u.energy(o.energy_kwh)}</td><td>{u.co2(o.co2_kg)}</td></tr>"
         for o in plan.pareto
     )
