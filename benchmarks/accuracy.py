@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import re
 import sys
 import time
@@ -22,6 +23,7 @@ from rich.console import Console
 
 from chipfleet.catalog import load_catalog
 from chipfleet.report.validation import summary_table
+from chipfleet.serialize import atomic_write_text
 from chipfleet.validate.dataset import load_measurements, shipped_measurements
 from chipfleet.validate.runner import ValidationReport, validate
 
@@ -132,7 +134,7 @@ def main() -> int:
             text = text[: text.index(START)] + section + text[text.index(END) + len(END) :]
         else:
             text = text.rstrip() + "\n\n## Accuracy\n\n" + section + "\n"
-        args.readme.write_text(text)
+        atomic_write_text(args.readme, text)  # never a half-written README
         print(f"updated {args.readme}")
     return 0
 
@@ -150,13 +152,16 @@ def local_section() -> str:
     """The local-hardware check (``chipfleet validate --local --quick``) as markdown."""
     from chipfleet.validate.local import measure_local, validate_local
 
+    load_before = _load_average()
     meas = measure_local(quick=True)
     val = validate_local(meas, quick=True)
+    load = max(load_before, _load_average())
+    where = "the CPU (PyTorch saw no GPU)" if val.device == "cpu" else f"{val.device}"
     lines = [
         f"Local hardware check (`chipfleet validate --local --quick`): a {val.model.n_layers}-layer "
         f"{val.model.hidden_size}-wide decoder ({val.params / 1e6:.1f} M parameters, {val.precision.value}) timed "
-        f"with PyTorch {val.torch_version} on {val.device_name} ({val.threads} threads), against the model's "
-        "prediction for the measured `local` chip. No GPU was lent to the session that generated this.",
+        f"with PyTorch {val.torch_version} on {val.device_name} ({val.threads} threads), on {where}, against the "
+        f"model's prediction for the measured `local` chip. {_load_note(load)}",
         "",
         "| phase | shape | predicted | measured | APE |",
         "|---|---|---:|---:|---:|",
@@ -166,6 +171,29 @@ def local_section() -> str:
             f"| {p.phase} | {p.shape} | {p.predicted_s * 1e3:.2f} ms | {p.measured_s * 1e3:.2f} ms | {_pct(p.ape)} |"
         )
     return "\n".join(lines)
+
+
+def _load_average() -> float:
+    """The 1-minute load average (NaN where the OS does not report one)."""
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return math.nan
+
+
+def _load_note(load: float) -> str:
+    """How busy the machine was while the local check ran, and what that means for its numbers."""
+    cpus = os.cpu_count() or 1
+    if math.isnan(load):
+        return "The machine's load was not recorded, so whether other work slowed these timings is unknown."
+    note = f"While it ran, the 1-minute load average was {load:.1f} on {cpus} CPUs"
+    if load >= 0.5 * cpus:
+        return (
+            note + ": the machine was shared and busy, so the measured times are noisy and slower than an idle "
+            "machine's, and the APEs below say more about that load than about the model. Rerun `make accuracy` "
+            "on an idle machine for meaningful local figures."
+        )
+    return note + " (a quiet machine)."
 
 
 if __name__ == "__main__":
