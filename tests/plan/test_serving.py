@@ -20,6 +20,9 @@ from chipfleet.traces import RequestTrace, poisson
 from chipfleet.workloads import get_model
 
 SLO = sp.ServeSLO(ttft_p90_s=1.0, tpot_p90_s=0.06)
+LONG_8B = "llama-3.1-8b"
+"""Llama-3-8B's architecture with a 128k context window: the 12k-token prompts of these traces are within it (Llama 3
+8B's 8,192-token window leaves them out: test_requests_beyond_the_context_window_are_left_out)."""
 
 
 def _trace(rate: float = 3.0, duration_s: float = 300.0, seed: int = 0, max_prompt: int = 12000) -> RequestTrace:
@@ -179,7 +182,7 @@ def test_plan_end_to_end(cat: Catalog) -> None:
     trace = _trace()
     said: list[str] = []
     plan = sp.serve(
-        get_model("llama-3-8b"), trace, SLO, catalog=cat, constraints=sp.ServeConstraints(instances=INSTANCES),
+        get_model(LONG_8B), trace, SLO, catalog=cat, constraints=sp.ServeConstraints(instances=INSTANCES),
         per_hour=True, progress=said.append,
     )  # fmt: skip
     for stage in ("bucketing", "capacities", "solving the mix", "replay round 1", "single instance type", "hour 23"):
@@ -242,7 +245,7 @@ def test_mixture_check_tightens_before_any_replay(cat: Catalog) -> None:
 def test_infeasible_slo_names_the_bucket(cat: Catalog) -> None:
     with pytest.raises(InfeasibleServeError) as err:
         sp.serve(
-            get_model("llama-3-8b"), _trace(), sp.ServeSLO(0.01, 0.06), catalog=cat,
+            get_model(LONG_8B), _trace(), sp.ServeSLO(0.01, 0.06), catalog=cat,
             constraints=sp.ServeConstraints(instances=INSTANCES), replay_rounds=0,
         )  # fmt: skip
     text = str(err.value)
@@ -329,7 +332,7 @@ def _tail_trace(long_prompt: int, count: int = 1) -> RequestTrace:
 def test_one_long_prompt_does_not_set_the_fleet(cat: Catalog) -> None:
     """Issue 10: one 8k–16k prompt among ~900 turned a cheap plan into one large instance, because every
     bucket had to meet the p90 SLOs on its own; the replay judges the fleet's p90, and so does the plan."""
-    model, c = get_model("llama-3-8b"), sp.ServeConstraints(instances=INSTANCES)
+    model, c = get_model(LONG_8B), sp.ServeConstraints(instances=INSTANCES)
     base = sp.serve(model, _trace(max_prompt=4000), SLO, catalog=cat, constraints=c, replay_rounds=2)
     tail = sp.serve(model, _tail_trace(12000), SLO, catalog=cat, constraints=c, replay_rounds=2)
     strict = sp.serve(model, _tail_trace(12000), SLO, catalog=cat, constraints=c, replay_rounds=2, strict=True)
@@ -343,17 +346,41 @@ def test_one_long_prompt_does_not_set_the_fleet(cat: Catalog) -> None:
 
 
 def test_requests_no_replica_holds_are_left_out_and_reported(cat: Catalog) -> None:
-    model, c = get_model("llama-3-8b"), sp.ServeConstraints(instances=("g6e.xlarge", "inf2.xlarge"))
-    trace = _tail_trace(400_000, count=3)  # longer than any of these KV caches
+    model, c = get_model(LONG_8B), sp.ServeConstraints(instances=("g5.xlarge", "inf2.xlarge"))
+    trace = _tail_trace(125_000, count=3)  # within the 128k context window, longer than these KV caches (≤ 121k)
     plan = sp.serve(model, trace, SLO, catalog=cat, constraints=c, replay_rounds=1)
     x = plan.excluded
     assert x is not None and x.requests == 3 and x.share == pytest.approx(3 / len(trace))
     assert x.longest_tokens > x.kv_limit_tokens and "KV cache" in x.reason
+    assert x.beyond_context == 0 and "context window" not in x.reason
     assert plan.requests == len(trace) and plan.replay is not None and plan.replay.completed == len(trace) - 3
     assert plan.replay.rejected == 0
     assert plan.as_dict()["excluded"]["requests"] == 3
     with pytest.raises(InfeasibleServeError, match="fits no replica's KV cache"):
         sp.serve(model, trace, SLO, catalog=cat, constraints=c, replay_rounds=0, strict=True)
+
+
+def test_requests_beyond_the_context_window_are_left_out(cat: Catalog) -> None:
+    """Llama 3 8B reads at most 8,192 tokens of prompt and output: longer requests are reported and left out
+    (no server admits them), whatever the KV cache could hold; --strict refuses to plan without them."""
+    model, c = get_model("llama-3-8b"), sp.ServeConstraints(instances=INSTANCES)
+    assert model.max_position_embeddings == 8192
+    trace = _tail_trace(12_000, count=3)
+    plan = sp.serve(model, trace, SLO, catalog=cat, constraints=c, replay_rounds=1)
+    x = plan.excluded
+    assert x is not None and x.requests == x.beyond_context == 3 and x.context_window_tokens == 8192
+    assert x.longest_tokens > 12_000 and "3 longer than the model's context window" in x.reason
+    assert x.kv_limit_tokens > 12_000  # a KV cache holds them: the window, not memory, leaves them out
+    assert plan.replay is not None and plan.replay.requests == len(trace) - 3 and plan.replay.rejected == 0
+    assert plan.requests == len(trace) and plan.as_dict()["excluded"]["beyond_context"] == 3
+    from chipfleet.report.serve_plan import summary_lines
+
+    assert any("Left out of the plan: 3 requests" in line and "context window" in line for line in summary_lines(plan))
+    with pytest.raises(InfeasibleServeError, match=r"3 of \d+ requests are longer than llama-3-8b's context window"):
+        sp.serve(model, trace, SLO, catalog=cat, constraints=c, replay_rounds=0, strict=True)
+    every = RequestTrace("long", trace.arrival_s[:5], np.full(5, 9000), trace.output_tokens[:5])
+    with pytest.raises(InfeasibleServeError, match="fewer than 2 would be left"):
+        sp.serve(model, every, SLO, catalog=cat, constraints=c, replay_rounds=0)
 
 
 def test_length_caps_are_in_the_advice_and_the_help() -> None:
@@ -411,7 +438,7 @@ def test_summary_says_one_type_is_the_plan_instead_of_a_zero_saving(cat: Catalog
     assert alone.one_type and "saves" not in text
     assert f"One instance type is the plan: {alone.mix.describe()}" in text and "no mix of instance types" in text
 
-    mixed = sp.serve(model, _trace(rate=5.0, duration_s=120.0), SLO, catalog=cat,
+    mixed = sp.serve(get_model(LONG_8B), _trace(rate=5.0, duration_s=120.0), SLO, catalog=cat,
                      constraints=sp.ServeConstraints(instances=INSTANCES), replay_rounds=1)  # fmt: skip
     assert mixed.single is not None and mixed.rounds[-1].meets_slo and not mixed.one_type
     assert not mixed.chose_single and mixed.mixed_alternative is None

@@ -150,13 +150,16 @@ def planning_quantile(tail_share: float) -> float:
 
 @dataclass(frozen=True)
 class Excluded:
-    """Requests left out of the plan because no allowed replica's KV cache can hold them."""
+    """Requests left out of the plan: longer than the model's context window, or than every allowed replica's
+    KV cache (prompt + output tokens, as a server admits them)."""
 
-    requests: int
+    requests: int  # all left out
     share: float  # of the workload's requests
     longest_tokens: int  # the longest prompt + output among them
     kv_limit_tokens: int  # the largest KV cache of any allowed configuration
-    reason: str
+    reason: str  # each cause with its count, '; '-joined
+    context_window_tokens: int = 0  # the model's context window (max_position_embeddings); 0: not recorded
+    beyond_context: int = 0  # of ``requests``, those longer than the context window
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -1116,7 +1119,28 @@ def serve(
 
     t0 = time.perf_counter()
     original = len(trace)
-    say(f"bucketing {original:,} requests by prompt and output length")
+    window_tokens = model.max_position_embeddings
+    context = trace.input_tokens + trace.output_tokens
+    beyond = context > window_tokens
+    n_beyond = int(beyond.sum())
+    longest = int(context.max()) if context.size else 0
+    context_reason = (
+        f"{n_beyond:,} longer than the model's context window ({model.name} takes at most {window_tokens:,} tokens "
+        "of prompt and output; a server refuses longer requests)"
+    )
+    if n_beyond and (strict or original - n_beyond < 2):
+        raise InfeasibleServeError(
+            f"{n_beyond:,} of {original:,} requests are longer than {model.name}'s context window ({window_tokens:,} "
+            f"tokens of prompt and output; the longest has {longest:,}), and "
+            + ("--strict plans every request" if strict else "fewer than 2 would be left to plan")
+            + "; use a model with a longer context window, or "
+            + LENGTH_CAP_ADVICE,
+            [],
+        )
+    if n_beyond:
+        trace = without_requests(trace, beyond)
+        say(f"left out {n_beyond:,} requests longer than {model.name}'s context window ({window_tokens:,} tokens)")
+    say(f"bucketing {len(trace):,} requests by prompt and output length")
     buckets = bucketize(trace, input_edges, output_edges)
     rejected: Counter[str] = Counter()
     say(f"capacities of every allowed configuration for {len(buckets)} buckets")
@@ -1127,20 +1151,28 @@ def serve(
     limit = max(d.kv_capacity_tokens for d in deps)
     context = trace.input_tokens + trace.output_tokens
     too_long = context > limit
-    if too_long.any() and not strict:
+    n = int(too_long.sum()) if not strict else 0
+    reasons = [context_reason] if n_beyond else []
+    if n:
         biggest = max(deps, key=lambda d: d.kv_capacity_tokens)
-        n = int(too_long.sum())
-        excluded = Excluded(
-            requests=n,
-            share=n / original,
-            longest_tokens=int(context.max()),
-            kv_limit_tokens=limit,
-            reason=f"prompt + output longer than the largest KV cache of any allowed replica ({limit:,} tokens "
-            f"on {biggest.label}); allow larger instances or tp, or use --strict to refuse to plan without them",
+        reasons.append(
+            f"{n:,} with prompt + output longer than the largest KV cache of any allowed replica ({limit:,} tokens "
+            f"on {biggest.label}); allow larger instances or tp, or use --strict to refuse to plan without them"
         )
-        if original - n < 2:
+    if reasons:
+        excluded = Excluded(
+            requests=n + n_beyond,
+            share=(n + n_beyond) / original,
+            longest_tokens=longest,
+            kv_limit_tokens=limit,
+            reason="; ".join(reasons),
+            context_window_tokens=window_tokens,
+            beyond_context=n_beyond,
+        )
+    if n:
+        if len(trace) - n < 2:
             raise InfeasibleServeError(
-                f"{n:,} of {original:,} requests are longer than every allowed replica's KV cache ({limit:,} "
+                f"{n:,} of {len(trace):,} requests are longer than every allowed replica's KV cache ({limit:,} "
                 "tokens); allow larger instances or tp, " + LENGTH_CAP_ADVICE,
                 [],
             )
