@@ -269,3 +269,26 @@ def test_the_kernel_refuses_a_nan_time() -> None:
     sim = Simulation()
     with pytest.raises(ValueError, match="not a number"):
         sim.schedule(math.nan, lambda: None)
+
+
+def test_requests_beyond_the_context_window_are_refused_and_counted(cat: Catalog) -> None:
+    """Llama 3 8B takes 8,192 tokens of prompt and output: a longer request is refused on arrival and counted
+    (as a server refuses it), whatever the KV cache could hold; a trace of nothing else is an error."""
+    assert MODEL.max_position_embeddings == 8192
+    tr = trace(np.arange(4.0), np.array([1000, 8000, 8192 - 100, 12000]), np.array([100, 500, 100, 10]))
+    res = simulate_serving(MODEL, tr, FleetSpec.parse("p5.48xlarge:1"), cat)
+    assert res.by_type[0].kv_capacity_tokens > 12_010  # the cache would hold them: the window refuses them
+    assert (res.requests, res.completed, res.beyond_context, res.rejected) == (4, 2, 2, 0)
+    assert res.context_window_tokens == 8192 and res.as_dict()["beyond_context"] == 2
+    from rich.console import Console
+
+    from chipfleet.report.sim import serve_tables
+
+    console = Console(width=150, record=True)
+    for table in serve_tables(res):
+        console.print(table)
+    text = " ".join(console.export_text().split())
+    assert "longer than the context window (8,192 tokens) │ 2 refused (50.0 %)" in text
+    with pytest.raises(ConfigError, match=r"all 2 requests of test are longer than llama-3-8b's context window"):
+        simulate_serving(MODEL, trace(np.arange(2.0), np.array([9000, 8000]), np.array([1, 500])),
+                         FleetSpec.parse("p5.48xlarge:1"), cat)  # fmt: skip

@@ -36,7 +36,11 @@ def serve_tables(r: ServeResult) -> list[Table]:
     head.add_column("quantity")
     head.add_column("value", justify="right")
     rows = [
-        ("completed / rejected", f"{r.completed:,} / {r.rejected:,}"),
+        ("completed / rejected (no KV room)", f"{r.completed:,} / {r.rejected:,}"),
+        (
+            f"longer than the context window ({r.context_window_tokens:,} tokens)",
+            f"{r.beyond_context:,} refused ({_pct(r.beyond_context / r.requests if r.requests else math.nan)})",
+        ),
         ("simulated span", u.duration(r.span_s)),
         ("TTFT p50 / p90 / p99", " / ".join(_ms(r.ttft_s[k]) for k in ("p50", "p90", "p99"))),
         ("TPOT p50 / p90 / p99", " / ".join(_ms(r.tpot_s[k]) for k in ("p50", "p90", "p99"))),

@@ -397,6 +397,8 @@ class ServeResult:
     pue: float
     events: int
     histograms: dict[str, LogHistogram] = field(repr=False, compare=False, default_factory=dict)
+    beyond_context: int = 0  # refused on arrival: prompt + output longer than the model's context window
+    context_window_tokens: int = 0  # the model's context window (max_position_embeddings)
 
     def as_dict(self) -> dict[str, Any]:
         d = {k: v for k, v in self.__dict__.items() if k != "histograms"}
@@ -450,6 +452,18 @@ class ServingSystem:
             raise ConfigError(f"{model.name} is an encoder; serving simulation covers decoder LMs")
         if not nodes:
             raise ConfigError("serving has no nodes to run on")
+        # A server refuses a request whose prompt + output exceeds the model's context window (vLLM's
+        # max_model_len defaults to max_position_embeddings): such requests are counted, never routed.
+        self.context_window = model.max_position_embeddings
+        context = trace.input_tokens + trace.output_tokens
+        self._beyond_context: list[bool] = (context > self.context_window).tolist()
+        self.beyond_context = 0
+        if len(trace) and all(self._beyond_context):
+            raise ConfigError(
+                f"nothing to serve: all {len(trace):,} requests of {trace.name} are longer than {model.name}'s "
+                f"context window ({self.context_window:,} tokens of prompt and output; the shortest has "
+                f"{int(context.min()):,}); use a model with a longer context window or requests within it"
+            )
         self.sim, self.model, self.trace, self.pool = sim, model, trace, pool
         self.router = make_router(router) if isinstance(router, str) else router
         self.router_name = router.strip().lower() if isinstance(router, str) else type(router).__name__
@@ -572,6 +586,10 @@ class ServingSystem:
 
     def _arrive(self, i: int) -> None:
         sim, trace = self.sim, self.trace
+        if self._beyond_context[i]:
+            self.beyond_context += 1  # refused on arrival, as a server refuses it
+            self._next(i)
+            return
         inp, out = int(trace.input_tokens[i]), int(trace.output_tokens[i])
         hashes = trace.hash_ids
         req = _Request(
@@ -587,9 +605,13 @@ class ServingSystem:
         )
         self.replicas[self.router.choose(inp, out, self.view, sim.rng)].enqueue(req)
         self.queue.set(sim.now, float(self.waiting_total[0]))
-        n = len(trace)
+        self._next(i)
+
+    def _next(self, i: int) -> None:
+        """Schedule the arrival after request ``i``."""
+        n = len(self.trace)
         if i + 1 < n:
-            sim.schedule(float(trace.arrival_s[i + 1]), lambda: self._arrive(i + 1), priority=1)
+            self.sim.schedule(float(self.trace.arrival_s[i + 1]), lambda: self._arrive(i + 1), priority=1)
         if self.progress is not None and (i + 1) % 10_000 == 0:
             self.progress(i + 1, n)
 
@@ -666,6 +688,8 @@ class ServingSystem:
             pue=pue,
             events=self.sim.events_run,
             histograms={"ttft": stats.ttft, "tpot": stats.tpot, "e2e": stats.e2e, "queue": stats.queue},
+            beyond_context=self.beyond_context,
+            context_window_tokens=self.context_window,
         )
 
 
