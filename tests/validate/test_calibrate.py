@@ -166,6 +166,15 @@ def test_calibration_table_reads_whole_at_80_columns(cal: Calibration, width: in
         assert f"{fit.rows} row" in lines[row + 1]
 
 
+def test_a_borrowed_fit_lends_only_families_fitted_on_their_own_rows(cal: Calibration) -> None:
+    """nvidia-blackwell borrowed from nvidia-ada, itself borrowed (order-dependent, double-weighted)."""
+    borrowed = {name: text for name, text in cal.fallbacks.items() if "geometric mean" in text}
+    assert borrowed, "the shipped data leaves some families to borrow from their vendor's"
+    for name, text in borrowed.items():
+        lenders = text[text.rindex("(") + 1 : text.rindex(")")].split(", ")
+        assert lenders and all(cal.fits[lender].rows > 0 for lender in lenders), (name, lenders)
+
+
 def test_cross_validated_accuracy_is_reported(priors: Catalog, data: MeasurementSet) -> None:
     report = validate(data, priors, cross_validate=True)
     assert report.coverage > 0.5

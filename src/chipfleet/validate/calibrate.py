@@ -354,11 +354,14 @@ def _fallbacks(cal: Calibration, catalog: Catalog) -> dict[str, str]:
     for chip in catalog.chips.values():
         vendor_of.setdefault(chip.family, f"{chip.vendor} {chip.kind}")
     out: dict[str, str] = {}
+    # Only families fitted on rows of their own lend: a borrowed fit added below must not count as a peer of
+    # the next family (nvidia-blackwell was the mean of ampere, hopper and ada, ada itself their mean).
+    fitted = [f for f in cal.fits.values() if f.rows > 0]
     for name in catalog.families:
         if name in cal.fits:
             continue
         vendor = vendor_of.get(name, "")
-        peers = [f for f in cal.fits.values() if vendor_of.get(f.family) == vendor]
+        peers = [f for f in fitted if vendor_of.get(f.family) == vendor]
         if peers:
             logs = np.mean([_vector(p.eff) for p in peers], axis=0)
             cal.fits[name] = FamilyFit(
