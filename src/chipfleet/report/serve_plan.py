@@ -118,7 +118,8 @@ def summary_lines(plan: ServePlan) -> list[str]:
     if plan.excluded is not None:
         x = plan.excluded
         lines.append(
-            f"[yellow]Left out of the plan: {x.requests:,} requests ({x.share:.2%}), up to {x.longest_tokens:,} "
+            f"[yellow]Left out of the plan: {x.requests:,} request{'' if x.requests == 1 else 's'} ({x.share:.2%}), "
+            f"up to {x.longest_tokens:,} "
             f"tokens[/yellow]: {x.reason}."
         )
     if plan.strict:
