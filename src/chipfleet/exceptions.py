@@ -70,6 +70,31 @@ class ModelConfigError(ChipfleetError):
     """A model architecture record or Hugging Face config.json cannot be used."""
 
 
+def one_line(text: str) -> str:
+    """``text`` with every run of whitespace (newlines included) made one space: messages are one line."""
+    return " ".join(text.split())
+
+
+def yaml_error_line(origin: object, exc: Exception) -> str:
+    """A PyYAML parse error as one line: where (line, column) and what, without PyYAML's source excerpt.
+
+    Duck-typed on PyYAML's ``MarkedYAMLError`` attributes, so this module needs no YAML import.
+    """
+    mark = getattr(exc, "problem_mark", None)
+    if mark is None:
+        return f"{origin}: not valid YAML: {one_line(str(exc))}"
+    what = one_line(getattr(exc, "problem", None) or "syntax error")
+    context = getattr(exc, "context", None)
+    if context:
+        ctx = getattr(exc, "context_mark", None)
+        at = f" (line {ctx.line + 1}, column {ctx.column + 1})" if ctx is not None else ""
+        what = f"{what} ({one_line(context)}{at})"
+    return (
+        f"{origin}: not valid YAML at line {mark.line + 1}, column {mark.column + 1}: {what}; "
+        "fix the YAML there (indentation, brackets, quotes)"
+    )
+
+
 def did_you_mean(name: str, known: Iterable[str], n: int = 3) -> list[str]:
     """Closest known names to a miss, by similarity and by shared prefix/substring."""
     known_list = list(known)

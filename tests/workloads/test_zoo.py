@@ -187,8 +187,9 @@ def test_parse_zoo_errors() -> None:
         parse_zoo(_zoo_doc(_record(), _record()), "z.yaml")
     with pytest.raises(ModelConfigError, match=r"model 'bad' is invalid: .*n_kv_heads"):
         parse_zoo(_zoo_doc(_record("bad", n_kv_heads=5)), "z.yaml")
-    with pytest.raises(ModelConfigError, match="not valid YAML"):
+    with pytest.raises(ModelConfigError, match=r"z\.yaml: not valid YAML at line \d+, column \d+") as bad:
         parse_zoo("models: [", "z.yaml")
+    assert "\n" not in str(bad.value)  # one line, without PyYAML's source excerpt
 
 
 # ----------------------------------------------------------------------------- Hugging Face import

@@ -34,7 +34,7 @@ from chipfleet.catalog.schema import (
     Source,
     record_model,
 )
-from chipfleet.exceptions import CatalogError, ConfigError, UnknownNameError
+from chipfleet.exceptions import CatalogError, ConfigError, UnknownNameError, one_line, yaml_error_line
 
 ENV_VAR = "CHIPFLEET_CATALOG"
 
@@ -267,7 +267,7 @@ def _read(path: Path) -> dict[str, Any]:
     try:
         doc = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise CatalogError(_yaml_error(path, exc)) from None
+        raise CatalogError(yaml_error_line(path, exc)) from None
     except RecursionError:
         raise CatalogError(
             f"{path}: nested too deeply to read (a catalog file needs under {MAX_DEPTH} levels of lists and mappings)"
@@ -425,31 +425,12 @@ def _format_validation(path: str, kind: str, name: str, exc: ValidationError) ->
         if err["type"] == "missing":
             missing.append(loc)
         else:
-            problems.append(f"field {loc}: {_one_line(err['msg'])}")
+            problems.append(f"field {loc}: {one_line(err['msg'])}")
     if missing:
         fields = f"field{'s' if len(missing) > 1 else ''} {', '.join(missing)}"
         hint = " (a record with a new name must be complete; to change a shipped record, use its exact name)"
         problems.insert(0, f"missing {fields}{hint if kind != 'sources' else ''}")
     return f"{path}: {kind} record {name!r} is invalid: " + "; ".join(problems)
-
-
-def _one_line(text: str) -> str:
-    """``text`` with every run of whitespace (newlines included) made one space."""
-    return " ".join(text.split())
-
-
-def _yaml_error(path: Path, exc: yaml.YAMLError) -> str:
-    """A YAML parse error as one line: where (line, column) and what, without PyYAML's source excerpt."""
-    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
-        mark = exc.problem_mark
-        where = f" at line {mark.line + 1}, column {mark.column + 1}"
-        what = _one_line(exc.problem or "syntax error")
-        if exc.context:
-            ctx = exc.context_mark
-            at = f" (line {ctx.line + 1}, column {ctx.column + 1})" if ctx is not None else ""
-            what = f"{what} ({_one_line(exc.context)}{at})"
-        return f"{path}: not valid YAML{where}: {what}; fix the YAML there (indentation, brackets, quotes)"
-    return f"{path}: not valid YAML: {_one_line(str(exc))}"
 
 
 def _check_references(cat: Catalog, origin: Mapping[tuple[str, str], str]) -> None:

@@ -8,7 +8,7 @@ from typing import Protocol, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from chipfleet.exceptions import ModelConfigError
+from chipfleet.exceptions import ModelConfigError, yaml_error_line
 
 
 class Named(Protocol):
@@ -41,7 +41,7 @@ def parse_records(text: str, origin: str, key: str, version: int, record: type[R
     try:
         doc = yaml.safe_load(text)
     except yaml.YAMLError as e:
-        raise ModelConfigError(f"{origin}: not valid YAML ({e}).") from None
+        raise ModelConfigError(yaml_error_line(origin, e)) from None
     if not isinstance(doc, dict):
         raise ModelConfigError(f"{origin}: expected a mapping with `schema_version` and `{key}`.")
     found = doc.get("schema_version")
