@@ -64,14 +64,14 @@ CASES = (
     Case("azure-code", "llama-3-8b", 10.0, 1.0, 0.05),
     Case("azure-conv", "llama-3-8b", 10.0, 1.0, 0.05),
     # Mooncake's prompts run to 126k tokens: no chip prefills them within a second.
-    Case("mooncake-conv", "llama-3-8b", 10.0, 10.0, 0.05),
+    Case("mooncake-conv", "llama-3.1-8b", 10.0, 10.0, 0.05),
     Case("azure-code", "llama-3-70b", 1.0, 2.0, 0.1),
     Case("azure-conv", "llama-3-70b", 1.0, 2.0, 0.1),
-    Case("mooncake-conv", "llama-3-70b", 1.0, 15.0, 0.1),
+    Case("mooncake-conv", "llama-3.1-70b", 1.0, 15.0, 0.1),
     # AWS alone: Inferentia and Trainium against the NVIDIA instances of one cloud.
     Case("azure-code", "llama-3-8b", 10.0, 1.0, 0.05, ("aws",)),
     Case("azure-conv", "llama-3-8b", 10.0, 1.0, 0.05, ("aws",)),
-    Case("mooncake-conv", "llama-3-70b", 1.0, 15.0, 0.1, ("aws",)),
+    Case("mooncake-conv", "llama-3.1-70b", 1.0, 15.0, 0.1, ("aws",)),
 )
 
 # (model, prompt, output, TTFT target s, TPOT target s) on one 8-GPU node, bf16.

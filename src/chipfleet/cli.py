@@ -11,12 +11,16 @@ from typing import Annotated, Any
 
 import numpy as np
 import typer
-from rich.console import Console
+from rich.console import Console, Group
+from rich.measure import Measurement
+from rich.table import Table
+from rich.text import Text
 
 from chipfleet.catalog import Catalog, Precision, Pricing, load_catalog
+from chipfleet.economics.spot import MAX_INTERRUPTIONS_PER_MONTH
 from chipfleet.exceptions import ChipfleetError, ConfigError, DoesNotFitError, UnknownNameError
 from chipfleet.perf.inference import ServingConfig
-from chipfleet.perf.training import Recompute, TrainingSetup
+from chipfleet.perf.training import MAX_CHIPS, MAX_TRAINING_TOKENS, Recompute, TrainingSetup
 from chipfleet.report import tables
 from chipfleet.serialize import atomic_write_text, check_output_dir, check_output_path, dumps
 from chipfleet.units import (
@@ -60,11 +64,41 @@ app.add_typer(plan_app, name="plan")
 app.add_typer(simulate_app, name="simulate")
 app.add_typer(traces_app, name="traces")
 
-console = Console()  # sized to the terminal (or $COLUMNS); main() makes a fresh one per invocation
+
+class _Console(Console):
+    """A console that never cuts a table's cells to "…" (a truncated "tpu-v…" is ambiguous, a folded number
+    misreads): a table whose words cannot fit the terminal's width is printed as one block of lines per row."""
+
+    def print(self, *objects: Any, **kwargs: Any) -> None:
+        super().print(*(_fit(self, obj) for obj in objects), **kwargs)
+
+
+def _fit(console: Console, obj: Any) -> Any:
+    """``obj``, or a table too wide for ``console`` as records: the row's name, then ``column: value`` lines."""
+    if not isinstance(obj, Table) or not obj.columns:
+        return obj
+    if Measurement.get(console, console.options.update_width(1 << 16), obj).minimum <= console.width:
+        return obj  # rich wraps it at word boundaries: nothing is cut
+    headers = [str(c.header).replace("\n", " ") for c in obj.columns]
+    lines: list[Any] = [Text(str(obj.title), style="bold")] if obj.title else []
+    for r in range(obj.row_count):
+        cells = [c._cells[r] if r < len(c._cells) else "" for c in obj.columns]
+        lines.append(Text.assemble((_plain(cells[0]), "bold")))
+        lines.extend(Text(f"  {h}: {_plain(v)}") for h, v in zip(headers[1:], cells[1:], strict=True))
+    if obj.caption:
+        lines.append(Text(str(obj.caption), style="dim"))
+    return Group(*lines)
+
+
+def _plain(cell: Any) -> str:
+    return cell.plain if isinstance(cell, Text) else Text.from_markup(str(cell)).plain
+
+
+console: Console = _Console()  # sized to the terminal (or $COLUMNS); main() makes a fresh one per invocation
 
 _MAX_SEED = 2**32 - 1
 _MAX_INSTANCES = 20_000  # ~160k accelerators: past the largest published clusters; a bound keeps searches finite
-_MAX_TOKENS = 1e17  # 100 quadrillion training tokens, ~6,000× Llama 3's 15T
+_MAX_TOKENS = MAX_TRAINING_TOKENS  # the model's own ceiling (perf.training), so the CLI and API agree
 _MAX_REQUESTS = 100_000_000  # a synthetic workload larger than this would not fit in memory as a trace
 _RATE_SCALE_HELP = "Multiply the arrival rate (2 = twice the load; more than 0, at most 10⁶)."
 
@@ -102,6 +136,29 @@ class PricingOpt(StrEnum):
 
 
 PricingOption = Annotated[PricingOpt, typer.Option(case_sensitive=False, help="Pricing model.")]
+
+
+def _interruptions_opt(value: Any) -> Any:
+    """--interruptions-per-month: ≥ 0 and below SpotModel's ceiling (one per instance-hour), named as the option."""
+    rate = _float_opt("--interruptions-per-month", 0.0, MAX_INTERRUPTIONS_PER_MONTH, low_open=False)(value)
+    if rate >= MAX_INTERRUPTIONS_PER_MONTH:
+        raise ConfigError(
+            f"--interruptions-per-month must be below {MAX_INTERRUPTIONS_PER_MONTH:g} (one per instance-hour, the "
+            f"spot model's ceiling), got {value!r}; typical spot rates are 0.05-0.2"
+        )
+    return rate
+
+
+InterruptionsOpt = Annotated[
+    float,
+    typer.Option(
+        metavar="NUMBER",
+        parser=_interruptions_opt,
+        help=f"Spot: expected interruptions of one instance per month, from 0 to below "
+        f"{MAX_INTERRUPTIONS_PER_MONTH:g} (one per instance-hour: the model's ceiling; AWS's worst advisor "
+        "bucket is >20 %, i.e. 0.2).",
+    ),
+]
 
 
 class _State:
@@ -154,9 +211,11 @@ def catalog_chips(
         _emit_json([{**c.model_dump(mode="json"), "instances": [i.name for i in cat.instances_of(c)]} for c in chips])
     else:
         console.print(tables.chips_table(chips))
-        for c in chips:
+        from rich.text import Text
+
+        for c in chips:  # wrapped at the terminal's width (soft_wrap ran notes far past 80 columns)
             if not cat.instances_of(c):
-                console.print(f"{c.name}: no public instance. {c.availability}".rstrip(), soft_wrap=True)
+                console.print(Text(f"{c.name}: no public instance. {c.availability}".rstrip()))
 
 
 @catalog_app.command("instances")
@@ -325,10 +384,12 @@ def estimate_train(
     ] = Precision.BF16,
     region: Annotated[str | None, typer.Option(help="Region (default: cheapest with a price).")] = None,
     pricing: PricingOption = PricingOpt.on_demand,
+    interruptions_per_month: InterruptionsOpt = 0.20,
     as_json: JsonOpt = False,
 ) -> None:
-    """Time, cost, energy and CO2 of one training run; parallelism is chosen where not given."""
-    from chipfleet.economics import estimate_training
+    """Time, cost, energy and CO2 of one training run; parallelism is chosen where not given. On spot the time
+    and cost include the job's interruptions (the planner's model)."""
+    from chipfleet.economics import SpotModel, estimate_training
 
     arch = _model(model, model_config)
     setup = TrainingSetup(model=arch, seq_len=seq_len, global_batch=global_batch, precision=precision)
@@ -342,11 +403,14 @@ def estimate_train(
         fixed=fixed,
         region=region,
         pricing=Pricing(pricing.value),
+        spot=SpotModel(interruptions_per_month=interruptions_per_month),
     )
     if as_json:
         _emit_json(est.as_dict())
     else:
         console.print(tables.training_table(est))
+        for caveat in est.caveats:
+            console.print(f"[yellow]caveat[/yellow] {caveat}")
 
 
 @estimate_app.command("serve")
@@ -406,6 +470,7 @@ class ObjectiveOpt(StrEnum):
 class PlanPricingOpt(StrEnum):
     on_demand = "on-demand"
     spot = "spot"
+    reserved = "reserved"
     any = "any"
 
 
@@ -439,12 +504,17 @@ def plan_train(
             help="Spend at most this many USD: 2M, $500k.",
         ),
     ] = None,
-    max_chips: Annotated[int, typer.Option(min=1, max=1 << 20, help="Largest cluster to consider (chips).")] = 4096,
+    max_chips: Annotated[int, typer.Option(min=1, max=MAX_CHIPS, help="Largest cluster to consider (chips).")] = 4096,
     clouds: Annotated[str | None, typer.Option(help="Comma-separated clouds: aws,gcp,azure.")] = None,
     regions: Annotated[str | None, typer.Option(help="Comma-separated regions.")] = None,
     instances: Annotated[str | None, typer.Option(help="Comma-separated instance types (default: all).")] = None,
     pricing: Annotated[
-        PlanPricingOpt, typer.Option(case_sensitive=False, help="Pricing model.")
+        PlanPricingOpt,
+        typer.Option(
+            case_sensitive=False,
+            help="Pricing model; reserved: only instances with a reserved price (each row says its term); any: "
+            "on-demand, spot and reserved, each row saying which.",
+        ),
     ] = PlanPricingOpt.on_demand,
     objective: Annotated[
         ObjectiveOpt, typer.Option(case_sensitive=False, help="What to minimise.")
@@ -460,14 +530,7 @@ def plan_train(
     precision: Annotated[
         list[Precision] | None, typer.Option(case_sensitive=False, help="Allowed precisions (default bf16, fp8).")
     ] = None,
-    interruptions_per_month: Annotated[
-        float,
-        typer.Option(
-            metavar="NUMBER",
-            parser=_float_opt("--interruptions-per-month", 0.0, 1000.0, low_open=False),
-            help="Spot: expected interruptions of one instance per month (0 to 1000).",
-        ),
-    ] = 0.20,
+    interruptions_per_month: InterruptionsOpt = 0.20,
     restart: Annotated[
         float,
         typer.Option(
@@ -951,6 +1014,12 @@ def _show_simulation(
 def simulate_train(
     fleet: Annotated[str, typer.Option(help="Instances and counts: trn1.32xlarge:64,p5.48xlarge:16.")],
     trace: Annotated[str, typer.Option(help="Built-in job trace (philly) or a file with a column mapping.")] = "philly",
+    mapping: Annotated[
+        str | None,
+        typer.Option(
+            help="Columns of a job trace file: submit=ts,chips=gpus,duration=runtime,time_unit=s,duration_unit=min."
+        ),
+    ] = None,
     policy: Annotated[str, typer.Option(help="fifo, sjf, gavel-max-throughput, cost-min, energy-aware, ...")] = "fifo",
     seed: SeedOpt = 0,
     jobs: Annotated[int | None, typer.Option(min=1, max=_MAX_REQUESTS, help="Replay only the first N jobs.")] = None,
@@ -981,7 +1050,7 @@ def simulate_train(
 
     if plot is not None:
         check_output_dir(plot, "--plot folder")
-    tr = load_trace(trace, skip_bad_rows=skip_bad_rows, kind="jobs")
+    tr = load_trace(trace, skip_bad_rows=skip_bad_rows, kind="jobs", mapping=_mapping(mapping))
     if not isinstance(tr, JobTrace):
         raise ConfigError(f"{trace} is a request trace; `simulate train` needs jobs (philly)")
     if jobs is not None:
@@ -996,8 +1065,9 @@ def simulate_train(
     with Progress(console=Console(stderr=True), transient=True, disable=as_json) as bar:
         task = bar.add_task(f"simulating {len(tr):,} jobs", total=max(span, 1.0))
         result = simulate_training(
-            tr, pool, policy, matrix, seed=seed, progress=lambda now: bar.update(task, completed=min(now, span))
-        )
+            tr, pool, policy, matrix, seed=seed, progress=lambda now: bar.update(task, completed=min(now, span)),
+            require_placeable=True,
+        )  # fmt: skip
     submit = np.asarray(tr.submit_s)
     _show_simulation(result, train_tables, as_json, plot, lambda out: train_plots(result, submit, out))
 
@@ -1114,6 +1184,7 @@ def simulate_mixed_cmd(
             arch, requests_tr, job_tr, FleetSpec.parse(fleet), _State.catalog(), sharing=sharing,
             training_policy=policy, router=router, options=opts, until_s=until_s, seed=seed,
             pricing=Pricing(pricing.value), progress=lambda now: bar.update(task, completed=min(now, span)),
+            require_placeable=True,
         )  # fmt: skip
     submit = np.asarray(job_tr.submit_s)
     _show_simulation(result, mixed_tables, as_json, plot, lambda out: mixed_plots(result, submit, out))
@@ -1401,7 +1472,7 @@ def _fail(error_type: str, message: str, as_json: bool, label: str = "error", **
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; chipfleet errors and usage errors print one clear line (JSON with --json) and exit 2."""
     global console
-    console = Console()  # the terminal's width now ($COLUMNS when not a terminal), not at import
+    console = _Console()  # the terminal's width now ($COLUMNS when not a terminal), not at import
     args = list(sys.argv[1:] if argv is None else argv)
     as_json = "--json" in args
     from typer._click.exceptions import ClickException, NoArgsIsHelpError  # typer vendors click
