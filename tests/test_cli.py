@@ -681,3 +681,30 @@ def test_estimate_train_numeric_options_never_crash(
         assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
     else:
         assert "nan" not in out.lower().split() and "inf" not in out.lower().split()
+
+
+def test_a_long_unbreakable_cell_is_never_cut(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rich squeezes the widest column of a too-wide table to "…" whatever its longest word (seen on the demo's
+    parallelism column at 160 columns); the CLI's console gives every column at least its longest word."""
+    from rich.table import Table
+
+    from chipfleet import cli
+
+    word = "tp=8,pp=8,dp=8,vp=4,zero=1,mb=1,recompute=none"
+    t = Table(title="t")
+    for col in ("instance", "parallelism", "note"):
+        t.add_column(col)
+    t.add_row("32 × trn1.32xlarge", word, "a long sentence that can wrap at any of its many spaces " * 2)
+    monkeypatch.setenv("COLUMNS", "100")
+    console = cli._Console(record=True)
+    console.print(t)
+    out = console.export_text()
+    assert "…" not in out and word in out and max(len(line) for line in out.splitlines()) <= 100
+
+
+def test_spare_width_goes_to_short_cells_first() -> None:
+    from chipfleet.cli import _share
+
+    assert _share(10, [0, 5, 3, 40]) == [0, 5, 3, 2]  # the short wants are met whole, prose takes the rest
+    assert _share(0, [4, 4]) == [0, 0]
+    assert sum(_share(7, [10, 20])) <= 7

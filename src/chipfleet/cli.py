@@ -12,7 +12,6 @@ from typing import Annotated, Any
 import numpy as np
 import typer
 from rich.console import Console, Group
-from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
@@ -67,23 +66,55 @@ app.add_typer(traces_app, name="traces")
 
 class _Console(Console):
     """A console that never cuts a table's cells to "…" (a truncated "tpu-v…" is ambiguous, a folded number
-    misreads): a table whose words cannot fit the terminal's width is printed as one block of lines per row."""
+    misreads). Rich squeezes the widest columns of a table too wide for the terminal without regard to their
+    longest word; here each column gets at least its longest word and the spare width in proportion to what it
+    would use beyond that, and a table whose longest words alone do not fit prints as one block of lines per row.
+    """
 
     def print(self, *objects: Any, **kwargs: Any) -> None:
         super().print(*(_fit(self, obj) for obj in objects), **kwargs)
 
 
 def _fit(console: Console, obj: Any) -> Any:
-    """``obj``, or a table too wide for ``console`` as records: the row's name, then ``column: value`` lines."""
+    """``obj``, with a table's column widths set so no cell is cut, or as records when nothing can fit."""
     if not isinstance(obj, Table) or not obj.columns:
         return obj
-    if Measurement.get(console, console.options.update_width(1 << 16), obj).minimum <= console.width:
-        return obj  # rich wraps it at word boundaries: nothing is cut
+    wide = console.options.update_width(1 << 16)
+    ranges = [obj._measure_column(console, wide, col) for col in obj.columns]
+    room = console.width - obj._extra_width
+    if sum(r.maximum for r in ranges) <= room:
+        return obj
+    least = sum(r.minimum for r in ranges)
+    if least > room:
+        return _records(obj)
+    extra = _share(room - least, [r.maximum - r.minimum for r in ranges])
+    for col, r, more in zip(obj.columns, ranges, extra, strict=True):
+        col.width = r.minimum + more - obj._get_padding_width(col._index)
+    return obj
+
+
+def _share(spare: int, wants: list[int]) -> list[int]:
+    """``spare`` columns shared out: the smallest wants are met whole while they fit (short cells such as
+    "108.9 days" stay on one line; long prose wraps), what is left in proportion to the rest."""
+    out = [0] * len(wants)
+    open_ = sorted(range(len(wants)), key=lambda i: wants[i])
+    while open_ and wants[open_[0]] <= spare:
+        i = open_.pop(0)
+        out[i] = wants[i]
+        spare -= wants[i]
+    total = sum(wants[i] for i in open_)
+    for i in open_:
+        out[i] = spare * wants[i] // max(1, total)
+    return out
+
+
+def _records(obj: Table) -> Group:
+    """A table as its title, then per row the row's name and a ``column: value`` line for each other column."""
     headers = [str(c.header).replace("\n", " ") for c in obj.columns]
     lines: list[Any] = [Text(str(obj.title), style="bold")] if obj.title else []
     for r in range(obj.row_count):
         cells = [c._cells[r] if r < len(c._cells) else "" for c in obj.columns]
-        lines.append(Text.assemble((_plain(cells[0]), "bold")))
+        lines.append(Text(_plain(cells[0]), style="bold"))
         lines.extend(Text(f"  {h}: {_plain(v)}") for h, v in zip(headers[1:], cells[1:], strict=True))
     if obj.caption:
         lines.append(Text(str(obj.caption), style="dim"))
