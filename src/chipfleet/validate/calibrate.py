@@ -4,23 +4,37 @@ Per family, the six parameters ``θ`` (see :class:`chipfleet.catalog.EfficiencyF
 
     Σ_rows (log(pred_i(θ) / measured_i))²  +  Σ_params ((log θ_j − log θ_j,prior) / ln 2)²
 
-a least-squares fit on log error with a weak log-normal prior (a factor of 2 from the documented prior
-costs as much as one row that is off by a factor of e). The prior keeps parameters the family's rows do
-not inform near their documented values instead of letting them drift. Discrete choices (the training
-split, tp, batch) are made once with the prior and held fixed during the fit.
+a least-squares fit on log error with a weak log-normal prior (a factor of 2 from the prior's centre costs as
+much as one row that is off by a factor of e). The prior keeps parameters the family's rows do not inform
+near its centre instead of letting them drift. Discrete choices (the training split, tp, batch) are made
+once with the documented prior and held fixed during the fit.
 
-The prior also pulls the fit's overall level towards the documented values, which leaves the point
-estimate biased (one family's rows all ran slower than predicted). So a fit on at least
-:data:`MIN_BAND_ROWS` rows is then *centred*: every
-efficiency is multiplied by ``c`` and every overhead divided by it (which scales predicted speed by ≈ c),
-with ``c`` chosen so that the median of the fitted rows' log errors is 0. The point estimate is then the
-median of the fitted family, and the band around it can be read as "as likely slower as faster".
+The prior's centre pools evidence within a vendor. A family *stands on its own* with at least
+:data:`MIN_BAND_ROWS` fitted rows from at least :data:`MIN_OWN_SOURCES` sources: it is fitted around its
+documented values (families.yaml). Every other family is fitted around the geometric mean of the fits of its
+vendor's families that stand on their own (its *lenders*; same vendor and kind of chip, so an accelerator
+never borrows from a CPU), or around its documented values when the vendor has none. A family with no rows
+takes that centre as it is, so a family moves continuously from the borrowed values (0 rows) towards its own
+rows as they accumulate, instead of jumping to the generic documented prior with its first few rows
+(Trainium2's three inference rows from one source once moved its compute efficiency from 0.41, borrowed from
+Trainium1/Inferentia2, to the prior-dominated 0.72). Rows from one source share one setup, so they are one
+look at a family's level however many they are: with a single source a family keeps borrowing. Only families
+that stand on their own lend, so a thin or borrowed fit never props up another family.
 
-Leave-one-source-out cross-validation refits (and re-centres) each family without each of its sources
-and predicts that source's rows; the 10th-90th percentiles of those out-of-sample log errors, per family
-and metric kind, become the uncertainty bands every estimate prints. Errors cluster by publication (one
-table's rows share its setup), so a band needs rows from several sources to say anything about the next
-one: a family gets its own band only with at least :data:`MIN_BAND_ROWS` rows from
+The prior also pulls the fit's overall level towards its centre, which leaves the point estimate biased
+(one family's rows all ran slower than predicted). So the fit of a family that stands on its own, on at least
+:data:`MIN_BAND_ROWS` rows, is then *centred*: every efficiency is multiplied by ``c`` and every overhead
+divided by it (which scales predicted speed by ≈ c), with ``c`` chosen so that the median of the fitted
+rows' log errors is 0. The point estimate is then the median of the fitted family, and the band around it
+can be read as "as likely slower as faster". A borrowing family is not centred: the pull towards its
+lenders' level is the point.
+
+Leave-one-source-out cross-validation refits (and re-centres) each family without each of its sources and
+predicts that source's rows (a borrowing family's prior centre is rebuilt from its lenders refitted without
+that source too, so no fold sees the source it predicts); the 10th-90th percentiles of those out-of-sample
+log errors, per family and metric kind, become the uncertainty bands every estimate prints. Errors cluster
+by publication (one table's rows share its setup), so a band needs rows from several sources to say
+anything about the next one: a family gets its own band only with at least :data:`MIN_BAND_ROWS` rows from
 :data:`MIN_BAND_SOURCES` sources, a metric kind within it likewise; otherwise the family (or kind) takes
 the pooled band of every family's out-of-sample errors. :meth:`Calibration.holdout_band` gives the band a
 source's rows would have had without that source, so the coverage of the bands is checked out of sample
@@ -66,6 +80,10 @@ MIN_BAND_ROWS = 4  # cross-validated rows a family needs to be validated, and a 
 # of benchmarks/accuracy.py: with bands from 3 sources, held-out sources fell inside 61 % of the time (TPU,
 # two sources: 0 of 9); with 4 (otherwise the pooled band) 78 %, close to the 80 % a 10-90 % band claims.
 MIN_BAND_SOURCES = 4
+# Sources a family needs to stand on its own (be fitted around its documented prior, centred, and lend to its
+# vendor's other families). Errors cluster by publication, so one source's rows are one look at the family's
+# level however many they are, and leaving that source out leaves nothing to cross-validate against.
+MIN_OWN_SOURCES = 2
 CENTRE_ITERATIONS = 4  # the speed scale is ≈ c (fixed latencies do not scale): a few passes settle the median
 
 
@@ -109,6 +127,8 @@ class Calibration:
     data: MeasurementSet
     bands: dict[str, dict[str, tuple[float, float]]] = field(default_factory=dict)
     fallbacks: dict[str, str] = field(default_factory=dict)
+    # Family -> what its prior was centred on, for families that do not stand on their own (module docstring).
+    prior_centres: dict[str, str] = field(default_factory=dict)
     # (family, held-out source s) -> {row id of another source t: prediction of a fit without s and t}: the
     # out-of-sample errors a band for s may use without having seen s (leave-two-sources-out).
     nested_predictions: dict[tuple[str, str], dict[str, float]] = field(default_factory=dict)
@@ -170,8 +190,10 @@ def _clip_to_bounds(x: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray
     return out
 
 
-def fit_family(observations: Sequence[Observation], prior: Efficiency, family: str) -> FamilyFit:
-    """MAP fit of the six parameters of one family (module docstring); the prior when there are no rows."""
+def fit_family(observations: Sequence[Observation], prior: Efficiency, family: str, centred: bool = True) -> FamilyFit:
+    """MAP fit of the six parameters of one family around ``prior`` (module docstring); ``prior`` itself when
+    there are no rows. ``centred``: centre the fit on its rows' median (:func:`centre`), as for a family that
+    stands on its own; a borrowing family keeps the level its prior pulls it to."""
     if not observations:
         return FamilyFit(family=family, eff=prior, rows=0, sources=0, cost=0.0)
     lo = np.log(np.array([BOUNDS[n][0] for n in FITTED]))
@@ -186,7 +208,7 @@ def fit_family(observations: Sequence[Observation], prior: Efficiency, family: s
     sol = least_squares(residuals, x0, bounds=(lo, hi), method="trf", diff_step=1e-4, max_nfev=400)
     return FamilyFit(
         family=family,
-        eff=centre(observations, _efficiency(prior, sol.x)),
+        eff=centre(observations, _efficiency(prior, sol.x)) if centred else _efficiency(prior, sol.x),
         rows=len(observations),
         sources=len({ob.source for ob in observations}),
         cost=float(sol.cost),
@@ -238,6 +260,69 @@ def observe(data: MeasurementSet, catalog: Catalog) -> tuple[list[Observation], 
     return obs, skipped
 
 
+def _vendor_of(catalog: Catalog) -> dict[str, str]:
+    """Family -> "vendor kind" of its chips: peers share the vendor and the kind of chip."""
+    out: dict[str, str] = {}
+    for chip in catalog.chips.values():
+        out.setdefault(chip.family, f"{chip.vendor} {chip.kind}")
+    return out
+
+
+class _Hierarchy:
+    """Fits of every family on its rows less a set of left-out sources, with priors centred as the module
+    docstring says (own families: documented prior; the others: their lenders' fits on the same rows less the
+    same sources). Memoised: the cross-validation folds of a lender serve its borrowers' folds too."""
+
+    def __init__(self, by_family: dict[str, list[Observation]], priors: dict[str, Efficiency], catalog: Catalog):
+        self.by_family = by_family
+        self.priors = priors
+        # Server replays are predicted, not fitted on: each one is a simulation, too slow inside a fit.
+        self.fit_rows = {f: [ob for ob in rows if not ob.prep.replayed] for f, rows in by_family.items()}
+        self.own = frozenset(
+            f
+            for f, rows in self.fit_rows.items()
+            if len(rows) >= MIN_BAND_ROWS and len({ob.source for ob in rows}) >= MIN_OWN_SOURCES
+        )
+        self.vendor_of = _vendor_of(catalog)
+        self.lenders: dict[str, list[str]] = {}
+        for name in catalog.families:
+            vendor = self.vendor_of.get(name, "")
+            borrows = vendor and name not in self.own
+            peers = [f for f in sorted(self.own) if self.vendor_of.get(f) == vendor] if borrows else []
+            self.lenders[name] = peers
+        self._cache: dict[tuple[str, frozenset[str]], FamilyFit] = {}
+
+    def sources(self, family: str) -> frozenset[str]:
+        """Sources a fit of ``family`` depends on: its rows' and, when it borrows, its lenders'."""
+        out = {ob.source for ob in self.fit_rows.get(family, [])}
+        for lender in self.lenders.get(family, []):
+            out |= self.sources(lender)
+        return frozenset(out)
+
+    def prior(self, family: str, without: frozenset[str] = frozenset()) -> Efficiency:
+        """The centre of ``family``'s prior when ``without`` is left out (module docstring)."""
+        lenders = self.lenders.get(family, [])
+        if not lenders:
+            return self.priors[family]
+        logs = np.mean([_vector(self.fit(f, without).eff) for f in lenders], axis=0)
+        return _efficiency(self.priors[family], logs)
+
+    def fit(self, family: str, without: frozenset[str] = frozenset()) -> FamilyFit:
+        key = (family, without & self.sources(family))
+        if key not in self._cache:
+            rows = [ob for ob in self.fit_rows.get(family, []) if ob.source not in without]
+            self._cache[key] = fit_family(rows, self.prior(family, without), family, centred=family in self.own)
+        return self._cache[key]
+
+    def centre_note(self, family: str) -> str:
+        """What ``family``'s prior is centred on, for a family that does not stand on its own."""
+        lenders = self.lenders.get(family, [])
+        vendor = self.vendor_of.get(family, "")
+        if lenders:
+            return f"geometric mean of {vendor}'s fitted families ({', '.join(lenders)})"
+        return f"its documented values (no {vendor or 'other'} family stands on its own)"
+
+
 def calibrate(
     data: MeasurementSet,
     catalog: Catalog,
@@ -247,56 +332,55 @@ def calibrate(
     """Fit every family with data, cross-validate by leaving one source out, and derive error bands.
 
     ``catalog`` supplies the priors (load it with ``calibrated=False`` to start from the documented
-    values). Families without rows take the geometric mean of their vendor's fitted families, or keep
-    their prior when the vendor has none; either way they stay unvalidated.
+    values). Families that do not stand on their own (module docstring) are fitted around the geometric mean
+    of their vendor's families that do, or around their prior when the vendor has none; without rows they
+    take that centre as it is. Either way they stay unvalidated.
     """
     obs, skipped = observe(data, catalog)
     priors = {name: Efficiency.from_family(fam) for name, fam in catalog.families.items()}
     by_family: dict[str, list[Observation]] = defaultdict(list)
     for ob in obs:
         by_family[ob.prep.family].append(ob)
+    h = _Hierarchy(by_family, priors, catalog)
     fits: dict[str, FamilyFit] = {}
-    for family, rows in sorted(by_family.items()):
+    # The families that stand on their own first: the others' priors are centred on them.
+    for family, rows in sorted(by_family.items(), key=lambda kv: (kv[0] not in h.own, kv[0])):
         if progress:
             progress(f"fitting {family} on {len(rows)} rows")
-        # Server replays are predicted, not fitted on: each one is a simulation, too slow inside a fit.
-        fits[family] = fit_family([ob for ob in rows if not ob.prep.replayed], priors[family], family)
+        fits[family] = h.fit(family)
     cv: dict[str, float] = {}
     if cross_validate:
         for family, rows in sorted(by_family.items()):
             sources = sorted({ob.source for ob in rows})
-            for src in sources:  # with one source, the fold fits on nothing and predicts with the prior
+            for src in sources:  # with one source, the fold fits on nothing and predicts with its prior centre
                 if progress:
                     progress(f"cross-validating {family}: leaving out {src}")
-                train = [ob for ob in rows if ob.source != src and not ob.prep.replayed]
-                fold = fit_family(train, priors[family], family)
+                fold = h.fit(family, frozenset({src}))
                 for ob in rows:
                     if ob.source == src:
                         cv[ob.row.id] = predict(ob.prep, fold.eff)
     cal = Calibration(fits=fits, priors=priors, cv_predictions=cv, observations=obs, skipped=skipped, data=data)
     if cross_validate:
-        cal.nested_predictions = _nested_predictions(by_family, priors, progress)
+        cal.nested_predictions = _nested_predictions(h, progress)
     cal.bands = error_bands(cal)
-    cal.fallbacks = _fallbacks(cal, catalog)
+    cal.prior_centres = {name: h.centre_note(name) for name in catalog.families if name not in h.own}
+    cal.fallbacks = _fallbacks(cal, catalog, h)
     return cal
 
 
 def _nested_predictions(
-    by_family: dict[str, list[Observation]],
-    priors: dict[str, Efficiency],
-    progress: Callable[[str], None] | None,
+    h: _Hierarchy, progress: Callable[[str], None] | None
 ) -> dict[tuple[str, str], dict[str, float]]:
     """For each family and pair of its sources {s, t}: refit without both, predict both (see
     :attr:`Calibration.nested_predictions`)."""
     out: dict[tuple[str, str], dict[str, float]] = defaultdict(dict)
-    for family, rows in sorted(by_family.items()):
+    for family, rows in sorted(h.by_family.items()):
         sources = sorted({ob.source for ob in rows})
         for i, s in enumerate(sources):
             for t in sources[i + 1 :]:
                 if progress:
                     progress(f"checking {family}'s bands: leaving out {s} and {t}")
-                train = [ob for ob in rows if ob.source not in (s, t) and not ob.prep.replayed]
-                fold = fit_family(train, priors[family], family)
+                fold = h.fit(family, frozenset({s, t}))
                 for ob in rows:
                     if ob.source in (s, t):
                         other = t if ob.source == s else s
@@ -348,30 +432,18 @@ def pooled_band(cal: Calibration) -> dict[str, tuple[float, float]]:
     return dict.fromkeys(KINDS, band)
 
 
-def _fallbacks(cal: Calibration, catalog: Catalog) -> dict[str, str]:
-    # Peers share the vendor and the kind of chip (an accelerator family never borrows from a CPU one).
-    vendor_of: dict[str, str] = {}
-    for chip in catalog.chips.values():
-        vendor_of.setdefault(chip.family, f"{chip.vendor} {chip.kind}")
+def _fallbacks(cal: Calibration, catalog: Catalog, h: _Hierarchy) -> dict[str, str]:
+    """Families without rows take their prior centre (:meth:`_Hierarchy.prior`) as it is: the geometric mean
+    of their vendor's families that stand on their own (only those lend: a borrowed or thin fit must not count
+    as a peer of the next family), else their documented prior."""
     out: dict[str, str] = {}
-    # Only families fitted on rows of their own lend: a borrowed fit added below must not count as a peer of
-    # the next family (nvidia-blackwell was the mean of ampere, hopper and ada, ada itself their mean).
-    fitted = [f for f in cal.fits.values() if f.rows > 0]
     for name in catalog.families:
         if name in cal.fits:
             continue
-        vendor = vendor_of.get(name, "")
-        peers = [f for f in fitted if vendor_of.get(f.family) == vendor]
-        if peers:
-            logs = np.mean([_vector(p.eff) for p in peers], axis=0)
-            cal.fits[name] = FamilyFit(
-                family=name, eff=_efficiency(cal.priors[name], logs), rows=0, sources=0, cost=0.0
-            )
-            out[name] = (
-                f"no measurements; geometric mean of {vendor}'s fitted families ({', '.join(p.family for p in peers)})"
-            )
+        cal.fits[name] = h.fit(name)
+        if h.lenders.get(name):
+            out[name] = f"no measurements; {h.centre_note(name)}"
         else:
-            cal.fits[name] = FamilyFit(family=name, eff=cal.priors[name], rows=0, sources=0, cost=0.0)
             out[name] = "no measurements and no fitted family of the same vendor: documented prior kept"
     return out
 
@@ -401,11 +473,22 @@ def overlay(cal: Calibration, catalog: Catalog, data_label: str) -> dict[str, An
             continue
         prior = cal.priors[name]
         validated = is_validated(cal, name)
-        how = (
-            f"fitted on {fit.rows} rows from {fit.sources} sources by log-error least squares "
-            f"with a factor-2 log-normal prior"
-            if fit.rows
-            else cal.fallbacks.get(name, "")
+        centre_on = cal.prior_centres.get(name)
+        rows_text = f"{_plural(fit.rows, 'row')} from {_plural(fit.sources, 'source')}"
+        if not fit.rows:
+            how = cal.fallbacks.get(name, "")
+        elif centre_on is None:
+            how = f"fitted on {rows_text} by log-error least squares with a factor-2 log-normal prior"
+        else:
+            how = (
+                f"fitted on {rows_text}, too few to stand on their own, by log-error least squares with a "
+                f"factor-2 log-normal prior centred on {centre_on}"
+            )
+        method = (
+            "MAP least squares on log error, factor-2 log-normal prior, centred on the median; LOSO cross-validation"
+            if centre_on is None
+            else f"MAP least squares on log error, factor-2 log-normal prior centred on {centre_on}; "
+            "LOSO cross-validation"
         )
 
         def fig(attr: str, unit: str, scale: float, field: str) -> dict[str, Any]:
@@ -426,8 +509,7 @@ def overlay(cal: Calibration, catalog: Catalog, data_label: str) -> dict[str, An
                 "date": source["as_of"],
                 "rows": fit.rows,
                 "sources": fit.sources,
-                "method": "MAP least squares on log error, factor-2 log-normal prior, centred on the median; "
-                "LOSO cross-validation",
+                "method": method,
                 "fallback": "" if fit.rows else cal.fallbacks.get(name, ""),
             },
         }
@@ -440,6 +522,10 @@ def overlay(cal: Calibration, catalog: Catalog, data_label: str) -> dict[str, An
         "sources": {sid: source},
         "families": families,
     }
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 def _figure(value: float, prior: float, unit: str, how: str, sid: str, field: str) -> dict[str, Any]:
