@@ -214,6 +214,9 @@ def test_job_chips_and_durations_stay_plain_numbers() -> None:
         ("fixed:1.3k", "whole number of tokens"),
         ("fixed:2x", "cannot read fixed tokens '2x'"),
         ("fixed:-5", "cannot read"),
+        ("0", "fixed length must be between 1 and"),  # a bare number is a fixed length, not an unknown form
+        ("-5", "cannot read fixed tokens '-5'"),
+        ("2.5", "whole number"),
         ("uniform:1k,2G", "cannot read uniform high '2G'"),
         ("lognormal:mean=1.5k,sigma=1,max=8q", "cannot read lognormal max '8q'"),
         ("uniform:5", "needs low and high"),

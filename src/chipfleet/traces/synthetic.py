@@ -318,11 +318,8 @@ def parse_length_dist(text: str, *, role: LengthField = "input") -> LengthDist:
         raise ConfigError(f"empty length distribution. Forms: {_FORMS}.")
     kind, sep, body = raw.partition(":")
     kind = kind.strip().lower()
-    if not sep:
-        try:
-            return FixedLength(_whole("fixed", "tokens", raw, role))
-        except ConfigError:
-            pass
+    if not sep and raw[0] in "0123456789.+-":  # a bare number is a fixed length: its own error says what is wrong
+        return FixedLength(_whole("fixed", "tokens", raw, role))
     parser = _PARSERS.get(kind)
     if parser is None:
         hint = did_you_mean(kind, _PARSERS)
