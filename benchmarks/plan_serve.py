@@ -118,14 +118,19 @@ def plans(cases: tuple[Case, ...], catalog: Catalog) -> None:
         m = p.mix
         per_m, j = m.usd_per_million_output_tokens, m.j_per_output_token
         print(f"  mix      {m.describe()}: ${m.cost_usd_per_h:,.2f}/h, ${per_m:.3f}/M output tokens, {j:.2f} J/token")
-        left_out = "" if p.excluded is None else f"; {p.excluded.requests:,} requests no replica holds left out"
+        left_out = "" if p.excluded is None else f"; left out: {p.excluded.reason}"
         print(f"  p90      fleet-level: {m.best_effort_share:.2%} of requests served best effort "
               f"(allowed {p.tail_share:.0%}){left_out}")  # fmt: skip
         if p.single is not None:
             saving = p.savings or 0.0
-            print(f"  single   {p.single.describe()}: ${p.single.cost_usd_per_h:,.2f}/h -> mix saves {saving:.1%}"
-                  + (" (the replayed single type was the cheaper sound fleet, so it is the plan)"
-                     if p.chose_single else ""))  # fmt: skip
+            verdict = (
+                "one type is the plan (replayed, it was the cheaper sound fleet)"
+                if p.chose_single
+                else "the same fleet"
+                if p.mix.describe() == p.single.describe()
+                else f"mix saves {saving:.1%}"
+            )
+            print(f"  single   {p.single.describe()}: ${p.single.cost_usd_per_h:,.2f}/h -> {verdict}")  # fmt: skip
         else:
             print("  single   no one instance type serves every bucket within the SLOs")
         if p.replay is not None:
