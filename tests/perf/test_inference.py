@@ -16,6 +16,7 @@ from chipfleet.catalog import Precision
 from chipfleet.exceptions import ConfigError, DoesNotFitError
 from chipfleet.perf.hardware import Hardware
 from chipfleet.perf.inference import (
+    MAX_SERVING_BATCH,
     ServingConfig,
     decode_step_time,
     estimate_inference,
@@ -196,7 +197,16 @@ def test_max_batch_fits_and_one_more_does_not(
     mb = max_batch(cfg.model, cfg, H100_LIKE, tp)
     if mb >= 1:
         assert inference_memory(cfg.model, replace(cfg, batch=mb), H100_LIKE, tp).fits
-    assert not inference_memory(cfg.model, replace(cfg, batch=mb + 1), H100_LIKE, tp).fits
+    if mb < MAX_SERVING_BATCH:
+        assert not inference_memory(cfg.model, replace(cfg, batch=mb + 1), H100_LIKE, tp).fits
+
+
+def test_max_batch_stops_at_the_largest_batch_a_config_takes() -> None:
+    """Mixtral fp8 at tp=8 with 1-token prompts and answers fits 1.38M sequences: the report stops at the cap."""
+    cfg = ServingConfig(model=MIXTRAL, batch=1, input_tokens=1, output_tokens=1, tp=8, weight_precision=Precision.FP8)
+    mb = max_batch(cfg.model, cfg, H100_LIKE, 8)
+    assert mb == MAX_SERVING_BATCH
+    assert inference_memory(cfg.model, replace(cfg, batch=mb), H100_LIKE, 8).fits
 
 
 def test_max_batch_reported_by_estimate() -> None:

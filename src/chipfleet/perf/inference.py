@@ -255,11 +255,13 @@ def inference_memory(model: ModelArch, cfg: ServingConfig, hw: Hardware, tp: int
 
 
 def max_batch(model: ModelArch, cfg: ServingConfig, hw: Hardware, tp: int) -> int:
-    """The largest batch whose weights, KV cache (full context) and workspace fit; 0 if none does."""
+    """The largest batch whose weights, KV cache (full context) and workspace fit; 0 if none does; at most
+    :data:`MAX_SERVING_BATCH`, the largest batch a :class:`ServingConfig` takes (a two-token request on a big
+    node would otherwise report a batch no configuration can be built with)."""
     free = hw.usable_memory_bytes - weight_bytes_per_chip(model, tp, cfg.weight_precision, hw)
     per_seq = cfg.context_tokens * kv_bytes_per_token_per_chip(model, tp, cfg.kv_dtype, hw)
     per_seq += workspace_bytes_per_chip(model, tp, 1, cfg.input_tokens)
-    return max(0, int(free // per_seq)) if free > 0 else 0
+    return min(MAX_SERVING_BATCH, max(0, int(free // per_seq))) if free > 0 else 0
 
 
 def valid_tp_degrees(model: ModelArch, hw: Hardware) -> list[int]:
