@@ -7,11 +7,13 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from chipfleet.cli import app as cli_app
 from chipfleet.cli import main
 
 
@@ -708,3 +710,27 @@ def test_spare_width_goes_to_short_cells_first() -> None:
     assert _share(10, [0, 5, 3, 40]) == [0, 5, 3, 2]  # the short wants are met whole, prose takes the rest
     assert _share(0, [4, 4]) == [0, 0]
     assert sum(_share(7, [10, 20])) <= 7
+
+
+def _command_paths() -> list[list[str]]:
+    import typer.main
+
+    def walk(cmd: Any, path: list[str]) -> list[list[str]]:
+        subs = getattr(cmd, "commands", None)
+        if not subs:
+            return [path]
+        return [p for name, sub in sorted(subs.items()) for p in walk(sub, [*path, name])]
+
+    return walk(typer.main.get_command(cli_app), [])
+
+
+@pytest.mark.parametrize("path", _command_paths(), ids=" ".join)
+def test_help_of_every_command_fits_80_columns_whole(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, path: list[str]
+) -> None:
+    """Rich's boxed help cut option descriptions to "…" at 80 columns ("p90 time-to-first-t…"); help wraps."""
+    monkeypatch.setenv("COLUMNS", "80")
+    code = main([*path, "--help"])
+    out = capsys.readouterr().out
+    assert code == 0 and "Usage: chipfleet" in out
+    assert "…" not in out and max(len(line) for line in out.splitlines()) <= 80

@@ -34,28 +34,27 @@ from chipfleet.units import (
 )
 from chipfleet.workloads import ModelArch, get_model, list_models, load_hf_config
 
-app = typer.Typer(
-    help="Where to train and serve generative AI, and what it costs in time, money, energy and carbon.\n\n"
+
+def _typer(help_text: str, **options: Any) -> typer.Typer:
+    """A command group whose help is in click's plain layout: rich's boxed help cuts option descriptions to "…"
+    on an 80-column terminal, the plain one wraps them whole (as the tables do: nothing a reader needs is cut)."""
+    return typer.Typer(help=help_text, no_args_is_help=True, rich_markup_mode=None, **options)
+
+
+app = _typer(
+    "Where to train and serve generative AI, and what it costs in time, money, energy and carbon.\n\n"
     "Quantities: durations need a unit (500ms, 30s, 5min, 12h, 30d, 2w); token lengths read k = 1024 (2k = 2048); "
     "amounts and dollars are decimal (15k, 2.5M, 300B, 1T); rates have a unit (2/s, 120/min). "
     "Names (instances, regions, routers, policies, choices) are case-insensitive.",
-    no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-catalog_app = typer.Typer(help="Chips, instances, regions and efficiency families, with sources.", no_args_is_help=True)
-models_app = typer.Typer(help="The model zoo (architectures and parameter counts).", no_args_is_help=True)
-estimate_app = typer.Typer(help="Estimate one training run or one serving configuration.", no_args_is_help=True)
-simulate_app = typer.Typer(
-    help="Simulate a fleet under a trace: serving (request level) or training (job level).", no_args_is_help=True
-)
-traces_app = typer.Typer(
-    help="Workload traces: the shipped public traces and synthetic generators.", no_args_is_help=True
-)
-plan_app = typer.Typer(
-    help="Search for the best placement: a training run, or the instance mix that serves a workload.",
-    no_args_is_help=True,
-)
+catalog_app = _typer("Chips, instances, regions and efficiency families, with sources.")
+models_app = _typer("The model zoo (architectures and parameter counts).")
+estimate_app = _typer("Estimate one training run or one serving configuration.")
+simulate_app = _typer("Simulate a fleet under a trace: serving (request level) or training (job level).")
+traces_app = _typer("Workload traces: the shipped public traces and synthetic generators.")
+plan_app = _typer("Search for the best placement: a training run, or the instance mix that serves a workload.")
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(models_app, name="models")
 app.add_typer(estimate_app, name="estimate")
