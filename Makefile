@@ -36,9 +36,9 @@ test: lint typecheck
 calibrate: $(STAMP)
 	$(BIN)/chipfleet calibrate --out src/chipfleet/catalog/data/families_calibrated.yaml
 
-# Regenerate the README's accuracy section (cross-validated table and local-hardware check).
+# Regenerate docs/accuracy.md (cross-validated table and local-hardware check).
 accuracy: $(TEST_STAMP)
-	$(BIN)/python benchmarks/accuracy.py --readme README.md
+	$(BIN)/python benchmarks/accuracy.py --doc docs/accuracy.md
 
 clean:
 	rm -rf $(VENV) out build *.egg-info src/*.egg-info

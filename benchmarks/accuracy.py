@@ -5,7 +5,7 @@ next to the same figures with the documented priors (no fitting): the ratio show
 It also checks the 10-90 % bands: how often the measurement falls inside its prediction's range when the
 band, like the fit, is built without the row's source (an honest 10-90 % band holds ≈ 80 % of the time),
 and the median measured ÷ predicted speed per family (≈ 1 when the point estimate is centred).
-With ``--readme README.md`` it also rewrites the README's accuracy section (``make accuracy``);
+With ``--doc docs/accuracy.md`` it also rewrites that page's accuracy section (``make accuracy``);
 ``--reuse-local`` keeps the section's existing local-hardware table instead of re-measuring it.
 """
 
@@ -97,12 +97,15 @@ def markdown(cv: ValidationReport, prior: ValidationReport, local: str) -> str:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--data", type=Path, default=None, help="measurements CSV (default: the shipped copy)")
-    ap.add_argument("--readme", type=Path, default=None, help="rewrite this README's accuracy section")
+    ap.add_argument(
+        "--doc", "--readme", dest="readme", type=Path, default=None,
+        help="rewrite this Markdown page's accuracy section (docs/accuracy.md)",
+    )  # fmt: skip
     ap.add_argument("--local", action="store_true", help="also run the local-hardware check (needs torch)")
     ap.add_argument(
         "--reuse-local",
         action="store_true",
-        help="with --readme: keep the section's existing local-hardware table instead of re-measuring",
+        help="with --doc: keep the section's existing local-hardware table instead of re-measuring",
     )
     args = ap.parse_args()
     data = load_measurements(args.data) if args.data else shipped_measurements()
@@ -134,13 +137,13 @@ def main() -> int:
             text = text[: text.index(START)] + section + text[text.index(END) + len(END) :]
         else:
             text = text.rstrip() + "\n\n## Accuracy\n\n" + section + "\n"
-        atomic_write_text(args.readme, text)  # never a half-written README
+        atomic_write_text(args.readme, text)  # never a half-written page
         print(f"updated {args.readme}")
     return 0
 
 
 def _existing_local(readme: str) -> str:
-    """The local-hardware part of the README's current accuracy section ("" when there is none)."""
+    """The local-hardware part of the page's current accuracy section ("" when there is none)."""
     if START not in readme or END not in readme:
         return ""
     section = readme[readme.index(START) : readme.index(END)]
