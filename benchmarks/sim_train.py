@@ -65,7 +65,7 @@ def main() -> None:
     print(f"makespan   {res.makespan_s / 86400:.1f} days")
     for t in res.types:
         print(
-            f"use        {t.instance:<16} busy {t.utilisation:6.1%}  allocated {t.allocated_share:6.1%}  "
+            f"use        {t.instance:<16} busy {t.utilization:6.1%}  allocated {t.allocated_share:6.1%}  "
             f"held {t.held_share:6.1%}  runs {t.runs_started:6,}  {t.busy_chip_s / h:10,.0f} busy / "
             f"{t.allocated_chip_s / h:10,.0f} allocated chip-h"
         )
@@ -78,7 +78,7 @@ def main() -> None:
         f"unused ${res.unused_cost_usd:,.0f}; fleet bill ${res.fleet_cost_usd:,.0f}"
     )
     print(
-        f"energy     {res.energy_kwh:,.0f} kWh   utilisation {res.utilisation:.1%} busy, "
+        f"energy     {res.energy_kwh:,.0f} kWh   utilization {res.utilization:.1%} busy, "
         f"{res.allocated_share:.1%} allocated"
     )
 

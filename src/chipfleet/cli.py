@@ -988,10 +988,10 @@ def simulate_serve(
     skip_bad_rows: Annotated[bool, typer.Option(help="Skip and count malformed trace rows.")] = False,
     as_json: JsonOpt = False,
     plot: Annotated[
-        Path | None, typer.Option(help="Folder for latency CDF and p90 charts (SLO targets drawn), utilisation, queue.")
+        Path | None, typer.Option(help="Folder for latency CDF and p90 charts (SLO targets drawn), utilization, queue.")
     ] = None,
 ) -> None:
-    """Replay a request trace against a fleet of replicas: latency percentiles, SLOs, utilisation, cost."""
+    """Replay a request trace against a fleet of replicas: latency percentiles, SLOs, utilization, cost."""
     from rich.progress import Progress
 
     from chipfleet.report.sim import serve_plots, serve_tables
@@ -1067,7 +1067,7 @@ def simulate_train(
     pricing: PricingOption = PricingOpt.on_demand,
     skip_bad_rows: Annotated[bool, typer.Option(help="Skip and count malformed trace rows.")] = False,
     as_json: JsonOpt = False,
-    plot: Annotated[Path | None, typer.Option(help="Folder for the JCT CDF and utilisation charts.")] = None,
+    plot: Annotated[Path | None, typer.Option(help="Folder for the JCT CDF and utilization charts.")] = None,
 ) -> None:
     """Replay a job trace on a mixed training cluster under a scheduling policy."""
     from rich.progress import Progress

@@ -102,7 +102,7 @@ def test_part_used_instance(cat: Catalog) -> None:
     res = simulate_training(jobs([0], [1], [100]), pool, "fifo", ThroughputMatrix.from_relative({"trn1.32xlarge": 1}))
     usage = res.types[0]
     assert res.span_s == 100
-    assert usage.busy_chip_s == 100 and usage.utilisation == pytest.approx(1 / 16)
+    assert usage.busy_chip_s == 100 and usage.utilization == pytest.approx(1 / 16)
     assert usage.allocated_chip_s == 100 and usage.allocated_share == pytest.approx(1 / 16)
     assert usage.held_instance_s == 100 and usage.held_share == pytest.approx(1.0)
     assert usage.held_idle_chip_s == 15 * 100
@@ -139,7 +139,7 @@ def test_single_chip_jobs_share_one_node(cat: Catalog) -> None:
     res = simulate_training(jobs([0] * 8, [1] * 8, [100] * 8), pool, "fifo", ThroughputMatrix.from_relative(P5))
     assert res.first_start_s.tolist() == [0] * 8 and res.makespan_s == 100
     u = res.types[0]
-    assert u.busy_chip_s == u.allocated_chip_s == 8 * 100 and u.utilisation == pytest.approx(1.0)
+    assert u.busy_chip_s == u.allocated_chip_s == 8 * 100 and u.utilization == pytest.approx(1.0)
     assert u.held_idle_chip_s == 0
     assert res.cost_usd == pytest.approx(pool.cost_usd(100))  # every chip charged to some job
 
@@ -214,13 +214,13 @@ def test_type_chips_books(cat: Catalog) -> None:
     assert books.take(16, 30.0) == [(pool.nodes[1], 8), (pool.nodes[2], 8)]
 
 
-def test_utilisation_over_time_integrates_to_total(cat: Catalog) -> None:
+def test_utilization_over_time_integrates_to_total(cat: Catalog) -> None:
     m = ThroughputMatrix.from_relative({"p5.48xlarge": 3.0, "trn1.32xlarge": 1.0})
     pool = Pool.build(cat, FleetSpec.parse(MIXED))
     res = simulate_training(synthetic(), pool, "gavel-max-throughput", m, window_s=500.0)
     assert res.window_s == 500.0
     for t in res.types:
-        u = np.array(t.utilisation_over_time)
+        u = np.array(t.utilization_over_time)
         assert len(u) == math.ceil(res.span_s / 500.0)
         widths = np.diff(np.minimum(np.arange(len(u) + 1) * 500.0, res.span_s))
         assert float(np.sum(u * widths * t.chips)) == pytest.approx(t.busy_chip_s, rel=1e-9)

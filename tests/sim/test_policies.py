@@ -190,10 +190,10 @@ def test_contract(cat: Catalog, name: str) -> None:
     assert res.rejected == 1 and math.isnan(res.finish_s[len(trace) // 2])
     assert res.completed + res.rejected == len(trace) and res.unfinished == 0
     assert all(n.owner is None for n in pool.nodes)
-    assert 0.0 <= res.utilisation <= 1.0
+    assert 0.0 <= res.utilization <= 1.0
     for t in res.types:
-        assert 0.0 <= t.utilisation <= 1.0 and 0.0 <= t.allocated_share <= 1.0
-        assert all(0.0 <= u <= 1.0 + 1e-9 for u in t.utilisation_over_time)
+        assert 0.0 <= t.utilization <= 1.0 and 0.0 <= t.allocated_share <= 1.0
+        assert all(0.0 <= u <= 1.0 + 1e-9 for u in t.utilization_over_time)
     for n in pool.nodes:
         assert n.busy_chip_s <= n.chips * res.span_s * (1 + 1e-12)
     # Nothing runs faster than on the fastest type; nothing starts before it is submitted.

@@ -137,7 +137,7 @@ def latency_cdf_figure(r: ServeResult, slo_ttft_s: float | None = None, slo_tpot
 def serve_plots(
     r: ServeResult, out: Path, *, slo_ttft_s: float | None = None, slo_tpot_s: float | None = None
 ) -> list[Path]:
-    """Latency CDFs and p90 by instance type (with the SLO targets where known), utilisation over time per
+    """Latency CDFs and p90 by instance type (with the SLO targets where known), utilization over time per
     instance type, queue length over time (PNG files)."""
     plt = pyplot()
     paths = []
@@ -151,7 +151,7 @@ def serve_plots(
     ax.set_xlabel("minutes")
     ax.set_ylabel("busy fraction of chips")
     ax.set_ylim(0, 1.05)
-    ax.set_title("Utilisation over time", fontsize=10)
+    ax.set_title("Utilization over time", fontsize=10)
     ax.legend()
     paths.append(atomic_write_bytes(out / "utilization.png", to_png(fig)))
 
@@ -193,7 +193,7 @@ def train_tables(r: ClusterResult) -> list[Table]:
         ("job completion time mean / p50 / p90 / p99", " / ".join(_ms(getattr(r.jct, k)) for k in stats)),
         ("queueing delay mean / p50 / p90 / p99", " / ".join(_ms(getattr(r.queueing, k)) for k in stats)),
         ("preemptions", f"{r.preemptions:,}"),
-        ("chips busy / allocated", f"{_pct(r.utilisation)} / {_pct(r.allocated_share)}"),
+        ("chips busy / allocated", f"{_pct(r.utilization)} / {_pct(r.allocated_share)}"),
         ("busy / allocated chip-hours", " / ".join(_chip_hours(x) for x in (r.busy_chip_s, r.allocated_chip_s))),
         (
             "custom silicon share (chip-hours / work)",
@@ -220,7 +220,7 @@ def train_tables(r: ClusterResult) -> list[Table]:
             t.instance + (" (custom)" if t.custom_silicon else ""),
             f"{t.instances:,}",
             f"{t.relative_speed:.2f}×",
-            _pct(t.utilisation),
+            _pct(t.utilization),
             _pct(t.allocated_share),
             _pct(t.held_share),
             f"{t.runs_started:,}",
@@ -233,7 +233,7 @@ def train_tables(r: ClusterResult) -> list[Table]:
 
 
 def train_plots(r: ClusterResult, submit_s: np.ndarray, out: Path) -> list[Path]:
-    """Job completion time CDF and utilisation over time per instance type (PNG files)."""
+    """Job completion time CDF and utilization over time per instance type (PNG files)."""
     plt = pyplot()
     paths = []
     fig, ax = plt.subplots(figsize=(7, 4.5))
@@ -249,11 +249,11 @@ def train_plots(r: ClusterResult, submit_s: np.ndarray, out: Path) -> list[Path]
     paths.append(atomic_write_bytes(out / "jct_cdf.png", to_png(fig)))
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for t in r.types:
-        series = t.utilisation_over_time
+        series = t.utilization_over_time
         ax.plot(np.arange(len(series)) * r.window_s / 86400, series, label=t.instance)
     ax.set_xlabel("days")
     ax.set_ylabel("busy fraction of chips")
-    ax.set_title("Utilisation over time", fontsize=10)
+    ax.set_title("Utilization over time", fontsize=10)
     ax.legend(fontsize=8)
     paths.append(atomic_write_bytes(out / "utilization.png", to_png(fig)))
     return paths

@@ -196,7 +196,7 @@ class TypeUsage:
     allocated_chip_s: float  # chips held by jobs (incl. restarts and a multi-instance job's surplus chips)
     held_instance_s: float  # instances with at least one chip allocated
     held_idle_chip_s: float  # chips of held instances that no job held: held × chips per instance − allocated
-    utilisation: float  # busy chip-seconds / (chips × span)
+    utilization: float  # busy chip-seconds / (chips × span)
     allocated_share: float  # allocated chip-seconds / (chips × span)
     held_share: float  # held instance-seconds / (instances × span)
     work_ref_chip_s: float  # busy chip-seconds × relative speed
@@ -207,11 +207,11 @@ class TypeUsage:
     held_idle_cost_usd: float  # idle chips of held instances
     unused_cost_usd: float  # instances no job held
     fleet_cost_usd: float  # every instance over the span = cost + held idle + unused
-    utilisation_over_time: tuple[float, ...]
+    utilization_over_time: tuple[float, ...]
 
     def as_dict(self) -> dict[str, object]:
         d: dict[str, object] = {k: _json(v) for k, v in self.__dict__.items()}
-        d["utilisation_over_time"] = [_json(v) for v in self.utilisation_over_time]
+        d["utilization_over_time"] = [_json(v) for v in self.utilization_over_time]
         return d
 
 
@@ -294,7 +294,7 @@ class ClusterResult:
     queueing: Distribution  # first start − submission, started jobs
     window_s: float
     types: tuple[TypeUsage, ...]
-    utilisation: float  # all types, busy chip-seconds / chip-seconds
+    utilization: float  # all types, busy chip-seconds / chip-seconds
     busy_chip_s: float  # all types
     allocated_chip_s: float  # all types
     allocated_share: float  # all types, allocated chip-seconds / chip-seconds
@@ -337,7 +337,7 @@ class ClusterResult:
             "queueing_s": self.queueing.as_dict(),
             "window_s": _json(self.window_s),
             "types": [t.as_dict() for t in self.types],
-            "utilisation": _json(self.utilisation),
+            "utilization": _json(self.utilization),
             "busy_chip_s": _json(self.busy_chip_s),
             "allocated_chip_s": _json(self.allocated_chip_s),
             "allocated_share": _json(self.allocated_share),
@@ -469,7 +469,7 @@ class TrainingCluster:
         self._runs_started = [0] * len(types)
         self._alloc_chip_s = [0.0] * len(types)
         self._busy_chip_s = [0.0] * len(types)
-        # Busy segments for utilisation over time: type, chips, start, end.
+        # Busy segments for utilization over time: type, chips, start, end.
         self._seg_type: list[int] = []
         self._seg_chips: list[int] = []
         self._seg_t0: list[float] = []
@@ -893,7 +893,7 @@ class TrainingCluster:
 
         window_s = self._window_s if self._window_s is not None else (span / 100.0 if span > 0 else 1.0)
         windows = max(1, math.ceil(span / window_s)) if span > 0 else 1
-        over_time = self._utilisation_windows(span, window_s, windows)
+        over_time = self._utilization_windows(span, window_s, windows)
 
         pues, pue_note = self._pues()
         catalog = self.pool.catalog
@@ -932,7 +932,7 @@ class TrainingCluster:
                     allocated_chip_s=alloc,
                     held_instance_s=held,
                     held_idle_chip_s=held_idle,
-                    utilisation=busy / avail if avail > 0 else math.nan,
+                    utilization=busy / avail if avail > 0 else math.nan,
                     allocated_share=alloc / avail if avail > 0 else math.nan,
                     held_share=held / (info.total_instances * span) if span > 0 else math.nan,
                     work_ref_chip_s=work,
@@ -943,7 +943,7 @@ class TrainingCluster:
                     held_idle_cost_usd=idle_c,
                     unused_cost_usd=unused_c,
                     fleet_cost_usd=fleet_c,
-                    utilisation_over_time=tuple(float(v) for v in over_time[info.index]),
+                    utilization_over_time=tuple(float(v) for v in over_time[info.index]),
                 )
             )
             busy_total += busy
@@ -969,7 +969,7 @@ class TrainingCluster:
             queueing=Distribution.of(first[started] - submit[started]),
             window_s=window_s,
             types=tuple(usages),
-            utilisation=busy_total / chips_total if chips_total > 0 else math.nan,
+            utilization=busy_total / chips_total if chips_total > 0 else math.nan,
             busy_chip_s=busy_total,
             allocated_chip_s=alloc_total,
             allocated_share=alloc_total / chips_total if chips_total > 0 else math.nan,
@@ -991,7 +991,7 @@ class TrainingCluster:
             last_type=np.array(self._last_type, dtype=np.int64),
         )
 
-    def _utilisation_windows(self, span: float, window_s: float, windows: int) -> list[NDArray[np.float64]]:
+    def _utilization_windows(self, span: float, window_s: float, windows: int) -> list[NDArray[np.float64]]:
         """Per type, busy chip-seconds ÷ chip-seconds in each window ``[k·w, (k+1)·w)`` of the span."""
         edges = np.minimum(np.arange(windows + 1, dtype=np.float64) * window_s, span)
         seg_t = np.array(self._seg_type, dtype=np.int64)
@@ -1055,7 +1055,7 @@ def simulate_training(
     """Replay ``trace`` on ``pool`` under ``policy`` (a registered name or a :class:`Policy`).
 
     ``pool`` accumulates busy time, so give each run a fresh one (``Pool.build``). ``pue`` overrides the
-    regions' PUE; ``window_s`` is the width of the utilisation-over-time windows (default: span / 100).
+    regions' PUE; ``window_s`` is the width of the utilization-over-time windows (default: span / 100).
     Jobs larger than any type of the fleet are refused and counted in the result's ``unplaceable``; with
     ``require_placeable`` (the CLI's choice) a trace none of whose jobs fits is a :class:`ConfigError`
     before anything runs.

@@ -568,7 +568,7 @@ class ServingSystem:
         return [n for n in self.held_nodes if n.id not in self._draining]
 
     def busy_replica_s(self) -> float:
-        """Σ replicas' busy seconds so far (a controller differences it to get recent utilisation)."""
+        """Σ replicas' busy seconds so far (a controller differences it to get recent utilization)."""
         return sum(r.busy_chip_s / r.chips for r in self.replicas)
 
     def open_replicas(self) -> int:

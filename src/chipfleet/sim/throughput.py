@@ -23,7 +23,7 @@ workload:
   TPU chip), as the catalog counts chips.
 - **Whole instances**: a job gets ``ceil(g / chips_per_instance_X)`` instances of one type (gang scheduling).
   When ``g`` is not a multiple of the instance's chips, the surplus chips are held but idle: they are paid
-  for (the instance's whole price), draw idle power, count as *allocated* but not *busy* in utilisation, and
+  for (the instance's whole price), draw idle power, count as *allocated* but not *busy* in utilization, and
   do not make the job faster (no elastic re-scaling, unlike Pollux or Sia).
 """
 
