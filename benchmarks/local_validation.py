@@ -9,7 +9,7 @@ prints:
   bound ``TRAINING_APE_SANITY_BOUND`` (a factor of 3: a unit slip or a broken measurement breaks it).
 
 These figures depend on the machine and on its load while it measures, so they are printed here rather than
-asserted in tests/validate/test_local.py (issue 10: a test that asserted them failed under load). Exit status 1
+asserted in tests/validate/local/test_check.py (issue 10: a test that asserted them failed under load). Exit status 1
 when a budget or the sanity bound is exceeded, so a person or a scheduled job can still act on it.
 """
 
@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import sys
 
-from chipfleet.validate.local import TRAINING_APE_SANITY_BOUND, measure_local, validate_local
+from chipfleet.validate.local.check import TRAINING_APE_SANITY_BOUND, measure_local, validate_local
 
 QUICK_MEASURE_BUDGET_S = 20.0
 QUICK_VALIDATE_BUDGET_S = 60.0

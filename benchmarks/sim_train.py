@@ -13,10 +13,10 @@ import argparse
 import time
 
 from chipfleet.catalog import default_catalog
-from chipfleet.sim.cluster import simulate_training
 from chipfleet.sim.fleet import FleetSpec, Pool
-from chipfleet.sim.policies import get_policy, list_policies
-from chipfleet.sim.throughput import throughput_matrix
+from chipfleet.sim.training.cluster import simulate_training
+from chipfleet.sim.training.policies import get_policy, list_policies
+from chipfleet.sim.training.throughput import throughput_matrix
 from chipfleet.traces import load_trace
 
 FLEET = "p5.48xlarge:500,p4d.24xlarge:500,trn1.32xlarge:500,g6e.48xlarge:500"

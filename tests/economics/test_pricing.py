@@ -15,7 +15,7 @@ import math
 
 import pytest
 
-from chipfleet import cli
+import chipfleet.cli.root as cli
 from chipfleet.catalog import Catalog, Precision, Pricing
 from chipfleet.economics import SpotModel, estimate_serving, estimate_training, pick_price
 from chipfleet.economics.spot import CHECKPOINT_BYTES_PER_PARAM, MAX_INTERRUPTIONS_PER_MONTH

@@ -14,7 +14,7 @@ from chipfleet.exceptions import ConfigError
 from chipfleet.perf.hardware import hardware_for
 from chipfleet.perf.training import MAX_CHIPS, TrainingSetup, choose_parallelism
 from chipfleet.plan.spot import SpotModel
-from chipfleet.plan.trainer import LARGE_SPOT_CHIPS, explain, instance_counts, ratio_factors, spot_caveats
+from chipfleet.plan.train import LARGE_SPOT_CHIPS, explain, instance_counts, ratio_factors, spot_caveats
 from chipfleet.workloads import get_model
 
 MODEL = get_model("llama-3-70b")

@@ -18,7 +18,7 @@ from chipfleet.report.sim import (
     slo_targets,
 )
 from chipfleet.sim.fleet import FleetSpec
-from chipfleet.sim.mixed import MixedOptions, MixedResult, simulate_mixed
+from chipfleet.sim.mixed.simulate import MixedOptions, MixedResult, simulate_mixed
 from chipfleet.traces.schema import JobTrace, RequestTrace
 from chipfleet.workloads import get_model
 
@@ -125,9 +125,9 @@ def test_training_tables_print_no_nan_when_there_is_no_chip_time(cat: Catalog, c
     from rich.console import Console
 
     from chipfleet.report.sim import train_tables
-    from chipfleet.sim.cluster import simulate_training
     from chipfleet.sim.fleet import Pool
-    from chipfleet.sim.throughput import ThroughputMatrix
+    from chipfleet.sim.training.cluster import simulate_training
+    from chipfleet.sim.training.throughput import ThroughputMatrix
 
     trace = JobTrace(name="one", submit_s=np.zeros(1), chips=np.array([chips]), duration_s=np.array([duration]))
     res = simulate_training(trace, Pool.build(cat, FleetSpec.parse("p5.48xlarge:1")), "fifo",

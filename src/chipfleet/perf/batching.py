@@ -1,6 +1,6 @@
 """Steady-state continuous batching on one replica: the request rate it sustains and the latency it gives.
 
-A replica runs vLLM-style iterations (chunked prefill, as :mod:`chipfleet.sim.serve` simulates): every
+A replica runs vLLM-style iterations (chunked prefill, as :mod:`chipfleet.sim.serving.simulate` simulates): every
 iteration carries one token of each of the ``d`` sequences decoding; iterations that find prompts waiting
 also carry up to ``B − d`` prompt tokens (``B`` the token budget). Requests of one size class arrive as a
 Poisson stream of rate λ with prompt length ``I`` and output length ``O``. The model is parametrised by the

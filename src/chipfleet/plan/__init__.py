@@ -1,7 +1,7 @@
 """Planners: the best training placement, and the instance mix that serves a workload, as plan objects."""
 
 from chipfleet.exceptions import InfeasibleServeError
-from chipfleet.plan.serving import (
+from chipfleet.plan.serve import (
     Bucket,
     Deployment,
     HourlyPlan,
@@ -15,7 +15,7 @@ from chipfleet.plan.serving import (
     serve,
 )
 from chipfleet.plan.spot import SpotModel
-from chipfleet.plan.trainer import (
+from chipfleet.plan.train import (
     InfeasiblePlanError,
     Objective,
     PricingChoice,

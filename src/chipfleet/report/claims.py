@@ -1,4 +1,4 @@
-"""Rich tables for headline-claim checks (:mod:`chipfleet.validate.claims`)."""
+"""Rich tables for headline-claim checks (:mod:`chipfleet.validate.claims.check`)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from chipfleet.report import units as u
-from chipfleet.validate.claims import ClaimCheck, Row
+from chipfleet.validate.claims.check import ClaimCheck, Row
 
 _VERDICT_STYLE = {
     "holds": "green",

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from rich.table import Table
 
-from chipfleet.plan.trainer import TrainOption, TrainPlan
+from chipfleet.plan.train import TrainOption, TrainPlan
 from chipfleet.report import units as u
 from chipfleet.report.charts import pyplot, to_png
 from chipfleet.serialize import atomic_write_bytes, atomic_write_text

@@ -12,7 +12,7 @@ from chipfleet.serialize import atomic_write_bytes
 
 if TYPE_CHECKING:
     from chipfleet.demo import DemoResult
-    from chipfleet.plan.serving import ServePlan
+    from chipfleet.plan.serve.plan import ServePlan
 
 # Who makes the chip: the demo's question is custom cloud silicon against NVIDIA, so colour says which is which.
 MAKERS: tuple[tuple[str, tuple[str, ...], str], ...] = (

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from rich.table import Table
 
-from chipfleet.plan.serving import Mix, ServePlan
+from chipfleet.plan.serve.plan import Mix, ServePlan
 from chipfleet.report import units as u
 from chipfleet.report.charts import pyplot, to_png
 from chipfleet.serialize import atomic_write_bytes

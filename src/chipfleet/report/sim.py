@@ -17,9 +17,9 @@ from rich.table import Table
 from chipfleet.report import units as u
 from chipfleet.report.charts import pyplot, to_png
 from chipfleet.serialize import atomic_write_bytes
-from chipfleet.sim.cluster import ClusterResult
-from chipfleet.sim.mixed import MixedResult
-from chipfleet.sim.serve import ServeResult
+from chipfleet.sim.mixed.simulate import MixedResult
+from chipfleet.sim.serving.simulate import ServeResult
+from chipfleet.sim.training.cluster import ClusterResult
 
 
 def _ms(x: float | None) -> str:

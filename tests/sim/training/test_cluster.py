@@ -12,11 +12,16 @@ from numpy.typing import ArrayLike
 
 from chipfleet.catalog import Catalog
 from chipfleet.exceptions import ConfigError, UnknownNameError
-from chipfleet.sim.cluster import TrainingCluster, simulate_training
 from chipfleet.sim.fleet import FleetSpec, Pool, TypeChips
 from chipfleet.sim.kernel import Simulation
-from chipfleet.sim.policies import get_policy
-from chipfleet.sim.throughput import ReferenceWorkload, ThroughputMatrix, throughput_matrix, tokens_per_s_per_chip
+from chipfleet.sim.training.cluster import TrainingCluster, simulate_training
+from chipfleet.sim.training.policies import get_policy
+from chipfleet.sim.training.throughput import (
+    ReferenceWorkload,
+    ThroughputMatrix,
+    throughput_matrix,
+    tokens_per_s_per_chip,
+)
 from chipfleet.traces.schema import JobTrace
 
 

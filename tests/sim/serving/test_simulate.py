@@ -12,8 +12,8 @@ from chipfleet.exceptions import ConfigError
 from chipfleet.perf import ServingConfig, estimate_inference, hardware_for
 from chipfleet.sim.fleet import FleetSpec
 from chipfleet.sim.metrics import LogHistogram
-from chipfleet.sim.routers import list_routers, make_router
-from chipfleet.sim.serve import ServeOptions, simulate_serving
+from chipfleet.sim.serving.routers import list_routers, make_router
+from chipfleet.sim.serving.simulate import ServeOptions, simulate_serving
 from chipfleet.traces.schema import RequestTrace
 from chipfleet.workloads import get_model
 
@@ -226,7 +226,7 @@ def test_router_names_are_case_insensitive(name: str) -> None:
 
 
 def test_router_registry_refuses_names_that_could_never_be_looked_up() -> None:
-    from chipfleet.sim.routers import register_router
+    from chipfleet.sim.serving.routers import register_router
 
     with pytest.raises(ValueError, match="lower case"):
         register_router("My-Router")

@@ -15,7 +15,7 @@ from scipy.optimize import linprog
 
 from chipfleet.catalog import Catalog, Precision, Pricing
 from chipfleet.exceptions import ConfigError, InfeasibleServeError, UnknownNameError
-from chipfleet.plan import serving as sp
+from chipfleet.plan.serve import plan as sp
 from chipfleet.traces import RequestTrace, poisson
 from chipfleet.workloads import get_model
 

@@ -12,7 +12,7 @@ import pytest
 from chipfleet.catalog import Catalog
 from chipfleet.exceptions import ConfigError, UnknownNameError
 from chipfleet.sim.fleet import FleetSpec
-from chipfleet.sim.mixed import (
+from chipfleet.sim.mixed.simulate import (
     CostAware,
     MixedOptions,
     MixedResult,
@@ -25,7 +25,7 @@ from chipfleet.sim.mixed import (
     register_sharing,
     simulate_mixed,
 )
-from chipfleet.sim.routers import FleetView, make_router
+from chipfleet.sim.serving.routers import FleetView, make_router
 from chipfleet.traces.schema import JobTrace, RequestTrace
 from chipfleet.workloads import get_model
 

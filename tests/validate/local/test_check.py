@@ -25,7 +25,7 @@ from chipfleet.catalog.schema import iter_figures  # noqa: E402
 from chipfleet.exceptions import ConfigError  # noqa: E402
 from chipfleet.perf.hardware import hardware_for  # noqa: E402
 from chipfleet.report.local import measurement_tables, validation_breakdown_table, validation_table  # noqa: E402
-from chipfleet.validate.local import (  # noqa: E402
+from chipfleet.validate.local.check import (  # noqa: E402
     INSTANCE,
     LocalMeasurement,
     LocalShapes,
@@ -37,7 +37,7 @@ from chipfleet.validate.local import (  # noqa: E402
     validate_local,
     write_local_overlay,
 )
-from chipfleet.validate.local_model import Decoder, KVCache, count_parameters  # noqa: E402
+from chipfleet.validate.local.model import Decoder, KVCache, count_parameters  # noqa: E402
 
 pytestmark = pytest.mark.torch
 

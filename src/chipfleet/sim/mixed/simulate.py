@@ -1,13 +1,13 @@
 """Training and serving in one fleet: a serving workload and a training-job queue share one pool of nodes.
 
-One :class:`~chipfleet.sim.kernel.Simulation` clock drives a :class:`~chipfleet.sim.serve.ServingSystem`
-and a :class:`~chipfleet.sim.cluster.TrainingCluster` over the same :class:`~chipfleet.sim.fleet.Pool`; a
+One :class:`~chipfleet.sim.kernel.Simulation` clock drives a :class:`~chipfleet.sim.serving.simulate.ServingSystem`
+and a :class:`~chipfleet.sim.training.cluster.TrainingCluster` over the same :class:`~chipfleet.sim.fleet.Pool`; a
 sharing policy (a registry) decides, every control interval, how many nodes serving should hold and on
 which instance types; the :class:`SharingController` carries that out:
 
 * growing serving takes free nodes first, re-opens nodes it is still draining, and, when the policy allows,
   evicts training jobs (they requeue and pay the training policy's restart penalty): serving takes whole
-  nodes, and training shares a node between jobs that fit on one (:mod:`chipfleet.sim.cluster`), so
+  nodes, and training shares a node between jobs that fit on one (:mod:`chipfleet.sim.training.cluster`), so
   freeing a node evicts every job holding chips on it; the nodes whose jobs hold the fewest nodes in all
   (the least training set back) go first;
 * shrinking serving stops routing to a node and hands it to training once its requests have finished.
@@ -56,14 +56,19 @@ from numpy.typing import NDArray
 from chipfleet.catalog import Catalog, Pricing
 from chipfleet.exceptions import ConfigError, DoesNotFitError, UnknownNameError
 from chipfleet.perf.iteration import IterationModel
-from chipfleet.sim.cluster import ClusterResult, TrainingCluster
 from chipfleet.sim.fleet import FleetSpec, Node, Pool
 from chipfleet.sim.kernel import Simulation
 from chipfleet.sim.metrics import LogHistogram
-from chipfleet.sim.policies import Policy, get_policy
-from chipfleet.sim.routers import Router
-from chipfleet.sim.serve import ServeOptions, ServeResult, ServingSystem, replica_shape
-from chipfleet.sim.throughput import ReferenceWorkload, ThroughputMatrix, throughput_matrix, tokens_per_s_per_chip
+from chipfleet.sim.serving.routers import Router
+from chipfleet.sim.serving.simulate import ServeOptions, ServeResult, ServingSystem, replica_shape
+from chipfleet.sim.training.cluster import ClusterResult, TrainingCluster
+from chipfleet.sim.training.policies import Policy, get_policy
+from chipfleet.sim.training.throughput import (
+    ReferenceWorkload,
+    ThroughputMatrix,
+    throughput_matrix,
+    tokens_per_s_per_chip,
+)
 from chipfleet.traces.schema import JobTrace, RequestTrace
 from chipfleet.workloads import ModelArch
 
@@ -480,7 +485,7 @@ def simulate_mixed(
     """Run ``requests`` and ``jobs`` on one pool under a sharing policy until ``until_s`` (default: the last
     request arrival). ``progress`` is called with the simulated time every 50,000 events.
 
-    Without ``matrix``, training speeds come from :func:`~chipfleet.sim.throughput.throughput_matrix` over the
+    Without ``matrix``, training speeds come from :func:`~chipfleet.sim.training.throughput.throughput_matrix` over the
     types that can train its reference workload; the others (e.g. Inferentia) only serve. Jobs larger than any
     training type of the fleet are refused and counted in ``train.unplaceable``; with ``require_placeable``
     (the CLI's choice) a job trace none of whose jobs fits is a :class:`ConfigError` before anything runs.

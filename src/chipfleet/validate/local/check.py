@@ -516,7 +516,7 @@ def _measure_overheads(
     training step (forward, backward, AdamW on 1 × 8 tokens) minus 3 block passes (chipfleet charges
     ``3·layer_overhead`` per layer per step).
     """
-    from chipfleet.validate.local_model import Decoder, tiny_block_arch
+    from chipfleet.validate.local.model import Decoder, tiny_block_arch
 
     arch = tiny_block_arch(default_local_model())
     dt = _torch_dtype(torch, p)
@@ -902,7 +902,7 @@ def default_local_model() -> ModelArch:
         attention_bias=False,
         mlp_bias=False,
         published_params=None,
-        source="chipfleet.validate.local.default_local_model (a test shape; random weights, no checkpoint)",
+        source="chipfleet.validate.local.check.default_local_model (a test shape; random weights, no checkpoint)",
         as_of="2026-11-01",
     )
 
@@ -1025,7 +1025,7 @@ def validate_local(
       ``decode_step_time`` at the mean context ``input + output/2`` (chipfleet's TPOT convention).
     """
     torch = _import_torch()
-    from chipfleet.validate.local_model import Decoder, KVCache, count_parameters
+    from chipfleet.validate.local.model import Decoder, KVCache, count_parameters
 
     t_start = time.perf_counter()
     arch = model or default_local_model()

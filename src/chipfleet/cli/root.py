@@ -806,7 +806,7 @@ def plan_serve(
     plot: Annotated[Path | None, typer.Option(help="With --per-hour: write the hourly cost chart (PNG).")] = None,
 ) -> None:
     """The cheapest (or least-energy) mix of instances, and its routing, that serves a workload within p90 SLOs."""
-    from chipfleet.plan import serving as sp
+    from chipfleet.plan.serve import plan as sp
     from chipfleet.report import serve_plan as rp
 
     if plot is not None and not per_hour:
@@ -996,7 +996,7 @@ def simulate_serve(
 
     from chipfleet.report.sim import serve_plots, serve_tables
     from chipfleet.sim.fleet import FleetSpec
-    from chipfleet.sim.serve import ServeOptions, simulate_serving
+    from chipfleet.sim.serving.simulate import ServeOptions, simulate_serving
 
     if plot is not None:
         check_output_dir(plot, "--plot folder")
@@ -1073,9 +1073,9 @@ def simulate_train(
     from rich.progress import Progress
 
     from chipfleet.report.sim import train_plots, train_tables
-    from chipfleet.sim.cluster import simulate_training
     from chipfleet.sim.fleet import FleetSpec, Pool
-    from chipfleet.sim.throughput import throughput_matrix
+    from chipfleet.sim.training.cluster import simulate_training
+    from chipfleet.sim.training.throughput import throughput_matrix
     from chipfleet.traces import JobTrace, load_trace
 
     if plot is not None:
@@ -1182,7 +1182,7 @@ def simulate_mixed_cmd(
 
     from chipfleet.report.sim import mixed_plots, mixed_tables
     from chipfleet.sim.fleet import FleetSpec
-    from chipfleet.sim.mixed import MixedOptions, simulate_mixed
+    from chipfleet.sim.mixed.simulate import MixedOptions, simulate_mixed
     from chipfleet.traces import JobTrace, load_trace
 
     if plot is not None:
@@ -1223,7 +1223,7 @@ def simulate_mixed_cmd(
 @simulate_app.command("sharing")
 def simulate_sharing() -> None:
     """List the policies for sharing one fleet between serving and training."""
-    from chipfleet.sim.mixed import list_sharing
+    from chipfleet.sim.mixed.simulate import list_sharing
 
     for name in list_sharing():
         console.print(name)
@@ -1232,7 +1232,7 @@ def simulate_sharing() -> None:
 @simulate_app.command("policies")
 def simulate_policies() -> None:
     """List the training-cluster scheduling policies."""
-    from chipfleet.sim.policies import list_policies
+    from chipfleet.sim.training.policies import list_policies
 
     for name in list_policies():
         console.print(name)
@@ -1241,7 +1241,7 @@ def simulate_policies() -> None:
 @simulate_app.command("routers")
 def simulate_routers() -> None:
     """List the request routers."""
-    from chipfleet.sim.routers import list_routers
+    from chipfleet.sim.serving.routers import list_routers
 
     for name in list_routers():
         console.print(name)
@@ -1380,7 +1380,7 @@ def _local_validation_dict(val: Any) -> dict[str, Any]:
 def _validate_local(as_json: bool, quick: bool) -> None:
     """Measure this machine, then time a small transformer on it against the model's prediction."""
     from chipfleet.report.local import validation_breakdown_table, validation_table
-    from chipfleet.validate.local import measure_local, validate_local
+    from chipfleet.validate.local.check import measure_local, validate_local
 
     meas = measure_local(quick=quick)
     val = validate_local(meas, quick=quick)
@@ -1394,7 +1394,7 @@ def _validate_local(as_json: bool, quick: bool) -> None:
 def _calibrate_local(out: Path | None, quick: bool, as_json: bool) -> None:
     """Measure GEMM FLOP/s, memory bandwidth and attention with PyTorch; write a local chip record."""
     from chipfleet.report.local import measurement_tables
-    from chipfleet.validate.local import local_overlay, measure_local, write_local_overlay
+    from chipfleet.validate.local.check import local_overlay, measure_local, write_local_overlay
 
     meas = measure_local(quick=quick)
     if out is not None:
@@ -1415,7 +1415,7 @@ def claims_cmd(
 ) -> None:
     """Check the vendors' headline claims (Inferentia2, Trainium2, Project Ceiba) with the catalog and model."""
     from chipfleet.report.claims import claims_table, evidence_tables
-    from chipfleet.validate.claims import check_claims
+    from chipfleet.validate.claims.check import check_claims
 
     checks = check_claims(_State.catalog())
     if as_json:

@@ -12,9 +12,9 @@ from numpy.typing import ArrayLike
 
 from chipfleet.catalog import Catalog
 from chipfleet.exceptions import UnknownNameError
-from chipfleet.sim.cluster import ClusterResult, simulate_training
 from chipfleet.sim.fleet import FleetSpec, Pool
-from chipfleet.sim.policies import (
+from chipfleet.sim.training.cluster import ClusterResult, simulate_training
+from chipfleet.sim.training.policies import (
     ClusterView,
     Decision,
     Policy,
@@ -24,7 +24,7 @@ from chipfleet.sim.policies import (
     list_policies,
     register_policy,
 )
-from chipfleet.sim.throughput import ThroughputMatrix
+from chipfleet.sim.training.throughput import ThroughputMatrix
 from chipfleet.traces.schema import JobTrace
 
 BUILT_IN = {
@@ -387,7 +387,7 @@ def test_infeasible_decision_raises(cat: Catalog) -> None:
             heads = view.heads()
             if not heads:
                 return None
-            from chipfleet.sim.policies import Start
+            from chipfleet.sim.training.policies import Start
 
             return Decision(starts=(Start(heads[0].job, 0),))  # ignores free capacity
 

@@ -16,7 +16,7 @@ from rich.console import Console
 from chipfleet.catalog import Basis, Catalog, Precision, load_catalog
 from chipfleet.exceptions import ConfigError
 from chipfleet.report.claims import claims_table, evidence_tables
-from chipfleet.validate.claims import (
+from chipfleet.validate.claims.check import (
     CLAIMS,
     VERDICTS,
     ClaimCheck,

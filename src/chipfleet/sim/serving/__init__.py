@@ -1,0 +1,31 @@
+"""Request-level simulation of serving fleets: replicas, batching, routers, latency and cost."""
+
+from chipfleet.sim.serving.routers import (
+    FleetView,
+    Router,
+    list_routers,
+    make_router,
+    register_router,
+)
+from chipfleet.sim.serving.simulate import (
+    ServeOptions,
+    ServeResult,
+    ServingSystem,
+    TypeReport,
+    replica_shape,
+    simulate_serving,
+)
+
+__all__ = [
+    "FleetView",
+    "Router",
+    "ServeOptions",
+    "ServeResult",
+    "ServingSystem",
+    "TypeReport",
+    "list_routers",
+    "make_router",
+    "register_router",
+    "replica_shape",
+    "simulate_serving",
+]

@@ -1,0 +1,41 @@
+"""Job-level simulation of training clusters: scheduling policies, chip allocation, JCT, cost."""
+
+from chipfleet.sim.training.cluster import (
+    ClusterResult,
+    TrainingCluster,
+    TypeUsage,
+    simulate_training,
+)
+from chipfleet.sim.training.policies import (
+    ClusterView,
+    Decision,
+    Policy,
+    Start,
+    get_policy,
+    list_policies,
+    register_policy,
+)
+from chipfleet.sim.training.throughput import (
+    ReferenceWorkload,
+    ThroughputMatrix,
+    throughput_matrix,
+    tokens_per_s_per_chip,
+)
+
+__all__ = [
+    "ClusterResult",
+    "ClusterView",
+    "Decision",
+    "Policy",
+    "ReferenceWorkload",
+    "Start",
+    "ThroughputMatrix",
+    "TrainingCluster",
+    "TypeUsage",
+    "get_policy",
+    "list_policies",
+    "register_policy",
+    "simulate_training",
+    "throughput_matrix",
+    "tokens_per_s_per_chip",
+]

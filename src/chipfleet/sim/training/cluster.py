@@ -1,0 +1,1074 @@
+"""Job-level simulation of a training cluster: trace jobs queue, a policy places them on chips of one type.
+
+Events are submissions, completions and preemptions on the :class:`~chipfleet.sim.kernel.Simulation`
+kernel. After anything changes, a decision event (priority 1, so after every event of the same instant) asks
+the policy (:mod:`chipfleet.sim.training.policies`) for decisions until it has none. Jobs ask for chips
+(:class:`~chipfleet.sim.fleet.TypeChips`): a job of ``g ≤ c`` chips (``c`` per instance) takes ``g`` chips
+of one instance and shares it with other such jobs (best fit); a larger job takes ``⌈g / c⌉`` whole
+instances. A node is held in the shared :class:`Pool` under the owner tag ``train`` while any of its chips
+are allocated. A job advances ``r_X`` reference seconds of work per second on type ``X``
+(:mod:`chipfleet.sim.training.throughput`). The simulation uses the nodes that are free in the pool when it starts
+(plus those it frees itself, and those :meth:`TrainingCluster.nodes_freed` hands it); nodes another
+simulator holds stay untouched, and a node another simulator takes from under it is dropped from its books.
+
+Accounting, per instance type, over the span (the makespan, or ``until``):
+
+* *busy* chip-seconds: a running job's ``g`` chips while it computes (not during a restart penalty); they
+  go to its nodes' ``busy_chip_s``, from which :meth:`Pool.energy_kwh` charges TDP over idle power;
+* *allocated* chip-seconds: the chips jobs hold, from start to stop (restart penalties and the surplus
+  chips of a multi-instance job's last instance included), so allocated ≥ busy;
+* *held* instance-seconds: instances with at least one chip allocated; the chips of a held instance that
+  no job holds are its *idle held* chip-seconds (``held × c − allocated``).
+
+Cost (``cost_usd``) counts only what is allocated: allocated chip-hours × the instance's price ÷ its chips.
+Idle capacity is counted apart, never charged to jobs: idle chips of held instances
+(``held_idle_cost_usd``) and instances no job held (``unused_cost_usd``; in a mixed fleet that includes
+the time serving held them, which :class:`~chipfleet.sim.mixed.simulate.MixedResult` splits out); the fleet's bill
+(``fleet_cost_usd``, :meth:`Pool.cost_usd`: every instance rented for the whole span) is their sum.
+Energy is the whole fleet's (idle chips draw idle power whoever pays): :meth:`Pool.energy_kwh` per
+instance type with the PUE of the catalog region whose price the type's nodes carry (the pool does not
+record the region, so it is found by matching the price; 1.0 when no region matches), unless ``pue`` is
+given. Custom silicon means chips whose vendor is aws, google or microsoft; the rest (nvidia, amd) are
+merchant GPUs.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from chipfleet.exceptions import ConfigError
+from chipfleet.sim.fleet import Node, Pool, TypeChips
+from chipfleet.sim.kernel import Simulation
+from chipfleet.sim.training.policies import (
+    ClusterView,
+    Decision,
+    Head,
+    Policy,
+    RunningJob,
+    RunningOrder,
+    TypeInfo,
+    get_policy,
+)
+from chipfleet.sim.training.throughput import CUSTOM_SILICON_VENDORS, ThroughputMatrix
+from chipfleet.traces.schema import JobTrace
+
+_PENDING, _WAITING, _RUNNING, _DONE, _REJECTED = 0, 1, 2, 3, 4
+_DECIDE_PRIORITY = 1
+OWNER = "train"  # the pool owner tag of a node training holds chips on
+
+COST_NOTE = (
+    "cost_usd counts what jobs hold: allocated chip-hours × the instance's price ÷ its chips (restart "
+    "penalties and the unused chips of a multi-instance job's last instance included); idle capacity is not "
+    "charged to jobs but reported apart: held_idle_cost_usd (free chips of instances jobs held) and "
+    "unused_cost_usd (instances no job held); fleet_cost_usd = all three = every instance for the whole span. "
+    "Energy counts every instance (idle chips at idle power)."
+)
+
+
+@dataclass
+class _Run:
+    """One run of a job on one type (until it completes or is preempted)."""
+
+    type_index: int
+    alloc: list[tuple[Node, int]]  # (node, chips held on it)
+    busy: list[int]  # chips computing on each node of ``alloc``
+    alloc_s: float  # chips taken
+    compute_s: float  # computing starts (after a restart penalty)
+    remaining_at_compute_s: float  # reference seconds of work left when computing starts
+    epoch: int
+    in_computing_index: bool = False
+
+    @property
+    def nodes(self) -> list[Node]:
+        return [node for node, _ in self.alloc]
+
+    @property
+    def held_chips(self) -> int:
+        return sum(k for _, k in self.alloc)
+
+
+class _View:
+    """The read-only :class:`ClusterView` the policy gets."""
+
+    __slots__ = ("_c",)
+
+    def __init__(self, cluster: TrainingCluster) -> None:
+        self._c = cluster
+
+    @property
+    def now(self) -> float:
+        return self._c.sim.now
+
+    @property
+    def types(self) -> Sequence[TypeInfo]:
+        return self._c.types
+
+    @property
+    def free_instances(self) -> Sequence[int]:
+        return tuple(b.whole_free for b in self._c._books)
+
+    @property
+    def free_chips(self) -> Sequence[int]:
+        return tuple(b.free_chips for b in self._c._books)
+
+    def fits(self, type_index: int, chips: int) -> bool:
+        return self._c._books[type_index].fits(chips)
+
+    def fits_after(self, type_index: int, chips: int, preempted: Sequence[int]) -> bool:
+        return self._c._fits_after(type_index, chips, preempted)
+
+    @property
+    def waiting_count(self) -> int:
+        return self._c._n_waiting
+
+    @property
+    def rng(self) -> np.random.Generator:
+        return self._c.sim.rng
+
+    def heads(self) -> list[Head]:
+        return self._c._heads()
+
+    def waiting(self) -> Iterator[int]:
+        c = self._c
+        for heap in c._queues.values():
+            for _, job, seq in heap:
+                if c._state[job] == _WAITING and c._qseq[job] == seq:
+                    yield job
+
+    def job_chips(self, job: int) -> int:
+        return self._c._chips[job]
+
+    def job_submit_s(self, job: int) -> float:
+        return self._c._submit[job]
+
+    def job_remaining_ref_s(self, job: int) -> float:
+        return self._c._remaining_now(job)
+
+    def running_on(self, type_index: int) -> Iterator[RunningJob]:
+        c = self._c
+        for job in list(c._running_by_type[type_index]):
+            yield c._running_job(job)
+
+    def running_descending(self, type_index: int, by: RunningOrder = "work") -> Iterator[RunningJob]:
+        return self._c._descending(type_index, by)
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """Summary of a sample of seconds (NaN when empty)."""
+
+    count: int
+    mean: float
+    p50: float
+    p90: float
+    p99: float
+    max: float
+
+    @classmethod
+    def of(cls, values: NDArray[np.float64]) -> Distribution:
+        if values.size == 0:
+            return cls(0, math.nan, math.nan, math.nan, math.nan, math.nan)
+        p50, p90, p99 = np.percentile(values, [50, 90, 99])
+        return cls(int(values.size), float(values.mean()), float(p50), float(p90), float(p99), float(values.max()))
+
+    def as_dict(self) -> dict[str, object]:
+        return {k: _json(v) for k, v in self.__dict__.items()}
+
+
+@dataclass(frozen=True)
+class TypeUsage:
+    """One instance type over the span."""
+
+    instance: str
+    instances: int
+    chips: int
+    custom_silicon: bool
+    relative_speed: float
+    busy_chip_s: float  # chips computing
+    allocated_chip_s: float  # chips held by jobs (incl. restarts and a multi-instance job's surplus chips)
+    held_instance_s: float  # instances with at least one chip allocated
+    held_idle_chip_s: float  # chips of held instances that no job held: held × chips per instance − allocated
+    utilization: float  # busy chip-seconds / (chips × span)
+    allocated_share: float  # allocated chip-seconds / (chips × span)
+    held_share: float  # held instance-seconds / (instances × span)
+    work_ref_chip_s: float  # busy chip-seconds × relative speed
+    runs_started: int
+    pue: float
+    energy_kwh: float  # every instance of the type over the span
+    cost_usd: float  # allocated chip-hours × price per chip-hour: what the jobs are charged
+    held_idle_cost_usd: float  # idle chips of held instances
+    unused_cost_usd: float  # instances no job held
+    fleet_cost_usd: float  # every instance over the span = cost + held idle + unused
+    utilization_over_time: tuple[float, ...]
+
+    def as_dict(self) -> dict[str, object]:
+        d: dict[str, object] = {k: _json(v) for k, v in self.__dict__.items()}
+        d["utilization_over_time"] = [_json(v) for v in self.utilization_over_time]
+        return d
+
+
+@dataclass(frozen=True)
+class Unplaceable:
+    """Jobs refused at submission because no instance type of the fleet has as many chips as they ask for.
+
+    A job runs on one instance type: on one node when it fits on one, else on whole nodes of that type, so the
+    most chips one job can hold is the largest type's total (``most_chips_per_job``, on ``most_chips_type``).
+    A job asking for more can never start, however long it waits; it is counted here, never run.
+    """
+
+    jobs: int  # refused at submission
+    total_jobs: int  # jobs in the trace
+    largest_request_chips: int  # the trace's largest request (0 for an empty trace)
+    largest_node_chips: int  # chips of the fleet's largest instance
+    largest_node_type: str  # its type
+    most_chips_per_job: int  # the largest type's total chips
+    most_chips_type: str  # that type
+
+    @property
+    def every_job(self) -> bool:
+        """True when the trace has jobs and none of them can be placed."""
+        return self.total_jobs > 0 and self.jobs == self.total_jobs
+
+    def _what(self) -> str:
+        if self.every_job:
+            who = "the trace's one job asks" if self.jobs == 1 else f"all {self.jobs:,} jobs ask"
+        else:
+            who = f"{self.jobs:,} of the {self.total_jobs:,} jobs {'asks' if self.jobs == 1 else 'ask'}"
+        return f"{who} for more chips than the fleet can give one job"
+
+    def _why(self) -> str:
+        return (
+            f"the largest asks for {self.largest_request_chips:,} chips, and a job runs on one instance type, of "
+            f"which the most chips are {self.most_chips_per_job:,} (on {self.most_chips_type}; the largest "
+            f"instance, {self.largest_node_type}, has {self.largest_node_chips:,})"
+        )
+
+    def note(self) -> str:
+        """One sentence on the refused jobs ('' when there are none)."""
+        if self.jobs == 0:
+            return ""
+        refused = "it was" if self.jobs == 1 else "they were"
+        return f"{self._what()}, so {refused} refused at submission and never run: {self._why()}"
+
+    def error(self) -> str:
+        """The message when no job can be placed: what, why and how to fix."""
+        return f"nothing to simulate: {self._what()}: {self._why()}; {self.advice()}"
+
+    def advice(self) -> str:
+        """How to place them: enough instances of a type, or leave the large jobs out."""
+        need = -(-self.largest_request_chips // max(self.largest_node_chips, 1))
+        return (
+            f"give one instance type at least {self.largest_request_chips:,} chips (e.g. "
+            f"{self.largest_node_type}:{need} in the fleet) or leave the large jobs out of the trace"
+        )
+
+    def as_dict(self) -> dict[str, object]:
+        d: dict[str, object] = dict(self.__dict__)
+        d["note"] = self.note()
+        return d
+
+
+@dataclass(frozen=True)
+class ClusterResult:
+    """What one training-cluster simulation measured. Per-job arrays are indexed like the trace."""
+
+    trace: str
+    policy: str
+    seed: int
+    jobs: int
+    completed: int
+    unplaceable: Unplaceable  # jobs refused at submission: more chips than any type of the fleet has
+    unfinished: int
+    preemptions: int
+    span_s: float
+    makespan_s: float  # last completion (NaN when none completed)
+    jct: Distribution  # completion − submission, completed jobs
+    queueing: Distribution  # first start − submission, started jobs
+    window_s: float
+    types: tuple[TypeUsage, ...]
+    utilization: float  # all types, busy chip-seconds / chip-seconds
+    busy_chip_s: float  # all types
+    allocated_chip_s: float  # all types
+    allocated_share: float  # all types, allocated chip-seconds / chip-seconds
+    cost_usd: float  # allocated chips only (see ``cost_note``)
+    held_idle_cost_usd: float
+    unused_cost_usd: float
+    fleet_cost_usd: float  # every instance for the whole span
+    cost_note: str
+    energy_kwh: float
+    pue_note: str
+    chip_hours: float  # busy chip-hours, all types
+    custom_silicon_chip_share: float  # share of busy chip-hours on aws/google/microsoft chips
+    custom_silicon_work_share: float  # share of reference-normalised work on them
+    work_ref_chip_h: float
+    events: int
+    matrix: ThroughputMatrix
+    first_start_s: NDArray[np.float64] = field(repr=False)
+    finish_s: NDArray[np.float64] = field(repr=False)
+    last_type: NDArray[np.int64] = field(repr=False)  # index into ``types``; -1 never started
+
+    @property
+    def rejected(self) -> int:
+        """Jobs refused at submission (every refused job is unplaceable: see :class:`Unplaceable`)."""
+        return self.unplaceable.jobs
+
+    def as_dict(self, per_job: bool = False) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "trace": self.trace,
+            "policy": self.policy,
+            "seed": self.seed,
+            "jobs": self.jobs,
+            "completed": self.completed,
+            "rejected": self.rejected,
+            "unplaceable": self.unplaceable.as_dict(),
+            "unfinished": self.unfinished,
+            "preemptions": self.preemptions,
+            "span_s": _json(self.span_s),
+            "makespan_s": _json(self.makespan_s),
+            "jct_s": self.jct.as_dict(),
+            "queueing_s": self.queueing.as_dict(),
+            "window_s": _json(self.window_s),
+            "types": [t.as_dict() for t in self.types],
+            "utilization": _json(self.utilization),
+            "busy_chip_s": _json(self.busy_chip_s),
+            "allocated_chip_s": _json(self.allocated_chip_s),
+            "allocated_share": _json(self.allocated_share),
+            "cost_usd": _json(self.cost_usd),
+            "held_idle_cost_usd": _json(self.held_idle_cost_usd),
+            "unused_cost_usd": _json(self.unused_cost_usd),
+            "fleet_cost_usd": _json(self.fleet_cost_usd),
+            "cost_note": self.cost_note,
+            "energy_kwh": _json(self.energy_kwh),
+            "pue_note": self.pue_note,
+            "chip_hours": _json(self.chip_hours),
+            "custom_silicon_chip_share": _json(self.custom_silicon_chip_share),
+            "custom_silicon_work_share": _json(self.custom_silicon_work_share),
+            "work_ref_chip_h": _json(self.work_ref_chip_h),
+            "events": self.events,
+            "matrix": self.matrix.as_dict(),
+        }
+        if per_job:
+            d["first_start_s"] = [_json(float(v)) for v in self.first_start_s]
+            d["finish_s"] = [_json(float(v)) for v in self.finish_s]
+            d["last_type"] = [int(v) for v in self.last_type]
+        return d
+
+
+def _json(v: object) -> object:
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    return v
+
+
+class TrainingCluster:
+    """The mechanism: queues, node allocation, events and accounting for one trace on one pool.
+
+    Use :func:`simulate_training`, or attach several simulators to one :class:`Simulation` (mixed mode):
+    ``TrainingCluster(sim, ...).start()`` then ``sim.run(...)`` then ``.result()``.
+    """
+
+    def __init__(
+        self,
+        sim: Simulation,
+        trace: JobTrace,
+        pool: Pool,
+        policy: Policy,
+        matrix: ThroughputMatrix,
+        *,
+        pue: float | None = None,
+        window_s: float | None = None,
+        instance_types: Sequence[str] | None = None,
+    ) -> None:
+        if pue is not None and not pue >= 1.0:
+            raise ConfigError(f"pue is facility ÷ IT energy and cannot be below 1, got {pue}")
+        if window_s is not None and not window_s > 0:
+            raise ConfigError(f"window_s must be > 0, got {window_s}")
+        self.sim = sim
+        self.trace = trace
+        self.pool = pool
+        self.policy = policy
+        self.matrix = matrix
+        self._pue = pue
+        self._window_s = window_s
+        self.view: ClusterView = _View(self)
+        self._policy_name = str(getattr(policy, "name", type(policy).__name__))
+        self._penalty_s = float(policy.restart_penalty_s)
+        if self._penalty_s < 0:
+            raise ConfigError(f"restart_penalty_s must be >= 0, got {self._penalty_s}")
+
+        # In a mixed fleet some types only serve (e.g. Inferentia): training is told which types are its.
+        names = pool.instance_types() if instance_types is None else list(instance_types)
+        if not names:
+            raise ConfigError("the pool has no nodes" if instance_types is None else "training has no instance types")
+        catalog = pool.catalog
+        types: list[TypeInfo] = []
+        self._type_nodes: list[list[Node]] = []
+        self._books: list[TypeChips] = []
+        for i, name in enumerate(names):
+            nodes = [n for n in pool.nodes if n.instance.name == name]
+            first = nodes[0]
+            if name not in matrix.types:
+                raise ConfigError(
+                    f"the throughput matrix has no speed for {name} (it covers {', '.join(matrix.types)}); "
+                    "build it for the pool: throughput_matrix(catalog, pool.instance_types())"
+                )
+            rel = matrix.relative(name)
+            vendor = catalog.chip(first.instance.chip).vendor
+            types.append(
+                TypeInfo(
+                    index=i,
+                    name=name,
+                    chips_per_instance=first.chips,
+                    total_instances=len(nodes),
+                    relative_speed=rel,
+                    price_usd_per_h=first.price_usd_per_h,
+                    chip_busy_w=first.power.chip_tdp_w,
+                    chip_idle_w=first.power.chip_idle_w,
+                    host_w=first.power.host_w,
+                    custom_silicon=vendor in CUSTOM_SILICON_VENDORS,
+                )
+            )
+            self._type_nodes.append(nodes)
+            self._books.append(TypeChips(first.chips, (n for n in nodes if n.owner is None), OWNER))
+        self.types: tuple[TypeInfo, ...] = tuple(types)
+        self._type_of = {info.name: info.index for info in types}
+        self._node_jobs: dict[int, dict[int, None]] = {}  # node id -> jobs holding chips on it
+        most = max(types, key=lambda t: (t.total_instances * t.chips_per_instance, -t.index))
+        widest = max(types, key=lambda t: (t.chips_per_instance, -t.index))
+        self._capacity_chips = most.total_instances * most.chips_per_instance
+        self._capacity_names = (most.name, widest.name, widest.chips_per_instance)
+
+        n = len(trace)
+        self._submit: list[float] = trace.submit_s.tolist()
+        self._chips: list[int] = trace.chips.tolist()
+        self._remaining: list[float] = trace.duration_s.tolist()
+        self._state = [_PENDING] * n
+        self._qseq = [0] * n
+        self._epoch = [0] * n
+        self._needs_restart = [False] * n
+        self._first_start = [math.nan] * n
+        self._finish = [math.nan] * n
+        self._last_type = [-1] * n
+        self._preemptions = 0
+        self._n_waiting = 0
+        self._queues: dict[int, list[tuple[float, int, int]]] = {}
+        self._runs: dict[int, _Run] = {}
+        self._running_by_type: list[dict[int, None]] = [{} for _ in types]
+        # Per type, per chip count: heaps of (-F, job, epoch) and (-remaining, job, epoch) (see _descending).
+        self._computing: list[dict[int, list[tuple[float, int, int]]]] = [{} for _ in types]
+        self._restarting: list[dict[int, list[tuple[float, int, int]]]] = [{} for _ in types]
+        self._index_stale = [0] * len(types)
+        self._runs_started = [0] * len(types)
+        self._alloc_chip_s = [0.0] * len(types)
+        self._busy_chip_s = [0.0] * len(types)
+        # Busy segments for utilization over time: type, chips, start, end.
+        self._seg_type: list[int] = []
+        self._seg_chips: list[int] = []
+        self._seg_t0: list[float] = []
+        self._seg_t1: list[float] = []
+        self._next_arrival = 0
+        self._decide_pending = False
+        self._started = False
+        self._closed = False
+        self._start_events = 0
+
+    def unplaceable(self, jobs: int | None = None) -> Unplaceable:
+        """The trace's jobs that ask for more chips than any one type has (``jobs`` overrides the count: the
+        result counts those refused so far). Known before the run: :func:`simulate_training` checks it."""
+        chips = self.trace.chips
+        count = int(np.count_nonzero(chips > self._capacity_chips)) if jobs is None else jobs
+        most_type, widest_type, widest_chips = self._capacity_names
+        return Unplaceable(
+            jobs=count,
+            total_jobs=len(self.trace),
+            largest_request_chips=int(chips.max()) if chips.size else 0,
+            largest_node_chips=widest_chips,
+            largest_node_type=widest_type,
+            most_chips_per_job=self._capacity_chips,
+            most_chips_type=most_type,
+        )
+
+    def require_placeable(self) -> None:
+        """Raise :class:`ConfigError` when the trace has jobs and none of them fits the fleet."""
+        u = self.unplaceable()
+        if u.every_job:
+            raise ConfigError(u.error())
+
+    # --- events ------------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Schedule the first submission (call once, before ``sim.run``)."""
+        if self._started:
+            raise RuntimeError("this TrainingCluster has already been started")
+        self._started = True
+        self._start_events = self.sim.events_run
+        if len(self.trace):
+            self.sim.schedule(self._submit[0], self._arrive)
+
+    def _arrive(self) -> None:
+        """Submit every job whose time is now; schedule the next submission."""
+        submit = self._submit
+        i = self._next_arrival
+        now = self.sim.now
+        n = len(submit)
+        rng = self.sim.rng
+        while i < n and submit[i] <= now:
+            g = self._chips[i]
+            if g > self._capacity_chips:
+                self._state[i] = _REJECTED
+            else:
+                self._enqueue(i, rng)
+            i += 1
+        self._next_arrival = i
+        if i < n:
+            self.sim.schedule(submit[i], self._arrive)
+        self._request_decision()
+
+    def _enqueue(self, job: int, rng: np.random.Generator) -> None:
+        g = self._chips[job]
+        key = self.policy.queue_key(self._submit[job], g, self._remaining[job], rng)
+        seq = self._qseq[job] + 1
+        self._qseq[job] = seq
+        self._state[job] = _WAITING
+        self._n_waiting += 1
+        heap = self._queues.get(g)
+        if heap is None:
+            heap = self._queues[g] = []
+        heapq.heappush(heap, (key, job, seq))
+
+    def _heads(self) -> list[Head]:
+        out = []
+        state = self._state
+        qseq = self._qseq
+        for g, heap in self._queues.items():
+            while heap:
+                key, job, seq = heap[0]
+                if state[job] == _WAITING and qseq[job] == seq:
+                    out.append(Head(key, job, g))
+                    break
+                heapq.heappop(heap)
+        return out
+
+    def _request_decision(self) -> None:
+        if not self._decide_pending:
+            self._decide_pending = True
+            self.sim.schedule(self.sim.now, self._decide, _DECIDE_PRIORITY)
+
+    def _decide(self) -> None:
+        self._decide_pending = False
+        policy = self.policy
+        if self._n_waiting == 0 and not policy.preemptive:
+            return
+        view = self.view
+        while True:
+            d = policy.decide(view)
+            if d is None or (not d.starts and not d.preempt):
+                return
+            self._apply(d)
+
+    def _apply(self, d: Decision) -> None:
+        now = self.sim.now
+        name = self._policy_name
+        for job in d.preempt:
+            run = self._runs.get(job)
+            if run is None or self._state[job] != _RUNNING:
+                raise RuntimeError(f"policy {name} preempted job {job}, which is not running")
+            if run.alloc_s >= now:
+                raise RuntimeError(f"policy {name} preempted job {job} in the instant it started (t={now})")
+            self._preempt(job)
+        for start in d.starts:
+            self._start(start.job, start.type_index, name)
+
+    def _preempt(self, job: int) -> None:
+        self._stop(job, completed=False)
+        self._preemptions += 1
+        self._needs_restart[job] = True
+        self._enqueue(job, self.sim.rng)
+
+    # --- sharing the pool with another simulator (mixed mode) ----------------------------------------------
+
+    def jobs_on(self, node: Node) -> list[int]:
+        """The training jobs holding chips on ``node`` (several when single-instance jobs share it)."""
+        return list(self._node_jobs.get(node.id, ()))
+
+    def nodes_of(self, job: int) -> list[Node]:
+        """The nodes a running job holds chips on (empty when it is not running)."""
+        run = self._runs.get(job)
+        return run.nodes if run is not None else []
+
+    def evict(self, job: int) -> list[Node]:
+        """Another simulator needs ``job``'s nodes: stop it (it requeues and pays the restart penalty) and
+        return those of its nodes that are now wholly free (nodes other jobs still share are not), withdrawn
+        from training's books. Give back any it does not use with :meth:`nodes_freed`."""
+        return self._evict([job])
+
+    def evict_node(self, node: Node) -> list[Node]:
+        """Evict every training job holding chips on ``node`` (see :meth:`evict`), so that it is free."""
+        return self._evict(self.jobs_on(node))
+
+    def _evict(self, jobs: Iterable[int]) -> list[Node]:
+        touched: dict[int, Node] = {}
+        for job in jobs:
+            run = self._runs.get(job)
+            if run is None or self._state[job] != _RUNNING:
+                raise RuntimeError(f"job {job} is not running, so it cannot be evicted")
+            for node in run.nodes:
+                touched.setdefault(node.id, node)
+            self._preempt(job)
+        freed = [node for node in touched.values() if node.owner is None]
+        self.withdraw(freed)
+        self._request_decision()
+        return freed
+
+    def withdraw(self, nodes: Iterable[Node]) -> None:
+        """Remove free ``nodes`` from training's use until :meth:`nodes_freed` gives them back."""
+        for node in nodes:
+            if node.owner is not None:
+                raise RuntimeError(f"node {node.id} is held by {node.owner}; only free nodes can be withdrawn")
+            t = self._type_of.get(node.instance.name)
+            if t is not None:
+                self._books[t].remove(node)
+
+    def nodes_freed(self, nodes: Iterable[Node]) -> None:
+        """Another simulator sharing the pool released ``nodes``: training may use them from now on."""
+        for node in nodes:
+            t = self._type_of.get(node.instance.name)
+            if t is not None and node.owner is None:
+                self._books[t].add(node)
+        self._request_decision()
+
+    def _fits_after(self, t: int, chips: int, preempted: Sequence[int]) -> bool:
+        freed: dict[int, int] = {}
+        for job in preempted:
+            run = self._runs.get(job)
+            if run is None or run.type_index != t:
+                continue
+            for node, k in run.alloc:
+                freed[node.id] = freed.get(node.id, 0) + k
+        return self._books[t].fits_after(chips, freed)
+
+    def _start(self, job: int, t: int, policy_name: str) -> None:
+        if self._state[job] != _WAITING:
+            raise RuntimeError(f"policy {policy_name} started job {job}, which is not waiting")
+        if not 0 <= t < len(self.types):
+            raise RuntimeError(f"policy {policy_name} chose type index {t}; the fleet has {len(self.types)} types")
+        info = self.types[t]
+        g = self._chips[job]
+        books = self._books[t]
+        now = self.sim.now
+        stale = books.stale_dropped
+        alloc = books.take(g, now)
+        if alloc is None:
+            if books.stale_dropped > stale:
+                return  # another simulator had taken a node the policy counted; it is asked again
+            room = (
+                f"the most free on one node is {books.largest_free()}"
+                if g <= info.chips_per_instance
+                else f"it needs {info.instances_for(g)} wholly free nodes and only {books.whole_free} are free"
+            )
+            raise RuntimeError(f"policy {policy_name} started job {job} ({g} chips) on {info.name}, but {room}")
+        cpi = info.chips_per_instance
+        busy: list[int] = []
+        left = g
+        for node, _ in alloc:
+            busy.append(min(cpi, left))
+            left -= busy[-1]
+            self._node_jobs.setdefault(node.id, {})[job] = None
+        self._state[job] = _RUNNING
+        self._n_waiting -= 1
+        if math.isnan(self._first_start[job]):
+            self._first_start[job] = now
+        penalty = self._penalty_s if self._needs_restart[job] else 0.0
+        self._needs_restart[job] = False
+        epoch = self._epoch[job] + 1
+        self._epoch[job] = epoch
+        compute_s = now + penalty
+        remaining = self._remaining[job]
+        run = self._runs[job] = _Run(t, alloc, busy, now, compute_s, remaining, epoch)
+        self._running_by_type[t][job] = None
+        self._index_run(t, job, run)
+        self._runs_started[t] += 1
+        self._last_type[job] = t
+        self.sim.schedule(compute_s + remaining / info.relative_speed, partial(self._complete, job, epoch))
+
+    def _complete(self, job: int, epoch: int) -> None:
+        if self._epoch[job] != epoch or self._state[job] != _RUNNING:
+            return  # superseded by a preemption
+        self._stop(job, completed=True)
+        self._request_decision()
+
+    def _running_job(self, job: int) -> RunningJob:
+        run = self._runs[job]
+        return RunningJob(
+            job,
+            run.type_index,
+            len(run.alloc),
+            self._chips[job],
+            run.held_chips,
+            self._remaining_now(job),
+            run.alloc_s,
+            tuple(node.id for node, _ in run.alloc),
+        )
+
+    # --- the running index: largest-first queries without scanning every running job ----------------------
+    #
+    # On one type every computing job's remaining work falls at the same rate r, so remaining = F − r·now
+    # with F = (remaining when computing started) + r·(compute start), fixed for the run: a heap on F per chip
+    # count orders each group exactly at any time. A job in its restart penalty does not progress; it sits in
+    # a second heap per chip count, on its (constant) remaining, until an event at its compute start moves
+    # it. Entries of runs that ended or moved are skipped, dropped when they reach a heap's top, and the
+    # heaps are rebuilt once they hold more stale entries than live ones.
+
+    def _descending(self, t: int, by: RunningOrder) -> Iterator[RunningJob]:
+        """Running jobs on type ``t``, largest current ``by`` first, read lazily.
+
+        A frontier walks the heap arrays of every group (both kinds) in the order of their exact values,
+        ``weight × remaining`` with weight the chips (``work``) or 1 (``remaining``), without changing
+        them; stale entries are passed over. Valid until the simulation next changes (the policy returns).
+        """
+        x = self.types[t].relative_speed * self.sim.now
+        now = self.sim.now
+        runs = self._runs
+        weight = by == "work"
+        heaps = (self._computing[t], self._restarting[t])
+        # (−value, job, kind, chips, position): ties go to the lower job id, as in the heaps themselves.
+        frontier: list[tuple[float, int, int, int, int]] = []
+        for kind, groups in enumerate(heaps):
+            shift = x if kind == 0 else 0.0
+            for g, heap in groups.items():
+                if heap:
+                    frontier.append(((g if weight else 1) * (heap[0][0] + shift), heap[0][1], kind, g, 0))
+        heapq.heapify(frontier)
+        while frontier:
+            _, job, kind, g, i = heapq.heappop(frontier)
+            heap = heaps[kind][g]
+            shift = x if kind == 0 else 0.0
+            w = g if weight else 1
+            n = len(heap)
+            for k in (2 * i + 1, 2 * i + 2):
+                if k < n:
+                    heapq.heappush(frontier, (w * (heap[k][0] + shift), heap[k][1], kind, g, k))
+            epoch = heap[i][2]
+            run = runs.get(job)
+            if run is not None and run.epoch == epoch and (kind == 0 or run.compute_s > now):
+                yield self._running_job(job)
+
+    def _index_run(self, t: int, job: int, run: _Run) -> None:
+        """Add a run that starts now to the index of its type (computing, or restarting until compute start)."""
+        g = self._chips[job]
+        if run.compute_s > self.sim.now:
+            heapq.heappush(self._restarting[t].setdefault(g, []), (-run.remaining_at_compute_s, job, run.epoch))
+            self.sim.schedule(run.compute_s, partial(self._computing_starts, job, run.epoch))
+        else:
+            self._push_computing(t, g, job, run)
+
+    def _push_computing(self, t: int, g: int, job: int, run: _Run) -> None:
+        f = run.remaining_at_compute_s + self.types[t].relative_speed * run.compute_s
+        heapq.heappush(self._computing[t].setdefault(g, []), (-f, job, run.epoch))
+        run.in_computing_index = True
+
+    def _computing_starts(self, job: int, epoch: int) -> None:
+        """A restarted job's penalty is over: move it to the computing index."""
+        run = self._runs.get(job)
+        if run is None or run.epoch != epoch or run.in_computing_index:
+            return  # ended, or a rebuild at this instant moved it already
+        t, g = run.type_index, self._chips[job]
+        self._push_computing(t, g, job, run)
+        self._index_stale[t] += 1
+        self._drop_stale_tops(t, g)
+
+    def _drop_stale_tops(self, t: int, g: int) -> None:
+        now = self.sim.now
+        for kind, groups in enumerate((self._computing[t], self._restarting[t])):
+            heap = groups.get(g)
+            while heap:
+                _, job, epoch = heap[0]
+                run = self._runs.get(job)
+                if run is not None and run.epoch == epoch and (kind == 0 or run.compute_s > now):
+                    break
+                heapq.heappop(heap)
+
+    def _rebuild_index(self, t: int) -> None:
+        self._computing[t].clear()
+        self._restarting[t].clear()
+        now = self.sim.now
+        for job in self._running_by_type[t]:
+            run = self._runs[job]
+            g = self._chips[job]
+            if run.compute_s > now:
+                self._restarting[t].setdefault(g, []).append((-run.remaining_at_compute_s, job, run.epoch))
+            else:
+                f = run.remaining_at_compute_s + self.types[t].relative_speed * run.compute_s
+                self._computing[t].setdefault(g, []).append((-f, job, run.epoch))
+                run.in_computing_index = True
+        for groups in (self._computing[t], self._restarting[t]):
+            for heap in groups.values():
+                heapq.heapify(heap)
+        self._index_stale[t] = 0
+
+    def _remaining_now(self, job: int) -> float:
+        run = self._runs.get(job)
+        if run is None or self._state[job] != _RUNNING:
+            return self._remaining[job]
+        rel = self.types[run.type_index].relative_speed
+        done = max(0.0, self.sim.now - run.compute_s) * rel
+        return max(0.0, run.remaining_at_compute_s - done)
+
+    def _stop(self, job: int, *, completed: bool) -> None:
+        """End a run: account busy time, free the nodes; the job is done or (preempted) about to wait."""
+        now = self.sim.now
+        if completed:
+            self._remaining[job] = 0.0
+            self._state[job] = _DONE
+            self._finish[job] = now
+        else:
+            self._remaining[job] = self._remaining_now(job)
+        run = self._runs.pop(job)
+        t = run.type_index
+        g = self._chips[job]
+        self._account(job, run, now)
+        self._books[t].give(run.alloc, now)
+        for node in run.nodes:
+            on = self._node_jobs[node.id]
+            del on[job]
+            if not on:
+                del self._node_jobs[node.id]
+        del self._running_by_type[t][job]
+        self._index_stale[t] += 1
+        self._drop_stale_tops(t, g)
+        if self._index_stale[t] > 64 and self._index_stale[t] > len(self._running_by_type[t]):
+            self._rebuild_index(t)
+        self._epoch[job] += 1
+
+    def _account(self, job: int, run: _Run, end_s: float) -> None:
+        """Add a run's busy chip-seconds (to its nodes too) and allocated chip-seconds up to ``end_s``."""
+        t = run.type_index
+        busy_s = max(0.0, end_s - run.compute_s)
+        if busy_s > 0:
+            for (node, _), used in zip(run.alloc, run.busy, strict=True):
+                node.busy_chip_s += used * busy_s
+            g = self._chips[job]
+            self._busy_chip_s[t] += g * busy_s
+            self._seg_type.append(t)
+            self._seg_chips.append(g)
+            self._seg_t0.append(run.compute_s)
+            self._seg_t1.append(end_s)
+        self._alloc_chip_s[t] += run.held_chips * max(0.0, end_s - run.alloc_s)
+
+    # --- result ------------------------------------------------------------------------------------------
+
+    def result(self, until: float | None = None, seed: int = 0) -> ClusterResult:
+        """Close the books at the end of the run and summarise (once).
+
+        The span is the makespan when every job completed or was rejected, else ``until`` (the run was cut
+        short) or, without it, the later of the last completion and the last submission.
+        """
+        if self._closed:
+            raise RuntimeError("result() was already taken for this TrainingCluster")
+        self._closed = True
+        finish = np.array(self._finish, dtype=np.float64)
+        done = ~np.isnan(finish)
+        makespan = float(finish[done].max()) if done.any() else math.nan
+        settled = all(s in (_DONE, _REJECTED) for s in self._state)
+        last = max(makespan if done.any() else 0.0, self.trace.span_s)
+        span = last if settled or until is None or not math.isfinite(until) else float(until)
+        # Jobs still running at the end: account their busy time so far, keep them allocated.
+        for job, run in self._runs.items():
+            self._account(job, run, span)
+
+        submit = np.array(self._submit, dtype=np.float64)
+        first = np.array(self._first_start, dtype=np.float64)
+        started = ~np.isnan(first)
+        state = np.array(self._state, dtype=np.int64)
+        rejected = int((state == _REJECTED).sum())
+        completed = int(done.sum())
+
+        window_s = self._window_s if self._window_s is not None else (span / 100.0 if span > 0 else 1.0)
+        windows = max(1, math.ceil(span / window_s)) if span > 0 else 1
+        over_time = self._utilization_windows(span, window_s, windows)
+
+        pues, pue_note = self._pues()
+        catalog = self.pool.catalog
+        usages = []
+        busy_total = work_total = chips_total = alloc_total = 0.0
+        busy_custom = work_custom = 0.0
+        energy = cost = held_idle_cost = unused_cost = fleet_cost = 0.0
+        for info in self.types:
+            nodes = self._type_nodes[info.index]
+            busy = self._busy_chip_s[info.index]  # training's own: in a mixed fleet serving also adds to nodes
+            alloc = self._alloc_chip_s[info.index]
+            held = self._books[info.index].held_node_s(span)
+            held_idle = max(0.0, held * info.chips_per_instance - alloc)
+            chips = info.total_instances * info.chips_per_instance
+            avail = chips * span
+            e = Pool(catalog, nodes).energy_kwh(span, pues[info.index])
+            fleet_c = Pool(catalog, nodes).cost_usd(span)
+            per_chip_s = info.price_usd_per_chip_h / 3600.0
+            c = alloc * per_chip_s
+            idle_c = held_idle * per_chip_s
+            unused_c = max(0.0, fleet_c - c - idle_c)
+            energy += e
+            cost += c
+            held_idle_cost += idle_c
+            unused_cost += unused_c
+            fleet_cost += fleet_c
+            work = busy * info.relative_speed
+            usages.append(
+                TypeUsage(
+                    instance=info.name,
+                    instances=info.total_instances,
+                    chips=chips,
+                    custom_silicon=info.custom_silicon,
+                    relative_speed=info.relative_speed,
+                    busy_chip_s=busy,
+                    allocated_chip_s=alloc,
+                    held_instance_s=held,
+                    held_idle_chip_s=held_idle,
+                    utilization=busy / avail if avail > 0 else math.nan,
+                    allocated_share=alloc / avail if avail > 0 else math.nan,
+                    held_share=held / (info.total_instances * span) if span > 0 else math.nan,
+                    work_ref_chip_s=work,
+                    runs_started=self._runs_started[info.index],
+                    pue=pues[info.index],
+                    energy_kwh=e,
+                    cost_usd=c,
+                    held_idle_cost_usd=idle_c,
+                    unused_cost_usd=unused_c,
+                    fleet_cost_usd=fleet_c,
+                    utilization_over_time=tuple(float(v) for v in over_time[info.index]),
+                )
+            )
+            busy_total += busy
+            alloc_total += alloc
+            work_total += work
+            chips_total += avail
+            if info.custom_silicon:
+                busy_custom += busy
+                work_custom += work
+
+        return ClusterResult(
+            trace=self.trace.name,
+            policy=self._policy_name,
+            seed=seed,
+            jobs=len(self.trace),
+            completed=completed,
+            unplaceable=self.unplaceable(rejected),
+            unfinished=len(self.trace) - completed - rejected,
+            preemptions=self._preemptions,
+            span_s=span,
+            makespan_s=makespan,
+            jct=Distribution.of(finish[done] - submit[done]),
+            queueing=Distribution.of(first[started] - submit[started]),
+            window_s=window_s,
+            types=tuple(usages),
+            utilization=busy_total / chips_total if chips_total > 0 else math.nan,
+            busy_chip_s=busy_total,
+            allocated_chip_s=alloc_total,
+            allocated_share=alloc_total / chips_total if chips_total > 0 else math.nan,
+            cost_usd=cost,
+            held_idle_cost_usd=held_idle_cost,
+            unused_cost_usd=unused_cost,
+            fleet_cost_usd=fleet_cost,
+            cost_note=COST_NOTE,
+            energy_kwh=energy,
+            pue_note=pue_note,
+            chip_hours=busy_total / 3600.0,
+            custom_silicon_chip_share=busy_custom / busy_total if busy_total > 0 else math.nan,
+            custom_silicon_work_share=work_custom / work_total if work_total > 0 else math.nan,
+            work_ref_chip_h=work_total / 3600.0,
+            events=self.sim.events_run - self._start_events,
+            matrix=self.matrix,
+            first_start_s=first,
+            finish_s=finish,
+            last_type=np.array(self._last_type, dtype=np.int64),
+        )
+
+    def _utilization_windows(self, span: float, window_s: float, windows: int) -> list[NDArray[np.float64]]:
+        """Per type, busy chip-seconds ÷ chip-seconds in each window ``[k·w, (k+1)·w)`` of the span."""
+        edges = np.minimum(np.arange(windows + 1, dtype=np.float64) * window_s, span)
+        seg_t = np.array(self._seg_type, dtype=np.int64)
+        g = np.array(self._seg_chips, dtype=np.float64)
+        t0 = np.array(self._seg_t0, dtype=np.float64)
+        t1 = np.array(self._seg_t1, dtype=np.float64)
+        out = []
+        for info in self.types:
+            sel = seg_t == info.index
+            chips = info.total_instances * info.chips_per_instance
+            width = np.diff(edges)
+            if not sel.any() or span <= 0:
+                out.append(np.zeros(windows))
+                continue
+            times = np.concatenate([t0[sel], t1[sel]])
+            delta = np.concatenate([g[sel], -g[sel]])
+            order = np.argsort(times, kind="stable")
+            times, delta = times[order], delta[order]
+            level = np.cumsum(delta)  # busy chips from times[i] to times[i+1]
+            integral = np.concatenate([[0.0], np.cumsum(level[:-1] * np.diff(times))])
+            at_edges = np.interp(edges, times, integral, left=0.0, right=float(integral[-1]))
+            busy = np.diff(at_edges)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                out.append(np.where(width > 0, busy / (chips * width), 0.0))
+        return out
+
+    def _pues(self) -> tuple[list[float], str]:
+        """PUE per type: the override, else the region whose price the pool's nodes carry, else 1.0."""
+        if self._pue is not None:
+            return [self._pue] * len(self.types), f"PUE {self._pue:g} given"
+        catalog = self.pool.catalog
+        pues: list[float] = []
+        notes: list[str] = []
+        for info in self.types:
+            node = self._type_nodes[info.index][0]
+            regions = sorted(p.region for p in node.instance.prices if p.usd_per_h == node.price_usd_per_h)
+            region = next((r for r in regions if r in catalog.regions), None)
+            if region is None:
+                pues.append(1.0)
+                notes.append(f"{info.name}: 1.0 (no catalog region for its price)")
+            else:
+                pue = catalog.region(region).pue_ratio
+                pues.append(pue)
+                notes.append(f"{info.name}: {pue:g} ({region})")
+        return pues, "PUE of the region each type's price comes from: " + "; ".join(notes)
+
+
+def simulate_training(
+    trace: JobTrace,
+    pool: Pool,
+    policy: Policy | str,
+    matrix: ThroughputMatrix,
+    *,
+    seed: int = 0,
+    until: float | None = None,
+    progress: Callable[[float], None] | None = None,
+    pue: float | None = None,
+    window_s: float | None = None,
+    require_placeable: bool = False,
+) -> ClusterResult:
+    """Replay ``trace`` on ``pool`` under ``policy`` (a registered name or a :class:`Policy`).
+
+    ``pool`` accumulates busy time, so give each run a fresh one (``Pool.build``). ``pue`` overrides the
+    regions' PUE; ``window_s`` is the width of the utilization-over-time windows (default: span / 100).
+    Jobs larger than any type of the fleet are refused and counted in the result's ``unplaceable``; with
+    ``require_placeable`` (the CLI's choice) a trace none of whose jobs fits is a :class:`ConfigError`
+    before anything runs.
+    """
+    if any(n.busy_chip_s > 0 for n in pool.nodes):
+        raise ConfigError(
+            "the pool already carries busy time from an earlier run; build a fresh Pool for each simulation"
+        )
+    pol = get_policy(policy) if isinstance(policy, str) else policy
+    sim = Simulation(seed=seed)
+    cluster = TrainingCluster(sim, trace, pool, pol, matrix, pue=pue, window_s=window_s)
+    if require_placeable:
+        cluster.require_placeable()
+    cluster.start()
+    sim.run(until if until is not None else math.inf, progress)
+    return cluster.result(until=until, seed=seed)
