@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -18,6 +20,7 @@ from chipfleet.serialize import (
     check_output_dir,
     check_output_path,
     dumps,
+    to_jsonable,
 )
 
 
@@ -98,3 +101,20 @@ def test_a_new_file_gets_the_usual_mode_and_an_old_one_keeps_its_own(tmp_path: P
         assert kept.stat().st_mode & 0o777 == 0o640
     finally:
         os.umask(umask)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Result:
+    __json_properties__: ClassVar[tuple[str, ...]] = ("usd_per_hour",)
+    __json_omit__: ClassVar[tuple[str, ...]] = ("per_job",)
+    usd: float
+    hours: float
+    per_job: tuple[float, ...]
+
+    @property
+    def usd_per_hour(self) -> float:
+        return self.usd / self.hours
+
+
+def test_a_dataclass_is_its_fields_less_omitted_plus_named_properties() -> None:
+    assert to_jsonable(_Result(10.0, 4.0, (1.0, 2.0))) == {"usd": 10.0, "hours": 4.0, "usd_per_hour": 2.5}

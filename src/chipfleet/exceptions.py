@@ -3,11 +3,30 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Mapping
 
 
 class ChipfleetError(Exception):
-    """Base of all chipfleet errors; the CLI turns these into exit code 2 and the API into a 4xx."""
+    """Base of all chipfleet errors; the CLI turns these into exit code 2 and the API into a 4xx.
+
+    Messages speak the library's language: a bad argument is named as the Python parameter or field it came in
+    (``ttft_p90_s``), and ``field`` carries that name, so a front end can say it in its own terms (the CLI maps
+    fields to its flags, see :func:`renamed`).
+    """
+
+    def __init__(self, *args: object, field: str | None = None) -> None:
+        super().__init__(*args)
+        self.field = field
+
+
+def renamed(err: ChipfleetError, names: Mapping[str, str]) -> str:
+    """``err``'s message with its ``field`` (as a whole word, also in backquotes) replaced by ``names[field]``:
+    how a front end (the CLI: field → ``--flag``) tells its user which of *its* inputs was wrong."""
+    message = str(err)
+    if err.field is None or err.field not in names:
+        return message
+    return re.sub(rf"`?(?<![\w.-]){re.escape(err.field)}(?![\w-])`?", names[err.field], message)
 
 
 class CatalogError(ChipfleetError):

@@ -24,11 +24,27 @@ def _reason(x: float) -> str:
     return "infinite: the quantity is unbounded for this input (e.g. a queue that never drains)"
 
 
+JSON_PROPERTIES = "__json_properties__"
+"""Class attribute of a dataclass: names of derived properties written after its fields (e.g. ``usd_per_hour``)."""
+JSON_OMIT = "__json_omit__"
+"""Class attribute of a dataclass: names of fields left out of its JSON (bulky per-item detail, back references)."""
+
+
+def record_fields(record: Any) -> dict[str, Any]:
+    """A dataclass instance as ``{name: value}``: its fields, less ``__json_omit__``, then its
+    ``__json_properties__``. The one place that decides a result's JSON keys, so keys are attribute names."""
+    omit = frozenset(getattr(record, JSON_OMIT, ()))
+    out = {f.name: getattr(record, f.name) for f in dataclasses.fields(record) if f.name not in omit}
+    for name in getattr(record, JSON_PROPERTIES, ()):
+        out[name] = getattr(record, name)
+    return out
+
+
 def to_jsonable(data: Any, *, reasons: dict[str, str] | None = None, _path: str = "$") -> Any:
     """``data`` as plain JSON types; each NaN or ±Infinity becomes null and its path and reason go in ``reasons``.
 
-    Handles dicts, lists/tuples/sets, dataclasses, pydantic models (``model_dump``), enums, paths and numpy scalars
-    and arrays (anything with ``tolist``); other objects become their ``str``.
+    Handles dicts, lists/tuples/sets, dataclasses (see :func:`record_fields`), pydantic models (``model_dump``),
+    enums, paths and numpy scalars and arrays (anything with ``tolist``); other objects become their ``str``.
     """
     if data is None or isinstance(data, bool | str):
         return data
@@ -48,8 +64,7 @@ def to_jsonable(data: Any, *, reasons: dict[str, str] | None = None, _path: str 
         items = sorted(data, key=str) if isinstance(data, set | frozenset) else data
         return [to_jsonable(v, reasons=reasons, _path=f"{_path}[{i}]") for i, v in enumerate(items)]
     if dataclasses.is_dataclass(data) and not isinstance(data, type):
-        fields = {f.name: getattr(data, f.name) for f in dataclasses.fields(data)}
-        return to_jsonable(fields, reasons=reasons, _path=_path)
+        return to_jsonable(record_fields(data), reasons=reasons, _path=_path)
     if hasattr(data, "model_dump"):
         return to_jsonable(data.model_dump(mode="json"), reasons=reasons, _path=_path)
     if hasattr(data, "tolist"):  # numpy scalars and arrays
