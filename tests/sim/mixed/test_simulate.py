@@ -1,30 +1,17 @@
-"""Training and serving in one fleet: sharing policies, eviction, draining and the fleet's books."""
+"""Training and serving in one fleet: eviction, draining and the fleet's books."""
 
 from __future__ import annotations
 
 import json
 import math
-from dataclasses import replace
 
 import numpy as np
 import pytest
 
 from chipfleet.catalog import Catalog
-from chipfleet.exceptions import ConfigError, UnknownNameError
+from chipfleet.exceptions import ConfigError
 from chipfleet.sim.fleet import FleetSpec
-from chipfleet.sim.mixed.simulate import (
-    CostAware,
-    MixedOptions,
-    MixedResult,
-    ServingFirst,
-    SharingState,
-    TypeValue,
-    get_sharing,
-    latency_target,
-    list_sharing,
-    register_sharing,
-    simulate_mixed,
-)
+from chipfleet.sim.mixed.simulate import MixedOptions, MixedResult, simulate_mixed
 from chipfleet.sim.serving.routers import FleetView, make_router
 from chipfleet.traces.schema import JobTrace, RequestTrace
 from chipfleet.workloads import get_model
@@ -71,22 +58,6 @@ def books_balance(r: MixedResult) -> None:
     parts = r.serving_cost_usd + r.training_cost_usd + r.training_idle_chip_cost_usd + r.idle_cost_usd
     assert math.isclose(parts, r.fleet_cost_usd, rel_tol=1e-9)
     assert math.isclose(r.training_cost_usd, r.train.cost_usd, rel_tol=1e-9, abs_tol=1e-12)
-
-
-def test_registry() -> None:
-    assert list_sharing() == ["cost-aware", "partition", "serving-first"]
-    with pytest.raises(UnknownNameError, match="sharing policy"):
-        get_sharing("greedy")
-
-
-def test_sharing_names_are_case_insensitive() -> None:
-    assert get_sharing("Serving-First").name == "serving-first"
-    assert get_sharing(" COST-AWARE ").name == "cost-aware"
-    with pytest.raises(UnknownNameError) as err:
-        get_sharing("Partitoin")
-    assert "did you mean partition" in str(err.value).lower()
-    with pytest.raises(ValueError, match="lower case"):
-        register_sharing("Greedy")
 
 
 def test_partition_keeps_its_split(cat: Catalog) -> None:
@@ -148,31 +119,6 @@ def test_same_seed_same_result(cat: Catalog) -> None:
     a = run(cat, "serving-first", requests(30, 1800), long_jobs(10))
     b = run(cat, "serving-first", requests(30, 1800), long_jobs(10))
     assert json.dumps(a.as_dict(), default=str) == json.dumps(b.as_dict(), default=str)
-
-
-def test_latency_rule_and_eviction_rules() -> None:
-    base = SharingState(now_s=0, serving_nodes=2, serving_replicas=16, ttft_p90_s=0.7, excess_p90_s=0.4,
-                        utilization=0.9, waiting_requests=0, waiting_jobs=3, free_nodes=0, target_ttft_s=1.0,
-                        shrink_below=0.5, load_share=0.25)  # fmt: skip
-    assert latency_target(base) == 16  # inside the band: hold
-    assert latency_target(replace(base, ttft_p90_s=1.5)) == 20  # over the target by queueing: + ⌈16/4⌉
-    # Over the target with little load-added delay: the hardware's own prefill time; more replicas won't help.
-    assert latency_target(replace(base, ttft_p90_s=1.5, excess_p90_s=0.1)) == 16
-    assert latency_target(replace(base, ttft_p90_s=0.2)) == 15  # comfortable: one node back
-    assert latency_target(replace(base, ttft_p90_s=math.nan)) == 15  # no traffic
-    assert latency_target(replace(base, waiting_requests=5)) == 16  # a few waiting: normal batching
-    queued = replace(base, waiting_requests=20)  # more than the 16 replicas: backlogged
-    assert latency_target(queued) == 24  # + ⌈16/2⌉
-    over = replace(base, ttft_p90_s=1.5)
-    assert ServingFirst().decide(over).may_evict_training  # type: ignore[union-attr]
-    assert not CostAware().decide(over).may_evict_training  # type: ignore[union-attr]
-    assert CostAware().decide(queued).may_evict_training  # type: ignore[union-attr]
-
-
-def test_type_orders() -> None:
-    values = [TypeValue("gpu", 1000.0, 8.0, 30.0), TypeValue("inf", 500.0, 0.0, 13.0), TypeValue("cheap", 300, 1, 3)]
-    assert CostAware().type_order(values) == ["inf", "cheap", "gpu"]  # serving-only first, then 300/1 > 1000/8
-    assert ServingFirst().type_order(values) == ["cheap", "inf", "gpu"]  # tokens per dollar: 100, 38, 33
 
 
 def test_bad_serving_share(cat: Catalog) -> None:

@@ -48,17 +48,19 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from chipfleet.catalog import Catalog, Pricing
-from chipfleet.exceptions import ConfigError, DoesNotFitError, UnknownNameError
+from chipfleet.exceptions import ConfigError, DoesNotFitError
 from chipfleet.perf.iteration import IterationModel
 from chipfleet.sim.fleet import FleetSpec, Node, Pool
 from chipfleet.sim.kernel import Simulation
 from chipfleet.sim.metrics import LogHistogram
+from chipfleet.sim.mixed.sharing import SharingPolicy, SharingState, TypeValue, get_sharing
+from chipfleet.sim.mixed.sharing import list_sharing as list_sharing  # the CLI still imports it from here
 from chipfleet.sim.serving.routers import Router
 from chipfleet.sim.serving.simulate import ServeOptions, ServeResult, ServingSystem, replica_shape
 from chipfleet.sim.training.cluster import ClusterResult, TrainingCluster
@@ -103,145 +105,6 @@ class MixedOptions:
             raise ConfigError(f"load_share must be in [0, 1], got {self.load_share}")
         if self.min_serving_nodes < 1:
             raise ConfigError(f"min_serving_nodes must be at least 1, got {self.min_serving_nodes}")
-
-
-@dataclass(frozen=True)
-class TypeValue:
-    """What one node of a type is worth to each side: serving output tokens/s (replicas × decode rate at a
-    batch of 32 mid-length requests), training reference-seconds of work per second (chips × relative speed),
-    and its price."""
-
-    name: str
-    serve_tokens_per_s: float
-    train_speed: float
-    price_usd_per_h: float
-
-
-@dataclass(frozen=True)
-class SharingState:
-    """What a sharing policy sees at a control tick."""
-
-    now_s: float
-    serving_nodes: int  # open (routed to)
-    serving_replicas: int  # on the open nodes
-    ttft_p90_s: float  # of first tokens in the last interval; NaN when there were none
-    excess_p90_s: float  # TTFT minus TTFT alone, same requests; NaN when none
-    utilization: float  # busy (compute or memory) share of the open replicas over the last interval
-    waiting_requests: int
-    waiting_jobs: int
-    free_nodes: int
-    target_ttft_s: float
-    shrink_below: float
-    load_share: float
-
-
-@dataclass(frozen=True)
-class SharingDecision:
-    target_serving_replicas: int
-    may_evict_training: bool
-
-
-class SharingPolicy(Protocol):
-    name: str
-
-    def type_order(self, values: list[TypeValue]) -> list[str]:
-        """Instance types in the order serving should take them (it gives them back in reverse)."""
-        ...
-
-    def decide(self, state: SharingState) -> SharingDecision | None:
-        """Serving's node target now; None: never resize (a fixed partition)."""
-        ...
-
-
-_SHARING: dict[str, Callable[[], SharingPolicy]] = {}
-
-
-def register_sharing(name: str) -> Callable[[Callable[[], SharingPolicy]], Callable[[], SharingPolicy]]:
-    """Register a sharing policy under ``name`` (lower case, no spaces: names are looked up
-    case-insensitively); a second registration is refused."""
-    if name != name.strip().lower():
-        raise ValueError(f"sharing policy names are lower case without spaces (looked up case-insensitively): {name!r}")
-
-    def deco(factory: Callable[[], SharingPolicy]) -> Callable[[], SharingPolicy]:
-        if name in _SHARING:
-            raise ValueError(f"sharing policy {name!r} is already registered")
-        _SHARING[name] = factory
-        return factory
-
-    return deco
-
-
-def get_sharing(name: str) -> SharingPolicy:
-    """The sharing policy registered as ``name``; case-insensitive, surrounding spaces ignored, and a miss
-    says which registered names are close."""
-    try:
-        return _SHARING[name.strip().lower()]()
-    except KeyError:
-        raise UnknownNameError("sharing policy", name, _SHARING) from None
-
-
-def list_sharing() -> list[str]:
-    return sorted(_SHARING)
-
-
-def backlogged(state: SharingState) -> bool:
-    """More requests queued than there are open replicas. A request that arrives mid-iteration waits for
-    the next one under continuous batching, so a few waiting requests are normal at any load."""
-    return state.waiting_requests > state.serving_replicas
-
-
-def latency_target(state: SharingState) -> int:
-    """Replicas wanted (see the module docstring): ``R + ⌈R/2⌉`` backlogged, ``R + ⌈R/4⌉`` over the TTFT
-    target because of load, ``R − 1`` (one node back) under ``shrink_below`` of it or idle, else ``R``."""
-    r = state.serving_replicas
-    if backlogged(state):
-        return r + max(1, math.ceil(r / 2))
-    p90 = state.ttft_p90_s
-    if math.isnan(p90):
-        return r - 1 if state.waiting_requests == 0 else r
-    if p90 > state.target_ttft_s:
-        loaded = state.excess_p90_s >= state.load_share * state.target_ttft_s
-        return r + max(1, math.ceil(r / 4)) if loaded else r
-    if p90 < state.shrink_below * state.target_ttft_s:
-        return r - 1
-    return r
-
-
-@register_sharing("partition")
-class Partition:
-    name = "partition"
-
-    def type_order(self, values: list[TypeValue]) -> list[str]:
-        return [v.name for v in values]
-
-    def decide(self, state: SharingState) -> SharingDecision | None:
-        return None
-
-
-@register_sharing("serving-first")
-class ServingFirst:
-    name = "serving-first"
-
-    def type_order(self, values: list[TypeValue]) -> list[str]:
-        return [v.name for v in sorted(values, key=lambda v: (-v.serve_tokens_per_s / v.price_usd_per_h, v.name))]
-
-    def decide(self, state: SharingState) -> SharingDecision | None:
-        return SharingDecision(latency_target(state), may_evict_training=True)
-
-
-@register_sharing("cost-aware")
-class CostAware:
-    name = "cost-aware"
-
-    def type_order(self, values: list[TypeValue]) -> list[str]:
-        # A type training cannot use (train_speed 0) has an infinite serving advantage: it goes first.
-        def advantage(v: TypeValue) -> float:
-            return v.serve_tokens_per_s / v.train_speed if v.train_speed > 0 else math.inf
-
-        return [v.name for v in sorted(values, key=lambda v: (-advantage(v), v.name))]
-
-    def decide(self, state: SharingState) -> SharingDecision | None:
-        return SharingDecision(latency_target(state), may_evict_training=backlogged(state))
 
 
 class SharingController:
