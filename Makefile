@@ -1,11 +1,12 @@
-# The two commands of the quick start: `make demo` and `make test`.
+# The two commands of the quick start, `make demo` and `make test`; `make docs` builds the documentation site.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
+DOCS_STAMP := $(VENV)/.installed-docs
 
-.PHONY: demo test lint typecheck clean calibrate accuracy
+.PHONY: demo test lint typecheck clean calibrate accuracy docs transcripts
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,18 +20,32 @@ $(TEST_STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/pip install --quiet torch==2.13.0 && $(BIN)/pip install --quiet -e '.[test,torch]'
 	touch $(STAMP) $(TEST_STAMP)
 
+$(DOCS_STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/pip install --quiet -e '.[docs]'
+	touch $(STAMP) $(DOCS_STAMP)
+
 demo: $(STAMP)
 	$(BIN)/chipfleet demo --out out
 
 lint: $(TEST_STAMP)
-	$(BIN)/ruff check src tests $(wildcard benchmarks)
-	$(BIN)/ruff format --check src tests $(wildcard benchmarks)
+	$(BIN)/ruff check src tests $(wildcard benchmarks scripts)
+	$(BIN)/ruff format --check src tests $(wildcard benchmarks scripts)
+	$(BIN)/lint-imports
 
 typecheck: $(TEST_STAMP)
 	$(BIN)/mypy
 
+# Everything, the slow tests too (a bare `pytest`, the developer loop, leaves them out).
 test: lint typecheck
-	$(BIN)/pytest
+	$(BIN)/pytest -m "slow or not slow"
+
+# The documentation site, built into site/; --strict turns a broken link or a page missing from the nav into an error.
+docs: $(DOCS_STAMP)
+	$(BIN)/mkdocs build --strict --site-dir site
+
+# Re-run the commands of the CLI tour (docs/cli.md) and rewrite their output blocks.
+transcripts: $(STAMP)
+	$(BIN)/python scripts/docs_transcripts.py
 
 # Refit the shipped efficiency parameters on the shipped measurements (reproducible: same data, same fit).
 calibrate: $(STAMP)
@@ -41,4 +56,4 @@ accuracy: $(TEST_STAMP)
 	$(BIN)/python benchmarks/accuracy.py --doc docs/accuracy.md
 
 clean:
-	rm -rf $(VENV) out build *.egg-info src/*.egg-info
+	rm -rf $(VENV) out build site *.egg-info src/*.egg-info
