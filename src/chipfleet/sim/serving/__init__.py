@@ -1,5 +1,7 @@
 """Request-level simulation of serving fleets: replicas, batching, routers, latency and cost."""
 
+from chipfleet.sim.serving.replica import ServeOptions
+from chipfleet.sim.serving.results import ServeResult, TypeReport
 from chipfleet.sim.serving.routers import (
     FleetView,
     Router,
@@ -7,14 +9,8 @@ from chipfleet.sim.serving.routers import (
     make_router,
     register_router,
 )
-from chipfleet.sim.serving.simulate import (
-    ServeOptions,
-    ServeResult,
-    ServingSystem,
-    TypeReport,
-    replica_shape,
-    simulate_serving,
-)
+from chipfleet.sim.serving.simulate import simulate_serving
+from chipfleet.sim.serving.system import ServingSystem, replica_shape
 
 __all__ = [
     "FleetView",

@@ -1,0 +1,70 @@
+"""What a serving simulation measured: frozen result records (their JSON is :func:`chipfleet.serialize.to_jsonable`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from chipfleet.sim.metrics import LogHistogram
+
+
+# ----------------------------------------------------------------------------- the run
+@dataclass(frozen=True)
+class TypeReport:
+    instance: str
+    replicas: int
+    tp: int
+    kv_capacity_tokens: int
+    completed: int
+    ttft_s: dict[str, float]
+    tpot_s: dict[str, float]
+    e2e_s: dict[str, float]
+    utilization: float
+    slo_attainment: float | None
+    preemptions: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class ServeResult:
+    """What a serving simulation measured; the histograms stay available for plots."""
+
+    model: str
+    trace: str
+    fleet: str
+    router: str
+    seed: int
+    requests: int
+    completed: int
+    rejected: int
+    span_s: float
+    ttft_s: dict[str, float]
+    tpot_s: dict[str, float]
+    e2e_s: dict[str, float]
+    queue_wait_s: dict[str, float]  # arrival to first admission into a batch
+    slo_attainment: float | None
+    output_tokens_per_s: float
+    requests_per_s: float
+    preemptions: int
+    prefix_hit_tokens: int
+    by_type: tuple[TypeReport, ...]
+    utilization_series: dict[str, list[float]]
+    queue_series: list[float]
+    window_s: float
+    cost_usd: float
+    energy_kwh: float
+    pue: float
+    events: int
+    histograms: dict[str, LogHistogram] = field(repr=False, compare=False, default_factory=dict)
+    beyond_context: int = 0  # refused on arrival: prompt + output longer than the model's context window
+    context_window_tokens: int = 0  # the model's context window (max_position_embeddings)
+
+    def as_dict(self) -> dict[str, Any]:
+        d = {k: v for k, v in self.__dict__.items() if k != "histograms"}
+        d["by_type"] = [t.as_dict() for t in self.by_type]
+        d["cost_usd_per_million_tokens"] = (
+            self.cost_usd / (self.output_tokens_per_s * self.span_s) * 1e6 if self.output_tokens_per_s else None
+        )
+        return d
