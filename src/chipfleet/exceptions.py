@@ -80,9 +80,9 @@ class DoesNotFitError(ChipfleetError):
 class InfeasibleServeError(ChipfleetError):
     """No allowed instance serves some requests within the SLOs; names the buckets and the best latency seen."""
 
-    def __init__(self, message: str, buckets: list[str]) -> None:
+    def __init__(self, message: str, buckets: list[str], *, field: str | None = None) -> None:
         self.buckets = buckets
-        super().__init__(message)
+        super().__init__(message, field=field)
 
 
 class ModelConfigError(ChipfleetError):
