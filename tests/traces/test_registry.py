@@ -1,4 +1,5 @@
-"""The trace-loader registry: one contract over every registered loader, and the shipped traces' published figures."""
+"""The trace-loader registry (its contract over every loader is tests/test_plugin_contract.py) and the shipped traces'
+published figures."""
 
 from __future__ import annotations
 
@@ -14,8 +15,8 @@ import pytest
 
 from chipfleet.exceptions import ConfigError, UnknownNameError
 from chipfleet.traces import (
+    LOADERS,
     JobTrace,
-    LoaderRegistry,
     RequestTrace,
     list_traces,
     load_trace,
@@ -32,59 +33,6 @@ def loaded(name: str) -> RequestTrace | JobTrace:
     return load_trace(name)
 
 
-# --- the contract every registered loader must meet -----------------------------------------------------------------
-
-
-@pytest.mark.parametrize("name", list_traces())
-def test_loader_contract(name: str) -> None:
-    info = trace_info(name)
-    trace = loaded(name)
-    expected = RequestTrace if info.kind == "requests" else JobTrace
-    assert isinstance(trace, expected)
-    assert trace.kind == info.kind
-    assert trace.name == name
-    assert trace.source and trace.license
-    assert len(trace) > 0
-    times = trace.arrival_s if isinstance(trace, RequestTrace) else trace.submit_s
-    assert times.dtype == np.float64
-    assert times[0] == 0.0
-    assert np.all(np.isfinite(times))
-    assert np.all(np.diff(times) >= 0), "times must be sorted ascending"
-    assert not times.flags.writeable
-    if isinstance(trace, RequestTrace):
-        assert trace.input_tokens.dtype == np.int64 and trace.output_tokens.dtype == np.int64
-        assert len(trace.input_tokens) == len(trace.output_tokens) == len(times)
-        assert trace.input_tokens.min() >= 0
-        assert trace.output_tokens.min() >= 1
-        if trace.hash_ids is not None:
-            assert len(trace.hash_ids) == len(trace)
-            assert trace.block_tokens is not None and trace.block_tokens >= 1
-        else:
-            assert trace.block_tokens is None
-    else:
-        assert trace.chips.dtype == np.int64 and trace.duration_s.dtype == np.float64
-        assert len(trace.chips) == len(trace.duration_s) == len(times)
-        assert trace.chips.min() >= 1
-        assert trace.duration_s.min() >= 0
-    summary = trace.describe()
-    assert summary["count"] == len(trace) and summary["kind"] == info.kind
-
-
-@pytest.mark.parametrize("name", list_traces())
-def test_loader_accepts_skip_bad_rows(name: str) -> None:
-    trace = trace_info(name).loader(skip_bad_rows=True)
-    assert len(trace) + trace.skipped_rows == len(loaded(name)) + loaded(name).skipped_rows
-
-
-@pytest.mark.parametrize("name", list_traces())
-def test_kind_is_checked(name: str) -> None:
-    kind = trace_info(name).kind
-    other = "jobs" if kind == "requests" else "requests"
-    assert load_trace(name, kind=kind).kind == kind
-    with pytest.raises(ConfigError, match=f"holds {kind}, not {other}"):
-        load_trace(name, kind=other)
-
-
 # --- registry behaviour ------------------------------------------------------------------------------------------
 
 
@@ -94,26 +42,27 @@ def test_builtins_are_registered() -> None:
 
 
 def test_duplicate_names_are_refused() -> None:
-    with pytest.raises(ConfigError, match="already registered"):
-        register_loader("azure-conv", kind="requests")(lambda *, skip_bad_rows=False: loaded("azure-conv"))
-    registry = LoaderRegistry()
+    def again(*, skip_bad_rows: bool = False) -> RequestTrace | JobTrace:
+        return loaded("azure-conv")
 
-    @registry.register("mine", kind="requests", description="first")
-    def first(*, skip_bad_rows: bool = False) -> RequestTrace:
-        return RequestTrace("mine", np.zeros(1), np.ones(1), np.ones(1))
-
-    with pytest.raises(ConfigError, match=r"'mine' is already registered \(first\)"):
-        registry.register("mine", kind="requests")(first)
-    assert registry.names() == ["mine"]
-    assert registry.info("mine").loader(skip_bad_rows=False).name == "mine"
+    with pytest.raises(ConfigError, match="already registered") as err:
+        register_loader("azure-conv", kind="requests")(again)
+    message = str(err.value)
+    assert "chipfleet.traces.builtin" in message and "test_duplicate_names_are_refused.<locals>.again" in message
+    assert trace_info("azure-conv").loader is not again
 
 
 def test_bad_registrations_are_refused() -> None:
-    registry = LoaderRegistry()
-    with pytest.raises(ConfigError, match="lower-case"):
-        registry.register("My Trace", kind="requests")
+    with pytest.raises(ConfigError, match="lower case"):
+        register_loader("My Trace", kind="requests")
     with pytest.raises(ConfigError, match="kind must be"):
-        registry.register("x", kind="calls")  # type: ignore[arg-type]
+        register_loader("x", kind="calls")  # type: ignore[arg-type]
+    assert "my trace" not in LOADERS and "x" not in LOADERS
+
+
+def test_registered_names_are_case_insensitive() -> None:
+    assert trace_info(" Azure-Conv ").name == "azure-conv"
+    assert load_trace("PHILLY").name == "philly"
 
 
 def test_unknown_name_suggests() -> None:

@@ -3,8 +3,8 @@
 from chipfleet.traces import builtin as _builtin  # registers the shipped traces
 from chipfleet.traces.formats import JobMapping, RequestMapping
 from chipfleet.traces.registry import (
+    LOADERS,
     LoaderInfo,
-    LoaderRegistry,
     TraceLoader,
     list_traces,
     load_file,
@@ -30,13 +30,13 @@ from chipfleet.traces.synthetic import (
 del _builtin
 
 __all__ = [
+    "LOADERS",
     "EmpiricalLength",
     "FixedLength",
     "JobMapping",
     "JobTrace",
     "LengthDist",
     "LoaderInfo",
-    "LoaderRegistry",
     "LognormalLength",
     "RequestMapping",
     "RequestTrace",

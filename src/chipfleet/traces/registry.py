@@ -1,7 +1,8 @@
 """The trace-loader registry: named loaders (duplicates refused) and ``load_trace`` for names or files.
 
 A loader is any callable ``loader(*, skip_bad_rows: bool) -> RequestTrace | JobTrace`` registered with
-:func:`register_loader`; tests/traces/test_registry.py runs one contract over every registered loader.
+:func:`register_loader` (the :data:`LOADERS` registry); tests/test_plugin_contract.py runs one contract over every
+registered loader.
 ``load_trace`` also reads a CSV/TSV/JSONL file (optionally gzip-compressed) through a column mapping, or, without
 one, when its header matches a known published layout (Azure LLM 2023, Mooncake, Philly/Pollux, Vidur).
 """
@@ -9,13 +10,13 @@ one, when its header matches a known published layout (Azure LLM 2023, Mooncake,
 from __future__ import annotations
 
 import os
-import re
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, TypeVar, get_args
 
 from chipfleet.exceptions import ConfigError, UnknownNameError
+from chipfleet.registry import Registry, summary
 from chipfleet.traces.formats import (
     KNOWN_FORMATS,
     MappingInput,
@@ -37,7 +38,6 @@ class TraceLoader(Protocol):
 
 L = TypeVar("L", bound=TraceLoader)
 
-_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 _FILE_SUFFIXES = (".csv", ".tsv", ".jsonl", ".ndjson", ".json", ".gz", ".txt")
 
 
@@ -50,54 +50,28 @@ class LoaderInfo:
     loader: TraceLoader
     description: str = ""
 
-
-@dataclass
-class LoaderRegistry:
-    """Named trace loaders; registering a name twice is refused."""
-
-    _loaders: dict[str, LoaderInfo] = field(default_factory=dict)
-
-    def register(self, name: str, *, kind: TraceKind, description: str = "") -> Callable[[L], L]:
-        """Decorator: register ``loader`` under ``name``; it must return a trace of ``kind``."""
-        if not _NAME.match(name):
-            raise ConfigError(
-                f"trace loader name {name!r} must be lower-case letters, digits, '.', '_' or '-' "
-                "(it is typed on the command line)."
-            )
-        if kind not in get_args(TraceKind):
-            raise ConfigError(f"trace loader {name!r}: kind must be 'requests' or 'jobs', got {kind!r}.")
-
-        def decorate(loader: L) -> L:
-            if name in self._loaders:
-                existing = self._loaders[name].description or "no description"
-                raise ConfigError(f"trace loader {name!r} is already registered ({existing}); choose another name.")
-            self._loaders[name] = LoaderInfo(name, kind, loader, description)
-            return loader
-
-        return decorate
-
-    def info(self, name: str) -> LoaderInfo:
-        try:
-            return self._loaders[name]
-        except KeyError:
-            raise UnknownNameError("trace", name, self._loaders) from None
-
-    def names(self) -> list[str]:
-        return sorted(self._loaders)
-
-    def __contains__(self, name: object) -> bool:
-        return name in self._loaders
-
-    def __iter__(self) -> Iterator[LoaderInfo]:
-        return iter(self._loaders[n] for n in self.names())
+    def __str__(self) -> str:  # how a refused duplicate registration names this entry
+        module = getattr(self.loader, "__module__", "?")
+        return f"{module}.{getattr(self.loader, '__qualname__', repr(self.loader))} ({self.kind})"
 
 
-LOADERS = LoaderRegistry()
+LOADERS: Registry[LoaderInfo] = Registry("trace")
+"""Every named trace: its loader and the kind of trace it returns. ``register_loader`` adds one."""
 
 
-def register_loader(name: str, *, kind: TraceKind, description: str = "") -> Callable[[L], L]:
-    """Decorator registering a trace loader under ``name`` in the package registry (duplicates refused)."""
-    return LOADERS.register(name, kind=kind, description=description)
+def register_loader(name: str, *, kind: TraceKind, description: str | None = None) -> Callable[[L], L]:
+    """Decorator registering a trace loader under ``name`` in the package registry (duplicates refused); it must
+    return a trace of ``kind``. The description defaults to the first paragraph of the loader's docstring."""
+    LOADERS.check_name(name)
+    if kind not in get_args(TraceKind):
+        raise ConfigError(f"trace loader {name!r}: kind must be 'requests' or 'jobs', got {kind!r}.")
+
+    def decorate(loader: L) -> L:
+        text = summary(loader) if description is None else description
+        LOADERS.register(name, LoaderInfo(name, kind, loader, text), description=text)
+        return loader
+
+    return decorate
 
 
 def list_traces() -> list[str]:
@@ -106,8 +80,8 @@ def list_traces() -> list[str]:
 
 
 def trace_info(name: str) -> LoaderInfo:
-    """The registered loader called ``name`` (kind, description)."""
-    return LOADERS.info(name)
+    """The registered loader called ``name`` (kind, description); case-insensitive, a miss suggests names."""
+    return LOADERS.get(name)
 
 
 def _check_kind(trace: RequestTrace | JobTrace, kind: TraceKind | None, what: str) -> RequestTrace | JobTrace:
@@ -190,7 +164,7 @@ def load_trace(
                 f"{key!r} is a registered trace with its own layout; a mapping applies only to files. "
                 "Drop the mapping, or pass a file path."
             )
-        info = LOADERS.info(key)
+        info = LOADERS.get(key)
         return _check_kind(info.loader(skip_bad_rows=skip_bad_rows), kind, f"trace {key!r}")
     if Path(key).is_file():
         return load_file(key, mapping=mapping, kind=kind, skip_bad_rows=skip_bad_rows)

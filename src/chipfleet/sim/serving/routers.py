@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import ClassVar, Protocol
+from typing import ClassVar, Protocol, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
 
-from chipfleet.exceptions import ConfigError, UnknownNameError
+from chipfleet.exceptions import ConfigError
+from chipfleet.registry import Registry
 
 
 @dataclass
@@ -38,34 +39,33 @@ class Router(Protocol):
         ...
 
 
-_ROUTERS: dict[str, Callable[..., Router]] = {}
+RouterFactory = Callable[..., Router]
+R = TypeVar("R", bound=RouterFactory)
+
+ROUTERS: Registry[RouterFactory] = Registry("router")
+"""Every request router by name; ``make_router`` builds one, ``register_router`` adds one."""
 
 
-def register_router(name: str) -> Callable[[Callable[..., Router]], Callable[..., Router]]:
-    if name != name.strip().lower():
-        raise ValueError(f"router names are lower case without spaces (looked up case-insensitively): {name!r}")
+def register_router(name: str, *, description: str | None = None) -> Callable[[R], R]:
+    """Class decorator: register a router factory under ``name`` (lower case: names are looked up
+    case-insensitively; the description defaults to the docstring's first paragraph); a taken name is refused."""
+    add = ROUTERS.register(name, description=description)
 
-    def deco(factory: Callable[..., Router]) -> Callable[..., Router]:
-        if name in _ROUTERS:
-            raise ValueError(f"router {name!r} is already registered")
-        _ROUTERS[name] = factory
+    def deco(factory: R) -> R:
+        add(factory)
         return factory
 
     return deco
 
 
 def make_router(name: str, **options: object) -> Router:
-    """The router registered as ``name``; names are case-insensitive and surrounding spaces are ignored."""
-    key = name.strip().lower()
-    try:
-        factory = _ROUTERS[key]
-    except KeyError:
-        raise UnknownNameError("router", name, _ROUTERS) from None
-    return factory(**options)
+    """A new router registered as ``name``; names are case-insensitive and surrounding spaces are ignored."""
+    return ROUTERS.get(name)(**options)
 
 
 def list_routers() -> list[str]:
-    return sorted(_ROUTERS)
+    """Every router name, sorted (``ROUTERS.entries()`` gives their descriptions too)."""
+    return ROUTERS.names()
 
 
 @register_router("round-robin")

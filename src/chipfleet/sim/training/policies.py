@@ -19,8 +19,8 @@ that cannot help. None reserves capacity for a
 large job: a job that does not fit now does not block smaller ones behind it (greedy backfilling), so under
 saturation large gangs can wait long.
 
-Third-party policies register with :func:`register_policy` and are checked by the shared contract test
-(``tests/sim/training/test_policies.py``) like the built-ins.
+Third-party policies register with :func:`register_policy` (the :data:`POLICIES` registry) and are checked by
+the contract test every plugin family shares (``tests/test_plugin_contract.py``) like the built-ins.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from typing import Literal, NamedTuple, Protocol, TypeVar
 
 import numpy as np
 
-from chipfleet.exceptions import UnknownNameError
+from chipfleet.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -191,24 +191,18 @@ class Policy(Protocol):
 PolicyFactory = Callable[..., Policy]
 F = TypeVar("F", bound=PolicyFactory)
 
-_POLICIES: dict[str, PolicyFactory] = {}
+POLICIES: Registry[PolicyFactory] = Registry("policy")
+"""Every training-cluster scheduling policy by name; ``get_policy`` builds one, ``register_policy`` adds one."""
 
 
-def _key(name: str) -> str:
-    """Names are case-insensitive (``FIFO`` is ``fifo``), as instance and region names are."""
-    return name.strip().lower()
-
-
-def register_policy(name: str) -> Callable[[F], F]:
+def register_policy(name: str, *, description: str | None = None) -> Callable[[F], F]:
     """Class decorator: register a policy factory under ``name`` (lower case, no spaces: names are looked
-    up case-insensitively); a second registration is refused."""
-    if name != _key(name):
-        raise ValueError(f"policy names are lower case without spaces (looked up case-insensitively): {name!r}")
+    up case-insensitively; the description defaults to the docstring's first paragraph); a second
+    registration is refused."""
+    add = POLICIES.register(name, description=description)
 
     def deco(factory: F) -> F:
-        if name in _POLICIES:
-            raise ValueError(f"policy {name!r} is already registered")
-        _POLICIES[name] = factory
+        add(factory)
         return factory
 
     return deco
@@ -217,15 +211,12 @@ def register_policy(name: str) -> Callable[[F], F]:
 def get_policy(name: str, **options: object) -> Policy:
     """A new policy instance, e.g. ``get_policy("sjf-preemptive", restart_penalty_s=120)``; the name is
     case-insensitive, and a miss says which registered names are close."""
-    try:
-        factory = _POLICIES[_key(name)]
-    except KeyError:
-        raise UnknownNameError("policy", name, _POLICIES) from None
-    return factory(**options)
+    return POLICIES.get(name)(**options)
 
 
 def list_policies() -> list[str]:
-    return sorted(_POLICIES)
+    """Every policy name, sorted (``POLICIES.entries()`` gives their descriptions too)."""
+    return POLICIES.names()
 
 
 # --- shared helpers -------------------------------------------------------------------------------------
