@@ -10,9 +10,9 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 
-from chipfleet.exceptions import UnknownNameError
+from chipfleet.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -63,19 +63,21 @@ class SharingPolicy(Protocol):
         ...
 
 
-_SHARING: dict[str, Callable[[], SharingPolicy]] = {}
+SharingFactory = Callable[[], SharingPolicy]
+S = TypeVar("S", bound=SharingFactory)
+
+SHARING: Registry[SharingFactory] = Registry("sharing policy")
+"""Every sharing policy by name; ``get_sharing`` builds one, ``register_sharing`` adds one."""
 
 
-def register_sharing(name: str) -> Callable[[Callable[[], SharingPolicy]], Callable[[], SharingPolicy]]:
+def register_sharing(name: str, *, description: str | None = None) -> Callable[[S], S]:
     """Register a sharing policy under ``name`` (lower case, no spaces: names are looked up
-    case-insensitively); a second registration is refused."""
-    if name != name.strip().lower():
-        raise ValueError(f"sharing policy names are lower case without spaces (looked up case-insensitively): {name!r}")
+    case-insensitively; the description defaults to the docstring's first paragraph); a second registration
+    is refused."""
+    add = SHARING.register(name, description=description)
 
-    def deco(factory: Callable[[], SharingPolicy]) -> Callable[[], SharingPolicy]:
-        if name in _SHARING:
-            raise ValueError(f"sharing policy {name!r} is already registered")
-        _SHARING[name] = factory
+    def deco(factory: S) -> S:
+        add(factory)
         return factory
 
     return deco
@@ -84,14 +86,12 @@ def register_sharing(name: str) -> Callable[[Callable[[], SharingPolicy]], Calla
 def get_sharing(name: str) -> SharingPolicy:
     """The sharing policy registered as ``name``; case-insensitive, surrounding spaces ignored, and a miss
     says which registered names are close."""
-    try:
-        return _SHARING[name.strip().lower()]()
-    except KeyError:
-        raise UnknownNameError("sharing policy", name, _SHARING) from None
+    return SHARING.get(name)()
 
 
 def list_sharing() -> list[str]:
-    return sorted(_SHARING)
+    """Every sharing policy name, sorted (``SHARING.entries()`` gives their descriptions too)."""
+    return SHARING.names()
 
 
 def backlogged(state: SharingState) -> bool:
@@ -117,7 +117,10 @@ def latency_target(state: SharingState) -> int:
     return r
 
 
-@register_sharing("partition")
+@register_sharing(
+    "partition",
+    description="Fixed split: serving keeps the nodes it starts with, training has the rest.",
+)
 class Partition:
     name = "partition"
 
@@ -128,7 +131,11 @@ class Partition:
         return None
 
 
-@register_sharing("serving-first")
+@register_sharing(
+    "serving-first",
+    description="Serving scales to hold its latency target, preempting training whenever it needs more; "
+    "it grows onto the type that serves the most tokens per dollar.",
+)
 class ServingFirst:
     name = "serving-first"
 
@@ -139,7 +146,11 @@ class ServingFirst:
         return SharingDecision(latency_target(state), may_evict_training=True)
 
 
-@register_sharing("cost-aware")
+@register_sharing(
+    "cost-aware",
+    description="Serving scales to hold its latency target but evicts training only when requests back up; "
+    "each type goes to the side with the comparative advantage.",
+)
 class CostAware:
     name = "cost-aware"
 
