@@ -15,11 +15,11 @@ import numpy as np
 from rich.table import Table
 
 from chipfleet.report import units as u
-from chipfleet.report.charts import pyplot, to_png
+from chipfleet.report.charts import subplots, to_png
 from chipfleet.serialize import atomic_write_bytes
 from chipfleet.sim.mixed.simulate import MixedResult
 from chipfleet.sim.serving.simulate import ServeResult
-from chipfleet.sim.training.cluster import ClusterResult
+from chipfleet.sim.training.results import ClusterResult
 
 
 def _ms(x: float | None) -> str:
@@ -89,9 +89,8 @@ def slo_targets(slo_ttft_s: float | None, slo_tpot_s: float | None) -> dict[str,
 def latency_p90_figure(r: ServeResult, slo_ttft_s: float | None = None, slo_tpot_s: float | None = None) -> Any:
     """p90 TTFT and TPOT per instance type and over the fleet (bars), each panel with its SLO target as a
     labelled horizontal line where one is known."""
-    plt = pyplot()
     targets = slo_targets(slo_ttft_s, slo_tpot_s)
-    fig, axes = plt.subplots(1, 2, figsize=(9, 4.2))
+    fig, axes = subplots(1, 2, figsize=(9, 4.2))
     names = [t.instance for t in r.by_type] + ["fleet"]
     for ax, metric in zip(axes, ("ttft", "tpot"), strict=True):
         values = [t.ttft_s["p90"] if metric == "ttft" else t.tpot_s["p90"] for t in r.by_type]
@@ -112,8 +111,7 @@ def latency_p90_figure(r: ServeResult, slo_ttft_s: float | None = None, slo_tpot
 
 def latency_cdf_figure(r: ServeResult, slo_ttft_s: float | None = None, slo_tpot_s: float | None = None) -> Any:
     """Latency CDFs (log seconds), with each known SLO target as a labelled vertical line and the p90 level."""
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = subplots(figsize=(7, 4.5))
     colours = {}
     for name, h in r.histograms.items():
         x, y = h.cdf()
@@ -139,12 +137,11 @@ def serve_plots(
 ) -> list[Path]:
     """Latency CDFs and p90 by instance type (with the SLO targets where known), utilization over time per
     instance type, queue length over time (PNG files)."""
-    plt = pyplot()
     paths = []
     paths.append(atomic_write_bytes(out / "latency_cdf.png", to_png(latency_cdf_figure(r, slo_ttft_s, slo_tpot_s))))
     paths.append(atomic_write_bytes(out / "latency_p90.png", to_png(latency_p90_figure(r, slo_ttft_s, slo_tpot_s))))
 
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = subplots(figsize=(7, 4.5))
     for name, series in r.utilization_series.items():
         t = np.arange(len(series)) * r.window_s / 60
         ax.plot(t, series, label=name)
@@ -155,7 +152,7 @@ def serve_plots(
     ax.legend()
     paths.append(atomic_write_bytes(out / "utilization.png", to_png(fig)))
 
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = subplots(figsize=(7, 4.5))
     t = np.arange(len(r.queue_series)) * r.window_s / 60
     ax.plot(t, r.queue_series)
     ax.set_xlabel("minutes")
@@ -234,9 +231,8 @@ def train_tables(r: ClusterResult) -> list[Table]:
 
 def train_plots(r: ClusterResult, submit_s: np.ndarray, out: Path) -> list[Path]:
     """Job completion time CDF and utilization over time per instance type (PNG files)."""
-    plt = pyplot()
     paths = []
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = subplots(figsize=(7, 4.5))
     done = ~np.isnan(r.finish_s)
     jct = np.sort(r.finish_s[done] - submit_s[done])
     if len(jct):
@@ -247,7 +243,7 @@ def train_plots(r: ClusterResult, submit_s: np.ndarray, out: Path) -> list[Path]
     ax.set_title(f"JCT CDF: {r.trace}, {r.policy}", fontsize=10)
     ax.grid(alpha=0.3)
     paths.append(atomic_write_bytes(out / "jct_cdf.png", to_png(fig)))
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = subplots(figsize=(7, 4.5))
     for t in r.types:
         series = t.utilization_over_time
         ax.plot(np.arange(len(series)) * r.window_s / 86400, series, label=t.instance)
@@ -295,8 +291,7 @@ def mixed_tables(r: MixedResult) -> list[Table]:
 def serving_share_figure(r: MixedResult) -> Any:
     """Serving's nodes over time and, below, p90 TTFT per control interval against the target (a labelled
     horizontal line)."""
-    plt = pyplot()
-    fig, (ax, lat) = plt.subplots(2, 1, figsize=(7, 6), sharex=True, height_ratios=(1, 1))
+    fig, (ax, lat) = subplots(2, 1, figsize=(7, 6), sharex=True, height_ratios=(1, 1))
     t = [p[0] / 60 for p in r.serving_nodes_over_time] + [r.span_s / 60]
     n = [p[1] for p in r.serving_nodes_over_time]
     ax.step(t, n + n[-1:], where="post")

@@ -13,7 +13,7 @@ from numpy.typing import ArrayLike
 from chipfleet.catalog import Catalog
 from chipfleet.exceptions import UnknownNameError
 from chipfleet.sim.fleet import FleetSpec, Pool
-from chipfleet.sim.training.cluster import ClusterResult, simulate_training
+from chipfleet.sim.training.cluster import simulate_training
 from chipfleet.sim.training.policies import (
     ClusterView,
     Decision,
@@ -24,6 +24,7 @@ from chipfleet.sim.training.policies import (
     list_policies,
     register_policy,
 )
+from chipfleet.sim.training.results import ClusterResult
 from chipfleet.sim.training.throughput import ThroughputMatrix
 from chipfleet.traces.schema import JobTrace
 

@@ -63,8 +63,9 @@ from chipfleet.sim.mixed.sharing import SharingPolicy, SharingState, TypeValue, 
 from chipfleet.sim.mixed.sharing import list_sharing as list_sharing  # the CLI still imports it from here
 from chipfleet.sim.serving.routers import Router
 from chipfleet.sim.serving.simulate import ServeOptions, ServeResult, ServingSystem, replica_shape
-from chipfleet.sim.training.cluster import ClusterResult, TrainingCluster
+from chipfleet.sim.training.cluster import TrainingCluster
 from chipfleet.sim.training.policies import Policy, get_policy
+from chipfleet.sim.training.results import ClusterResult
 from chipfleet.sim.training.throughput import (
     ReferenceWorkload,
     ThroughputMatrix,

@@ -1,11 +1,6 @@
 """Job-level simulation of training clusters: scheduling policies, chip allocation, JCT, cost."""
 
-from chipfleet.sim.training.cluster import (
-    ClusterResult,
-    TrainingCluster,
-    TypeUsage,
-    simulate_training,
-)
+from chipfleet.sim.training.cluster import TrainingCluster, simulate_training
 from chipfleet.sim.training.policies import (
     ClusterView,
     Decision,
@@ -15,6 +10,7 @@ from chipfleet.sim.training.policies import (
     list_policies,
     register_policy,
 )
+from chipfleet.sim.training.results import ClusterResult, Distribution, TypeUsage, Unplaceable
 from chipfleet.sim.training.throughput import (
     ReferenceWorkload,
     ThroughputMatrix,
@@ -26,12 +22,14 @@ __all__ = [
     "ClusterResult",
     "ClusterView",
     "Decision",
+    "Distribution",
     "Policy",
     "ReferenceWorkload",
     "Start",
     "ThroughputMatrix",
     "TrainingCluster",
     "TypeUsage",
+    "Unplaceable",
     "get_policy",
     "list_policies",
     "register_policy",

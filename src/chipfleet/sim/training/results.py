@@ -1,0 +1,248 @@
+"""What a training-cluster simulation measured (frozen records) and how its books are kept.
+
+Accounting, per instance type, over the span (the makespan, or ``until``):
+
+* *busy* chip-seconds: a running job's ``g`` chips while it computes (not during a restart penalty); they
+  go to its nodes' ``busy_chip_s``, from which :meth:`Pool.energy_kwh` charges TDP over idle power;
+* *allocated* chip-seconds: the chips jobs hold, from start to stop (restart penalties and the surplus
+  chips of a multi-instance job's last instance included), so allocated ≥ busy;
+* *held* instance-seconds: instances with at least one chip allocated; the chips of a held instance that
+  no job holds are its *idle held* chip-seconds (``held × c − allocated``).
+
+Cost (``cost_usd``) counts only what is allocated: allocated chip-hours × the instance's price ÷ its chips.
+Idle capacity is counted apart, never charged to jobs: idle chips of held instances
+(``held_idle_cost_usd``) and instances no job held (``unused_cost_usd``; in a mixed fleet that includes
+the time serving held them, which :class:`~chipfleet.sim.mixed.simulate.MixedResult` splits out); the fleet's bill
+(``fleet_cost_usd``, :meth:`Pool.cost_usd`: every instance rented for the whole span) is their sum.
+Energy is the whole fleet's (idle chips draw idle power whoever pays): :meth:`Pool.energy_kwh` per
+instance type with the PUE of the catalog region whose price the type's nodes carry (the pool does not
+record the region, so it is found by matching the price; 1.0 when no region matches), unless ``pue`` is
+given. Custom silicon means chips whose vendor is aws, google or microsoft; the rest (nvidia, amd) are
+merchant GPUs.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from chipfleet.sim.training.throughput import ThroughputMatrix
+
+COST_NOTE = (
+    "cost_usd counts what jobs hold: allocated chip-hours × the instance's price ÷ its chips (restart "
+    "penalties and the unused chips of a multi-instance job's last instance included); idle capacity is not "
+    "charged to jobs but reported apart: held_idle_cost_usd (free chips of instances jobs held) and "
+    "unused_cost_usd (instances no job held); fleet_cost_usd = all three = every instance for the whole span. "
+    "Energy counts every instance (idle chips at idle power)."
+)
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """Summary of a sample of seconds (NaN when empty)."""
+
+    count: int
+    mean: float
+    p50: float
+    p90: float
+    p99: float
+    max: float
+
+    @classmethod
+    def of(cls, values: NDArray[np.float64]) -> Distribution:
+        if values.size == 0:
+            return cls(0, math.nan, math.nan, math.nan, math.nan, math.nan)
+        p50, p90, p99 = np.percentile(values, [50, 90, 99])
+        return cls(int(values.size), float(values.mean()), float(p50), float(p90), float(p99), float(values.max()))
+
+    def as_dict(self) -> dict[str, object]:
+        return {k: _json(v) for k, v in self.__dict__.items()}
+
+
+@dataclass(frozen=True)
+class TypeUsage:
+    """One instance type over the span."""
+
+    instance: str
+    instances: int
+    chips: int
+    custom_silicon: bool
+    relative_speed: float
+    busy_chip_s: float  # chips computing
+    allocated_chip_s: float  # chips held by jobs (incl. restarts and a multi-instance job's surplus chips)
+    held_instance_s: float  # instances with at least one chip allocated
+    held_idle_chip_s: float  # chips of held instances that no job held: held × chips per instance − allocated
+    utilization: float  # busy chip-seconds / (chips × span)
+    allocated_share: float  # allocated chip-seconds / (chips × span)
+    held_share: float  # held instance-seconds / (instances × span)
+    work_ref_chip_s: float  # busy chip-seconds × relative speed
+    runs_started: int
+    pue: float
+    energy_kwh: float  # every instance of the type over the span
+    cost_usd: float  # allocated chip-hours × price per chip-hour: what the jobs are charged
+    held_idle_cost_usd: float  # idle chips of held instances
+    unused_cost_usd: float  # instances no job held
+    fleet_cost_usd: float  # every instance over the span = cost + held idle + unused
+    utilization_over_time: tuple[float, ...]
+
+    def as_dict(self) -> dict[str, object]:
+        d: dict[str, object] = {k: _json(v) for k, v in self.__dict__.items()}
+        d["utilization_over_time"] = [_json(v) for v in self.utilization_over_time]
+        return d
+
+
+@dataclass(frozen=True)
+class Unplaceable:
+    """Jobs refused at submission because no instance type of the fleet has as many chips as they ask for.
+
+    A job runs on one instance type: on one node when it fits on one, else on whole nodes of that type, so the
+    most chips one job can hold is the largest type's total (``most_chips_per_job``, on ``most_chips_type``).
+    A job asking for more can never start, however long it waits; it is counted here, never run.
+    """
+
+    jobs: int  # refused at submission
+    total_jobs: int  # jobs in the trace
+    largest_request_chips: int  # the trace's largest request (0 for an empty trace)
+    largest_node_chips: int  # chips of the fleet's largest instance
+    largest_node_type: str  # its type
+    most_chips_per_job: int  # the largest type's total chips
+    most_chips_type: str  # that type
+
+    @property
+    def every_job(self) -> bool:
+        """True when the trace has jobs and none of them can be placed."""
+        return self.total_jobs > 0 and self.jobs == self.total_jobs
+
+    def _what(self) -> str:
+        if self.every_job:
+            who = "the trace's one job asks" if self.jobs == 1 else f"all {self.jobs:,} jobs ask"
+        else:
+            who = f"{self.jobs:,} of the {self.total_jobs:,} jobs {'asks' if self.jobs == 1 else 'ask'}"
+        return f"{who} for more chips than the fleet can give one job"
+
+    def _why(self) -> str:
+        return (
+            f"the largest asks for {self.largest_request_chips:,} chips, and a job runs on one instance type, of "
+            f"which the most chips are {self.most_chips_per_job:,} (on {self.most_chips_type}; the largest "
+            f"instance, {self.largest_node_type}, has {self.largest_node_chips:,})"
+        )
+
+    def note(self) -> str:
+        """One sentence on the refused jobs ('' when there are none)."""
+        if self.jobs == 0:
+            return ""
+        refused = "it was" if self.jobs == 1 else "they were"
+        return f"{self._what()}, so {refused} refused at submission and never run: {self._why()}"
+
+    def error(self) -> str:
+        """The message when no job can be placed: what, why and how to fix."""
+        return f"nothing to simulate: {self._what()}: {self._why()}; {self.advice()}"
+
+    def advice(self) -> str:
+        """How to place them: enough instances of a type, or leave the large jobs out."""
+        need = -(-self.largest_request_chips // max(self.largest_node_chips, 1))
+        return (
+            f"give one instance type at least {self.largest_request_chips:,} chips (e.g. "
+            f"{self.largest_node_type}:{need} in the fleet) or leave the large jobs out of the trace"
+        )
+
+    def as_dict(self) -> dict[str, object]:
+        d: dict[str, object] = dict(self.__dict__)
+        d["note"] = self.note()
+        return d
+
+
+@dataclass(frozen=True)
+class ClusterResult:
+    """What one training-cluster simulation measured. Per-job arrays are indexed like the trace."""
+
+    trace: str
+    policy: str
+    seed: int
+    jobs: int
+    completed: int
+    unplaceable: Unplaceable  # jobs refused at submission: more chips than any type of the fleet has
+    unfinished: int
+    preemptions: int
+    span_s: float
+    makespan_s: float  # last completion (NaN when none completed)
+    jct: Distribution  # completion − submission, completed jobs
+    queueing: Distribution  # first start − submission, started jobs
+    window_s: float
+    types: tuple[TypeUsage, ...]
+    utilization: float  # all types, busy chip-seconds / chip-seconds
+    busy_chip_s: float  # all types
+    allocated_chip_s: float  # all types
+    allocated_share: float  # all types, allocated chip-seconds / chip-seconds
+    cost_usd: float  # allocated chips only (see ``cost_note``)
+    held_idle_cost_usd: float
+    unused_cost_usd: float
+    fleet_cost_usd: float  # every instance for the whole span
+    cost_note: str
+    energy_kwh: float
+    pue_note: str
+    chip_hours: float  # busy chip-hours, all types
+    custom_silicon_chip_share: float  # share of busy chip-hours on aws/google/microsoft chips
+    custom_silicon_work_share: float  # share of reference-normalised work on them
+    work_ref_chip_h: float
+    events: int
+    matrix: ThroughputMatrix
+    first_start_s: NDArray[np.float64] = field(repr=False)
+    finish_s: NDArray[np.float64] = field(repr=False)
+    last_type: NDArray[np.int64] = field(repr=False)  # index into ``types``; -1 never started
+
+    @property
+    def rejected(self) -> int:
+        """Jobs refused at submission (every refused job is unplaceable: see :class:`Unplaceable`)."""
+        return self.unplaceable.jobs
+
+    def as_dict(self, per_job: bool = False) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "trace": self.trace,
+            "policy": self.policy,
+            "seed": self.seed,
+            "jobs": self.jobs,
+            "completed": self.completed,
+            "rejected": self.rejected,
+            "unplaceable": self.unplaceable.as_dict(),
+            "unfinished": self.unfinished,
+            "preemptions": self.preemptions,
+            "span_s": _json(self.span_s),
+            "makespan_s": _json(self.makespan_s),
+            "jct_s": self.jct.as_dict(),
+            "queueing_s": self.queueing.as_dict(),
+            "window_s": _json(self.window_s),
+            "types": [t.as_dict() for t in self.types],
+            "utilization": _json(self.utilization),
+            "busy_chip_s": _json(self.busy_chip_s),
+            "allocated_chip_s": _json(self.allocated_chip_s),
+            "allocated_share": _json(self.allocated_share),
+            "cost_usd": _json(self.cost_usd),
+            "held_idle_cost_usd": _json(self.held_idle_cost_usd),
+            "unused_cost_usd": _json(self.unused_cost_usd),
+            "fleet_cost_usd": _json(self.fleet_cost_usd),
+            "cost_note": self.cost_note,
+            "energy_kwh": _json(self.energy_kwh),
+            "pue_note": self.pue_note,
+            "chip_hours": _json(self.chip_hours),
+            "custom_silicon_chip_share": _json(self.custom_silicon_chip_share),
+            "custom_silicon_work_share": _json(self.custom_silicon_work_share),
+            "work_ref_chip_h": _json(self.work_ref_chip_h),
+            "events": self.events,
+            "matrix": self.matrix.as_dict(),
+        }
+        if per_job:
+            d["first_start_s"] = [_json(float(v)) for v in self.first_start_s]
+            d["finish_s"] = [_json(float(v)) for v in self.finish_s]
+            d["last_type"] = [int(v) for v in self.last_type]
+        return d
+
+
+def _json(v: object) -> object:
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    return v
