@@ -2,7 +2,32 @@
 
 A policy sees a :class:`SharingState` every control interval and answers a :class:`SharingDecision`; the
 registry (``register_sharing`` / ``get_sharing`` / ``list_sharing``) names them. The rule the built-in
-policies share is :func:`latency_target` (see :mod:`chipfleet.sim.mixed.simulate` for the whole story).
+policies share is :func:`latency_target`.
+
+Policies:
+
+``partition``
+    fixed split: serving keeps the nodes it starts with (``serve_fleet``), training has the rest.
+``serving-first``
+    serving scales to hold its latency target and preempts training whenever it needs more; training fills
+    whatever serving leaves, preemptibly. Serving grows onto the type that serves the most tokens per dollar.
+``cost-aware``
+    the same rule, but training is evicted only when requests back up (more waiting than open replicas: the
+    latency SLO is at risk, not merely tight), and each type goes to the side with the comparative
+    advantage: serving takes the types whose serving throughput per unit of training speed is highest, and
+    gives back the others first.
+
+The rule (:func:`latency_target`) works on the p90 time to first token of the requests that got their
+first token in the last interval, ``T90``, against ``target_ttft_s``. Above it, and with the p90 of the
+delay load added (each request's TTFT minus its TTFT alone on its replica: queueing and batching
+interference) at least ``load_share`` of the target, serving wants ``R + ⌈R/4⌉`` replicas (``R`` open
+now): more replicas cut that delay, not a type's own prefill time, so a TTFT floor set by slow hardware
+does not make serving swallow the fleet. Backlogged, it wants ``R + ⌈R/2⌉``; below
+``shrink_below × target_ttft_s`` (or with no traffic) it gives back one node; in between it holds (the band
+is the hysteresis). Serving grows by whole nodes until it has the replicas it wants and shrinks one node per
+interval, never below ``min_serving_nodes``. Latency, not the busy share, drives it: decode streams the
+weights every iteration, so a replica with any request at all is memory-busy nearly all the time
+(``SharingState.utilization`` reports that share anyway).
 """
 
 from __future__ import annotations

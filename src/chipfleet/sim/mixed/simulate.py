@@ -17,55 +17,27 @@ draining), training (nodes with at least one chip allocated to a job) and nobody
 same split, except that training is charged for the chips its jobs hold (allocated chip-hours × price per
 chip) and the free chips of the nodes it holds are counted apart (``training_idle_chip_cost_usd``).
 
-Policies:
-
-``partition``
-    fixed split: serving keeps the nodes it starts with (``serve_fleet``), training has the rest.
-``serving-first``
-    serving scales to hold its latency target and preempts training whenever it needs more; training fills
-    whatever serving leaves, preemptibly. Serving grows onto the type that serves the most tokens per dollar.
-``cost-aware``
-    the same rule, but training is evicted only when requests back up (more waiting than open replicas: the
-    latency SLO is at risk, not merely tight), and each type goes to the side with the comparative
-    advantage: serving takes the types whose serving throughput per unit of training speed is highest, and
-    gives back the others first.
-
-The rule (:func:`latency_target`) works on the p90 time to first token of the requests that got their
-first token in the last interval, ``T90``, against ``target_ttft_s``. Above it, and with the p90 of the
-delay load added (each request's TTFT minus its TTFT alone on its replica: queueing and batching
-interference) at least ``load_share`` of the target, serving wants ``R + ⌈R/4⌉`` replicas (``R`` open
-now): more replicas cut that delay, not a type's own prefill time, so a TTFT floor set by slow hardware
-does not make serving swallow the fleet. Backlogged, it wants ``R + ⌈R/2⌉``; below
-``shrink_below × target_ttft_s`` (or with no traffic) it gives back one node; in between it holds (the band
-is the hysteresis). Serving grows by whole nodes until it has the replicas it wants and shrinks one node per
-interval, never below ``min_serving_nodes``. Latency, not the busy share, drives it: decode streams the
-weights every iteration, so a replica with any request at all is memory-busy nearly all the time
-(``SharingState.utilization`` reports that share anyway).
+The sharing policies and the latency rule they share are in :mod:`chipfleet.sim.mixed.sharing`; the
+controller that carries them out in :mod:`chipfleet.sim.mixed.controller`.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
-
-import numpy as np
-from numpy.typing import NDArray
 
 from chipfleet.catalog import Catalog, Pricing
 from chipfleet.exceptions import ConfigError, DoesNotFitError
 from chipfleet.perf.iteration import IterationModel
 from chipfleet.sim.fleet import FleetSpec, Node, Pool
 from chipfleet.sim.kernel import Simulation
-from chipfleet.sim.metrics import LogHistogram
-from chipfleet.sim.mixed.sharing import SharingPolicy, SharingState, TypeValue, get_sharing
+from chipfleet.sim.mixed.controller import MixedOptions, SharingController
+from chipfleet.sim.mixed.results import MIXED_COST_NOTE, MixedResult, ShareReport
+from chipfleet.sim.mixed.sharing import SharingPolicy, TypeValue, get_sharing
 from chipfleet.sim.mixed.sharing import list_sharing as list_sharing  # the CLI still imports it from here
 from chipfleet.sim.serving.routers import Router
-from chipfleet.sim.serving.simulate import ServeOptions, ServeResult, ServingSystem, replica_shape
+from chipfleet.sim.serving.simulate import ServeOptions, ServingSystem, replica_shape
 from chipfleet.sim.training.cluster import TrainingCluster
 from chipfleet.sim.training.policies import Policy, get_policy
-from chipfleet.sim.training.results import ClusterResult
 from chipfleet.sim.training.throughput import (
     ReferenceWorkload,
     ThroughputMatrix,
@@ -75,233 +47,7 @@ from chipfleet.sim.training.throughput import (
 from chipfleet.traces.schema import JobTrace, RequestTrace
 from chipfleet.workloads import ModelArch
 
-_CONTROL_PRIORITY = 2  # after arrivals (1) and training decisions (1) at the same instant
-MIXED_COST_NOTE = (
-    "fleet_cost_usd is every node for the whole span, split four ways: serving_cost_usd (nodes serving held), "
-    "training_cost_usd (chips training jobs held: allocated chip-hours × the instance's price ÷ its chips), "
-    "training_idle_chip_cost_usd (free chips of nodes training held) and idle_cost_usd (nodes nobody held)."
-)
-
-
-@dataclass(frozen=True)
-class MixedOptions:
-    """How the controller acts. ``serve_fleet``: the nodes serving starts with (default: ``min_serving_nodes``
-    of the type the policy ranks first); for ``partition`` it is the whole serving share."""
-
-    control_interval_s: float = 60.0
-    target_ttft_s: float = 1.0  # p90 time to first token serving is scaled to hold
-    shrink_below: float = 0.5  # give a node back when p90 TTFT is under this share of the target
-    load_share: float = 0.25  # grow only when the p90 load-added delay is at least this share of the target
-    min_serving_nodes: int = 1
-    serve_fleet: FleetSpec | None = None
-
-    def __post_init__(self) -> None:
-        if not self.control_interval_s > 0:
-            raise ConfigError(f"control_interval_s must be > 0, got {self.control_interval_s}")
-        if not self.target_ttft_s > 0:
-            raise ConfigError(f"target_ttft_s must be > 0, got {self.target_ttft_s}")
-        if not 0 <= self.shrink_below < 1:
-            raise ConfigError(f"shrink_below must be in [0, 1), got {self.shrink_below}")
-        if not 0 <= self.load_share <= 1:
-            raise ConfigError(f"load_share must be in [0, 1], got {self.load_share}")
-        if self.min_serving_nodes < 1:
-            raise ConfigError(f"min_serving_nodes must be at least 1, got {self.min_serving_nodes}")
-
-
-class SharingController:
-    """Carries out a sharing policy between a serving system and a training cluster on one pool."""
-
-    def __init__(
-        self,
-        sim: Simulation,
-        serving: ServingSystem,
-        training: TrainingCluster,
-        policy: SharingPolicy,
-        order: list[str],
-        options: MixedOptions,
-    ) -> None:
-        self.sim, self.serving, self.training, self.policy = sim, serving, training, policy
-        self.order, self.opts = order, options
-        self.rank = {name: i for i, name in enumerate(order)}
-        self.trainable = {t.name for t in training.types}
-        serving.track_load_delay()
-        self._last_busy = 0.0
-        self._last_t = 0.0
-        self._last_ttft = serving.latency_counts("ttft")
-        self._last_excess = serving.latency_counts("ttft_excess")
-        self.resizes = 0
-        self.evictions = 0
-        self.node_series: list[tuple[float, int]] = [(0.0, len(serving.open_nodes))]
-
-        self.ttft_series: list[tuple[float, float]] = []  # (end of interval, p90 TTFT in it; NaN when none)
-
-    def start(self) -> None:
-        # A partition never resizes, but the p90 TTFT per interval is still recorded (for the SLO chart).
-        self.sim.schedule(self.opts.control_interval_s, self._tick, _CONTROL_PRIORITY)
-
-    def _state(self) -> SharingState:
-        now = self.sim.now
-        busy = self.serving.busy_replica_s()
-        replicas = self.serving.open_replicas()
-        dt = now - self._last_t
-        util = (busy - self._last_busy) / (replicas * dt) if replicas and dt > 0 else 0.0
-        return SharingState(
-            now_s=now,
-            serving_nodes=len(self.serving.open_nodes),
-            serving_replicas=replicas,
-            ttft_p90_s=_p90(self.serving.latency_counts("ttft") - self._last_ttft),
-            excess_p90_s=_p90(self.serving.latency_counts("ttft_excess") - self._last_excess),
-            utilization=min(1.0, util),
-            waiting_requests=self.serving.waiting,
-            waiting_jobs=self.training.view.waiting_count,
-            free_nodes=sum(1 for n in self.serving.nodes if n.owner is None),
-            target_ttft_s=self.opts.target_ttft_s,
-            shrink_below=self.opts.shrink_below,
-            load_share=self.opts.load_share,
-        )
-
-    def _tick(self) -> None:
-        state = self._state()
-        self._last_busy = self.serving.busy_replica_s()
-        self._last_t = self.sim.now
-        self._last_ttft = self.serving.latency_counts("ttft")
-        self._last_excess = self.serving.latency_counts("ttft_excess")
-        self.ttft_series.append((self.sim.now, state.ttft_p90_s))
-        d = self.policy.decide(state)
-        if d is not None:
-            have = state.serving_replicas
-            if d.target_serving_replicas > have:
-                self._grow(d.target_serving_replicas - have, d.may_evict_training)
-            elif d.target_serving_replicas < have:
-                self._shrink()
-            self.node_series.append((self.sim.now, len(self.serving.open_nodes)))
-        self.sim.schedule(self.sim.now + self.opts.control_interval_s, self._tick, _CONTROL_PRIORITY)
-
-    def _grow(self, need: int, may_evict: bool) -> None:
-        serving = self.serving
-        held = {n.id for n in serving.held_nodes}
-        draining = [n for n in serving.held_nodes if n not in serving.open_nodes]
-        free = [n for n in serving.nodes if n.owner is None]
-        got = 0  # replicas opened
-        for node in sorted(draining, key=self._key):
-            if got >= need:
-                break
-            serving.open(node)
-            got += serving.replicas_on(node)
-        for node in sorted(free, key=self._key):
-            if got >= need:
-                break
-            self.training.withdraw([node])
-            serving.open(node)
-            got += serving.replicas_on(node)
-        if got < need and may_evict:
-            training = self.training
-            candidates = [n for n in serving.nodes if n.id not in held and training.jobs_on(n)]
-
-            def set_back(node: Node) -> int:
-                """Nodes held in all by the jobs that freeing ``node`` evicts."""
-                return len({m.id for job in training.jobs_on(node) for m in training.nodes_of(job)})
-
-            # Free first the nodes whose jobs hold the fewest nodes: the least training work is set back.
-            for node in sorted(candidates, key=lambda n: (set_back(n), *self._key(n))):
-                if got >= need:
-                    break
-                jobs = training.jobs_on(node)
-                if not jobs:
-                    continue  # freed by an earlier eviction in this loop and already taken
-                freed = training.evict_node(node)
-                self.evictions += len(jobs)
-                for n in sorted((n for n in freed if serving.can_host(n)), key=self._key):
-                    if got >= need:
-                        break
-                    serving.open(n)
-                    got += serving.replicas_on(n)
-                self.training.nodes_freed([n for n in freed if n.owner is None])
-        if got:
-            self.resizes += 1
-
-    def _shrink(self) -> None:
-        """Drain one node: the last in the policy's order among those training can use."""
-        open_nodes = self.serving.open_nodes
-        # Giving back a node training cannot use would idle it and cost serving capacity for nothing.
-        lendable = [n for n in open_nodes if n.instance.name in self.trainable]
-        if len(open_nodes) <= self.opts.min_serving_nodes or not lendable:
-            return
-        node = max(lendable, key=self._key)
-        self.serving.drain(node, lambda freed: self.training.nodes_freed([freed]))
-        self.resizes += 1
-
-    def _key(self, node: Node) -> tuple[int, int]:
-        return (self.rank.get(node.instance.name, len(self.rank)), node.id)
-
-
-def _p90(counts: NDArray[np.int64]) -> float:
-    """p90 of the samples a :class:`LogHistogram`'s bin counts describe (NaN when there are none)."""
-    h = LogHistogram()
-    h.counts = counts
-    h.total = int(counts.sum())
-    return h.percentile(90)
-
-
-@dataclass(frozen=True)
-class ShareReport:
-    """Node-hours of one instance type by holder over the run, and training's chip-hours on its nodes."""
-
-    instance: str
-    nodes: int
-    serving_node_h: float
-    training_node_h: float  # nodes with at least one chip allocated to a training job
-    idle_node_h: float  # nodes nobody held
-    training_allocated_chip_h: float  # chips training jobs held (≤ training_node_h × chips per node)
-    training_busy_chip_h: float  # of those, computing
-
-    def as_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
-
-@dataclass(frozen=True)
-class MixedResult:
-    """Both sides' metrics, the split of the fleet between them, and the fleet's cost and energy."""
-
-    sharing: str
-    fleet: str
-    span_s: float
-    serve: ServeResult
-    train: ClusterResult
-    shares: tuple[ShareReport, ...]
-    serving_cost_usd: float  # nodes serving held
-    training_cost_usd: float  # chips training jobs held (allocated chip-hours × price per chip-hour)
-    training_idle_chip_cost_usd: float  # free chips of the nodes training held
-    idle_cost_usd: float  # nodes nobody held
-    fleet_cost_usd: float  # every node, whole span: the four above
-    fleet_energy_kwh: float
-    resizes: int
-    training_evictions: int  # jobs evicted to free nodes for serving
-    target_ttft_s: float  # the p90 TTFT the controller holds serving to
-    serving_nodes_over_time: tuple[tuple[float, int], ...] = field(repr=False)
-    ttft_p90_over_time: tuple[tuple[float, float], ...] = field(repr=False, default=())  # per control interval
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "sharing": self.sharing,
-            "fleet": self.fleet,
-            "span_s": self.span_s,
-            "serve": self.serve.as_dict(),
-            "train": self.train.as_dict(),
-            "shares": [s.as_dict() for s in self.shares],
-            "serving_cost_usd": self.serving_cost_usd,
-            "training_cost_usd": self.training_cost_usd,
-            "training_idle_chip_cost_usd": self.training_idle_chip_cost_usd,
-            "idle_cost_usd": self.idle_cost_usd,
-            "fleet_cost_usd": self.fleet_cost_usd,
-            "cost_note": MIXED_COST_NOTE,
-            "fleet_energy_kwh": self.fleet_energy_kwh,
-            "resizes": self.resizes,
-            "training_evictions": self.training_evictions,
-            "target_ttft_s": self.target_ttft_s,
-            "serving_nodes_over_time": [list(p) for p in self.serving_nodes_over_time],
-            "ttft_p90_over_time": [[t, v if math.isfinite(v) else None] for t, v in self.ttft_p90_over_time],
-        }
+__all__ = ["MIXED_COST_NOTE", "MixedOptions", "MixedResult", "ShareReport", "list_sharing", "simulate_mixed"]
 
 
 def type_values(

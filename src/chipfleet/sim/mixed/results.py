@@ -1,0 +1,78 @@
+"""What a mixed-fleet simulation measured: both sides' results and the split of the fleet between them."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from chipfleet.sim.mixed.sharing import list_sharing as list_sharing  # the CLI still imports it from here
+from chipfleet.sim.serving.simulate import ServeResult
+from chipfleet.sim.training.results import ClusterResult
+
+MIXED_COST_NOTE = (
+    "fleet_cost_usd is every node for the whole span, split four ways: serving_cost_usd (nodes serving held), "
+    "training_cost_usd (chips training jobs held: allocated chip-hours × the instance's price ÷ its chips), "
+    "training_idle_chip_cost_usd (free chips of nodes training held) and idle_cost_usd (nodes nobody held)."
+)
+
+
+@dataclass(frozen=True)
+class ShareReport:
+    """Node-hours of one instance type by holder over the run, and training's chip-hours on its nodes."""
+
+    instance: str
+    nodes: int
+    serving_node_h: float
+    training_node_h: float  # nodes with at least one chip allocated to a training job
+    idle_node_h: float  # nodes nobody held
+    training_allocated_chip_h: float  # chips training jobs held (≤ training_node_h × chips per node)
+    training_busy_chip_h: float  # of those, computing
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class MixedResult:
+    """Both sides' metrics, the split of the fleet between them, and the fleet's cost and energy."""
+
+    sharing: str
+    fleet: str
+    span_s: float
+    serve: ServeResult
+    train: ClusterResult
+    shares: tuple[ShareReport, ...]
+    serving_cost_usd: float  # nodes serving held
+    training_cost_usd: float  # chips training jobs held (allocated chip-hours × price per chip-hour)
+    training_idle_chip_cost_usd: float  # free chips of the nodes training held
+    idle_cost_usd: float  # nodes nobody held
+    fleet_cost_usd: float  # every node, whole span: the four above
+    fleet_energy_kwh: float
+    resizes: int
+    training_evictions: int  # jobs evicted to free nodes for serving
+    target_ttft_s: float  # the p90 TTFT the controller holds serving to
+    serving_nodes_over_time: tuple[tuple[float, int], ...] = field(repr=False)
+    ttft_p90_over_time: tuple[tuple[float, float], ...] = field(repr=False, default=())  # per control interval
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "sharing": self.sharing,
+            "fleet": self.fleet,
+            "span_s": self.span_s,
+            "serve": self.serve.as_dict(),
+            "train": self.train.as_dict(),
+            "shares": [s.as_dict() for s in self.shares],
+            "serving_cost_usd": self.serving_cost_usd,
+            "training_cost_usd": self.training_cost_usd,
+            "training_idle_chip_cost_usd": self.training_idle_chip_cost_usd,
+            "idle_cost_usd": self.idle_cost_usd,
+            "fleet_cost_usd": self.fleet_cost_usd,
+            "cost_note": MIXED_COST_NOTE,
+            "fleet_energy_kwh": self.fleet_energy_kwh,
+            "resizes": self.resizes,
+            "training_evictions": self.training_evictions,
+            "target_ttft_s": self.target_ttft_s,
+            "serving_nodes_over_time": [list(p) for p in self.serving_nodes_over_time],
+            "ttft_p90_over_time": [[t, v if math.isfinite(v) else None] for t, v in self.ttft_p90_over_time],
+        }
