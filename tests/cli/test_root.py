@@ -422,15 +422,15 @@ def test_plan_serve_reads_a_trace_file_through_a_mapping(capsys: pytest.CaptureF
 
 
 def test_chip_and_sequence_lists_are_whole_numbers() -> None:
-    from chipfleet.cli.root import _counts
+    from chipfleet.cli.options import counts
     from chipfleet.exceptions import ConfigError
 
-    assert _counts("1, 2,8", "--tp", 64) == (1, 2, 8)
-    assert _counts(None, "--tp", 64) == ()
+    assert counts("1, 2,8", "--tp", 64) == (1, 2, 8)
+    assert counts(None, "--tp", 64) == ()
     with pytest.raises(ConfigError, match="whole number"):
-        _counts("1.5", "--tp", 64)
+        counts("1.5", "--tp", 64)
     with pytest.raises(ConfigError, match="largest accepted"):
-        _counts("128", "--tp", 64)
+        counts("128", "--tp", 64)
 
 
 # ----------------------------------------------------------------------------- units, names, bounds, output (issue 10)
@@ -690,7 +690,7 @@ def test_a_long_unbreakable_cell_is_never_cut(monkeypatch: pytest.MonkeyPatch) -
     parallelism column at 160 columns); the CLI's console gives every column at least its longest word."""
     from rich.table import Table
 
-    import chipfleet.cli.root as cli
+    import chipfleet.cli.output as cli
 
     word = "tp=8,pp=8,dp=8,vp=4,zero=1,mb=1,recompute=none"
     t = Table(title="t")
@@ -705,7 +705,7 @@ def test_a_long_unbreakable_cell_is_never_cut(monkeypatch: pytest.MonkeyPatch) -
 
 
 def test_spare_width_goes_to_short_cells_first() -> None:
-    from chipfleet.cli.root import _share
+    from chipfleet.cli.output import _share
 
     assert _share(10, [0, 5, 3, 40]) == [0, 5, 3, 2]  # the short wants are met whole, prose takes the rest
     assert _share(0, [4, 4]) == [0, 0]

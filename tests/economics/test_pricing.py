@@ -15,6 +15,7 @@ import math
 
 import pytest
 
+import chipfleet.cli.options as cli_options
 import chipfleet.cli.root as cli
 from chipfleet.catalog import Catalog, Precision, Pricing
 from chipfleet.economics import SpotModel, estimate_serving, estimate_training, pick_price
@@ -164,7 +165,7 @@ def test_cli_estimate_train_spot_prints_the_interruptions(capsys: pytest.Capture
 
 # ===================================================================== item 4: one bound per quantity
 def test_cli_token_cap_is_the_models(capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli._MAX_TOKENS == MAX_TRAINING_TOKENS
+    assert cli_options._MAX_TOKENS == MAX_TRAINING_TOKENS
     over = f"{MAX_TRAINING_TOKENS * 10:.0e}"
     for cmd in (
         ("estimate", "train", "--instance", "p5.48xlarge", "--instances", "1"),
@@ -184,11 +185,11 @@ def test_planner_refuses_tokens_above_the_models_cap() -> None:
 def test_interruptions_bound_matches_the_spot_model(capsys: pytest.CaptureFixture[str]) -> None:
     below = math.nextafter(MAX_INTERRUPTIONS_PER_MONTH, 0.0)
     SpotModel(interruptions_per_month=below)  # accepted by both
-    assert cli._interruptions_opt(repr(below)) == below
+    assert cli_options._interruptions_opt(repr(below)) == below
     with pytest.raises(ConfigError, match="interruptions_per_month"):
         SpotModel(interruptions_per_month=MAX_INTERRUPTIONS_PER_MONTH)
     with pytest.raises(ConfigError, match="--interruptions-per-month"):
-        cli._interruptions_opt(f"{MAX_INTERRUPTIONS_PER_MONTH:g}")
+        cli_options._interruptions_opt(f"{MAX_INTERRUPTIONS_PER_MONTH:g}")
     for cmd in (
         ("plan", "train", "--model", "llama-2-7b", "--tokens", "1T"),
         ("estimate", "train", "--model", "llama-2-7b", "--instance", "p5.48xlarge", "--instances", "1",

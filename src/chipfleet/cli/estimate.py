@@ -1,0 +1,130 @@
+"""`chipfleet estimate`: one training run or one serving configuration, in time, money, energy and carbon."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from chipfleet.catalog import Precision, Pricing
+from chipfleet.cli import output
+from chipfleet.cli.options import (
+    MAX_INSTANCES,
+    CheapestRegionOpt,
+    InterruptionsOpt,
+    JsonOpt,
+    ModelConfigOpt,
+    ModelOpt,
+    PricingOpt,
+    SeqLenOpt,
+    State,
+    group,
+    model_arch,
+    tokens_opt,
+    training_tokens,
+)
+from chipfleet.perf.inference import ServingConfig
+from chipfleet.perf.training import Recompute, TrainingSetup
+from chipfleet.report import tables
+
+estimate_app = group("Estimate one training run or one serving configuration.")
+
+
+def _fixed(**kw: object) -> dict[str, object]:
+    return {k: v for k, v in kw.items() if v is not None}
+
+
+@estimate_app.command("train")
+def estimate_train(
+    instance: Annotated[str, typer.Option(help="Instance type, e.g. p5.48xlarge or trn1.32xlarge.")],
+    instances: Annotated[int, typer.Option(min=1, max=MAX_INSTANCES, help="Number of instances.")],
+    tokens: Annotated[float, training_tokens("Training tokens, decimal: 1T = 10¹², 300B.")],
+    model: ModelOpt = None,
+    model_config: ModelConfigOpt = None,
+    tp: Annotated[int | None, typer.Option(min=1, max=65536, help="Tensor-parallel degree (chips).")] = None,
+    pp: Annotated[int | None, typer.Option(min=1, max=65536, help="Pipeline-parallel degree.")] = None,
+    dp: Annotated[int | None, typer.Option(min=1, max=1 << 20, help="Data-parallel degree.")] = None,
+    cp: Annotated[int | None, typer.Option(min=1, max=65536, help="Context-parallel degree.")] = None,
+    ep: Annotated[int | None, typer.Option(min=1, max=65536, help="Expert-parallel degree (MoE).")] = None,
+    zero: Annotated[int | None, typer.Option(min=0, max=3, help="ZeRO stage 0-3.")] = None,
+    micro_batch: Annotated[int | None, typer.Option(min=1, max=1 << 20, help="Micro-batch (sequences).")] = None,
+    recompute: Annotated[Recompute | None, typer.Option(case_sensitive=False, help="Activation recomputation.")] = None,
+    global_batch: Annotated[int, typer.Option(min=1, max=1 << 24, help="Global batch (sequences per step).")] = 1024,
+    seq_len: SeqLenOpt = 4096,
+    precision: Annotated[
+        Precision, typer.Option(case_sensitive=False, help="Compute precision (bf16, fp8, ...).")
+    ] = Precision.BF16,
+    region: CheapestRegionOpt = None,
+    pricing: PricingOpt = Pricing.ON_DEMAND,
+    interruptions_per_month: InterruptionsOpt = 0.20,
+    as_json: JsonOpt = False,
+) -> None:
+    """Time, cost, energy and CO2 of one training run; parallelism is chosen where not given. On spot the time
+    and cost include the job's interruptions (the planner's model)."""
+    from chipfleet.economics import SpotModel, estimate_training
+
+    arch = model_arch(model, model_config)
+    setup = TrainingSetup(model=arch, seq_len=seq_len, global_batch=global_batch, precision=precision)
+    fixed = _fixed(tp=tp, pp=pp, dp=dp, cp=cp, ep=ep, zero=zero, micro_batch=micro_batch, recompute=recompute)
+    est = estimate_training(
+        State.catalog(),
+        setup,
+        instance,
+        instances,
+        tokens,
+        fixed=fixed,
+        region=region,
+        pricing=pricing,
+        spot=SpotModel(interruptions_per_month=interruptions_per_month),
+    )
+    if as_json:
+        output.emit_json(est.as_dict())
+        return
+    output.show(tables.training_table(est))
+    for caveat in est.caveats:
+        output.show(f"[yellow]caveat[/yellow] {caveat}")
+
+
+@estimate_app.command("serve")
+def estimate_serve(
+    instance: Annotated[str, typer.Option(help="Instance type, e.g. inf2.48xlarge.")],
+    model: ModelOpt = None,
+    model_config: ModelConfigOpt = None,
+    batch: Annotated[int, typer.Option(min=1, max=1 << 20, help="Concurrent sequences per replica.")] = 1,
+    input_tokens: Annotated[
+        int,
+        typer.Option(
+            metavar="TOKENS", parser=tokens_opt("--input-tokens"), help="Prompt length in tokens (2k = 2048)."
+        ),
+    ] = 1024,
+    output_tokens: Annotated[
+        int, typer.Option(metavar="TOKENS", parser=tokens_opt("--output-tokens"), help="Generated tokens (1k = 1024).")
+    ] = 256,
+    tp: Annotated[
+        int | None, typer.Option(min=1, max=65536, help="Chips per replica (NeuronCores accepted on Neuron).")
+    ] = None,
+    precision: Annotated[
+        Precision, typer.Option(case_sensitive=False, help="Weight precision: bf16, fp8, int8, int4.")
+    ] = Precision.BF16,
+    kv_precision: Annotated[Precision | None, typer.Option(case_sensitive=False, help="KV-cache precision.")] = None,
+    region: CheapestRegionOpt = None,
+    pricing: PricingOpt = Pricing.ON_DEMAND,
+    as_json: JsonOpt = False,
+) -> None:
+    """Latency, throughput, $ per million tokens and energy of serving a model on one instance."""
+    from chipfleet.economics import estimate_serving
+
+    cfg = ServingConfig(
+        model=model_arch(model, model_config),
+        batch=batch,
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        tp=tp,
+        weight_precision=precision,
+        kv_precision=kv_precision,
+    )
+    est = estimate_serving(State.catalog(), cfg, instance, region=region, pricing=pricing)
+    if as_json:
+        output.emit_json(est.as_dict())
+    else:
+        output.show(tables.serving_table(est))

@@ -1,0 +1,220 @@
+"""`chipfleet simulate`: a fleet under a trace, serving (request level), training (job level) or both."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import typer
+from rich.console import Console
+
+from chipfleet.catalog import Precision, Pricing
+from chipfleet.cli import output
+from chipfleet.cli.options import (
+    MAX_REQUESTS,
+    MAX_SEED,
+    JsonOpt,
+    ModelConfigOpt,
+    ModelOpt,
+    PricingOpt,
+    SeedOpt,
+    SkipBadRowsOpt,
+    State,
+    duration_opt,
+    float_opt,
+    group,
+    model_arch,
+    tokens_opt,
+)
+from chipfleet.cli.simulate_mixed import simulate_mixed_cmd
+from chipfleet.cli.traces import MappingOpt, RateScaleOpt, column_mapping, request_trace
+from chipfleet.exceptions import ConfigError
+from chipfleet.serialize import check_output_dir
+
+simulate_app = group("Simulate a fleet under a trace: serving (request level) or training (job level).")
+
+
+@simulate_app.command("serve")
+def simulate_serve(
+    fleet: Annotated[str, typer.Option(help="Instances and counts: inf2.48xlarge:4,g6e.12xlarge:2.")],
+    trace: Annotated[str, typer.Option(help="Built-in trace (azure-conv, azure-code, mooncake-conv) or a file.")],
+    model: ModelOpt = None,
+    model_config: ModelConfigOpt = None,
+    mapping: MappingOpt = None,
+    router: Annotated[
+        str, typer.Option(help="round-robin, least-outstanding, power-of-two, size-aware.")
+    ] = "least-outstanding",
+    seed: Annotated[
+        int, typer.Option(min=0, max=MAX_SEED, help="Random seed (routers that draw, synthetic traces).")
+    ] = 0,
+    requests: Annotated[
+        int | None, typer.Option(min=1, max=MAX_REQUESTS, help="Replay only the first N requests.")
+    ] = None,
+    rate_scale: RateScaleOpt = 1.0,
+    tp: Annotated[
+        int | None, typer.Option(min=1, max=65536, help="Chips per replica (default: the fewest that fit).")
+    ] = None,
+    precision: Annotated[Precision, typer.Option(case_sensitive=False, help="Weight precision.")] = Precision.BF16,
+    max_batch_tokens: Annotated[
+        int,
+        typer.Option(
+            metavar="TOKENS", parser=tokens_opt("--max-batch-tokens"), help="Token budget per iteration (8k = 8192)."
+        ),
+    ] = 8192,
+    max_seqs: Annotated[int, typer.Option(min=1, max=1 << 20, help="Sequences per replica.")] = 256,
+    chunked_prefill: Annotated[bool, typer.Option(help="Mix prefill chunks into decode iterations.")] = True,
+    prefix_cache: Annotated[bool, typer.Option(help="Reuse cached prompt blocks (traces with hash ids).")] = True,
+    slo_ttft_p90: Annotated[
+        float | None,
+        typer.Option(
+            "--slo-ttft-p90",
+            "--slo-ttft",
+            metavar="DURATION",
+            parser=duration_opt("--slo-ttft-p90", max_s=3600.0),
+            help="TTFT SLO with its unit, e.g. 1s, 500ms: the tables give the share of requests within "
+            "the SLOs beside the p90.",
+        ),
+    ] = None,
+    slo_tpot_p90: Annotated[
+        float | None,
+        typer.Option(
+            "--slo-tpot-p90",
+            "--slo-tpot",
+            metavar="DURATION",
+            parser=duration_opt("--slo-tpot-p90", max_s=60.0),
+            help="TPOT SLO with its unit, e.g. 50ms, as --slo-ttft-p90.",
+        ),
+    ] = None,
+    pricing: PricingOpt = Pricing.ON_DEMAND,
+    region: Annotated[str | None, typer.Option(help="Region for prices, PUE and carbon.")] = None,
+    skip_bad_rows: SkipBadRowsOpt = False,
+    as_json: JsonOpt = False,
+    plot: Annotated[
+        Path | None, typer.Option(help="Folder for latency CDF and p90 charts (SLO targets drawn), utilization, queue.")
+    ] = None,
+) -> None:
+    """Replay a request trace against a fleet of replicas: latency percentiles, SLOs, utilization, cost."""
+    from rich.progress import Progress
+
+    from chipfleet.report.sim import serve_plots, serve_tables
+    from chipfleet.sim.fleet import FleetSpec
+    from chipfleet.sim.serving.simulate import ServeOptions, simulate_serving
+
+    if plot is not None:
+        check_output_dir(plot, "--plot folder")
+    arch = model_arch(model, model_config)
+    opts = ServeOptions(
+        max_batch_tokens=max_batch_tokens,
+        max_seqs=max_seqs,
+        chunked_prefill=chunked_prefill,
+        prefix_cache=prefix_cache,
+        tp=tp,
+        precision=precision,
+        slo_ttft_s=slo_ttft_p90,
+        slo_tpot_s=slo_tpot_p90,
+    )
+    tr = request_trace(trace, requests, rate_scale, skip_bad_rows, mapping)
+    spec = FleetSpec.parse(fleet)
+    with Progress(console=Console(stderr=True), transient=True, disable=as_json) as bar:
+        task = bar.add_task(f"simulating {len(tr):,} requests", total=len(tr))
+        result = simulate_serving(
+            arch, tr, spec, State.catalog(), router=router, options=opts, seed=seed, pricing=pricing,
+            region=region, progress=lambda done, total: bar.update(task, completed=done),
+        )  # fmt: skip
+    output.show_simulation(
+        result, serve_tables, as_json, plot,
+        lambda out: serve_plots(result, out, slo_ttft_s=opts.slo_ttft_s, slo_tpot_s=opts.slo_tpot_s),
+    )  # fmt: skip
+
+
+@simulate_app.command("train")
+def simulate_train(
+    fleet: Annotated[str, typer.Option(help="Instances and counts: trn1.32xlarge:64,p5.48xlarge:16.")],
+    trace: Annotated[str, typer.Option(help="Built-in job trace (philly) or a file with a column mapping.")] = "philly",
+    mapping: Annotated[
+        str | None,
+        typer.Option(
+            help="Columns of a job trace file: submit=ts,chips=gpus,duration=runtime,time_unit=s,duration_unit=min."
+        ),
+    ] = None,
+    policy: Annotated[str, typer.Option(help="fifo, sjf, gavel-max-throughput, cost-min, energy-aware, ...")] = "fifo",
+    seed: SeedOpt = 0,
+    jobs: Annotated[int | None, typer.Option(min=1, max=MAX_REQUESTS, help="Replay only the first N jobs.")] = None,
+    rate_scale: Annotated[
+        float,
+        typer.Option(
+            metavar="NUMBER",
+            parser=float_opt("--rate-scale"),
+            help="Multiply the submission rate (2 = twice the load).",
+        ),
+    ] = 1.0,
+    reference: Annotated[
+        str | None, typer.Option(help="Instance type the trace's durations were measured on (default: slowest).")
+    ] = None,
+    pricing: PricingOpt = Pricing.ON_DEMAND,
+    skip_bad_rows: SkipBadRowsOpt = False,
+    as_json: JsonOpt = False,
+    plot: Annotated[Path | None, typer.Option(help="Folder for the JCT CDF and utilization charts.")] = None,
+) -> None:
+    """Replay a job trace on a mixed training cluster under a scheduling policy."""
+    from rich.progress import Progress
+
+    from chipfleet.report.sim import train_plots, train_tables
+    from chipfleet.sim.fleet import FleetSpec, Pool
+    from chipfleet.sim.training.cluster import simulate_training
+    from chipfleet.sim.training.throughput import throughput_matrix
+    from chipfleet.traces import JobTrace, load_trace
+
+    if plot is not None:
+        check_output_dir(plot, "--plot folder")
+    tr = load_trace(trace, skip_bad_rows=skip_bad_rows, kind="jobs", mapping=column_mapping(mapping))
+    if not isinstance(tr, JobTrace):
+        raise ConfigError(f"{trace} is a request trace; `simulate train` needs jobs (philly)")
+    if jobs is not None:
+        tr = tr.head(jobs)
+    if rate_scale != 1.0:
+        tr = tr.scale_rate(rate_scale)
+    spec = FleetSpec.parse(fleet)
+    cat = State.catalog()
+    pool = Pool.build(cat, spec, pricing)
+    matrix = throughput_matrix(cat, [name for name, _ in spec.entries], reference=reference)
+    span = float(tr.submit_s[-1]) if len(tr) else 0.0
+    with Progress(console=Console(stderr=True), transient=True, disable=as_json) as bar:
+        task = bar.add_task(f"simulating {len(tr):,} jobs", total=max(span, 1.0))
+        result = simulate_training(
+            tr, pool, policy, matrix, seed=seed, progress=lambda now: bar.update(task, completed=min(now, span)),
+            require_placeable=True,
+        )  # fmt: skip
+    submit = np.asarray(tr.submit_s)
+    output.show_simulation(result, train_tables, as_json, plot, lambda out: train_plots(result, submit, out))
+
+
+simulate_app.command("mixed")(simulate_mixed_cmd)
+
+
+@simulate_app.command("sharing")
+def simulate_sharing() -> None:
+    """List the policies for sharing one fleet between serving and training."""
+    from chipfleet.sim.mixed.simulate import list_sharing
+
+    for name in list_sharing():
+        output.show(name)
+
+
+@simulate_app.command("policies")
+def simulate_policies() -> None:
+    """List the training-cluster scheduling policies."""
+    from chipfleet.sim.training.policies import list_policies
+
+    for name in list_policies():
+        output.show(name)
+
+
+@simulate_app.command("routers")
+def simulate_routers() -> None:
+    """List the request routers."""
+    from chipfleet.sim.serving.routers import list_routers
+
+    for name in list_routers():
+        output.show(name)

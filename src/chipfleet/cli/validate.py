@@ -1,0 +1,165 @@
+"""`chipfleet validate`, `calibrate` and `claims`: the model against published measurements and vendors' claims."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from chipfleet.catalog import load_catalog
+from chipfleet.cli import output
+from chipfleet.cli.options import DataOpt, JsonOpt, State
+from chipfleet.serialize import check_output_path
+
+
+def _measurements(data: Path | None) -> Any:
+    from chipfleet.validate.dataset import load_measurements, shipped_measurements
+
+    return load_measurements(data) if data is not None else shipped_measurements()
+
+
+def validate_cmd(
+    data: DataOpt = None,
+    as_json: JsonOpt = False,
+    html_out: Annotated[Path | None, typer.Option("--html", help="Write an HTML report with a scatter plot.")] = None,
+    cross_validate: Annotated[
+        bool,
+        typer.Option(
+            "--cross-validate", help="Refit the priors leaving each source out and predict it (out-of-sample)."
+        ),
+    ] = False,
+    local: Annotated[
+        bool, typer.Option("--local", help="Time a small transformer on this machine and compare (needs torch).")
+    ] = False,
+    quick: Annotated[bool, typer.Option(help="With --local: fewer shapes and steps.")] = False,
+) -> None:
+    """Predict published measurements and report the error per family (median and p90 APE, coverage)."""
+    if html_out is not None:
+        check_output_path(html_out, "--html report")
+    if local:
+        _validate_local(as_json, quick)
+        return
+    from chipfleet.report import validation as vr
+    from chipfleet.validate.runner import validate
+
+    ms = _measurements(data)
+    catalog = load_catalog(State.overlays, calibrated=False) if cross_validate else State.catalog()
+    report = validate(ms, catalog, cross_validate=cross_validate, progress=None if as_json else output.progress_line)
+    if html_out is not None:
+        vr.write_html(report, html_out)
+    if as_json:
+        output.emit_json(report.as_dict())
+        return
+    output.show(vr.rows_table(report))
+    output.show(vr.skipped_table(report))
+    output.show(vr.summary_table(report))
+    if html_out is not None:
+        output.show(f"report: {html_out}")
+
+
+def calibrate_cmd(
+    data: DataOpt = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Write the fitted families as a catalog overlay.")] = None,
+    local: Annotated[
+        bool, typer.Option("--local", help="Measure this machine with PyTorch and write a local chip record.")
+    ] = False,
+    quick: Annotated[bool, typer.Option(help="With --local: fewer shapes.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Fit per-family efficiency parameters on measurements (log-error least squares), with
+    leave-one-source-out cross-validation and error bands; --out writes them as a catalog overlay."""
+    if out is not None:
+        check_output_path(out, "--out overlay")
+    if local:
+        _calibrate_local(out, quick, as_json)
+        return
+    from chipfleet.report import validation as vr
+    from chipfleet.validate.calibrate import calibrate, overlay, write_overlay
+
+    ms = _measurements(data)
+    priors = load_catalog(State.overlays, calibrated=False)
+    cal = calibrate(ms, priors, cross_validate=True, progress=None if as_json else output.progress_line)
+    label = data.name if data is not None else "calibration.csv"
+    if out is not None:
+        write_overlay(cal, priors, out, label)
+    if as_json:
+        output.emit_json(overlay(cal, priors, label))
+        return
+    output.show(vr.calibration_table(cal))
+    if out is not None:
+        output.show(f"overlay: {out} (use it with --catalog {out})")
+
+
+def _local_validation_dict(val: Any) -> dict[str, Any]:
+    return {
+        "device": val.device,
+        "device_name": val.device_name,
+        "chip": val.chip,
+        "model": val.model.name,
+        "precision": val.precision.value,
+        "torch": val.torch_version,
+        "threads": val.threads,
+        "phases": [
+            {
+                "phase": p.phase,
+                "shape": p.shape,
+                "predicted_s": p.predicted_s,
+                "measured_s": p.measured_s,
+                "ape": p.ape,
+                "bound": p.bound,
+            }
+            for p in val.phases
+        ],
+        "mape": val.mape,
+    }
+
+
+def _validate_local(as_json: bool, quick: bool) -> None:
+    """Measure this machine, then time a small transformer on it against the model's prediction."""
+    from chipfleet.report.local import validation_breakdown_table, validation_table
+    from chipfleet.validate.local.check import measure_local, validate_local
+
+    meas = measure_local(quick=quick)
+    val = validate_local(meas, quick=quick)
+    if as_json:
+        output.emit_json(_local_validation_dict(val))
+        return
+    output.show(validation_table(val))
+    output.show(validation_breakdown_table(val))
+
+
+def _calibrate_local(out: Path | None, quick: bool, as_json: bool) -> None:
+    """Measure GEMM FLOP/s, memory bandwidth and attention with PyTorch; write a local chip record."""
+    from chipfleet.report.local import measurement_tables
+    from chipfleet.validate.local.check import local_overlay, measure_local, write_local_overlay
+
+    meas = measure_local(quick=quick)
+    if out is not None:
+        write_local_overlay(meas, out)
+    if as_json:
+        output.emit_json(local_overlay(meas))
+        return
+    for table in measurement_tables(meas):
+        output.show(table)
+    if out is not None:
+        output.show(f"overlay: {out} (use it with --catalog {out}; instance `local`, chip `{meas.chip_name}`)")
+
+
+def claims_cmd(
+    as_json: JsonOpt = False,
+    evidence: Annotated[bool, typer.Option(help="Also print the evidence tables behind each verdict.")] = False,
+) -> None:
+    """Check the vendors' headline claims (Inferentia2, Trainium2, Project Ceiba) with the catalog and model."""
+    from chipfleet.report.claims import claims_table, evidence_tables
+    from chipfleet.validate.claims.check import check_claims
+
+    checks = check_claims(State.catalog())
+    if as_json:
+        output.emit_json([c.as_dict() for c in checks])
+        return
+    output.show(claims_table(checks))
+    if evidence:
+        for c in checks:
+            for table in evidence_tables(c):
+                output.show(table)
