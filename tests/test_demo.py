@@ -16,7 +16,9 @@ from chipfleet.demo import (
     serving_estimates,
     training_estimates,
 )
+from chipfleet.exceptions import ConfigError
 from chipfleet.report import tables
+from chipfleet.serialize import to_jsonable
 
 
 def test_an_instance_without_the_pricing_is_left_out_with_a_reason(cat: Catalog) -> None:
@@ -35,7 +37,7 @@ def test_spot_only_when_chosen(cat: Catalog) -> None:
     assert rows[0].footprint.price.pricing is Pricing.SPOT
     assert skipped and skipped[0].startswith("p4d.24xlarge: no spot price")
     spot = DemoResult(rows, [], skipped, pricing=Pricing.SPOT)
-    assert spot.caveats == list(rows[0].caveats) and spot.as_dict()["caveats"] == spot.caveats
+    assert spot.caveats == list(rows[0].caveats) and to_jsonable(spot)["caveats"] == spot.caveats
     assert any("stops whenever any" in c for c in spot.caveats)  # the rows include interruptions and say so
     on_demand, _ = training_estimates(cat, ("p4d.24xlarge",), Pricing.ON_DEMAND)
     assert DemoResult(on_demand, []).caveats == []
@@ -55,9 +57,20 @@ def test_comparison_tables_mark_pricing_only_when_rows_differ(cat: Catalog) -> N
     assert "pricing" not in [c.header for c in s_same.columns] and "prices: all on-demand" in str(s_same.caption)
 
 
+# The demo at a small scale: the serving plan on the trace's first 1,000 requests (the whole demo runs in
+# test_demo_command_writes_its_files_and_checks_the_folder_first, a slow test).
+SMALL = 1000
+
+
 @pytest.fixture(scope="module")
 def demo(cat: Catalog) -> DemoResult:
-    return run_demo(cat)
+    return run_demo(cat, plan_requests=SMALL)
+
+
+def test_the_small_scale_is_a_prefix_of_the_trace(cat: Catalog) -> None:
+    with pytest.raises(ConfigError, match="plan_requests must be at least 1") as err:
+        run_demo(cat, plan_requests=0)
+    assert err.value.field == "plan_requests"
 
 
 def test_demo_rows_are_all_on_demand(demo: DemoResult, cat: Catalog) -> None:
@@ -69,9 +82,10 @@ def test_demo_rows_are_all_on_demand(demo: DemoResult, cat: Catalog) -> None:
     assert {e.instance for e in demo.serving} | {s.split(":")[0] for s in demo.serving_skipped} == set(SERVE_INSTANCES)
     if demo.serving_plan is not None:
         assert all(e.deployment.pricing is Pricing.ON_DEMAND for e in demo.serving_plan.mix.entries)
-    assert demo.as_dict()["pricing"] == "on-demand"
+    assert to_jsonable(demo)["pricing"] == "on-demand"
 
 
+@pytest.mark.slow
 def test_demo_command_writes_its_files_and_checks_the_folder_first(tmp_path: Path) -> None:
     from chipfleet.cli import main
 
@@ -88,19 +102,13 @@ def test_demo_command_writes_its_files_and_checks_the_folder_first(tmp_path: Pat
 
 
 def test_chart_draws_the_cheapest_fleet(demo: DemoResult) -> None:
-    import matplotlib.pyplot as plt
-
     from chipfleet.report.plots import demo_figure
 
     plan = demo.serving_plan
     assert plan is not None, demo.serving_plan_skipped
-    fig = demo_figure(demo)
-    try:
-        ax = fig.axes[4]
-        assert ax.get_title() == demo.serving_plan_title
-        ticks = [t.get_text() for t in ax.get_yticklabels()]
-        for e in plan.mix.entries:
-            assert any(t.startswith(f"{e.count} × {e.deployment.instance}") for t in ticks), ticks
-        assert f"fleet ${plan.mix.cost_usd_per_h:,.2f}/h" in ax.get_xlabel()
-    finally:
-        plt.close(fig)
+    ax = demo_figure(demo).axes[4]
+    assert ax.get_title() == demo.serving_plan_title
+    ticks = [t.get_text() for t in ax.get_yticklabels()]
+    for e in plan.mix.entries:
+        assert any(t.startswith(f"{e.count} × {e.deployment.instance}") for t in ticks), ticks
+    assert f"fleet ${plan.mix.cost_usd_per_h:,.2f}/h" in ax.get_xlabel()

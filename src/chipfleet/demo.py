@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import ClassVar, TypeVar
 
 from chipfleet.catalog import Catalog, Pricing
 from chipfleet.economics.estimate import (
@@ -13,7 +13,7 @@ from chipfleet.economics.estimate import (
     estimate_serving,
     estimate_training,
 )
-from chipfleet.exceptions import ChipfleetError
+from chipfleet.exceptions import ChipfleetError, ConfigError
 from chipfleet.perf.inference import ServingConfig
 from chipfleet.perf.training import TrainingSetup
 from chipfleet.plan.serve.plan import ServeConstraints, ServePlan, ServeSLO, serve
@@ -54,7 +54,12 @@ PLAN_OUTPUT_EDGES = (256,)
 
 @dataclass(frozen=True)
 class DemoResult:
-    """The demo's estimates and plan, all on one pricing model (``pricing``), and what was left out and why."""
+    """The demo's estimates and plan, all on one pricing model (``pricing``), and what was left out and why.
+
+    Its JSON (:func:`chipfleet.serialize.to_jsonable`) is its fields and ``caveats``.
+    """
+
+    __json_properties__: ClassVar[tuple[str, ...]] = ("caveats",)
 
     training: list[TrainingEstimate]
     serving: list[ServingEstimate]
@@ -85,18 +90,6 @@ class DemoResult:
         slo = f"p90 TTFT ≤ {PLAN_SLO.ttft_p90_s:g} s, p90 TPOT ≤ {PLAN_SLO.tpot_p90_s * 1e3:g} ms"
         clouds = "/".join(c.upper() for c in PLAN_CLOUDS)
         return f"Cheapest {clouds} fleet for {model} on {workload} ×{PLAN_RATE_SCALE:g} ({slo})"
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "training": [e.as_dict() for e in self.training],
-            "serving": [e.as_dict() for e in self.serving],
-            "training_skipped": self.training_skipped,
-            "serving_skipped": self.serving_skipped,
-            "serving_plan": None if self.serving_plan is None else self.serving_plan.as_dict(),
-            "serving_plan_skipped": self.serving_plan_skipped,
-            "pricing": self.pricing.value,
-            "caveats": self.caveats,
-        }
 
 
 def _no_price_reason(catalog: Catalog, instance: str, pricing: Pricing) -> str | None:
@@ -157,9 +150,15 @@ def serving_estimates(
     return _each_priced(catalog, instances, pricing, lambda name: estimate_serving(catalog, cfg, name, pricing=pricing))
 
 
-def run_demo(catalog: Catalog, pricing: Pricing = Pricing.ON_DEMAND) -> DemoResult:
+def run_demo(catalog: Catalog, pricing: Pricing = Pricing.ON_DEMAND, *, plan_requests: int | None = None) -> DemoResult:
     """Estimate the demo's training and serving options and plan its serving fleet, all on ``pricing``;
-    options that cannot run or have no such price are listed with why."""
+    options that cannot run or have no such price are listed with why.
+
+    ``plan_requests`` plans the fleet for the trace's first that many requests instead of all of them (the
+    planner's replay dominates the demo's time): a small-scale demo for tests, not offered by the CLI.
+    """
+    if plan_requests is not None and plan_requests < 1:
+        raise ConfigError(f"plan_requests must be at least 1 (got {plan_requests})", field="plan_requests")
     training, t_skip = training_estimates(catalog, TRAIN_INSTANCES, pricing)
     serving, s_skip = serving_estimates(catalog, SERVE_INSTANCES, pricing)
     plan: ServePlan | None = None
@@ -167,6 +166,8 @@ def run_demo(catalog: Catalog, pricing: Pricing = Pricing.ON_DEMAND) -> DemoResu
     try:
         trace = load_trace(PLAN_TRACE, kind="requests")
         assert isinstance(trace, RequestTrace)
+        if plan_requests is not None:
+            trace = trace.head(plan_requests)
         plan = serve(
             get_model(SERVE_MODEL), trace.scale_rate(PLAN_RATE_SCALE), PLAN_SLO, catalog=catalog,
             constraints=ServeConstraints(clouds=PLAN_CLOUDS, pricing=pricing), input_edges=PLAN_INPUT_EDGES,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -20,11 +22,7 @@ def result(cat: Catalog) -> DemoResult:
 
 @pytest.fixture(scope="module")
 def fig(result: DemoResult) -> Any:
-    figure = demo_figure(result)
-    yield figure
-    import matplotlib.pyplot as plt
-
-    plt.close(figure)
+    return demo_figure(result)
 
 
 def _texts(fig: Any) -> list[str]:
@@ -72,14 +70,8 @@ def test_unvalidated_family_is_marked(fig: Any, result: DemoResult) -> None:
 def test_pricing_appears_in_labels_when_rows_differ(cat: Catalog) -> None:
     od, _ = training_estimates(cat, ("p5.48xlarge",), Pricing.ON_DEMAND)
     sp, _ = training_estimates(cat, ("p5e.48xlarge",), Pricing.SPOT)
-    figure = demo_figure(DemoResult(od + sp, [], serving_plan=None))
-    try:
-        texts = _texts(figure.axes[0])
-        assert any("(on-demand)" in t for t in texts) and any("(spot)" in t for t in texts)
-    finally:
-        import matplotlib.pyplot as plt
-
-        plt.close(figure)
+    texts = _texts(demo_figure(DemoResult(od + sp, [], serving_plan=None)).axes[0])
+    assert any("(on-demand)" in t for t in texts) and any("(spot)" in t for t in texts)
 
 
 def test_skipped_plan_says_why(fig: Any) -> None:
@@ -89,3 +81,22 @@ def test_skipped_plan_says_why(fig: Any) -> None:
 def test_maker_colours() -> None:
     assert maker("trainium2")[0].startswith("AWS") and maker("inferentia2")[0].startswith("AWS")
     assert maker("tpu-v5p")[0] == "Google TPU" and maker("h100-sxm")[0] == "NVIDIA GPU"
+
+
+def test_charts_leave_the_process_matplotlib_state_alone() -> None:
+    """A chart is drawn and rendered without pyplot and without choosing the process's backend (a user's notebook
+    or GUI keeps its own); a fresh interpreter, so no other test's pyplot import hides a regression."""
+    code = """
+import sys
+import matplotlib
+matplotlib.use("svg")
+from chipfleet.report.charts import subplots, to_png
+fig, ax = subplots(figsize=(2, 2))
+ax.plot([0, 1], [1, 0])
+png = to_png(fig)
+assert png[:8] == b"\\x89PNG\\r\\n\\x1a\\n", png[:8]
+assert matplotlib.get_backend() == "svg", matplotlib.get_backend()
+assert "matplotlib.pyplot" not in sys.modules
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr

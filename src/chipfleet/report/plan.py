@@ -11,7 +11,7 @@ from rich.table import Table
 
 from chipfleet.plan.train import TrainOption, TrainPlan
 from chipfleet.report import units as u
-from chipfleet.report.charts import pyplot, to_png
+from chipfleet.report.charts import colormap, subplots, to_png
 from chipfleet.serialize import atomic_write_bytes, atomic_write_text
 
 
@@ -50,10 +50,9 @@ def rejected_table(plan: TrainPlan) -> Table:
 
 def pareto_png(plan: TrainPlan) -> bytes:
     """Time vs cost of every option on the front (and the ranked options), log axes."""
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(8, 5.5))
+    fig, ax = subplots(figsize=(8, 5.5))
     chips = sorted({o.chip for o in plan.options} | {o.chip for o in plan.pareto})
-    cmap = plt.get_cmap("tab10")
+    cmap = colormap("tab10")
     for i, chip in enumerate(chips):
         pts = [o for o in plan.options if o.chip == chip]
         if pts:

@@ -7,10 +7,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from chipfleet.report.charts import pyplot, to_png
+from chipfleet.report.charts import figure, to_png
 from chipfleet.serialize import atomic_write_bytes
 
 if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
     from chipfleet.demo import DemoResult
     from chipfleet.plan.serve.plan import ServePlan
 
@@ -116,7 +118,7 @@ def _plan_panel(ax: Any, plan: ServePlan | None, skipped: str, title: str) -> No
     ax.set_title(title, fontsize=10)
 
 
-def demo_figure(result: DemoResult) -> Any:
+def demo_figure(result: DemoResult) -> Figure:
     """The demo's chart as a matplotlib Figure (built in memory; :func:`demo_chart` writes it).
 
     Five panels: training time (label: cost) and energy (label: CO2) at the same chip budget, serving $ per
@@ -125,8 +127,7 @@ def demo_figure(result: DemoResult) -> Any:
     measurements; colours say who makes the chip (legend). Every price is on one pricing model, which the title
     names; if rows differ, each label says its pricing.
     """
-    plt = pyplot()
-    fig = plt.figure(figsize=(14, 12.5))
+    fig = figure((14, 12.5))
     grid = fig.add_gridspec(3, 2, height_ratios=(1.0, 1.0, 0.6))
     tr = result.training
     sv = result.serving

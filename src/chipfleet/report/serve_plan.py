@@ -9,7 +9,7 @@ from rich.table import Table
 
 from chipfleet.plan.serve.plan import Mix, ServePlan
 from chipfleet.report import units as u
-from chipfleet.report.charts import pyplot, to_png
+from chipfleet.report.charts import subplots, to_png
 from chipfleet.serialize import atomic_write_bytes
 
 
@@ -183,8 +183,7 @@ def hourly_png(plan: ServePlan) -> bytes:
     """Cost per hour of the autoscaled mix against the static fleet, with the load curve."""
     h = plan.hourly
     assert h is not None
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(8, 4.5))
+    fig, ax = subplots(figsize=(8, 4.5))
     hours = list(range(len(h.mixes)))
     ax.step(hours, [m.cost_usd_per_h for m in h.mixes], where="post", label="autoscaled mix")
     ax.axhline(h.static.cost_usd_per_h, color="black", ls="--", lw=1, label=f"static: {h.static.describe()}")

@@ -10,7 +10,7 @@ from pathlib import Path
 from rich import box
 from rich.table import Table
 
-from chipfleet.report.charts import pyplot, to_png
+from chipfleet.report.charts import colormap, subplots, to_png
 from chipfleet.serialize import atomic_write_text
 from chipfleet.validate.calibrate import Calibration, is_validated
 from chipfleet.validate.runner import RowResult, ValidationReport
@@ -76,10 +76,9 @@ def skipped_table(report: ValidationReport) -> Table:
 
 def scatter_png(report: ValidationReport) -> bytes:
     """Log-log predicted vs measured, one colour per family, with the y = x line and ±30 % lines."""
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(7.5, 7))
+    fig, ax = subplots(figsize=(7.5, 7))
     fams = sorted({r.family for r in report.results})
-    cmap = plt.get_cmap("tab10")
+    cmap = colormap("tab10")
     lo, hi = math.inf, 0.0
     for i, fam in enumerate(fams):
         pts = [
