@@ -153,7 +153,7 @@ def _existing_local(readme: str) -> str:
 
 def local_section() -> str:
     """The local-hardware check (``chipfleet validate --local --quick``) as markdown."""
-    from chipfleet.validate.local.check import measure_local, validate_local
+    from chipfleet.validate.local import measure_local, validate_local
 
     load_before = _load_average()
     meas = measure_local(quick=True)

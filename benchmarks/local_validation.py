@@ -18,7 +18,8 @@ from __future__ import annotations
 import os
 import sys
 
-from chipfleet.validate.local.check import TRAINING_APE_SANITY_BOUND, measure_local, validate_local
+from chipfleet.validate.local import measure_local, validate_local
+from chipfleet.validate.local.check import TRAINING_APE_SANITY_BOUND
 
 QUICK_MEASURE_BUDGET_S = 20.0
 QUICK_VALIDATE_BUDGET_S = 60.0

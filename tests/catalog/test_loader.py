@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from chipfleet.catalog import ENV_VAR, Pricing, load_catalog
 from chipfleet.catalog.loader import build_catalog, shipped_files
+from chipfleet.catalog.schema import CatalogFile
 from chipfleet.exceptions import CatalogError, UnknownNameError
 
 FIXTURE = """
@@ -178,3 +180,28 @@ def test_lookup_is_case_insensitive() -> None:
 def test_build_catalog_with_no_files_is_empty() -> None:
     cat = build_catalog([])
     assert not cat.chips and not cat.instances
+
+
+def _typed(text: str) -> CatalogFile:
+    """``text`` as a typed overlay; a typed figure carries its own date (from a file the loader fills it in)."""
+    doc = yaml.safe_load(text)
+    for region in doc.get("regions", []):
+        region["pue"]["as_of"] = "2026-10-01"
+    for inst in doc.get("instances", []):
+        for price in inst.get("prices", []):
+            price["as_of"] = "2026-10-01"
+    return CatalogFile.model_validate(doc)
+
+
+def test_an_in_memory_overlay_merges_as_its_yaml_file_would(tmp_path: Path) -> None:
+    from_file = load_catalog([write(tmp_path, FIXTURE)], use_env=False)
+    in_memory = load_catalog([_typed(FIXTURE)], use_env=False)
+    assert in_memory.instance("my.box") == from_file.instance("my.box")
+    assert in_memory.region("my-region") == from_file.region("my-region")
+    assert in_memory.files[-1] == "<in-memory overlay 1>" and from_file.files[-1].endswith("overlay.yaml")
+
+
+def test_an_in_memory_overlay_is_checked_like_a_file() -> None:
+    bad = _typed(FIXTURE.replace("chip: h100-sxm", "chip: h100-sxn"))
+    with pytest.raises(CatalogError, match=r"<in-memory overlay 1>: instances record 'my.box', field chip: .*h100-sxm"):
+        build_catalog([*shipped_files(), bad])

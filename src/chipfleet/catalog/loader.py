@@ -4,6 +4,10 @@ Files are read in order (shipped files sorted by name, then overlays from ``CHIP
 ``--catalog`` files). A record whose name already exists is merged onto the earlier one field by field,
 and prices merge by (region, pricing), so an overlay can change one price without restating the
 instance. An overlay may also carry ``discounts`` (a fraction off matching instances' prices).
+
+An overlay may also be given in memory, as a typed :class:`CatalogFile` (what a program that measures or
+computes records builds, e.g. :mod:`chipfleet.validate.local.overlay`): it merges exactly as the YAML file with
+the same fields set would, without a round trip through the file system.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from pydantic import ValidationError
 from chipfleet.catalog.schema import (
     RECORD_KINDS,
     SCHEMA_VERSION,
+    CatalogFile,
     Chip,
     CloudPower,
     EfficiencyFamily,
@@ -39,6 +44,9 @@ from chipfleet.exceptions import CatalogError, ConfigError, UnknownNameError, on
 ENV_VAR = "CHIPFLEET_CATALOG"
 
 T = TypeVar("T")
+
+Overlay = str | Path | CatalogFile
+"""A catalog file to read (a path), or one already in memory (a typed :class:`CatalogFile`)."""
 
 
 @dataclass(frozen=True)
@@ -98,7 +106,8 @@ class Catalog:
         )
         raise ConfigError(
             f"no {pricing.value} price for {inst.name}{where} in the catalog (its prices: {have}); {offer}. "
-            f"Pick another --region/--pricing/instance, or add a price with --catalog overlay.yaml"
+            "Pick another region, pricing or instance, or add the price in a catalog overlay",
+            field="pricing",
         )
 
     def _chip_not_instance(self, chip: str) -> str:
@@ -111,7 +120,7 @@ class Catalog:
         return (
             f"{chip!r} is a chip, not an instance type, and no public cloud instance carries it, so it cannot be "
             f"estimated or planned on.{why} To model a machine you have access to, add an instance with "
-            f"`chip: {chip}` and its price in an overlay (--catalog overlay.yaml)."
+            f"`chip: {chip}` and its price in a catalog overlay file."
         )
 
     def region(self, name: str) -> Region:
@@ -168,17 +177,19 @@ def overlay_files_from_env() -> list[Path]:
     return [Path(p) for p in raw.split(os.pathsep) if p.strip()]
 
 
-def load_catalog(overlays: Sequence[str | Path] = (), *, use_env: bool = True, calibrated: bool = True) -> Catalog:
-    """The shipped catalog plus overlays (env var first, then ``overlays``), validated.
+def load_catalog(overlays: Sequence[Overlay] = (), *, use_env: bool = True, calibrated: bool = True) -> Catalog:
+    """The shipped catalog plus overlays (env var first, then ``overlays``: paths or in-memory
+    :class:`CatalogFile` records), validated.
 
     ``calibrated=False`` loads the documented priors instead of the shipped fitted efficiencies.
     """
-    paths = [
-        *shipped_files(calibrated),
-        *(overlay_files_from_env() if use_env else []),
-        *map(Path, overlays),
-    ]
-    return build_catalog(paths)
+    return build_catalog(
+        [
+            *shipped_files(calibrated),
+            *(overlay_files_from_env() if use_env else []),
+            *overlays,
+        ]
+    )
 
 
 _DEFAULT: Catalog | None = None
@@ -192,13 +203,29 @@ def default_catalog() -> Catalog:
     return _DEFAULT
 
 
-def build_catalog(paths: Iterable[Path]) -> Catalog:
+IN_MEMORY = "<in-memory overlay {}>"
+"""How errors and :attr:`Catalog.files` name the n-th in-memory overlay (it has no path)."""
+
+
+def build_catalog(files_or_overlays: Iterable[Overlay]) -> Catalog:
+    """One validated :class:`Catalog` from catalog files and in-memory overlays, merged in the order given.
+
+    A path is read and checked as a YAML catalog file; a :class:`CatalogFile` is taken as the document of the
+    fields it was built with (``exclude_unset``), so it merges onto earlier records as that YAML would.
+    """
     sources: dict[str, Source] = {}
     raw: dict[str, dict[str, dict[str, Any]]] = {kind: {} for kind in RECORD_KINDS}
     origin: dict[tuple[str, str], str] = {}
     files: list[str] = []
-    for path in paths:
-        doc = _read(path)
+    in_memory = 0
+    for item in files_or_overlays:
+        if isinstance(item, CatalogFile):
+            in_memory += 1
+            path = Path(IN_MEMORY.format(in_memory))
+            doc = item.model_dump(mode="json", exclude_unset=True)
+        else:
+            path = Path(item)
+            doc = _read(path)
         files.append(str(path))
         file_sources = _sources(path, doc)
         for sid, src in file_sources.items():

@@ -6,7 +6,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from chipfleet.report import units as u
-from chipfleet.validate.local.check import LocalMeasurement, LocalValidation, fit_half_rows
+from chipfleet.validate.local import LocalMeasurement, LocalValidation, fit_half_rows
 
 
 def _gflops(x: float) -> str:

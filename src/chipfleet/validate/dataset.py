@@ -111,7 +111,9 @@ def load_measurements(path: str | Path) -> MeasurementSet:
     try:
         raw = p.read_bytes()
     except OSError as exc:
-        raise ConfigError(f"{p}: cannot read measurements file ({exc.strerror}); check the --data path") from None
+        raise ConfigError(
+            f"{p}: cannot read measurements file ({exc.strerror}); check the path", field="path"
+        ) from None
     text = raw.decode("utf-8-sig")
     reader = csv.DictReader(text.splitlines())
     missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]

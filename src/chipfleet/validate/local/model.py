@@ -41,7 +41,7 @@ def check_buildable(arch: ModelArch) -> None:
         if present:
             raise ConfigError(
                 f"{arch.name} has {what}, which the local validation model does not build; "
-                f"use a Llama-style decoder (the default of `validate --local`)"
+                f"use a Llama-style decoder (the default of validate_local)"
             )
 
 
