@@ -41,7 +41,7 @@ test: lint typecheck
 
 # The documentation site, built into site/; --strict turns a broken link or a page missing from the nav into an error.
 docs: $(DOCS_STAMP)
-	$(BIN)/mkdocs build --strict --site-dir site
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
 
 # Re-run the commands of the CLI tour (docs/cli.md) and rewrite their output blocks.
 transcripts: $(STAMP)
