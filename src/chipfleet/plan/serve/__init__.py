@@ -1,19 +1,11 @@
 """The serving planner: the cheapest mix of instances that serves a trace within its latency SLOs."""
 
-from chipfleet.plan.serve.plan import (
-    Bucket,
-    Deployment,
-    Excluded,
-    HourlyPlan,
-    Mix,
-    MixEntry,
-    ReplayRound,
-    ServeConstraints,
-    ServeObjective,
-    ServePlan,
-    ServeSLO,
-    serve,
-)
+from chipfleet.plan.serve.buckets import Bucket, Excluded
+from chipfleet.plan.serve.capacity import Deployment
+from chipfleet.plan.serve.milp import Mix, MixEntry
+from chipfleet.plan.serve.plan import HourlyPlan, ServePlan, serve
+from chipfleet.plan.serve.spec import ServeConstraints, ServeObjective, ServeSLO
+from chipfleet.plan.serve.verify import ReplayRound
 
 __all__ = [
     "Bucket",
