@@ -57,12 +57,15 @@ def test_estimate_train_json_schema(capsys: pytest.CaptureFixture[str]) -> None:
     )  # fmt: skip
     assert code == 0
     d = json.loads(out)
-    for key in ("step_time_s", "tokens_per_s", "mfu", "time_s", "cost_usd", "energy_kwh", "co2_kg",
-                "memory_per_chip_bytes", "parallelism", "breakdown", "assumptions"):  # fmt: skip
-        assert key in d
-    assert d["parallelism"]["tp"] == 8 and d["parallelism"]["pp"] == 2 and d["parallelism"]["dp"] == 8
-    assert 0 < d["mfu"] < 1
-    assert d["time_s"] == pytest.approx(d["step_time_s"] * 1e12 / (1024 * 4096), rel=1e-3)
+    step, fp = d["step"], d["footprint"]  # the TrainingEstimate record (chipfleet.serialize)
+    for key in ("step_time_s", "tokens_per_s", "mfu", "memory", "parallelism", "breakdown", "bound"):
+        assert key in step
+    for key in ("cost_usd", "energy_kwh", "co2_kg", "price", "region"):
+        assert key in fp
+    assert d["time_s"] > 0 and d["assumptions"] and step["memory"]["total_bytes"] > 0
+    assert step["parallelism"]["tp"] == 8 and step["parallelism"]["pp"] == 2 and step["parallelism"]["dp"] == 8
+    assert 0 < step["mfu"] < 1
+    assert d["time_s"] == pytest.approx(step["step_time_s"] * 1e12 / (1024 * 4096), rel=1e-3)
 
 
 def test_estimate_train_chooses_parallelism(capsys: pytest.CaptureFixture[str]) -> None:
@@ -72,9 +75,9 @@ def test_estimate_train_chooses_parallelism(capsys: pytest.CaptureFixture[str]) 
     )  # fmt: skip
     assert code == 0
     d = json.loads(out)
-    p = d["parallelism"]
-    assert p["tp"] * p["pp"] * p["dp"] * p["cp"] == 64
-    assert d["parallelism_chosen_by_chipfleet"] is True
+    p = d["step"]["parallelism"]
+    assert p["tp"] * p["pp"] * p["dp"] * p["cp"] == p["chips"] == 64
+    assert d["parallelism_chosen"] is True
 
 
 def test_estimate_train_table(capsys: pytest.CaptureFixture[str]) -> None:
@@ -92,10 +95,11 @@ def test_estimate_serve_json(capsys: pytest.CaptureFixture[str]) -> None:
     )  # fmt: skip
     assert code == 0
     d = json.loads(out)
-    for key in ("ttft_s", "tpot_s", "output_tokens_per_s", "max_batch", "cost_usd_per_million_tokens",
-                "energy_j_per_token"):  # fmt: skip
-        assert d[key] > 0
-    assert d["tp"] == 12  # 24 NeuronCores = 12 Inferentia2 chips
+    r = d["result"]  # the ServingEstimate record (chipfleet.serialize)
+    for key in ("ttft_s", "tpot_s", "output_tokens_per_s", "max_batch"):
+        assert r[key] > 0
+    assert d["cost_usd_per_million_tokens"] > 0 and d["energy_j_per_token"] > 0
+    assert r["tp"] == 12  # 24 NeuronCores = 12 Inferentia2 chips
     assert any("NeuronCores" in a for a in d["assumptions"])
 
 
@@ -108,7 +112,7 @@ def test_model_config_import(capsys: pytest.CaptureFixture[str], tmp_path: Path)
     path = tmp_path / "config.json"
     path.write_text(json.dumps(cfg))
     code, out, _ = run(capsys, "estimate", "serve", "--model-config", str(path), "--instance", "g6.xlarge", "--json")
-    assert code == 0 and json.loads(out)["tp"] == 1
+    assert code == 0 and json.loads(out)["result"]["tp"] == 1
 
 
 @pytest.mark.parametrize(
@@ -217,11 +221,11 @@ def test_estimates_carry_ranges(capsys: pytest.CaptureFixture[str]) -> None:
     )
     assert code == 0
     d = json.loads(out)
-    low, high = d["range"]
-    assert low < d["output_tokens_per_s"] < high
+    low, high = d["ranges"]["output_tokens_per_s"]
+    assert low < d["result"]["output_tokens_per_s"] < high
     assert d["validated"] is True  # nvidia-hopper is fitted and cross-validated
     lo_t, hi_t = d["ranges"]["tpot_s"]
-    assert lo_t < d["tpot_s"] < hi_t
+    assert lo_t < d["result"]["tpot_s"] < hi_t
 
 
 def test_plan_train_json_and_plot(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

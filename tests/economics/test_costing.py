@@ -7,6 +7,7 @@ share, plus the host (Cloud Carbon Footprint per-vCPU and per-GB coefficients).
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -24,6 +25,7 @@ from chipfleet.economics import (
 from chipfleet.exceptions import ConfigError, DoesNotFitError
 from chipfleet.perf.inference import ServingConfig
 from chipfleet.perf.training import Recompute, TrainingSetup
+from chipfleet.serialize import dumps
 from chipfleet.workloads import get_model
 
 EXACT = 1e-12
@@ -128,26 +130,68 @@ def test_pick_price_error_names_instance_and_known_prices(catalog: Catalog) -> N
 
 
 # ===================================================================== end-to-end JSON
+# The JSON of an estimate is the record itself (chipfleet.serialize): keys are attribute names, nested as the
+# objects are, plus the derived properties each class names in __json_properties__.
 TRAINING_KEYS = {
+    "model",
+    "instance",
+    "chip",
+    "instances",
+    "tokens",
+    "step",
+    "footprint",
+    "parallelism_chosen",
+    "validated",
+    "band",
+    "spot_overhead",
+    "spot_interruptions",
+    "spot_model",
+    "caveats",
+    "time_s",
+    "failure_free_time_s",
+    "ranges",
+    "assumptions",
+}
+STEP_KEYS = {
+    "parallelism",
+    "instances",
     "step_time_s",
+    "breakdown",
     "tokens_per_s",
     "mfu",
+    "hfu",
+    "memory",
+    "micro_batches",
+    "flops",
+    "assumptions",
+    "bound",
+}
+FOOTPRINT_KEYS = {
     "time_s",
+    "instances",
+    "price",
+    "region",
+    "avg_power_w",
     "cost_usd",
     "energy_kwh",
     "co2_kg",
-    "memory_per_chip_bytes",
-    "parallelism",
-    "breakdown",
     "assumptions",
 }
 SERVING_KEYS = {
-    "ttft_s",
-    "tpot_s",
-    "output_tokens_per_s",
-    "max_batch",
+    "model",
+    "instance",
+    "chip",
+    "config",
+    "result",
+    "footprint",
+    "validated",
+    "throughput_band",
+    "latency_band",
     "cost_usd_per_million_tokens",
     "energy_j_per_token",
+    "co2_g_per_million_tokens",
+    "ranges",
+    "assumptions",
 }
 
 
@@ -163,29 +207,53 @@ def test_estimate_training_json_and_arithmetic(catalog: Catalog) -> None:
         fixed={"tp": 8, "pp": 1, "dp": 2, "zero": 1, "recompute": Recompute.SELECTIVE},
         region="test-region",
     )
-    d = est.as_dict()
-    assert set(d) >= TRAINING_KEYS, TRAINING_KEYS - set(d)
-    assert d["parallelism"]["tp"] == 8 and d["parallelism"]["dp"] == 2
-    assert set(d["breakdown"]) >= {"compute_s", "bubble_s", "dp_comm_s", "tp_comm_s"}
+    d = json.loads(dumps(est))
+    assert set(d) == TRAINING_KEYS
+    step, fp = d["step"], d["footprint"]
+    assert set(step) == STEP_KEYS and set(fp) == FOOTPRINT_KEYS
+    assert step["parallelism"] == {
+        "tp": 8,
+        "pp": 1,
+        "dp": 2,
+        "cp": 1,
+        "ep": 1,
+        "zero": 1,
+        "micro_batch": est.step.parallelism.micro_batch,
+        "recompute": "selective",
+        "sequence_parallel": est.step.parallelism.sequence_parallel,
+        "virtual_stages": 1,
+        "chips": 16,
+    }
+    assert set(step["breakdown"]) >= {"compute_s", "bubble_s", "dp_comm_s", "tp_comm_s"}
+    assert step["bound"] == est.step.bound and step["bound"] in step["breakdown"]
     assert all(isinstance(a, str) for a in d["assumptions"]) and d["assumptions"]
+    assert set(step["assumptions"]) | set(fp["assumptions"]) <= set(d["assumptions"])
     # time = ⌈tokens / (B·s)⌉ steps × step time; cost = $50 × 2 instances × hours
     steps = math.ceil(tokens / (64 * 4096))
-    assert d["time_s"] == pytest.approx(steps * d["step_time_s"], rel=EXACT)
-    assert d["cost_usd"] == pytest.approx(50.0 * 2 * d["time_s"] / 3600.0, rel=EXACT)
-    assert d["co2_kg"] == pytest.approx(d["energy_kwh"] * 0.4, rel=EXACT)
-    assert 0 < d["mfu"] < 1
-    assert d["memory_per_chip_bytes"] == pytest.approx(est.step.memory.total_bytes, rel=EXACT)
-    assert d["parallelism_chosen_by_chipfleet"] is False
+    assert d["time_s"] == pytest.approx(steps * step["step_time_s"], rel=EXACT)
+    assert fp["cost_usd"] == pytest.approx(50.0 * 2 * d["time_s"] / 3600.0, rel=EXACT)
+    assert fp["co2_kg"] == pytest.approx(fp["energy_kwh"] * 0.4, rel=EXACT)
+    assert 0 < step["mfu"] < 1
+    memory = step["memory"]
+    assert memory["total_bytes"] == pytest.approx(est.step.memory.total_bytes, rel=EXACT)
+    parts = ("weights_bytes", "gradients_bytes", "optimizer_bytes", "activations_bytes", "logits_bytes")
+    assert memory["total_bytes"] == pytest.approx(sum(memory[k] for k in parts), rel=EXACT)
+    assert d["parallelism_chosen"] is False
+    assert d["ranges"]["time_s"] == est.ranges["time_s"]
 
 
 def test_estimate_training_chooses_a_split(catalog: Catalog) -> None:
     setup = TrainingSetup(model=get_model("llama-2-7b"), seq_len=2048, global_batch=32)
     est = estimate_training(catalog, setup, "test.h100x8", instances=1, tokens=1e8, fixed={"tp": 8})
-    d = est.as_dict()
-    assert set(d) >= TRAINING_KEYS
-    assert d["parallelism_chosen_by_chipfleet"] is True
-    assert d["parallelism"]["tp"] == 8
-    assert d["footprint"]["region"] == "test-region"  # cheapest on-demand
+    d = json.loads(dumps(est))
+    assert set(d) == TRAINING_KEYS
+    assert d["parallelism_chosen"] is True
+    assert d["step"]["parallelism"]["tp"] == 8
+    fp = d["footprint"]
+    assert fp["region"]["name"] == "test-region"  # cheapest on-demand
+    assert fp["price"]["pricing"] == "on-demand" and fp["price"]["value"] == est.footprint.price.usd_per_h
+    assert fp["region"]["pue"]["value"] == est.footprint.region.pue_ratio
+    assert fp["price"]["source"], "the price's source travels with it"
 
 
 def test_estimate_training_does_not_fit_suggests_more_instances(catalog: Catalog) -> None:
@@ -198,21 +266,33 @@ def test_estimate_training_does_not_fit_suggests_more_instances(catalog: Catalog
 def test_estimate_serving_json_and_arithmetic(catalog: Catalog) -> None:
     cfg = ServingConfig(model=get_model("llama-3-8b"), batch=8, input_tokens=1024, output_tokens=256)
     est = estimate_serving(catalog, cfg, "test.h100x8", region="test-region")
-    d = est.as_dict()
-    assert set(d) >= SERVING_KEYS, SERVING_KEYS - set(d)
-    tps = d["output_tokens_per_s"]
+    d = json.loads(dumps(est))
+    assert set(d) == SERVING_KEYS
+    r = d["result"]
+    tps = r["output_tokens_per_s"]
     # $ per million output tokens = price per second ÷ tokens per second × 1e6
     assert d["cost_usd_per_million_tokens"] == pytest.approx(50.0 / 3600.0 / tps * 1e6, rel=EXACT)
     # facility J per token = IT W × PUE ÷ tokens per second
     assert d["energy_j_per_token"] == pytest.approx(est.footprint.avg_power_w * 1.2 / tps, rel=1e-9)
-    assert d["max_batch"] >= 8
-    assert d["ttft_s"] > 0 and d["tpot_s"] > 0
+    assert r["max_batch"] >= 8
+    assert r["ttft_s"] > 0 and r["tpot_s"] > 0
     assert d["co2_g_per_million_tokens"] == pytest.approx(d["energy_j_per_token"] / 3.6e6 * 400 * 1e6, rel=1e-9)
+    assert d["config"]["batch"] == 8 and d["config"]["model"]["name"] == "llama-3-8b"
+    for phase in ("prefill", "decode"):
+        p = r[phase]
+        assert p["bound"] in ("compute", "memory", "comm", "overhead")
+        assert p["time_s"] >= max(p["compute_s"], p["memory_s"])
+    assert r["memory"]["total_bytes"] == pytest.approx(est.result.memory.total_bytes, rel=EXACT)
+    assert d["ranges"]["tpot_s"] == est.ranges["tpot_s"]
 
 
 def test_cleaner_region_emits_less_per_token(catalog: Catalog) -> None:
     cfg = ServingConfig(model=get_model("llama-3-8b"), batch=8)
-    dirty = estimate_serving(catalog, cfg, "test.h100x8", region="test-region").as_dict()
-    clean = estimate_serving(catalog, cfg, "test.h100x8", region="test-clean").as_dict()
-    assert clean["co2_g_per_million_tokens"] < dirty["co2_g_per_million_tokens"]
-    assert clean["cost_usd_per_million_tokens"] > dirty["cost_usd_per_million_tokens"]  # $60 vs $50
+    dirty = estimate_serving(catalog, cfg, "test.h100x8", region="test-region")
+    clean = estimate_serving(catalog, cfg, "test.h100x8", region="test-clean")
+    assert dirty.co2_g_per_million_tokens is not None and clean.co2_g_per_million_tokens is not None
+    assert clean.co2_g_per_million_tokens < dirty.co2_g_per_million_tokens
+    assert clean.cost_usd_per_million_tokens > dirty.cost_usd_per_million_tokens  # $60 vs $50
+    unknown = estimate_serving(catalog, cfg, "test.h100x8", region="test-nogrid", pricing=Pricing.SPOT)
+    assert unknown.co2_g_per_million_tokens is None  # no grid intensity: unknown, not zero
+    assert json.loads(dumps(unknown))["co2_g_per_million_tokens"] is None

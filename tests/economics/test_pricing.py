@@ -23,6 +23,7 @@ from chipfleet.economics.spot import CHECKPOINT_BYTES_PER_PARAM, MAX_INTERRUPTIO
 from chipfleet.exceptions import ConfigError, UnknownNameError
 from chipfleet.perf.inference import ServingConfig
 from chipfleet.perf.training import MAX_TRAINING_TOKENS, TrainingSetup
+from chipfleet.serialize import to_jsonable
 from chipfleet.workloads import get_model
 
 SMALL = get_model("llama-2-7b")
@@ -116,12 +117,12 @@ def test_spot_estimate_includes_the_jobs_interruptions(cat: Catalog) -> None:
     price = cat.instance("p5.48xlarge").price("us-east-1", Pricing.SPOT)
     assert price is not None
     assert est.footprint.cost_usd == pytest.approx(price.usd_per_h * n * est.time_s / 3600.0, rel=1e-12)
-    d = est.as_dict()
+    d = to_jsonable(est)
     assert d["time_s"] == est.time_s and d["spot_overhead"] == est.spot_overhead
-    assert d["spot_interruptions_expected"] == est.spot_interruptions
+    assert d["spot_interruptions"] == est.spot_interruptions and d["spot_model"] == spot.describe()
     assert spot.describe() in d["assumptions"]
     assert d["caveats"] and "stops whenever any of its 16 instances" in d["caveats"][0]
-    assert on_demand.as_dict()["caveats"] == [] and on_demand.spot_overhead == 0.0
+    assert to_jsonable(on_demand)["caveats"] == [] and on_demand.spot_overhead == 0.0
 
 
 def test_spot_estimate_grows_with_the_rate_and_is_failure_free_at_zero(cat: Catalog) -> None:

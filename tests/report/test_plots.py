@@ -53,7 +53,7 @@ def test_bars_carry_10_90_error_bars(fig: Any, result: DemoResult) -> None:
     # The error bar of each row spans its 10-90 % range of days to train.
     segments = errorbars[0].lines[2][0].get_segments()
     for seg, e in zip(segments, result.training, strict=True):
-        rng = e.ranges()["time_s"]
+        rng = e.ranges["time_s"]
         assert rng is not None
         assert sorted(x for x, _ in seg) == pytest.approx([rng[0] / 86400, rng[1] / 86400])
     for ax in fig.axes[1:4]:

@@ -78,7 +78,7 @@ def estimate_train(
         spot=SpotModel(interruptions_per_month=interruptions_per_month),
     )
     if as_json:
-        output.emit_json(est.as_dict())
+        output.emit_json(est)
         return
     output.show(tables.training_table(est))
     for caveat in est.caveats:
@@ -125,6 +125,6 @@ def estimate_serve(
     )
     est = estimate_serving(State.catalog(), cfg, instance, region=region, pricing=pricing)
     if as_json:
-        output.emit_json(est.as_dict())
+        output.emit_json(est)
     else:
         output.show(tables.serving_table(est))

@@ -71,7 +71,8 @@ def pick_price(catalog: Catalog, instance: Instance | str, region: str | None, p
 
 @dataclass(frozen=True)
 class Footprint:
-    """Money, energy and carbon of running ``instances`` for ``time_s``."""
+    """Money, energy and carbon of running ``instances`` for ``time_s``; its JSON (:mod:`chipfleet.serialize`)
+    carries the price and region records whole, each figure with its source."""
 
     time_s: float
     instances: int
@@ -82,21 +83,6 @@ class Footprint:
     energy_kwh: float  # facility energy (IT × PUE)
     co2_kg: float | None
     assumptions: tuple[str, ...]
-
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "cost_usd": self.cost_usd,
-            "energy_kwh": self.energy_kwh,
-            "co2_kg": self.co2_kg,
-            "region": self.region.name,
-            "pricing": self.price.pricing.value,
-            "price_usd_per_h": self.price.usd_per_h,
-            "price_as_of": self.price.as_of,
-            "price_source": self.price.source_ref,
-            "pue": self.region.pue_ratio,
-            "grid_gco2_per_kwh": self.region.grid_gco2_per_kwh,
-            "avg_power_w_per_instance": self.avg_power_w,
-        }
 
 
 def footprint(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import ClassVar
 
 from chipfleet.catalog import Catalog, Pricing
 from chipfleet.economics.costing import Footprint, footprint, pick_price
@@ -39,6 +39,10 @@ PARALLELISM_FIELDS = ("tp", "pp", "dp", "cp", "ep", "zero", "micro_batch", "reco
 
 @dataclass(frozen=True)
 class TrainingEstimate:
+    """A training run on one instance type: its step (split, time, memory), footprint and uncertainty band."""
+
+    __json_properties__: ClassVar[tuple[str, ...]] = ("time_s", "failure_free_time_s", "ranges", "assumptions")
+
     model: str
     instance: str
     chip: str
@@ -63,6 +67,7 @@ class TrainingEstimate:
     def failure_free_time_s(self) -> float:
         return self.time_s / (1.0 + self.spot_overhead)
 
+    @property
     def ranges(self) -> dict[str, list[float] | None]:
         """10th-90th percentile ranges: speeds scale with the band, times (and cost, energy) inversely."""
         fp = self.footprint
@@ -76,45 +81,15 @@ class TrainingEstimate:
             "co2_kg": None if fp.co2_kg is None else time_range(fp.co2_kg, self.band),
         }
 
-    def as_dict(self) -> dict[str, Any]:
-        s = self.step
-        return {
-            "model": self.model,
-            "instance": self.instance,
-            "chip": self.chip,
-            "instances": self.instances,
-            "chips": s.parallelism.chips,
-            "tokens": self.tokens,
-            "step_time_s": s.step_time_s,
-            "tokens_per_s": s.tokens_per_s,
-            "mfu": s.mfu,
-            "hfu": s.hfu,
-            "time_s": self.time_s,
-            "failure_free_time_s": self.failure_free_time_s,
-            "spot_overhead": self.spot_overhead,
-            "spot_interruptions_expected": self.spot_interruptions,
-            "cost_usd": self.footprint.cost_usd,
-            "energy_kwh": self.footprint.energy_kwh,
-            "co2_kg": self.footprint.co2_kg,
-            "memory_per_chip_bytes": s.memory.total_bytes,
-            "memory": s.memory.as_dict(),
-            "parallelism": s.parallelism.as_dict(),
-            "parallelism_chosen_by_chipfleet": self.parallelism_chosen,
-            "micro_batches_per_step": s.micro_batches,
-            "bound": s.bound,
-            "breakdown": s.breakdown,
-            "footprint": self.footprint.as_dict(),
-            "validated": self.validated,
-            "range": self.ranges()["time_s"],
-            "ranges": self.ranges(),
-            "assumptions": [
-                *s.assumptions,
-                *self.footprint.assumptions,
-                *([self.spot_model] if self.spot_model else []),
-                _band_note(self.band, self.validated),
-            ],
-            "caveats": list(self.caveats),
-        }
+    @property
+    def assumptions(self) -> list[str]:
+        """Every assumption behind the estimate: the step's, the footprint's, the spot model and the band."""
+        return [
+            *self.step.assumptions,
+            *self.footprint.assumptions,
+            *([self.spot_model] if self.spot_model else []),
+            _band_note(self.band, self.validated),
+        ]
 
 
 def _band_note(band: tuple[float, float] | None, validated: bool) -> str:
@@ -295,6 +270,16 @@ def _more_instances_hint(
 
 @dataclass(frozen=True)
 class ServingEstimate:
+    """A serving configuration on one instance type: latency, throughput, and one instance-hour's footprint."""
+
+    __json_properties__: ClassVar[tuple[str, ...]] = (
+        "cost_usd_per_million_tokens",
+        "energy_j_per_token",
+        "co2_g_per_million_tokens",
+        "ranges",
+        "assumptions",
+    )
+
     model: str
     instance: str
     chip: str
@@ -305,7 +290,10 @@ class ServingEstimate:
     throughput_band: tuple[float, float] | None = None
     latency_band: tuple[float, float] | None = None
 
+    @property
     def ranges(self) -> dict[str, list[float] | None]:
+        """10th-90th percentile ranges: latencies scale with the latency band, throughput (and cost, energy per
+        token) with the throughput band."""
         r = self.result
         return {
             "ttft_s": time_range(r.ttft_s, self.latency_band),
@@ -324,45 +312,19 @@ class ServingEstimate:
         """Facility energy (IT power × PUE) per output token."""
         return self.footprint.energy_kwh * 3.6e6 / (self.result.output_tokens_per_s * self.footprint.time_s)
 
-    def as_dict(self) -> dict[str, Any]:
-        r = self.result
-        return {
-            "model": self.model,
-            "instance": self.instance,
-            "chip": self.chip,
-            "batch": r.batch,
-            "input_tokens": self.config.input_tokens,
-            "output_tokens": self.config.output_tokens,
-            "precision": self.config.weight_precision.value,
-            "compute_precision": r.compute_precision.value,
-            "tp": r.tp,
-            "replicas_per_instance": r.replicas_per_instance,
-            "ttft_s": r.ttft_s,
-            "tpot_s": r.tpot_s,
-            "output_tokens_per_s": r.output_tokens_per_s,
-            "output_tokens_per_s_per_replica": r.output_tokens_per_s_per_replica,
-            "max_batch": r.max_batch,
-            "cost_usd_per_million_tokens": self.cost_usd_per_million_tokens,
-            "energy_j_per_token": self.energy_j_per_token,
-            "co2_g_per_million_tokens": (
-                None
-                if self.footprint.co2_kg is None
-                else self.footprint.co2_kg * 1000 / (r.output_tokens_per_s * self.footprint.time_s) * 1e6
-            ),
-            "memory_per_chip_bytes": r.memory.total_bytes,
-            "memory": r.memory.as_dict(),
-            "prefill": {**r.prefill.as_dict(), "bound": r.prefill.bound},
-            "decode": {**r.decode.as_dict(), "bound": r.decode.bound},
-            "footprint": self.footprint.as_dict(),
-            "validated": self.validated,
-            "range": self.ranges()["output_tokens_per_s"],
-            "ranges": self.ranges(),
-            "assumptions": [
-                *r.assumptions,
-                *self.footprint.assumptions,
-                _band_note(self.throughput_band, self.validated),
-            ],
-        }
+    @property
+    def co2_g_per_million_tokens(self) -> float | None:
+        """Grams of CO2e per million output tokens: ``co2_kg × 1000 / (tokens/s × time_s) × 1e6``; None where the
+        region has no grid intensity."""
+        fp = self.footprint
+        if fp.co2_kg is None:
+            return None
+        return fp.co2_kg * 1000 / (self.result.output_tokens_per_s * fp.time_s) * 1e6
+
+    @property
+    def assumptions(self) -> list[str]:
+        """Every assumption behind the estimate: the inference model's, the footprint's and the band."""
+        return [*self.result.assumptions, *self.footprint.assumptions, _band_note(self.throughput_band, self.validated)]
 
 
 def estimate_serving(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
+from typing import ClassVar
 
 from chipfleet.catalog import Precision
 from chipfleet.exceptions import ConfigError, DoesNotFitError
@@ -68,6 +69,8 @@ class ServingConfig:
 class InferenceMemory:
     """Bytes per chip of one replica."""
 
+    __json_properties__: ClassVar[tuple[str, ...]] = ("total_bytes",)
+
     weights_bytes: float
     kv_cache_bytes: float
     workspace_bytes: float
@@ -81,19 +84,12 @@ class InferenceMemory:
     def fits(self) -> bool:
         return self.total_bytes <= self.available_bytes
 
-    def as_dict(self) -> dict[str, float]:
-        return {
-            "weights_bytes": self.weights_bytes,
-            "kv_cache_bytes": self.kv_cache_bytes,
-            "workspace_bytes": self.workspace_bytes,
-            "total_bytes": self.total_bytes,
-            "available_bytes": self.available_bytes,
-        }
-
 
 @dataclass(frozen=True)
 class PhaseTime:
     """One prefill or one decode iteration, with its breakdown."""
+
+    __json_properties__: ClassVar[tuple[str, ...]] = ("bound",)
 
     time_s: float
     compute_s: float
@@ -102,28 +98,25 @@ class PhaseTime:
     overhead_s: float
 
     @property
-    def bound(self) -> str:
-        terms = {
-            "compute": self.compute_s,
-            "memory": self.memory_s,
-            "comm": self.comm_s,
-            "overhead": self.overhead_s,
-        }
-        return max(terms, key=lambda k: terms[k])
-
-    @property
-    def busy_fraction(self) -> float:
-        """Share of the phase the chip computes or streams memory (not waiting on links or the host)."""
-        return max(self.compute_s, self.memory_s) / self.time_s if self.time_s > 0 else 0.0
-
-    def as_dict(self) -> dict[str, float]:
+    def breakdown(self) -> dict[str, float]:
+        """The terms of ``time_s``: ``compute_s``, ``memory_s``, ``comm_s``, ``overhead_s``."""
         return {
-            "time_s": self.time_s,
             "compute_s": self.compute_s,
             "memory_s": self.memory_s,
             "comm_s": self.comm_s,
             "overhead_s": self.overhead_s,
         }
+
+    @property
+    def bound(self) -> str:
+        """The largest term of the phase: ``compute``, ``memory``, ``comm`` or ``overhead``."""
+        terms = self.breakdown
+        return max(terms, key=lambda k: terms[k]).removesuffix("_s")
+
+    @property
+    def busy_fraction(self) -> float:
+        """Share of the phase the chip computes or streams memory (not waiting on links or the host)."""
+        return max(self.compute_s, self.memory_s) / self.time_s if self.time_s > 0 else 0.0
 
 
 @dataclass(frozen=True)

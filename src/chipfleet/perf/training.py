@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from itertools import product
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -82,6 +82,8 @@ _RECOMPUTE_BY_CODE = {code: Recompute(name) for name, code in RECOMPUTE_CODES.it
 class Parallelism:
     """How a training job is split over chips. Degrees count chips."""
 
+    __json_properties__: ClassVar[tuple[str, ...]] = ("chips",)
+
     tp: int = 1
     pp: int = 1
     dp: int = 1
@@ -124,20 +126,6 @@ class Parallelism:
         parts += [f"{k}{v}" for k, v in (("cp", self.cp), ("ep", self.ep), ("vp", self.virtual_stages)) if v > 1]
         rc = {"none": "", "selective": " sel", "full": " full"}[self.recompute.value]
         return " ".join(parts) + f" z{self.zero} mb{self.micro_batch}{rc}"
-
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "tp": self.tp,
-            "pp": self.pp,
-            "dp": self.dp,
-            "cp": self.cp,
-            "ep": self.ep,
-            "zero": self.zero,
-            "micro_batch": self.micro_batch,
-            "recompute": self.recompute.value,
-            "sequence_parallel": self.sequence_parallel,
-            "virtual_stages": self.virtual_stages,
-        }
 
 
 @dataclass(frozen=True)
@@ -205,6 +193,8 @@ def training_flops_per_token(model: ModelArch, seq_len: int, recompute: Recomput
 class TrainingMemory:
     """Bytes per chip on the most loaded pipeline stage."""
 
+    __json_properties__: ClassVar[tuple[str, ...]] = ("total_bytes",)
+
     weights_bytes: float
     gradients_bytes: float
     optimizer_bytes: float
@@ -225,17 +215,6 @@ class TrainingMemory:
     @property
     def fits(self) -> bool:
         return self.total_bytes <= self.available_bytes
-
-    def as_dict(self) -> dict[str, float]:
-        return {
-            "weights_bytes": self.weights_bytes,
-            "gradients_bytes": self.gradients_bytes,
-            "optimizer_bytes": self.optimizer_bytes,
-            "activations_bytes": self.activations_bytes,
-            "logits_bytes": self.logits_bytes,
-            "total_bytes": self.total_bytes,
-            "available_bytes": self.available_bytes,
-        }
 
 
 def _splits(par: Parallelism) -> Splits:
@@ -295,6 +274,8 @@ def training_memory(model: ModelArch, setup: TrainingSetup, par: Parallelism, hw
 @dataclass(frozen=True)
 class TrainingStep:
     """One optimizer step: its time, the breakdown of that time, throughput and memory."""
+
+    __json_properties__: ClassVar[tuple[str, ...]] = ("bound",)
 
     parallelism: Parallelism
     instances: int

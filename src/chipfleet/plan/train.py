@@ -40,6 +40,7 @@ from chipfleet.perf.training import (
     split_grid,
 )
 from chipfleet.perf.training_batch import elementwise, evaluate, peaks
+from chipfleet.serialize import to_jsonable
 from chipfleet.workloads import ModelArch
 
 __all__ = [
@@ -188,7 +189,7 @@ class TrainOption:
             "chip": self.chip,
             "instances": self.instances,
             "chips": self.chips,
-            "parallelism": {**self.parallelism.as_dict(), "precision": self.precision.value},
+            "parallelism": {**to_jsonable(self.parallelism), "precision": self.precision.value},
             "region": self.region,
             "pricing": self.pricing.value,
             "price_term": self.price_term or None,

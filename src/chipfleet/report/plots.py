@@ -137,7 +137,7 @@ def demo_figure(result: DemoResult) -> Figure:
 
     ax = fig.add_subplot(grid[0, 0])
     days = [e.time_s / 86400 for e in tr]
-    day_ranges = [None if r is None else [x / 86400 for x in r] for r in (e.ranges()["time_s"] for e in tr)]
+    day_ranges = [None if r is None else [x / 86400 for x in r] for r in (e.ranges["time_s"] for e in tr)]
     _bars(ax, t_names, days, day_ranges, t_colours)
     for i, e in enumerate(tr):
         pricing = f" ({e.footprint.price.pricing.value})" if t_mixed else ""
@@ -150,7 +150,7 @@ def demo_figure(result: DemoResult) -> Figure:
 
     ax = fig.add_subplot(grid[0, 1])
     mwh = [e.footprint.energy_kwh / 1e3 for e in tr]
-    mwh_ranges = [None if r is None else [x / 1e3 for x in r] for r in (e.ranges()["energy_kwh"] for e in tr)]
+    mwh_ranges = [None if r is None else [x / 1e3 for x in r] for r in (e.ranges["energy_kwh"] for e in tr)]
     _bars(ax, t_names, mwh, mwh_ranges, t_colours)
     for i, e in enumerate(tr):
         co2 = e.footprint.co2_kg
@@ -168,15 +168,15 @@ def demo_figure(result: DemoResult) -> Figure:
     s_colours = [maker(e.chip)[1] for e in sv]
     ax = fig.add_subplot(grid[1, 0])
     usd = [e.cost_usd_per_million_tokens for e in sv]
-    _bars(ax, s_names, usd, [e.ranges()["cost_usd_per_million_tokens"] for e in sv], s_colours)
+    _bars(ax, s_names, usd, [e.ranges["cost_usd_per_million_tokens"] for e in sv], s_colours)
     ax.set_xlabel("$ per million output tokens")
     ax.set_title(result.serving_title, fontsize=10)
 
     ax = fig.add_subplot(grid[1, 1])
     ttft = [e.result.ttft_s * 1e3 for e in sv]
     tpot = [e.result.tpot_s * 1e3 for e in sv]
-    ms = [[x * 1e3 for x in r] if r is not None else None for r in (e.ranges()["ttft_s"] for e in sv)]
-    ms_tpot = [[x * 1e3 for x in r] if r is not None else None for r in (e.ranges()["tpot_s"] for e in sv)]
+    ms = [[x * 1e3 for x in r] if r is not None else None for r in (e.ranges["ttft_s"] for e in sv)]
+    ms_tpot = [[x * 1e3 for x in r] if r is not None else None for r in (e.ranges["tpot_s"] for e in sv)]
     y = list(range(len(sv)))
     ax.barh([i - 0.2 for i in y], ttft, height=0.4, label="TTFT (ms)", color="#888888", xerr=_xerr(ttft, ms),
             ecolor="#333333", capsize=3, error_kw={"lw": 1})  # fmt: skip
