@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
 
 import typer
 from rich.console import Console
@@ -11,6 +10,7 @@ from rich.console import Console
 from chipfleet.cli import output
 from chipfleet.cli.catalog import catalog_app
 from chipfleet.cli.demo import demo
+from chipfleet.cli.errors import fail, flags_for, invoked, library_error, usage_message
 from chipfleet.cli.estimate import estimate_app
 from chipfleet.cli.models import models_app
 from chipfleet.cli.options import CatalogOpt, State, group
@@ -18,8 +18,7 @@ from chipfleet.cli.plan import plan_app
 from chipfleet.cli.simulate import simulate_app
 from chipfleet.cli.traces import traces_app
 from chipfleet.cli.validate import calibrate_cmd, claims_cmd, validate_cmd
-from chipfleet.exceptions import ChipfleetError, DoesNotFitError, UnknownNameError
-from chipfleet.serialize import dumps
+from chipfleet.exceptions import ChipfleetError
 
 app = group(
     "Where to train and serve generative AI, and what it costs in time, money, energy and carbon.\n\n"
@@ -46,36 +45,11 @@ def _root(catalog: CatalogOpt = None) -> None:
     State.reset(tuple(catalog or ()))
 
 
-def _usage_message(e: Any) -> str:
-    """A click usage error as one line: what was wrong and where the help is."""
-    text = " ".join(e.format_message().split()).replace("Value error, ", "")
-    for said, meant in (
-        ("Input should be greater than or equal to", "must be at least"),
-        ("Input should be less than or equal to", "must be at most"),
-        ("Input should be greater than", "must be more than"),
-        ("Input should be less than", "must be less than"),
-    ):
-        text = text.replace(said, meant)
-    prefix, sep, rest = text.partition("': ")
-    if sep and prefix.startswith("Invalid value for '") and prefix.removeprefix("Invalid value for '") in rest:
-        text = rest  # the units parser's message already names the option
-    ctx = getattr(e, "ctx", None)
-    where = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
-    return f"{text}{where}"
-
-
-def _fail(error_type: str, message: str, as_json: bool, label: str = "error", **details: Any) -> int:
-    """Report an error: one line on stderr, or with --json ``{"error": {"type", "message", ...}}`` on stdout (with
-    the error's figures where it has them: suggestions, bytes needed and available); exit 2."""
-    if as_json:
-        sys.stdout.write(dumps({"error": {"type": error_type, "message": message, **details}}) + "\n")
-    else:
-        Console(stderr=True).print(f"[red]{label}:[/red] {message}", highlight=False, soft_wrap=True, markup=True)
-    return 2
-
-
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; chipfleet errors and usage errors print one clear line (JSON with --json) and exit 2."""
+    """Run the CLI; chipfleet errors and usage errors print one clear line (JSON with --json) and exit 2.
+
+    With --json, native code's writes to descriptor 1 (HiGHS's notes) go to the null device while the command
+    computes, so stdout holds only the JSON (output.native_stdout_silenced)."""
     output.new_console()
     args = list(sys.argv[1:] if argv is None else argv)
     as_json = "--json" in args
@@ -83,7 +57,8 @@ def main(argv: list[str] | None = None) -> int:
 
     command = typer.main.get_command(app)
     try:
-        result = command.main(args=args, prog_name="chipfleet", standalone_mode=False)
+        with output.native_stdout_silenced(as_json):
+            result = command.main(args=args, prog_name="chipfleet", standalone_mode=False)
     except NoArgsIsHelpError as e:
         if e.ctx is not None:
             help_text = e.ctx.get_help()  # the rich formatter prints the help itself and returns ""
@@ -91,18 +66,11 @@ def main(argv: list[str] | None = None) -> int:
                 Console(stderr=True).print(help_text, highlight=False)
         return 2
     except ClickException as e:
-        return _fail("UsageError", _usage_message(e), as_json)
+        return fail("UsageError", usage_message(e), as_json)
     except typer.Abort:
-        return _fail("Aborted", "aborted", as_json)
-    except DoesNotFitError as e:
-        return _fail(
-            type(e).__name__, str(e), as_json, label="does not fit", needed_bytes=e.needed_bytes,
-            available_bytes=e.available_bytes, suggestion=e.suggestion,
-        )  # fmt: skip
-    except UnknownNameError as e:
-        return _fail(type(e).__name__, str(e), as_json, kind=e.kind, name=e.name, suggestions=e.suggestions)
+        return fail("Aborted", "aborted", as_json)
     except ChipfleetError as e:
-        return _fail(type(e).__name__, str(e), as_json)
+        return library_error(e, as_json, flags_for(*invoked(command, args)))
     except SystemExit as e:
         return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
     return result if isinstance(result, int) else 0
