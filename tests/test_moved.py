@@ -10,6 +10,7 @@ import pytest
 MOVED = {
     "chipfleet.plan.serving": "chipfleet.plan.serve",
     "chipfleet.plan.trainer": "chipfleet.plan.train",
+    "chipfleet.plan.spot": "chipfleet.economics.spot",
     "chipfleet.sim.serve": "chipfleet.sim.serving",
     "chipfleet.sim.routers": "chipfleet.sim.serving",
     "chipfleet.sim.cluster": "chipfleet.sim.training",

@@ -13,8 +13,9 @@ from chipfleet.catalog import Catalog, Precision, Pricing
 from chipfleet.exceptions import ConfigError
 from chipfleet.perf.hardware import hardware_for
 from chipfleet.perf.training import MAX_CHIPS, TrainingSetup, choose_parallelism
-from chipfleet.plan.spot import SpotModel
+from chipfleet.plan import SpotModel
 from chipfleet.plan.train import LARGE_SPOT_CHIPS, explain, instance_counts, ratio_factors, spot_caveats
+from chipfleet.serialize import dumps, to_jsonable
 from chipfleet.workloads import get_model
 
 MODEL = get_model("llama-3-70b")
@@ -86,7 +87,8 @@ def test_impossible_deadline_names_the_binding_constraint(cat: Catalog) -> None:
     with pytest.raises(plan.InfeasiblePlanError) as err:
         plan.train(MODEL, TOKENS, catalog=cat, constraints=plan.TrainConstraints(deadline_s=86400, budget_usd=1e6))
     msg = str(err.value)
-    assert err.value.binding in ("deadline", "max-chips")
+    assert err.value.binding in ("deadline", "max_chips")
+    assert err.value.field == {"deadline": "deadline_s", "max_chips": "max_chips"}[err.value.binding]
     assert "needs ≥" in msg and "chips" in msg and "budget" in msg and "allows" in msg
     need = int(msg.split("needs ≥ ")[1].split(" ")[0])
     assert need > 4096  # one day for 2T tokens of a 70B model is beyond 4096 chips
@@ -96,12 +98,14 @@ def test_small_budget_names_the_budget(cat: Catalog) -> None:
     with pytest.raises(plan.InfeasiblePlanError) as err:
         plan.train(MODEL, TOKENS, catalog=cat, constraints=plan.TrainConstraints(budget_usd=1000))
     assert err.value.binding == "budget" and "above the budget" in str(err.value)
+    assert err.value.field == "budget_usd"
 
 
 def test_model_that_fits_nowhere(cat: Catalog) -> None:
     with pytest.raises(plan.InfeasiblePlanError) as err:
         plan.train(get_model("llama-3.1-405b"), TOKENS, catalog=cat, constraints=plan.TrainConstraints(max_chips=8))
-    assert err.value.binding == "memory" and "--max-chips" in str(err.value)
+    assert err.value.binding == "memory" and "within max_chips 8" in str(err.value)
+    assert err.value.field == "max_chips" and "--" not in str(err.value)
 
 
 def test_unknown_instance_filter_says_did_you_mean(cat: Catalog) -> None:
@@ -130,8 +134,11 @@ def test_planner_matches_brute_force_on_a_small_case(cat: Catalog) -> None:
 
 
 def test_json_shape(base: plan.TrainPlan) -> None:
-    d = base.as_dict()
-    assert set(d) >= {"options", "pareto", "infeasible"}
+    """The plan's JSON is the one serializer's: keys are attribute names (rejected, explanation), plus each
+    option's derived chips, bound, pricing label and ranges."""
+    d = to_jsonable(base)
+    assert set(d) >= {"options", "pareto", "pareto_energy", "rejected", "explanation", "constraints", "caveats"}
+    assert d["explanation"] == base.explanation and d["constraints"]["deadline_s"] == 60 * 86400
     o = d["options"][0]
     assert set(o) >= {
         "instance",
@@ -144,7 +151,14 @@ def test_json_shape(base: plan.TrainPlan) -> None:
         "mfu",
         "bound",
     }
-    assert d["infeasible"]["does not fit in memory"] > 0
+    assert d["rejected"]["does not fit in memory"] > 0
+    best = base.best
+    assert o["chips"] == best.chips and o["precision"] == best.precision.value and o["pricing"] == best.pricing.value
+    assert o["memory_bytes"] == best.memory_bytes and o["power_w"] == best.power_w
+    assert o["ranges"]["time_s"] == best.ranges["time_s"] and o["pricing_label"] == best.pricing_label
+    lo, hi = o["ranges"]["time_s"]
+    assert lo <= best.time_s <= hi
+    assert dumps(base)  # strict JSON
     assert base.explanation.startswith(f"{base.best.instances} × {base.best.instance}")
 
 
@@ -201,10 +215,10 @@ def test_spot_options_carry_their_interruptions_and_a_caveat_when_large(cat: Cat
     o = p.best
     assert o.pricing is Pricing.SPOT and o.chips >= LARGE_SPOT_CHIPS
     assert o.spot_interruptions == pytest.approx(spot.expected_interruptions(o.instances, o.time_s))
-    assert o.as_dict()["spot_interruptions_expected"] == o.spot_interruptions
+    assert to_jsonable(o)["spot_interruptions"] == o.spot_interruptions
     text = " ".join(p.caveats)
     assert f"{o.instances} × p5.48xlarge on spot" in text and "Not modelled" in text
-    assert p.as_dict()["caveats"] == list(p.caveats)
+    assert to_jsonable(p)["caveats"] == list(p.caveats)
     assert any("N × that rate" in a for a in p.assumptions)
 
 
@@ -275,7 +289,7 @@ def test_explanation_flags_an_uncalibrated_family(cat: Catalog) -> None:
     assert unvalidated, "trn2's family is not validated in the catalog"
     o = unvalidated[0]
     status = cat.family_status(o.family)
-    assert status is not None and o.family_status == status and o.as_dict()["family_status"] == status
+    assert status is not None and o.family_status == status and to_jsonable(o)["family_status"] == status
     assert f"{o.chip} † (family {o.family}: {status})" in p.explanation
     cal = cat.family(o.family).calibration
     if cal is not None and cal.rows > 0:  # fitted on rows of its own: never described as having none
@@ -317,7 +331,7 @@ def test_reserved_plans_only_instances_with_a_reserved_price_and_says_the_term(c
         assert o.pricing is Pricing.RESERVED
         assert o.price_term == terms[(o.instance, o.region)] and o.price_term
         assert o.pricing_label == f"reserved, {o.price_term}"
-        assert o.as_dict()["price_term"] == o.price_term and o.as_dict()["pricing"] == "reserved"
+        assert to_jsonable(o)["price_term"] == o.price_term and to_jsonable(o)["pricing"] == "reserved"
     assert {o.instance for o in p.options} <= {name for name, _ in terms}
     assert p.best.price_term in p.explanation
     assert any("whole term" in line for line in p.caveats)  # the cost is the commitment's rate × this run's hours
@@ -344,7 +358,7 @@ def test_any_pricing_means_on_demand_spot_and_reserved_each_row_saying_which(cat
     assert {o.pricing for o in p.options} == set(Pricing)
     for o in p.options:
         assert bool(o.price_term) == (o.pricing is Pricing.RESERVED)
-        assert o.as_dict()["pricing"] == o.pricing.value
+        assert to_jsonable(o)["pricing"] == o.pricing.value
     assert plan.PricingChoice.ANY.pricings == tuple(Pricing)
     # One job, three price lists: at the same count and split the time differs only by the spot overhead.
     key = (p.best.instances, p.best.precision, "us-east-1")
@@ -374,7 +388,7 @@ def test_cli_plan_train_reserved(capsys: pytest.CaptureFixture[str], monkeypatch
 # ----------------------------------------------------------------------------- bounds (issue 10)
 @pytest.mark.parametrize("bad", [0, MAX_CHIPS + 1, True, 2.5])
 def test_max_chips_is_checked_up_front_against_the_models_ceiling(bad: object) -> None:
-    with pytest.raises(ConfigError, match=f"--max-chips must be a whole number from 1 to {MAX_CHIPS:,}"):
+    with pytest.raises(ConfigError, match=f"max_chips must be a whole number from 1 to {MAX_CHIPS:,}"):
         plan.TrainConstraints(max_chips=bad)  # type: ignore[arg-type]
     assert plan.TrainConstraints(max_chips=MAX_CHIPS).max_chips == MAX_CHIPS
 
@@ -392,14 +406,15 @@ def test_cli_max_chips_above_the_ceiling_exits_2(
 
 @pytest.mark.parametrize("bad", [math.nan, math.inf, -1.0])
 def test_deadline_and_budget_must_be_finite_and_positive(bad: float) -> None:
-    with pytest.raises(ConfigError, match="--deadline"):
+    with pytest.raises(ConfigError, match="deadline_s must be"):
         plan.TrainConstraints(deadline_s=bad)
-    with pytest.raises(ConfigError, match="--budget"):
+    with pytest.raises(ConfigError, match="budget_usd must be"):
         plan.TrainConstraints(budget_usd=bad)
 
 
 def test_spot_model_is_one_model_for_estimates_and_plans(cat: Catalog) -> None:
-    """plan.spot re-exports economics.spot; a spot option's time and cost equal estimate_training's for its split."""
+    """chipfleet.plan re-exports economics.spot's SpotModel; a spot option's time and cost equal
+    estimate_training's for its split."""
     from chipfleet.economics import SpotModel as EconomicsSpotModel
     from chipfleet.economics import estimate_training
 

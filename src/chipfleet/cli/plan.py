@@ -123,7 +123,7 @@ def plan_train(
     if plot is not None:
         pr.write_plot(result, plot)
     if as_json:
-        output.emit_json(result.as_dict())
+        output.emit_json(result)
         return
     output.show(pr.options_table(f"Best options by {objective.value} (one per instance type first)", result.options))
     output.show(pr.options_table("Pareto front: time × cost", result.pareto))

@@ -1,7 +1,7 @@
 """Expected time and cost on spot capacity: interruptions, checkpoints and restarts (Young 1974, Daly 2006).
 
 Lives in ``economics`` so that one model serves both ``chipfleet estimate train --pricing spot``
-(:func:`chipfleet.economics.estimate_training`) and the planner (``chipfleet.plan.spot`` re-exports it).
+(:func:`chipfleet.economics.estimate_training`) and the planner (``chipfleet.plan`` re-exports :class:`SpotModel`).
 """
 
 from __future__ import annotations
@@ -121,5 +121,5 @@ def spot_capacity_caveat(instance: str, instances: int, chips: int) -> str | Non
     return (
         f"Not modelled: whether {instances} spot {instance} instances ({chips} chips) can be had at "
         "once and kept; large accelerator spot pools often cannot, and a job that waits for capacity takes "
-        "longer than shown. Compare with --pricing on-demand before relying on a spot job of this size."
+        "longer than shown. Compare with on-demand pricing before relying on a spot job of this size."
     )

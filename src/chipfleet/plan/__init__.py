@@ -14,12 +14,12 @@ from chipfleet.plan.serve import (
     ServeSLO,
     serve,
 )
-from chipfleet.plan.spot import SpotModel
 from chipfleet.plan.train import (
     InfeasiblePlanError,
     Objective,
     PricingChoice,
     RatioFactor,
+    SpotModel,
     TrainConstraints,
     TrainOption,
     TrainPlan,

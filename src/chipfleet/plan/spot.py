@@ -1,12 +1,7 @@
-"""The spot interruption model, re-exported: it lives in :mod:`chipfleet.economics.spot` so that training
-estimates and the planner share one model."""
+"""Old path of the spot interruption model, kept for one release: it lives in :mod:`chipfleet.economics.spot`
+(training estimates and the planner share it); ``from chipfleet.plan import SpotModel`` still works."""
 
-from chipfleet.economics.spot import (
-    CHECKPOINT_BYTES_PER_PARAM,
-    HOURS_PER_MONTH,
-    MAX_INTERRUPTIONS_PER_MONTH,
-    S_PER_MONTH,
-    SpotModel,
-)
+from chipfleet._moved import warn_moved
+from chipfleet.economics.spot import *  # noqa: F403
 
-__all__ = ["CHECKPOINT_BYTES_PER_PARAM", "HOURS_PER_MONTH", "MAX_INTERRUPTIONS_PER_MONTH", "S_PER_MONTH", "SpotModel"]
+warn_moved("chipfleet.plan.spot", "chipfleet.economics.spot")

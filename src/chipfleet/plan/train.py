@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import ClassVar
 
 import numpy as np
 
@@ -40,7 +40,6 @@ from chipfleet.perf.training import (
     split_grid,
 )
 from chipfleet.perf.training_batch import elementwise, evaluate, peaks
-from chipfleet.serialize import to_jsonable
 from chipfleet.workloads import ModelArch
 
 __all__ = [
@@ -50,6 +49,7 @@ __all__ = [
     "Objective",
     "PricingChoice",
     "RatioFactor",
+    "SpotModel",
     "TrainConstraints",
     "TrainOption",
     "TrainPlan",
@@ -89,12 +89,15 @@ class PricingChoice(StrEnum):
 
 
 class InfeasiblePlanError(ChipfleetError):
-    """Nothing meets the constraints; the message names the binding constraint and what would be needed."""
+    """Nothing meets the constraints; the message names the binding constraint and what would be needed.
 
-    def __init__(self, message: str, binding: str, rejected: dict[str, int]) -> None:
+    ``binding`` is one of ``filters`` (no instance type allowed), ``memory``, ``deadline``, ``max_chips`` or
+    ``budget``; ``field`` the :class:`TrainConstraints` field to change, where one is."""
+
+    def __init__(self, message: str, binding: str, rejected: dict[str, int], *, field: str | None = None) -> None:
         self.binding = binding
         self.rejected = rejected
-        super().__init__(message)
+        super().__init__(message, field=field)
 
 
 @dataclass(frozen=True)
@@ -110,18 +113,24 @@ class TrainConstraints:
 
     def __post_init__(self) -> None:
         if self.deadline_s is not None and not (math.isfinite(self.deadline_s) and self.deadline_s > 0):
-            raise ConfigError(f"--deadline must be a positive, finite duration, e.g. 30d; got {self.deadline_s!r}")
+            raise ConfigError(
+                f"deadline_s must be a positive, finite duration in seconds; got {self.deadline_s!r}",
+                field="deadline_s",
+            )
         if self.budget_usd is not None and not (math.isfinite(self.budget_usd) and self.budget_usd > 0):
-            raise ConfigError(f"--budget must be a positive, finite amount, e.g. 2M; got {self.budget_usd!r}")
+            raise ConfigError(
+                f"budget_usd must be a positive, finite amount in USD; got {self.budget_usd!r}", field="budget_usd"
+            )
         chips = self.max_chips
         if isinstance(chips, bool) or not isinstance(chips, int) or not 1 <= chips <= MAX_CHIPS:
             raise ConfigError(
-                f"--max-chips must be a whole number from 1 to {MAX_CHIPS:,} (chipfleet's ceiling on one cluster, "
-                f"~10× the largest announced training clusters); got {chips!r}"
+                f"max_chips must be a whole number from 1 to {MAX_CHIPS:,} (chipfleet's ceiling on one cluster, "
+                f"~10× the largest announced training clusters); got {chips!r}",
+                field="max_chips",
             )
         if not isinstance(self.pricing, PricingChoice):
             choices = ", ".join(p.value for p in PricingChoice)
-            raise ConfigError(f"pricing must be a PricingChoice ({choices}); got {self.pricing!r}")
+            raise ConfigError(f"pricing must be a PricingChoice ({choices}); got {self.pricing!r}", field="pricing")
 
 
 @dataclass(frozen=True)
@@ -156,6 +165,8 @@ class TrainOption:
     price_term: str = ""  # a reserved price's commitment (Price.term), e.g. '1yr reservation'; empty otherwise
     family_status: str | None = None  # why the family is not validated (Catalog.family_status); None if it is
 
+    __json_properties__: ClassVar[tuple[str, ...]] = ("chips", "bound", "pricing_label", "ranges")
+
     @property
     def pricing_label(self) -> str:
         """The pricing model in words, with a reserved price's term: 'reserved, 3yr all upfront (…)'."""
@@ -182,40 +193,13 @@ class TrainOption:
         }[objective]
         return value
 
-    def as_dict(self) -> dict[str, Any]:
+    @property
+    def ranges(self) -> dict[str, list[float] | None]:
+        """Time, cost and energy as [low, high] from the family's cross-validated speed band (None: no band)."""
         return {
-            "instance": self.instance,
-            "cloud": self.cloud,
-            "chip": self.chip,
-            "instances": self.instances,
-            "chips": self.chips,
-            "parallelism": {**to_jsonable(self.parallelism), "precision": self.precision.value},
-            "region": self.region,
-            "pricing": self.pricing.value,
-            "price_term": self.price_term or None,
-            "price_usd_per_h": self.price_usd_per_h,
-            "step_time_s": self.step_time_s,
-            "time_s": self.time_s,
-            "cost_usd": self.cost_usd,
-            "energy_kwh": self.energy_kwh,
-            "co2_kg": self.co2_kg,
-            "mfu": self.mfu,
-            "bound": self.bound,
-            "breakdown": self.breakdown,
-            "memory_per_chip_bytes": self.memory_bytes,
-            "spot_overhead": self.spot_overhead,
-            "spot_interruptions_expected": self.spot_interruptions,
-            "power_per_instance_w": self.power_w,
-            "pue": self.pue_ratio,
-            "grid_gco2_per_kwh": self.grid_gco2_per_kwh,
-            "family": self.family,
-            "validated": self.validated,
-            "family_status": self.family_status,
-            "range": {
-                "time_s": time_range(self.time_s, self.band),
-                "cost_usd": time_range(self.cost_usd, self.band),
-                "energy_kwh": time_range(self.energy_kwh, self.band),
-            },
+            "time_s": time_range(self.time_s, self.band),
+            "cost_usd": time_range(self.cost_usd, self.band),
+            "energy_kwh": time_range(self.energy_kwh, self.band),
         }
 
 
@@ -239,23 +223,6 @@ class TrainPlan:
     @property
     def best(self) -> TrainOption:
         return self.options[0]
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "model": self.model,
-            "tokens": self.tokens,
-            "seq_len": self.seq_len,
-            "global_batch": self.global_batch,
-            "objective": self.objective.value,
-            "options": [o.as_dict() for o in self.options],
-            "pareto": [o.as_dict() for o in self.pareto],
-            "pareto_energy": [o.as_dict() for o in self.pareto_energy],
-            "infeasible": self.rejected,
-            "evaluated": self.evaluated,
-            "why": self.explanation,
-            "assumptions": list(self.assumptions),
-            "caveats": list(self.caveats),
-        }
 
 
 # ----------------------------------------------------------------------------- search space
@@ -469,7 +436,7 @@ def train(
             listing = ", ".join(have[:12]) + (f" and {len(have) - 12} more" if len(have) > 12 else "")
             offer = f"; instances with {c.pricing.value} prices: {listing or 'none'}"
         raise InfeasiblePlanError(
-            "no instance type is allowed: check --instances, --clouds, --regions and --pricing "
+            "no instance type is allowed: check the constraints' instances, clouds, regions and pricing "
             f"(rejected: {dict(rejected) or 'none matched'}){offer}",
             binding="filters",
             rejected=dict(rejected),
@@ -741,10 +708,11 @@ def _infeasible(
     if not candidates:
         state = model.params_total * CHECKPOINT_BYTES_PER_PARAM / 1e9
         return InfeasiblePlanError(
-            f"{model.name} fits on no allowed instance type within --max-chips {c.max_chips}: its weights, "
-            f"gradients and Adam states alone are {state:,.0f} GB. Raise --max-chips or allow chips with more memory.",
+            f"{model.name} fits on no allowed instance type within max_chips {c.max_chips}: its weights, "
+            f"gradients and Adam states alone are {state:,.0f} GB. Raise max_chips or allow chips with more memory.",
             binding="memory",
             rejected=rejected,
+            field="max_chips",
         )
     lines = []
     binding = "deadline"
@@ -756,9 +724,9 @@ def _infeasible(
             lines.append(
                 f"the deadline of {c.deadline_s / 86400:.1f} days needs ≥ {need} {fastest.chip} chips at the "
                 f"per-chip speed of the fastest plan found ({fastest.instances} × {fastest.instance}, "
-                f"{fastest.time_s / 86400:.1f} days); --max-chips is {c.max_chips}"
+                f"{fastest.time_s / 86400:.1f} days); max_chips is {c.max_chips}"
             )
-            binding = "deadline" if need <= c.max_chips * 8 else "max-chips"
+            binding = "deadline" if need <= c.max_chips * 8 else "max_chips"
             if c.budget_usd is not None:
                 per_chip_h = fastest.price_usd_per_chip_h
                 allows = int(c.budget_usd / (per_chip_h * c.deadline_s / 3600.0))
@@ -775,16 +743,23 @@ def _infeasible(
     if not lines:
         lines.append("no option meets the constraints")
     return InfeasiblePlanError(
-        f"no plan meets the constraints: {'; '.join(lines)}.", binding=binding, rejected=rejected
+        f"no plan meets the constraints: {'; '.join(lines)}.",
+        binding=binding,
+        rejected=rejected,
+        field=_BINDING_FIELD.get(binding),
     )
+
+
+_BINDING_FIELD = {"deadline": "deadline_s", "max_chips": "max_chips", "budget": "budget_usd"}
+"""The TrainConstraints field each binding constraint of :func:`_infeasible` is set by."""
 
 
 PLAN_ASSUMPTIONS: tuple[str, ...] = (
     "time = steps × modelled step time (chipfleet.perf.training); global batch fixed, about 4M tokens by default",
     "per instance type, count and precision the fastest split that fits is kept; splits: TP within an "
     "instance, PP dividing the layers, interleaving 1/2/4, micro-batch 1-8, ZeRO 1 or 3, three recompute modes",
-    "spot: expected time includes checkpoints, lost work and restarts (Young/Daly; chipfleet.plan.spot.SpotModel); "
-    "a job of N instances is interrupted N times as often as one instance",
+    "spot: expected time includes checkpoints, lost work and restarts (Young/Daly; "
+    "chipfleet.economics.spot.SpotModel); a job of N instances is interrupted N times as often as one instance",
     "energy = instance power (chips idle→TDP by busy share, plus host) × time × region PUE; CO2 = energy × "
     "annual grid intensity",
 )

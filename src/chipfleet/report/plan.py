@@ -20,7 +20,7 @@ def options_table(title: str, options: Sequence[TrainOption]) -> Table:
     for col in ("#", "instance", "chips", "split", "where", "time", "cost", "energy", "CO2", "MFU", "bound"):
         t.add_column(col, justify="left" if col in ("instance", "split", "where", "bound") else "right")
     for i, o in enumerate(options, start=1):
-        rng = o.as_dict()["range"]["time_s"]
+        rng = o.ranges["time_s"]
         time_text = u.duration(o.time_s) if rng is None else f"{u.duration(o.time_s)} (≤{u.duration(rng[1])})"
         t.add_row(
             str(i),
