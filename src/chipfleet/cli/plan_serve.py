@@ -66,23 +66,103 @@ def _edges(text: str | None, what: str, default: Any) -> Any:
     return parse_token_list(text, what) if text is not None else default
 
 
+# the latency SLOs the mix meets
+SloTtftP90Opt = Annotated[
+    float,
+    typer.Option(
+        metavar="DURATION",
+        parser=duration_opt("--slo-ttft-p90", max_s=3600.0),
+        help="p90 time-to-first-token SLO with its unit: 1s, 800ms.",
+    ),
+]
+SloTpotP90Opt = Annotated[
+    float,
+    typer.Option(
+        metavar="DURATION",
+        parser=duration_opt("--slo-tpot-p90", max_s=60.0),
+        help="p90 time-per-output-token SLO with its unit: 50ms.",
+    ),
+]
+
+# the workload beyond the shared trace options
+RequestsOpt = Annotated[int | None, typer.Option(min=1, max=MAX_REQUESTS, help="Use only the first N requests.")]
+
+# what the mix may be made of: _serve_constraints()
+RegionOpt = Annotated[str | None, typer.Option(help="One region for every type (default: each type's cheapest).")]
+PrecisionsOpt = Annotated[list[Precision] | None, typer.Option(help="Weight precisions to consider (default bf16).")]
+TpListOpt = Annotated[
+    str | None, typer.Option(help="Chips per replica to consider, e.g. 1,2,8 (default: all that fit).")
+]
+StrictOpt = Annotated[
+    bool,
+    typer.Option(
+        help="Every length bucket within the SLOs at its own p90, and every request held, or fail "
+        "(default: the SLOs are fleet p90s; up to 2 % of requests served best effort, requests "
+        "no replica can hold left out and reported)."
+    ),
+]
+MaxBatchListOpt = Annotated[str, typer.Option(help="Sequences per replica to consider, e.g. 64,256.")]
+MaxBatchTokensOpt = Annotated[
+    int,
+    typer.Option(
+        metavar="TOKENS",
+        parser=tokens_opt("--max-batch-tokens"),
+        help="Token budget per batching iteration (8k = 8192).",
+    ),
+]
+MaxInstancesOpt = Annotated[int, typer.Option(min=1, max=MAX_INSTANCES, help="Most instances of one type.")]
+
+# how the mix is solved and checked
+ObjectiveOpt = Annotated[ServeObjective, typer.Option(case_sensitive=False, help="What to minimise.")]
+InputEdgesOpt = Annotated[
+    str | None, typer.Option(help="Prompt-length bucket edges in tokens, e.g. 512,2k,8k (k = 1024).")
+]
+OutputEdgesOpt = Annotated[
+    str | None, typer.Option(help="Output-length bucket edges in tokens, e.g. 128,512 (k = 1024).")
+]
+PeakWindowOpt = Annotated[
+    str,
+    typer.Option(
+        help="Size for the busy rate over windows this long, with a unit: 30s, 5min; 0: the mean rate; auto: "
+        "max(5 × the TTFT SLO, 100 requests' worth)."
+    ),
+]
+MaxRoundsOpt = Annotated[int, typer.Option(min=0, max=100, help="Re-solves after a replay that misses (0: no replay).")]
+
+# a mix per hour of a daily load curve
+PerHourOpt = Annotated[bool, typer.Option(help="Also plan a mix per hour of a daily load curve.")]
+LoadCurveOpt = Annotated[
+    str | None, typer.Option(help="With --per-hour: 24 comma-separated multipliers of the workload's rate.")
+]
+PeakToTroughOpt = Annotated[
+    float,
+    typer.Option(
+        metavar="NUMBER",
+        parser=float_opt("--peak-to-trough", 1.0, 1000.0, low_open=False),
+        help="With --per-hour and no --load-curve: peak/trough of the assumed daily sinusoid (1 to 1000).",
+    ),
+]
+StartupTimeOpt = Annotated[
+    float,
+    typer.Option(
+        metavar="DURATION",
+        parser=duration_opt("--startup-time", max_s=86400.0, allow_zero=True),
+        show_default="525s",
+        help="With --per-hour: billed warm-up of each instance started (launch, image, weights; "
+        "default 525 s, AWS's SageMaker scale-out of an 8B model); 0: free.",
+    ),
+]
+
+# the rest
+PlanSeedOpt = Annotated[
+    int, typer.Option(min=0, max=MAX_SEED, help="Seed of the synthetic workload and the router's draws.")
+]
+HourlyPlotOpt = Annotated[Path | None, typer.Option(help="With --per-hour: write the hourly cost chart (PNG).")]
+
+
 def plan_serve(
-    slo_ttft_p90: Annotated[
-        float,
-        typer.Option(
-            metavar="DURATION",
-            parser=duration_opt("--slo-ttft-p90", max_s=3600.0),
-            help="p90 time-to-first-token SLO with its unit: 1s, 800ms.",
-        ),
-    ],
-    slo_tpot_p90: Annotated[
-        float,
-        typer.Option(
-            metavar="DURATION",
-            parser=duration_opt("--slo-tpot-p90", max_s=60.0),
-            help="p90 time-per-output-token SLO with its unit: 50ms.",
-        ),
-    ],
+    slo_ttft_p90: SloTtftP90Opt,
+    slo_tpot_p90: SloTpotP90Opt,
     model: ModelOpt = None,
     model_config: ModelConfigOpt = None,
     trace: WorkloadTraceOpt = None,
@@ -91,87 +171,31 @@ def plan_serve(
     input_tokens: InputTokensDistOpt = None,
     output_tokens: OutputTokensDistOpt = None,
     duration: WorkloadDurationOpt = 1800.0,
-    requests: Annotated[
-        int | None, typer.Option(min=1, max=MAX_REQUESTS, help="Use only the first N requests.")
-    ] = None,
+    requests: RequestsOpt = None,
     rate_scale: RateScaleOpt = 1.0,
     instances: InstancesCsvOpt = None,
     clouds: CloudsCsvOpt = None,
-    region: Annotated[
-        str | None, typer.Option(help="One region for every type (default: each type's cheapest).")
-    ] = None,
+    region: RegionOpt = None,
     pricing: PricingOpt = Pricing.ON_DEMAND,
-    precision: Annotated[
-        list[Precision] | None, typer.Option(help="Weight precisions to consider (default bf16).")
-    ] = None,
-    tp: Annotated[
-        str | None, typer.Option(help="Chips per replica to consider, e.g. 1,2,8 (default: all that fit).")
-    ] = None,
-    strict: Annotated[
-        bool,
-        typer.Option(
-            help="Every length bucket within the SLOs at its own p90, and every request held, or fail "
-            "(default: the SLOs are fleet p90s; up to 2 % of requests served best effort, requests "
-            "no replica can hold left out and reported)."
-        ),
-    ] = False,
-    max_batch: Annotated[str, typer.Option(help="Sequences per replica to consider, e.g. 64,256.")] = "256",
-    max_batch_tokens: Annotated[
-        int,
-        typer.Option(
-            metavar="TOKENS",
-            parser=tokens_opt("--max-batch-tokens"),
-            help="Token budget per batching iteration (8k = 8192).",
-        ),
-    ] = 8192,
-    max_instances: Annotated[int, typer.Option(min=1, max=MAX_INSTANCES, help="Most instances of one type.")] = 512,
-    objective: Annotated[
-        ServeObjective, typer.Option(case_sensitive=False, help="What to minimise.")
-    ] = ServeObjective.COST,
-    input_edges: Annotated[
-        str | None, typer.Option(help="Prompt-length bucket edges in tokens, e.g. 512,2k,8k (k = 1024).")
-    ] = None,
-    output_edges: Annotated[
-        str | None, typer.Option(help="Output-length bucket edges in tokens, e.g. 128,512 (k = 1024).")
-    ] = None,
-    peak_window: Annotated[
-        str,
-        typer.Option(
-            help="Size for the busy rate over windows this long, with a unit: 30s, 5min; 0: the mean rate; auto: "
-            "max(5 × the TTFT SLO, 100 requests' worth)."
-        ),
-    ] = "auto",
-    max_rounds: Annotated[
-        int, typer.Option(min=0, max=100, help="Re-solves after a replay that misses (0: no replay).")
-    ] = 4,
-    per_hour: Annotated[bool, typer.Option(help="Also plan a mix per hour of a daily load curve.")] = False,
-    load_curve: Annotated[
-        str | None, typer.Option(help="With --per-hour: 24 comma-separated multipliers of the workload's rate.")
-    ] = None,
-    peak_to_trough: Annotated[
-        float,
-        typer.Option(
-            metavar="NUMBER",
-            parser=float_opt("--peak-to-trough", 1.0, 1000.0, low_open=False),
-            help="With --per-hour and no --load-curve: peak/trough of the assumed daily sinusoid (1 to 1000).",
-        ),
-    ] = 3.0,
-    startup_time: Annotated[
-        float,
-        typer.Option(
-            metavar="DURATION",
-            parser=duration_opt("--startup-time", max_s=86400.0, allow_zero=True),
-            show_default="525s",
-            help="With --per-hour: billed warm-up of each instance started (launch, image, weights; "
-            "default 525 s, AWS's SageMaker scale-out of an 8B model); 0: free.",
-        ),
-    ] = 525.0,
-    seed: Annotated[
-        int, typer.Option(min=0, max=MAX_SEED, help="Seed of the synthetic workload and the router's draws.")
-    ] = 0,
+    precision: PrecisionsOpt = None,
+    tp: TpListOpt = None,
+    strict: StrictOpt = False,
+    max_batch: MaxBatchListOpt = "256",
+    max_batch_tokens: MaxBatchTokensOpt = 8192,
+    max_instances: MaxInstancesOpt = 512,
+    objective: ObjectiveOpt = ServeObjective.COST,
+    input_edges: InputEdgesOpt = None,
+    output_edges: OutputEdgesOpt = None,
+    peak_window: PeakWindowOpt = "auto",
+    max_rounds: MaxRoundsOpt = 4,
+    per_hour: PerHourOpt = False,
+    load_curve: LoadCurveOpt = None,
+    peak_to_trough: PeakToTroughOpt = 3.0,
+    startup_time: StartupTimeOpt = 525.0,
+    seed: PlanSeedOpt = 0,
     skip_bad_rows: SkipBadRowsOpt = False,
     as_json: JsonOpt = False,
-    plot: Annotated[Path | None, typer.Option(help="With --per-hour: write the hourly cost chart (PNG).")] = None,
+    plot: HourlyPlotOpt = None,
 ) -> None:
     """The cheapest (or least-energy) mix of instances, and its routing, that serves a workload within p90 SLOs."""
     from chipfleet.plan.serve import plan as sp

@@ -99,7 +99,7 @@ def simulate_serve(
 
     from chipfleet.report.sim import serve_plots, serve_tables
     from chipfleet.sim.fleet import FleetSpec
-    from chipfleet.sim.serving.simulate import ServeOptions, simulate_serving
+    from chipfleet.sim.serving import ServeOptions, simulate_serving
 
     if plot is not None:
         check_output_dir(plot, "--plot folder")
@@ -162,8 +162,7 @@ def simulate_train(
 
     from chipfleet.report.sim import train_plots, train_tables
     from chipfleet.sim.fleet import FleetSpec, Pool
-    from chipfleet.sim.training.cluster import simulate_training
-    from chipfleet.sim.training.throughput import throughput_matrix
+    from chipfleet.sim.training import simulate_training, throughput_matrix
     from chipfleet.traces import JobTrace, load_trace
 
     if plot is not None:
@@ -196,7 +195,7 @@ simulate_app.command("mixed")(simulate_mixed_cmd)
 @simulate_app.command("sharing")
 def simulate_sharing() -> None:
     """List the policies for sharing one fleet between serving and training."""
-    from chipfleet.sim.mixed.simulate import list_sharing
+    from chipfleet.sim.mixed import list_sharing
 
     for name in list_sharing():
         output.show(name)
@@ -205,7 +204,7 @@ def simulate_sharing() -> None:
 @simulate_app.command("policies")
 def simulate_policies() -> None:
     """List the training-cluster scheduling policies."""
-    from chipfleet.sim.training.policies import list_policies
+    from chipfleet.sim.training import list_policies
 
     for name in list_policies():
         output.show(name)
@@ -214,7 +213,7 @@ def simulate_policies() -> None:
 @simulate_app.command("routers")
 def simulate_routers() -> None:
     """List the request routers."""
-    from chipfleet.sim.serving.routers import list_routers
+    from chipfleet.sim.serving import list_routers
 
     for name in list_routers():
         output.show(name)

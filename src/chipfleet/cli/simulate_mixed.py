@@ -106,7 +106,7 @@ def simulate_mixed_cmd(
 
     from chipfleet.report.sim import mixed_plots, mixed_tables
     from chipfleet.sim.fleet import FleetSpec
-    from chipfleet.sim.mixed.simulate import MixedOptions, simulate_mixed
+    from chipfleet.sim.mixed import MixedOptions, simulate_mixed
     from chipfleet.traces import JobTrace, load_trace
 
     if plot is not None:
