@@ -118,7 +118,7 @@ def _local_validation_dict(val: Any) -> dict[str, Any]:
 def _validate_local(as_json: bool, quick: bool) -> None:
     """Measure this machine, then time a small transformer on it against the model's prediction."""
     from chipfleet.report.local import validation_breakdown_table, validation_table
-    from chipfleet.validate.local.check import measure_local, validate_local
+    from chipfleet.validate.local import measure_local, validate_local
 
     meas = measure_local(quick=quick)
     val = validate_local(meas, quick=quick)
@@ -132,13 +132,13 @@ def _validate_local(as_json: bool, quick: bool) -> None:
 def _calibrate_local(out: Path | None, quick: bool, as_json: bool) -> None:
     """Measure GEMM FLOP/s, memory bandwidth and attention with PyTorch; write a local chip record."""
     from chipfleet.report.local import measurement_tables
-    from chipfleet.validate.local.check import local_overlay, measure_local, write_local_overlay
+    from chipfleet.validate.local import local_overlay, measure_local, overlay_document, write_local_overlay
 
     meas = measure_local(quick=quick)
     if out is not None:
         write_local_overlay(meas, out)
     if as_json:
-        output.emit_json(local_overlay(meas))
+        output.emit_json(overlay_document(local_overlay(meas)))
         return
     for table in measurement_tables(meas):
         output.show(table)
@@ -151,12 +151,12 @@ def claims_cmd(
     evidence: Annotated[bool, typer.Option(help="Also print the evidence tables behind each verdict.")] = False,
 ) -> None:
     """Check the vendors' headline claims (Inferentia2, Trainium2, Project Ceiba) with the catalog and model."""
-    from chipfleet.report.claims import claims_table, evidence_tables
-    from chipfleet.validate.claims.check import check_claims
+    from chipfleet.report.claims import claim_json, claims_table, evidence_tables
+    from chipfleet.validate.claims import check_claims
 
     checks = check_claims(State.catalog())
     if as_json:
-        output.emit_json([c.as_dict() for c in checks])
+        output.emit_json([claim_json(c) for c in checks])
         return
     output.show(claims_table(checks))
     if evidence:

@@ -27,31 +27,11 @@ from chipfleet.validate.local.bench import (
     LocalMeasurement,
     LocalShapes,
     default_local_model,
-    measure_local,
     time_decoder,
 )
 from chipfleet.validate.local.machine import TORCH_PRECISIONS
-from chipfleet.validate.local.overlay import (
-    INSTANCE,
-    TORCH_DEVICE_NOTE,
-    catalog_with_local,
-    local_overlay,
-    write_local_overlay,
-)
+from chipfleet.validate.local.overlay import INSTANCE, TORCH_DEVICE_NOTE, catalog_with_local
 from chipfleet.workloads.models import ModelArch
-
-# measure_local, local_overlay and write_local_overlay are re-exported for callers of this module's old layout.
-__all__ = [
-    "INSTANCE",
-    "TRAINING_APE_SANITY_BOUND",
-    "LocalValidation",
-    "PhaseComparison",
-    "local_overlay",
-    "measure_local",
-    "predict_phases",
-    "validate_local",
-    "write_local_overlay",
-]
 
 TRAINING_APE_SANITY_BOUND = 2.0  # benchmarks/local_validation.py checks it: a sanity bound, not a target
 
