@@ -70,11 +70,13 @@ class ConfigError(ChipfleetError, ValueError):
 class DoesNotFitError(ChipfleetError):
     """A configuration does not fit in memory; carries the numbers and what would fit."""
 
-    def __init__(self, message: str, *, needed_bytes: float, available_bytes: float, suggestion: str) -> None:
+    def __init__(
+        self, message: str, *, needed_bytes: float, available_bytes: float, suggestion: str, field: str | None = None
+    ) -> None:
         self.needed_bytes = needed_bytes
         self.available_bytes = available_bytes
         self.suggestion = suggestion
-        super().__init__(f"{message} Suggestion: {suggestion}")
+        super().__init__(f"{message} Suggestion: {suggestion}", field=field)
 
 
 class InfeasibleServeError(ChipfleetError):

@@ -139,8 +139,10 @@ def test_spot_estimate_grows_with_the_rate_and_is_failure_free_at_zero(cat: Cata
 def test_spot_estimate_that_never_finishes_is_a_config_error(cat: Catalog) -> None:
     spot = SpotModel(interruptions_per_month=700.0)
     assert math.isinf(spot.overhead_factor(64, SMALL.params_total * CHECKPOINT_BYTES_PER_PARAM))
-    with pytest.raises(ConfigError, match="never finish"):
+    with pytest.raises(ConfigError, match="never finish") as err:
         estimate_training(cat, SETUP, "p5.48xlarge", 64, 1e11, pricing=Pricing.SPOT, spot=spot)
+    assert err.value.field == "interruptions_per_month" and "a lower interruptions_per_month" in str(err.value)
+    assert "--" not in str(err.value)
 
 
 def test_large_spot_estimate_carries_the_capacity_caveat(cat: Catalog) -> None:

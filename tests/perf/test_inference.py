@@ -238,7 +238,7 @@ def test_405b_bf16_does_not_fit_one_8x80gb_instance() -> None:
     assert e.needed_bytes > e.available_bytes
     assert e.needed_bytes == pytest.approx(2 * LLAMA31_405B.params_total / 8, rel=0.01)
     assert "precision" in e.suggestion or "instance" in e.suggestion
-    assert "fp8" in e.suggestion
+    assert "use weight_precision=fp8" in e.suggestion and e.field == "weight_precision"
     assert "llama-3.1-405b" in str(e)
     # following the advice works
     r = estimate_inference(replace(cfg, weight_precision=Precision.FP8), H100_LIKE)
@@ -249,7 +249,7 @@ def test_explicit_tp_that_does_not_fit_names_a_fix() -> None:
     cfg = ServingConfig(model=LLAMA3_70B, batch=1, tp=1)
     with pytest.raises(DoesNotFitError) as err:
         estimate_inference(cfg, H100_LIKE)
-    assert "tp=2" in err.value.suggestion  # 141 GB / 2 = 70.5 GB ≤ 76 GB
+    assert "tp=2" in err.value.suggestion and err.value.field == "tp"  # 141 GB / 2 = 70.5 GB ≤ 76 GB
 
 
 def test_tp_in_neuroncores_maps_to_chips(inf2: Hardware) -> None:
@@ -369,6 +369,11 @@ def test_does_not_fit_advice_is_checked_to_fit(inf2: Hardware, chips: int, batch
                 tp = int(hint.split("tp=")[1])
                 assert inference_memory(model, replace(cfg, batch=n), hw, tp).fits
                 assert tp in valid_tp_degrees(model, hw)
-            elif "--precision" in hint:
-                p = Precision(hint.split("--precision ")[1].split()[0])
+                assert e.field == "batch"
+            elif "weight_precision=" in hint:
+                p = Precision(hint.split("weight_precision=")[1].split()[0])
                 assert inference_memory(model, replace(cfg, batch=1, weight_precision=p), hw, chips).fits
+                assert e.field == "weight_precision"
+            else:
+                assert hint.startswith("use an instance with more memory") and e.field is None
+            assert "--" not in str(e)  # the library names ServingConfig fields, not CLI flags

@@ -626,8 +626,11 @@ def test_fixed_fields_that_cannot_hold_are_divisibility_errors(fixed: dict[str, 
     from chipfleet.perf.training import check_fixed_fields
 
     setup = TrainingSetup(model=LLAMA3_70B, seq_len=4096, global_batch=1024)
-    with pytest.raises(ConfigError, match=words):
+    with pytest.raises(ConfigError, match=words) as err:
         check_fixed_fields(LLAMA3_70B, setup, H100_LIKE, 128, fixed)
+    assert "--" not in str(err.value)  # library messages name fields, not CLI flags
+    if "micro_batch" in fixed:
+        assert err.value.field == "global_batch" and "change global_batch, micro_batch or dp" in str(err.value)
 
 
 def test_ep_that_does_not_divide_the_experts_is_a_divisibility_error() -> None:

@@ -154,7 +154,8 @@ def estimate_training(
                     f"no split of {instances * hw.chips_per_instance} chips ({instances} × {instance}) is valid "
                     f"with {given}: tp must divide the heads and stay in one instance, tp·pp·dp·cp must equal the "
                     f"chips, dp·micro_batch must divide the global batch {setup.global_batch}; change the fixed "
-                    "fields, --instances or --global-batch"
+                    "fields, instances or global_batch",
+                    field="global_batch",
                 )
             raise _does_not_fit(
                 catalog, setup, instance, instances, float("nan"), hw.usable_memory_bytes, None, fixed=fixed
@@ -201,8 +202,9 @@ def _spot_factor(spot: SpotModel, setup: TrainingSetup, instance: str, instances
         raise ConfigError(
             f"on spot, {instances} × {instance} at {spot.interruptions_per_month:g} interruptions per "
             f"instance-month stops so often (the whole job, {instances} × that rate) that checkpoints, lost work "
-            f"and restarts take all its time: it would never finish. Use fewer instances, --pricing on-demand, or "
-            f"a lower --interruptions-per-month"
+            f"and restarts take all its time: it would never finish. Use fewer instances, on-demand pricing, or "
+            f"a lower interruptions_per_month",
+            field="interruptions_per_month",
         )
     return factor
 

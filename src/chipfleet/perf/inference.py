@@ -298,7 +298,7 @@ def resolve_tp(model: ModelArch, cfg: ServingConfig, hw: Hardware) -> tuple[int,
             return tp, None
     full = degrees[-1]  # the most chips a replica may use (1 always divides the heads)
     mem = inference_memory(model, cfg, hw, full)
-    hint = _fitting_hint(model, cfg, hw, full)
+    hint, field = _fitting_hint(model, cfg, hw, full)
     raise DoesNotFitError(
         f"{model.name} with batch {cfg.batch} × {cfg.context_tokens} tokens needs "
         f"{mem.total_bytes / 1e9:.1f} GB per chip even with tp={full} on {hw.instance}, whose chips have "
@@ -306,26 +306,26 @@ def resolve_tp(model: ModelArch, cfg: ServingConfig, hw: Hardware) -> tuple[int,
         needed_bytes=mem.total_bytes,
         available_bytes=mem.available_bytes,
         suggestion=hint,
+        field=field,
     )
 
 
-def _fitting_hint(model: ModelArch, cfg: ServingConfig, hw: Hardware, tp: int) -> str:
-    """Advice that is checked to fit: the largest batch at ``tp``, or a narrower weight precision."""
+def _fitting_hint(model: ModelArch, cfg: ServingConfig, hw: Hardware, tp: int) -> tuple[str, str | None]:
+    """Advice that is checked to fit: the largest batch at ``tp``, or a narrower weight precision; with the
+    :class:`ServingConfig` field it asks to change (None: change the instance)."""
     fits = max_batch(model, cfg, hw, tp)
     if fits and inference_memory(model, replace(cfg, batch=fits), hw, tp).fits:
-        return f"batch ≤ {fits} fits with tp={tp}"
-    return _precision_hint(model, cfg, hw, tp)
-
-
-def _precision_hint(model: ModelArch, cfg: ServingConfig, hw: Hardware, tp: int) -> str:
+        return f"batch ≤ {fits} fits with tp={tp}", "batch"
     for p in (Precision.FP8, Precision.INT8, Precision.INT4):
         if p.bytes >= cfg.weight_precision.bytes:
             continue
         narrow = replace(cfg, weight_precision=p, batch=1)
         if inference_memory(model, narrow, hw, tp).fits:
             gb = weight_bytes_per_chip(model, tp, p, hw) / 1e9
-            return f"use --precision {p.value} (weights {gb:.1f} GB per chip) or a larger instance"
-    return "use an instance with more memory per chip, or more chips per instance"
+            return f"use weight_precision={p.value} (weights {gb:.1f} GB per chip) or a larger instance", (
+                "weight_precision"
+            )
+    return "use an instance with more memory per chip, or more chips per instance", None
 
 
 def _tp_link(hw: Hardware, tp: int) -> Link:
@@ -435,7 +435,7 @@ def estimate_inference(cfg: ServingConfig, hw: Hardware, check_memory: bool = Tr
     mem = inference_memory(model, cfg, hw, tp)
     if check_memory and not mem.fits:
         larger = [t for t in valid_tp_degrees(model, hw) if t > tp and inference_memory(model, cfg, hw, t).fits]
-        hint = f"tp={larger[0]} fits" if larger else _fitting_hint(model, cfg, hw, tp)
+        hint, field = (f"tp={larger[0]} fits", "tp") if larger else _fitting_hint(model, cfg, hw, tp)
         raise DoesNotFitError(
             f"{model.name} at batch {cfg.batch} × {cfg.context_tokens} tokens needs {mem.total_bytes / 1e9:.1f} GB "
             f"per chip with tp={tp} (weights {mem.weights_bytes / 1e9:.1f}, KV {mem.kv_cache_bytes / 1e9:.1f}, "
@@ -443,6 +443,7 @@ def estimate_inference(cfg: ServingConfig, hw: Hardware, check_memory: bool = Tr
             needed_bytes=mem.total_bytes,
             available_bytes=mem.available_bytes,
             suggestion=hint,
+            field=field,
         )
     prefill = prefill_time(model, hw, tp, cfg.batch, cfg.input_tokens, cfg)
     decode = decode_step_time(model, hw, tp, cfg.batch, cfg.input_tokens + cfg.output_tokens / 2, cfg)

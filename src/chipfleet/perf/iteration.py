@@ -53,7 +53,8 @@ class IterationModel:
         if tp > 1 and not link_bw > 0:
             raise ConfigError(
                 f"{hw.instance} has no chip-to-chip bandwidth in the catalog, so tp={tp} cannot be timed; "
-                "use tp=1 or add the figure with --catalog overlay.yaml"
+                "use tp=1 or add the figure in a catalog overlay file",
+                field="tp",
             )
         lat = hw.latency_s(span_instances=False)
         # 2 all-reduces per layer: 2·(t−1)/t·S/B + 2·(t−1)·α each (chipfleet.perf.collectives)

@@ -319,7 +319,8 @@ def check_parallelism(model: ModelArch, setup: TrainingSetup, par: Parallelism, 
     if setup.global_batch % (par.micro_batch * par.dp):
         raise ConfigError(
             f"global batch {setup.global_batch} must be a multiple of micro_batch·dp = "
-            f"{par.micro_batch}·{par.dp}; change --global-batch, --micro-batch or --dp"
+            f"{par.micro_batch}·{par.dp}; change global_batch, micro_batch or dp",
+            field="global_batch",
         )
     if hw.max_instances is not None and instances > hw.max_instances:
         raise ConfigError(f"{hw.instance} is offered up to {hw.max_instances} instances per cluster, not {instances}")
@@ -581,7 +582,8 @@ def check_fixed_fields(
     if setup.global_batch % step:
         raise ConfigError(
             f"global batch {setup.global_batch} must be a multiple of micro_batch·dp = {mb or 1}·{dp or 1}; "
-            "change --global-batch, --micro-batch or --dp"
+            "change global_batch, micro_batch or dp",
+            field="global_batch",
         )
 
 

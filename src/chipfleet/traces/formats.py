@@ -37,10 +37,7 @@ FileFormat = Literal["csv", "tsv", "jsonl"]
 _SECONDS_PER: dict[str, float] = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9, "min": 60.0, "h": 3600.0}
 _REQUEST_KEYS = ("arrival", "input", "output", "time_unit", "hash_ids", "block_tokens")
 _JOB_KEYS = ("submit", "chips", "duration", "time_unit", "duration_unit")
-_FIX = (
-    "Fix or delete that row, or pass skip_bad_rows=True (CLI: --skip-bad-rows) to skip bad rows "
-    "and count them in the trace's skipped_rows."
-)
+_FIX = "Fix or delete that row, or set skip_bad_rows to skip bad rows and count them in the trace's skipped_rows."
 
 
 @dataclass(frozen=True)
@@ -427,7 +424,9 @@ class _Checker:
             first = min(self.problems)
             count = int(self.bad.sum())
             more = f" ({count} bad rows in all.)" if count > 1 else ""
-            raise ConfigError(f"{self.label}, line {self.lines[first]}: {self.problems[first]}. {_FIX}{more}")
+            raise ConfigError(
+                f"{self.label}, line {self.lines[first]}: {self.problems[first]}. {_FIX}{more}", field="skip_bad_rows"
+            )
         keep: NDArray[np.bool_] = ~self.bad
         return keep
 

@@ -122,9 +122,9 @@ def load_file(
             layouts = "; ".join(f"{k.name}: {', '.join(sorted(k.columns))}" for k in KNOWN_FORMATS)
             raise ConfigError(
                 f"{label}: columns ({', '.join(header) or 'none found'}) match no known trace layout ({layouts}). "
-                "Name the columns: on the command line --mapping arrival=ts,input=prompt,output=completion,"
-                "time_unit=s (requests) or submit=...,chips=...,duration=... (jobs); in Python "
-                'mapping={"arrival": "ts", "input": "prompt", "output": "completion", "time_unit": "s"}.'
+                "Name the columns with a mapping of field to column: arrival=ts, input=prompt, output=completion, "
+                "time_unit=s (requests) or submit=..., chips=..., duration=... (jobs).",
+                field="mapping",
             )
         column_mapping = known.mapping
     else:
