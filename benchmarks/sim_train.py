@@ -13,10 +13,8 @@ import argparse
 import time
 
 from chipfleet.catalog import default_catalog
-from chipfleet.sim.fleet import FleetSpec, Pool
-from chipfleet.sim.training.cluster import simulate_training
-from chipfleet.sim.training.policies import get_policy, list_policies
-from chipfleet.sim.training.throughput import throughput_matrix
+from chipfleet.sim.fleet import FleetSpec
+from chipfleet.sim.training import get_policy, list_policies, simulate_training, throughput_matrix
 from chipfleet.traces import load_trace
 
 FLEET = "p5.48xlarge:500,p4d.24xlarge:500,trn1.32xlarge:500,g6e.48xlarge:500"
@@ -34,22 +32,21 @@ def main() -> None:
     t0 = time.perf_counter()
     catalog = default_catalog()
     spec = FleetSpec.parse(args.fleet)
-    pool = Pool.build(catalog, spec)
-    matrix = throughput_matrix(catalog, pool.instance_types())
+    matrix = throughput_matrix(catalog, [name for name, _ in spec.entries])
     t1 = time.perf_counter()
     trace = load_trace(args.trace)
     if args.rate != 1.0:
         trace = trace.scale_rate(args.rate)
     t2 = time.perf_counter()
-    res = simulate_training(trace, pool, get_policy(args.policy), matrix, seed=args.seed)
+    res = simulate_training(trace, spec, catalog, policy=get_policy(args.policy), matrix=matrix, seed=args.seed)
     t3 = time.perf_counter()
 
     print(f"trace      {trace.name}: {len(trace):,} jobs over {trace.span_s / 86400:.1f} days (rate ×{args.rate:g})")
-    print(f"fleet      {spec.describe()} ({len(pool.nodes):,} nodes)  policy {res.policy}")
+    print(f"fleet      {spec.describe()} ({sum(n for _, n in spec.entries):,} nodes)  policy {res.policy}")
     print(f"matrix     reference {matrix.reference}, workload {matrix.workload.describe() if matrix.workload else '-'}")
     for s in matrix.speeds:
         print(f"             {s.instance:<16} ×{s.relative_speed:5.2f}  {s.tokens_per_s_per_chip or 0:8.0f} tok/s/chip")
-    print(f"wall       matrix+pool {t1 - t0:.2f} s, trace {t2 - t1:.2f} s, simulation {t3 - t2:.2f} s")
+    print(f"wall       matrix {t1 - t0:.2f} s, trace {t2 - t1:.2f} s, simulation {t3 - t2:.2f} s")
     print(f"events     {res.events:,} in {t3 - t2:.2f} s = {res.events / (t3 - t2):,.0f} events/s")
     print(
         f"jobs       {res.completed:,} completed, {res.rejected} rejected, {res.unfinished} unfinished, "

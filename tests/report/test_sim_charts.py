@@ -125,13 +125,11 @@ def test_training_tables_print_no_nan_when_there_is_no_chip_time(cat: Catalog, c
     from rich.console import Console
 
     from chipfleet.report.sim import train_tables
-    from chipfleet.sim.fleet import Pool
-    from chipfleet.sim.training.cluster import simulate_training
-    from chipfleet.sim.training.throughput import ThroughputMatrix
+    from chipfleet.sim.training import ThroughputMatrix, simulate_training
 
     trace = JobTrace(name="one", submit_s=np.zeros(1), chips=np.array([chips]), duration_s=np.array([duration]))
-    res = simulate_training(trace, Pool.build(cat, FleetSpec.parse("p5.48xlarge:1")), "fifo",
-                            ThroughputMatrix.from_relative({"p5.48xlarge": 1.0}))  # fmt: skip
+    res = simulate_training(trace, FleetSpec.parse("p5.48xlarge:1"), cat,
+                            matrix=ThroughputMatrix.from_relative({"p5.48xlarge": 1.0}))  # fmt: skip
     assert res.span_s == 0
     console = Console(width=200, record=True)
     for table in train_tables(res):

@@ -161,8 +161,8 @@ def simulate_train(
     from rich.progress import Progress
 
     from chipfleet.report.sim import train_plots, train_tables
-    from chipfleet.sim.fleet import FleetSpec, Pool
-    from chipfleet.sim.training import simulate_training, throughput_matrix
+    from chipfleet.sim.fleet import FleetSpec
+    from chipfleet.sim.training import TrainingOptions, simulate_training
     from chipfleet.traces import JobTrace, load_trace
 
     if plot is not None:
@@ -176,14 +176,12 @@ def simulate_train(
         tr = tr.scale_rate(rate_scale)
     spec = FleetSpec.parse(fleet)
     cat = State.catalog()
-    pool = Pool.build(cat, spec, pricing)
-    matrix = throughput_matrix(cat, [name for name, _ in spec.entries], reference=reference)
     span = float(tr.submit_s[-1]) if len(tr) else 0.0
     with Progress(console=Console(stderr=True), transient=True, disable=as_json) as bar:
         task = bar.add_task(f"simulating {len(tr):,} jobs", total=max(span, 1.0))
         result = simulate_training(
-            tr, pool, policy, matrix, seed=seed, progress=lambda now: bar.update(task, completed=min(now, span)),
-            require_placeable=True,
+            tr, spec, cat, policy=policy, options=TrainingOptions(require_placeable=True, reference=reference),
+            seed=seed, pricing=pricing, progress=lambda now: bar.update(task, completed=min(now, span)),
         )  # fmt: skip
     submit = np.asarray(tr.submit_s)
     output.show_simulation(result, train_tables, as_json, plot, lambda out: train_plots(result, submit, out))

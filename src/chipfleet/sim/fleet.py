@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from chipfleet.catalog import Catalog, Instance, Pricing
 from chipfleet.economics.costing import PowerModel, instance_power_w
+from chipfleet.economics.ledger import Charge, Ledger, NodeRate, node_charge
 from chipfleet.exceptions import ConfigError
 from chipfleet.perf.hardware import Hardware, hardware_for
 
@@ -51,7 +52,9 @@ class FleetSpec:
 
 @dataclass
 class Node:
-    """One instance in the pool, with the time-integrals its cost and energy come from."""
+    """One instance in the pool: its price and the region it comes from (with that region's PUE and grid
+    intensity), so cost, energy and carbon of its time are known without looking anything up again. The time
+    itself is in the pool's :class:`~chipfleet.economics.ledger.Ledger`."""
 
     id: int
     instance: Instance
@@ -59,37 +62,60 @@ class Node:
     power: PowerModel
     price_usd_per_h: float
     owner: str | None = None
-    busy_chip_s: float = 0.0  # Σ chips × seconds the chips computed or streamed memory
+    region: str | None = None  # of the price; None for a node built by hand
+    pue: float = 1.0  # the region's, or an override; 1.0 when the catalog has no record of the region
+    grid_gco2_per_kwh: float | None = None  # the region's annual average; None when unknown
 
     @property
     def chips(self) -> int:
         return self.instance.chips
 
+    @property
+    def rate(self) -> NodeRate:
+        return NodeRate(self.price_usd_per_h, self.power, self.pue, self.grid_gco2_per_kwh)
+
 
 @dataclass
 class Pool:
-    """All nodes of a fleet; allocation by owner tag; cost and energy over a simulated span."""
+    """All nodes of a fleet; allocation by owner tag; the ledger every simulator on it writes its node time to."""
 
     catalog: Catalog
     nodes: list[Node] = field(default_factory=list)
+    ledger: Ledger = field(default_factory=Ledger)
+    pue_override: float | None = None  # the PUE every node was given instead of its region's
 
     @classmethod
     def build(
-        cls, catalog: Catalog, spec: FleetSpec, pricing: Pricing = Pricing.ON_DEMAND, region: str | None = None
+        cls,
+        catalog: Catalog,
+        spec: FleetSpec,
+        pricing: Pricing = Pricing.ON_DEMAND,
+        region: str | None = None,
+        pue: float | None = None,
     ) -> Pool:
-        pool = cls(catalog)
+        """Nodes for ``spec``, each priced in ``region`` (default: the type's cheapest region for ``pricing``)
+        and carrying that region's PUE (or ``pue``, an override) and grid intensity."""
+        if pue is not None and not pue >= 1.0:
+            raise ConfigError(f"pue is facility ÷ IT energy and cannot be below 1, got {pue}", field="pue")
+        pool = cls(catalog, pue_override=pue)
         for name, count in spec.entries:
             inst = catalog.instance(name)
             price = inst.price(region, pricing)
             if price is None:
                 raise ConfigError(
                     f"no {pricing.value} price for {inst.name}{' in ' + region if region else ''}; "
-                    "pick another --pricing/--region or add a price with --catalog overlay.yaml"
+                    "pick another pricing or region, or add a price to the catalog",
+                    field="pricing",
                 )
+            place = catalog.regions.get(price.region)
+            node_pue = pue if pue is not None else (place.pue_ratio if place is not None else 1.0)
+            grid = place.grid_gco2_per_kwh if place is not None else None
             hw = hardware_for(catalog, inst)
             power = instance_power_w(catalog, inst)
             for _ in range(count):
-                pool.nodes.append(Node(len(pool.nodes), inst, hw, power, price.usd_per_h))
+                pool.nodes.append(
+                    Node(len(pool.nodes), inst, hw, power, price.usd_per_h, None, price.region, node_pue, grid)
+                )
         return pool
 
     def free(self, instance: str | None = None) -> list[Node]:
@@ -113,13 +139,13 @@ class Pool:
             seen.setdefault(n.instance.name, None)
         return list(seen)
 
-    def cost_usd(self, span_s: float) -> float:
-        """Every instance is rented for the whole span (a static fleet)."""
-        return sum(n.price_usd_per_h for n in self.nodes) * span_s / 3600.0
-
-    def energy_kwh(self, span_s: float, pue: float = 1.0) -> float:
-        """Σ nodes: chips idle the whole span plus (TDP − idle) while busy, plus the host, × PUE."""
-        return sum(n.power.energy_j(span_s, n.busy_chip_s) for n in self.nodes) * pue / 3.6e6
+    def charge(self, span_s: float, nodes: Iterable[Node] | None = None) -> Charge:
+        """Every node (or ``nodes``) rented for the whole span (a static fleet): cost, and energy and carbon
+        with the busy time the ledger holds up to ``span_s`` (idle chips at idle power)."""
+        total = Charge()
+        for n in self.nodes if nodes is None else nodes:
+            total += node_charge(n.rate, span_s, self.ledger.busy_chip_s(n.id, span_s))
+        return total
 
 
 class TypeChips:
@@ -135,25 +161,25 @@ class TypeChips:
       lowest ids first.
 
     A node is *held* (``node.owner = owner``) from the moment one of its chips is allocated until all are
-    free again; :meth:`held_node_s` integrates that time. A wholly free node may be taken by another
-    simulator sharing the pool behind these books' back: :meth:`take` notices (its owner is set), drops it
-    from the books and counts it in :attr:`stale_dropped`.
+    free again; the tenure goes into ``ledger`` under the holder ``owner``, and :meth:`held_node_s` sums it.
+    A wholly free node may be taken by another simulator sharing the pool behind these books' back:
+    :meth:`take` notices (its owner is set), drops it from the books and counts it in :attr:`stale_dropped`.
 
     Each bucket is a heap of node ids with lazy deletion (an entry is live while the node's free count is
     the bucket's), compacted when it holds many dead entries: O(log n) per allocation.
     """
 
-    def __init__(self, chips_per_node: int, nodes: Iterable[Node], owner: str) -> None:
+    def __init__(self, chips_per_node: int, nodes: Iterable[Node], owner: str, ledger: Ledger) -> None:
         if chips_per_node < 1:
             raise ConfigError(f"an instance needs at least one chip, got {chips_per_node}")
         self.chips_per_node = chips_per_node
         self.owner = owner
+        self.ledger = ledger
         self._heaps: list[list[int]] = [[] for _ in range(chips_per_node + 1)]
         self._count = [0] * (chips_per_node + 1)
         self._free: dict[int, int] = {}  # node id -> free chips, for the nodes in these books
         self._nodes: dict[int, Node] = {}
-        self._held_since: dict[int, float] = {}
-        self._held_node_s = 0.0
+        self._ever: dict[int, None] = {}  # every node that was in these books: its tenure counts
         self._largest = 0  # the most free chips on one node
         self.free_chips = 0
         self.stale_dropped = 0
@@ -210,7 +236,7 @@ class TypeChips:
 
     def held_node_s(self, now_s: float) -> float:
         """Node-seconds during which at least one chip was allocated, up to ``now_s`` (nodes held now count)."""
-        return self._held_node_s + sum(now_s - t for t in self._held_since.values())
+        return sum(self.ledger.held_s(nid, self.owner, now_s) for nid in self._ever)
 
     # --- changes ---------------------------------------------------------------------------------------
 
@@ -260,7 +286,7 @@ class TypeChips:
                 if node.owner != self.owner:
                     raise RuntimeError(f"node {node.id} is held by {node.owner}, not {self.owner}")
                 node.owner = None
-                self._held_node_s += now_s - self._held_since.pop(node.id)
+                self.ledger.release(node.id, self.owner, now_s)
 
     def add(self, node: Node) -> None:
         """A wholly free node joins the books (ignored if it is in them already)."""
@@ -271,6 +297,7 @@ class TypeChips:
             raise RuntimeError(f"node {node.id} has {node.chips} chips, these books {c}")
         self._free[node.id] = c
         self._nodes[node.id] = node
+        self._ever[node.id] = None
         self._count[c] += 1
         heapq.heappush(self._heaps[c], node.id)
         self.free_chips += c
@@ -310,7 +337,7 @@ class TypeChips:
             if node.owner is not None:
                 raise RuntimeError(f"node {node.id} is already held by {node.owner}")
             node.owner = self.owner
-            self._held_since[node.id] = now_s
+            self.ledger.hold(node.id, self.owner, now_s)
         self._move(node, before, before - chips)
 
     def _move(self, node: Node, before: int, after: int) -> None:

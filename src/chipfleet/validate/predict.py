@@ -227,6 +227,6 @@ def _replay_server(prep: Prepared, hw: Hardware) -> float:
     system = ServingSystem(sim, case.model, trace, Pool(prep.catalog, nodes), nodes, options=opts)
     system.start()
     sim.run()
-    result = system.result(max(sim.now, float(trace.arrival_s[-1])), fleet=instance.name, seed=0, pue=1.0)
+    result = system.result(max(sim.now, float(trace.arrival_s[-1])), fleet=instance.name, seed=0)
     summary = result.ttft_s if case.row.metric.startswith("ttft") else result.tpot_s
     return summary["p50"] * 1e3

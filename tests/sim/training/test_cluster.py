@@ -10,12 +10,13 @@ import numpy as np
 import pytest
 from numpy.typing import ArrayLike
 
-from chipfleet.catalog import Catalog
+from chipfleet.catalog import Catalog, Pricing
 from chipfleet.exceptions import ConfigError, UnknownNameError
 from chipfleet.sim.fleet import FleetSpec, Pool, TypeChips
 from chipfleet.sim.kernel import Simulation
-from chipfleet.sim.training.cluster import TrainingCluster, simulate_training
+from chipfleet.sim.training.cluster import TrainingCluster
 from chipfleet.sim.training.policies import get_policy
+from chipfleet.sim.training.simulate import TrainingOptions, run_cluster
 from chipfleet.sim.training.throughput import (
     ReferenceWorkload,
     ThroughputMatrix,
@@ -53,7 +54,7 @@ def test_twice_as_fast_takes_half_the_time(cat: Catalog) -> None:
     assert m.run_time_s(100.0, "p5.48xlarge") == 50.0
     for fleet, want in (("p4d.24xlarge:1", 100.0), ("p5.48xlarge:1", 50.0)):
         pool = Pool.build(cat, FleetSpec.parse(fleet))
-        res = simulate_training(jobs([0], [8], [100]), pool, "fifo", m)
+        res = run_cluster(jobs([0], [8], [100]), pool, "fifo", m)
         assert res.finish_s.tolist() == [want]
 
 
@@ -92,7 +93,7 @@ def test_matrix_misses(cat: Catalog) -> None:
         m.relative("p5.48xlarge")
     pool = Pool.build(cat, FleetSpec.parse("p5.48xlarge:1"))
     with pytest.raises(ConfigError, match=r"no speed for p5\.48xlarge"):
-        simulate_training(jobs([0], [1], [1]), pool, "fifo", m)
+        run_cluster(jobs([0], [1], [1]), pool, "fifo", m)
     assert ThroughputMatrix.from_relative({"a": 2.0, "b": 4.0}).relative("b") == 2.0
     with pytest.raises(ConfigError):
         ThroughputMatrix.from_relative({"p4d.24xlarge": 0.0})
@@ -104,20 +105,20 @@ def test_matrix_misses(cat: Catalog) -> None:
 def test_part_used_instance(cat: Catalog) -> None:
     """A 1-chip job on a 16-chip trn1 holds one chip: it is charged one chip, the other 15 are idle capacity."""
     pool = Pool.build(cat, FleetSpec.parse("trn1.32xlarge:1"))
-    res = simulate_training(jobs([0], [1], [100]), pool, "fifo", ThroughputMatrix.from_relative({"trn1.32xlarge": 1}))
+    res = run_cluster(jobs([0], [1], [100]), pool, "fifo", ThroughputMatrix.from_relative({"trn1.32xlarge": 1}))
     usage = res.types[0]
     assert res.span_s == 100
     assert usage.busy_chip_s == 100 and usage.utilization == pytest.approx(1 / 16)
     assert usage.allocated_chip_s == 100 and usage.allocated_share == pytest.approx(1 / 16)
     assert usage.held_instance_s == 100 and usage.held_share == pytest.approx(1.0)
     assert usage.held_idle_chip_s == 15 * 100
-    assert pool.nodes[0].busy_chip_s == 100
+    assert pool.ledger.busy_chip_s(pool.nodes[0].id, math.inf) == 100
     price = pool.nodes[0].price_usd_per_h
     assert res.cost_usd == pytest.approx(price / 16 * 100 / 3600)  # one chip of sixteen for 100 s
     assert res.held_idle_cost_usd == pytest.approx(price * 15 / 16 * 100 / 3600)
     assert res.unused_cost_usd == pytest.approx(0.0, abs=1e-12)
-    assert res.fleet_cost_usd == pytest.approx(pool.cost_usd(100))
-    assert res.energy_kwh == pytest.approx(pool.energy_kwh(100, usage.pue))
+    assert res.fleet_cost_usd == pytest.approx(pool.charge(100).cost_usd)
+    assert res.energy_kwh == pytest.approx(pool.charge(100).energy_kwh)
     assert "allocated chip-hours" in res.cost_note
 
 
@@ -127,40 +128,40 @@ P5 = {"p5.48xlarge": 1.0}
 
 def test_small_job_leaves_the_rest_of_its_node_to_others(cat: Catalog) -> None:
     """A 1-chip job on an 8-chip node leaves 7 chips: a 7-chip job submitted with it runs at once beside it."""
-    res = simulate_training(jobs([0, 0], [1, 7], [100, 50]), Pool.build(cat, FleetSpec.parse(ONE_P5)), "fifo",
+    res = run_cluster(jobs([0, 0], [1, 7], [100, 50]), Pool.build(cat, FleetSpec.parse(ONE_P5)), "fifo",
                             ThroughputMatrix.from_relative(P5))  # fmt: skip
     assert res.first_start_s.tolist() == [0, 0] and res.finish_s.tolist() == [100, 50]
     assert res.queueing.max == 0
     u = res.types[0]
     assert u.allocated_chip_s == pytest.approx(1 * 100 + 7 * 50)
     # The node is full then: a third 1-chip job waits for the 7-chip job's chips (t=50), not for the node.
-    res2 = simulate_training(jobs([0, 0, 0], [1, 7, 1], [100, 50, 10]), Pool.build(cat, FleetSpec.parse(ONE_P5)),
+    res2 = run_cluster(jobs([0, 0, 0], [1, 7, 1], [100, 50, 10]), Pool.build(cat, FleetSpec.parse(ONE_P5)),
                              "fifo", ThroughputMatrix.from_relative(P5))  # fmt: skip
     assert res2.first_start_s.tolist() == [0, 0, 50] and res2.finish_s.tolist() == [100, 50, 60]
 
 
 def test_single_chip_jobs_share_one_node(cat: Catalog) -> None:
     pool = Pool.build(cat, FleetSpec.parse(ONE_P5))
-    res = simulate_training(jobs([0] * 8, [1] * 8, [100] * 8), pool, "fifo", ThroughputMatrix.from_relative(P5))
+    res = run_cluster(jobs([0] * 8, [1] * 8, [100] * 8), pool, "fifo", ThroughputMatrix.from_relative(P5))
     assert res.first_start_s.tolist() == [0] * 8 and res.makespan_s == 100
     u = res.types[0]
     assert u.busy_chip_s == u.allocated_chip_s == 8 * 100 and u.utilization == pytest.approx(1.0)
     assert u.held_idle_chip_s == 0
-    assert res.cost_usd == pytest.approx(pool.cost_usd(100))  # every chip charged to some job
+    assert res.cost_usd == pytest.approx(pool.charge(100).cost_usd)  # every chip charged to some job
 
 
 def test_multi_node_job_takes_whole_nodes(cat: Catalog) -> None:
     """12 chips on 8-chip nodes hold two whole nodes (16 chips); the 4 spare chips are not lent to others."""
     pool = Pool.build(cat, FleetSpec.parse("p5.48xlarge:2"))
-    res = simulate_training(jobs([0, 0], [12, 4], [100, 10]), pool, "fifo", ThroughputMatrix.from_relative(P5))
+    res = run_cluster(jobs([0, 0], [12, 4], [100, 10]), pool, "fifo", ThroughputMatrix.from_relative(P5))
     assert res.first_start_s.tolist() == [0, 100] and res.finish_s.tolist() == [100, 110]
     u = res.types[0]
     assert u.busy_chip_s == pytest.approx(12 * 100 + 4 * 10)
     assert u.allocated_chip_s == pytest.approx(16 * 100 + 4 * 10)
     assert u.allocated_chip_s >= u.busy_chip_s
-    assert sorted(n.busy_chip_s for n in pool.nodes) == [4 * 100, 8 * 100 + 4 * 10]
+    assert sorted(pool.ledger.busy_chip_s(n.id, math.inf) for n in pool.nodes) == [4 * 100, 8 * 100 + 4 * 10]
     # The 4-chip job did not wait for the 12-chip one when a whole node was free for it.
-    res2 = simulate_training(jobs([0, 0], [12, 4], [100, 10]), Pool.build(cat, FleetSpec.parse("p5.48xlarge:3")),
+    res2 = run_cluster(jobs([0, 0], [12, 4], [100, 10]), Pool.build(cat, FleetSpec.parse("p5.48xlarge:3")),
                              "fifo", ThroughputMatrix.from_relative(P5))  # fmt: skip
     assert res2.first_start_s.tolist() == [0, 0]
 
@@ -168,17 +169,17 @@ def test_multi_node_job_takes_whole_nodes(cat: Catalog) -> None:
 def test_best_fit_keeps_whole_nodes_free(cat: Catalog) -> None:
     """A 1-chip job goes to the node with the fewest free chips that hold it, so an 8-chip job still starts."""
     pool = Pool.build(cat, FleetSpec.parse("p5.48xlarge:2"))
-    res = simulate_training(jobs([0, 1, 2], [6, 1, 8], [100, 100, 100]), pool, "fifo",
+    res = run_cluster(jobs([0, 1, 2], [6, 1, 8], [100, 100, 100]), pool, "fifo",
                             ThroughputMatrix.from_relative(P5))  # fmt: skip
     assert res.first_start_s.tolist() == [0, 1, 2]
-    assert [n.busy_chip_s for n in pool.nodes] == [6 * 100 + 1 * 100, 8 * 100]
+    assert [pool.ledger.busy_chip_s(n.id, math.inf) for n in pool.nodes] == [6 * 100 + 1 * 100, 8 * 100]
 
 
 def test_books_add_up(cat: Catalog) -> None:
     """Per type: busy ≤ allocated ≤ held × chips; the three cost parts make the fleet's bill; JSON carries them."""
     m = ThroughputMatrix.from_relative({"p5.48xlarge": 3.0, "trn1.32xlarge": 1.0})
     pool = Pool.build(cat, FleetSpec.parse(MIXED))
-    res = simulate_training(synthetic(gap_s=10.0), pool, get_policy("sjf-preemptive", restart_penalty_s=30.0), m)
+    res = run_cluster(synthetic(gap_s=10.0), pool, get_policy("sjf-preemptive", restart_penalty_s=30.0), m)
     assert res.preemptions > 0  # restarts hold chips without computing: allocated > busy
     for t in res.types:
         assert t.busy_chip_s <= t.allocated_chip_s + 1e-6
@@ -187,7 +188,7 @@ def test_books_add_up(cat: Catalog) -> None:
         assert t.held_instance_s <= t.instances * res.span_s + 1e-6
         assert t.cost_usd + t.held_idle_cost_usd + t.unused_cost_usd == pytest.approx(t.fleet_cost_usd)
     assert sum(t.allocated_chip_s for t in res.types) > sum(t.busy_chip_s for t in res.types)
-    assert res.fleet_cost_usd == pytest.approx(pool.cost_usd(res.span_s))
+    assert res.fleet_cost_usd == pytest.approx(pool.charge(res.span_s).cost_usd)
     assert res.cost_usd + res.held_idle_cost_usd + res.unused_cost_usd == pytest.approx(res.fleet_cost_usd)
     assert res.cost_usd < res.fleet_cost_usd
     d = json.loads(json.dumps(res.as_dict(), allow_nan=False))
@@ -199,7 +200,7 @@ def test_books_add_up(cat: Catalog) -> None:
 
 def test_type_chips_books(cat: Catalog) -> None:
     pool = Pool.build(cat, FleetSpec.parse("p5.48xlarge:3"))
-    books = TypeChips(8, pool.nodes, "train")
+    books = TypeChips(8, pool.nodes, "train", pool.ledger)
     assert books.whole_free == 3 and books.free_chips == 24 and books.fits(24) and not books.fits(25)
     a = books.take(3, 0.0)
     assert a == [(pool.nodes[0], 3)] and pool.nodes[0].owner == "train"
@@ -222,7 +223,7 @@ def test_type_chips_books(cat: Catalog) -> None:
 def test_utilization_over_time_integrates_to_total(cat: Catalog) -> None:
     m = ThroughputMatrix.from_relative({"p5.48xlarge": 3.0, "trn1.32xlarge": 1.0})
     pool = Pool.build(cat, FleetSpec.parse(MIXED))
-    res = simulate_training(synthetic(), pool, "gavel-max-throughput", m, window_s=500.0)
+    res = run_cluster(synthetic(), pool, "gavel-max-throughput", m, options=TrainingOptions(window_s=500.0))
     assert res.window_s == 500.0
     for t in res.types:
         u = np.array(t.utilization_over_time)
@@ -237,30 +238,37 @@ def test_utilization_over_time_integrates_to_total(cat: Catalog) -> None:
     assert res.custom_silicon_chip_share == pytest.approx(custom / busy)
     work = sum(t.work_ref_chip_s for t in res.types)
     assert res.custom_silicon_work_share == pytest.approx(res.types[1].work_ref_chip_s / work)
-    assert res.fleet_cost_usd == pytest.approx(pool.cost_usd(res.span_s))
+    assert res.fleet_cost_usd == pytest.approx(pool.charge(res.span_s).cost_usd)
     assert res.energy_kwh == pytest.approx(sum(t.energy_kwh for t in res.types))
 
 
 def test_pue(cat: Catalog) -> None:
+    """Each node carries the region its price comes from, with that region's PUE; an override replaces it."""
     pool = Pool.build(cat, FleetSpec.parse("p5.48xlarge:1"))
-    res = simulate_training(jobs([0], [8], [10]), pool, "fifo", ThroughputMatrix.from_relative({"p5.48xlarge": 1}))
+    res = run_cluster(jobs([0], [8], [10]), pool, "fifo", ThroughputMatrix.from_relative({"p5.48xlarge": 1}))
     node = pool.nodes[0]
-    region = min(p.region for p in node.instance.prices if p.usd_per_h == node.price_usd_per_h)
-    assert res.types[0].pue == cat.region(region).pue_ratio
-    assert region in res.pue_note
-    pool2 = Pool.build(cat, FleetSpec.parse("p5.48xlarge:1"))
-    res2 = simulate_training(
-        jobs([0], [8], [10]), pool2, "fifo", ThroughputMatrix.from_relative({"p5.48xlarge": 1}), pue=1.5
-    )
-    assert res2.energy_kwh == pytest.approx(pool2.energy_kwh(10, 1.5))
-    with pytest.raises(ConfigError):
-        simulate_training(jobs([0], [8], [10]), pool2, "fifo", ThroughputMatrix.from_relative({"p5.48xlarge": 1}))
+    price = node.instance.price(None, Pricing.ON_DEMAND)
+    assert price is not None and node.region == price.region and node.price_usd_per_h == price.usd_per_h
+    assert res.types[0].pue == node.pue == cat.region(price.region).pue_ratio
+    assert price.region in res.pue_note
+    assert res.co2_kg == pytest.approx(res.energy_kwh * cat.region(price.region).grid_gco2_per_kwh / 1000)
+    pool2 = Pool.build(cat, FleetSpec.parse("p5.48xlarge:1"), pue=1.5)
+    res2 = run_cluster(jobs([0], [8], [10]), pool2, "fifo", ThroughputMatrix.from_relative({"p5.48xlarge": 1}))
+    assert res2.types[0].pue == 1.5 and res2.pue_note == "PUE 1.5 given"
+    assert res2.energy_kwh == pytest.approx(res.energy_kwh / node.pue * 1.5)
+    with pytest.raises(ConfigError, match="fresh Pool"):
+        run_cluster(jobs([0], [8], [10]), pool2, "fifo", ThroughputMatrix.from_relative({"p5.48xlarge": 1}))
+    with pytest.raises(ConfigError) as err:
+        Pool.build(cat, FleetSpec.parse("p5.48xlarge:1"), pue=0.9)
+    assert err.value.field == "pue"
 
 
 def test_until_cuts_short(cat: Catalog) -> None:
     pool = Pool.build(cat, FleetSpec.parse("p5.48xlarge:1"))
     m = ThroughputMatrix.from_relative({"p5.48xlarge": 1})
-    res = simulate_training(jobs([0, 0, 50], [8, 8, 8], [10, 100, 10]), pool, "fifo", m, until=40.0)
+    res = run_cluster(
+        jobs([0, 0, 50], [8, 8, 8], [10, 100, 10]), pool, "fifo", m, options=TrainingOptions(until_s=40.0)
+    )
     assert res.span_s == 40 and res.completed == 1 and res.unfinished == 2
     assert res.types[0].busy_chip_s == pytest.approx(8 * 40)
     assert math.isnan(res.makespan_s) is False and res.makespan_s == 10
@@ -270,9 +278,9 @@ def test_shared_pool_leaves_other_owners_alone(cat: Catalog) -> None:
     pool = Pool.build(cat, FleetSpec.parse("p5.48xlarge:2"))
     pool.allocate([pool.nodes[0]], "serve:replica-0")
     m = ThroughputMatrix.from_relative({"p5.48xlarge": 1})
-    res = simulate_training(jobs([0, 0], [8, 8], [10, 10]), pool, "fifo", m)
+    res = run_cluster(jobs([0, 0], [8, 8], [10, 10]), pool, "fifo", m)
     assert res.finish_s.tolist() == [10, 20]  # one node for training
-    assert pool.nodes[0].owner == "serve:replica-0" and pool.nodes[0].busy_chip_s == 0
+    assert pool.nodes[0].owner == "serve:replica-0" and pool.ledger.busy_chip_s(pool.nodes[0].id, math.inf) == 0
 
 
 def test_nodes_taken_and_freed_by_another_simulator(cat: Catalog) -> None:
@@ -302,7 +310,7 @@ def test_nodes_taken_and_freed_by_another_simulator(cat: Catalog) -> None:
 def test_as_dict_is_json(cat: Catalog) -> None:
     pool = Pool.build(cat, FleetSpec.parse(MIXED))
     m = ThroughputMatrix.from_relative({"p5.48xlarge": 3.0, "trn1.32xlarge": 1.0})
-    res = simulate_training(synthetic(50), pool, "sjf-preemptive", m)
+    res = run_cluster(synthetic(50), pool, "sjf-preemptive", m)
     d = res.as_dict(per_job=True)
     text = json.dumps(d, allow_nan=False)
     assert json.loads(text)["jct_s"]["count"] == res.completed
@@ -318,7 +326,7 @@ def test_same_seed_same_result(cat: Catalog) -> None:
     trace = synthetic(150, gap_s=10.0)
 
     def once(seed: int, policy: str = "random") -> dict[str, object]:
-        res = simulate_training(trace, Pool.build(cat, FleetSpec.parse(MIXED)), policy, m, seed=seed)
+        res = run_cluster(trace, Pool.build(cat, FleetSpec.parse(MIXED)), policy, m, seed=seed)
         d = res.as_dict(per_job=True)
         d.pop("events")
         return d
@@ -350,7 +358,7 @@ def test_two_clusters_on_one_kernel(cat: Catalog) -> None:
 def test_a_job_larger_than_every_type_is_counted_as_unplaceable(cat: Catalog) -> None:
     """64 chips on one p5.48xlarge (8 chips) can never start: it is counted, with the sizes, not lost."""
     m = ThroughputMatrix.from_relative({"p5.48xlarge": 1.0})
-    res = simulate_training(jobs([0, 0], [64, 4], [3600, 100]), Pool.build(cat, FleetSpec.parse("p5.48xlarge:1")),
+    res = run_cluster(jobs([0, 0], [64, 4], [3600, 100]), Pool.build(cat, FleetSpec.parse("p5.48xlarge:1")),
                             "fifo", m)  # fmt: skip
     up = res.unplaceable
     assert (res.jobs, res.completed, up.jobs, res.unfinished) == (2, 1, 1, 0)
@@ -366,7 +374,7 @@ def test_a_job_larger_than_every_type_is_counted_as_unplaceable(cat: Catalog) ->
 def test_the_most_one_job_can_hold_is_one_types_total(cat: Catalog) -> None:
     """A job runs on one type: 3 × p5 (24 chips) and 3 × trn1 (48) hold a 48-chip job, not a 49-chip one."""
     m = ThroughputMatrix.from_relative({"p5.48xlarge": 2.0, "trn1.32xlarge": 1.0})
-    res = simulate_training(jobs([0, 0], [48, 49], [100, 100]), Pool.build(cat, FleetSpec.parse(MIXED)), "fifo", m)
+    res = run_cluster(jobs([0, 0], [48, 49], [100, 100]), Pool.build(cat, FleetSpec.parse(MIXED)), "fifo", m)
     up = res.unplaceable
     assert res.completed == 1 and up.jobs == 1 and np.isfinite(res.finish_s[0])
     assert (up.most_chips_per_job, up.most_chips_type) == (48, "trn1.32xlarge")
@@ -376,13 +384,19 @@ def test_the_most_one_job_can_hold_is_one_types_total(cat: Catalog) -> None:
 def test_a_trace_none_of_whose_jobs_fits_is_an_error_when_required(cat: Catalog) -> None:
     m = ThroughputMatrix.from_relative({"p5.48xlarge": 1.0})
     trace = jobs([0, 5], [64, 16], [3600, 60])
-    res = simulate_training(trace, Pool.build(cat, FleetSpec.parse("p5.48xlarge:1")), "fifo", m)
+    res = run_cluster(trace, Pool.build(cat, FleetSpec.parse("p5.48xlarge:1")), "fifo", m)
     assert res.unplaceable.every_job and res.completed == 0 and res.unplaceable.jobs == 2
     with pytest.raises(ConfigError, match=r"all 2 jobs ask for more chips .* asks for 64 chips.*p5\.48xlarge:8"):
-        simulate_training(trace, Pool.build(cat, FleetSpec.parse("p5.48xlarge:1")), "fifo", m, require_placeable=True)
+        run_cluster(
+            trace,
+            Pool.build(cat, FleetSpec.parse("p5.48xlarge:1")),
+            "fifo",
+            m,
+            options=TrainingOptions(require_placeable=True),
+        )
     # one job that fits is enough to simulate
-    ok = simulate_training(jobs([0, 5], [64, 8], [3600, 60]), Pool.build(cat, FleetSpec.parse("p5.48xlarge:1")),
-                           "fifo", m, require_placeable=True)  # fmt: skip
+    ok = run_cluster(jobs([0, 5], [64, 8], [3600, 60]), Pool.build(cat, FleetSpec.parse("p5.48xlarge:1")),
+                           "fifo", m, options=TrainingOptions(require_placeable=True))  # fmt: skip
     assert ok.completed == 1 and ok.unplaceable.jobs == 1
 
 
@@ -392,7 +406,7 @@ def test_training_tables_say_how_many_jobs_could_not_be_placed(cat: Catalog) -> 
     from chipfleet.report.sim import train_tables
 
     m = ThroughputMatrix.from_relative({"p5.48xlarge": 1.0})
-    res = simulate_training(jobs([0, 0], [64, 4], [3600, 100]), Pool.build(cat, FleetSpec.parse("p5.48xlarge:1")),
+    res = run_cluster(jobs([0, 0], [64, 4], [3600, 100]), Pool.build(cat, FleetSpec.parse("p5.48xlarge:1")),
                             "fifo", m)  # fmt: skip
     console = Console(width=120, record=True)
     for table in train_tables(res):

@@ -13,7 +13,6 @@ from numpy.typing import ArrayLike
 from chipfleet.catalog import Catalog
 from chipfleet.exceptions import UnknownNameError
 from chipfleet.sim.fleet import FleetSpec, Pool
-from chipfleet.sim.training.cluster import simulate_training
 from chipfleet.sim.training.policies import (
     ClusterView,
     Decision,
@@ -25,6 +24,7 @@ from chipfleet.sim.training.policies import (
     register_policy,
 )
 from chipfleet.sim.training.results import ClusterResult
+from chipfleet.sim.training.simulate import run_cluster
 from chipfleet.sim.training.throughput import ThroughputMatrix
 from chipfleet.traces.schema import JobTrace
 
@@ -66,7 +66,7 @@ def run(
     cat: Catalog, trace: JobTrace, fleet: str, speeds: dict[str, float], policy: Policy | str, seed: int = 0
 ) -> ClusterResult:
     pool = Pool.build(cat, FleetSpec.parse(fleet))
-    return simulate_training(trace, pool, policy, ThroughputMatrix.from_relative(speeds), seed=seed)
+    return run_cluster(trace, pool, policy, ThroughputMatrix.from_relative(speeds), seed=seed)
 
 
 # --- registry -------------------------------------------------------------------------------------------
@@ -185,7 +185,7 @@ def test_contract(cat: Catalog, name: str) -> None:
     pool = Pool.build(cat, FleetSpec.parse(fleet))
     matrix = ThroughputMatrix.from_relative({"p4d.24xlarge": 2.5, "trn1.32xlarge": 1.0})
     checked = Checked(get_policy(name), pool)
-    res = simulate_training(trace, pool, cast(Policy, checked), matrix, seed=1)
+    res = run_cluster(trace, pool, cast(Policy, checked), matrix, seed=1)
     assert checked.calls > 0
     assert res.policy == name
     assert res.rejected == 1 and math.isnan(res.finish_s[len(trace) // 2])
@@ -196,7 +196,7 @@ def test_contract(cat: Catalog, name: str) -> None:
         assert 0.0 <= t.utilization <= 1.0 and 0.0 <= t.allocated_share <= 1.0
         assert all(0.0 <= u <= 1.0 + 1e-9 for u in t.utilization_over_time)
     for n in pool.nodes:
-        assert n.busy_chip_s <= n.chips * res.span_s * (1 + 1e-12)
+        assert pool.ledger.busy_chip_s(n.id, math.inf) <= n.chips * res.span_s * (1 + 1e-12)
     # Nothing runs faster than on the fastest type; nothing starts before it is submitted.
     done = ~np.isnan(res.finish_s)
     run_s = res.finish_s[done] - res.first_start_s[done]
@@ -215,7 +215,7 @@ def test_contract_saturated(cat: Catalog, name: str) -> None:
     pool = Pool.build(cat, FleetSpec.parse("p4d.24xlarge:2,trn1.32xlarge:2"))
     matrix = ThroughputMatrix.from_relative({"p4d.24xlarge": 2.5, "trn1.32xlarge": 1.0})
     checked = Checked(get_policy(name, restart_penalty_s=5.0), pool)
-    res = simulate_training(trace, pool, cast(Policy, checked), matrix, seed=1)
+    res = run_cluster(trace, pool, cast(Policy, checked), matrix, seed=1)
     assert res.completed + res.rejected == len(trace) and res.preemptions > 0
     assert res.queueing.p90 > 0
 

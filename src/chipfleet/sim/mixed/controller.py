@@ -17,7 +17,6 @@ from chipfleet.sim.fleet import FleetSpec, Node
 from chipfleet.sim.kernel import Simulation
 from chipfleet.sim.metrics import LogHistogram
 from chipfleet.sim.mixed.sharing import SharingPolicy, SharingState
-from chipfleet.sim.mixed.sharing import list_sharing as list_sharing  # the CLI still imports it from here
 from chipfleet.sim.serving.simulate import ServingSystem
 from chipfleet.sim.training.cluster import TrainingCluster
 

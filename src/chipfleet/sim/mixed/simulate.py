@@ -31,7 +31,7 @@ from chipfleet.perf.iteration import IterationModel
 from chipfleet.sim.fleet import FleetSpec, Node, Pool
 from chipfleet.sim.kernel import Simulation
 from chipfleet.sim.mixed.controller import MixedOptions, SharingController
-from chipfleet.sim.mixed.results import MIXED_COST_NOTE, MixedResult, ShareReport
+from chipfleet.sim.mixed.results import MIXED_COST_NOTE, MixedResult, ShareReport, fleet_books
 from chipfleet.sim.mixed.sharing import SharingPolicy, TypeValue, get_sharing
 from chipfleet.sim.mixed.sharing import list_sharing as list_sharing  # the CLI still imports it from here
 from chipfleet.sim.serving.routers import Router
@@ -102,7 +102,7 @@ def simulate_mixed(
     """
     opts = options or MixedOptions()
     sopts = serve_options or ServeOptions()
-    pool = Pool.build(catalog, fleet, pricing)
+    pool = Pool.build(catalog, fleet, pricing, pue=pue)
     if matrix is None:
         matrix = trainable_matrix(catalog, pool.instance_types())
     trainable = [name for name in pool.instance_types() if name in matrix.types]
@@ -120,7 +120,7 @@ def simulate_mixed(
     sim = Simulation(seed=seed)
     serving = ServingSystem(sim, model, requests, pool, candidates, router=router, options=sopts, open_nodes=first)
     train_policy = get_policy(training_policy) if isinstance(training_policy, str) else training_policy
-    training = TrainingCluster(sim, jobs, pool, train_policy, matrix, pue=pue, instance_types=trainable)
+    training = TrainingCluster(sim, jobs, pool, train_policy, matrix, instance_types=trainable)
     if require_placeable:
         training.require_placeable()
     controller = SharingController(sim, serving, training, policy, order, opts)
@@ -132,42 +132,24 @@ def simulate_mixed(
     if not span > 0:
         raise ConfigError("nothing to simulate: give until_s > 0 or a request trace with arrivals after 0")
     sim.run(span, progress)
+    # Both results read the pool's ledger (node tenures and busy time); neither writes what the other reads.
     train = training.result(until=span, seed=seed)
-    pues = {name: training_pue(catalog, pool, name, pue) for name in pool.instance_types()}
-    serve = serving.result(span, fleet=fleet.describe(), seed=seed, pue=pues[order[0]])
-    shares = []
-    serving_cost = training_cost = training_idle = 0.0
-    usage_of = {u.instance: u for u in train.types}
-    for name in pool.instance_types():
-        nodes = [nd for nd in pool.nodes if nd.instance.name == name]
-        serve_s = sum(serving.held_node_s(nd, span) for nd in nodes) if name in servable else 0.0
-        u = usage_of.get(name)
-        train_s = u.held_instance_s if u is not None else 0.0
-        alloc_s = u.allocated_chip_s if u is not None else 0.0
-        price_per_chip_s = nodes[0].price_usd_per_h / nodes[0].chips / 3600
-        shares.append(
-            ShareReport(name, len(nodes), serve_s / 3600, train_s / 3600,
-                        max(0.0, len(nodes) * span - serve_s - train_s) / 3600,
-                        alloc_s / 3600, (u.busy_chip_s if u is not None else 0.0) / 3600)
-        )  # fmt: skip
-        serving_cost += serve_s * nodes[0].chips * price_per_chip_s
-        training_cost += alloc_s * price_per_chip_s
-        training_idle += max(0.0, train_s * nodes[0].chips - alloc_s) * price_per_chip_s
-    fleet_cost = pool.cost_usd(span)
-    energy = sum(nd.power.energy_j(span, nd.busy_chip_s) * pues[nd.instance.name] for nd in pool.nodes) / 3.6e6
+    serve = serving.result(span, fleet=fleet.describe(), seed=seed)
+    books = fleet_books(pool, train, span)
     return MixedResult(
         sharing=policy.name,
         fleet=fleet.describe(),
         span_s=span,
         serve=serve,
         train=train,
-        shares=tuple(shares),
-        serving_cost_usd=serving_cost,
-        training_cost_usd=training_cost,
-        training_idle_chip_cost_usd=training_idle,
-        idle_cost_usd=max(0.0, fleet_cost - serving_cost - training_cost - training_idle),
-        fleet_cost_usd=fleet_cost,
-        fleet_energy_kwh=energy,
+        shares=books.shares,
+        serving_cost_usd=books.serving_cost_usd,
+        training_cost_usd=books.training_cost_usd,
+        training_idle_chip_cost_usd=books.training_idle_chip_cost_usd,
+        idle_cost_usd=books.idle_cost_usd,
+        fleet_cost_usd=books.fleet.cost_usd,
+        fleet_energy_kwh=books.fleet.energy_kwh,
+        fleet_co2_kg=books.fleet.co2_kg,
         resizes=controller.resizes,
         training_evictions=controller.evictions,
         target_ttft_s=opts.target_ttft_s,
@@ -188,17 +170,6 @@ def trainable_matrix(catalog: Catalog, types: list[str]) -> ThroughputMatrix:
     if not ok:
         raise ConfigError(f"none of {', '.join(types)} can train the reference workload; add a training type")
     return throughput_matrix(catalog, ok)
-
-
-def training_pue(catalog: Catalog, pool: Pool, name: str, override: float | None) -> float:
-    """``override``, else the PUE of the region the type's price comes from, else 1.0."""
-    if override is not None:
-        return override
-    node = next(n for n in pool.nodes if n.instance.name == name)
-    for price in node.instance.prices:
-        if price.usd_per_h == node.price_usd_per_h and price.region in catalog.regions:
-            return catalog.region(price.region).pue_ratio
-    return 1.0
 
 
 def _initial_nodes(candidates: list[Node], order: list[str], opts: MixedOptions) -> list[Node]:

@@ -17,12 +17,15 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from chipfleet.catalog import Precision
+from chipfleet.economics.ledger import Ledger
 from chipfleet.exceptions import ConfigError
 from chipfleet.perf.iteration import IterationModel
 from chipfleet.sim.fleet import Node
 from chipfleet.sim.kernel import Simulation, Timer
 from chipfleet.sim.metrics import LogHistogram, WindowSeries
 from chipfleet.sim.serving.routers import FleetView
+
+HOLDER = "serve"  # the ledger holder of serving's node time
 
 
 @dataclass(frozen=True)
@@ -117,6 +120,7 @@ class Replica:
         block_tokens: int | None,
         view: FleetView,
         waiting_total: list[int],
+        ledger: Ledger,
     ) -> None:
         self.index, self.node, self.chips, self.it = index, node, chips, it
         self.kv_capacity, self.opts, self.sim = kv_capacity, opts, sim
@@ -135,7 +139,8 @@ class Replica:
         self.rejected = 0
         self.view = view  # the router's arrays: this replica keeps its own entry current
         self.waiting_total = waiting_total  # one shared counter for the fleet's queue length
-        self.busy_chip_s = 0.0  # this replica's own, apart from the node's (which training also adds to)
+        self.busy_chip_s = 0.0  # this replica's own (the ledger has it by node)
+        self.ledger = ledger
         self.draining = False  # closed to new requests: finishing what it has
         self.track_load_delay = False  # record TTFT − TTFT alone (an extra model call per request; opt-in)
         self.on_idle: Callable[[], None] | None = None
@@ -255,7 +260,7 @@ class Replica:
     # ------------------------------------------------------------------ iteration end
     def _account(self, start: float, busy_s: float) -> None:
         now = self.sim.now
-        self.node.busy_chip_s += busy_s * self.chips
+        self.ledger.add_busy(self.node.id, HOLDER, busy_s * self.chips)
         self.busy_chip_s += busy_s * self.chips
         if now > start:
             self.busy_series.add(start, now, busy_s / (now - start))

@@ -54,12 +54,13 @@ class ServeResult:
     queue_series: list[float]
     window_s: float
     cost_usd: float
-    energy_kwh: float
-    pue: float
+    energy_kwh: float  # facility energy: each node's IT energy × its region's PUE
+    pue: float  # facility ÷ IT energy over the fleet (the region's PUE when every node is in one)
     events: int
     histograms: dict[str, LogHistogram] = field(repr=False, compare=False, default_factory=dict)
     beyond_context: int = 0  # refused on arrival: prompt + output longer than the model's context window
     context_window_tokens: int = 0  # the model's context window (max_position_embeddings)
+    co2_kg: float | None = None  # of energy_kwh at each node's region's grid intensity; None when one is unknown
 
     def as_dict(self) -> dict[str, Any]:
         d = {k: v for k, v in self.__dict__.items() if k != "histograms"}

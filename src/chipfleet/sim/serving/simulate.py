@@ -60,14 +60,4 @@ def simulate_serving(
     if progress is not None:
         progress(n, n)
     span = max(sim.now, float(trace.arrival_s[-1]) if n else 0.0)
-    region_name = region or _price_region(pool, pricing)
-    pue = catalog.region(region_name).pue_ratio if region_name else 1.0
-    return system.result(span, fleet=fleet.describe(), seed=seed, pue=pue)
-
-
-def _price_region(pool: Pool, pricing: Pricing) -> str | None:
-    for node in pool.nodes:
-        price = node.instance.price(None, pricing)
-        if price is not None:
-            return price.region
-    return None
+    return system.result(span, fleet=fleet.describe(), seed=seed)

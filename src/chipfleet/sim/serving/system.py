@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 import numpy as np
 from numpy.typing import NDArray
 
+from chipfleet.economics.ledger import Charge, effective_pue, node_charge
 from chipfleet.exceptions import ConfigError, DoesNotFitError
 from chipfleet.perf.hardware import Hardware
 from chipfleet.perf.inference import ServingConfig, resolve_tp, workspace_bytes_per_chip
@@ -15,7 +16,7 @@ from chipfleet.perf.iteration import IterationModel
 from chipfleet.sim.fleet import Node, Pool
 from chipfleet.sim.kernel import Simulation
 from chipfleet.sim.metrics import LogHistogram, WindowSeries
-from chipfleet.sim.serving.replica import LatencyStats, Replica, ServeOptions, SimRequest
+from chipfleet.sim.serving.replica import HOLDER, LatencyStats, Replica, ServeOptions, SimRequest
 from chipfleet.sim.serving.results import ServeResult, TypeReport
 from chipfleet.sim.serving.routers import FleetView, Router, make_router
 from chipfleet.traces.schema import RequestTrace
@@ -101,15 +102,14 @@ class ServingSystem:
         self.waiting_total = [0]
         self.replicas = [
             Replica(i, node, tp, it, cap, self.type_opts[node.instance.name], sim,
-                    self.type_stats[node.instance.name], trace.block_tokens, self.view, self.waiting_total)
+                    self.type_stats[node.instance.name], trace.block_tokens, self.view, self.waiting_total, pool.ledger)
             for i, (node, tp, it, cap) in enumerate(slots)
         ]  # fmt: skip
         self.nodes = list(nodes)
         self._by_node: dict[int, list[Replica]] = {}
         for r in self.replicas:
             self._by_node.setdefault(r.node.id, []).append(r)
-        self._held_since: dict[int, float] = {}
-        self._held_s: dict[int, float] = {}
+        self._held: dict[int, None] = {}  # nodes serving holds now (open or draining); tenures are in the ledger
         self._draining: dict[int, Callable[[Node], None]] = {}
         self.queue = WindowSeries(opts.window_s)
         self.progress: Callable[[int, int], None] | None = None
@@ -125,14 +125,15 @@ class ServingSystem:
             del self._draining[node.id]  # still held: just route to it again
         else:
             self.pool.allocate([node], f"serve:{node.id}")
-            self._held_since[node.id] = self.sim.now
+            self._held[node.id] = None
+            self.pool.ledger.hold(node.id, HOLDER, self.sim.now)
         for r in self._by_node[node.id]:
             r.draining = False
             self.view.outstanding[r.index] = r.outstanding
 
     def drain(self, node: Node, on_free: Callable[[Node], None]) -> None:
         """Stop routing to ``node``; once its requests are done, release it and call ``on_free(node)``."""
-        if node.id not in self._held_since:
+        if node.id not in self._held:
             raise ConfigError(f"node {node.id} is not serving")
         self._draining[node.id] = on_free
         for r in self._by_node[node.id]:
@@ -147,7 +148,8 @@ class ServingSystem:
             if all(r.outstanding == 0 and not r.busy for r in reps):
                 del self._draining[node_id]
                 node = reps[0].node
-                self._held_s[node_id] = self._held_s.get(node_id, 0.0) + self.sim.now - self._held_since.pop(node_id)
+                del self._held[node_id]
+                self.pool.ledger.release(node_id, HOLDER, self.sim.now)
                 self.pool.release(f"serve:{node_id}")
                 on_free(node)
 
@@ -174,7 +176,7 @@ class ServingSystem:
     @property
     def held_nodes(self) -> list[Node]:
         """Nodes serving holds now, open or draining."""
-        return [n for n in self.nodes if n.id in self._held_since]
+        return [n for n in self.nodes if n.id in self._held]
 
     @property
     def open_nodes(self) -> list[Node]:
@@ -231,22 +233,23 @@ class ServingSystem:
     # ------------------------------------------------------------------ result
     def held_node_s(self, node: Node, span: float) -> float:
         """Seconds serving held ``node`` up to ``span``."""
-        since = self._held_since.get(node.id)
-        return self._held_s.get(node.id, 0.0) + (max(0.0, span - since) if since is not None else 0.0)
+        return self.pool.ledger.held_s(node.id, HOLDER, span)
 
-    def result(self, span: float, *, fleet: str, seed: int, pue: float) -> ServeResult:
-        """Summarise the run up to ``span`` seconds (cost and energy of the nodes while serving held them)."""
+    def result(self, span: float, *, fleet: str, seed: int) -> ServeResult:
+        """Summarise the run up to ``span`` seconds: cost, energy and carbon of the nodes while serving held
+        them, each with its own region's PUE and grid intensity (from the pool's ledger)."""
+        ledger = self.pool.ledger
         opts = self.opts
         stats = LatencyStats()
         for st in self.type_stats.values():
             stats.merge(st)
         by_type = []
         util_series: dict[str, list[float]] = {}
-        cost = joules = 0.0
+        charge = Charge()
         for name, st in self.type_stats.items():
             reps = [r for r in self.replicas if r.instance == name]
             chip_s = sum(r.chips * self.held_node_s(r.node, span) for r in reps)
-            busy = sum(r.busy_chip_s for r in reps)
+            busy = sum(ledger.busy_chip_s(node.id, span, HOLDER) for node in self.nodes if node.instance.name == name)
             by_type.append(
                 TypeReport(
                     instance=name,
@@ -267,11 +270,11 @@ class ServingSystem:
             for r in reps:
                 series[: len(r.busy_series.values)] += np.array(r.busy_series.values)
             util_series[name] = list(series / (len(reps) * opts.window_s)) if reps else []
-        for node in self.nodes:
-            held = self.held_node_s(node, span)
-            busy = sum(r.busy_chip_s for r in self._by_node[node.id])
-            cost += node.price_usd_per_h * held / 3600.0
-            joules += node.power.energy_j(held, busy)
+        times = [
+            (node.rate, self.held_node_s(node, span), ledger.busy_chip_s(node.id, span, HOLDER)) for node in self.nodes
+        ]
+        for rate, held, busy in times:
+            charge += node_charge(rate, held, busy)
         n = len(self.trace)
         return ServeResult(
             model=self.model.name,
@@ -296,9 +299,10 @@ class ServingSystem:
             utilization_series=util_series,
             queue_series=self.queue.values,
             window_s=opts.window_s,
-            cost_usd=cost,
-            energy_kwh=joules * pue / 3.6e6,
-            pue=pue,
+            cost_usd=charge.cost_usd,
+            energy_kwh=charge.energy_kwh,
+            pue=effective_pue(times),
+            co2_kg=charge.co2_kg,
             events=self.sim.events_run,
             histograms={"ttft": stats.ttft, "tpot": stats.tpot, "e2e": stats.e2e, "queue": stats.queue},
             beyond_context=self.beyond_context,

@@ -1,6 +1,6 @@
 """Job-level simulation of training clusters: scheduling policies, chip allocation, JCT, cost."""
 
-from chipfleet.sim.training.cluster import TrainingCluster, simulate_training
+from chipfleet.sim.training.cluster import TrainingCluster
 from chipfleet.sim.training.policies import (
     ClusterView,
     Decision,
@@ -11,6 +11,7 @@ from chipfleet.sim.training.policies import (
     register_policy,
 )
 from chipfleet.sim.training.results import ClusterResult, Distribution, TypeUsage, Unplaceable
+from chipfleet.sim.training.simulate import TrainingOptions, run_cluster, simulate_training
 from chipfleet.sim.training.throughput import (
     ReferenceWorkload,
     ThroughputMatrix,
@@ -28,11 +29,13 @@ __all__ = [
     "Start",
     "ThroughputMatrix",
     "TrainingCluster",
+    "TrainingOptions",
     "TypeUsage",
     "Unplaceable",
     "get_policy",
     "list_policies",
     "register_policy",
+    "run_cluster",
     "simulate_training",
     "throughput_matrix",
     "tokens_per_s_per_chip",

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
 
@@ -36,9 +36,16 @@ from chipfleet.sim.training.policies import (
     RunningJob,
     RunningOrder,
     TypeInfo,
-    get_policy,
 )
-from chipfleet.sim.training.results import COST_NOTE, ClusterResult, Distribution, TypeUsage, Unplaceable
+from chipfleet.sim.training.results import (
+    COST_NOTE,
+    ClusterResult,
+    Distribution,
+    Unplaceable,
+    fleet_totals,
+    pue_note,
+    type_usage,
+)
 from chipfleet.sim.training.throughput import CUSTOM_SILICON_VENDORS, ThroughputMatrix
 from chipfleet.traces.schema import JobTrace
 
@@ -138,7 +145,8 @@ class _View:
 class TrainingCluster:
     """The mechanism: queues, node allocation, events and accounting for one trace on one pool.
 
-    Use :func:`simulate_training`, or attach several simulators to one :class:`Simulation` (mixed mode):
+        Use :func:`~chipfleet.sim.training.simulate.simulate_training`, or attach several simulators to one
+    :class:`Simulation` (mixed mode):
     ``TrainingCluster(sim, ...).start()`` then ``sim.run(...)`` then ``.result()``.
     """
 
@@ -150,20 +158,16 @@ class TrainingCluster:
         policy: Policy,
         matrix: ThroughputMatrix,
         *,
-        pue: float | None = None,
         window_s: float | None = None,
         instance_types: Sequence[str] | None = None,
     ) -> None:
-        if pue is not None and not pue >= 1.0:
-            raise ConfigError(f"pue is facility ÷ IT energy and cannot be below 1, got {pue}")
         if window_s is not None and not window_s > 0:
-            raise ConfigError(f"window_s must be > 0, got {window_s}")
+            raise ConfigError(f"window_s must be > 0, got {window_s}", field="window_s")
         self.sim = sim
         self.trace = trace
         self.pool = pool
         self.policy = policy
         self.matrix = matrix
-        self._pue = pue
         self._window_s = window_s
         self.view: ClusterView = _View(self)
         self._policy_name = str(getattr(policy, "name", type(policy).__name__))
@@ -204,7 +208,7 @@ class TrainingCluster:
                 )
             )
             self._type_nodes.append(nodes)
-            self._books.append(TypeChips(first.chips, (n for n in nodes if n.owner is None), OWNER))
+            self._books.append(TypeChips(first.chips, (n for n in nodes if n.owner is None), OWNER, pool.ledger))
         self.types: tuple[TypeInfo, ...] = tuple(types)
         self._type_of = {info.name: info.index for info in types}
         self._node_jobs: dict[int, dict[int, None]] = {}  # node id -> jobs holding chips on it
@@ -460,6 +464,9 @@ class TrainingCluster:
         compute_s = now + penalty
         remaining = self._remaining[job]
         run = self._runs[job] = _Run(t, alloc, busy, now, compute_s, remaining, epoch)
+        # The pool's ledger counts the busy chips from compute start (any reader sees them up to its time).
+        on = [(node.id, used) for (node, _), used in zip(alloc, busy, strict=True)]
+        self.pool.ledger.open_busy((OWNER, job, epoch), OWNER, compute_s, on)
         self._running_by_type[t][job] = None
         self._index_run(t, job, run)
         self._runs_started[t] += 1
@@ -602,6 +609,7 @@ class TrainingCluster:
         t = run.type_index
         g = self._chips[job]
         self._account(job, run, now)
+        self.pool.ledger.close_busy((OWNER, job, run.epoch), now)
         self._books[t].give(run.alloc, now)
         for node in run.nodes:
             on = self._node_jobs[node.id]
@@ -616,12 +624,11 @@ class TrainingCluster:
         self._epoch[job] += 1
 
     def _account(self, job: int, run: _Run, end_s: float) -> None:
-        """Add a run's busy chip-seconds (to its nodes too) and allocated chip-seconds up to ``end_s``."""
+        """Add a run's busy and allocated chip-seconds up to ``end_s`` to this cluster's own books (the
+        pool's ledger has the busy time by node)."""
         t = run.type_index
         busy_s = max(0.0, end_s - run.compute_s)
         if busy_s > 0:
-            for (node, _), used in zip(run.alloc, run.busy, strict=True):
-                node.busy_chip_s += used * busy_s
             g = self._chips[job]
             self._busy_chip_s[t] += g * busy_s
             self._seg_type.append(t)
@@ -662,65 +669,21 @@ class TrainingCluster:
         windows = max(1, math.ceil(span / window_s)) if span > 0 else 1
         over_time = self._utilization_windows(span, window_s, windows)
 
-        pues, pue_note = self._pues()
-        catalog = self.pool.catalog
-        usages = []
-        busy_total = work_total = chips_total = alloc_total = 0.0
-        busy_custom = work_custom = 0.0
-        energy = cost = held_idle_cost = unused_cost = fleet_cost = 0.0
-        for info in self.types:
-            nodes = self._type_nodes[info.index]
-            busy = self._busy_chip_s[info.index]  # training's own: in a mixed fleet serving also adds to nodes
-            alloc = self._alloc_chip_s[info.index]
-            held = self._books[info.index].held_node_s(span)
-            held_idle = max(0.0, held * info.chips_per_instance - alloc)
-            chips = info.total_instances * info.chips_per_instance
-            avail = chips * span
-            e = Pool(catalog, nodes).energy_kwh(span, pues[info.index])
-            fleet_c = Pool(catalog, nodes).cost_usd(span)
-            per_chip_s = info.price_usd_per_chip_h / 3600.0
-            c = alloc * per_chip_s
-            idle_c = held_idle * per_chip_s
-            unused_c = max(0.0, fleet_c - c - idle_c)
-            energy += e
-            cost += c
-            held_idle_cost += idle_c
-            unused_cost += unused_c
-            fleet_cost += fleet_c
-            work = busy * info.relative_speed
-            usages.append(
-                TypeUsage(
-                    instance=info.name,
-                    instances=info.total_instances,
-                    chips=chips,
-                    custom_silicon=info.custom_silicon,
-                    relative_speed=info.relative_speed,
-                    busy_chip_s=busy,
-                    allocated_chip_s=alloc,
-                    held_instance_s=held,
-                    held_idle_chip_s=held_idle,
-                    utilization=busy / avail if avail > 0 else math.nan,
-                    allocated_share=alloc / avail if avail > 0 else math.nan,
-                    held_share=held / (info.total_instances * span) if span > 0 else math.nan,
-                    work_ref_chip_s=work,
-                    runs_started=self._runs_started[info.index],
-                    pue=pues[info.index],
-                    energy_kwh=e,
-                    cost_usd=c,
-                    held_idle_cost_usd=idle_c,
-                    unused_cost_usd=unused_c,
-                    fleet_cost_usd=fleet_c,
-                    utilization_over_time=tuple(float(v) for v in over_time[info.index]),
-                )
+        usages = [
+            type_usage(
+                info,
+                self._type_nodes[info.index],
+                self.pool.ledger,
+                span,
+                busy_chip_s=self._busy_chip_s[info.index],
+                allocated_chip_s=self._alloc_chip_s[info.index],
+                held_instance_s=self._books[info.index].held_node_s(span),
+                runs_started=self._runs_started[info.index],
+                utilization_over_time=tuple(float(v) for v in over_time[info.index]),
             )
-            busy_total += busy
-            alloc_total += alloc
-            work_total += work
-            chips_total += avail
-            if info.custom_silicon:
-                busy_custom += busy
-                work_custom += work
-
+            for info in self.types
+        ]
+        totals = fleet_totals(usages, span)
         return ClusterResult(
             trace=self.trace.name,
             policy=self._policy_name,
@@ -736,26 +699,31 @@ class TrainingCluster:
             queueing=Distribution.of(first[started] - submit[started]),
             window_s=window_s,
             types=tuple(usages),
-            utilization=busy_total / chips_total if chips_total > 0 else math.nan,
-            busy_chip_s=busy_total,
-            allocated_chip_s=alloc_total,
-            allocated_share=alloc_total / chips_total if chips_total > 0 else math.nan,
-            cost_usd=cost,
-            held_idle_cost_usd=held_idle_cost,
-            unused_cost_usd=unused_cost,
-            fleet_cost_usd=fleet_cost,
+            utilization=totals.busy_chip_s / totals.chip_s if totals.chip_s > 0 else math.nan,
+            busy_chip_s=totals.busy_chip_s,
+            allocated_chip_s=totals.allocated_chip_s,
+            allocated_share=totals.allocated_chip_s / totals.chip_s if totals.chip_s > 0 else math.nan,
+            cost_usd=totals.cost_usd,
+            held_idle_cost_usd=totals.held_idle_cost_usd,
+            unused_cost_usd=totals.unused_cost_usd,
+            fleet_cost_usd=totals.fleet_cost_usd,
             cost_note=COST_NOTE,
-            energy_kwh=energy,
-            pue_note=pue_note,
-            chip_hours=busy_total / 3600.0,
-            custom_silicon_chip_share=busy_custom / busy_total if busy_total > 0 else math.nan,
-            custom_silicon_work_share=work_custom / work_total if work_total > 0 else math.nan,
-            work_ref_chip_h=work_total / 3600.0,
+            energy_kwh=totals.energy_kwh,
+            pue_note=pue_note(self._type_nodes, self.pool.pue_override),
+            chip_hours=totals.busy_chip_s / 3600.0,
+            custom_silicon_chip_share=(
+                totals.custom_busy_chip_s / totals.busy_chip_s if totals.busy_chip_s > 0 else math.nan
+            ),
+            custom_silicon_work_share=(
+                totals.custom_work_ref_chip_s / totals.work_ref_chip_s if totals.work_ref_chip_s > 0 else math.nan
+            ),
+            work_ref_chip_h=totals.work_ref_chip_s / 3600.0,
             events=self.sim.events_run - self._start_events,
             matrix=self.matrix,
             first_start_s=first,
             finish_s=finish,
             last_type=np.array(self._last_type, dtype=np.int64),
+            co2_kg=totals.co2_kg,
         )
 
     def _utilization_windows(self, span: float, window_s: float, windows: int) -> list[NDArray[np.float64]]:
@@ -784,58 +752,3 @@ class TrainingCluster:
             with np.errstate(invalid="ignore", divide="ignore"):
                 out.append(np.where(width > 0, busy / (chips * width), 0.0))
         return out
-
-    def _pues(self) -> tuple[list[float], str]:
-        """PUE per type: the override, else the region whose price the pool's nodes carry, else 1.0."""
-        if self._pue is not None:
-            return [self._pue] * len(self.types), f"PUE {self._pue:g} given"
-        catalog = self.pool.catalog
-        pues: list[float] = []
-        notes: list[str] = []
-        for info in self.types:
-            node = self._type_nodes[info.index][0]
-            regions = sorted(p.region for p in node.instance.prices if p.usd_per_h == node.price_usd_per_h)
-            region = next((r for r in regions if r in catalog.regions), None)
-            if region is None:
-                pues.append(1.0)
-                notes.append(f"{info.name}: 1.0 (no catalog region for its price)")
-            else:
-                pue = catalog.region(region).pue_ratio
-                pues.append(pue)
-                notes.append(f"{info.name}: {pue:g} ({region})")
-        return pues, "PUE of the region each type's price comes from: " + "; ".join(notes)
-
-
-def simulate_training(
-    trace: JobTrace,
-    pool: Pool,
-    policy: Policy | str,
-    matrix: ThroughputMatrix,
-    *,
-    seed: int = 0,
-    until: float | None = None,
-    progress: Callable[[float], None] | None = None,
-    pue: float | None = None,
-    window_s: float | None = None,
-    require_placeable: bool = False,
-) -> ClusterResult:
-    """Replay ``trace`` on ``pool`` under ``policy`` (a registered name or a :class:`Policy`).
-
-    ``pool`` accumulates busy time, so give each run a fresh one (``Pool.build``). ``pue`` overrides the
-    regions' PUE; ``window_s`` is the width of the utilization-over-time windows (default: span / 100).
-    Jobs larger than any type of the fleet are refused and counted in the result's ``unplaceable``; with
-    ``require_placeable`` (the CLI's choice) a trace none of whose jobs fits is a :class:`ConfigError`
-    before anything runs.
-    """
-    if any(n.busy_chip_s > 0 for n in pool.nodes):
-        raise ConfigError(
-            "the pool already carries busy time from an earlier run; build a fresh Pool for each simulation"
-        )
-    pol = get_policy(policy) if isinstance(policy, str) else policy
-    sim = Simulation(seed=seed)
-    cluster = TrainingCluster(sim, trace, pool, pol, matrix, pue=pue, window_s=window_s)
-    if require_placeable:
-        cluster.require_placeable()
-    cluster.start()
-    sim.run(until if until is not None else math.inf, progress)
-    return cluster.result(until=until, seed=seed)
