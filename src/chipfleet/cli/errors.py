@@ -11,6 +11,8 @@ import sys
 from typing import Any
 
 from rich.console import Console
+from typer._click.core import Command  # typer vendors click
+from typer._click.exceptions import ClickException
 
 from chipfleet.exceptions import ChipfleetError, DoesNotFitError, UnknownNameError, renamed
 from chipfleet.serialize import dumps
@@ -53,13 +55,14 @@ COMMAND_FLAGS: dict[str, dict[str, str]] = {
 }
 
 
-def invoked(root: Any, args: list[str]) -> tuple[str, Any]:
+def invoked(root: Command, args: list[str]) -> tuple[str, Command]:
     """The command ``args`` run under ``root`` (a click group): its path ("plan serve") and the command itself.
 
     Read as click reads it: options of a group come before its subcommand's name (an option taking a value
     takes the next argument), and the first argument that names no subcommand ends the walk."""
     path: list[str] = []
-    cmd, rest = root, iter(args)
+    cmd: Command = root
+    rest = iter(args)
     for arg in rest:
         if arg.startswith("-"):
             param = next((p for p in cmd.params if arg in (*p.opts, *p.secondary_opts)), None)
@@ -74,7 +77,7 @@ def invoked(root: Any, args: list[str]) -> tuple[str, Any]:
     return " ".join(path), cmd
 
 
-def flags_for(path: str, command: Any) -> dict[str, str]:
+def flags_for(path: str, command: Command) -> dict[str, str]:
     """Field → option for one command, kept to the options it has: a field from an input the command does not
     offer keeps the library's name rather than name an option the user could not have given."""
     options = {opt for p in command.params for opt in (*p.opts, *p.secondary_opts)}
@@ -82,7 +85,7 @@ def flags_for(path: str, command: Any) -> dict[str, str]:
     return {field: flag for field, flag in names.items() if flag in options}
 
 
-def usage_message(e: Any) -> str:
+def usage_message(e: ClickException) -> str:
     """A click usage error as one line: what was wrong and where the help is."""
     text = " ".join(e.format_message().split()).replace("Value error, ", "")
     for said, meant in (

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -62,7 +62,7 @@ def _serve_constraints(
     )
 
 
-def _edges(text: str | None, what: str, default: Any) -> Any:
+def _edges(text: str | None, what: str, default: tuple[int, ...]) -> tuple[int, ...]:
     return parse_token_list(text, what) if text is not None else default
 
 

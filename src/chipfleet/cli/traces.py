@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import numpy as np
 import typer
@@ -12,6 +12,9 @@ from chipfleet.cli import output
 from chipfleet.cli.options import MAX_REQUESTS, JsonOpt, duration_opt, float_opt, group, in_base_units
 from chipfleet.exceptions import ConfigError
 from chipfleet.units import parse_rate
+
+if TYPE_CHECKING:
+    from chipfleet.traces import RequestTrace
 
 traces_app = group("Workload traces: the shipped public traces and synthetic generators.")
 
@@ -92,7 +95,7 @@ def column_mapping(text: str | None) -> dict[str, str] | None:
 
 def request_trace(
     trace: str, requests: int | None, rate_scale: float, skip_bad_rows: bool, mapping: str | None = None
-) -> Any:
+) -> RequestTrace:
     """A request trace by name or file, cut to its first ``requests`` and its arrivals sped up ``rate_scale``×."""
     from chipfleet.traces import RequestTrace, load_trace
 
@@ -109,7 +112,7 @@ def request_trace(
 def workload(
     trace: str | None, rate: float | None, input_tokens: str | None, output_tokens: str | None, duration: float,
     requests: int | None, rate_scale: float, skip_bad_rows: bool, mapping: str | None, seed: int,
-) -> Any:  # fmt: skip
+) -> RequestTrace:  # fmt: skip
     """A trace by name or file, or a Poisson workload at ``rate`` with the given length distributions."""
     from chipfleet.traces import poisson
 
