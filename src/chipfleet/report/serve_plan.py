@@ -7,7 +7,7 @@ from pathlib import Path
 
 from rich.table import Table
 
-from chipfleet.plan.serve.plan import Mix, ServePlan
+from chipfleet.plan.serve import Mix, ServePlan
 from chipfleet.report import units as u
 from chipfleet.report.charts import subplots, to_png
 from chipfleet.serialize import atomic_write_bytes
@@ -27,7 +27,7 @@ def mix_table(title: str, mix: Mix) -> Table:
             d.instance + ("" if d.validated else " †"),
             f"tp={d.tp} {d.precision.value} max-batch {e.max_seqs}",
             str(e.count),
-            str(e.count * d.replicas_per_instance),
+            str(e.replicas),
             f"{d.region} {d.pricing.value}",
             f"{e.cost_usd_per_h:,.2f}",
             u.percent(e.load),
