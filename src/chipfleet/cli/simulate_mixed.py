@@ -28,6 +28,63 @@ from chipfleet.cli.traces import RateScaleOpt, request_trace
 from chipfleet.exceptions import ConfigError
 from chipfleet.serialize import check_output_dir
 
+# how the fleet is shared
+ServeFleetOpt = Annotated[
+    str | None, typer.Option(help="Nodes serving starts with (partition: keeps), e.g. inf2.48xlarge:2.")
+]
+IntervalOpt = Annotated[
+    float,
+    typer.Option(
+        metavar="DURATION",
+        parser=duration_opt("--interval", max_s=86400.0),
+        show_default="60s",
+        help="Sharing controller interval with its unit, e.g. 60s, 5min.",
+    ),
+]
+TargetTtftOpt = Annotated[
+    float,
+    typer.Option(
+        "--slo-ttft-p90",
+        "--target-ttft",
+        metavar="DURATION",
+        parser=duration_opt("--slo-ttft-p90", max_s=3600.0),
+        show_default="1s",
+        help="p90 TTFT the controller scales serving to hold, e.g. 1s, 800ms.",
+    ),
+]
+MinServingNodesOpt = Annotated[int, typer.Option(min=0, max=MAX_INSTANCES, help="Serving never holds fewer nodes.")]
+
+# how long, and which part of the traces
+DurationOpt = Annotated[
+    float | None,
+    typer.Option(
+        metavar="DURATION",
+        parser=duration_opt("--duration", max_s=366 * 86400.0),
+        help="Simulated time with its unit, e.g. 6h, 90min, at most a year (default: the request trace's span).",
+    ),
+]
+HoursOpt = Annotated[
+    float | None,
+    typer.Option(
+        hidden=True,
+        metavar="NUMBER",
+        parser=float_opt("--hours", 0.0, 24 * 366.0),
+        help="Old spelling of --duration in hours.",
+    ),
+]
+JobRateScaleOpt = Annotated[
+    float,
+    typer.Option(metavar="NUMBER", parser=float_opt("--job-rate-scale"), help="Multiply the job submission rate."),
+]
+SkipJobsOpt = Annotated[
+    int,
+    typer.Option(min=0, help="Start at job N of the job trace (Philly's first 1,300 jobs trickle in over 3 weeks)."),
+]
+PlotOpt = Annotated[
+    Path | None,
+    typer.Option(help="Folder for the serving-share (p90 TTFT against its target), serving and training charts."),
+]
+
 
 def simulate_mixed_cmd(
     fleet: Annotated[str, typer.Option(help="One pool for both: inf2.48xlarge:4,p4d.24xlarge:16.")],
@@ -36,70 +93,22 @@ def simulate_mixed_cmd(
     model: ModelOpt = None,
     model_config: ModelConfigOpt = None,
     sharing: Annotated[str, typer.Option(help="partition, serving-first or cost-aware.")] = "serving-first",
-    serve_fleet: Annotated[
-        str | None, typer.Option(help="Nodes serving starts with (partition: keeps), e.g. inf2.48xlarge:2.")
-    ] = None,
+    serve_fleet: ServeFleetOpt = None,
     policy: Annotated[str, typer.Option(help="Training scheduling policy (simulate policies).")] = "fifo",
     router: Annotated[str, typer.Option(help="Request router (simulate routers).")] = "least-outstanding",
-    interval: Annotated[
-        float,
-        typer.Option(
-            metavar="DURATION",
-            parser=duration_opt("--interval", max_s=86400.0),
-            show_default="60s",
-            help="Sharing controller interval with its unit, e.g. 60s, 5min.",
-        ),
-    ] = 60.0,
-    slo_ttft_p90: Annotated[
-        float,
-        typer.Option(
-            "--slo-ttft-p90",
-            "--target-ttft",
-            metavar="DURATION",
-            parser=duration_opt("--slo-ttft-p90", max_s=3600.0),
-            show_default="1s",
-            help="p90 TTFT the controller scales serving to hold, e.g. 1s, 800ms.",
-        ),
-    ] = 1.0,
-    min_serving_nodes: Annotated[
-        int, typer.Option(min=0, max=MAX_INSTANCES, help="Serving never holds fewer nodes.")
-    ] = 1,
-    duration: Annotated[
-        float | None,
-        typer.Option(
-            metavar="DURATION",
-            parser=duration_opt("--duration", max_s=366 * 86400.0),
-            help="Simulated time with its unit, e.g. 6h, 90min, at most a year (default: the request trace's span).",
-        ),
-    ] = None,
-    hours: Annotated[
-        float | None,
-        typer.Option(
-            hidden=True,
-            metavar="NUMBER",
-            parser=float_opt("--hours", 0.0, 24 * 366.0),
-            help="Old spelling of --duration in hours.",
-        ),
-    ] = None,
+    interval: IntervalOpt = 60.0,
+    slo_ttft_p90: TargetTtftOpt = 1.0,
+    min_serving_nodes: MinServingNodesOpt = 1,
+    duration: DurationOpt = None,
+    hours: HoursOpt = None,
     rate_scale: RateScaleOpt = 1.0,
-    job_rate_scale: Annotated[
-        float,
-        typer.Option(metavar="NUMBER", parser=float_opt("--job-rate-scale"), help="Multiply the job submission rate."),
-    ] = 1.0,
-    skip_jobs: Annotated[
-        int,
-        typer.Option(
-            min=0, help="Start at job N of the job trace (Philly's first 1,300 jobs trickle in over 3 weeks)."
-        ),
-    ] = 0,
+    job_rate_scale: JobRateScaleOpt = 1.0,
+    skip_jobs: SkipJobsOpt = 0,
     seed: SeedOpt = 0,
     pricing: PricingOpt = Pricing.ON_DEMAND,
     skip_bad_rows: SkipBadRowsOpt = False,
     as_json: JsonOpt = False,
-    plot: Annotated[
-        Path | None,
-        typer.Option(help="Folder for the serving-share (p90 TTFT against its target), serving and training charts."),
-    ] = None,
+    plot: PlotOpt = None,
 ) -> None:
     """Serving and training in one fleet: a request trace and a job queue share one pool under a policy."""
     from rich.progress import Progress
