@@ -4,10 +4,7 @@ chooses, and the best fleet of a single instance type solved the same way."""
 
 from __future__ import annotations
 
-import os
-import sys
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -192,14 +189,15 @@ def solve_mix(
     k_n, n_pairs = len(deps), len(pairs)
     integrality = np.concatenate([np.ones(2 * k_n), np.zeros(n_pairs)])
     ub = np.concatenate([upper, np.ones(k_n), np.ones(n_pairs)])
-    with _native_stdout_silenced():
-        res = milp(
-            _costs(deps, pairs, rates, objective),
-            integrality=integrality,
-            bounds=(np.zeros(program.n_vars), ub),
-            constraints=program.constraint(),
-            options={"time_limit": time_limit_s, "mip_rel_gap": 1e-6},
-        )
+    # HiGHS may print notes straight to descriptor 1; a front end that needs a clean stdout guards it (the CLI's
+    # --json does): the library leaves the process's streams alone.
+    res = milp(
+        _costs(deps, pairs, rates, objective),
+        integrality=integrality,
+        bounds=(np.zeros(program.n_vars), ub),
+        constraints=program.constraint(),
+        options={"time_limit": time_limit_s, "mip_rel_gap": 1e-6},
+    )
     if res.x is None:
         return None
     counts = np.rint(res.x[:k_n]).astype(int)
@@ -313,26 +311,6 @@ class _Program:
     def constraint(self) -> LinearConstraint:
         a = coo_array((self.vals, (self.rows, self.cols)), shape=(len(self.lo), self.n_vars)).tocsr()
         return LinearConstraint(a, np.array(self.lo), np.array(self.hi))
-
-
-@contextmanager
-def _native_stdout_silenced() -> Iterator[None]:
-    """Some HiGHS builds print solver-internal notes straight to file descriptor 1 even with ``disp`` off;
-    they would corrupt ``--json`` output, so the descriptor points at the null device during a solve."""
-    sys.stdout.flush()
-    try:
-        saved = os.dup(1)
-    except OSError:  # no descriptor 1 (an embedded interpreter): nothing to protect
-        yield
-        return
-    null = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(null, 1)
-        yield
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
-        os.close(null)
 
 
 def _mix(
