@@ -49,7 +49,7 @@ def validate_cmd(
     if html_out is not None:
         vr.write_html(report, html_out)
     if as_json:
-        output.emit_json(report.as_dict())
+        output.emit_json(report)
         return
     output.show(vr.rows_table(report))
     output.show(vr.skipped_table(report))

@@ -40,7 +40,7 @@ def summary_table(report: ValidationReport) -> Table:
     t = Table(title=f"Accuracy by family ({report.mode})")
     for col in ("family", "rows", "in scope", "coverage", "median APE", "p90 APE", "in 10–90 % range", "validated"):
         t.add_column(col, justify="left" if col == "family" else "right")
-    for f in report.by_family():
+    for f in report.by_family:
         t.add_row(
             f.family,
             str(f.n),
@@ -111,7 +111,7 @@ def write_html(report: ValidationReport, path: Path) -> Path:
         f"<tr><td>{esc(f.family)}</td><td>{f.n}</td><td>{f.in_scope}</td><td>{_pct(f.coverage)}</td>"
         f"<td>{_pct(f.mdape)}</td><td>{_pct(f.p90_ape)}</td><td>{_pct(f.band_coverage)}</td>"
         f"<td>{'yes' if f.validated else 'no'}</td></tr>"
-        for f in report.by_family()
+        for f in report.by_family
     )
     rows = "".join(
         f"<tr><td>{esc(r.id)}</td><td>{esc(r.family)}</td><td>{esc(r.model)}</td><td>{esc(r.instance)}</td>"

@@ -6,13 +6,12 @@ import math
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import ClassVar
 
 import numpy as np
 
 from chipfleet.catalog import Catalog
 from chipfleet.economics.uncertainty import speed_band
-from chipfleet.serialize import NULL_REASONS_KEY, to_jsonable
 from chipfleet.validate.calibrate import Observation, calibrate, observe
 from chipfleet.validate.dataset import Measurement, MeasurementSet
 from chipfleet.validate.mapping import Skip, map_chip
@@ -21,6 +20,10 @@ from chipfleet.validate.predict import TIME_LIKE_METRICS, predict
 
 @dataclass(frozen=True)
 class RowResult:
+    """One predicted row: the published measurement, chipfleet's prediction and the error between them."""
+
+    __json_properties__: ClassVar[tuple[str, ...]] = ("ape", "in_range")
+
     id: str
     metric: str
     kind: str
@@ -50,6 +53,8 @@ class RowResult:
 
 @dataclass(frozen=True)
 class RowSkipped:
+    """A row chipfleet cannot predict, and why; ``in_scope`` rows count against coverage."""
+
     id: str
     metric: str
     reason: str
@@ -59,6 +64,10 @@ class RowSkipped:
 
 @dataclass(frozen=True)
 class FamilySummary:
+    """The errors of one efficiency family's predicted rows."""
+
+    __json_properties__: ClassVar[tuple[str, ...]] = ("coverage",)
+
     family: str
     n: int
     in_scope: int
@@ -75,6 +84,20 @@ class FamilySummary:
 
 @dataclass(frozen=True)
 class ValidationReport:
+    """Every row predicted or skipped, and the summary (its JSON: the fields, then the summary properties; a
+    median of no rows is NaN, written as null with its reason by :func:`chipfleet.serialize.dumps`)."""
+
+    __json_properties__: ClassVar[tuple[str, ...]] = (
+        "mdape",
+        "p90_ape",
+        "band_coverage",
+        "band_rows",
+        "coverage",
+        "rows_in_scope",
+        "rows_predicted",
+        "by_family",
+    )
+
     results: tuple[RowResult, ...]
     skipped: tuple[RowSkipped, ...]
     data: str
@@ -103,7 +126,18 @@ class ValidationReport:
         """Share of rows with a range whose measurement lies inside it; an honest 10-90 % band covers ≈ 80 %."""
         return _band_coverage(self.results)
 
-    def by_family(self) -> list[FamilySummary]:
+    @property
+    def band_rows(self) -> int:
+        """Rows with a 10-90 % range (the rows :attr:`band_coverage` is over)."""
+        return sum(1 for r in self.results if r.range is not None)
+
+    @property
+    def rows_predicted(self) -> int:
+        return len(self.results)
+
+    @property
+    def by_family(self) -> tuple[FamilySummary, ...]:
+        """One summary per family with predicted or in-scope skipped rows, by name."""
         groups: dict[str, list[RowResult]] = defaultdict(list)
         for r in self.results:
             groups[r.family].append(r)
@@ -123,7 +157,7 @@ class ValidationReport:
                     median_ratio=_median_ratio(rows),
                 )
             )
-        return out
+        return tuple(out)
 
     def _skipped_families(self) -> dict[str, int]:
         counts: dict[str, int] = defaultdict(int)
@@ -131,67 +165,6 @@ class ValidationReport:
             if s.in_scope and s.family:
                 counts[s.family] += 1
         return counts
-
-    def as_dict(self) -> dict[str, Any]:
-        """Strict-JSON-ready data: a value that is not a finite number (the median of no rows) is null, and
-        ``null_reasons`` maps its path to why."""
-        rows: list[dict[str, Any]] = [
-            {
-                "id": r.id,
-                "metric": r.metric,
-                "measured": r.measured,
-                "predicted": r.predicted,
-                "range": list(r.range) if r.range is not None else None,
-                "in_range": r.in_range,
-                "ape": r.ape,
-                "family": r.family,
-                "chip": r.chip,
-                "model": r.model,
-                "instance": r.instance,
-                **({"copies": r.copies} if r.copies is not None else {}),
-                "assumptions": list(r.assumptions),
-            }
-            for r in self.results
-        ]
-        rows += [{"id": s.id, "metric": s.metric, "skipped": s.reason, "in_scope": s.in_scope} for s in self.skipped]
-        reasons: dict[str, str] = {}
-        out = to_jsonable({"rows": rows, "summary": self._summary_dict()}, reasons=reasons)
-        if reasons:
-            out[NULL_REASONS_KEY] = {
-                path: "no predicted row (with a range, for band_coverage) to summarise: undefined"
-                if path.startswith("$.summary.")
-                else why
-                for path, why in reasons.items()
-            }
-        result: dict[str, Any] = out
-        return result
-
-    def _summary_dict(self) -> dict[str, Any]:
-        return {
-            "mode": self.mode,
-            "data": self.data,
-            "data_sha256": self.data_sha256,
-            "mdape": self.mdape,
-            "p90_ape": self.p90_ape,
-            "band_coverage": self.band_coverage,
-            "band_rows": sum(1 for r in self.results if r.range is not None),
-            "coverage": self.coverage,
-            "rows_in_scope": self.rows_in_scope,
-            "rows_predicted": len(self.results),
-            "by_family": {
-                f.family: {
-                    "mdape": f.mdape,
-                    "p90_ape": f.p90_ape,
-                    "n": f.n,
-                    "in_scope": f.in_scope,
-                    "coverage": f.coverage,
-                    "band_coverage": f.band_coverage,
-                    "median_ratio": f.median_ratio,
-                    "validated": f.validated,
-                }
-                for f in self.by_family()
-            },
-        }
 
 
 def _family_of(row: Measurement, catalog: Catalog) -> str | None:
