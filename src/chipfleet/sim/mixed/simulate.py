@@ -39,10 +39,8 @@ from chipfleet.sim.serving.simulate import ServeOptions, ServingSystem, replica_
 from chipfleet.sim.training.cluster import TrainingCluster
 from chipfleet.sim.training.policies import Policy, get_policy
 from chipfleet.sim.training.throughput import (
-    ReferenceWorkload,
     ThroughputMatrix,
-    throughput_matrix,
-    tokens_per_s_per_chip,
+    trainable_matrix,
 )
 from chipfleet.traces.schema import JobTrace, RequestTrace
 from chipfleet.workloads import ModelArch
@@ -156,20 +154,6 @@ def simulate_mixed(
         serving_nodes_over_time=tuple(controller.node_series),
         ttft_p90_over_time=tuple(controller.ttft_series),
     )
-
-
-def trainable_matrix(catalog: Catalog, types: list[str]) -> ThroughputMatrix:
-    """The throughput matrix over the types that can train the reference workload at all."""
-    ok = []
-    for name in types:
-        try:
-            tokens_per_s_per_chip(catalog, name, ReferenceWorkload())
-        except ConfigError:
-            continue
-        ok.append(name)
-    if not ok:
-        raise ConfigError(f"none of {', '.join(types)} can train the reference workload; add a training type")
-    return throughput_matrix(catalog, ok)
 
 
 def _initial_nodes(candidates: list[Node], order: list[str], opts: MixedOptions) -> list[Node]:

@@ -17,6 +17,7 @@ from chipfleet.sim.training.throughput import (
     ThroughputMatrix,
     throughput_matrix,
     tokens_per_s_per_chip,
+    trainable_matrix,
 )
 
 __all__ = [
@@ -39,4 +40,5 @@ __all__ = [
     "simulate_training",
     "throughput_matrix",
     "tokens_per_s_per_chip",
+    "trainable_matrix",
 ]

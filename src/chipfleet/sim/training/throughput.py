@@ -30,7 +30,6 @@ workload:
 from __future__ import annotations
 
 import math
-import weakref
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -149,14 +148,6 @@ class ThroughputMatrix:
         }
 
 
-# Memo of throughput_matrix: (id(catalog), types, workload, reference) -> (weak ref to catalog, matrix).
-# The matrix is a pure function of immutable inputs, so the memo changes no result; the weak reference
-# guards against a recycled id.
-_MEMO: dict[tuple[int, tuple[str, ...], ReferenceWorkload, str | None], tuple[weakref.ref[Catalog], ThroughputMatrix]]
-_MEMO = {}
-_MEMO_MAX = 64
-
-
 def tokens_per_s_per_chip(catalog: Catalog, instance: str, workload: ReferenceWorkload) -> tuple[float, int, str]:
     """(tokens/s per chip, instances modelled, split) of ``workload`` on the fewest instances that hold it."""
     model = get_model(workload.model)
@@ -190,7 +181,8 @@ def throughput_matrix(
     """The speed of each instance type in ``types`` relative to ``reference`` (module docstring).
 
     ``reference`` defaults to the slowest accelerator type among ``types`` (all types when none is an
-    accelerator). Results are memoised per (catalog, types, workload, reference).
+    accelerator). It is a pure function and keeps no cache: a caller that needs the same matrix many times
+    (a sweep, a benchmark) computes it once and passes it on (``simulate_training(..., matrix=...)``).
     """
     wl = workload if workload is not None else ReferenceWorkload()
     names = tuple(dict.fromkeys(catalog.instance(t).name for t in types))
@@ -198,12 +190,37 @@ def throughput_matrix(
         raise ConfigError("a throughput matrix needs at least one instance type")
     if reference is not None:
         reference = catalog.instance(reference).name
-    key = (id(catalog), names, wl, reference)
-    hit = _MEMO.get(key)
-    if hit is not None and hit[0]() is catalog:
-        return hit[1]
     ref_names = names if reference is None else (*names, reference)
     modelled = {name: tokens_per_s_per_chip(catalog, name, wl) for name in dict.fromkeys(ref_names)}
+    return _relative(catalog, names, modelled, wl, reference)
+
+
+def trainable_matrix(
+    catalog: Catalog, types: Iterable[str], *, workload: ReferenceWorkload | None = None
+) -> ThroughputMatrix:
+    """The throughput matrix over those of ``types`` that can train the reference workload at all (in a mixed
+    fleet the others, e.g. Inferentia, only serve); each type is modelled once."""
+    wl = workload if workload is not None else ReferenceWorkload()
+    names = tuple(dict.fromkeys(catalog.instance(t).name for t in types))
+    modelled = {}
+    for name in names:
+        try:
+            modelled[name] = tokens_per_s_per_chip(catalog, name, wl)
+        except ConfigError:
+            continue
+    if not modelled:
+        raise ConfigError(f"none of {', '.join(names)} can train the reference workload; add a training type")
+    return _relative(catalog, tuple(modelled), modelled, wl, None)
+
+
+def _relative(
+    catalog: Catalog,
+    names: tuple[str, ...],
+    modelled: Mapping[str, tuple[float, int, str]],
+    wl: ReferenceWorkload,
+    reference: str | None,
+) -> ThroughputMatrix:
+    """``r_X = speed_X / speed_R`` from modelled (tokens/s per chip, instances, split) per type."""
     if reference is None:
         accel = [n for n in names if catalog.chip_of(n).kind == "accelerator"] or list(names)
         reference = min(accel, key=lambda n: (modelled[n][0], n))
@@ -218,8 +235,4 @@ def throughput_matrix(
         )
         for name in names
     )
-    matrix = ThroughputMatrix(reference, speeds, wl)
-    if len(_MEMO) >= _MEMO_MAX:
-        _MEMO.pop(next(iter(_MEMO)))
-    _MEMO[key] = (weakref.ref(catalog), matrix)
-    return matrix
+    return ThroughputMatrix(reference, speeds, wl)
