@@ -15,7 +15,7 @@ from numpy.typing import NDArray
 from chipfleet.catalog import Catalog, Instance, Precision, Pricing
 from chipfleet.economics.costing import instance_power_w
 from chipfleet.exceptions import ConfigError, DoesNotFitError, InfeasibleServeError
-from chipfleet.perf.batching import ReplicaLimits, capacity_within_slo, kv_safe_max_seqs, operating_curve
+from chipfleet.perf.batching import Capacity, ReplicaLimits, capacity_within_slo, kv_safe_max_seqs, operating_curve
 from chipfleet.perf.hardware import hardware_for
 from chipfleet.perf.inference import valid_tp_degrees
 from chipfleet.perf.iteration import IterationModel
@@ -157,10 +157,6 @@ def deployments(
     out = []
     for inst in _allowed(catalog, constraints, rejected):
         hw = hardware_for(catalog, inst)
-        price = inst.price(constraints.region, constraints.pricing)
-        assert price is not None  # _allowed checked
-        region = catalog.region(price.region)
-        power = instance_power_w(catalog, inst)
         degrees = [t for t in valid_tp_degrees(model, hw) if not constraints.tp or t in constraints.tp]
         if not degrees:
             rejected[TP_MISMATCH] += 1
@@ -174,46 +170,62 @@ def deployments(
                     except (DoesNotFitError, ConfigError):
                         rejected["model does not fit at that tp"] += 1
                         continue
-                    it = IterationModel(model, hw, tp, prec)
-                    safe = kv_safe_max_seqs(seqs, kv, loads)
-                    limits = ReplicaLimits(constraints.max_batch_tokens, safe, kv)
-                    curve = operating_curve(it, limits, loads, quantile)
+                    limits = ReplicaLimits(constraints.max_batch_tokens, kv_safe_max_seqs(seqs, kv, loads), kv)
+                    curve = operating_curve(IterationModel(model, hw, tp, prec), limits, loads, quantile)
                     cap = capacity_within_slo(curve, slo.ttft_p90_s, slo.tpot_p90_s)
-                    anyhow = capacity_within_slo(curve, math.inf, math.inf)
-                    # Every request of a bucket must fit the cache of a replica it is sent to (the runtime
-                    # rejects one that cannot).
-                    too_long = np.array([b.context_max > kv for b in buckets])
                     if not np.any(cap.rate_per_s > 0):
                         rejected["meets the SLOs for no bucket"] += 1
-                    out.append(
-                        Deployment(
-                            instance=inst.name,
-                            cloud=inst.cloud.value,
-                            chip=inst.chip,
-                            tp=tp,
-                            precision=prec,
-                            max_seqs=seqs,
-                            replicas_per_instance=hw.chips_per_instance // tp,
-                            kv_capacity_tokens=kv,
-                            region=region.name,
-                            pricing=price.pricing,
-                            price_usd_per_h=price.usd_per_h,
-                            pue=region.pue_ratio,
-                            grid_gco2_per_kwh=region.grid_gco2_per_kwh,
-                            static_power_w=power.power_w(0.0),
-                            busy_power_w_per_chip=power.chip_tdp_w - power.chip_idle_w,
-                            validated=hw.validated,
-                            capacity_per_replica=_floats(np.where(too_long, 0.0, cap.rate_per_s)),
-                            busy_fraction=_floats(cap.busy_fraction),
-                            ttft_p90_s=_floats(cap.ttft_p90_s),
-                            tpot_p90_s=_floats(cap.tpot_p90_s),
-                            best_ttft_p90_s=_floats(cap.best_ttft_p90_s),
-                            best_tpot_p90_s=_floats(cap.best_tpot_p90_s),
-                            best_effort_capacity=_floats(np.where(too_long, 0.0, anyhow.rate_per_s)),
-                            best_effort_busy_fraction=_floats(anyhow.busy_fraction),
-                        )
-                    )
+                    anyhow = capacity_within_slo(curve, math.inf, math.inf)
+                    out.append(_deployment(catalog, inst, constraints, (tp, prec, seqs), kv, buckets, cap, anyhow))
     return out
+
+
+def _deployment(
+    catalog: Catalog,
+    inst: Instance,
+    constraints: ServeConstraints,
+    config: tuple[int, Precision, int],
+    kv: int,
+    buckets: Sequence[Bucket],
+    cap: Capacity,
+    anyhow: Capacity,
+) -> Deployment:
+    """One configuration of ``inst`` (``config``: tp, precision, max batch; ``kv`` tokens of cache per replica)
+    with its price, power and capacities within the SLOs (``cap``) and best effort (``anyhow``)."""
+    tp, precision, max_seqs = config
+    hw = hardware_for(catalog, inst)
+    price = inst.price(constraints.region, constraints.pricing)
+    assert price is not None  # _allowed checked
+    region = catalog.region(price.region)
+    power = instance_power_w(catalog, inst)
+    # Every request of a bucket must fit the cache of a replica it is sent to (the runtime rejects one that cannot).
+    too_long = np.array([b.context_max > kv for b in buckets])
+    return Deployment(
+        instance=inst.name,
+        cloud=inst.cloud.value,
+        chip=inst.chip,
+        tp=tp,
+        precision=precision,
+        max_seqs=max_seqs,
+        replicas_per_instance=hw.chips_per_instance // tp,
+        kv_capacity_tokens=kv,
+        region=region.name,
+        pricing=price.pricing,
+        price_usd_per_h=price.usd_per_h,
+        pue=region.pue_ratio,
+        grid_gco2_per_kwh=region.grid_gco2_per_kwh,
+        static_power_w=power.power_w(0.0),
+        busy_power_w_per_chip=power.chip_tdp_w - power.chip_idle_w,
+        validated=hw.validated,
+        capacity_per_replica=_floats(np.where(too_long, 0.0, cap.rate_per_s)),
+        busy_fraction=_floats(cap.busy_fraction),
+        ttft_p90_s=_floats(cap.ttft_p90_s),
+        tpot_p90_s=_floats(cap.tpot_p90_s),
+        best_ttft_p90_s=_floats(cap.best_ttft_p90_s),
+        best_tpot_p90_s=_floats(cap.best_tpot_p90_s),
+        best_effort_capacity=_floats(np.where(too_long, 0.0, anyhow.rate_per_s)),
+        best_effort_busy_fraction=_floats(anyhow.busy_fraction),
+    )
 
 
 def _floats(a: NDArray[np.float64]) -> tuple[float, ...]:

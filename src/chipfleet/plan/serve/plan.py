@@ -282,21 +282,8 @@ def serve(
     quantile = planning_quantile(tail)
     say = _sayer(progress)
     t0 = time.perf_counter()
-    within, n_beyond = _leave_out_beyond_context(model, trace, strict, say)
-    say(f"bucketing {len(within):,} requests by prompt and output length")
-    buckets = bucketize(within, input_edges, output_edges)
-    rejected: Counter[str] = Counter()
-    say(f"capacities of every allowed configuration for {len(buckets)} buckets")
-    deps = deployments(model, buckets, slo, cat, c, rejected, quantile)
-    if not deps:
-        raise InfeasibleServeError(no_deployment_reason(model, cat, c, rejected), [])
-    planned, n_kv = _leave_out_beyond_kv(within, deps, strict)
-    excluded = _excluded(model, trace, n_beyond, n_kv, deps)
-    if n_kv:
-        say(f"left out {n_kv:,} requests no replica can hold; bucketing the other {len(planned):,}")
-        buckets = bucketize(planned, input_edges, output_edges)
-        rejected = Counter()
-        deps = deployments(model, buckets, slo, cat, c, rejected, quantile)
+    work = _capacities(model, trace, slo, cat, c, quantile, (input_edges, output_edges), strict, say)
+    planned, buckets, deps = work.trace, work.buckets, work.deps
     window = default_peak_window_s(planned, slo) if peak_window_s is None else peak_window_s
     design = peak_factor(planned, window)
     check_every_bucket_served(deps, buckets, slo, tail)
@@ -338,9 +325,9 @@ def serve(
         hourly=hourly,
         solve_s=solve_s,
         replay_s=replay_s,
-        rejected=dict(rejected),
+        rejected=dict(work.rejected),
         assumptions=SERVE_PLAN_ASSUMPTIONS,
-        excluded=excluded,
+        excluded=work.excluded,
         strict=strict,
         tail_share=tail,
         planning_quantile=quantile,
@@ -364,6 +351,49 @@ def _sayer(progress: Callable[[str], None] | None) -> Callable[[str], None]:
             progress(message)
 
     return say
+
+
+@dataclass(frozen=True)
+class _Capacities:
+    """The requests planned (those no server or replica refuses), their buckets, and every allowed
+    configuration's capacities for them."""
+
+    trace: RequestTrace
+    buckets: tuple[Bucket, ...]
+    deps: list[Deployment]
+    rejected: Counter[str]  # configurations set aside, by reason
+    excluded: Excluded | None  # what was left out of the workload, and why
+
+
+def _capacities(
+    model: ModelArch,
+    trace: RequestTrace,
+    slo: ServeSLO,
+    catalog: Catalog,
+    c: ServeConstraints,
+    quantile: float,
+    edges: tuple[Sequence[int], Sequence[int]],
+    strict: bool,
+    say: Callable[[str], None],
+) -> _Capacities:
+    """Buckets and configurations for ``trace`` less the requests beyond the model's context window and, unless
+    ``strict``, beyond every allowed replica's KV cache (bucketed again without them)."""
+    within, n_beyond = _leave_out_beyond_context(model, trace, strict, say)
+    say(f"bucketing {len(within):,} requests by prompt and output length")
+    buckets = bucketize(within, *edges)
+    rejected: Counter[str] = Counter()
+    say(f"capacities of every allowed configuration for {len(buckets)} buckets")
+    deps = deployments(model, buckets, slo, catalog, c, rejected, quantile)
+    if not deps:
+        raise InfeasibleServeError(no_deployment_reason(model, catalog, c, rejected), [])
+    planned, n_kv = _leave_out_beyond_kv(within, deps, strict)
+    excluded = _excluded(model, trace, n_beyond, n_kv, deps)
+    if n_kv:
+        say(f"left out {n_kv:,} requests no replica can hold; bucketing the other {len(planned):,}")
+        buckets = bucketize(planned, *edges)
+        rejected = Counter()
+        deps = deployments(model, buckets, slo, catalog, c, rejected, quantile)
+    return _Capacities(planned, buckets, deps, rejected, excluded)
 
 
 def _leave_out_beyond_context(
