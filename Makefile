@@ -35,9 +35,11 @@ lint: $(TEST_STAMP)
 typecheck: $(TEST_STAMP)
 	$(BIN)/mypy
 
-# Everything, the slow tests too (a bare `pytest`, the developer loop, leaves them out).
+# Everything, the slow tests too (a bare `pytest`, the developer loop, leaves them out), spread over every core;
+# then the tests that time real PyTorch kernels on this machine, alone, so no other test disturbs their timings.
 test: lint typecheck
-	$(BIN)/pytest -m "slow or not slow"
+	$(BIN)/pytest -m "(slow or not slow) and not torch" -n auto
+	$(BIN)/pytest -m torch
 
 # The documentation site, built into site/; --strict turns a broken link or a page missing from the nav into an error.
 docs: $(DOCS_STAMP)
