@@ -91,30 +91,6 @@ def calibrate_cmd(
         output.show(f"overlay: {out} (use it with --catalog {out})")
 
 
-def _local_validation_dict(val: Any) -> dict[str, Any]:
-    return {
-        "device": val.device,
-        "device_name": val.device_name,
-        "chip": val.chip,
-        "model": val.model.name,
-        "precision": val.precision.value,
-        "torch": val.torch_version,
-        "threads": val.threads,
-        "phases": [
-            {
-                "phase": p.phase,
-                "shape": p.shape,
-                "predicted_s": p.predicted_s,
-                "measured_s": p.measured_s,
-                "ape": p.ape,
-                "bound": p.bound,
-            }
-            for p in val.phases
-        ],
-        "mape": val.mape,
-    }
-
-
 def _validate_local(as_json: bool, quick: bool) -> None:
     """Measure this machine, then time a small transformer on it against the model's prediction."""
     from chipfleet.report.local import validation_breakdown_table, validation_table
@@ -123,7 +99,7 @@ def _validate_local(as_json: bool, quick: bool) -> None:
     meas = measure_local(quick=quick)
     val = validate_local(meas, quick=quick)
     if as_json:
-        output.emit_json(_local_validation_dict(val))
+        output.emit_json(val)
         return
     output.show(validation_table(val))
     output.show(validation_breakdown_table(val))

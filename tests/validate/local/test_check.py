@@ -8,6 +8,7 @@ depends on the machine's speed or load (see benchmarks/local_validation.py for t
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from rich.console import Console
 from chipfleet.catalog import Precision
 from chipfleet.exceptions import ConfigError
 from chipfleet.report.local import measurement_tables, validation_breakdown_table, validation_table
+from chipfleet.serialize import dumps
 from chipfleet.validate.local import LocalMeasurement, LocalShapes, LocalValidation, validate_local
 
 pytestmark = [pytest.mark.torch, pytest.mark.slow]
@@ -60,3 +62,13 @@ def test_report_tables_render(measurement: LocalMeasurement, validation: LocalVa
     text = console.export_text()
     for needle in ("peak bf16", "memory bandwidth", "GEMMs", "training step", "prefill", "decode step", "APE"):
         assert needle in text
+
+
+def test_validation_json_is_its_attributes(validation: LocalValidation) -> None:
+    d = json.loads(dumps(validation))
+    assert d["device"] == "cpu" and d["torch_version"] and d["model"]["name"] == validation.model.name
+    assert d["mape"] == pytest.approx(validation.mape)
+    assert [p["phase"] for p in d["phases"]] == ["training step", "prefill", "decode step"]
+    for p, phase in zip(d["phases"], validation.phases, strict=True):
+        assert p["ape"] == pytest.approx(phase.ape) and p["ratio"] == pytest.approx(phase.ratio)
+        assert p["bound"] and len(p["samples_s"]) == validation.shapes.repeats

@@ -16,6 +16,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 from chipfleet.catalog import Catalog, Chip, Precision, load_catalog
 from chipfleet.exceptions import ConfigError
@@ -40,6 +41,8 @@ TRAINING_APE_SANITY_BOUND = 2.0  # benchmarks/local_validation.py checks it: a s
 class PhaseComparison:
     """One phase: the model's prediction next to the measured time (median of ``samples_s``)."""
 
+    __json_properties__: ClassVar[tuple[str, ...]] = ("ape", "ratio")
+
     phase: str  # "training step", "prefill", "decode step"
     shape: str
     predicted_s: float
@@ -62,6 +65,8 @@ class PhaseComparison:
 @dataclass(frozen=True)
 class LocalValidation:
     """The model's predictions for instance ``local`` against real PyTorch runs on it."""
+
+    __json_properties__: ClassVar[tuple[str, ...]] = ("mape",)
 
     device: str
     device_name: str
