@@ -10,7 +10,7 @@ import yaml
 from chipfleet.catalog import ENV_VAR, Pricing, load_catalog
 from chipfleet.catalog.loader import build_catalog, shipped_files
 from chipfleet.catalog.schema import CatalogFile
-from chipfleet.exceptions import CatalogError, UnknownNameError
+from chipfleet.exceptions import CatalogError, ConfigError, UnknownNameError, renamed
 
 FIXTURE = """
 schema_version: 1
@@ -205,3 +205,11 @@ def test_an_in_memory_overlay_is_checked_like_a_file() -> None:
     bad = _typed(FIXTURE.replace("chip: h100-sxm", "chip: h100-sxn"))
     with pytest.raises(CatalogError, match=r"<in-memory overlay 1>: instances record 'my.box', field chip: .*h100-sxm"):
         build_catalog([*shipped_files(), bad])
+
+
+def test_a_missing_price_names_the_field_not_a_cli_flag() -> None:
+    cat = load_catalog(use_env=False)
+    with pytest.raises(ConfigError) as info:
+        cat.require_price("p5e.48xlarge", None, Pricing.ON_DEMAND)
+    assert info.value.field == "pricing" and "--" not in str(info.value)
+    assert renamed(info.value, {"pricing": "--pricing"}).count("--pricing") == 1
