@@ -23,3 +23,15 @@ def test_renamed_leaves_longer_names_and_unmapped_fields_alone() -> None:
 def test_subclasses_with_their_own_constructor_still_work() -> None:
     err = UnknownNameError("chip", "h10", ["h100", "a100"])
     assert err.field is None and "h100" in str(err)
+
+
+def test_renamed_also_names_other_identifier_fields_in_the_message() -> None:
+    err = ConfigError("out of reach: relax ttft_p90_s or tpot_p90_s, or raise max_batch_tokens", field="ttft_p90_s")
+    names = {
+        "ttft_p90_s": "--slo-ttft-p90",
+        "tpot_p90_s": "--slo-tpot-p90",
+        "max_batch": "--max-batch",
+        "max_batch_tokens": "--max-batch-tokens",
+        "tp": "--tp",
+    }
+    assert renamed(err, names) == "out of reach: relax --slo-ttft-p90 or --slo-tpot-p90, or raise --max-batch-tokens"

@@ -21,12 +21,18 @@ class ChipfleetError(Exception):
 
 
 def renamed(err: ChipfleetError, names: Mapping[str, str]) -> str:
-    """``err``'s message with its ``field`` (as a whole word, also in backquotes) replaced by ``names[field]``:
-    how a front end (the CLI: field → ``--flag``) tells its user which of *its* inputs was wrong."""
+    """``err``'s message with its fields named the front end's way (the CLI: field → ``--flag``).
+
+    ``err.field`` is replaced wherever it stands as a whole word (also in backquotes); so is any other mapped name
+    with an underscore in it (``ttft_p90_s``), which cannot be an ordinary word, for messages that name several
+    fields ("relax ttft_p90_s or tpot_p90_s"). Plain-word names (``tp``, ``strict``) are replaced only as the
+    error's own field.
+    """
     message = str(err)
-    if err.field is None or err.field not in names:
-        return message
-    return re.sub(rf"`?(?<![\w.-]){re.escape(err.field)}(?![\w-])`?", names[err.field], message)
+    wanted = [n for n in names if n == err.field or "_" in n]
+    for name in sorted(wanted, key=len, reverse=True):  # longest first: max_batch_tokens before max_batch
+        message = re.sub(rf"`?(?<![\w.-]){re.escape(name)}(?![\w-])`?", names[name], message)
+    return message
 
 
 class CatalogError(ChipfleetError):
