@@ -54,10 +54,10 @@ def main() -> None:
     )
     h = 3600.0
     print(
-        f"JCT        mean {res.jct.mean / h:.2f} h, p50 {res.jct.p50 / h:.2f} h, p90 {res.jct.p90 / h:.2f} h, "
-        f"p99 {res.jct.p99 / h:.1f} h"
+        f"JCT        mean {res.jct_s.mean / h:.2f} h, p50 {res.jct_s.p50 / h:.2f} h, p90 {res.jct_s.p90 / h:.2f} h, "
+        f"p99 {res.jct_s.p99 / h:.1f} h"
     )
-    q = res.queueing
+    q = res.queueing_s
     print(f"queueing   mean {q.mean:.0f} s, p50 {q.p50:.0f} s, p90 {q.p90:.0f} s, p99 {q.p99:.0f} s, max {q.max:.0f} s")
     print(f"makespan   {res.makespan_s / 86400:.1f} days")
     for t in res.types:

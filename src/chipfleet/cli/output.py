@@ -107,7 +107,7 @@ def show_simulation(
     if plot is not None:
         draw(plot)
     if as_json:
-        emit_json(result.as_dict())
+        emit_json(result)
         return
     for table in tables(result):
         show(table)

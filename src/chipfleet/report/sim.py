@@ -170,7 +170,7 @@ def _chip_hours(chip_s: float) -> str:
 
 def train_tables(r: ClusterResult) -> list[Table]:
     up = r.unplaceable
-    unplaceable_note = f"Unplaceable: {up.note()}. " if up.jobs else ""
+    unplaceable_note = f"Unplaceable: {up.note}. " if up.jobs else ""
     head = Table(
         title=f"Training cluster: {r.trace} ({r.jobs:,} jobs), policy {r.policy}",
         caption=unplaceable_note + "Jobs are charged for the chips they hold (allocated chip-hours × price per "
@@ -187,8 +187,8 @@ def train_tables(r: ClusterResult) -> list[Table]:
             f"{up.largest_request_chips:,} / {up.most_chips_per_job:,} chips ({up.most_chips_type})",
         ),
         ("makespan", _ms(r.makespan_s)),
-        ("job completion time mean / p50 / p90 / p99", " / ".join(_ms(getattr(r.jct, k)) for k in stats)),
-        ("queueing delay mean / p50 / p90 / p99", " / ".join(_ms(getattr(r.queueing, k)) for k in stats)),
+        ("job completion time mean / p50 / p90 / p99", " / ".join(_ms(getattr(r.jct_s, k)) for k in stats)),
+        ("queueing delay mean / p50 / p90 / p99", " / ".join(_ms(getattr(r.queueing_s, k)) for k in stats)),
         ("preemptions", f"{r.preemptions:,}"),
         ("chips busy / allocated", f"{_pct(r.utilization)} / {_pct(r.allocated_share)}"),
         ("busy / allocated chip-hours", " / ".join(_chip_hours(x) for x in (r.busy_chip_s, r.allocated_chip_s))),

@@ -10,6 +10,7 @@ import pytest
 
 from chipfleet.catalog import Catalog
 from chipfleet.exceptions import ConfigError
+from chipfleet.serialize import dumps
 from chipfleet.sim.fleet import FleetSpec
 from chipfleet.sim.mixed.simulate import MixedOptions, MixedResult, simulate_mixed
 from chipfleet.sim.serving.routers import FleetView, make_router
@@ -118,7 +119,7 @@ def test_serving_shrinks_and_training_gets_the_nodes(cat: Catalog) -> None:
 def test_same_seed_same_result(cat: Catalog) -> None:
     a = run(cat, "serving-first", requests(30, 1800), long_jobs(10))
     b = run(cat, "serving-first", requests(30, 1800), long_jobs(10))
-    assert json.dumps(a.as_dict(), default=str) == json.dumps(b.as_dict(), default=str)
+    assert dumps(a) == dumps(b)
 
 
 def test_bad_serving_share(cat: Catalog) -> None:
@@ -146,7 +147,7 @@ def test_training_jobs_larger_than_the_training_types_are_unplaceable(cat: Catal
                          until_s=900.0)  # fmt: skip
     up = res.train.unplaceable
     assert up.jobs == 1 and up.most_chips_per_job == 48 and up.most_chips_type == "p4d.24xlarge"
-    assert res.train.completed == 1 and json.loads(json.dumps(res.as_dict()))["train"]["unplaceable"]["jobs"] == 1
+    assert res.train.completed == 1 and json.loads(dumps(res))["train"]["unplaceable"]["jobs"] == 1
     too_big = JobTrace(name="big", submit_s=np.zeros(1), chips=np.array([64]), duration_s=np.full(1, 600.0))
     with pytest.raises(ConfigError, match="nothing to simulate: the trace's one job asks for more chips"):
         simulate_mixed(get_model("llama-3-8b"), requests(1.0, 900), too_big, FleetSpec.parse(FLEET), cat,

@@ -10,6 +10,7 @@ import pytest
 from chipfleet.catalog import Catalog
 from chipfleet.exceptions import ConfigError
 from chipfleet.perf import ServingConfig, estimate_inference, hardware_for
+from chipfleet.serialize import to_jsonable
 from chipfleet.sim.fleet import FleetSpec
 from chipfleet.sim.metrics import LogHistogram
 from chipfleet.sim.serving.routers import list_routers, make_router
@@ -77,7 +78,7 @@ def test_same_seed_same_result_and_many_runs_per_process(cat: Catalog) -> None:
     fleet = FleetSpec.parse("g6e.xlarge:2,g6.xlarge:2")
     a = simulate_serving(MODEL, tr, fleet, cat, router="power-of-two", seed=7)
     b = simulate_serving(MODEL, tr, fleet, cat, router="power-of-two", seed=7)
-    assert a.as_dict() == b.as_dict()
+    assert to_jsonable(a) == to_jsonable(b)
 
 
 @pytest.mark.parametrize("router", list_routers())
@@ -279,7 +280,7 @@ def test_requests_beyond_the_context_window_are_refused_and_counted(cat: Catalog
     res = simulate_serving(MODEL, tr, FleetSpec.parse("p5.48xlarge:1"), cat)
     assert res.by_type[0].kv_capacity_tokens > 12_010  # the cache would hold them: the window refuses them
     assert (res.requests, res.completed, res.beyond_context, res.rejected) == (4, 2, 2, 0)
-    assert res.context_window_tokens == 8192 and res.as_dict()["beyond_context"] == 2
+    assert res.context_window_tokens == 8192 and to_jsonable(res)["beyond_context"] == 2
     from rich.console import Console
 
     from chipfleet.report.sim import serve_tables

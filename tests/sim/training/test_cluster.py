@@ -12,10 +12,12 @@ from numpy.typing import ArrayLike
 
 from chipfleet.catalog import Catalog, Pricing
 from chipfleet.exceptions import ConfigError, UnknownNameError
+from chipfleet.serialize import dumps, to_jsonable
 from chipfleet.sim.fleet import FleetSpec, Pool, TypeChips
 from chipfleet.sim.kernel import Simulation
 from chipfleet.sim.training.cluster import TrainingCluster
 from chipfleet.sim.training.policies import get_policy
+from chipfleet.sim.training.results import per_job_json
 from chipfleet.sim.training.simulate import TrainingOptions, run_cluster
 from chipfleet.sim.training.throughput import (
     ReferenceWorkload,
@@ -78,7 +80,7 @@ def test_modelled_matrix_default_reference_is_slowest_accelerator(cat: Catalog) 
     assert throughput_matrix(cat, types) == m
     assert throughput_matrix(cat, types, reference="p5.48xlarge") is not m
     assert throughput_matrix(cat, types, reference="p5.48xlarge").relative("p5.48xlarge") == 1.0
-    json.dumps(m.as_dict(), allow_nan=False)
+    json.dumps(to_jsonable(m), allow_nan=False)
 
 
 def test_workload_that_needs_several_instances(cat: Catalog) -> None:
@@ -131,7 +133,7 @@ def test_small_job_leaves_the_rest_of_its_node_to_others(cat: Catalog) -> None:
     res = run_cluster(jobs([0, 0], [1, 7], [100, 50]), Pool.build(cat, FleetSpec.parse(ONE_P5)), "fifo",
                             ThroughputMatrix.from_relative(P5))  # fmt: skip
     assert res.first_start_s.tolist() == [0, 0] and res.finish_s.tolist() == [100, 50]
-    assert res.queueing.max == 0
+    assert res.queueing_s.max == 0
     u = res.types[0]
     assert u.allocated_chip_s == pytest.approx(1 * 100 + 7 * 50)
     # The node is full then: a third 1-chip job waits for the 7-chip job's chips (t=50), not for the node.
@@ -191,7 +193,7 @@ def test_books_add_up(cat: Catalog) -> None:
     assert res.fleet_cost_usd == pytest.approx(pool.charge(res.span_s).cost_usd)
     assert res.cost_usd + res.held_idle_cost_usd + res.unused_cost_usd == pytest.approx(res.fleet_cost_usd)
     assert res.cost_usd < res.fleet_cost_usd
-    d = json.loads(json.dumps(res.as_dict(), allow_nan=False))
+    d = json.loads(dumps(res))
     assert d["allocated_chip_s"] == pytest.approx(res.allocated_chip_s)
     for t, dt in zip(res.types, d["types"], strict=True):
         assert dt["busy_chip_s"] == pytest.approx(t.busy_chip_s)
@@ -307,17 +309,6 @@ def test_nodes_taken_and_freed_by_another_simulator(cat: Catalog) -> None:
     assert res.finish_s.tolist() == [10, 15, 30]
 
 
-def test_as_dict_is_json(cat: Catalog) -> None:
-    pool = Pool.build(cat, FleetSpec.parse(MIXED))
-    m = ThroughputMatrix.from_relative({"p5.48xlarge": 3.0, "trn1.32xlarge": 1.0})
-    res = run_cluster(synthetic(50), pool, "sjf-preemptive", m)
-    d = res.as_dict(per_job=True)
-    text = json.dumps(d, allow_nan=False)
-    assert json.loads(text)["jct_s"]["count"] == res.completed
-    assert len(d["finish_s"]) == 50
-    assert d["matrix"]["reference"] == "trn1.32xlarge"
-
-
 # --- determinism ----------------------------------------------------------------------------------------
 
 
@@ -327,7 +318,7 @@ def test_same_seed_same_result(cat: Catalog) -> None:
 
     def once(seed: int, policy: str = "random") -> dict[str, object]:
         res = run_cluster(trace, Pool.build(cat, FleetSpec.parse(MIXED)), policy, m, seed=seed)
-        d = res.as_dict(per_job=True)
+        d = per_job_json(res)
         d.pop("events")
         return d
 
@@ -365,8 +356,8 @@ def test_a_job_larger_than_every_type_is_counted_as_unplaceable(cat: Catalog) ->
     assert res.rejected == 1 and math.isnan(res.first_start_s[0])
     assert (up.largest_request_chips, up.largest_node_chips, up.most_chips_per_job) == (64, 8, 8)
     assert up.most_chips_type == up.largest_node_type == "p5.48xlarge" and not up.every_job
-    assert "1 of the 2 jobs asks for more chips" in up.note() and "64 chips" in up.note()
-    d = json.loads(json.dumps(res.as_dict()))
+    assert "1 of the 2 jobs asks for more chips" in up.note and "64 chips" in up.note
+    d = json.loads(dumps(res))
     assert d["unplaceable"]["jobs"] == 1 and d["unplaceable"]["largest_request_chips"] == 64
     assert d["unplaceable"]["most_chips_per_job"] == 8 and "refused at submission" in d["unplaceable"]["note"]
 

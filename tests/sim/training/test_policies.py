@@ -217,7 +217,7 @@ def test_contract_saturated(cat: Catalog, name: str) -> None:
     checked = Checked(get_policy(name, restart_penalty_s=5.0), pool)
     res = run_cluster(trace, pool, cast(Policy, checked), matrix, seed=1)
     assert res.completed + res.rejected == len(trace) and res.preemptions > 0
-    assert res.queueing.p90 > 0
+    assert res.queueing_s.p90 > 0
 
 
 # --- hand-checked cases ---------------------------------------------------------------------------------
@@ -229,8 +229,8 @@ def test_fifo_one_node_cumulative(cat: Catalog) -> None:
     res = run(cat, jobs([0, 0, 0], [8, 8, 8], [10, 20, 30]), ONE_P5, {"p5.48xlarge": 1.0}, "fifo")
     assert res.finish_s.tolist() == [10, 30, 60]
     assert res.first_start_s.tolist() == [0, 10, 30]
-    assert res.jct.mean == pytest.approx(100 / 3)
-    assert res.queueing.mean == pytest.approx(40 / 3)
+    assert res.jct_s.mean == pytest.approx(100 / 3)
+    assert res.queueing_s.mean == pytest.approx(40 / 3)
     assert res.makespan_s == 60 and res.span_s == 60
 
 

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import ClassVar
 
 from chipfleet.economics.ledger import Charge, chip_cost_usd, held_cost_usd
 from chipfleet.sim.fleet import Pool
@@ -31,13 +30,12 @@ class ShareReport:
     training_allocated_chip_h: float  # chips training jobs held (≤ training_node_h × chips per node)
     training_busy_chip_h: float  # of those, computing
 
-    def as_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
 
 @dataclass(frozen=True)
 class MixedResult:
     """Both sides' metrics, the split of the fleet between them, and the fleet's cost and energy."""
+
+    __json_properties__: ClassVar[tuple[str, ...]] = ("cost_note",)
 
     sharing: str
     fleet: str
@@ -58,27 +56,9 @@ class MixedResult:
     ttft_p90_over_time: tuple[tuple[float, float], ...] = field(repr=False, default=())  # per control interval
     fleet_co2_kg: float | None = None  # every node, whole span, at its region's grid intensity; None if unknown
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "sharing": self.sharing,
-            "fleet": self.fleet,
-            "span_s": self.span_s,
-            "serve": self.serve.as_dict(),
-            "train": self.train.as_dict(),
-            "shares": [s.as_dict() for s in self.shares],
-            "serving_cost_usd": self.serving_cost_usd,
-            "training_cost_usd": self.training_cost_usd,
-            "training_idle_chip_cost_usd": self.training_idle_chip_cost_usd,
-            "idle_cost_usd": self.idle_cost_usd,
-            "fleet_cost_usd": self.fleet_cost_usd,
-            "cost_note": MIXED_COST_NOTE,
-            "fleet_energy_kwh": self.fleet_energy_kwh,
-            "resizes": self.resizes,
-            "training_evictions": self.training_evictions,
-            "target_ttft_s": self.target_ttft_s,
-            "serving_nodes_over_time": [list(p) for p in self.serving_nodes_over_time],
-            "ttft_p90_over_time": [[t, v if math.isfinite(v) else None] for t, v in self.ttft_p90_over_time],
-        }
+    @property
+    def cost_note(self) -> str:
+        return MIXED_COST_NOTE
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import ClassVar
 
 from chipfleet.sim.metrics import LogHistogram
 
@@ -23,13 +23,13 @@ class TypeReport:
     slo_attainment: float | None
     preemptions: int
 
-    def as_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
 
 @dataclass(frozen=True)
 class ServeResult:
-    """What a serving simulation measured; the histograms stay available for plots."""
+    """What a serving simulation measured; the histograms stay available for plots (not in the JSON)."""
+
+    __json_omit__: ClassVar[tuple[str, ...]] = ("histograms",)
+    __json_properties__: ClassVar[tuple[str, ...]] = ("cost_usd_per_million_tokens",)
 
     model: str
     trace: str
@@ -62,10 +62,7 @@ class ServeResult:
     context_window_tokens: int = 0  # the model's context window (max_position_embeddings)
     co2_kg: float | None = None  # of energy_kwh at each node's region's grid intensity; None when one is unknown
 
-    def as_dict(self) -> dict[str, Any]:
-        d = {k: v for k, v in self.__dict__.items() if k != "histograms"}
-        d["by_type"] = [t.as_dict() for t in self.by_type]
-        d["cost_usd_per_million_tokens"] = (
-            self.cost_usd / (self.output_tokens_per_s * self.span_s) * 1e6 if self.output_tokens_per_s else None
-        )
-        return d
+    @property
+    def cost_usd_per_million_tokens(self) -> float | None:
+        """``cost_usd / (output tokens) × 10⁶`` (None when nothing was generated)."""
+        return self.cost_usd / (self.output_tokens_per_s * self.span_s) * 1e6 if self.output_tokens_per_s else None

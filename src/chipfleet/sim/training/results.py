@@ -26,12 +26,13 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
 
 from chipfleet.economics.ledger import Charge, Ledger, chip_cost_usd, node_charge
+from chipfleet.serialize import to_jsonable
 from chipfleet.sim.fleet import Node
 from chipfleet.sim.training.policies import TypeInfo
 from chipfleet.sim.training.throughput import ThroughputMatrix
@@ -63,9 +64,6 @@ class Distribution:
         p50, p90, p99 = np.percentile(values, [50, 90, 99])
         return cls(int(values.size), float(values.mean()), float(p50), float(p90), float(p99), float(values.max()))
 
-    def as_dict(self) -> dict[str, object]:
-        return {k: _json(v) for k, v in self.__dict__.items()}
-
 
 @dataclass(frozen=True)
 class TypeUsage:
@@ -94,11 +92,6 @@ class TypeUsage:
     utilization_over_time: tuple[float, ...]
     co2_kg: float | None = None  # every instance over the span, at its region's grid intensity
 
-    def as_dict(self) -> dict[str, object]:
-        d: dict[str, object] = {k: _json(v) for k, v in self.__dict__.items()}
-        d["utilization_over_time"] = [_json(v) for v in self.utilization_over_time]
-        return d
-
 
 @dataclass(frozen=True)
 class Unplaceable:
@@ -116,6 +109,8 @@ class Unplaceable:
     largest_node_type: str  # its type
     most_chips_per_job: int  # the largest type's total chips
     most_chips_type: str  # that type
+
+    __json_properties__: ClassVar[tuple[str, ...]] = ("note",)
 
     @property
     def every_job(self) -> bool:
@@ -136,6 +131,7 @@ class Unplaceable:
             f"instance, {self.largest_node_type}, has {self.largest_node_chips:,})"
         )
 
+    @property
     def note(self) -> str:
         """One sentence on the refused jobs ('' when there are none)."""
         if self.jobs == 0:
@@ -155,15 +151,14 @@ class Unplaceable:
             f"{self.largest_node_type}:{need} in the fleet) or leave the large jobs out of the trace"
         )
 
-    def as_dict(self) -> dict[str, object]:
-        d: dict[str, object] = dict(self.__dict__)
-        d["note"] = self.note()
-        return d
-
 
 @dataclass(frozen=True)
 class ClusterResult:
-    """What one training-cluster simulation measured. Per-job arrays are indexed like the trace."""
+    """What one training-cluster simulation measured. Per-job arrays are indexed like the trace; its JSON
+    (:func:`chipfleet.serialize.to_jsonable`) leaves them out, :func:`per_job_json` keeps them."""
+
+    __json_omit__: ClassVar[tuple[str, ...]] = ("first_start_s", "finish_s", "last_type")
+    __json_properties__: ClassVar[tuple[str, ...]] = ("rejected",)
 
     trace: str
     policy: str
@@ -175,8 +170,8 @@ class ClusterResult:
     preemptions: int
     span_s: float
     makespan_s: float  # last completion (NaN when none completed)
-    jct: Distribution  # completion − submission, completed jobs
-    queueing: Distribution  # first start − submission, started jobs
+    jct_s: Distribution  # completion − submission, completed jobs
+    queueing_s: Distribution  # first start − submission, started jobs
     window_s: float
     types: tuple[TypeUsage, ...]
     utilization: float  # all types, busy chip-seconds / chip-seconds
@@ -205,53 +200,6 @@ class ClusterResult:
     def rejected(self) -> int:
         """Jobs refused at submission (every refused job is unplaceable: see :class:`Unplaceable`)."""
         return self.unplaceable.jobs
-
-    def as_dict(self, per_job: bool = False) -> dict[str, Any]:
-        d: dict[str, Any] = {
-            "trace": self.trace,
-            "policy": self.policy,
-            "seed": self.seed,
-            "jobs": self.jobs,
-            "completed": self.completed,
-            "rejected": self.rejected,
-            "unplaceable": self.unplaceable.as_dict(),
-            "unfinished": self.unfinished,
-            "preemptions": self.preemptions,
-            "span_s": _json(self.span_s),
-            "makespan_s": _json(self.makespan_s),
-            "jct_s": self.jct.as_dict(),
-            "queueing_s": self.queueing.as_dict(),
-            "window_s": _json(self.window_s),
-            "types": [t.as_dict() for t in self.types],
-            "utilization": _json(self.utilization),
-            "busy_chip_s": _json(self.busy_chip_s),
-            "allocated_chip_s": _json(self.allocated_chip_s),
-            "allocated_share": _json(self.allocated_share),
-            "cost_usd": _json(self.cost_usd),
-            "held_idle_cost_usd": _json(self.held_idle_cost_usd),
-            "unused_cost_usd": _json(self.unused_cost_usd),
-            "fleet_cost_usd": _json(self.fleet_cost_usd),
-            "cost_note": self.cost_note,
-            "energy_kwh": _json(self.energy_kwh),
-            "pue_note": self.pue_note,
-            "chip_hours": _json(self.chip_hours),
-            "custom_silicon_chip_share": _json(self.custom_silicon_chip_share),
-            "custom_silicon_work_share": _json(self.custom_silicon_work_share),
-            "work_ref_chip_h": _json(self.work_ref_chip_h),
-            "events": self.events,
-            "matrix": self.matrix.as_dict(),
-        }
-        if per_job:
-            d["first_start_s"] = [_json(float(v)) for v in self.first_start_s]
-            d["finish_s"] = [_json(float(v)) for v in self.finish_s]
-            d["last_type"] = [int(v) for v in self.last_type]
-        return d
-
-
-def _json(v: object) -> object:
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    return v
 
 
 @dataclass(frozen=True)
@@ -355,3 +303,13 @@ def pue_note(nodes_by_type: Sequence[Sequence[Node]], override: float | None) ->
         where = node.region if node.region is not None else "no region recorded"
         notes.append(f"{node.instance.name}: {node.pue:g} ({where})")
     return "PUE of the region each type's price comes from: " + "; ".join(notes)
+
+
+def per_job_json(result: ClusterResult) -> dict[str, Any]:
+    """The result's JSON-safe data with the per-job arrays (first start, finish, last type; null when a job
+    never started or finished)."""
+    out: dict[str, Any] = to_jsonable(result)
+    out.update(
+        to_jsonable({"first_start_s": result.first_start_s, "finish_s": result.finish_s, "last_type": result.last_type})
+    )
+    return out

@@ -80,15 +80,6 @@ class TypeSpeed:
     modelled_instances: int = 1
     parallelism: str = ""
 
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "instance": self.instance,
-            "relative_speed": self.relative_speed,
-            "tokens_per_s_per_chip": self.tokens_per_s_per_chip,
-            "modelled_instances": self.modelled_instances,
-            "parallelism": self.parallelism,
-        }
-
 
 @dataclass(frozen=True)
 class ThroughputMatrix:
@@ -139,13 +130,6 @@ class ThroughputMatrix:
     def run_time_s(self, reference_duration_s: float, instance: str) -> float:
         """``D / r_X``: how long a job that took ``D`` s on the reference type takes on ``instance``."""
         return reference_duration_s / self.relative(instance)
-
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "reference": self.reference,
-            "workload": None if self.workload is None else self.workload.describe(),
-            "speeds": [s.as_dict() for s in self.speeds],
-        }
 
 
 def tokens_per_s_per_chip(catalog: Catalog, instance: str, workload: ReferenceWorkload) -> tuple[float, int, str]:
