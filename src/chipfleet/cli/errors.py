@@ -19,12 +19,14 @@ from chipfleet.serialize import dumps
 
 # library field → the option that sets it, wherever a command has that option
 FLAGS: dict[str, str] = {
+    "batch": "--batch",
     "budget_usd": "--budget",
     "deadline_s": "--deadline",
     "global_batch": "--global-batch",
     "input_edges": "--input-edges",
     "interruptions_per_month": "--interruptions-per-month",
     "load_curve": "--load-curve",
+    "mapping": "--mapping",
     "max_batch_tokens": "--max-batch-tokens",
     "max_chips": "--max-chips",
     "max_instances_per_type": "--max-instances",
@@ -38,11 +40,13 @@ FLAGS: dict[str, str] = {
     "replay_rounds": "--max-rounds",
     "restart_s": "--restart",
     "seq_len": "--seq-len",
+    "skip_bad_rows": "--skip-bad-rows",
     "startup_s": "--startup-time",
     "strict": "--strict",
     "tp": "--tp",
     "tpot_p90_s": "--slo-tpot-p90",
     "ttft_p90_s": "--slo-ttft-p90",
+    "weight_precision": "--precision",
 }
 
 # where one field has a command's own spelling (the serving planner's max_seqs is plan serve's --max-batch)
