@@ -157,6 +157,7 @@ def test_console_script_runs() -> None:
     assert "unknown record" in proc.stderr
 
 
+@pytest.mark.slow  # the whole demo: make test runs it, a bare pytest does not
 def test_demo_writes_chart_and_json(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     code, out, _ = run(capsys, "demo", "--out", str(tmp_path))
     assert code == 0
@@ -172,15 +173,16 @@ def test_validate_json_schema(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "validate", "--json")
     assert code == 0
     d = json.loads(out)
-    assert set(d["summary"]) >= {"mdape", "p90_ape", "coverage", "rows_in_scope", "by_family"}
-    predicted = [r for r in d["rows"] if "predicted" in r]
-    skipped = [r for r in d["rows"] if "skipped" in r]
+    assert set(d) >= {"mdape", "p90_ape", "coverage", "rows_in_scope", "by_family"}
+    predicted, skipped = d["results"], d["skipped"]
     assert predicted and skipped
     assert set(predicted[0]) >= {"id", "metric", "measured", "predicted", "ape"}
-    for fam in d["summary"]["by_family"].values():
-        assert {"mdape", "n"} <= set(fam)
+    assert set(skipped[0]) >= {"id", "metric", "reason", "in_scope"}
+    for fam in d["by_family"]:
+        assert {"family", "mdape", "n"} <= set(fam)
 
 
+@pytest.mark.slow  # cross-validation: make test runs it, a bare pytest does not
 def test_validate_cross_validated_html(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     html_path = tmp_path / "report.html"
     code, out, _ = run(capsys, "validate", "--cross-validate", "--html", str(html_path))
