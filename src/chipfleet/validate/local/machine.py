@@ -23,6 +23,7 @@ TORCH_PRECISIONS = (Precision.FP32, Precision.BF16, Precision.FP16)
 
 
 def import_torch() -> Any:
+    """The ``torch`` module, or a ConfigError that says how to install the ``torch`` extra."""
     try:
         import torch
     except ImportError:
@@ -35,6 +36,7 @@ def import_torch() -> Any:
 
 
 def torch_dtype(torch: Any, p: Precision) -> Any:
+    """The torch dtype of ``p`` (fp32, bf16 or fp16 only)."""
     table = {Precision.FP32: torch.float32, Precision.BF16: torch.bfloat16, Precision.FP16: torch.float16}
     if p not in table:
         raise ConfigError(f"local validation runs in fp32, bf16 or fp16, not {p.value}", field="precision")
@@ -42,6 +44,7 @@ def torch_dtype(torch: Any, p: Precision) -> Any:
 
 
 def resolve_device(torch: Any, device: str | None) -> Any:
+    """``device`` ("cpu", "cuda", "cuda:N"; None: the first GPU if torch sees one, else the CPU) as a torch device."""
     if device is None:
         device = "cuda:0" if torch.cuda.is_available() else "cpu"
     dev = torch.device(device)
@@ -58,6 +61,7 @@ def resolve_device(torch: Any, device: str | None) -> Any:
 
 
 def available_cores() -> int:
+    """CPU cores this process may run on (its affinity mask where the OS has one)."""
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
@@ -76,6 +80,7 @@ def torch_threads(torch: Any, n: int) -> Iterator[None]:
 
 
 def sync_fn(torch: Any, dev: Any) -> Callable[[], None]:
+    """A call that waits for ``dev``'s queued kernels (a no-op on the CPU, whose kernels run synchronously)."""
     if dev.type == "cuda":
         return lambda: torch.cuda.synchronize(dev)
     return lambda: None

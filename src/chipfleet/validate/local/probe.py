@@ -144,6 +144,7 @@ class ProbePlan:
 
 
 def probe_plan(gpu: bool, quick: bool) -> ProbePlan:
+    """The shapes, buffer sizes and time budgets to probe a GPU or this CPU with (fewer and shorter when quick)."""
     if gpu:
         return ProbePlan(
             squares=(2048, 4096, 8192) if quick else (1024, 2048, 4096, 8192, 16384),
@@ -183,6 +184,8 @@ def _runs(torch: Any, dev: Any, p: Precision) -> bool:
 
 
 def measure_gemm(torch: Any, dev: Any, plan: ProbePlan, sync: Callable[[], None]) -> list[GemmPoint]:
+    """``torch.mm`` into a preallocated output, per precision that runs here (no fp16 on the CPU), over the plan's
+    square and skinny ``M × W × W`` shapes, smallest first; a shape slower than ``plan.max_call_s`` is skipped."""
     points: list[GemmPoint] = []
     for p in TORCH_PRECISIONS:
         if p is Precision.FP16 and dev.type == "cpu":
@@ -208,6 +211,7 @@ def measure_gemm(torch: Any, dev: Any, plan: ProbePlan, sync: Callable[[], None]
 
 
 def measure_bandwidth(torch: Any, dev: Any, plan: ProbePlan, sync: Callable[[], None]) -> list[BandwidthPoint]:
+    """STREAM-like ``copy_`` and ``add`` on filled fp32 tensors of each of the plan's sizes (far beyond the caches)."""
     points: list[BandwidthPoint] = []
     for nbytes in plan.bandwidth_bytes:
         n = nbytes // 4
@@ -225,6 +229,7 @@ def measure_bandwidth(torch: Any, dev: Any, plan: ProbePlan, sync: Callable[[], 
 def measure_attention(
     torch: Any, dev: Any, plan: ProbePlan, p: Precision, sync: Callable[[], None]
 ) -> list[AttentionPoint]:
+    """Causal ``scaled_dot_product_attention`` in precision ``p`` at each of the plan's (b, a, s, d) shapes."""
     sdpa = torch.nn.functional.scaled_dot_product_attention
     dt = torch_dtype(torch, p)
     points: list[AttentionPoint] = []
