@@ -37,13 +37,15 @@ class FleetSpec:
                 continue
             m = _ENTRY.match(part)
             if not m:
-                raise ConfigError(f"cannot read fleet entry {part.strip()!r}; write INSTANCE:COUNT, e.g. p5.48xlarge:4")
+                raise ConfigError(
+                    f"cannot read fleet entry {part.strip()!r}; write INSTANCE:COUNT, e.g. p5.48xlarge:4", field="fleet"
+                )
             count = int(m.group(2))
             if count < 1:
-                raise ConfigError(f"fleet entry {part.strip()!r}: the count must be at least 1")
+                raise ConfigError(f"fleet entry {part.strip()!r}: the count must be at least 1", field="fleet")
             entries.append((m.group(1).lower(), count))
         if not entries:
-            raise ConfigError("the fleet is empty; give at least one INSTANCE:COUNT")
+            raise ConfigError("the fleet is empty; give at least one INSTANCE:COUNT", field="fleet")
         return cls(tuple(entries))
 
     def describe(self) -> str:

@@ -37,15 +37,19 @@ class MixedOptions:
 
     def __post_init__(self) -> None:
         if not self.control_interval_s > 0:
-            raise ConfigError(f"control_interval_s must be > 0, got {self.control_interval_s}")
+            raise ConfigError(
+                f"control_interval_s must be > 0, got {self.control_interval_s}", field="control_interval_s"
+            )
         if not self.target_ttft_s > 0:
-            raise ConfigError(f"target_ttft_s must be > 0, got {self.target_ttft_s}")
+            raise ConfigError(f"target_ttft_s must be > 0, got {self.target_ttft_s}", field="target_ttft_s")
         if not 0 <= self.shrink_below < 1:
-            raise ConfigError(f"shrink_below must be in [0, 1), got {self.shrink_below}")
+            raise ConfigError(f"shrink_below must be in [0, 1), got {self.shrink_below}", field="shrink_below")
         if not 0 <= self.load_share <= 1:
-            raise ConfigError(f"load_share must be in [0, 1], got {self.load_share}")
+            raise ConfigError(f"load_share must be in [0, 1], got {self.load_share}", field="load_share")
         if self.min_serving_nodes < 1:
-            raise ConfigError(f"min_serving_nodes must be at least 1, got {self.min_serving_nodes}")
+            raise ConfigError(
+                f"min_serving_nodes must be at least 1, got {self.min_serving_nodes}", field="min_serving_nodes"
+            )
 
 
 class SharingController:

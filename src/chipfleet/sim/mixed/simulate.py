@@ -105,12 +105,15 @@ def simulate_mixed(
         matrix = trainable_matrix(catalog, pool.instance_types())
     trainable = [name for name in pool.instance_types() if name in matrix.types]
     if not trainable:
-        raise ConfigError(f"no type in {fleet.describe()} has a training speed; training needs at least one")
+        raise ConfigError(
+            f"no type in {fleet.describe()} has a training speed; training needs at least one", field="fleet"
+        )
     policy = get_sharing(sharing) if isinstance(sharing, str) else sharing
     values, servable = type_values(model, pool, matrix, sopts, requests)
     if not servable:
         raise ConfigError(
-            f"{model.name} fits on none of the fleet's types ({fleet.describe()}); add a type with more memory"
+            f"{model.name} fits on none of the fleet's types ({fleet.describe()}); add a type with more memory",
+            field="fleet",
         )
     order = [n for n in policy.type_order(values) if n in servable]
     candidates = [n for n in pool.nodes if n.instance.name in servable]
@@ -128,7 +131,9 @@ def simulate_mixed(
     n = len(requests)
     span = until_s if until_s is not None else (float(requests.arrival_s[-1]) if n else 0.0)
     if not span > 0:
-        raise ConfigError("nothing to simulate: give until_s > 0 or a request trace with arrivals after 0")
+        raise ConfigError(
+            "nothing to simulate: give until_s > 0 or a request trace with arrivals after 0", field="until_s"
+        )
     sim.run(span, progress)
     # Both results read the pool's ledger (node tenures and busy time); neither writes what the other reads.
     train = training.result(until=span, seed=seed)
@@ -166,7 +171,8 @@ def _initial_nodes(candidates: list[Node], order: list[str], opts: MixedOptions)
         if len(of_type) < count:
             raise ConfigError(
                 f"the serving share asks for {count} × {name}, but the fleet has {len(of_type)} that can serve "
-                "the model; lower the count or add them to --fleet"
+                "the model; lower the count or add them to the fleet",
+                field="serve_fleet",
             )
         chosen += of_type[:count]
     return chosen

@@ -45,16 +45,21 @@ class ServeOptions:
     max_decode_block: int = 4096
 
     def __post_init__(self) -> None:
-        if self.max_batch_tokens < 1 or self.max_seqs < 1:
-            raise ConfigError("max_batch_tokens and max_seqs must be positive")
+        for name in ("max_batch_tokens", "max_seqs"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be positive, got {getattr(self, name)}", field=name)
         if self.tp is not None and self.tp < 1:
-            raise ConfigError(f"tp (chips per replica) must be at least 1, got {self.tp}")
+            raise ConfigError(f"tp (chips per replica) must be at least 1, got {self.tp}", field="tp")
         for name in ("slo_ttft_s", "slo_tpot_s"):
             value = getattr(self, name)
             if value is not None and not (math.isfinite(value) and value > 0):
-                raise ConfigError(f"{name} must be a positive, finite number of seconds (or None), got {value!r}")
+                raise ConfigError(
+                    f"{name} must be a positive, finite number of seconds (or None), got {value!r}", field=name
+                )
         if not (math.isfinite(self.window_s) and self.window_s > 0):
-            raise ConfigError(f"window_s must be a positive, finite number of seconds, got {self.window_s!r}")
+            raise ConfigError(
+                f"window_s must be a positive, finite number of seconds, got {self.window_s!r}", field="window_s"
+            )
 
 
 @dataclass

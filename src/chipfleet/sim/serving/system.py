@@ -322,7 +322,8 @@ def replica_shape(model: ModelArch, hw: Hardware, opts: ServeOptions) -> tuple[i
             f"{model.name} with tp={tp} leaves no KV-cache room on {hw.instance}.",
             needed_bytes=it.weight_bytes,
             available_bytes=hw.usable_memory_bytes,
-            suggestion="use more chips per replica (--tp), a lower precision, or a smaller --max-batch-tokens",
+            suggestion="use more chips per replica (tp), a lower precision, or a smaller max_batch_tokens",
+            field="tp",
         )
     return tp, cap
 

@@ -173,7 +173,7 @@ class TrainingCluster:
         self._policy_name = str(getattr(policy, "name", type(policy).__name__))
         self._penalty_s = float(policy.restart_penalty_s)
         if self._penalty_s < 0:
-            raise ConfigError(f"restart_penalty_s must be >= 0, got {self._penalty_s}")
+            raise ConfigError(f"restart_penalty_s must be >= 0, got {self._penalty_s}", field="restart_penalty_s")
 
         # In a mixed fleet some types only serve (e.g. Inferentia): training is told which types are its.
         names = pool.instance_types() if instance_types is None else list(instance_types)
@@ -271,7 +271,7 @@ class TrainingCluster:
         """Raise :class:`ConfigError` when the trace has jobs and none of them fits the fleet."""
         u = self.unplaceable()
         if u.every_job:
-            raise ConfigError(u.error())
+            raise ConfigError(u.error(), field="fleet")
 
     # --- events ------------------------------------------------------------------------------------------
 

@@ -151,7 +151,8 @@ def tokens_per_s_per_chip(catalog: Catalog, instance: str, workload: ReferenceWo
             return step.tokens_per_s / (n * hw.chips_per_instance), n, step.parallelism.short()
     raise ConfigError(
         f"the reference workload ({workload.describe()}) has no valid split that fits on {instance} "
-        f"(tried {tried} instances); pick a smaller reference model or drop {instance} from the fleet"
+        f"(tried {tried} instances); pick a smaller reference model or drop {instance} from the fleet",
+        field="fleet",
     )
 
 
@@ -193,7 +194,9 @@ def trainable_matrix(
         except ConfigError:
             continue
     if not modelled:
-        raise ConfigError(f"none of {', '.join(names)} can train the reference workload; add a training type")
+        raise ConfigError(
+            f"none of {', '.join(names)} can train the reference workload; add a training type", field="fleet"
+        )
     return _relative(catalog, tuple(modelled), modelled, wl, None)
 
 
