@@ -40,7 +40,7 @@ from chipfleet.perf.batching import ReplicaLimits, SizeClass, capacity_within_sl
 from chipfleet.perf.hardware import hardware_for
 from chipfleet.perf.inference import valid_tp_degrees
 from chipfleet.perf.iteration import IterationModel
-from chipfleet.sim.serving.simulate import ServeOptions, replica_shape
+from chipfleet.sim.serving import ServeOptions, replica_shape
 from chipfleet.traces import load_trace
 from chipfleet.workloads import get_model
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from chipfleet.catalog import load_catalog
 from chipfleet.sim.fleet import FleetSpec
-from chipfleet.sim.serving.simulate import simulate_serving
+from chipfleet.sim.serving import simulate_serving
 from chipfleet.traces import load_trace
 from chipfleet.traces.schema import RequestTrace
 from chipfleet.workloads import get_model

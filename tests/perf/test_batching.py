@@ -16,7 +16,7 @@ from chipfleet.perf.batching import (
 from chipfleet.perf.hardware import hardware_for
 from chipfleet.perf.iteration import IterationModel
 from chipfleet.sim.fleet import FleetSpec
-from chipfleet.sim.serving.simulate import ServeOptions, replica_shape, simulate_serving
+from chipfleet.sim.serving import ServeOptions, replica_shape, simulate_serving
 from chipfleet.traces import poisson
 from chipfleet.workloads import get_model
 

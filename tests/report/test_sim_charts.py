@@ -18,7 +18,7 @@ from chipfleet.report.sim import (
     slo_targets,
 )
 from chipfleet.sim.fleet import FleetSpec
-from chipfleet.sim.mixed.simulate import MixedOptions, MixedResult, simulate_mixed
+from chipfleet.sim.mixed import MixedOptions, MixedResult, simulate_mixed
 from chipfleet.traces.schema import JobTrace, RequestTrace
 from chipfleet.workloads import get_model
 

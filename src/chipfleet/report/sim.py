@@ -17,8 +17,8 @@ from rich.table import Table
 from chipfleet.report import units as u
 from chipfleet.report.charts import subplots, to_png
 from chipfleet.serialize import atomic_write_bytes
-from chipfleet.sim.mixed.simulate import MixedResult
-from chipfleet.sim.serving.simulate import ServeResult
+from chipfleet.sim.mixed import MixedResult
+from chipfleet.sim.serving import ServeResult
 from chipfleet.sim.training.results import ClusterResult
 
 

@@ -22,7 +22,7 @@ from chipfleet.perf.training import (
 )
 from chipfleet.sim.fleet import Node, Pool
 from chipfleet.sim.kernel import Simulation
-from chipfleet.sim.serving.simulate import ServeOptions, ServingSystem, replica_shape
+from chipfleet.sim.serving import ServeOptions, ServingSystem, replica_shape
 from chipfleet.traces.schema import RequestTrace
 from chipfleet.validate.mapping import Case, InferCase, Skip, TrainCase
 

@@ -12,7 +12,7 @@ from chipfleet.catalog import Catalog
 from chipfleet.exceptions import ConfigError
 from chipfleet.serialize import dumps
 from chipfleet.sim.fleet import FleetSpec
-from chipfleet.sim.mixed.simulate import MixedOptions, MixedResult, simulate_mixed
+from chipfleet.sim.mixed import MixedOptions, MixedResult, simulate_mixed
 from chipfleet.sim.serving.routers import FleetView, make_router
 from chipfleet.traces.schema import JobTrace, RequestTrace
 from chipfleet.workloads import get_model

@@ -13,8 +13,8 @@ from chipfleet.perf import ServingConfig, estimate_inference, hardware_for
 from chipfleet.serialize import to_jsonable
 from chipfleet.sim.fleet import FleetSpec
 from chipfleet.sim.metrics import LogHistogram
+from chipfleet.sim.serving import ServeOptions, simulate_serving
 from chipfleet.sim.serving.routers import list_routers, make_router
-from chipfleet.sim.serving.simulate import ServeOptions, simulate_serving
 from chipfleet.traces.schema import RequestTrace
 from chipfleet.workloads import get_model
 

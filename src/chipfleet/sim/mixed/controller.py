@@ -17,7 +17,7 @@ from chipfleet.sim.fleet import FleetSpec, Node
 from chipfleet.sim.kernel import Simulation
 from chipfleet.sim.metrics import LogHistogram
 from chipfleet.sim.mixed.sharing import SharingPolicy, SharingState
-from chipfleet.sim.serving.simulate import ServingSystem
+from chipfleet.sim.serving.system import ServingSystem
 from chipfleet.sim.training.cluster import TrainingCluster
 
 _CONTROL_PRIORITY = 2  # after arrivals (1) and training decisions (1) at the same instant

@@ -31,11 +31,11 @@ from chipfleet.perf.iteration import IterationModel
 from chipfleet.sim.fleet import FleetSpec, Node, Pool
 from chipfleet.sim.kernel import Simulation
 from chipfleet.sim.mixed.controller import MixedOptions, SharingController
-from chipfleet.sim.mixed.results import MIXED_COST_NOTE, MixedResult, ShareReport, fleet_books
+from chipfleet.sim.mixed.results import MixedResult, fleet_books
 from chipfleet.sim.mixed.sharing import SharingPolicy, TypeValue, get_sharing
-from chipfleet.sim.mixed.sharing import list_sharing as list_sharing  # the CLI still imports it from here
+from chipfleet.sim.serving.replica import ServeOptions
 from chipfleet.sim.serving.routers import Router
-from chipfleet.sim.serving.simulate import ServeOptions, ServingSystem, replica_shape
+from chipfleet.sim.serving.system import ServingSystem, replica_shape
 from chipfleet.sim.training.cluster import TrainingCluster
 from chipfleet.sim.training.policies import Policy, get_policy
 from chipfleet.sim.training.throughput import (
@@ -44,8 +44,6 @@ from chipfleet.sim.training.throughput import (
 )
 from chipfleet.traces.schema import JobTrace, RequestTrace
 from chipfleet.workloads import ModelArch
-
-__all__ = ["MIXED_COST_NOTE", "MixedOptions", "MixedResult", "ShareReport", "list_sharing", "simulate_mixed"]
 
 
 def type_values(

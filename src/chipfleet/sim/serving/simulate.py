@@ -20,13 +20,11 @@ from chipfleet.catalog import Catalog, Pricing
 from chipfleet.sim.fleet import FleetSpec, Pool
 from chipfleet.sim.kernel import Simulation
 from chipfleet.sim.serving.replica import ServeOptions
-from chipfleet.sim.serving.results import ServeResult, TypeReport
+from chipfleet.sim.serving.results import ServeResult
 from chipfleet.sim.serving.routers import Router
-from chipfleet.sim.serving.system import ServingSystem, replica_shape
+from chipfleet.sim.serving.system import ServingSystem
 from chipfleet.traces.schema import RequestTrace
 from chipfleet.workloads import ModelArch
-
-__all__ = ["ServeOptions", "ServeResult", "ServingSystem", "TypeReport", "replica_shape", "simulate_serving"]
 
 
 def simulate_serving(
