@@ -35,67 +35,80 @@ from chipfleet.units import parse_usd
 plan_app = group("Search for the best placement: a training run, or the instance mix that serves a workload.")
 
 
+# what the run must meet
+DeadlineOpt = Annotated[
+    float | None,
+    typer.Option(metavar="DURATION", parser=duration_opt("--deadline"), help="Finish within this long: 30d, 12h, 2w."),
+]
+BudgetOpt = Annotated[
+    float | None,
+    typer.Option(
+        metavar="USD",
+        parser=in_base_units(parse_usd, "--budget", max_usd=1e12),
+        help="Spend at most this many USD: 2M, $500k.",
+    ),
+]
+
+# what it may run on
+PricingChoiceOpt = Annotated[
+    PricingChoice,
+    typer.Option(
+        case_sensitive=False,
+        help="Pricing model; reserved: only instances with a reserved price (each row says its term); any: "
+        "on-demand, spot and reserved, each row saying which.",
+    ),
+]
+GlobalBatchOpt = Annotated[
+    int | None, typer.Option(min=1, max=1 << 24, help="Sequences per step (default ≈4M tokens).")
+]
+PrecisionsOpt = Annotated[
+    list[Precision] | None, typer.Option(case_sensitive=False, help="Allowed precisions (default bf16, fp8).")
+]
+
+# spot: how an interrupted run recovers
+RestartOpt = Annotated[
+    float,
+    typer.Option(
+        metavar="DURATION",
+        parser=duration_opt("--restart", allow_zero=True, max_s=7 * 86400.0),
+        show_default="10min",
+        help="Spot: time to recover from an interruption, with its unit: 10min, 30s (at most a week).",
+    ),
+]
+RestartMinOpt = Annotated[
+    float | None,
+    typer.Option(
+        hidden=True,
+        metavar="NUMBER",
+        parser=float_opt("--restart-min", 0.0, 7 * 24 * 60.0, low_open=False),
+        help="Old spelling of --restart in minutes.",
+    ),
+]
+ParetoPlotOpt = Annotated[Path | None, typer.Option(help="Write the Pareto chart: out/pareto.png or .html.")]
+
+
 @plan_app.command("train")
 def plan_train(
     tokens: Annotated[float, training_tokens("Training tokens, decimal: 2T = 2×10¹².")],
     model: ModelOpt = None,
     model_config: ModelConfigOpt = None,
-    deadline: Annotated[
-        float | None,
-        typer.Option(
-            metavar="DURATION", parser=duration_opt("--deadline"), help="Finish within this long: 30d, 12h, 2w."
-        ),
-    ] = None,
-    budget: Annotated[
-        float | None,
-        typer.Option(
-            metavar="USD",
-            parser=in_base_units(parse_usd, "--budget", max_usd=1e12),
-            help="Spend at most this many USD: 2M, $500k.",
-        ),
-    ] = None,
+    deadline: DeadlineOpt = None,
+    budget: BudgetOpt = None,
     max_chips: Annotated[int, typer.Option(min=1, max=MAX_CHIPS, help="Largest cluster to consider (chips).")] = 4096,
     clouds: CloudsCsvOpt = None,
     regions: Annotated[str | None, typer.Option(help="Comma-separated regions.")] = None,
     instances: InstancesCsvOpt = None,
-    pricing: Annotated[
-        PricingChoice,
-        typer.Option(
-            case_sensitive=False,
-            help="Pricing model; reserved: only instances with a reserved price (each row says its term); any: "
-            "on-demand, spot and reserved, each row saying which.",
-        ),
-    ] = PricingChoice.ON_DEMAND,
+    pricing: PricingChoiceOpt = PricingChoice.ON_DEMAND,
     objective: Annotated[Objective, typer.Option(case_sensitive=False, help="What to minimise.")] = Objective.COST,
     top: Annotated[int, typer.Option(min=1, max=1000, help="Options to list.")] = 10,
     seq_len: SeqLenOpt = 4096,
-    global_batch: Annotated[
-        int | None, typer.Option(min=1, max=1 << 24, help="Sequences per step (default ≈4M tokens).")
-    ] = None,
-    precision: Annotated[
-        list[Precision] | None, typer.Option(case_sensitive=False, help="Allowed precisions (default bf16, fp8).")
-    ] = None,
+    global_batch: GlobalBatchOpt = None,
+    precision: PrecisionsOpt = None,
     interruptions_per_month: InterruptionsOpt = 0.20,
-    restart: Annotated[
-        float,
-        typer.Option(
-            metavar="DURATION",
-            parser=duration_opt("--restart", allow_zero=True, max_s=7 * 86400.0),
-            show_default="10min",
-            help="Spot: time to recover from an interruption, with its unit: 10min, 30s (at most a week).",
-        ),
-    ] = 600.0,
-    restart_min: Annotated[
-        float | None,
-        typer.Option(
-            hidden=True,
-            metavar="NUMBER",
-            parser=float_opt("--restart-min", 0.0, 7 * 24 * 60.0, low_open=False),
-            help="Old spelling of --restart in minutes.",
-        ),
-    ] = None,
+    restart: RestartOpt = 600.0,
+    restart_min: RestartMinOpt = None,
     as_json: JsonOpt = False,
-    plot: Annotated[Path | None, typer.Option(help="Write the Pareto chart: out/pareto.png or .html.")] = None,
+    plot: ParetoPlotOpt = None,
 ) -> None:
     """The cheapest, fastest or greenest way to train a model, with the Pareto front over time and cost."""
     from chipfleet import plan as planner

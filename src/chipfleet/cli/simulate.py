@@ -35,6 +35,51 @@ from chipfleet.serialize import check_output_dir
 simulate_app = group("Simulate a fleet under a trace: serving (request level) or training (job level).")
 
 
+# simulate serve: the replicas and how requests reach them
+RouterOpt = Annotated[str, typer.Option(help="round-robin, least-outstanding, power-of-two, size-aware.")]
+ServeSeedOpt = Annotated[
+    int, typer.Option(min=0, max=MAX_SEED, help="Random seed (routers that draw, synthetic traces).")
+]
+ReplayRequestsOpt = Annotated[
+    int | None, typer.Option(min=1, max=MAX_REQUESTS, help="Replay only the first N requests.")
+]
+ReplicaTpOpt = Annotated[
+    int | None, typer.Option(min=1, max=65536, help="Chips per replica (default: the fewest that fit).")
+]
+IterationTokensOpt = Annotated[
+    int,
+    typer.Option(
+        metavar="TOKENS", parser=tokens_opt("--max-batch-tokens"), help="Token budget per iteration (8k = 8192)."
+    ),
+]
+
+# simulate serve: the SLOs the tables measure against
+SloTtftOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--slo-ttft-p90",
+        "--slo-ttft",
+        metavar="DURATION",
+        parser=duration_opt("--slo-ttft-p90", max_s=3600.0),
+        help="TTFT SLO with its unit, e.g. 1s, 500ms: the tables give the share of requests within "
+        "the SLOs beside the p90.",
+    ),
+]
+SloTpotOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--slo-tpot-p90",
+        "--slo-tpot",
+        metavar="DURATION",
+        parser=duration_opt("--slo-tpot-p90", max_s=60.0),
+        help="TPOT SLO with its unit, e.g. 50ms, as --slo-ttft-p90.",
+    ),
+]
+ServePlotOpt = Annotated[
+    Path | None, typer.Option(help="Folder for latency CDF and p90 charts (SLO targets drawn), utilization, queue.")
+]
+
+
 @simulate_app.command("serve")
 def simulate_serve(
     fleet: Annotated[str, typer.Option(help="Instances and counts: inf2.48xlarge:4,g6e.12xlarge:2.")],
@@ -42,57 +87,23 @@ def simulate_serve(
     model: ModelOpt = None,
     model_config: ModelConfigOpt = None,
     mapping: MappingOpt = None,
-    router: Annotated[
-        str, typer.Option(help="round-robin, least-outstanding, power-of-two, size-aware.")
-    ] = "least-outstanding",
-    seed: Annotated[
-        int, typer.Option(min=0, max=MAX_SEED, help="Random seed (routers that draw, synthetic traces).")
-    ] = 0,
-    requests: Annotated[
-        int | None, typer.Option(min=1, max=MAX_REQUESTS, help="Replay only the first N requests.")
-    ] = None,
+    router: RouterOpt = "least-outstanding",
+    seed: ServeSeedOpt = 0,
+    requests: ReplayRequestsOpt = None,
     rate_scale: RateScaleOpt = 1.0,
-    tp: Annotated[
-        int | None, typer.Option(min=1, max=65536, help="Chips per replica (default: the fewest that fit).")
-    ] = None,
+    tp: ReplicaTpOpt = None,
     precision: Annotated[Precision, typer.Option(case_sensitive=False, help="Weight precision.")] = Precision.BF16,
-    max_batch_tokens: Annotated[
-        int,
-        typer.Option(
-            metavar="TOKENS", parser=tokens_opt("--max-batch-tokens"), help="Token budget per iteration (8k = 8192)."
-        ),
-    ] = 8192,
+    max_batch_tokens: IterationTokensOpt = 8192,
     max_seqs: Annotated[int, typer.Option(min=1, max=1 << 20, help="Sequences per replica.")] = 256,
     chunked_prefill: Annotated[bool, typer.Option(help="Mix prefill chunks into decode iterations.")] = True,
     prefix_cache: Annotated[bool, typer.Option(help="Reuse cached prompt blocks (traces with hash ids).")] = True,
-    slo_ttft_p90: Annotated[
-        float | None,
-        typer.Option(
-            "--slo-ttft-p90",
-            "--slo-ttft",
-            metavar="DURATION",
-            parser=duration_opt("--slo-ttft-p90", max_s=3600.0),
-            help="TTFT SLO with its unit, e.g. 1s, 500ms: the tables give the share of requests within "
-            "the SLOs beside the p90.",
-        ),
-    ] = None,
-    slo_tpot_p90: Annotated[
-        float | None,
-        typer.Option(
-            "--slo-tpot-p90",
-            "--slo-tpot",
-            metavar="DURATION",
-            parser=duration_opt("--slo-tpot-p90", max_s=60.0),
-            help="TPOT SLO with its unit, e.g. 50ms, as --slo-ttft-p90.",
-        ),
-    ] = None,
+    slo_ttft_p90: SloTtftOpt = None,
+    slo_tpot_p90: SloTpotOpt = None,
     pricing: PricingOpt = Pricing.ON_DEMAND,
     region: Annotated[str | None, typer.Option(help="Region for prices, PUE and carbon.")] = None,
     skip_bad_rows: SkipBadRowsOpt = False,
     as_json: JsonOpt = False,
-    plot: Annotated[
-        Path | None, typer.Option(help="Folder for latency CDF and p90 charts (SLO targets drawn), utilization, queue.")
-    ] = None,
+    plot: ServePlotOpt = None,
 ) -> None:
     """Replay a request trace against a fleet of replicas: latency percentiles, SLOs, utilization, cost."""
     from rich.progress import Progress
