@@ -150,7 +150,8 @@ class Ledger:
         return self._held_s.get(key, 0.0) + (max(0.0, until_s - since) if since is not None else 0.0)
 
     def busy_chip_s(self, node: int, until_s: float, holder: str | None = None) -> float:
-        """Busy chip-seconds of ``node`` (of one holder, or all) up to ``until_s``, open segments included."""
+        """Busy chip-seconds of ``node`` (of one holder, or all): everything added or closed, plus the open
+        segments up to ``until_s``."""
         by_holder = self._busy.get(node, {})
         done = sum(by_holder.values()) if holder is None else by_holder.get(holder, 0.0)
         for key in self._open_by_node.get(node, ()):

@@ -4,26 +4,22 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
 from numpy.typing import ArrayLike
 
 from chipfleet.catalog import Catalog, Pricing
-from chipfleet.exceptions import ConfigError, UnknownNameError
-from chipfleet.serialize import dumps, to_jsonable
-from chipfleet.sim.fleet import FleetSpec, Pool, TypeChips
+from chipfleet.exceptions import ConfigError
+from chipfleet.serialize import dumps
+from chipfleet.sim.fleet import FleetSpec, Pool
 from chipfleet.sim.kernel import Simulation
 from chipfleet.sim.training.cluster import TrainingCluster
 from chipfleet.sim.training.policies import get_policy
 from chipfleet.sim.training.results import per_job_json
 from chipfleet.sim.training.simulate import TrainingOptions, run_cluster
 from chipfleet.sim.training.throughput import (
-    ReferenceWorkload,
     ThroughputMatrix,
-    throughput_matrix,
-    tokens_per_s_per_chip,
 )
 from chipfleet.traces.schema import JobTrace
 
@@ -48,57 +44,6 @@ MIXED = "p5.48xlarge:3,trn1.32xlarge:3"
 
 
 # --- throughput conversion ------------------------------------------------------------------------------
-
-
-def test_twice_as_fast_takes_half_the_time(cat: Catalog) -> None:
-    m = ThroughputMatrix.from_relative({"p4d.24xlarge": 1.0, "p5.48xlarge": 2.0})
-    assert m.reference == "p4d.24xlarge"
-    assert m.run_time_s(100.0, "p5.48xlarge") == 50.0
-    for fleet, want in (("p4d.24xlarge:1", 100.0), ("p5.48xlarge:1", 50.0)):
-        pool = Pool.build(cat, FleetSpec.parse(fleet))
-        res = run_cluster(jobs([0], [8], [100]), pool, "fifo", m)
-        assert res.finish_s.tolist() == [want]
-
-
-def test_modelled_matrix_default_reference_is_slowest_accelerator(cat: Catalog) -> None:
-    types = ["p5.48xlarge", "trn1.32xlarge", "g6e.48xlarge"]
-    m = throughput_matrix(cat, types)
-    assert m.types == tuple(types)
-    slowest = min(m.speeds, key=lambda s: s.tokens_per_s_per_chip or math.inf)
-    assert m.reference == slowest.instance and m.relative(m.reference) == 1.0
-    wl = ReferenceWorkload()
-    assert m.workload == wl and wl.global_batch == 1024
-    for s in m.speeds:
-        tps, n, _ = tokens_per_s_per_chip(cat, s.instance, wl)
-        assert s.tokens_per_s_per_chip == tps and s.modelled_instances == n
-        assert s.relative_speed == pytest.approx(tps / (slowest.tokens_per_s_per_chip or 1.0))
-        # D seconds on the reference take D · speed_ref / speed_X on X.
-        assert m.run_time_s(1000.0, s.instance) == pytest.approx(1000.0 * (slowest.tokens_per_s_per_chip or 0) / tps)
-    # H100 is faster per chip than Trainium1 on this workload.
-    assert m.relative("p5.48xlarge") > m.relative("trn1.32xlarge")
-    # A pure function of its inputs, with no cache: the same inputs give an equal matrix.
-    assert throughput_matrix(cat, types) == m
-    assert throughput_matrix(cat, types, reference="p5.48xlarge") is not m
-    assert throughput_matrix(cat, types, reference="p5.48xlarge").relative("p5.48xlarge") == 1.0
-    json.dumps(to_jsonable(m), allow_nan=False)
-
-
-def test_workload_that_needs_several_instances(cat: Catalog) -> None:
-    # One g6e.xlarge (one 48 GB L40S) cannot hold llama-2-7b training state; a few can.
-    tps, n, split = tokens_per_s_per_chip(cat, "g6e.xlarge", ReferenceWorkload())
-    assert n > 1 and tps > 0 and split
-
-
-def test_matrix_misses(cat: Catalog) -> None:
-    m = ThroughputMatrix.from_relative({"p4d.24xlarge": 1.0})
-    with pytest.raises(UnknownNameError):
-        m.relative("p5.48xlarge")
-    pool = Pool.build(cat, FleetSpec.parse("p5.48xlarge:1"))
-    with pytest.raises(ConfigError, match=r"no speed for p5\.48xlarge"):
-        run_cluster(jobs([0], [1], [1]), pool, "fifo", m)
-    assert ThroughputMatrix.from_relative({"a": 2.0, "b": 4.0}).relative("b") == 2.0
-    with pytest.raises(ConfigError):
-        ThroughputMatrix.from_relative({"p4d.24xlarge": 0.0})
 
 
 # --- accounting -----------------------------------------------------------------------------------------
@@ -200,28 +145,6 @@ def test_books_add_up(cat: Catalog) -> None:
         assert dt["allocated_chip_s"] == pytest.approx(t.allocated_chip_s)
 
 
-def test_type_chips_books(cat: Catalog) -> None:
-    pool = Pool.build(cat, FleetSpec.parse("p5.48xlarge:3"))
-    books = TypeChips(8, pool.nodes, "train", pool.ledger)
-    assert books.whole_free == 3 and books.free_chips == 24 and books.fits(24) and not books.fits(25)
-    a = books.take(3, 0.0)
-    assert a == [(pool.nodes[0], 3)] and pool.nodes[0].owner == "train"
-    b = books.take(16, 0.0)  # two whole nodes
-    assert b == [(pool.nodes[1], 8), (pool.nodes[2], 8)]
-    assert books.free_chips == 5 and books.largest_free() == 5 and not books.fits(6) and books.fits(5)
-    assert books.take(6, 0.0) is None and books.free_chips == 5
-    assert not books.fits_after(16, {0: 3}) and books.fits_after(8, {0: 3}) and books.fits_after(16, {1: 8, 2: 8})
-    assert books.fits_after(6, {1: 8}) and not books.fits_after(9, {1: 8})
-    books.give(a, 10.0)
-    assert pool.nodes[0].owner is None and books.held_node_s(10.0) == pytest.approx(10 + 2 * 10)
-    books.give(b, 20.0)
-    assert books.whole_free == 3 and books.held_node_s(99.0) == pytest.approx(10 + 2 * 20)
-    # A node another simulator took behind the books' back is dropped, not double-booked.
-    pool.allocate([pool.nodes[0]], "serve:0")
-    assert books.take(24, 30.0) is None and books.stale_dropped == 1 and pool.nodes[0] not in books
-    assert books.take(16, 30.0) == [(pool.nodes[1], 8), (pool.nodes[2], 8)]
-
-
 def test_utilization_over_time_integrates_to_total(cat: Catalog) -> None:
     m = ThroughputMatrix.from_relative({"p5.48xlarge": 3.0, "trn1.32xlarge": 1.0})
     pool = Pool.build(cat, FleetSpec.parse(MIXED))
@@ -253,7 +176,8 @@ def test_pue(cat: Catalog) -> None:
     assert price is not None and node.region == price.region and node.price_usd_per_h == price.usd_per_h
     assert res.types[0].pue == node.pue == cat.region(price.region).pue_ratio
     assert price.region in res.pue_note
-    assert res.co2_kg == pytest.approx(res.energy_kwh * cat.region(price.region).grid_gco2_per_kwh / 1000)
+    grid = cat.region(price.region).grid_gco2_per_kwh
+    assert grid is not None and res.co2_kg == pytest.approx(res.energy_kwh * grid / 1000)
     pool2 = Pool.build(cat, FleetSpec.parse("p5.48xlarge:1"), pue=1.5)
     res2 = run_cluster(jobs([0], [8], [10]), pool2, "fifo", ThroughputMatrix.from_relative({"p5.48xlarge": 1}))
     assert res2.types[0].pue == 1.5 and res2.pue_note == "PUE 1.5 given"
@@ -274,6 +198,23 @@ def test_until_cuts_short(cat: Catalog) -> None:
     assert res.span_s == 40 and res.completed == 1 and res.unfinished == 2
     assert res.types[0].busy_chip_s == pytest.approx(8 * 40)
     assert math.isnan(res.makespan_s) is False and res.makespan_s == 10
+
+
+def test_result_reads_the_ledger_and_writes_nothing(cat: Catalog) -> None:
+    """A job still running at the end is busy in the pool's ledger up to any reader's time; result() adds
+    nothing to the ledger, so another simulator's books read the same before and after it."""
+    pool = Pool.build(cat, FleetSpec.parse("p5.48xlarge:1"))
+    sim = Simulation(seed=0)
+    m = ThroughputMatrix.from_relative({"p5.48xlarge": 1})
+    train = TrainingCluster(sim, jobs([0], [8], [1000]), pool, get_policy("fifo"), m)
+    train.start()
+    sim.run(400.0)
+    node = pool.nodes[0].id
+    before = (pool.ledger.busy_chip_s(node, 400.0), pool.ledger.held_s(node, "train", 400.0))
+    assert before == (8 * 400.0, 400.0)
+    res = train.result(until=400.0)
+    assert (pool.ledger.busy_chip_s(node, 400.0), pool.ledger.held_s(node, "train", 400.0)) == before
+    assert res.busy_chip_s == 8 * 400.0 and res.energy_kwh == pytest.approx(pool.charge(400.0).energy_kwh)
 
 
 def test_shared_pool_leaves_other_owners_alone(cat: Catalog) -> None:
@@ -409,44 +350,3 @@ def test_training_tables_say_how_many_jobs_could_not_be_placed(cat: Catalog) -> 
 
 
 # --- the command line -------------------------------------------------------------------------------------------
-
-
-def _cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    from chipfleet.cli import main
-
-    code = main(list(args))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def test_simulate_train_reads_a_job_file_through_mapping(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    """--mapping names a job file's columns and units, as for simulate serve and plan serve."""
-    path = tmp_path / "jobs.csv"
-    path.write_text("ts,gpus,runtime\n0,8,60\n30,4,2\n")
-    code, out, err = _cli(capsys, "simulate", "train", "--fleet", "p5.48xlarge:1", "--trace", str(path),
-                          "--mapping", "submit=ts,chips=gpus,duration=runtime,duration_unit=min", "--json")  # fmt: skip
-    assert code == 0, err
-    d = json.loads(out)
-    assert d["jobs"] == 2 and d["completed"] == 2
-    assert d["makespan_s"] == pytest.approx(3600 + 120)  # 60 min, then the 2-minute job waits for the node
-    code, _, err = _cli(capsys, "simulate", "train", "--fleet", "p5.48xlarge:1", "--trace", str(path))
-    assert code == 2 and "--mapping" in err and "submit=" in err
-    code, _, err = _cli(capsys, "simulate", "train", "--fleet", "p5.48xlarge:1", "--trace", str(path),
-                        "--mapping", "submit=ts,chips=gpus,duraton=runtime")  # fmt: skip
-    assert code == 2 and "duration" in err and len(err.strip().splitlines()) == 1
-
-
-def test_simulate_train_refuses_a_trace_no_job_fits(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    path = tmp_path / "jobs.csv"
-    path.write_text("submit,chips,duration\n0,64,3600\n")
-    mapping = "submit=submit,chips=chips,duration=duration"
-    code, out, err = _cli(capsys, "simulate", "train", "--fleet", "p5.48xlarge:1", "--trace", str(path),
-                          "--mapping", mapping)  # fmt: skip
-    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
-    assert "64 chips" in err and "most chips are 8" in err and "p5.48xlarge:8" in err
-    path.write_text("submit,chips,duration\n0,64,3600\n1,8,60\n")
-    code, out, err = _cli(capsys, "simulate", "train", "--fleet", "p5.48xlarge:1", "--trace", str(path),
-                          "--mapping", mapping, "--json")  # fmt: skip
-    assert code == 0, err
-    d = json.loads(out)
-    assert (d["completed"], d["unplaceable"]["jobs"], d["unfinished"]) == (1, 1, 0)

@@ -1,0 +1,74 @@
+"""The serving system: replica options per instance type, requests beyond the context window."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from chipfleet.catalog import Catalog
+from chipfleet.exceptions import ConfigError
+from chipfleet.serialize import to_jsonable
+from chipfleet.sim.fleet import FleetSpec
+from chipfleet.sim.serving import ServeOptions, simulate_serving
+from chipfleet.traces.schema import RequestTrace
+from chipfleet.workloads import get_model
+
+MODEL = get_model("llama-3-8b")
+
+
+def trace(arrival: np.ndarray, inp: np.ndarray, out: np.ndarray, hashes: tuple[tuple[int, ...], ...] | None = None,
+          block: int | None = None) -> RequestTrace:  # fmt: skip
+    return RequestTrace(
+        name="test",
+        arrival_s=arrival - arrival[0],
+        input_tokens=inp.astype(np.int64),
+        output_tokens=out.astype(np.int64),
+        hash_ids=hashes,
+        block_tokens=block,
+        source="generated in the test",
+        license="n/a",
+        skipped_rows=0,
+    )
+
+
+def poisson(n: int, rate: float, inp: int, out: int, seed: int = 0) -> RequestTrace:
+    rng = np.random.default_rng(seed)
+    arr = np.cumsum(rng.exponential(1 / rate, n))
+    return trace(arr, np.full(n, inp), np.full(n, out))
+
+
+MODEL = get_model("llama-3-8b")
+
+
+def test_replica_options_per_instance_type(cat: Catalog) -> None:
+    """One fleet, two replica shapes: each type runs the chips per replica and sequence limit it was given."""
+    trace = poisson(300, 4.0, 512, 64)
+    fleet = FleetSpec.parse("g6e.48xlarge:1,g6e.xlarge:1")
+    by_type = {"g6e.48xlarge": ServeOptions(tp=2, max_seqs=16)}
+    result = simulate_serving(get_model("llama-3-8b"), trace, fleet, cat, options_by_type=by_type)
+    shapes = {t.instance: (t.replicas, t.tp) for t in result.by_type}
+    assert shapes == {"g6e.48xlarge": (4, 2), "g6e.xlarge": (1, 1)}
+    assert result.completed == 300
+
+
+def test_requests_beyond_the_context_window_are_refused_and_counted(cat: Catalog) -> None:
+    """Llama 3 8B takes 8,192 tokens of prompt and output: a longer request is refused on arrival and counted
+    (as a server refuses it), whatever the KV cache could hold; a trace of nothing else is an error."""
+    assert MODEL.max_position_embeddings == 8192
+    tr = trace(np.arange(4.0), np.array([1000, 8000, 8192 - 100, 12000]), np.array([100, 500, 100, 10]))
+    res = simulate_serving(MODEL, tr, FleetSpec.parse("p5.48xlarge:1"), cat)
+    assert res.by_type[0].kv_capacity_tokens > 12_010  # the cache would hold them: the window refuses them
+    assert (res.requests, res.completed, res.beyond_context, res.rejected) == (4, 2, 2, 0)
+    assert res.context_window_tokens == 8192 and to_jsonable(res)["beyond_context"] == 2
+    from rich.console import Console
+
+    from chipfleet.report.sim import serve_tables
+
+    console = Console(width=150, record=True)
+    for table in serve_tables(res):
+        console.print(table)
+    text = " ".join(console.export_text().split())
+    assert "longer than the context window (8,192 tokens) │ 2 refused (50.0 %)" in text
+    with pytest.raises(ConfigError, match=r"all 2 requests of test are longer than llama-3-8b's context window"):
+        simulate_serving(MODEL, trace(np.arange(2.0), np.array([9000, 8000]), np.array([1, 500])),
+                         FleetSpec.parse("p5.48xlarge:1"), cat)  # fmt: skip
