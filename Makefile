@@ -36,10 +36,9 @@ typecheck: $(TEST_STAMP)
 	$(BIN)/mypy
 
 # Everything, the slow tests too (a bare `pytest`, the developer loop, leaves them out), spread over every core;
-# then the tests that time real PyTorch kernels on this machine, alone, so no other test disturbs their timings.
+# tests that share an expensive fixture run on one worker (xdist_group: tests/conftest.py, tests/docs).
 test: lint typecheck
-	$(BIN)/pytest -m "(slow or not slow) and not torch" -n auto
-	$(BIN)/pytest -m torch
+	$(BIN)/pytest -m "slow or not slow" -n auto --dist loadgroup
 
 # The documentation site, built into site/; --strict turns a broken link or a page missing from the nav into an error.
 docs: $(DOCS_STAMP)

@@ -19,8 +19,12 @@ settings.load_profile("ci" if os.environ.get("CI") else "dev")
 @pytest.hookimpl(tryfirst=True)  # before `-m` deselects: a torch test is slow whether or not its module says so
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if item.get_closest_marker("torch") is not None and item.get_closest_marker("slow") is None:
-            item.add_marker(pytest.mark.slow)
+        if item.get_closest_marker("torch") is not None:
+            if item.get_closest_marker("slow") is None:
+                item.add_marker(pytest.mark.slow)
+            # `make test` runs on several workers (pytest-xdist, --dist loadgroup): the torch tests share one
+            # measurement of this machine (a session fixture), taken once if they all run on one worker.
+            item.add_marker(pytest.mark.xdist_group("torch"))
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,7 @@ A failure means the output changed: if the change is intended, regenerate the pa
 from __future__ import annotations
 
 import importlib.util
+import re
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -31,6 +32,11 @@ BLOCKS = [t for page in docs.PAGES for t in docs.transcripts(page)]
 EXAMPLES = [e for page in docs.PAGES for e in docs.examples(page)]
 
 
+def _group(command: str) -> str:
+    """The command without its `| head -n N`, as a name every xdist worker derives alike."""
+    return re.sub(r"[^a-z0-9]+", "-", command.split(" | ")[0].lower()).strip("-")
+
+
 def test_the_tour_has_transcripts() -> None:
     """The marker syntax still matches the pages (a typo in it would silently leave every block unchecked)."""
     assert len(BLOCKS) >= 10
@@ -40,7 +46,12 @@ def test_the_tour_has_transcripts() -> None:
 
 
 @pytest.mark.parametrize(
-    "block", [pytest.param(t, id=t.command, marks=[pytest.mark.slow] if t.slow else []) for t in BLOCKS]
+    "block",
+    [
+        # One xdist group per command: blocks showing parts of one command's output share its (cached) run.
+        pytest.param(t, id=t.command, marks=[pytest.mark.xdist_group(_group(t.command))] + [pytest.mark.slow] * t.slow)
+        for t in BLOCKS
+    ],
 )
 def test_transcript_matches_the_command(block: Any) -> None:
     printed = docs.run(block.command)
