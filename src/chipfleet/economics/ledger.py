@@ -99,7 +99,6 @@ class Ledger:
         self._held_s: dict[tuple[int, str], float] = {}
         self._busy: dict[int, dict[str, float]] = {}  # node -> holder -> chip-seconds done
         self._open: dict[Hashable, tuple[str, float, tuple[tuple[int, int], ...]]] = {}
-        self._open_by_node: dict[int, set[Hashable]] = {}
 
     # --- writing ---------------------------------------------------------------------------------------
 
@@ -120,20 +119,13 @@ class Ledger:
 
     def open_busy(self, key: Hashable, holder: str, since_s: float, chips_on: Iterable[tuple[int, int]]) -> None:
         """``chips`` of each ``(node, chips)`` busy from ``since_s`` until :meth:`close_busy` (``key`` names it)."""
-        spans = tuple(chips_on)
-        self._open[key] = (holder, since_s, spans)
-        for node, _ in spans:
-            self._open_by_node.setdefault(node, set()).add(key)
+        self._open[key] = (holder, since_s, tuple(chips_on))
 
     def close_busy(self, key: Hashable, until_s: float) -> None:
         holder, since, spans = self._open.pop(key)
         dt = max(0.0, until_s - since)
-        for node, chips in spans:
-            keys = self._open_by_node[node]
-            keys.discard(key)
-            if not keys:
-                del self._open_by_node[node]
-            if dt > 0:
+        if dt > 0:
+            for node, chips in spans:
                 self.add_busy(node, holder, chips * dt)
 
     # --- reading ---------------------------------------------------------------------------------------
@@ -154,9 +146,21 @@ class Ledger:
         segments up to ``until_s``."""
         by_holder = self._busy.get(node, {})
         done = sum(by_holder.values()) if holder is None else by_holder.get(holder, 0.0)
-        for key in self._open_by_node.get(node, ()):
-            who, since, spans = self._open[key]
+        for who, since, spans in self._open.values():
             if holder is None or who == holder:
                 dt = max(0.0, until_s - since)
                 done += dt * sum(chips for n, chips in spans if n == node)
         return done
+
+    def busy_by_node(self, until_s: float, holder: str | None = None) -> dict[int, float]:
+        """:meth:`busy_chip_s` of every node with any busy time, in one pass (for results over many nodes)."""
+        out = {
+            node: sum(by_holder.values()) if holder is None else by_holder.get(holder, 0.0)
+            for node, by_holder in self._busy.items()
+        }
+        for who, since, spans in self._open.values():
+            if holder is None or who == holder:
+                dt = max(0.0, until_s - since)
+                for node, chips in spans:
+                    out[node] = out.get(node, 0.0) + dt * chips
+        return out

@@ -144,9 +144,10 @@ class Pool:
     def charge(self, span_s: float, nodes: Iterable[Node] | None = None) -> Charge:
         """Every node (or ``nodes``) rented for the whole span (a static fleet): cost, and energy and carbon
         with the busy time the ledger holds up to ``span_s`` (idle chips at idle power)."""
+        busy = self.ledger.busy_by_node(span_s)
         total = Charge()
         for n in self.nodes if nodes is None else nodes:
-            total += node_charge(n.rate, span_s, self.ledger.busy_chip_s(n.id, span_s))
+            total += node_charge(n.rate, span_s, busy.get(n.id, 0.0))
         return total
 
 

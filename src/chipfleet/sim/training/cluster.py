@@ -11,7 +11,8 @@ are allocated. A job advances ``r_X`` reference seconds of work per second on ty
 (plus those it frees itself, and those :meth:`TrainingCluster.nodes_freed` hands it); nodes another
 simulator holds stay untouched, and a node another simulator takes from under it is dropped from its books.
 
-The books it keeps and the results it returns are described in :mod:`chipfleet.sim.training.results`.
+The books it keeps are :mod:`chipfleet.sim.training.accounting`; the results it returns
+:mod:`chipfleet.sim.training.results`.
 """
 
 from __future__ import annotations
@@ -19,15 +20,14 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
-from numpy.typing import NDArray
 
 from chipfleet.exceptions import ConfigError
 from chipfleet.sim.fleet import Node, Pool, TypeChips
 from chipfleet.sim.kernel import Simulation
+from chipfleet.sim.training.accounting import RunBooks, fleet_totals, pue_note, type_usage
 from chipfleet.sim.training.policies import (
     ClusterView,
     Decision,
@@ -37,43 +37,14 @@ from chipfleet.sim.training.policies import (
     RunningOrder,
     TypeInfo,
 )
-from chipfleet.sim.training.results import (
-    COST_NOTE,
-    ClusterResult,
-    Distribution,
-    Unplaceable,
-    fleet_totals,
-    pue_note,
-    type_usage,
-)
+from chipfleet.sim.training.results import COST_NOTE, ClusterResult, Distribution, Unplaceable
+from chipfleet.sim.training.running import Run, RunningIndex
 from chipfleet.sim.training.throughput import CUSTOM_SILICON_VENDORS, ThroughputMatrix
 from chipfleet.traces.schema import JobTrace
 
 _PENDING, _WAITING, _RUNNING, _DONE, _REJECTED = 0, 1, 2, 3, 4
 _DECIDE_PRIORITY = 1
 OWNER = "train"  # the pool owner tag of a node training holds chips on
-
-
-@dataclass
-class _Run:
-    """One run of a job on one type (until it completes or is preempted)."""
-
-    type_index: int
-    alloc: list[tuple[Node, int]]  # (node, chips held on it)
-    busy: list[int]  # chips computing on each node of ``alloc``
-    alloc_s: float  # chips taken
-    compute_s: float  # computing starts (after a restart penalty)
-    remaining_at_compute_s: float  # reference seconds of work left when computing starts
-    epoch: int
-    in_computing_index: bool = False
-
-    @property
-    def nodes(self) -> list[Node]:
-        return [node for node, _ in self.alloc]
-
-    @property
-    def held_chips(self) -> int:
-        return sum(k for _, k in self.alloc)
 
 
 class _View:
@@ -135,11 +106,12 @@ class _View:
 
     def running_on(self, type_index: int) -> Iterator[RunningJob]:
         c = self._c
-        for job in list(c._running_by_type[type_index]):
+        for job in list(c._index[type_index].jobs):
             yield c._running_job(job)
 
     def running_descending(self, type_index: int, by: RunningOrder = "work") -> Iterator[RunningJob]:
-        return self._c._descending(type_index, by)
+        c = self._c
+        return (c._running_job(job) for job in c._index[type_index].descending(c.sim.now, by))
 
 
 class TrainingCluster:
@@ -231,24 +203,13 @@ class TrainingCluster:
         self._preemptions = 0
         self._n_waiting = 0
         self._queues: dict[int, list[tuple[float, int, int]]] = {}
-        self._runs: dict[int, _Run] = {}
-        self._running_by_type: list[dict[int, None]] = [{} for _ in types]
-        # Per type, per chip count: heaps of (-F, job, epoch) and (-remaining, job, epoch) (see _descending).
-        self._computing: list[dict[int, list[tuple[float, int, int]]]] = [{} for _ in types]
-        self._restarting: list[dict[int, list[tuple[float, int, int]]]] = [{} for _ in types]
-        self._index_stale = [0] * len(types)
-        self._runs_started = [0] * len(types)
-        self._alloc_chip_s = [0.0] * len(types)
-        self._busy_chip_s = [0.0] * len(types)
-        # Busy segments for utilization over time: type, chips, start, end.
-        self._seg_type: list[int] = []
-        self._seg_chips: list[int] = []
-        self._seg_t0: list[float] = []
-        self._seg_t1: list[float] = []
+        self._runs: dict[int, Run] = {}
+        # Per type, the running jobs and the heaps that order them for largest-first queries.
+        self._index = [RunningIndex(info.relative_speed, self._runs, self._chips) for info in types]
+        self._run_books = RunBooks(len(types))
         self._next_arrival = 0
         self._decide_pending = False
         self._started = False
-        self._closed = False
         self._start_events = 0
 
     def unplaceable(self, jobs: int | None = None) -> Unplaceable:
@@ -463,13 +424,13 @@ class TrainingCluster:
         self._epoch[job] = epoch
         compute_s = now + penalty
         remaining = self._remaining[job]
-        run = self._runs[job] = _Run(t, alloc, busy, now, compute_s, remaining, epoch)
+        run = self._runs[job] = Run(t, alloc, busy, now, compute_s, remaining, epoch)
         # The pool's ledger counts the busy chips from compute start (any reader sees them up to its time).
         on = [(node.id, used) for (node, _), used in zip(alloc, busy, strict=True)]
         self.pool.ledger.open_busy((OWNER, job, epoch), OWNER, compute_s, on)
-        self._running_by_type[t][job] = None
-        self._index_run(t, job, run)
-        self._runs_started[t] += 1
+        if self._index[t].add(job, run, now):
+            self.sim.schedule(compute_s, partial(self._index[t].computing_starts, job, epoch, compute_s))
+        self._run_books.runs_started[t] += 1
         self._last_type[job] = t
         self.sim.schedule(compute_s + remaining / info.relative_speed, partial(self._complete, job, epoch))
 
@@ -492,102 +453,6 @@ class TrainingCluster:
             tuple(node.id for node, _ in run.alloc),
         )
 
-    # --- the running index: largest-first queries without scanning every running job ----------------------
-    #
-    # On one type every computing job's remaining work falls at the same rate r, so remaining = F − r·now
-    # with F = (remaining when computing started) + r·(compute start), fixed for the run: a heap on F per chip
-    # count orders each group exactly at any time. A job in its restart penalty does not progress; it sits in
-    # a second heap per chip count, on its (constant) remaining, until an event at its compute start moves
-    # it. Entries of runs that ended or moved are skipped, dropped when they reach a heap's top, and the
-    # heaps are rebuilt once they hold more stale entries than live ones.
-
-    def _descending(self, t: int, by: RunningOrder) -> Iterator[RunningJob]:
-        """Running jobs on type ``t``, largest current ``by`` first, read lazily.
-
-        A frontier walks the heap arrays of every group (both kinds) in the order of their exact values,
-        ``weight × remaining`` with weight the chips (``work``) or 1 (``remaining``), without changing
-        them; stale entries are passed over. Valid until the simulation next changes (the policy returns).
-        """
-        x = self.types[t].relative_speed * self.sim.now
-        now = self.sim.now
-        runs = self._runs
-        weight = by == "work"
-        heaps = (self._computing[t], self._restarting[t])
-        # (−value, job, kind, chips, position): ties go to the lower job id, as in the heaps themselves.
-        frontier: list[tuple[float, int, int, int, int]] = []
-        for kind, groups in enumerate(heaps):
-            shift = x if kind == 0 else 0.0
-            for g, heap in groups.items():
-                if heap:
-                    frontier.append(((g if weight else 1) * (heap[0][0] + shift), heap[0][1], kind, g, 0))
-        heapq.heapify(frontier)
-        while frontier:
-            _, job, kind, g, i = heapq.heappop(frontier)
-            heap = heaps[kind][g]
-            shift = x if kind == 0 else 0.0
-            w = g if weight else 1
-            n = len(heap)
-            for k in (2 * i + 1, 2 * i + 2):
-                if k < n:
-                    heapq.heappush(frontier, (w * (heap[k][0] + shift), heap[k][1], kind, g, k))
-            epoch = heap[i][2]
-            run = runs.get(job)
-            if run is not None and run.epoch == epoch and (kind == 0 or run.compute_s > now):
-                yield self._running_job(job)
-
-    def _index_run(self, t: int, job: int, run: _Run) -> None:
-        """Add a run that starts now to the index of its type (computing, or restarting until compute start)."""
-        g = self._chips[job]
-        if run.compute_s > self.sim.now:
-            heapq.heappush(self._restarting[t].setdefault(g, []), (-run.remaining_at_compute_s, job, run.epoch))
-            self.sim.schedule(run.compute_s, partial(self._computing_starts, job, run.epoch))
-        else:
-            self._push_computing(t, g, job, run)
-
-    def _push_computing(self, t: int, g: int, job: int, run: _Run) -> None:
-        f = run.remaining_at_compute_s + self.types[t].relative_speed * run.compute_s
-        heapq.heappush(self._computing[t].setdefault(g, []), (-f, job, run.epoch))
-        run.in_computing_index = True
-
-    def _computing_starts(self, job: int, epoch: int) -> None:
-        """A restarted job's penalty is over: move it to the computing index."""
-        run = self._runs.get(job)
-        if run is None or run.epoch != epoch or run.in_computing_index:
-            return  # ended, or a rebuild at this instant moved it already
-        t, g = run.type_index, self._chips[job]
-        self._push_computing(t, g, job, run)
-        self._index_stale[t] += 1
-        self._drop_stale_tops(t, g)
-
-    def _drop_stale_tops(self, t: int, g: int) -> None:
-        now = self.sim.now
-        for kind, groups in enumerate((self._computing[t], self._restarting[t])):
-            heap = groups.get(g)
-            while heap:
-                _, job, epoch = heap[0]
-                run = self._runs.get(job)
-                if run is not None and run.epoch == epoch and (kind == 0 or run.compute_s > now):
-                    break
-                heapq.heappop(heap)
-
-    def _rebuild_index(self, t: int) -> None:
-        self._computing[t].clear()
-        self._restarting[t].clear()
-        now = self.sim.now
-        for job in self._running_by_type[t]:
-            run = self._runs[job]
-            g = self._chips[job]
-            if run.compute_s > now:
-                self._restarting[t].setdefault(g, []).append((-run.remaining_at_compute_s, job, run.epoch))
-            else:
-                f = run.remaining_at_compute_s + self.types[t].relative_speed * run.compute_s
-                self._computing[t].setdefault(g, []).append((-f, job, run.epoch))
-                run.in_computing_index = True
-        for groups in (self._computing[t], self._restarting[t]):
-            for heap in groups.values():
-                heapq.heapify(heap)
-        self._index_stale[t] = 0
-
     def _remaining_now(self, job: int) -> float:
         run = self._runs.get(job)
         if run is None or self._state[job] != _RUNNING:
@@ -608,7 +473,7 @@ class TrainingCluster:
         run = self._runs.pop(job)
         t = run.type_index
         g = self._chips[job]
-        self._account(job, run, now)
+        self._run_books.add(t, g, run.held_chips, run.alloc_s, run.compute_s, now)
         self.pool.ledger.close_busy((OWNER, job, run.epoch), now)
         self._books[t].give(run.alloc, now)
         for node in run.nodes:
@@ -616,47 +481,30 @@ class TrainingCluster:
             del on[job]
             if not on:
                 del self._node_jobs[node.id]
-        del self._running_by_type[t][job]
-        self._index_stale[t] += 1
-        self._drop_stale_tops(t, g)
-        if self._index_stale[t] > 64 and self._index_stale[t] > len(self._running_by_type[t]):
-            self._rebuild_index(t)
+        self._index[t].remove(job, now)
         self._epoch[job] += 1
-
-    def _account(self, job: int, run: _Run, end_s: float) -> None:
-        """Add a run's busy and allocated chip-seconds up to ``end_s`` to this cluster's own books (the
-        pool's ledger has the busy time by node)."""
-        t = run.type_index
-        busy_s = max(0.0, end_s - run.compute_s)
-        if busy_s > 0:
-            g = self._chips[job]
-            self._busy_chip_s[t] += g * busy_s
-            self._seg_type.append(t)
-            self._seg_chips.append(g)
-            self._seg_t0.append(run.compute_s)
-            self._seg_t1.append(end_s)
-        self._alloc_chip_s[t] += run.held_chips * max(0.0, end_s - run.alloc_s)
 
     # --- result ------------------------------------------------------------------------------------------
 
     def result(self, until: float | None = None, seed: int = 0) -> ClusterResult:
-        """Close the books at the end of the run and summarise (once).
+        """Summarise the run up to its span (reading the books and the pool's ledger; nothing is changed, so
+        it may be taken any number of times).
 
         The span is the makespan when every job completed or was rejected, else ``until`` (the run was cut
         short) or, without it, the later of the last completion and the last submission.
         """
-        if self._closed:
-            raise RuntimeError("result() was already taken for this TrainingCluster")
-        self._closed = True
         finish = np.array(self._finish, dtype=np.float64)
         done = ~np.isnan(finish)
         makespan = float(finish[done].max()) if done.any() else math.nan
         settled = all(s in (_DONE, _REJECTED) for s in self._state)
         last = max(makespan if done.any() else 0.0, self.trace.span_s)
         span = last if settled or until is None or not math.isfinite(until) else float(until)
-        # Jobs still running at the end: account their busy time so far, keep them allocated.
-        for job, run in self._runs.items():
-            self._account(job, run, span)
+        # Jobs still running at the end count as busy and allocated up to it (in a copy of the books).
+        running = [
+            (run.type_index, self._chips[job], run.held_chips, run.alloc_s, run.compute_s)
+            for job, run in self._runs.items()
+        ]
+        books = self._run_books.with_running(running, span)
 
         submit = np.array(self._submit, dtype=np.float64)
         first = np.array(self._first_start, dtype=np.float64)
@@ -667,18 +515,19 @@ class TrainingCluster:
 
         window_s = self._window_s if self._window_s is not None else (span / 100.0 if span > 0 else 1.0)
         windows = max(1, math.ceil(span / window_s)) if span > 0 else 1
-        over_time = self._utilization_windows(span, window_s, windows)
+        over_time = books.utilization_windows(self.types, span, window_s, windows)
 
+        busy_by_node = self.pool.ledger.busy_by_node(span)
         usages = [
             type_usage(
                 info,
                 self._type_nodes[info.index],
-                self.pool.ledger,
+                busy_by_node,
                 span,
-                busy_chip_s=self._busy_chip_s[info.index],
-                allocated_chip_s=self._alloc_chip_s[info.index],
+                busy_chip_s=books.busy_chip_s[info.index],
+                allocated_chip_s=books.allocated_chip_s[info.index],
                 held_instance_s=self._books[info.index].held_node_s(span),
-                runs_started=self._runs_started[info.index],
+                runs_started=books.runs_started[info.index],
                 utilization_over_time=tuple(float(v) for v in over_time[info.index]),
             )
             for info in self.types
@@ -725,30 +574,3 @@ class TrainingCluster:
             last_type=np.array(self._last_type, dtype=np.int64),
             co2_kg=totals.co2_kg,
         )
-
-    def _utilization_windows(self, span: float, window_s: float, windows: int) -> list[NDArray[np.float64]]:
-        """Per type, busy chip-seconds ÷ chip-seconds in each window ``[k·w, (k+1)·w)`` of the span."""
-        edges = np.minimum(np.arange(windows + 1, dtype=np.float64) * window_s, span)
-        seg_t = np.array(self._seg_type, dtype=np.int64)
-        g = np.array(self._seg_chips, dtype=np.float64)
-        t0 = np.array(self._seg_t0, dtype=np.float64)
-        t1 = np.array(self._seg_t1, dtype=np.float64)
-        out = []
-        for info in self.types:
-            sel = seg_t == info.index
-            chips = info.total_instances * info.chips_per_instance
-            width = np.diff(edges)
-            if not sel.any() or span <= 0:
-                out.append(np.zeros(windows))
-                continue
-            times = np.concatenate([t0[sel], t1[sel]])
-            delta = np.concatenate([g[sel], -g[sel]])
-            order = np.argsort(times, kind="stable")
-            times, delta = times[order], delta[order]
-            level = np.cumsum(delta)  # busy chips from times[i] to times[i+1]
-            integral = np.concatenate([[0.0], np.cumsum(level[:-1] * np.diff(times))])
-            at_edges = np.interp(edges, times, integral, left=0.0, right=float(integral[-1]))
-            busy = np.diff(at_edges)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                out.append(np.where(width > 0, busy / (chips * width), 0.0))
-        return out

@@ -1,40 +1,17 @@
-"""What a training-cluster simulation measured (frozen records) and how its books are kept.
-
-Accounting, per instance type, over the span (the makespan, or ``until``):
-
-* *busy* chip-seconds: a running job's ``g`` chips while it computes (not during a restart penalty); the
-  pool's :class:`~chipfleet.economics.ledger.Ledger` has them by node, and energy charges TDP over idle
-  power for them;
-* *allocated* chip-seconds: the chips jobs hold, from start to stop (restart penalties and the surplus
-  chips of a multi-instance job's last instance included), so allocated ≥ busy;
-* *held* instance-seconds: instances with at least one chip allocated; the chips of a held instance that
-  no job holds are its *idle held* chip-seconds (``held × c − allocated``).
-
-Cost (``cost_usd``) counts only what is allocated: allocated chip-hours × the instance's price ÷ its chips.
-Idle capacity is counted apart, never charged to jobs: idle chips of held instances
-(``held_idle_cost_usd``) and instances no job held (``unused_cost_usd``; in a mixed fleet that includes
-the time serving held them, which :class:`~chipfleet.sim.mixed.simulate.MixedResult` splits out); the fleet's bill
-(``fleet_cost_usd``: every instance rented for the whole span) is their sum. Energy and carbon are the
-whole fleet's (idle chips draw idle power whoever pays; a node's busy time from every simulator on the pool
-counts), each node with the PUE and grid intensity of the region its price comes from
-(:meth:`chipfleet.sim.fleet.Pool.build`; a PUE override applies to all). Custom silicon means chips whose
-vendor is aws, google or microsoft; the rest (nvidia, amd) are merchant GPUs.
+"""What a training-cluster simulation measured: frozen result records, whose JSON is
+:func:`chipfleet.serialize.to_jsonable`'s; the books behind them are :mod:`chipfleet.sim.training.accounting`.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
 
-from chipfleet.economics.ledger import Charge, Ledger, chip_cost_usd, node_charge
 from chipfleet.serialize import to_jsonable
-from chipfleet.sim.fleet import Node
-from chipfleet.sim.training.policies import TypeInfo
 from chipfleet.sim.training.throughput import ThroughputMatrix
 
 COST_NOTE = (
@@ -200,109 +177,6 @@ class ClusterResult:
     def rejected(self) -> int:
         """Jobs refused at submission (every refused job is unplaceable: see :class:`Unplaceable`)."""
         return self.unplaceable.jobs
-
-
-@dataclass(frozen=True)
-class FleetTotals:
-    """Sums over a cluster's instance types (see :func:`fleet_totals`)."""
-
-    busy_chip_s: float
-    allocated_chip_s: float
-    chip_s: float  # chips × span: what the types could have computed
-    work_ref_chip_s: float
-    custom_busy_chip_s: float  # on aws/google/microsoft chips
-    custom_work_ref_chip_s: float
-    cost_usd: float
-    held_idle_cost_usd: float
-    unused_cost_usd: float
-    fleet_cost_usd: float
-    energy_kwh: float
-    co2_kg: float | None
-
-
-def type_usage(
-    info: TypeInfo,
-    nodes: Sequence[Node],
-    ledger: Ledger,
-    span_s: float,
-    *,
-    busy_chip_s: float,
-    allocated_chip_s: float,
-    held_instance_s: float,
-    runs_started: int,
-    utilization_over_time: tuple[float, ...],
-) -> TypeUsage:
-    """One type's books over ``span_s`` (module docstring): jobs pay ``allocated × price per chip-second``,
-    ``held_idle = held × chips per instance − allocated`` and ``unused = fleet − jobs − held idle`` are apart;
-    the fleet's charge (every node for the whole span, energy from the ledger's busy time) comes from the
-    ledger's functions."""
-    fleet = Charge()
-    for node in nodes:
-        fleet += node_charge(node.rate, span_s, ledger.busy_chip_s(node.id, span_s))
-    rate = nodes[0].rate
-    held_idle = max(0.0, held_instance_s * info.chips_per_instance - allocated_chip_s)
-    chips = info.total_instances * info.chips_per_instance
-    avail = chips * span_s
-    cost = chip_cost_usd(rate, allocated_chip_s)
-    idle_cost = chip_cost_usd(rate, held_idle)
-    return TypeUsage(
-        instance=info.name,
-        instances=info.total_instances,
-        chips=chips,
-        custom_silicon=info.custom_silicon,
-        relative_speed=info.relative_speed,
-        busy_chip_s=busy_chip_s,
-        allocated_chip_s=allocated_chip_s,
-        held_instance_s=held_instance_s,
-        held_idle_chip_s=held_idle,
-        utilization=busy_chip_s / avail if avail > 0 else math.nan,
-        allocated_share=allocated_chip_s / avail if avail > 0 else math.nan,
-        held_share=held_instance_s / (info.total_instances * span_s) if span_s > 0 else math.nan,
-        work_ref_chip_s=busy_chip_s * info.relative_speed,
-        runs_started=runs_started,
-        pue=rate.pue,
-        energy_kwh=fleet.energy_kwh,
-        cost_usd=cost,
-        held_idle_cost_usd=idle_cost,
-        unused_cost_usd=max(0.0, fleet.cost_usd - cost - idle_cost),
-        fleet_cost_usd=fleet.cost_usd,
-        utilization_over_time=utilization_over_time,
-        co2_kg=fleet.co2_kg,
-    )
-
-
-def fleet_totals(usages: Sequence[TypeUsage], span_s: float) -> FleetTotals:
-    """Σ over the types of each quantity (carbon None when any type's is unknown)."""
-    co2: float | None = 0.0
-    for u in usages:
-        co2 = None if co2 is None or u.co2_kg is None else co2 + u.co2_kg
-    return FleetTotals(
-        busy_chip_s=sum(u.busy_chip_s for u in usages),
-        allocated_chip_s=sum(u.allocated_chip_s for u in usages),
-        chip_s=sum(u.chips * span_s for u in usages),
-        work_ref_chip_s=sum(u.work_ref_chip_s for u in usages),
-        custom_busy_chip_s=sum(u.busy_chip_s for u in usages if u.custom_silicon),
-        custom_work_ref_chip_s=sum(u.work_ref_chip_s for u in usages if u.custom_silicon),
-        cost_usd=sum(u.cost_usd for u in usages),
-        held_idle_cost_usd=sum(u.held_idle_cost_usd for u in usages),
-        unused_cost_usd=sum(u.unused_cost_usd for u in usages),
-        fleet_cost_usd=sum(u.fleet_cost_usd for u in usages),
-        energy_kwh=sum(u.energy_kwh for u in usages),
-        co2_kg=co2,
-    )
-
-
-def pue_note(nodes_by_type: Sequence[Sequence[Node]], override: float | None) -> str:
-    """Where each type's PUE comes from: the override, else the region of its nodes' price (1.0 when the
-    catalog has no record of it)."""
-    if override is not None:
-        return f"PUE {override:g} given"
-    notes = []
-    for nodes in nodes_by_type:
-        node = nodes[0]
-        where = node.region if node.region is not None else "no region recorded"
-        notes.append(f"{node.instance.name}: {node.pue:g} ({where})")
-    return "PUE of the region each type's price comes from: " + "; ".join(notes)
 
 
 def per_job_json(result: ClusterResult) -> dict[str, Any]:
