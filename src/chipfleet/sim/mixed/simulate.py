@@ -30,8 +30,9 @@ from chipfleet.exceptions import ConfigError, DoesNotFitError
 from chipfleet.perf.iteration import IterationModel
 from chipfleet.sim.fleet import FleetSpec, Node, Pool
 from chipfleet.sim.kernel import Simulation
+from chipfleet.sim.mixed.accounting import fleet_books
 from chipfleet.sim.mixed.controller import MixedOptions, SharingController
-from chipfleet.sim.mixed.results import MixedResult, fleet_books
+from chipfleet.sim.mixed.results import MixedResult
 from chipfleet.sim.mixed.sharing import SharingPolicy, TypeValue, get_sharing
 from chipfleet.sim.serving.replica import ServeOptions
 from chipfleet.sim.serving.routers import Router
