@@ -24,6 +24,7 @@ from functools import partial
 
 import numpy as np
 
+from chipfleet.catalog import Catalog
 from chipfleet.exceptions import ConfigError
 from chipfleet.sim.fleet import Node, Pool, TypeChips
 from chipfleet.sim.kernel import Simulation
@@ -115,11 +116,11 @@ class _View:
 
 
 class TrainingCluster:
-    """The mechanism: queues, node allocation, events and accounting for one trace on one pool.
+    """The mechanism: queues, node allocation and events for one trace on one pool.
 
-        Use :func:`~chipfleet.sim.training.simulate.simulate_training`, or attach several simulators to one
-    :class:`Simulation` (mixed mode):
-    ``TrainingCluster(sim, ...).start()`` then ``sim.run(...)`` then ``.result()``.
+    Use :func:`~chipfleet.sim.training.simulate.simulate_training`, or attach several simulators to one
+    :class:`Simulation` (mixed mode): ``TrainingCluster(sim, ...).start()`` then ``sim.run(...)`` then
+    ``.result()``.
     """
 
     def __init__(
@@ -151,36 +152,12 @@ class TrainingCluster:
         names = pool.instance_types() if instance_types is None else list(instance_types)
         if not names:
             raise ConfigError("the pool has no nodes" if instance_types is None else "training has no instance types")
-        catalog = pool.catalog
-        types: list[TypeInfo] = []
-        self._type_nodes: list[list[Node]] = []
-        self._books: list[TypeChips] = []
-        for i, name in enumerate(names):
-            nodes = [n for n in pool.nodes if n.instance.name == name]
-            first = nodes[0]
-            if name not in matrix.types:
-                raise ConfigError(
-                    f"the throughput matrix has no speed for {name} (it covers {', '.join(matrix.types)}); "
-                    "build it for the pool: throughput_matrix(catalog, pool.instance_types())"
-                )
-            rel = matrix.relative(name)
-            vendor = catalog.chip(first.instance.chip).vendor
-            types.append(
-                TypeInfo(
-                    index=i,
-                    name=name,
-                    chips_per_instance=first.chips,
-                    total_instances=len(nodes),
-                    relative_speed=rel,
-                    price_usd_per_h=first.price_usd_per_h,
-                    chip_busy_w=first.power.chip_tdp_w,
-                    chip_idle_w=first.power.chip_idle_w,
-                    host_w=first.power.host_w,
-                    custom_silicon=vendor in CUSTOM_SILICON_VENDORS,
-                )
-            )
-            self._type_nodes.append(nodes)
-            self._books.append(TypeChips(first.chips, (n for n in nodes if n.owner is None), OWNER, pool.ledger))
+        self._type_nodes = [[n for n in pool.nodes if n.instance.name == name] for name in names]
+        types = [type_info(i, nodes, matrix, pool.catalog) for i, nodes in enumerate(self._type_nodes)]
+        self._books = [
+            TypeChips(info.chips_per_instance, (n for n in nodes if n.owner is None), OWNER, pool.ledger)
+            for info, nodes in zip(types, self._type_nodes, strict=True)
+        ]
         self.types: tuple[TypeInfo, ...] = tuple(types)
         self._type_of = {info.name: info.index for info in types}
         self._node_jobs: dict[int, dict[int, None]] = {}  # node id -> jobs holding chips on it
@@ -574,3 +551,26 @@ class TrainingCluster:
             last_type=np.array(self._last_type, dtype=np.int64),
             co2_kg=totals.co2_kg,
         )
+
+
+def type_info(index: int, nodes: Sequence[Node], matrix: ThroughputMatrix, catalog: Catalog) -> TypeInfo:
+    """What a policy knows of one instance type: its nodes' shape, price and power, and its relative speed."""
+    first = nodes[0]
+    name = first.instance.name
+    if name not in matrix.types:
+        raise ConfigError(
+            f"the throughput matrix has no speed for {name} (it covers {', '.join(matrix.types)}); "
+            "build it for the pool: throughput_matrix(catalog, pool.instance_types())"
+        )
+    return TypeInfo(
+        index=index,
+        name=name,
+        chips_per_instance=first.chips,
+        total_instances=len(nodes),
+        relative_speed=matrix.relative(name),
+        price_usd_per_h=first.price_usd_per_h,
+        chip_busy_w=first.power.chip_tdp_w,
+        chip_idle_w=first.power.chip_idle_w,
+        host_w=first.power.host_w,
+        custom_silicon=catalog.chip(first.instance.chip).vendor in CUSTOM_SILICON_VENDORS,
+    )
