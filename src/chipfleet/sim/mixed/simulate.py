@@ -1,6 +1,6 @@
 """Training and serving in one fleet: a serving workload and a training-job queue share one pool of nodes.
 
-One :class:`~chipfleet.sim.kernel.Simulation` clock drives a :class:`~chipfleet.sim.serving.simulate.ServingSystem`
+One :class:`~chipfleet.sim.kernel.Simulation` clock drives a :class:`~chipfleet.sim.serving.system.ServingSystem`
 and a :class:`~chipfleet.sim.training.cluster.TrainingCluster` over the same :class:`~chipfleet.sim.fleet.Pool`; a
 sharing policy (a registry) decides, every control interval, how many nodes serving should hold and on
 which instance types; the :class:`SharingController` carries that out:

@@ -13,7 +13,7 @@ Accounting, per instance type, over the span (the makespan, or ``until``):
 Cost (``cost_usd``) counts only what is allocated: allocated chip-hours × the instance's price ÷ its chips.
 Idle capacity is counted apart, never charged to jobs: idle chips of held instances
 (``held_idle_cost_usd``) and instances no job held (``unused_cost_usd``; in a mixed fleet that includes
-the time serving held them, which :class:`~chipfleet.sim.mixed.simulate.MixedResult` splits out); the fleet's bill
+the time serving held them, which :class:`~chipfleet.sim.mixed.results.MixedResult` splits out); the fleet's bill
 (``fleet_cost_usd``: every instance rented for the whole span) is their sum. Energy and carbon are the
 whole fleet's (idle chips draw idle power whoever pays; a node's busy time from every simulator on the pool
 counts), each node with the PUE and grid intensity of the region its price comes from

@@ -316,8 +316,8 @@ class EnergyAware(_Greedy):
 
     Energy per unit of work on ``X`` = attributable power / ``(g · r_X)``, the power being the job's ``g``
     chips at TDP, the surplus chips it holds at idle, and its share of the hosts (see
-    ``_attributable_power_w``; the chip busy-power assumption of :meth:`Pool.energy_kwh`; PUE is the same
-    factor for all types of one region).
+    ``_attributable_power_w``; the chip busy-power assumption of :func:`chipfleet.economics.ledger.energy_kwh`;
+    PUE is the same factor for all types of one region).
     """
 
     name = "energy-aware"
