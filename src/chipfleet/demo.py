@@ -16,7 +16,7 @@ from chipfleet.economics.estimate import (
 from chipfleet.exceptions import ChipfleetError, ConfigError
 from chipfleet.perf.inference import ServingConfig
 from chipfleet.perf.training import TrainingSetup
-from chipfleet.plan.serve.plan import ServeConstraints, ServePlan, ServeSLO, serve
+from chipfleet.plan.serve import ServeConstraints, ServePlan, ServeSLO, serve
 from chipfleet.traces import RequestTrace, load_trace
 from chipfleet.workloads import get_model
 

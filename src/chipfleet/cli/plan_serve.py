@@ -198,7 +198,7 @@ def plan_serve(
     plot: HourlyPlotOpt = None,
 ) -> None:
     """The cheapest (or least-energy) mix of instances, and its routing, that serves a workload within p90 SLOs."""
-    from chipfleet.plan.serve import plan as sp
+    from chipfleet.plan.serve import DEFAULT_INPUT_EDGES, DEFAULT_OUTPUT_EDGES, ServeSLO, serve
     from chipfleet.report import serve_plan as rp
 
     if plot is not None and not per_hour:
@@ -208,9 +208,9 @@ def plan_serve(
     if plot is not None:
         check_output_path(plot, "--plot chart")
     arch = model_arch(model, model_config)
-    slo = sp.ServeSLO(slo_ttft_p90, slo_tpot_p90)
-    in_edges = _edges(input_edges, "--input-edges", sp.DEFAULT_INPUT_EDGES)
-    out_edges = _edges(output_edges, "--output-edges", sp.DEFAULT_OUTPUT_EDGES)
+    slo = ServeSLO(slo_ttft_p90, slo_tpot_p90)
+    in_edges = _edges(input_edges, "--input-edges", DEFAULT_INPUT_EDGES)
+    out_edges = _edges(output_edges, "--output-edges", DEFAULT_OUTPUT_EDGES)
     peak_window_s = (
         None
         if peak_window.strip().lower() == "auto"
@@ -225,7 +225,7 @@ def plan_serve(
     tr = workload(trace, rate, input_tokens, output_tokens, duration, requests, rate_scale, skip_bad_rows, mapping,
                   seed)  # fmt: skip
     with output.status(as_json) as progress:
-        result = sp.serve(
+        result = serve(
             arch, tr, slo, catalog=State.catalog(), constraints=constraints, objective=objective,
             input_edges=in_edges, output_edges=out_edges, replay_rounds=max_rounds, per_hour=per_hour,
             load_curve=curve, peak_to_trough=peak_to_trough, peak_window_s=peak_window_s, seed=seed,

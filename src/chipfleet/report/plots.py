@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from chipfleet.demo import DemoResult
-    from chipfleet.plan.serve.plan import ServePlan
+    from chipfleet.plan.serve import ServePlan
 
 # Who makes the chip: the demo's question is custom cloud silicon against NVIDIA, so colour says which is which.
 MAKERS: tuple[tuple[str, tuple[str, ...], str], ...] = (

@@ -8,9 +8,9 @@ import pytest
 
 from chipfleet.catalog import Catalog
 from chipfleet.exceptions import ConfigError, InfeasibleServeError, UnknownNameError
+from chipfleet.plan.serve import serve
 from chipfleet.plan.serve.buckets import bucketize
 from chipfleet.plan.serve.capacity import deployments
-from chipfleet.plan.serve.plan import serve
 from chipfleet.plan.serve.spec import ServeConstraints, ServeSLO
 from chipfleet.serialize import to_jsonable
 from chipfleet.workloads import get_model

@@ -1,6 +1,6 @@
 """The serving planner: the cheapest mix of instances that serves a trace within its latency SLOs."""
 
-from chipfleet.plan.serve.buckets import Bucket, Excluded
+from chipfleet.plan.serve.buckets import DEFAULT_INPUT_EDGES, DEFAULT_OUTPUT_EDGES, Bucket, Excluded
 from chipfleet.plan.serve.capacity import Deployment
 from chipfleet.plan.serve.milp import Mix, MixEntry
 from chipfleet.plan.serve.plan import HourlyPlan, ServePlan, serve
@@ -8,6 +8,8 @@ from chipfleet.plan.serve.spec import ServeConstraints, ServeObjective, ServeSLO
 from chipfleet.plan.serve.verify import ReplayRound
 
 __all__ = [
+    "DEFAULT_INPUT_EDGES",
+    "DEFAULT_OUTPUT_EDGES",
     "Bucket",
     "Deployment",
     "Excluded",

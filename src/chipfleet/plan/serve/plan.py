@@ -58,7 +58,7 @@ from chipfleet.plan.serve.buckets import (
     without_requests,
 )
 from chipfleet.plan.serve.capacity import Deployment, check_every_bucket_served, deployments, no_deployment_reason
-from chipfleet.plan.serve.milp import Mix, MixEntry
+from chipfleet.plan.serve.milp import Mix
 from chipfleet.plan.serve.spec import (
     FLEET_QUANTILE,
     TAIL_SHARE,
@@ -73,23 +73,12 @@ from chipfleet.traces.schema import RequestTrace
 from chipfleet.workloads import ModelArch
 
 __all__ = [
-    "DEFAULT_INPUT_EDGES",
-    "DEFAULT_OUTPUT_EDGES",
     "DEFAULT_STARTUP_S",
     "SERVE_PLAN_ASSUMPTIONS",
     "STARTUP_SOURCE",
-    "Bucket",
-    "Deployment",
-    "Excluded",
     "Hour",
     "HourlyPlan",
-    "Mix",
-    "MixEntry",
-    "ReplayRound",
-    "ServeConstraints",
-    "ServeObjective",
     "ServePlan",
-    "ServeSLO",
     "serve",
 ]
 
