@@ -61,7 +61,7 @@ def summary(obj: object) -> str:
     # A dataclass without a docstring gets its signature as __doc__ ("RoundRobin(_next: int = 0)"): not a description.
     if isinstance(obj, type) and doc.startswith(f"{obj.__name__}("):
         return ""
-    return " ".join(doc.split("\n\n", 1)[0].split())
+    return " ".join(doc.split("\n\n", 1)[0].replace("``", "").split())
 
 
 def _label(value: object) -> str:

@@ -13,6 +13,7 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
+from chipfleet.registry import Registry
 from chipfleet.serialize import dumps
 
 
@@ -94,6 +95,20 @@ def show(*objects: Any) -> None:
 def emit_json(data: Any) -> None:
     """Strict JSON on stdout: a non-finite number becomes null with its reason (chipfleet.serialize)."""
     sys.stdout.write(dumps(data) + "\n")
+
+
+def show_plugins(registry: Registry[Any], title: str, as_json: bool) -> None:
+    """A plugin family's listing: each registered name with what it does (``--json``: a list of both)."""
+    entries = registry.entries()
+    if as_json:
+        emit_json([{"name": e.name, "description": e.description} for e in entries])
+        return
+    table = Table(title=title)
+    table.add_column("name", no_wrap=True)
+    table.add_column("what it does")
+    for e in entries:
+        table.add_row(e.name, e.description)
+    show(table)
 
 
 def progress_line(msg: str) -> None:

@@ -202,27 +202,24 @@ simulate_app.command("mixed")(simulate_mixed_cmd)
 
 
 @simulate_app.command("sharing")
-def simulate_sharing() -> None:
+def simulate_sharing(as_json: JsonOpt = False) -> None:
     """List the policies for sharing one fleet between serving and training."""
-    from chipfleet.sim.mixed import list_sharing
+    from chipfleet.sim.mixed import SHARING
 
-    for name in list_sharing():
-        output.show(name)
+    output.show_plugins(SHARING, "Sharing policies (simulate mixed --sharing)", as_json)
 
 
 @simulate_app.command("policies")
-def simulate_policies() -> None:
+def simulate_policies(as_json: JsonOpt = False) -> None:
     """List the training-cluster scheduling policies."""
-    from chipfleet.sim.training import list_policies
+    from chipfleet.sim.training import POLICIES
 
-    for name in list_policies():
-        output.show(name)
+    output.show_plugins(POLICIES, "Training scheduling policies (simulate train --policy)", as_json)
 
 
 @simulate_app.command("routers")
-def simulate_routers() -> None:
+def simulate_routers(as_json: JsonOpt = False) -> None:
     """List the request routers."""
-    from chipfleet.sim.serving import list_routers
+    from chipfleet.sim.serving import ROUTERS
 
-    for name in list_routers():
-        output.show(name)
+    output.show_plugins(ROUTERS, "Request routers (simulate serve --router)", as_json)

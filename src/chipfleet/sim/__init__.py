@@ -4,6 +4,7 @@ fleet. The public surface is importable from here, as SimPy's is from ``simpy``.
 from chipfleet.sim.fleet import FleetSpec, Node, Pool, TypeChips
 from chipfleet.sim.kernel import Simulation, Timer
 from chipfleet.sim.mixed import (
+    SHARING,
     MixedOptions,
     MixedResult,
     ShareReport,
@@ -14,6 +15,7 @@ from chipfleet.sim.mixed import (
     simulate_mixed,
 )
 from chipfleet.sim.serving import (
+    ROUTERS,
     Router,
     ServeOptions,
     ServeResult,
@@ -25,6 +27,7 @@ from chipfleet.sim.serving import (
     simulate_serving,
 )
 from chipfleet.sim.training import (
+    POLICIES,
     ClusterResult,
     Distribution,
     Policy,
@@ -44,6 +47,9 @@ from chipfleet.sim.training import (
 )
 
 __all__ = [
+    "POLICIES",
+    "ROUTERS",
+    "SHARING",
     "ClusterResult",
     "Distribution",
     "FleetSpec",

@@ -3,6 +3,7 @@
 from chipfleet.sim.mixed.controller import MixedOptions, SharingController
 from chipfleet.sim.mixed.results import MixedResult, ShareReport
 from chipfleet.sim.mixed.sharing import (
+    SHARING,
     SharingDecision,
     SharingPolicy,
     SharingState,
@@ -15,6 +16,7 @@ from chipfleet.sim.mixed.sharing import (
 from chipfleet.sim.mixed.simulate import simulate_mixed
 
 __all__ = [
+    "SHARING",
     "MixedOptions",
     "MixedResult",
     "ShareReport",

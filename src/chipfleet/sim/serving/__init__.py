@@ -3,6 +3,7 @@
 from chipfleet.sim.serving.replica import ServeOptions
 from chipfleet.sim.serving.results import ServeResult, TypeReport
 from chipfleet.sim.serving.routers import (
+    ROUTERS,
     FleetView,
     Router,
     list_routers,
@@ -13,6 +14,7 @@ from chipfleet.sim.serving.simulate import simulate_serving
 from chipfleet.sim.serving.system import ServingSystem, replica_shape
 
 __all__ = [
+    "ROUTERS",
     "FleetView",
     "Router",
     "ServeOptions",

@@ -2,6 +2,7 @@
 
 from chipfleet.sim.training.cluster import TrainingCluster
 from chipfleet.sim.training.policies import (
+    POLICIES,
     ClusterView,
     Decision,
     Policy,
@@ -21,6 +22,7 @@ from chipfleet.sim.training.throughput import (
 )
 
 __all__ = [
+    "POLICIES",
     "ClusterResult",
     "ClusterView",
     "Decision",
