@@ -176,3 +176,58 @@ def test_router_name_in_the_result_is_the_canonical_one(cat: Catalog) -> None:
     tr = trace(arrival, np.full(5, 100), np.full(5, 10))
     result = simulate_serving(MODEL, tr, FleetSpec.parse("g6e.xlarge:1"), cat, router="LEAST-outstanding")
     assert result.router == "least-outstanding" and result.completed == 5
+
+
+def _lengths(n: int, inp: int, out: int, seed: int = 0) -> RequestTrace:
+    """Requests of uniform length in [0.8·L, L] (as benchmark_serving's random dataset draws them); arrival
+    times unused by a closed loop."""
+    rng = np.random.default_rng(seed)
+    return trace(np.zeros(n), rng.integers(int(0.8 * inp), inp + 1, n), rng.integers(int(0.8 * out), out + 1, n))
+
+
+def test_closed_loop_of_one_client_runs_its_requests_back_to_back(cat: Catalog) -> None:
+    tr = _lengths(12, 512, 64)
+    res = simulate_serving(MODEL, tr, FleetSpec.parse("p5.4xlarge:1"), cat, concurrency=1)
+    assert res.completed == 12
+    # One client: no overlap, so the run lasts the sum of the end-to-end latencies (and no request waits).
+    assert res.span_s == pytest.approx(res.e2e_s["mean"] * 12, rel=1e-6)
+    assert res.queue_wait_s["max"] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_closed_loop_think_time_adds_to_the_span(cat: Catalog) -> None:
+    tr = _lengths(10, 256, 32)
+    fleet = FleetSpec.parse("p5.4xlarge:1")
+    busy = simulate_serving(MODEL, tr, fleet, cat, concurrency=1)
+    idle = simulate_serving(MODEL, tr, fleet, cat, concurrency=1, think_time_s=2.0)
+    assert idle.span_s == pytest.approx(busy.span_s + 9 * 2.0, rel=1e-6)  # 9 gaps between 10 requests
+
+
+def test_closed_loop_beyond_the_sequence_limit_queues(cat: Catalog) -> None:
+    tr = _lengths(8 * 40, 256, 64)
+    fleet = FleetSpec.parse("p5.4xlarge:1")
+    open_ = simulate_serving(MODEL, tr, fleet, cat, concurrency=8, options=ServeOptions(max_seqs=8))
+    tight = simulate_serving(MODEL, tr, fleet, cat, concurrency=8, options=ServeOptions(max_seqs=2))
+    assert open_.completed == tight.completed == len(tr)
+    # With 2 sequences for 8 clients, 6 requests wait on average: Little's law on the queue.
+    assert tight.queue_wait_s["mean"] * tight.requests_per_s == pytest.approx(6.0, rel=0.1)
+    assert open_.queue_wait_s["mean"] < tight.queue_wait_s["mean"] / 10
+    assert tight.requests_per_s < open_.requests_per_s
+
+
+def test_closed_loop_throughput_grows_with_clients_and_arrival_times_are_ignored(cat: Catalog) -> None:
+    fleet = FleetSpec.parse("p5.4xlarge:1")
+    tr = _lengths(16 * 20, 1024, 128)
+    late = trace(np.arange(len(tr)) * 1000.0, tr.input_tokens, tr.output_tokens)
+    rates = [simulate_serving(MODEL, tr, fleet, cat, concurrency=n).requests_per_s for n in (1, 4, 16)]
+    assert rates[0] < rates[1] < rates[2]
+    same = simulate_serving(MODEL, late, fleet, cat, concurrency=16)
+    assert same.requests_per_s == pytest.approx(rates[2], rel=1e-9)
+
+
+@pytest.mark.parametrize("bad", [0, -3])
+def test_closed_loop_needs_a_positive_client_count(cat: Catalog, bad: int) -> None:
+    from chipfleet.exceptions import ConfigError
+
+    with pytest.raises(ConfigError) as err:
+        simulate_serving(MODEL, _lengths(4, 128, 8), FleetSpec.parse("p5.4xlarge:1"), cat, concurrency=bad)
+    assert err.value.field == "concurrency"

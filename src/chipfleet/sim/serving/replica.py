@@ -149,6 +149,8 @@ class Replica:
         self.draining = False  # closed to new requests: finishing what it has
         self.track_load_delay = False  # record TTFT − TTFT alone (an extra model call per request; opt-in)
         self.on_idle: Callable[[], None] | None = None
+        # Called with each request that leaves (completed or refused): a closed loop's client sends its next.
+        self.on_complete: Callable[[SimRequest], None] | None = None
 
     @property
     def instance(self) -> str:
@@ -162,6 +164,8 @@ class Replica:
     def enqueue(self, req: SimRequest) -> None:
         if req.input + req.output > self.kv_capacity:
             self.rejected += 1  # can never fit in this replica's KV cache
+            if self.on_complete is not None:
+                self.on_complete(req)
             return
         self.waiting.append(req)
         self.waiting_total[0] += 1
@@ -310,8 +314,10 @@ class Replica:
 
     def _finish_done(self, now: float) -> None:
         keep = []
+        left: list[SimRequest] = []
         for r in self.running:
             if r.prefill_left == 0 and r.generated >= r.output:
+                left.append(r)
                 self.kv_used -= r.kv
                 self._remember(r)
                 e2e = now - r.arrival
@@ -328,6 +334,9 @@ class Replica:
                 keep.append(r)
         self.view.outstanding[self.index] -= len(self.running) - len(keep)
         self.running = keep
+        if self.on_complete is not None:
+            for r in left:
+                self.on_complete(r)
 
     def _meets_slo(self, ttft: float, tpot: float) -> bool:
         o = self.opts

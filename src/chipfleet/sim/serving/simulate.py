@@ -40,22 +40,29 @@ def simulate_serving(
     region: str | None = None,
     progress: Callable[[int, int], None] | None = None,
     options_by_type: Mapping[str, ServeOptions] | None = None,
+    concurrency: int | None = None,
+    think_time_s: float = 0.0,
 ) -> ServeResult:
     """Replay ``trace`` against a fleet of replicas of ``model`` (see the module docstring).
 
     ``options_by_type`` gives some instance types their own replica options (chips per replica, precision,
     batch limits); the others, and the fleet's SLO attainment, use ``options``.
+
+    ``concurrency`` makes the load a closed loop: that many clients, all starting at once, send the trace's
+    requests in order (its arrival times unused), each its next request ``think_time_s`` after its last one
+    completes; requests beyond a replica's ``max_seqs`` queue. ``None``: the trace's own arrival times.
     """
     pool = Pool.build(catalog, fleet, pricing, region)
     sim = Simulation(seed=seed)
     system = ServingSystem(
-        sim, model, trace, pool, pool.nodes, router=router, options=options, options_by_type=options_by_type
-    )
+        sim, model, trace, pool, pool.nodes, router=router, options=options, options_by_type=options_by_type,
+        concurrency=concurrency, think_time_s=think_time_s,
+    )  # fmt: skip
     system.progress = progress
     system.start()
     sim.run()
     n = len(trace)
     if progress is not None:
         progress(n, n)
-    span = max(sim.now, float(trace.arrival_s[-1]) if n else 0.0)
+    span = sim.now if concurrency is not None else max(sim.now, float(trace.arrival_s[-1]) if n else 0.0)
     return system.result(span, fleet=fleet.describe(), seed=seed)

@@ -59,8 +59,19 @@ class ServingSystem:
         options: ServeOptions | None = None,
         open_nodes: list[Node] | None = None,
         options_by_type: Mapping[str, ServeOptions] | None = None,
+        concurrency: int | None = None,
+        think_time_s: float = 0.0,
     ) -> None:
         opts = self.opts = options or ServeOptions()
+        if concurrency is not None and (isinstance(concurrency, bool) or concurrency < 1):
+            raise ConfigError(f"concurrency must be a positive number of clients, got {concurrency!r}",
+                              field="concurrency")  # fmt: skip
+        if not (math.isfinite(think_time_s) and think_time_s >= 0):
+            raise ConfigError(f"think_time_s must be ≥ 0 seconds, got {think_time_s!r}", field="think_time_s")
+        # Closed loop: `concurrency` clients send the trace's requests in order (its arrival times unused),
+        # each client its next request `think_time_s` after its last one completes.
+        self.concurrency, self.think_time_s = concurrency, think_time_s
+        self._issued = 0
         by_type = dict(options_by_type or {})
         if model.kind != "decoder":
             raise ConfigError(f"{model.name} is an encoder; serving simulation covers decoder LMs")
@@ -195,15 +206,38 @@ class ServingSystem:
 
     # ------------------------------------------------------------------ arrivals
     def start(self) -> None:
-        """Schedule the trace's first arrival (call once, before ``sim.run``)."""
+        """Schedule the trace's first arrival, or each closed-loop client's first request, all at the start
+        (call once, before ``sim.run``)."""
+        if self.concurrency is not None:
+            for r in self.replicas:
+                r.on_complete = self._client_done
+            for _ in range(self.concurrency):
+                self._issue(0.0)
+            return
         if len(self.trace):
             self.sim.schedule(float(self.trace.arrival_s[0]), lambda: self._arrive(0), priority=1)
+
+    def _issue(self, delay_s: float) -> None:
+        """A closed-loop client sends the trace's next request after ``delay_s`` (none left: it stops)."""
+        i = self._issued
+        if i >= len(self.trace):
+            return
+        self._issued += 1
+        self.sim.schedule(self.sim.now + delay_s, lambda: self._arrive(i), priority=1)
+        if self.progress is not None and (i + 1) % 10_000 == 0:
+            self.progress(i + 1, len(self.trace))
+
+    def _client_done(self, req: SimRequest) -> None:
+        self._issue(self.think_time_s)
 
     def _arrive(self, i: int) -> None:
         sim, trace = self.sim, self.trace
         if self._beyond_context[i]:
             self.beyond_context += 1  # refused on arrival, as a server refuses it
-            self._next(i)
+            if self.concurrency is None:
+                self._next(i)
+            else:
+                self._issue(self.think_time_s)
             return
         inp, out = int(trace.input_tokens[i]), int(trace.output_tokens[i])
         hashes = trace.hash_ids
@@ -220,7 +254,8 @@ class ServingSystem:
         )
         self.replicas[self.router.choose(inp, out, self.view, sim.rng)].enqueue(req)
         self.queue.set(sim.now, float(self.waiting_total[0]))
-        self._next(i)
+        if self.concurrency is None:
+            self._next(i)
 
     def _next(self, i: int) -> None:
         """Schedule the arrival after request ``i``."""

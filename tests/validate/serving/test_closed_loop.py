@@ -1,0 +1,113 @@
+"""The closed-loop mean-value model against the request-level simulator over a grid of client counts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from chipfleet.catalog import Catalog
+from chipfleet.exceptions import ConfigError
+from chipfleet.perf import hardware_for
+from chipfleet.perf.batching import ReplicaLimits
+from chipfleet.perf.iteration import IterationModel
+from chipfleet.sim.fleet import FleetSpec
+from chipfleet.sim.serving import ServeOptions, replica_shape, simulate_serving
+from chipfleet.traces.schema import RequestTrace
+from chipfleet.validate.serving import ClosedLoad, closed_loop, first_wave_ttft_s
+from chipfleet.workloads import get_model
+
+MODEL = get_model("llama-3.1-8b")
+INSTANCE = "p5.4xlarge"  # one H100: one replica
+PER_CLIENT = 20  # requests per client, as a benchmark run sends (InferenceX: 10 per client)
+# Stated tolerance of the model against the simulator: throughput and mean TPOT within 8 %, mean TTFT within
+# 20 % (the simulator's start-up and the spread of lengths around their means are what the model averages).
+TOL_RATE, TOL_TPOT, TOL_TTFT = 0.08, 0.08, 0.20
+
+
+def _setup(cat: Catalog, max_seqs: int) -> tuple[IterationModel, ReplicaLimits, ServeOptions]:
+    hw = hardware_for(cat, INSTANCE)
+    opts = ServeOptions(max_seqs=max_seqs, prefix_cache=False)
+    tp, kv = replica_shape(MODEL, hw, opts)
+    return IterationModel(MODEL, hw, tp, opts.precision), ReplicaLimits(opts.max_batch_tokens, max_seqs, kv), opts
+
+
+@pytest.mark.parametrize(
+    ("clients", "max_seqs", "inp", "out"),
+    [
+        (1, 256, 1024, 256),
+        (4, 256, 1024, 256),
+        (16, 256, 1024, 256),
+        (64, 256, 1024, 256),
+        (256, 256, 1024, 256),
+        (256, 64, 1024, 256),  # beyond the sequence limit: queueing
+        (4, 256, 8192, 1024),
+        (16, 256, 8192, 1024),
+        (64, 256, 8192, 1024),  # beyond the KV cache's room: queueing
+    ],
+)
+def test_mean_value_model_agrees_with_the_simulator(
+    cat: Catalog, clients: int, max_seqs: int, inp: int, out: int
+) -> None:
+    it, limits, opts = _setup(cat, max_seqs)
+    n = clients * PER_CLIENT
+    rng = np.random.default_rng(clients)
+    ins, outs = rng.integers(int(0.8 * inp), inp + 1, n), rng.integers(int(0.8 * out), out + 1, n)
+    tr = RequestTrace(name="uniform", arrival_s=np.zeros(n), input_tokens=ins, output_tokens=outs)
+    sim = simulate_serving(MODEL, tr, FleetSpec.parse(f"{INSTANCE}:1"), cat, options=opts, concurrency=clients)
+    load = ClosedLoad(clients, float(ins.mean()), float(outs.mean()), requests_per_client=PER_CLIENT)
+    mva = closed_loop(it, limits, load)
+    assert mva.throughput_rps == pytest.approx(sim.requests_per_s, rel=TOL_RATE)
+    assert mva.tpot_mean_s == pytest.approx(sim.tpot_s["mean"], rel=TOL_TPOT)
+    assert mva.ttft_mean_s == pytest.approx(sim.ttft_s["mean"], rel=TOL_TTFT)
+
+
+def test_one_client_gets_the_idle_replica(cat: Catalog) -> None:
+    it, limits, _ = _setup(cat, 256)
+    res = closed_loop(it, limits, ClosedLoad(1, 2048.0, 128.0))
+    # Within 5 %: the mean state puts ~1 decoding sequence (the client's own, averaged) beside its prefill.
+    assert res.ttft_steady_s == pytest.approx(it.alone_ttft_s(2048), rel=0.05)
+    assert res.tpot_mean_s == pytest.approx(float(it.decode_block(1, 2048.0, 1)[0][0]), rel=0.05)
+    assert not res.saturated and res.queue_wait_s == 0.0
+
+
+def test_throughput_rises_then_saturates_and_the_queue_takes_the_rest(cat: Catalog) -> None:
+    it, limits, _ = _setup(cat, 32)
+    results = [closed_loop(it, limits, ClosedLoad(n, 1024.0, 256.0)) for n in (1, 8, 32, 64, 128)]
+    rates = [r.throughput_rps for r in results]
+    assert rates[0] < rates[1] < rates[2]
+    assert rates[3] == pytest.approx(rates[4]) and results[4].saturated
+    # Past the limit, each extra client adds 1/X of queue wait (Little's law on the queue).
+    extra = results[4].queue_wait_s - results[3].queue_wait_s
+    assert extra == pytest.approx(64 / rates[4], rel=1e-6)
+    # Little's law on the whole loop: N = X · (TTFT + (O − 1)·TPOT).
+    for n, r in zip((1, 8, 32, 64, 128), results, strict=True):
+        assert r.throughput_rps * r.e2e_mean_s == pytest.approx(n, rel=0.02)
+
+
+def test_first_wave_prefills_the_prompts_in_order(cat: Catalog) -> None:
+    it, limits, _ = _setup(cat, 256)
+    one = first_wave_ttft_s(it, limits, ClosedLoad(1, 1024.0, 64.0))
+    assert one == pytest.approx(it.alone_ttft_s(1024), rel=0.05)
+    # 64 prompts of 1024 tokens: 8 iterations of 8192 tokens, prompt k done after ⌈k/8⌉ of them.
+    wave = first_wave_ttft_s(it, limits, ClosedLoad(64, 1024.0, 64.0))
+    assert 3.0 * one < wave < 6.0 * first_wave_ttft_s(it, limits, ClosedLoad(8, 1024.0, 64.0))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"clients": 0, "input_tokens": 10.0, "output_tokens": 10.0}, "clients"),
+        ({"clients": 2, "input_tokens": 0.5, "output_tokens": 10.0}, "input_tokens"),
+        ({"clients": 2, "input_tokens": 10.0, "output_tokens": 10.0, "think_time_s": -1.0}, "think_time_s"),
+        (
+            {"clients": 2, "input_tokens": 10.0, "output_tokens": 10.0, "requests_per_client": 0.0},
+            "requests_per_client",
+        ),
+    ],
+)
+def test_closed_load_refuses_bad_values_naming_the_field(kwargs: dict[str, Any], field: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        ClosedLoad(**kwargs)
+    assert err.value.field == field
