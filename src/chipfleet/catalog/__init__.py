@@ -2,6 +2,7 @@
 
 from chipfleet.catalog.loader import ENV_VAR, Catalog, default_catalog, load_catalog
 from chipfleet.catalog.schema import (
+    FP4_FORMATS,
     Basis,
     Chip,
     Cloud,
@@ -12,11 +13,13 @@ from chipfleet.catalog.schema import (
     Price,
     Pricing,
     Region,
+    ScaleUp,
     Source,
 )
 
 __all__ = [
     "ENV_VAR",
+    "FP4_FORMATS",
     "Basis",
     "Catalog",
     "Chip",
@@ -28,6 +31,7 @@ __all__ = [
     "Price",
     "Pricing",
     "Region",
+    "ScaleUp",
     "Source",
     "default_catalog",
     "load_catalog",

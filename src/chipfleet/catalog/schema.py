@@ -24,7 +24,11 @@ Slug = Annotated[str, Field(pattern=_SLUG.pattern, description="lowercase slug: 
 
 
 class Precision(StrEnum):
-    """Numeric formats for compute and for stored weights/activations."""
+    """Numeric formats for compute and for stored weights, activations and KV cache.
+
+    ``nvfp4`` and ``mxfp4`` are block-scaled 4-bit floats (E2M1 elements): NVFP4 shares one FP8 (E4M3) scale
+    per 16 elements, MXFP4 (OCP Microscaling) one E8M0 scale per 32 elements. ``bytes`` counts the scales.
+    """
 
     FP32 = "fp32"
     TF32 = "tf32"
@@ -33,12 +37,41 @@ class Precision(StrEnum):
     FP8 = "fp8"
     INT8 = "int8"
     INT4 = "int4"
+    NVFP4 = "nvfp4"
+    MXFP4 = "mxfp4"
 
     @property
     def bytes(self) -> float:
-        """Bytes per element when stored in this format."""
+        """Bytes per element when stored in this format, block scales included.
+
+        Block-scaled formats: (element bits + scale bits / block size) / 8, so NVFP4 (4 + 8/16) / 8 = 0.5625
+        and MXFP4 (4 + 8/32) / 8 = 0.53125. NVFP4's one FP32 scale per tensor is left out (4 bytes per tensor).
+        INT4 stays 0.5: its group scales depend on the quantizer (GPTQ/AWQ group size) and are not counted.
+        """
         return _PRECISION_BYTES[self]
 
+    @property
+    def block_scaled(self) -> bool:
+        """True for the 4-bit floats whose elements share a per-block scale (NVFP4, MXFP4)."""
+        return self in FP4_FORMATS
+
+    @property
+    def weight_only(self) -> bool:
+        """True for integer formats served as weight-only quantization: weights are stored narrow and
+        dequantized, matmuls run in a 16-bit float (GPTQ/AWQ-style int4, and int8 weights on Neuron)."""
+        return self in (Precision.INT8, Precision.INT4)
+
+
+FP4_FORMATS: frozenset[Precision] = frozenset({Precision.NVFP4, Precision.MXFP4})
+"""The block-scaled 4-bit float formats."""
+
+# (element bits, scale bits, elements per scale): NVFP4 = E2M1 elements with a UE4M3 scale per 16 (NVIDIA
+# Model Optimizer / Intel Neural Compressor NVFP4 tables), MXFP4 = E2M1 elements with an E8M0 scale per 32
+# (OCP Microscaling Formats (MX) v1.0 spec, as implemented in CUDA/Modular/TE docs). Sources in docs/data.md.
+_BLOCK_FORMATS: dict[Precision, tuple[int, int, int]] = {
+    Precision.NVFP4: (4, 8, 16),
+    Precision.MXFP4: (4, 8, 32),
+}
 
 _PRECISION_BYTES = {
     Precision.FP32: 4.0,
@@ -48,6 +81,7 @@ _PRECISION_BYTES = {
     Precision.FP8: 1.0,
     Precision.INT8: 1.0,
     Precision.INT4: 0.5,
+    **{p: (bits + scale_bits / block) / 8 for p, (bits, scale_bits, block) in _BLOCK_FORMATS.items()},
 }
 
 
@@ -269,8 +303,28 @@ class EfficiencyFamily(_Frozen):
         return self
 
 
+class ScaleUp(_Frozen):
+    """A chip's scale-up domain: the chips its chip-to-chip fabric joins (an NVLink NVL8 board or NVL72 rack,
+    AMD's xGMI platform, a NeuronLink UltraServer, a TPU ICI pod). The per-chip bandwidth is the chip's
+    ``link_bandwidth``; an instance smaller than the domain reaches the rest through its ``scaleout``."""
+
+    fabric: str = Field(min_length=2, description="the fabric and its generation: 'NVLink5 (NVL72)', 'xGMI'")
+    domain: CountFigure = Field(description="chips in one scale-up domain")
+    topology: str = Field(default="", description="switched, all-to-all, 2D torus, 3D torus ...")
+
+    @property
+    def domain_chips(self) -> int:
+        return int(self.domain.si)
+
+
 class Chip(_Frozen):
-    """One accelerator or CPU, per chip (a Trainium2 chip, one H100 GPU, one Graviton socket)."""
+    """One accelerator or CPU, per chip (a Trainium2 chip, one H100 GPU, one Graviton socket).
+
+    Precisions: ``peak_dense`` lists the formats the chip's matrix units compute in, which are also the formats
+    its activations can take. Weights can also be stored in the ``weight_only`` formats (dequantized to a compute
+    format by the serving stack's kernels) and always in int8/int4 (weight-only, as before); the KV cache in
+    the 8-to-32-bit float compute formats and the ``kv_cache`` formats.
+    """
 
     name: Slug
     display_name: str
@@ -287,6 +341,15 @@ class Chip(_Frozen):
     tdp: WattsFigure
     cores: CountFigure | None = None
     core_type: str = ""
+    weight_only: tuple[Precision, ...] = Field(
+        default=(),
+        description="formats weights can be stored in without a matching peak: the stack dequantizes them to a "
+        "compute format (vLLM's Marlin FP8/FP4 kernels on Ampere/Ada/Hopper)",
+    )
+    kv_cache: tuple[Precision, ...] = Field(
+        default=(), description="KV-cache formats beyond the 8-to-32-bit float compute formats"
+    )
+    scale_up: ScaleUp | None = Field(default=None, description="the scale-up domain its link_bandwidth spans")
     availability: str = Field(
         default="",
         description="where the chip can be rented, when no public instance carries it (shown by `catalog chips` "
@@ -323,7 +386,35 @@ class Chip(_Frozen):
 
     @property
     def precisions(self) -> tuple[Precision, ...]:
+        """The compute formats: those with a dense peak, in :class:`Precision` order."""
         return tuple(p for p in Precision if p in self.peak_dense)
+
+    @property
+    def activation_precisions(self) -> tuple[Precision, ...]:
+        """Formats activations can take into the matrix units: the compute formats (int8/int4 excluded: chipfleet
+        serves them as weight-only)."""
+        return tuple(p for p in self.precisions if not p.weight_only)
+
+    @property
+    def weight_precisions(self) -> tuple[Precision, ...]:
+        """Formats weights can be stored in: compute formats, ``weight_only`` formats, and int8/int4."""
+        have = {*self.peak_dense, *self.weight_only, Precision.INT8, Precision.INT4}
+        return tuple(p for p in Precision if p in have)
+
+    @property
+    def kv_cache_precisions(self) -> tuple[Precision, ...]:
+        """Formats the KV cache can be stored in: the 16- and 32-bit float formats the chip computes in, FP8 where
+        it computes in FP8, and the listed ``kv_cache`` formats."""
+        floats = (Precision.FP32, Precision.BF16, Precision.FP16, Precision.FP8)
+        have = {*(p for p in self.peak_dense if p in floats), *self.kv_cache}
+        return tuple(p for p in Precision if p in have)
+
+    @model_validator(mode="after")
+    def _formats_are_distinct(self) -> Chip:
+        for name, listed in (("weight_only", self.weight_only), ("kv_cache", self.kv_cache)):
+            if len(set(listed)) != len(listed):
+                raise ValueError(f"{name} lists a format twice")
+        return self
 
 
 class Price(Figure):

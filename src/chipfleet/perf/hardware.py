@@ -46,6 +46,30 @@ class Efficiency:
         return self.compute * rows / (rows + self.compute_half_rows)
 
 
+_WIDE_FLOATS = (Precision.BF16, Precision.FP16, Precision.FP32)
+
+
+def _ladder(p: Precision) -> tuple[Precision, ...]:
+    """The formats activations in ``p`` move to, in order, on a chip without a ``p`` peak."""
+    return ((Precision.FP8,) if p.block_scaled else ()) + _WIDE_FLOATS
+
+
+@dataclass(frozen=True)
+class ResolvedPrecision:
+    """How one (weights, activations) pair runs on one chip (:meth:`Hardware.resolve_precision`)."""
+
+    weights: Precision
+    activations: Precision
+    compute: Precision
+    weight_only: bool
+    """True when the matrix units cannot take the weights as stored and kernels dequantize them to ``compute``."""
+
+    @property
+    def weight_bytes(self) -> float:
+        """Bytes per stored weight element, block scales included."""
+        return self.weights.bytes
+
+
 @dataclass(frozen=True)
 class Hardware:
     """One instance type as the model sees it: per-chip rates, links and power, plus efficiency."""
@@ -67,6 +91,12 @@ class Hardware:
     # The serving runtime pads query heads to a multiple of its tensor-parallel ranks and replicates KV heads
     # (NxD Inference on Neuron); without it, tp must divide the heads (vLLM, TensorRT-LLM).
     pads_attention_heads: bool = False
+    # Formats the chip's stacks can store weights and the KV cache in (Chip.weight_precisions, kv_cache_precisions);
+    # empty: not stated, every format accepted.
+    weight_precisions: frozenset[Precision] = frozenset()
+    kv_cache_precisions: frozenset[Precision] = frozenset()
+    # Chips in the scale-up domain the intra link spans (NVL8, NVL72, a Trn2 UltraServer ...); None: not stated.
+    scale_up_chips: int | None = None
 
     @property
     def usable_memory_bytes(self) -> float:
@@ -76,19 +106,54 @@ class Hardware:
     def idle_w(self) -> float:
         return self.tdp_w * self.eff.idle_power_fraction
 
-    def compute_precision(self, wanted: Precision) -> Precision:
-        """The precision matmuls run in: ``wanted`` if the chip has it, else bf16/fp16.
+    def compute_precision(self, wanted: Precision, activations: Precision | None = None) -> Precision:
+        """The precision matmuls run in for weights stored as ``wanted`` (see :meth:`resolve_precision`)."""
+        return self.resolve_precision(wanted, activations, check_weights=False).compute
 
-        int8 and int4 are treated as weight-only quantization (GPTQ/AWQ-style, and Neuron's int8 weights):
-        weights are stored narrow and dequantized, matmuls run in bf16.
+    def resolve_precision(
+        self, weights: Precision, activations: Precision | None = None, *, check_weights: bool = True
+    ) -> ResolvedPrecision:
+        """How weights stored as ``weights`` and activations in ``activations`` run on this chip.
+
+        - activations: as given, or, when None, the weight format where the chip computes in it (W8A8 FP8,
+          W4A4 NVFP4), else the first 16/32-bit float the chip computes in (weight-only: W8A16, W4A16).
+          int8/int4 weights are always weight-only (GPTQ/AWQ-style, Neuron's int8 weights). Activations in a
+          format the chip has no peak for move up the ladder FP4 → FP8 → BF16 → FP16 → FP32.
+        - compute: the wider (more bytes) of the weight and activation formats when the matrix units take the
+          weights as stored (a mixed FP4 × FP8 MMA runs at the FP8 rate), else the activation format: the
+          weights are dequantized to it on the fly (``weight_only``).
+        - weight bytes per element: ``weights.bytes``, block scales included (NVFP4 0.5625, MXFP4 0.53125).
+
+        ``check_weights`` refuses an FP4 weight format the chip's stacks cannot read (not in
+        ``weight_precisions``); 8- to 32-bit formats dequantize anywhere, as before. The hot paths
+        (:meth:`peak`) skip the check.
         """
-        if wanted in (Precision.INT8, Precision.INT4):
-            wanted = Precision.BF16
-        if wanted in self.peak_flops_per_s:
-            return wanted
-        for fallback in (Precision.BF16, Precision.FP16, Precision.FP32):
-            if fallback in self.peak_flops_per_s:
-                return fallback
+        if check_weights and weights.block_scaled and self.weight_precisions and weights not in self.weight_precisions:
+            can = ", ".join(p.value for p in Precision if p in self.weight_precisions)
+            raise ConfigError(
+                f"{self.chip} cannot hold {weights.value} weights: neither its matrix units nor its serving stacks' "
+                f"kernels read that format (its weight formats: {can})",
+                field="weight_precision",
+            )
+        if activations is not None and activations.weight_only:
+            raise ConfigError(
+                f"{activations.value} is served as a weight-only format; activations take a float format "
+                "(fp8, bf16, fp16, nvfp4, mxfp4)",
+                field="activation_precision",
+            )
+        native = weights in self.peak_flops_per_s and not weights.weight_only
+        if activations is None:
+            act = weights if native else self._first(_WIDE_FLOATS)
+        else:
+            act = activations if activations in self.peak_flops_per_s else self._first(_ladder(activations))
+        # Weights the matrix units take meet the activations at the wider format; others are dequantized to them.
+        compute = weights if native and weights.bytes >= act.bytes else act
+        return ResolvedPrecision(weights=weights, activations=act, compute=compute, weight_only=not native)
+
+    def _first(self, candidates: tuple[Precision, ...]) -> Precision:
+        for p in candidates:
+            if p in self.peak_flops_per_s:
+                return p
         raise ConfigError(f"{self.chip} lists no usable peak FLOP/s")
 
     def peak(self, precision: Precision) -> float:
@@ -145,4 +210,7 @@ def hardware_for(catalog: Catalog, instance: Instance | str) -> Hardware:
         max_instances=inst.max_instances,
         eff=Efficiency.from_family(fam),
         pads_attention_heads=fam.name.startswith("aws-neuron"),
+        weight_precisions=frozenset(chip.weight_precisions),
+        kv_cache_precisions=frozenset(chip.kv_cache_precisions),
+        scale_up_chips=chip.scale_up.domain_chips if chip.scale_up is not None else None,
     )
