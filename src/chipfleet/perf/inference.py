@@ -4,6 +4,23 @@ Static batching of ``batch`` requests with the same input and output lengths on 
 ``tp`` chips (a replica per ``tp`` chips of an instance). Roofline per phase (Pope et al. 2022):
 ``time = max(FLOPs / (peak·η(M)), bytes / (bandwidth·η_mem)) + tensor-parallel all-reduces +
 L·layer_overhead + step_overhead``.
+
+Serving parallelism and engines (all off by default, so a plain configuration times as it always did):
+
+- ``ep``: the routed experts of an MoE model are sharded over ``ep`` of the ``tp`` chips (whole experts per
+  rank, each rank's experts split over the ``tp/ep`` chips of its group); ``dp_attention``: attention runs
+  data-parallel, each of the ``tp`` chips holding the whole attention weights and the KV cache of its ``b/tp``
+  sequences, and an MoE layer dispatches its tokens to their experts and combines them back (two all-to-alls
+  over the ``ep`` ranks when ``ep = tp``, else an all-gather and a reduce-scatter), on the scale-up link inside
+  an instance and the scale-out link (EFA, InfiniBand) when the group spans instances.
+- ``pp``: the layers split into ``pp`` stages of ``tp`` chips (stages may span instances); the batch runs as
+  ``pp`` micro-batches, so every sequence advances one token per ``pp`` stage passes of a micro-batch, each
+  followed by a point-to-point send of its activations.
+- ``spec``: speculative decoding or MTP with ``k`` draft tokens and an acceptance length ``τ``: a step drafts
+  ``k`` tokens and verifies ``k + 1`` per sequence in one target pass, emitting ``τ`` tokens on average, so
+  ``TPOT = (k·draft + verify) / τ``.
+- ``engine``: its batching defaults (chunked prefill splits the batch's prompts into token-budget iterations)
+  and its per-iteration overhead (:mod:`chipfleet.perf.engines`).
 """
 
 from __future__ import annotations
@@ -15,6 +32,7 @@ from typing import ClassVar
 from chipfleet.catalog import Precision
 from chipfleet.exceptions import ConfigError, DoesNotFitError
 from chipfleet.perf.collectives import Collective, Link, collective_time_s
+from chipfleet.perf.engines import DEFAULT_ENGINE, EngineProfile
 from chipfleet.perf.hardware import Hardware, divisors
 from chipfleet.perf.kernels import attention_precision, elementwise_bytes_per_token
 from chipfleet.workloads.models import ModelArch
@@ -27,8 +45,36 @@ MAX_SERVING_BATCH = 1 << 20
 
 
 @dataclass(frozen=True)
+class SpecDecode:
+    """Speculative decoding or multi-token prediction (MTP): ``draft_tokens`` (k) drafted per step and verified
+    in one pass of the target model, ``acceptance_length`` (τ) tokens emitted per step on average, the target's
+    own (bonus) token included, so ``1 ≤ τ ≤ k + 1``. A draft step costs ``draft_layers / L`` of a target
+    decode step (MTP and EAGLE draft with one layer); the draft's weights add ``draft_layers`` layers."""
+
+    acceptance_length: float
+    draft_tokens: int = 1
+    draft_layers: float = 1.0
+    method: str = "mtp"
+
+    def __post_init__(self) -> None:
+        k = self.draft_tokens
+        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= 16:
+            raise ConfigError(f"draft_tokens must be an integer from 1 to 16, got {k!r}", field="draft_tokens")
+        tau = self.acceptance_length
+        if not isinstance(tau, int | float) or not 1.0 <= tau <= k + 1:
+            raise ConfigError(
+                f"acceptance_length must be between 1 and draft_tokens + 1 = {k + 1} (tokens per verification "
+                f"step, the bonus token included), got {tau!r}",
+                field="acceptance_length",
+            )
+        if not isinstance(self.draft_layers, int | float) or not 0.0 <= self.draft_layers <= 1024:
+            raise ConfigError(f"draft_layers must be in [0, 1024], got {self.draft_layers!r}", field="draft_layers")
+
+
+@dataclass(frozen=True)
 class ServingConfig:
-    """A batch of identical requests on one replica."""
+    """A batch of identical requests on one replica (``tp × pp`` chips; see the module docstring for ``ep``,
+    ``dp_attention``, ``pp``, ``spec`` and ``engine``)."""
 
     model: ModelArch
     batch: int = 1
@@ -37,8 +83,31 @@ class ServingConfig:
     tp: int | None = None  # chips per replica; None: the fewest that fit
     weight_precision: Precision = Precision.BF16
     kv_precision: Precision | None = None  # None: fp8 with fp8 weights, else bf16
+    engine: EngineProfile = DEFAULT_ENGINE
+    ep: int = 1  # expert-parallel ranks among the tp chips of a stage (MoE)
+    dp_attention: bool = False  # attention data-parallel over the tp chips (MoE)
+    pp: int = 1  # pipeline stages of tp chips each
+    spec: SpecDecode | None = None
 
     def __post_init__(self) -> None:
+        for name in ("ep", "pp"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= 65536:
+                raise ConfigError(f"{name} must be a positive integer, got {v!r}", field=name)
+        if (self.ep > 1 or self.dp_attention) and not self.model.is_moe:
+            what = "ep > 1" if self.ep > 1 else "dp_attention"
+            raise ConfigError(
+                f"{what} applies to mixture-of-experts models; {self.model.name} is dense (use tp and pp)",
+                field="ep" if self.ep > 1 else "dp_attention",
+            )
+        if self.ep > self.model.n_experts:
+            raise ConfigError(
+                f"ep={self.ep} exceeds the {self.model.n_experts} experts of {self.model.name}", field="ep"
+            )
+        if self.tp is not None and self.ep > 1 and self.tp % self.ep:
+            raise ConfigError(f"ep={self.ep} must divide tp={self.tp} (expert ranks are tp chips)", field="ep")
+        if self.pp > self.model.n_layers:
+            raise ConfigError(f"pp={self.pp} exceeds the {self.model.n_layers} layers of {self.model.name}", field="pp")
         for name, limit in (("batch", MAX_SERVING_BATCH), ("input_tokens", None), ("output_tokens", None)):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1 or (limit is not None and v > limit):
@@ -63,6 +132,11 @@ class ServingConfig:
     @property
     def context_tokens(self) -> int:
         return self.input_tokens + self.output_tokens
+
+    @property
+    def is_plain(self) -> bool:
+        """No expert or attention data parallelism, no pipeline: the layout chipfleet always modelled."""
+        return self.ep == 1 and not self.dp_attention and self.pp == 1
 
 
 @dataclass(frozen=True)
@@ -135,6 +209,8 @@ class InferenceResult:
     busy_fraction: float
     compute_precision: Precision
     assumptions: tuple[str, ...] = field(default=())
+    engine: str = "default"
+    chips_per_replica: int = 0  # tp × pp (0: not stated)
 
 
 @dataclass(frozen=True)
@@ -197,13 +273,16 @@ def head_layout(model: ModelArch, tp: int, hw: Hardware | None = None) -> HeadLa
                       padded=q * ranks != a or kv * ranks != a_kv)  # fmt: skip
 
 
-def padding_params_per_chip(model: ModelArch, tp: int, hw: Hardware | None = None) -> float:
+def padding_params_per_chip(model: ModelArch, tp: int, hw: Hardware | None = None, dp_attention: bool = False) -> float:
     """Parameters a chip holds beyond its ``1/t`` share because heads are padded or KV heads replicated.
 
     Per layer, a query head carries ``2·h·d`` weights (its Q rows and O columns) plus ``d`` Q bias, a KV head
     ``2·h·d`` (K and V) plus ``2·d`` biases: ``L·[(q_chip − a/t)·(2hd + d·bias) + (kv_chip − a_kv/t)·(2hd +
-    2d·bias)]`` with the per-chip counts of :func:`head_layout`. Zero when the heads split evenly.
+    2d·bias)]`` with the per-chip counts of :func:`head_layout`. Zero when the heads split evenly, and with
+    ``dp_attention`` (heads are not split: each chip holds them all, counted in :func:`weight_bytes_per_chip`).
     """
+    if dp_attention:
+        return 0.0
     lay = head_layout(model, tp, hw)
     h, d = model.hidden_size, model.head_dim
     bias = 1 if model.attention_bias else 0
@@ -212,21 +291,73 @@ def padding_params_per_chip(model: ModelArch, tp: int, hw: Hardware | None = Non
     return model.n_layers * (q_extra * (2 * h * d + d * bias) + kv_extra * (2 * h * d + 2 * d * bias))
 
 
-def weight_bytes_per_chip(model: ModelArch, tp: int, precision: Precision, hw: Hardware | None = None) -> float:
+def routed_expert_params(model: ModelArch) -> float:
+    """Weights of the routed experts of every MoE layer, ``E·P_expert·L`` (0 for a dense model): what expert
+    parallelism shards; shared experts, dense layers, attention, embeddings and the head are not among them."""
+    return float(model.n_experts * model.params_mlp_per_expert * model.n_layers) if model.is_moe else 0.0
+
+
+def attention_params(model: ModelArch) -> float:
+    """Attention weights of every layer, ``L·P_attention``: what data-parallel attention replicates."""
+    return float(model.n_layers * model.params_attention_per_layer)
+
+
+def weight_bytes_per_chip(
+    model: ModelArch,
+    tp: int,
+    precision: Precision,
+    hw: Hardware | None = None,
+    *,
+    ep: int = 1,
+    dp_attention: bool = False,
+    pp: int = 1,
+) -> float:
     """All weights (every expert) ÷ ``tp`` plus the padded / replicated attention heads
-    (:func:`padding_params_per_chip`), at ``precision.bytes`` per parameter."""
-    return (model.params_total / tp + padding_params_per_chip(model, tp, hw)) * precision.bytes
+    (:func:`padding_params_per_chip`), at ``precision.bytes`` per parameter.
+
+    With expert parallelism, attention data parallelism or pipeline stages, per chip:
+    ``[A_chip + ⌈E/ep⌉·P_e·L·ep/t + (P − A − E·P_e·L)/t] / pp`` where ``A_chip`` is the attention weights
+    ``A`` whole (``dp_attention``) or ``A/t`` plus padding, and ``⌈E/ep⌉`` whole experts per expert rank are
+    split over its ``t/ep`` chips (equal to ``E·P_e·L/t`` when ``ep`` divides ``E``). Stages hold ``1/pp`` of
+    every kind of weight (layers, embedding and head spread evenly: an average stage).
+    """
+    if ep == 1 and not dp_attention and pp == 1:
+        return (model.params_total / tp + padding_params_per_chip(model, tp, hw)) * precision.bytes
+    experts = routed_expert_params(model)
+    attention = attention_params(model)
+    rest = model.params_total - experts - attention
+    expert_chip = math.ceil(model.n_experts / ep) * (experts / model.n_experts) * ep / tp if experts else 0.0
+    attention_chip = attention if dp_attention else attention / tp + padding_params_per_chip(model, tp, hw)
+    return (attention_chip + expert_chip + rest / tp) / pp * precision.bytes
 
 
-def kv_bytes_per_token_per_chip(model: ModelArch, tp: int, precision: Precision, hw: Hardware | None = None) -> float:
+def kv_bytes_per_token_per_chip(
+    model: ModelArch,
+    tp: int,
+    precision: Precision,
+    hw: Hardware | None = None,
+    *,
+    dp_attention: bool = False,
+    pp: int = 1,
+) -> float:
     """``2·L·kv_chip·d·bytes``: the KV heads a chip stores (:func:`head_layout`): ``⌈a_kv/t⌉`` without
-    padding (split over ``tp``, replicated when ``tp > a_kv``), more where Neuron replicates them."""
+    padding (split over ``tp``, replicated when ``tp > a_kv``), more where Neuron replicates them.
+
+    With ``dp_attention`` a chip keeps every head of its own ``1/t`` of the sequences: the whole cache per token
+    (:meth:`ModelArch.kv_cache_bytes_per_token`) ÷ ``t``, the mean over the replica's tokens. Pipeline stages
+    hold ``1/pp`` of the layers' cache.
+    """
+    if dp_attention:
+        return model.kv_cache_bytes_per_token(precision.bytes) / tp / pp
     heads = head_layout(model, tp, hw).kv_heads_per_chip
-    return 2.0 * model.n_layers * heads * model.head_dim * precision.bytes
+    return 2.0 * model.n_layers * heads * model.head_dim * precision.bytes / pp
 
 
-def attention_flops_share(model: ModelArch, tp: int, hw: Hardware | None = None) -> float:
-    """Share of a replica's attention score/mix FLOPs one chip runs: ``q_chip / a`` (``1/t`` unpadded)."""
+def attention_flops_share(model: ModelArch, tp: int, hw: Hardware | None = None, dp_attention: bool = False) -> float:
+    """Share of a replica's attention score/mix FLOPs one chip runs: ``q_chip / a`` (``1/t`` unpadded, and with
+    ``dp_attention``, where a chip runs every head of ``1/t`` of the sequences)."""
+    if dp_attention:
+        return 1.0 / tp
     return head_layout(model, tp, hw).q_heads_per_chip / model.n_heads
 
 
@@ -238,10 +369,28 @@ def workspace_bytes_per_chip(model: ModelArch, tp: int, batch: int, input_tokens
     return (acts + batch * model.vocab_size * LOGIT_BYTES) / tp
 
 
+def draft_weight_bytes_per_chip(model: ModelArch, cfg: ServingConfig, tp: int) -> float:
+    """Weights of the speculative draft (MTP module or draft head): ``draft_layers`` layers of the target,
+    ``draft_layers·P_layer / (t·pp)`` per chip; 0 without ``spec``."""
+    if cfg.spec is None:
+        return 0.0
+    return cfg.spec.draft_layers * model.params_per_layer / (tp * cfg.pp) * cfg.weight_precision.bytes
+
+
+def _weights(model: ModelArch, cfg: ServingConfig, hw: Hardware, tp: int) -> float:
+    return weight_bytes_per_chip(
+        model, tp, cfg.weight_precision, hw, ep=cfg.ep, dp_attention=cfg.dp_attention, pp=cfg.pp
+    ) + draft_weight_bytes_per_chip(model, cfg, tp)
+
+
+def _kv_per_token(model: ModelArch, cfg: ServingConfig, hw: Hardware, tp: int) -> float:
+    return kv_bytes_per_token_per_chip(model, tp, cfg.kv_dtype, hw, dp_attention=cfg.dp_attention, pp=cfg.pp)
+
+
 def inference_memory(model: ModelArch, cfg: ServingConfig, hw: Hardware, tp: int) -> InferenceMemory:
     return InferenceMemory(
-        weights_bytes=weight_bytes_per_chip(model, tp, cfg.weight_precision, hw),
-        kv_cache_bytes=cfg.batch * cfg.context_tokens * kv_bytes_per_token_per_chip(model, tp, cfg.kv_dtype, hw),
+        weights_bytes=_weights(model, cfg, hw, tp),
+        kv_cache_bytes=cfg.batch * cfg.context_tokens * _kv_per_token(model, cfg, hw, tp),
         workspace_bytes=workspace_bytes_per_chip(model, tp, cfg.batch, cfg.input_tokens),
         available_bytes=hw.usable_memory_bytes,
     )
@@ -251,48 +400,80 @@ def max_batch(model: ModelArch, cfg: ServingConfig, hw: Hardware, tp: int) -> in
     """The largest batch whose weights, KV cache (full context) and workspace fit; 0 if none does; at most
     :data:`MAX_SERVING_BATCH`, the largest batch a :class:`ServingConfig` takes (a two-token request on a big
     node would otherwise report a batch no configuration can be built with)."""
-    free = hw.usable_memory_bytes - weight_bytes_per_chip(model, tp, cfg.weight_precision, hw)
-    per_seq = cfg.context_tokens * kv_bytes_per_token_per_chip(model, tp, cfg.kv_dtype, hw)
+    free = hw.usable_memory_bytes - _weights(model, cfg, hw, tp)
+    per_seq = cfg.context_tokens * _kv_per_token(model, cfg, hw, tp)
     per_seq += workspace_bytes_per_chip(model, tp, 1, cfg.input_tokens)
     return min(MAX_SERVING_BATCH, max(0, int(free // per_seq))) if free > 0 else 0
 
 
-def valid_tp_degrees(model: ModelArch, hw: Hardware) -> list[int]:
-    """Chip counts a replica may use: divisors of the instance's chips, which must also split the query heads
-    evenly unless the runtime pads them (:func:`head_layout`)."""
+def valid_tp_degrees(model: ModelArch, hw: Hardware, cfg: ServingConfig | None = None) -> list[int]:
+    """Chip counts a replica's stage may use: divisors of the instance's chips, which must also split the query
+    heads evenly unless the runtime pads them (:func:`head_layout`) or attention is data-parallel, and be a
+    multiple of ``ep``; with pipeline stages, ``tp·pp`` must divide the instance's chips or fill whole
+    instances."""
     n = hw.chips_per_instance
-    return [t for t in divisors(n) if hw.pads_attention_heads or model.n_heads % t == 0]
+    ep, pp, dp = (cfg.ep, cfg.pp, cfg.dp_attention) if cfg is not None else (1, 1, False)
+    out = []
+    for t in divisors(n):
+        if not (hw.pads_attention_heads or dp or model.n_heads % t == 0) or t % ep:
+            continue
+        if pp > 1 and n % (t * pp) and (t * pp) % n:
+            continue
+        out.append(t)
+    return out
 
 
 def resolve_tp(model: ModelArch, cfg: ServingConfig, hw: Hardware) -> tuple[int, str | None]:
-    """Chips per replica. ``cfg.tp`` may count NeuronCores (Neuron docs do): 24 on inf2.48xlarge = 12 chips.
+    """Chips per replica stage. ``cfg.tp`` may count NeuronCores (Neuron docs do): 24 on inf2.48xlarge = 12 chips.
 
-    With no ``tp`` given, the fewest chips whose memory holds the batch; raises :class:`DoesNotFitError`
-    with what would fit when even the whole instance is too small.
+    An expert-parallel group (``ep > 1`` or ``dp_attention``) may span whole instances (``tp`` a multiple of
+    the instance's chips; its all-to-alls then cross the scale-out network), as may ``pp`` stages. With no
+    ``tp`` given, the fewest chips whose memory holds the batch; raises :class:`DoesNotFitError` with what would
+    fit when even the whole instance is too small.
     """
+    n = hw.chips_per_instance
     if cfg.tp is not None:
         tp = cfg.tp
         note = None
-        if tp > hw.chips_per_instance:
+        spans = tp > n and tp % n == 0 and (cfg.ep > 1 or cfg.dp_attention)
+        if tp > n and not spans:
             cores = hw.cores_per_chip
-            if cores > 1 and tp % cores == 0 and tp // cores <= hw.chips_per_instance:
+            if cores > 1 and tp % cores == 0 and tp // cores <= n:
                 note = f"tp={tp} read as NeuronCores: {tp // cores} chips × {cores} cores"
                 tp //= cores
             else:
                 raise ConfigError(
-                    f"tp={tp} exceeds the {hw.chips_per_instance} chips of {hw.instance}; serving runs one "
-                    f"replica inside one instance, so use tp ≤ {hw.chips_per_instance}"
+                    f"tp={tp} exceeds the {n} chips of {hw.instance}; serving runs one replica inside one "
+                    f"instance, so use tp ≤ {n} (an expert-parallel group, ep > 1, may span whole instances)",
+                    field="tp",
                 )
-        if hw.chips_per_instance % tp:
-            raise ConfigError(f"tp={tp} must divide the {hw.chips_per_instance} chips of {hw.instance}")
-        if tp not in valid_tp_degrees(model, hw):
-            good = ", ".join(str(t) for t in valid_tp_degrees(model, hw))
-            raise ConfigError(
-                f"tp={tp} does not divide the {model.n_heads} attention heads of {model.name}, and the runtime "
-                f"on {hw.instance} does not pad heads; use tp in {{{good}}}"
-            )
+        if spans:
+            if not cfg.dp_attention and model.n_heads % tp:
+                raise ConfigError(f"tp={tp} does not divide the {model.n_heads} attention heads of {model.name}")
+            if cfg.pp > 1:
+                raise ConfigError("an expert group spanning instances takes pp=1", field="pp")
+            return tp, f"the tp={tp} expert group spans {tp // n} instances of {n} chips"
+        if n % tp:
+            raise ConfigError(f"tp={tp} must divide the {n} chips of {hw.instance}")
+        if tp not in valid_tp_degrees(model, hw, cfg):
+            good = ", ".join(str(t) for t in valid_tp_degrees(model, hw, cfg))
+            if cfg.ep > 1 and tp % cfg.ep:
+                why = f"is not a multiple of ep={cfg.ep}"
+            elif cfg.pp > 1 and n % (tp * cfg.pp) and (tp * cfg.pp) % n:
+                why = f"× pp={cfg.pp} neither divides the {n} chips of {hw.instance} nor fills whole instances"
+            else:
+                why = (
+                    f"does not divide the {model.n_heads} attention heads of {model.name}, and the runtime on "
+                    f"{hw.instance} does not pad heads"
+                )
+            raise ConfigError(f"tp={tp} {why}; use tp in {{{good}}}", field="tp")
         return tp, note
-    degrees = valid_tp_degrees(model, hw)
+    degrees = valid_tp_degrees(model, hw, cfg)
+    if not degrees:
+        raise ConfigError(
+            f"no tp divides the {n} chips of {hw.instance} for ep={cfg.ep}, pp={cfg.pp}; give tp explicitly",
+            field="tp",
+        )
     for tp in degrees:
         if inference_memory(model, cfg, hw, tp).fits:
             return tp, None
@@ -321,22 +502,44 @@ def _fitting_hint(model: ModelArch, cfg: ServingConfig, hw: Hardware, tp: int) -
             continue
         narrow = replace(cfg, weight_precision=p, batch=1)
         if inference_memory(model, narrow, hw, tp).fits:
-            gb = weight_bytes_per_chip(model, tp, p, hw) / 1e9
+            gb = _weights(model, narrow, hw, tp) / 1e9
             return f"use weight_precision={p.value} (weights {gb:.1f} GB per chip) or a larger instance", (
                 "weight_precision"
             )
     return "use an instance with more memory per chip, or more chips per instance", None
 
 
-def _tp_link(hw: Hardware, tp: int) -> Link:
-    return Link(
-        bytes_per_s=hw.link_bytes_per_s(tp, span_instances=False) * hw.eff.collective,
-        latency_s=hw.latency_s(span_instances=False),
-    )
+def group_link(hw: Hardware, ranks: int) -> Link:
+    """The link a group of ``ranks`` chips crosses: the scale-up link (NVLink, xGMI, NeuronLink, ICI) inside an
+    instance, the per-chip share of the scale-out network (EFA, InfiniBand) once the group spans instances."""
+    span = ranks > hw.chips_per_instance
+    return Link(bytes_per_s=hw.link_bytes_per_s(ranks, span) * hw.eff.collective, latency_s=hw.latency_s(span))
+
+
+def layer_comm_s(model: ModelArch, hw: Hardware, tp: int, cfg: ServingConfig, rows: float) -> float:
+    """Communication of one forward pass of a stage (``L/pp`` layers) over ``rows`` token rows.
+
+    Tensor-parallel attention: 2 all-reduces of ``rows·h`` bf16 per layer (expert parallelism without data-
+    parallel attention costs the same: tokens are on every rank, experts combine by all-reduce). Data-parallel
+    attention: no attention all-reduce; each layer dispatches a rank's ``rows/t`` tokens to their ``k`` experts
+    and combines them back, two all-to-alls of ``(rows/t)·k·h`` bf16 per rank over ``ep = t`` ranks, or, with
+    experts split over fewer ranks than chips, an all-gather and a reduce-scatter of ``rows·h``
+    (:mod:`chipfleet.perf.collectives`; the link from :func:`group_link`).
+    """
+    layers = model.n_layers / cfg.pp
+    link = group_link(hw, tp)
+    act = rows * model.hidden_size * ACTIVATION_BYTES
+    if not cfg.dp_attention:
+        return 2 * layers * collective_time_s(Collective.ALL_REDUCE, tp, act, link)
+    if cfg.ep == tp:
+        per_rank = rows / tp * model.experts_top_k * model.hidden_size * ACTIVATION_BYTES
+        return layers * 2 * collective_time_s(Collective.ALL_TO_ALL, tp, per_rank, link)
+    gather = collective_time_s(Collective.ALL_GATHER, tp, act, link)
+    return layers * (gather + collective_time_s(Collective.REDUCE_SCATTER, tp, act, link))
 
 
 def prefill_time(
-    model: ModelArch, hw: Hardware, tp: int, batch: int, input_tokens: int, cfg: ServingConfig
+    model: ModelArch, hw: Hardware, tp: int, batch: int, input_tokens: int, cfg: ServingConfig, chunks: int = 1
 ) -> PhaseTime:
     """Prefill of ``batch`` prompts of ``input_tokens``: compute-bound at useful sizes.
 
@@ -344,19 +547,32 @@ def prefill_time(
     the last-token logits. Bytes = weights ÷ t + the KV written + element-wise traffic ``34·b·s·h·L / t``.
     With padded heads (:func:`head_layout`) the attention term scales with the chip's query heads
     ``q_chip/a`` instead of ``1/t`` and each token also multiplies the padding weights (``2·P_pad``).
-    Comm: 2 all-reduces of ``b·s·h`` bf16 per layer.
+    Comm: 2 all-reduces of ``b·s·h`` bf16 per layer (:func:`layer_comm_s`). A pipeline stage does ``1/pp`` of
+    the work. With ``chunks > 1`` (an engine's chunked prefill) the tokens run in that many iterations, each
+    reading the weights again and paying its overheads; the FLOPs are the same.
     """
     tokens = batch * input_tokens
+    dp = cfg.dp_attention
     attn = tokens * model.attention_flops_per_token_forward(input_tokens, causal=True)
-    attn *= attention_flops_share(model, tp, hw)
+    attn *= attention_flops_share(model, tp, hw, dp)
     flops = tokens * 2.0 * model.n_layers * model.params_per_layer_active
     flops += 2.0 * batch * model.vocab_size * model.hidden_size
     flops /= tp
-    flops += tokens * 2.0 * padding_params_per_chip(model, tp, hw)
-    bytes_ = weight_bytes_per_chip(model, tp, cfg.weight_precision, hw)
-    bytes_ += tokens * kv_bytes_per_token_per_chip(model, tp, cfg.kv_dtype, hw)
-    bytes_ += elementwise_bytes_per_token(model, cfg.weight_precision) * tokens * model.n_layers / tp
-    return phase_time(model, hw, tp, cfg, flops, tokens, bytes_, tokens * model.hidden_size * ACTIVATION_BYTES, attn)
+    flops += tokens * 2.0 * padding_params_per_chip(model, tp, hw, dp)
+    weights = _weights(model, cfg, hw, tp) if cfg.spec is None else weight_bytes_per_chip(
+        model, tp, cfg.weight_precision, hw, ep=cfg.ep, dp_attention=dp, pp=cfg.pp
+    )  # fmt: skip
+    streamed = tokens * _kv_per_token(model, cfg, hw, tp)
+    streamed += elementwise_bytes_per_token(model, cfg.weight_precision) * tokens * model.n_layers / tp / cfg.pp
+    if cfg.pp > 1:
+        flops, attn = flops / cfg.pp, attn / cfg.pp
+    if chunks <= 1:
+        act = tokens * model.hidden_size * ACTIVATION_BYTES
+        return phase_time(model, hw, tp, cfg, flops, tokens, weights + streamed, act, attn)
+    rows = tokens / chunks
+    one = phase_time(model, hw, tp, cfg, flops / chunks, rows, weights + streamed / chunks,
+                     rows * model.hidden_size * ACTIVATION_BYTES, attn / chunks)  # fmt: skip
+    return scaled(one, chunks)
 
 
 def phase_time(
@@ -372,20 +588,52 @@ def phase_time(
 ) -> PhaseTime:
     """Roofline of one forward pass per chip: ``max(compute, bytes/(BW·η_mem))`` + 2 TP all-reduces of
     ``allreduce_bytes`` per layer + ``L·layer_overhead + step_overhead``, where compute is the linear
-    FLOPs at the weights' compute precision plus attention FLOPs at bf16 (fp8/int weights), ÷ η(rows)."""
+    FLOPs at the weights' compute precision plus attention FLOPs at bf16 (fp8/int weights), ÷ η(rows).
+    With expert or attention data parallelism or pipeline stages, the stage's ``L/pp`` layers communicate as
+    :func:`layer_comm_s` says."""
     eta = hw.eff.gemm_fraction(rows)
     attn_peak = hw.peak(attention_precision(cfg.weight_precision))
     compute_s = flops / (hw.peak(cfg.weight_precision) * eta) + attention_flops / (attn_peak * eta)
     memory_s = bytes_ / (hw.memory_bytes_per_s * hw.eff.memory)
-    link = _tp_link(hw, tp)
-    comm_s = 2 * model.n_layers * collective_time_s(Collective.ALL_REDUCE, tp, allreduce_bytes, link)
-    overhead_s = model.n_layers * hw.eff.layer_overhead_s + hw.eff.step_overhead_s
+    if cfg.is_plain:
+        link = group_link(hw, tp)
+        comm_s = 2 * model.n_layers * collective_time_s(Collective.ALL_REDUCE, tp, allreduce_bytes, link)
+        overhead_s = model.n_layers * hw.eff.layer_overhead_s + hw.eff.step_overhead_s
+    else:
+        comm_s = layer_comm_s(model, hw, tp, cfg, rows)
+        overhead_s = model.n_layers / cfg.pp * hw.eff.layer_overhead_s + hw.eff.step_overhead_s
     return PhaseTime(
         time_s=max(compute_s, memory_s) + comm_s + overhead_s,
         compute_s=compute_s,
         memory_s=memory_s,
         comm_s=comm_s,
         overhead_s=overhead_s,
+    )
+
+
+def scaled(phase: PhaseTime, factor: float, comm_s: float = 0.0, overhead_s: float = 0.0) -> PhaseTime:
+    """``factor`` repetitions of ``phase`` plus ``comm_s`` of links and ``overhead_s`` of host time, term by term
+    (``phase`` itself when there is nothing to add)."""
+    if factor == 1 and comm_s == 0 and overhead_s == 0:
+        return phase
+    return PhaseTime(
+        time_s=factor * phase.time_s + comm_s + overhead_s,
+        compute_s=factor * phase.compute_s,
+        memory_s=factor * phase.memory_s,
+        comm_s=factor * phase.comm_s + comm_s,
+        overhead_s=factor * phase.overhead_s + overhead_s,
+    )
+
+
+def combined(*phases: PhaseTime, divisor: float = 1.0) -> PhaseTime:
+    """The sum of ``phases`` term by term, ÷ ``divisor`` (a speculative step's draft and verify passes per
+    accepted token)."""
+    return PhaseTime(
+        time_s=sum(p.time_s for p in phases) / divisor,
+        compute_s=sum(p.compute_s for p in phases) / divisor,
+        memory_s=sum(p.memory_s for p in phases) / divisor,
+        comm_s=sum(p.comm_s for p in phases) / divisor,
+        overhead_s=sum(p.overhead_s for p in phases) / divisor,
     )
 
 
@@ -399,7 +647,7 @@ def expected_experts_touched(model: ModelArch, batch: int) -> float:
 
 
 def decode_step_time(
-    model: ModelArch, hw: Hardware, tp: int, batch: int, context: float, cfg: ServingConfig
+    model: ModelArch, hw: Hardware, tp: int, batch: int, context: float, cfg: ServingConfig, queries: int = 1
 ) -> PhaseTime:
     """One decode iteration of ``batch`` sequences at ``context`` cached tokens: memory-bound when small.
 
@@ -407,34 +655,115 @@ def decode_step_time(
     (dense part + the experts the batch touches) ÷ t + ``b·c`` cached tokens' KV. Comm: 2 all-reduces of
     ``b·h`` bf16 per layer (latency-bound). Padded heads (:func:`head_layout`) add their weights ``P_pad``
     to the bytes and ``2·b·P_pad`` FLOPs, and attention scales with ``q_chip/a`` instead of ``1/t``.
+    ``queries`` tokens per sequence (a speculative verification pass: ``k + 1``) multiply the FLOPs, the
+    element-wise traffic and the rows, not the cache read. A pipeline stage does ``1/pp`` of the work.
     """
+    rows = batch * queries
+    dp = cfg.dp_attention
     per_token = 2.0 * (model.n_layers * model.params_per_layer_active + model.vocab_size * model.hidden_size)
-    padding = padding_params_per_chip(model, tp, hw)
-    flops = batch * (per_token / tp + 2.0 * padding)
-    attn = batch * model.attention_flops_per_token_forward(int(context), causal=False)
-    attn *= attention_flops_share(model, tp, hw)
-    expert = model.params_mlp_per_expert * model.n_layers
-    touched = model.params_total - (model.n_experts - expected_experts_touched(model, batch)) * expert
-    bytes_ = (touched / tp + padding) * cfg.weight_precision.bytes
-    bytes_ += batch * context * kv_bytes_per_token_per_chip(model, tp, cfg.kv_dtype, hw)
-    bytes_ += elementwise_bytes_per_token(model, cfg.weight_precision) * batch * model.n_layers / tp
-    return phase_time(model, hw, tp, cfg, flops, batch, bytes_, batch * model.hidden_size * ACTIVATION_BYTES, attn)
+    padding = padding_params_per_chip(model, tp, hw, dp)
+    flops = rows * (per_token / tp + 2.0 * padding)
+    attn = rows * model.attention_flops_per_token_forward(int(context), causal=False)
+    attn *= attention_flops_share(model, tp, hw, dp)
+    if cfg.is_plain:
+        expert = model.params_mlp_per_expert * model.n_layers
+        touched = model.params_total - (model.n_experts - expected_experts_touched(model, rows)) * expert
+        bytes_ = (touched / tp + padding) * cfg.weight_precision.bytes
+    else:
+        weights = weight_bytes_per_chip(model, tp, cfg.weight_precision, hw, ep=cfg.ep, dp_attention=dp, pp=cfg.pp)
+        experts = routed_expert_params(model)
+        per_chip = math.ceil(model.n_experts / cfg.ep) * (experts / model.n_experts) * cfg.ep / tp / cfg.pp
+        untouched = 1.0 - expected_experts_touched(model, rows) / model.n_experts if experts else 0.0
+        bytes_ = weights - untouched * per_chip * cfg.weight_precision.bytes
+    bytes_ += batch * context * _kv_per_token(model, cfg, hw, tp)
+    bytes_ += elementwise_bytes_per_token(model, cfg.weight_precision) * rows * model.n_layers / tp / cfg.pp
+    if cfg.pp > 1:
+        flops, attn = flops / cfg.pp, attn / cfg.pp
+    return phase_time(model, hw, tp, cfg, flops, rows, bytes_, rows * model.hidden_size * ACTIVATION_BYTES, attn)
+
+
+def prefill_chunks(cfg: ServingConfig, tokens: int) -> int:
+    """Iterations an engine with chunked prefill splits ``tokens`` prompt tokens into: ``⌈tokens / budget⌉``
+    with its ``max_num_batched_tokens`` budget; 1 without chunked prefill or budget."""
+    budget = cfg.engine.max_num_batched_tokens
+    if not cfg.engine.chunked_prefill or budget is None:
+        return 1
+    return max(1, math.ceil(tokens / budget))
+
+
+def stage_hop_s(model: ModelArch, hw: Hardware, tp: int, cfg: ServingConfig, rows: float) -> float:
+    """Sending ``rows`` tokens' activations (``rows·h`` bf16) from one pipeline stage to the next, over the
+    scale-out link once the ``tp·pp`` chips span instances; 0 without pipeline stages."""
+    if cfg.pp == 1:
+        return 0.0
+    link = group_link(hw, tp * cfg.pp)
+    return collective_time_s(Collective.P2P, 2, rows * model.hidden_size * ACTIVATION_BYTES, link)
+
+
+def serving_phases(cfg: ServingConfig, hw: Hardware, tp: int) -> tuple[PhaseTime, PhaseTime]:
+    """(TTFT phase, TPOT phase) of ``cfg`` on ``tp``-chip stages: the module docstring's composition.
+
+    Prefill runs the batch as ``m = min(pp, b)`` micro-batches through ``pp`` stages: ``(m + pp − 1)`` stage
+    passes plus a hop each, in ``chunks`` engine iterations. Decode: ``pp`` stage passes of a ``⌈b/pp⌉``
+    micro-batch per token, plus the engine's overhead per iteration; with ``spec``, a step of ``k`` draft passes
+    (each ``draft_layers/L`` of a decode pass) and one verification pass of ``k + 1`` tokens per sequence,
+    ÷ ``τ``.
+    """
+    model, pp, b = cfg.model, cfg.pp, cfg.batch
+    engine = cfg.engine
+    m = min(pp, b)
+    micro_p = math.ceil(b / m)
+    chunks = prefill_chunks(cfg, micro_p * cfg.input_tokens)
+    stage_p = prefill_time(model, hw, tp, micro_p, cfg.input_tokens, cfg, chunks)
+    passes = m + pp - 1
+    prefill = scaled(
+        stage_p, passes, passes * stage_hop_s(model, hw, tp, cfg, micro_p * cfg.input_tokens),
+        chunks * engine.overhead_s(b),
+    )  # fmt: skip
+    micro_d = math.ceil(b / pp)
+    context = cfg.input_tokens + cfg.output_tokens / 2
+    hop_d = pp * stage_hop_s(model, hw, tp, cfg, micro_d)
+    one = scaled(decode_step_time(model, hw, tp, micro_d, context, cfg), pp, hop_d, engine.overhead_s(b))
+    if cfg.spec is None:
+        return prefill, one
+    k = cfg.spec.draft_tokens
+    verify_stage = decode_step_time(model, hw, tp, micro_d, context, cfg, queries=k + 1)
+    verify = scaled(verify_stage, pp, pp * stage_hop_s(model, hw, tp, cfg, micro_d * (k + 1)), engine.overhead_s(b))
+    draft = scaled(one, k * cfg.spec.draft_layers / model.n_layers)
+    return prefill, combined(draft, verify, divisor=cfg.spec.acceptance_length)
+
+
+def _check_engine(cfg: ServingConfig, hw: Hardware) -> None:
+    engine = cfg.engine
+    if not engine.runs_on(hw.family):
+        raise ConfigError(
+            f"engine {engine} does not run on {hw.chip} ({hw.family}); it runs on {', '.join(engine.chip_families)}",
+            field="engine",
+        )
+    if engine.max_num_seqs is not None and cfg.batch > engine.max_num_seqs:
+        raise ConfigError(
+            f"batch {cfg.batch} exceeds {engine}'s default max_num_seqs of {engine.max_num_seqs} sequences: "
+            f"use batch ≤ {engine.max_num_seqs}",
+            field="batch",
+        )
 
 
 def estimate_inference(cfg: ServingConfig, hw: Hardware, check_memory: bool = True) -> InferenceResult:
     """TTFT, TPOT and throughput of a static batch (see module docstring).
 
     TTFT = prefill of the whole batch (the first token comes out of the prefill). TPOT = a decode
-    iteration at the mean context ``input + output/2``. A batch takes ``TTFT + (output − 1)·TPOT``; the
-    replica's throughput is ``batch·output`` over that, and the instance runs ``chips ÷ tp`` replicas.
-    ``check_memory=False`` times a configuration known to run (a published measurement) even where the
-    memory model thinks it does not fit.
+    iteration at the mean context ``input + output/2`` (:func:`serving_phases` with pipeline stages,
+    speculative decoding and engine overheads). A batch takes ``TTFT + (output − 1)·TPOT``; the replica's
+    throughput is ``batch·output`` over that, and the instance runs ``chips ÷ (tp·pp)`` replicas (a share of
+    one when a replica spans instances). ``check_memory=False`` times a configuration known to run (a published
+    measurement) even where the memory model thinks it does not fit.
     """
     model = cfg.model
+    _check_engine(cfg, hw)
     tp, note = resolve_tp(model, cfg, hw) if check_memory or cfg.tp is None else (cfg.tp, None)
     mem = inference_memory(model, cfg, hw, tp)
     if check_memory and not mem.fits:
-        larger = [t for t in valid_tp_degrees(model, hw) if t > tp and inference_memory(model, cfg, hw, t).fits]
+        larger = [t for t in valid_tp_degrees(model, hw, cfg) if t > tp and inference_memory(model, cfg, hw, t).fits]
         hint, field = (f"tp={larger[0]} fits", "tp") if larger else _fitting_hint(model, cfg, hw, tp)
         raise DoesNotFitError(
             f"{model.name} at batch {cfg.batch} × {cfg.context_tokens} tokens needs {mem.total_bytes / 1e9:.1f} GB "
@@ -445,19 +774,20 @@ def estimate_inference(cfg: ServingConfig, hw: Hardware, check_memory: bool = Tr
             suggestion=hint,
             field=field,
         )
-    prefill = prefill_time(model, hw, tp, cfg.batch, cfg.input_tokens, cfg)
-    decode = decode_step_time(model, hw, tp, cfg.batch, cfg.input_tokens + cfg.output_tokens / 2, cfg)
+    prefill, decode = serving_phases(cfg, hw, tp)
     batch_time = prefill.time_s + (cfg.output_tokens - 1) * decode.time_s
     per_replica = cfg.batch * cfg.output_tokens / batch_time
-    replicas = hw.chips_per_instance // tp
+    chips = tp * cfg.pp
+    replicas = hw.chips_per_instance // chips
     busy = (
         prefill.busy_fraction * prefill.time_s + decode.busy_fraction * decode.time_s * (cfg.output_tokens - 1)
     ) / batch_time
     assumptions = list(INFERENCE_ASSUMPTIONS)
     if note:
         assumptions.append(note)
+    assumptions.extend(_layout_notes(cfg, tp))
     layout = head_layout(model, tp, hw)
-    if layout.padded:
+    if layout.padded and not cfg.dp_attention:
         assumptions.append(
             f"heads padded for tp: {layout.q_heads_per_rank * layout.ranks} query heads (of {model.n_heads}) and "
             f"{layout.kv_heads_per_rank * layout.ranks} KV heads (of {model.n_kv_heads}) over {layout.ranks} "
@@ -475,7 +805,8 @@ def estimate_inference(cfg: ServingConfig, hw: Hardware, check_memory: bool = Tr
         ttft_s=prefill.time_s,
         tpot_s=decode.time_s,
         output_tokens_per_s_per_replica=per_replica,
-        output_tokens_per_s=per_replica * replicas,
+        output_tokens_per_s=per_replica
+        * (replicas if chips <= hw.chips_per_instance else hw.chips_per_instance / chips),
         max_batch=max_batch(model, cfg, hw, tp),
         memory=mem,
         prefill=prefill,
@@ -483,7 +814,34 @@ def estimate_inference(cfg: ServingConfig, hw: Hardware, check_memory: bool = Tr
         busy_fraction=busy,
         compute_precision=compute,
         assumptions=tuple(assumptions),
+        engine=str(cfg.engine),
+        chips_per_replica=chips,
     )
+
+
+def _layout_notes(cfg: ServingConfig, tp: int) -> list[str]:
+    """The assumptions an engine, a parallel layout or speculative decoding adds (none for a plain config)."""
+    notes = []
+    if not cfg.engine.is_default:
+        e = cfg.engine
+        chunk = f"chunked prefill of {e.max_num_batched_tokens} tokens" if e.chunked_prefill else "whole prefill"
+        notes.append(
+            f"engine {e}: {chunk}, at most {e.max_num_seqs or 'KV-bound'} sequences, overhead "
+            f"{e.iteration_overhead_s * 1e3:.2f} ms + {e.per_seq_overhead_s * 1e6:.1f} µs/sequence per iteration "
+            f"({e.overheads})"
+        )
+    if cfg.ep > 1 or cfg.dp_attention:
+        how = "data-parallel attention" if cfg.dp_attention else "tensor-parallel attention"
+        notes.append(f"experts over ep={cfg.ep} of tp={tp} chips, {how}; uniform routing, no load imbalance")
+    if cfg.pp > 1:
+        notes.append(f"pp={cfg.pp} stages of {tp} chips, ⌈batch/pp⌉ micro-batches; layers split evenly")
+    if cfg.spec is not None:
+        s = cfg.spec
+        notes.append(
+            f"{s.method}: {s.draft_tokens} draft token(s) per step, acceptance length {s.acceptance_length:g} "
+            f"tokens per verification; draft cost {s.draft_layers:g} layer(s) of the target"
+        )
+    return notes
 
 
 INFERENCE_ASSUMPTIONS: tuple[str, ...] = (

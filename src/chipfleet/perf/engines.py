@@ -1,0 +1,213 @@
+"""Serving engines (vLLM, SGLang, TensorRT-LLM, NxD Inference, JetStream) as an input: batching defaults and overheads.
+
+An :class:`EngineProfile` says how an engine batches by default (``max_num_seqs``, ``max_num_batched_tokens``,
+chunked prefill, graph capture), which chip families it runs on, and what it adds per batching iteration on top of
+the chip family's fitted overheads::
+
+    engine overhead per iteration = iteration_overhead_s + per_seq_overhead_s · sequences in the iteration
+
+The profiles are data (``perf/data/engines.yaml``, each figure with its source) registered in :data:`ENGINES`, one
+:class:`chipfleet.registry.Registry`. :func:`engine_profile` reads what a user types: a name or another tool's name
+for it (InferenceX's ``trt``, ``dynamo-sglang``, ``atom``), optionally with a version, ``vllm@0.11.2``; a version
+older than a profile's ``versions`` entry takes that entry's defaults. The ``default`` profile has no caps and no
+overheads, so a result without ``--engine`` is the result chipfleet gave before engines existed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from chipfleet.exceptions import ConfigError, UnknownNameError
+from chipfleet.registry import Registry, lookup_key
+
+SCHEMA_VERSION = 1
+DEFAULT_ENGINE_NAME = "default"
+_VERSION = re.compile(r"^\d+(\.\d+)*")
+_OVERRIDABLE = ("max_num_seqs", "max_num_batched_tokens", "chunked_prefill", "graph_capture", "graph_max_batch")
+
+
+@dataclass(frozen=True)
+class VersionOverride:
+    """Defaults of releases older than ``before`` (a dotted version), with the source that says so."""
+
+    before: str
+    changes: tuple[tuple[str, Any], ...]
+    source: str
+
+
+@dataclass(frozen=True)
+class EngineProfile:
+    """One serving engine as the performance model sees it (see the module docstring)."""
+
+    name: str
+    description: str
+    max_num_seqs: int | None  # None: no cap of the engine's own, the KV cache decides
+    max_num_batched_tokens: int | None  # None: prompts are prefilled whole
+    chunked_prefill: bool
+    graph_capture: bool  # CUDA graphs / compiled graphs for decode
+    graph_max_batch: int | None
+    chip_families: tuple[str, ...]  # efficiency-family prefixes it runs on; empty: any
+    iteration_overhead_s: float
+    per_seq_overhead_s: float
+    overheads: str  # "prior" or "calibrated"
+    sources: tuple[str, ...]
+    as_of: str
+    aliases: tuple[str, ...] = ()
+    versions: tuple[VersionOverride, ...] = ()
+    version: str | None = None  # the release asked for, when one was
+
+    def __str__(self) -> str:
+        return self.name if self.version is None else f"{self.name}@{self.version}"
+
+    @property
+    def is_default(self) -> bool:
+        return self.name == DEFAULT_ENGINE_NAME
+
+    def overhead_s(self, seqs: float) -> float:
+        """``iteration_overhead_s + per_seq_overhead_s · seqs``: what the engine adds to one iteration of ``seqs``
+        sequences (0 when no sequence runs)."""
+        if seqs <= 0:
+            return 0.0
+        return self.iteration_overhead_s + self.per_seq_overhead_s * seqs
+
+    def runs_on(self, family: str) -> bool:
+        """Whether the engine serves on chips of efficiency family ``family`` (any, when it lists none)."""
+        return not self.chip_families or any(family.startswith(prefix) for prefix in self.chip_families)
+
+    def at_version(self, version: str) -> EngineProfile:
+        """This profile as release ``version`` ran it: the defaults of every ``versions`` entry it predates."""
+        if not _VERSION.match(version):
+            raise ConfigError(
+                f"engine version {version!r} must start with a dotted number, e.g. 0.11.2", field="engine"
+            )
+        out = replace(self, version=version)
+        for override in self.versions:
+            if _version_key(version) < _version_key(override.before):
+                out = replace(out, **dict(override.changes))
+        return out
+
+
+def _version_key(version: str) -> tuple[int, ...]:
+    match = _VERSION.match(version)
+    return tuple(int(p) for p in match.group(0).split(".")) if match else ()
+
+
+def _optional_int(record: dict[str, Any], key: str, origin: str) -> int | None:
+    value = record.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"{origin}: {key} must be a positive integer or null, got {value!r}", field=key)
+    return value
+
+
+def _seconds(record: dict[str, Any], key: str, origin: str) -> float:
+    value = record.get(key, 0.0)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= value < 1.0:
+        raise ConfigError(f"{origin}: {key} must be seconds in [0, 1), got {value!r}", field=key)
+    return float(value)
+
+
+def profile_from_record(record: dict[str, Any], origin: str) -> EngineProfile:
+    """One ``engines:`` entry as an :class:`EngineProfile`; a :class:`ConfigError` names what is wrong."""
+    name = record.get("name")
+    if not isinstance(name, str):
+        raise ConfigError(f"{origin}: an engine needs a name", field="name")
+    where = f"{origin}: engine {name!r}"
+    sources = record.get("sources")
+    if not sources or not all(isinstance(s, str) for s in sources):
+        raise ConfigError(f"{where} needs its sources (URLs or documents with a date)", field="sources")
+    overheads = record.get("overheads", "prior")
+    if overheads not in ("prior", "calibrated"):
+        raise ConfigError(f"{where}: overheads must be 'prior' or 'calibrated', got {overheads!r}", field="overheads")
+    versions = []
+    for entry in record.get("versions") or ():
+        before = str(entry.get("before", ""))
+        if not _VERSION.match(before) or not entry.get("source"):
+            raise ConfigError(f"{where}: each versions entry needs a dotted 'before' and a 'source'", field="versions")
+        changes = tuple((k, v) for k, v in entry.items() if k in _OVERRIDABLE)
+        versions.append(VersionOverride(before=before, changes=changes, source=str(entry["source"])))
+    return EngineProfile(
+        name=name,
+        description=str(record.get("description", "")),
+        max_num_seqs=_optional_int(record, "max_num_seqs", where),
+        max_num_batched_tokens=_optional_int(record, "max_num_batched_tokens", where),
+        chunked_prefill=bool(record.get("chunked_prefill", False)),
+        graph_capture=bool(record.get("graph_capture", False)),
+        graph_max_batch=_optional_int(record, "graph_max_batch", where),
+        chip_families=tuple(str(f) for f in record.get("chip_families") or ()),
+        iteration_overhead_s=_seconds(record, "iteration_overhead_s", where),
+        per_seq_overhead_s=_seconds(record, "per_seq_overhead_s", where),
+        overheads=str(overheads),
+        sources=tuple(sources),
+        as_of=str(record.get("as_of", "")),
+        aliases=tuple(str(a) for a in record.get("aliases") or ()),
+        versions=tuple(versions),
+    )
+
+
+def parse_engines(text: str, origin: str) -> list[EngineProfile]:
+    """The profiles of an engines YAML document ``{schema_version, engines: [...]}``."""
+    doc = yaml.safe_load(text)
+    if not isinstance(doc, dict) or doc.get("schema_version") != SCHEMA_VERSION:
+        raise ConfigError(f"{origin}: expected schema_version {SCHEMA_VERSION} and an engines list", field="engines")
+    return [profile_from_record(r, origin) for r in doc.get("engines") or ()]
+
+
+ENGINES: Registry[EngineProfile] = Registry("engine")
+"""Every engine profile by name (``chipfleet.registry``): what ``--engine`` accepts, aliases aside."""
+
+_ALIASES: dict[str, str] = {}
+
+
+def register_engine(profile: EngineProfile) -> EngineProfile:
+    """Register ``profile`` and its aliases; a taken name or alias is refused."""
+    for alias in profile.aliases:
+        ENGINES.check_name(alias)
+        if alias in _ALIASES or alias in ENGINES:
+            raise ConfigError(f"engine alias {alias!r} of {profile.name!r} is already taken", field="aliases")
+    ENGINES.register(profile.name, profile, description=profile.description)
+    _ALIASES.update(dict.fromkeys(profile.aliases, profile.name))
+    return profile
+
+
+@cache
+def _load_shipped() -> None:
+    text = resources.files("chipfleet.perf").joinpath("data/engines.yaml").read_text(encoding="utf-8")
+    for profile in parse_engines(text, "perf/data/engines.yaml"):
+        register_engine(profile)
+
+
+_load_shipped()
+
+
+def engine_names() -> list[str]:
+    """Every name ``--engine`` accepts: profiles and aliases, sorted."""
+    return sorted({*ENGINES.names(), *_ALIASES})
+
+
+def engine_profile(spec: str | EngineProfile | None = None) -> EngineProfile:
+    """The profile ``spec`` names: ``"vllm"``, ``"SGLang"``, another tool's name (``"dynamo-trt"`` is TensorRT-LLM),
+    with an optional ``@version`` (``"vllm@0.11.2"``); ``None`` is the ``default`` profile. A miss raises
+    :class:`UnknownNameError` with "did you mean"."""
+    if isinstance(spec, EngineProfile):
+        return spec
+    if spec is None:
+        return ENGINES.get(DEFAULT_ENGINE_NAME)
+    name, _, version = spec.partition("@")
+    key = lookup_key(name)
+    key = _ALIASES.get(key, key)
+    if key not in ENGINES:
+        raise UnknownNameError("engine", name.strip(), engine_names())
+    profile = ENGINES.get(key)
+    return profile.at_version(version.strip()) if version.strip() else profile
+
+
+DEFAULT_ENGINE: EngineProfile = engine_profile(None)
+"""The engine-neutral profile: no caps, no overheads (today's results)."""
