@@ -10,7 +10,14 @@ import pytest
 import yaml
 
 from chipfleet.exceptions import ModelConfigError, UnknownNameError
-from chipfleet.workloads import ModelArch, get_model, list_models, load_hf_config, resolve_model
+from chipfleet.workloads import (
+    ModelArch,
+    get_model,
+    implied_weight_precision,
+    list_models,
+    load_hf_config,
+    resolve_model,
+)
 from chipfleet.workloads.zoo import parse_zoo
 
 REQUIRED = [
@@ -41,6 +48,22 @@ REQUIRED = [
     "nemotron-8b",
     "maxtext-16b",
     "maxtext-32b",
+    # issue 12: today's MoE, MLA and sliding-window models
+    "deepseek-v3",
+    "deepseek-r1",
+    "deepseek-r1-0528",
+    "kimi-k2",
+    "gpt-oss-20b",
+    "gpt-oss-120b",
+    "qwen3-8b",
+    "qwen3-32b",
+    "qwen3-30b-a3b",
+    "qwen3-235b-a22b",
+    "llama-4-scout",
+    "llama-4-maverick",
+    "gemma-3-27b",
+    "glm-4.5",
+    "minimax-m2",
 ]
 
 
@@ -56,12 +79,27 @@ def test_params_total_matches_published(model: ModelArch) -> None:
 
     A nominal figure (GPT-3 "175.0B", OPT "13B", BERT "340M") is rounded by its source, so the tolerance
     is the larger of 1 % and half its rounding unit: OPT-13B's exact total is 12.85B (1.1 % under "13B")
-    and BERT-Large's encoder is 335.1M (1.4 % under "340M"), both inside the rounding of the figure.
+    and BERT-Large's encoder is 335.1M (1.4 % under "340M"), both inside the rounding of the figure. A
+    multimodal checkpoint's card counts its vision tower too (``params_published_basis``); MTP modules are
+    not counted in either.
     """
     assert model.published_params is not None, f"{model.name} has no published_params"
     assert model.source.startswith("https://")
     tolerance = max(0.01 * model.published_params, model.published_params_rounding / 2)
-    assert abs(model.params_total - model.published_params) <= tolerance
+    assert abs(model.params_published_basis - model.published_params) <= tolerance
+
+
+@pytest.mark.parametrize("model", [m for m in list_models() if m.published_params_active], ids=lambda m: m.name)
+def test_params_active_matches_published(model: ModelArch) -> None:
+    """Computed active count, under the source's convention, within 1 % of it or its rounding unit.
+
+    Cards round or truncate active counts ("3.3B" for Qwen3-30B-A3B's 3.353B), so the tolerance is the larger
+    of 1 % and one rounding unit of the stated figure.
+    """
+    assert model.published_params_active is not None
+    assert model.is_moe
+    tolerance = max(0.01 * model.published_params_active, model.published_params_active_rounding)
+    assert abs(model.params_active_as_published - model.published_params_active) <= tolerance
 
 
 # Exact tensor totals of the published checkpoints (HF safetensors metadata; BLOOM model card).
@@ -488,3 +526,127 @@ def test_hf_import_with_absurd_layers_is_a_model_config_error(tmp_path: Path) ->
 
     with pytest.raises(ModelConfigError, match="n_layers = 1000000000 is above chipfleet's ceiling"):
         load_hf_config(_write(tmp_path, {**LLAMA_3_8B, "num_hidden_layers": 10**9}))
+
+
+# ----------------------------------------------------------------------------- issue 12: today's architectures
+HF_CONFIGS = Path(__file__).parent / "hf_configs"
+
+
+def _fixture(name: str) -> dict[str, Any]:
+    config: dict[str, Any] = json.loads((HF_CONFIGS / name).read_text(encoding="utf-8"))
+    assert config["_source_url"].startswith("https://huggingface.co/")
+    return config
+
+
+@pytest.mark.parametrize(
+    ("fixture", "zoo_name"),
+    [
+        ("deepseek-v3.json", "deepseek-v3"),
+        ("deepseek-v3.json", "deepseek-r1-0528"),
+        ("kimi-k2-instruct.json", "kimi-k2"),
+        ("gpt-oss-120b.json", "gpt-oss-120b"),
+        ("gpt-oss-20b.json", "gpt-oss-20b"),
+        ("qwen3-8b.json", "qwen3-8b"),
+        ("qwen3-32b.json", "qwen3-32b"),
+        ("qwen3-30b-a3b.json", "qwen3-30b-a3b"),
+        ("qwen3-235b-a22b.json", "qwen3-235b-a22b"),
+        ("llama-4-scout-17b-16e.json", "llama-4-scout"),
+        ("llama-4-maverick-17b-128e.json", "llama-4-maverick"),
+        ("gemma-3-27b-it.json", "gemma-3-27b"),
+        ("glm-4.5.json", "glm-4.5"),
+        ("glm-4.5-air.json", "glm-4.5-air"),
+        ("minimax-m2.json", "minimax-m2"),
+    ],
+)
+def test_hf_import_matches_zoo(tmp_path: Path, fixture: str, zoo_name: str) -> None:
+    """The published config.json (copies under hf_configs/) imports to the zoo record's architecture."""
+    imported = load_hf_config(_write(tmp_path, _fixture(fixture)))
+    zoo = get_model(zoo_name)
+    assert imported.architecture() == zoo.architecture()
+    assert (imported.params_total, imported.params_active) == (zoo.params_total, zoo.params_active)
+
+
+@pytest.mark.parametrize(
+    ("fixture", "total", "active", "rounding"),
+    [
+        # Qwen1.5-MoE-A2.7B's card: 14.3B total, 2.7B activated (shared expert with its sigmoid gate)
+        ("qwen1.5-moe-a2.7b.json", 14.3e9, 2.7e9, 0.1e9),
+        # Gemma 2 27B: 27.2B on its Hub page (alternating 4096-token sliding window and global layers)
+        ("gemma-2-27b.json", 27.2e9, 27.2e9, 0.1e9),
+    ],
+)
+def test_hf_import_of_other_new_types(
+    tmp_path: Path, fixture: str, total: float, active: float, rounding: float
+) -> None:
+    m = load_hf_config(_write(tmp_path, _fixture(fixture)))
+    assert abs(m.params_total - total) <= max(0.01 * total, rounding / 2)
+    assert abs(m.params_active - active) <= max(0.01 * active, rounding / 2)
+
+
+def test_hf_import_structure_of_deepseek_and_gpt_oss(tmp_path: Path) -> None:
+    ds = load_hf_config(_write(tmp_path, _fixture("deepseek-v3.json")))
+    assert ds.is_mla and ds.head_dim == 128 + 64 and ds.n_moe_layers == 61 - 3 and ds.mtp_layers == 1
+    assert ds.native_weight_precision == ""  # an imported config says nothing of the record's provenance
+    oss = load_hf_config(_write(tmp_path, _fixture("gpt-oss-120b.json")))
+    assert oss.attention_pattern == ("sliding", "full") and oss.sliding_window == 128 and oss.attention_sinks
+    assert (oss.native_weight_precision, oss.native_expert_weight_precision) == ("bf16", "mxfp4")
+    scout = load_hf_config(_write(tmp_path, _fixture("llama-4-scout-17b-16e.json")))
+    assert scout.attention_pattern == ("chunked", "chunked", "chunked", "full")
+    maverick = load_hf_config(_write(tmp_path, _fixture("llama-4-maverick-17b-128e.json")))
+    assert maverick.n_moe_layers == 24 and not maverick.layer_is_moe(0) and maverick.layer_is_moe(1)
+
+
+def test_hf_import_kimi_uses_deepseek_layout(tmp_path: Path) -> None:
+    kimi = load_hf_config(_write(tmp_path, _fixture("kimi-k2-instruct.json")))
+    as_v3 = load_hf_config(_write(tmp_path, {**_fixture("kimi-k2-instruct.json"), "model_type": "deepseek_v3"}))
+    assert kimi.family == "kimi" and as_v3.family == "deepseek"
+    assert kimi.params_total == as_v3.params_total
+
+
+def test_hf_import_gemma3_text_config_flat_or_nested(tmp_path: Path) -> None:
+    nested = load_hf_config(_write(tmp_path, _fixture("gemma-3-27b-it.json")))
+    flat = load_hf_config(_write(tmp_path, _fixture("gemma-3-27b-it.json")["text_config"]))
+    assert nested.architecture() == flat.architecture()
+    assert nested.vocab_size == 262208  # Gemma3TextConfig's default: the published text_config omits it
+
+
+def test_hf_import_layer_types_must_cover_every_layer(tmp_path: Path) -> None:
+    config = {**_fixture("gpt-oss-20b.json"), "layer_types": ["sliding_attention", "full_attention"]}
+    with pytest.raises(ModelConfigError, match="layer_types"):
+        load_hf_config(_write(tmp_path, config))
+
+
+def test_unsupported_model_type_lists_the_new_ones(tmp_path: Path) -> None:
+    with pytest.raises(ModelConfigError) as info:
+        load_hf_config(_write(tmp_path, {**LLAMA_3_8B, "model_type": "minimax_m1"}))
+    message = str(info.value)
+    for supported in ("deepseek_v3", "gpt_oss", "llama4", "gemma3", "glm4_moe", "minimax_m2", "qwen3_moe"):
+        assert supported in message
+
+
+@pytest.mark.parametrize(
+    ("repo_id", "name", "precision"),
+    [
+        ("nvidia/DeepSeek-R1-NVFP4", "deepseek-r1", "nvfp4"),
+        ("nvidia/DeepSeek-R1-0528-FP4-V2", "deepseek-r1-0528", "nvfp4"),
+        ("amd/DeepSeek-R1-0528-MXFP4-Preview", "deepseek-r1-0528", "mxfp4"),
+        ("deepseek-ai/DeepSeek-R1-0528", "deepseek-r1-0528", "fp8"),
+        ("Qwen/Qwen3-235B-A22B-FP8", "qwen3-235b-a22b", "fp8"),
+        ("openai/gpt-oss-120b", "gpt-oss-120b", "mxfp4"),
+        # model paths as InferenceX runs record them
+        ("/mnt/lustre01/models/gpt-oss-120b", "gpt-oss-120b", "mxfp4"),
+        ("/mnt/lustre01/models/deepseek-r1-0528-fp4-v2", "deepseek-r1-0528", "nvfp4"),
+        ("/models/DeepSeek-R1", "deepseek-r1", "fp8"),
+        # a quantized id not listed as an alias still resolves through its suffix
+        ("someone/Qwen3-32B-AWQ", "qwen3-32b", "int4"),
+        ("llama-3-70b", "llama-3-70b", None),
+    ],
+)
+def test_repo_ids_resolve_with_their_precision(repo_id: str, name: str, precision: str | None) -> None:
+    assert get_model(repo_id).name == name
+    assert implied_weight_precision(repo_id) == precision
+
+
+def test_unknown_quantized_id_is_still_a_miss() -> None:
+    with pytest.raises(UnknownNameError):
+        get_model("nvidia/NoSuchModel-FP4")

@@ -2,13 +2,20 @@
 
 from chipfleet.workloads.benchmarks import ServingBenchmark, get_benchmark, list_benchmarks
 from chipfleet.workloads.models import ModelArch
-from chipfleet.workloads.zoo import get_model, list_models, load_hf_config, resolve_model
+from chipfleet.workloads.zoo import (
+    get_model,
+    implied_weight_precision,
+    list_models,
+    load_hf_config,
+    resolve_model,
+)
 
 __all__ = [
     "ModelArch",
     "ServingBenchmark",
     "get_benchmark",
     "get_model",
+    "implied_weight_precision",
     "list_benchmarks",
     "list_models",
     "load_hf_config",

@@ -73,7 +73,9 @@ def list_models() -> list[ModelArch]:
 def get_model(name: str) -> ModelArch:
     """The zoo model called ``name``: its slug, an alias or HF repo id, any case or separators.
 
-    ``llama-3-70b``, ``Llama-3-70B``, ``llama3_70b`` and ``meta-llama/Meta-Llama-3-70B`` are the same model.
+    ``llama-3-70b``, ``Llama-3-70B``, ``llama3_70b`` and ``meta-llama/Meta-Llama-3-70B`` are the same model;
+    a quantized repo id (``nvidia/DeepSeek-R1-NVFP4``, ``Qwen/Qwen3-235B-A22B-FP8``) is the model it quantizes
+    (:func:`implied_weight_precision` gives the precision it implies).
     A miss raises :class:`UnknownNameError` with the closest names.
     """
     zoo = _zoo()
@@ -82,11 +84,61 @@ def get_model(name: str) -> ModelArch:
     if "/" in raw:
         candidates.append(raw.rsplit("/", 1)[1])
     candidates += [c[: -len("-hf")] for c in list(candidates) if c.lower().endswith("-hf")]
+    # a quantized variant (nvidia/DeepSeek-R1-0528-FP4-V2) is the architecture of the model it quantizes
+    candidates += [base for base, q in map(_strip_quantization, list(candidates)) if q is not None]
     for cand in candidates:
         hit = zoo.exact.get(cand.lower()) or zoo.compact.get(compact(cand))
         if hit is not None:
             return zoo.models[hit]
     raise UnknownNameError("model", name, zoo.models.keys())
+
+
+# Suffixes of quantized checkpoints' repo ids and the weight precision each implies. Bare "FP4" is NVIDIA's
+# NVFP4 (ModelOpt names its NVFP4 checkpoints nvidia/<model>-FP4, e.g. nvidia/DeepSeek-R1-0528-FP4-V2, whose
+# card says NVFP4); AMD's Quark checkpoints say MXFP4. Names match catalog.schema.Precision values where it
+# has them ("fp8", "int8", "int4", "bf16"); the FP4 names are "nvfp4" and "mxfp4".
+_QUANT_SUFFIX = re.compile(
+    r"[-_](?P<q>nvfp4|mxfp4|fp4|fp8|int4|int8|awq|gptq|w4a16|w8a8|bf16)"
+    r"(?:[-_](?:v\d+|preview|dynamic|static|block))*$",
+    re.IGNORECASE,
+)
+_QUANT_PRECISION = {
+    "nvfp4": "nvfp4",
+    "fp4": "nvfp4",
+    "mxfp4": "mxfp4",
+    "fp8": "fp8",
+    "int4": "int4",
+    "awq": "int4",
+    "gptq": "int4",
+    "w4a16": "int4",
+    "int8": "int8",
+    "w8a8": "int8",
+    "bf16": "bf16",
+}
+
+
+def _strip_quantization(name: str) -> tuple[str, str | None]:
+    """``nvidia/DeepSeek-R1-0528-FP4-V2`` → (``nvidia/DeepSeek-R1-0528``, ``nvfp4``); no suffix: (name, None)."""
+    match = _QUANT_SUFFIX.search(name.strip())
+    if match is None:
+        return name, None
+    return name.strip()[: match.start()], _QUANT_PRECISION[match.group("q").lower()]
+
+
+def implied_weight_precision(name: str) -> str | None:
+    """The weight precision a model name or repo id implies: its quantization suffix, else the zoo record's.
+
+    ``nvidia/DeepSeek-R1-NVFP4`` → ``nvfp4``, ``amd/DeepSeek-R1-0528-MXFP4-Preview`` → ``mxfp4``,
+    ``Qwen/Qwen3-235B-A22B-FP8`` → ``fp8``; a name without a suffix gives the record's published precision of
+    its routed experts, else of its weights (``openai/gpt-oss-120b`` → ``mxfp4``, ``deepseek-ai/DeepSeek-R1``
+    → ``fp8``), or ``None`` when the record does not say. Raises :class:`UnknownNameError` like
+    :func:`get_model` for a name that is no zoo model.
+    """
+    model = get_model(name)
+    _, suffix = _strip_quantization(name)
+    if suffix is not None:
+        return suffix
+    return model.native_expert_weight_precision or model.native_weight_precision or None
 
 
 # ===================================================================== Hugging Face config.json
@@ -142,6 +194,31 @@ class _HFConfig:
             return default
         raise self._missing(keys)
 
+    def text(self, key: str, default: str = "") -> str:
+        value = self.raw.get(key)
+        if value is None:
+            return default
+        if not isinstance(value, str):
+            raise ModelConfigError(f"{self.origin}: key {key!r} is {value!r}; expected a string. Fix its value.")
+        return value
+
+    def seq(self, key: str) -> list[Any]:
+        value = self.raw.get(key)
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            raise ModelConfigError(f"{self.origin}: key {key!r} is {value!r}; expected a list. Fix its value.")
+        return value
+
+    def sub(self, key: str) -> _HFConfig:
+        """The nested config under ``key`` (a multimodal checkpoint's ``text_config``), else this one."""
+        value = self.raw.get(key)
+        if value is None:
+            return self
+        if not isinstance(value, Mapping):
+            raise ModelConfigError(f"{self.origin}: key {key!r} is {value!r}; expected an object. Fix its value.")
+        return _HFConfig(value, f"{self.origin} ({key})", self.model_type)
+
     def bool(self, key: str, default: bool) -> bool:
         value = self.raw.get(key)
         if value is None:
@@ -194,6 +271,215 @@ def _qwen2(cfg: _HFConfig) -> dict[str, Any]:
     fields = _llama_like(cfg, "qwen2", kv_default_to_heads=False)
     fields["attention_bias"] = True  # Qwen2 has biases on Q, K and V ...
     fields["attention_out_bias"] = False  # ... but not on the output projection
+    return fields
+
+
+def _pattern(kinds: list[str]) -> tuple[str, ...]:
+    """The shortest cycle that repeats to ``kinds`` (one attention kind per layer)."""
+    for period in range(1, len(kinds) + 1):
+        if all(k == kinds[i % period] for i, k in enumerate(kinds)):
+            cycle = tuple(kinds[:period])
+            return () if cycle == ("full",) else cycle
+    return ()
+
+
+def _layer_types(cfg: _HFConfig, n_layers: int) -> tuple[str, ...] | None:
+    """``layer_types`` (``sliding_attention`` / ``full_attention`` per layer) as an attention pattern."""
+    types = cfg.seq("layer_types")
+    if not types:
+        return None
+    names = {"sliding_attention": "sliding", "full_attention": "full", "chunked_attention": "chunked"}
+    if len(types) != n_layers or any(t not in names for t in types):
+        raise ModelConfigError(
+            f"{cfg.origin}: layer_types must give one of {', '.join(sorted(names))} for each of the "
+            f"{n_layers} layers. Fix the list."
+        )
+    return _pattern([names[t] for t in types])
+
+
+def _experts(cfg: _HFConfig, *keys: str) -> dict[str, Any]:
+    return {"n_experts": cfg.int(*keys), "experts_top_k": cfg.int("num_experts_per_tok", "experts_per_token")}
+
+
+def _qwen3(cfg: _HFConfig) -> dict[str, Any]:
+    fields = _llama_like(cfg, "qwen3", kv_default_to_heads=False)
+    fields["qk_norm"] = "head"  # Qwen3Attention: q_norm and k_norm, RMSNorm(head_dim)
+    return fields
+
+
+def _qwen_moe(cfg: _HFConfig, family: str) -> dict[str, Any]:
+    if cfg.seq("mlp_only_layers"):
+        raise ModelConfigError(
+            f"{cfg.origin}: mlp_only_layers lists dense layers at arbitrary places, which chipfleet does not "
+            "model; it models leading dense layers and a regular interval (decoder_sparse_step)."
+        )
+    fields = _qwen2(cfg) if family == "qwen2_moe" else _qwen3(cfg)
+    shared = cfg.int("shared_expert_intermediate_size", default=0)
+    fields.update(
+        family=family,
+        ffn_size=cfg.int("moe_intermediate_size"),
+        dense_ffn_size=cfg.int("intermediate_size"),
+        moe_layer_interval=cfg.int("decoder_sparse_step", default=1),
+        n_shared_experts=1 if shared else 0,
+        shared_expert_ffn_size=shared,
+        shared_expert_gate=bool(shared),  # Qwen2MoeSparseMoeBlock: shared_expert_gate = Linear(h, 1)
+        **_experts(cfg, "num_experts"),
+    )
+    return fields
+
+
+def _qwen2_moe(cfg: _HFConfig) -> dict[str, Any]:
+    return _qwen_moe(cfg, "qwen2_moe")
+
+
+def _qwen3_moe(cfg: _HFConfig) -> dict[str, Any]:
+    return _qwen_moe(cfg, "qwen3_moe")
+
+
+def _deepseek(cfg: _HFConfig) -> dict[str, Any]:
+    # DeepSeek-V2/V3 (and Kimi-K2, which ships a deepseek_v3 layout): MLA, shared experts, leading dense layers.
+    if cfg.int("moe_layer_freq", default=1) != 1:
+        raise ModelConfigError(f"{cfg.origin}: moe_layer_freq other than 1 is not modeled. Use a published config.")
+    heads = cfg.int("num_attention_heads")
+    fields = _llama_like(cfg, "deepseek", kv_default_to_heads=True)
+    fields.update(
+        family="kimi" if cfg.model_type == "kimi_k2" else "deepseek",
+        n_kv_heads=heads,  # MLA: every head has its key and value (from the shared latent)
+        head_dim=0,
+        ffn_size=cfg.int("moe_intermediate_size"),
+        dense_ffn_size=cfg.int("intermediate_size"),
+        n_shared_experts=cfg.int("n_shared_experts", default=0),
+        first_k_dense_layers=cfg.int("first_k_dense_replace", default=0),
+        # V3's noaux_tc routing keeps a per-expert score correction (e_score_correction_bias) in the checkpoint
+        router_bias=cfg.text("topk_method") == "noaux_tc",
+        kv_lora_rank=cfg.int("kv_lora_rank"),
+        q_lora_rank=cfg.int("q_lora_rank", default=0),
+        qk_rope_head_dim=cfg.int("qk_rope_head_dim"),
+        qk_nope_head_dim=cfg.int("qk_nope_head_dim"),
+        v_head_dim=cfg.int("v_head_dim"),
+        mtp_layers=cfg.int("num_nextn_predict_layers", default=0),
+        **_experts(cfg, "n_routed_experts"),
+    )
+    return fields
+
+
+def _quantization(cfg: _HFConfig) -> str:
+    q = cfg.raw.get("quantization_config")
+    method = q.get("quant_method") if isinstance(q, Mapping) else None
+    return method.lower() if isinstance(method, str) else ""
+
+
+def _gpt_oss(cfg: _HFConfig) -> dict[str, Any]:
+    n_layers = cfg.int("num_hidden_layers")
+    fields = _llama_like(cfg, "gpt_oss", kv_default_to_heads=False)
+    fields.update(
+        attention_bias=True,  # GptOssAttention: q/k/v/o all with bias
+        mlp_bias=True,  # gate_up_proj_bias and down_proj_bias per expert
+        router_bias=True,
+        attention_sinks=True,
+        sliding_window=cfg.int("sliding_window"),
+        attention_pattern=_layer_types(cfg, n_layers) or ("sliding", "full"),
+        **_experts(cfg, "num_local_experts"),
+    )
+    if _quantization(cfg) == "mxfp4":  # experts in MXFP4; attention, router, embeddings and head in bf16
+        fields.update(native_weight_precision="bf16", native_expert_weight_precision="mxfp4")
+    return fields
+
+
+def _llama4(outer: _HFConfig) -> dict[str, Any]:
+    cfg = outer.sub("text_config")
+    n_layers = cfg.int("num_hidden_layers")
+    step = cfg.int("interleave_moe_layer_step", default=1)
+    moe_layers = cfg.seq("moe_layers")
+    if moe_layers and moe_layers != list(range(step - 1, n_layers, step)):
+        raise ModelConfigError(f"{cfg.origin}: moe_layers is not every {step}th layer, which chipfleet does not model.")
+    rope = cfg.seq("no_rope_layers")  # 1: a RoPE layer, which attends in chunks; 0: a global NoPE layer
+    if not rope:
+        interval = cfg.int("no_rope_layer_interval", default=4)
+        rope = [int((i + 1) % interval != 0) for i in range(n_layers)]
+    chunk = cfg.int("attention_chunk_size", default=0)
+    kinds = ["chunked" if r and chunk else "full" for r in rope]
+    fields = _llama_like(cfg, "llama4", kv_default_to_heads=False)
+    fields.update(
+        dense_ffn_size=cfg.int("intermediate_size_mlp"),
+        n_shared_experts=1,  # Llama4TextMoe: shared_expert at intermediate_size
+        moe_layer_interval=step,
+        attention_chunk_size=chunk,
+        attention_pattern=_pattern(kinds),
+        **_experts(cfg, "num_local_experts"),
+    )
+    return fields
+
+
+def _gemma(cfg: _HFConfig, family: str, pattern: tuple[str, ...], defaults: dict[str, int]) -> dict[str, Any]:
+    n_layers = cfg.int("num_hidden_layers")
+    fields = {
+        "family": family,
+        "kind": "decoder",
+        "n_layers": n_layers,
+        "hidden_size": cfg.int("hidden_size"),
+        "n_heads": cfg.int("num_attention_heads"),
+        "n_kv_heads": cfg.int("num_key_value_heads"),
+        "head_dim": cfg.int("head_dim", default=defaults["head_dim"]),
+        "ffn_size": cfg.int("intermediate_size"),
+        "vocab_size": cfg.int("vocab_size", default=defaults["vocab_size"]),
+        "gated_mlp": True,  # GeGLU
+        "tied_embeddings": cfg.bool("tie_word_embeddings", True),
+        "max_position_embeddings": cfg.int("max_position_embeddings", default=defaults["max_position_embeddings"]),
+        "learned_position_embeddings": False,
+        "norm": "rmsnorm",
+        "norms_per_layer": 4,  # input, post-attention, pre- and post-feedforward
+        "attention_bias": cfg.bool("attention_bias", False),
+        "mlp_bias": False,
+        "sliding_window": cfg.int("sliding_window", default=defaults["sliding_window"]),
+        "attention_pattern": _layer_types(cfg, n_layers) or pattern,
+    }
+    return fields
+
+
+def _gemma2(cfg: _HFConfig) -> dict[str, Any]:
+    # Gemma2DecoderLayer: even layers slide (is_sliding = not layer_idx % 2); defaults of Gemma2Config
+    defaults = {"head_dim": 256, "vocab_size": 256000, "max_position_embeddings": 8192, "sliding_window": 4096}
+    return _gemma(cfg, "gemma2", ("sliding", "full"), defaults)
+
+
+def _gemma3(outer: _HFConfig) -> dict[str, Any]:
+    # Gemma3TextConfig defaults fill what the published text_config leaves out; every 6th layer is global
+    cfg = outer.sub("text_config")
+    defaults = {"head_dim": 256, "vocab_size": 262208, "max_position_embeddings": 131072, "sliding_window": 4096}
+    every = cfg.int("sliding_window_pattern", default=6)
+    fields = _gemma(cfg, "gemma3", ("sliding",) * (every - 1) + ("full",), defaults)
+    fields["qk_norm"] = "head"
+    return fields
+
+
+def _glm4_moe(cfg: _HFConfig) -> dict[str, Any]:
+    fields = _llama_like(cfg, "glm4_moe", kv_default_to_heads=False)
+    fields.update(
+        attention_bias=cfg.bool("attention_bias", True),
+        attention_out_bias=False,  # Glm4MoeAttention: o_proj has no bias
+        qk_norm="head" if cfg.bool("use_qk_norm", False) else "none",
+        ffn_size=cfg.int("moe_intermediate_size"),
+        dense_ffn_size=cfg.int("intermediate_size"),
+        n_shared_experts=cfg.int("n_shared_experts", default=0),
+        first_k_dense_layers=cfg.int("first_k_dense_replace", default=0),
+        router_bias=True,  # Glm4MoeTopkRouter's e_score_correction_bias
+        mtp_layers=cfg.int("num_nextn_predict_layers", default=0),
+        **_experts(cfg, "n_routed_experts"),
+    )
+    return fields
+
+
+def _minimax_m2(cfg: _HFConfig) -> dict[str, Any]:
+    if cfg.int("shared_intermediate_size", default=0):
+        raise ModelConfigError(f"{cfg.origin}: MiniMax shared experts are not modeled. Use a published config.")
+    norm_type = cfg.text("qk_norm_type", "per_layer")
+    fields = _llama_like(cfg, "minimax", kv_default_to_heads=False)
+    fields.update(
+        qk_norm=("layer" if norm_type == "per_layer" else "head") if cfg.bool("use_qk_norm", False) else "none",
+        router_bias=cfg.bool("use_routing_bias", False),  # e_score_correction_bias
+        **_experts(cfg, "num_local_experts"),
+    )
     return fields
 
 
@@ -339,6 +625,20 @@ HF_IMPORTERS: Mapping[str, Callable[[_HFConfig], dict[str, Any]]] = MappingProxy
         "mistral": _mistral,
         "mixtral": _mixtral,
         "qwen2": _qwen2,
+        "qwen3": _qwen3,
+        "qwen2_moe": _qwen2_moe,
+        "qwen3_moe": _qwen3_moe,
+        "deepseek_v2": _deepseek,
+        "deepseek_v3": _deepseek,
+        "kimi_k2": _deepseek,
+        "gpt_oss": _gpt_oss,
+        "llama4": _llama4,
+        "llama4_text": _llama4,
+        "gemma2": _gemma2,
+        "gemma3": _gemma3,
+        "gemma3_text": _gemma3,
+        "glm4_moe": _glm4_moe,
+        "minimax_m2": _minimax_m2,
         "gpt2": _gpt2,
         "gptj": _gptj,
         "gpt_neox": _gpt_neox,
@@ -408,8 +708,10 @@ def arch_from_hf_config(
 def load_hf_config(path: str | Path, name: str | None = None) -> ModelArch:
     """Import a Hugging Face ``config.json`` (or a model folder holding one) as a :class:`ModelArch`.
 
-    Supported ``model_type``: llama, mistral, mixtral, qwen2, gpt2, gptj, gpt_neox, opt, bloom, bert (see
-    ``HF_IMPORTERS``). ``as_of`` is the file's modification date. A missing file, invalid JSON, an
+    Supported ``model_type``: llama, mistral, mixtral, qwen2, qwen3, qwen2_moe, qwen3_moe, deepseek_v2,
+    deepseek_v3, kimi_k2, gpt_oss, llama4 (and llama4_text), gemma2, gemma3 (and gemma3_text), glm4_moe,
+    minimax_m2, gpt2, gptj, gpt_neox, opt, bloom, bert (see ``HF_IMPORTERS``). ``as_of`` is the file's
+    modification date. A missing file, invalid JSON, an
     unsupported ``model_type`` or a missing key raises :class:`ModelConfigError` naming the file and key.
     """
     file = Path(path)
