@@ -233,3 +233,153 @@ def test_zoo_is_within_the_shape_ceilings() -> None:
     for m in list_models():
         for field, (limit, _) in MODEL_SHAPE_LIMITS.items():
             assert getattr(m, field) <= limit / 8, (m.name, field)
+
+
+# ----------------------------------------------------------------------------- issue 12: today's structure
+def test_new_fields_default_to_the_old_counts() -> None:
+    """Every optional structure off: the counts are the uniform-layer formulas of before."""
+    m = _tiny()
+    assert m.n_moe_layers == 0 and m.n_dense_layers == 2 and not m.is_mla
+    assert m.params_mtp == 0 and m.params_checkpoint == m.params_total == m.params_published_basis
+    assert m.params_per_layer == m.params_dense_layer
+    assert m.params_layers == 2 * m.params_dense_layer
+
+
+def test_mla_attention_counts_by_hand() -> None:
+    # h 8, a 4 heads; q latent 3, kv latent 5, d_nope 2, d_rope 1, d_v 2
+    m = _tiny(n_kv_heads=4, kv_lora_rank=5, q_lora_rank=3, qk_nope_head_dim=2, qk_rope_head_dim=1, v_head_dim=2)
+    assert m.head_dim == 3
+    q = 8 * 3 + 3 + 3 * 4 * 3  # down, its norm, up
+    kv = 8 * (5 + 1) + 5 + 5 * 4 * (2 + 2)  # down with the rope key, its norm, up to K_nope and V
+    o = 4 * 2 * 8
+    assert m.params_attention_per_layer == q + kv + o
+    # the cache holds the latent and the rope key per layer, whatever the heads
+    assert m.kv_cache_bytes_per_token(2) == 2 * (5 + 1) * 2
+    assert m.kv_elements_per_token_per_layer(kv_heads=1) == 6
+    # each head attends with d_qk = 3 and mixes values of d_v = 2
+    assert m.attention_flops_per_token_forward(10, causal=False) == 2 * 4 * (3 + 2) * 10 * 2
+
+
+def test_mla_without_query_latent() -> None:
+    m = _tiny(n_kv_heads=4, kv_lora_rank=5, qk_nope_head_dim=2, qk_rope_head_dim=1, v_head_dim=2)
+    assert m.params_attention_per_layer == 8 * 4 * 3 + 8 * 6 + 5 + 5 * 4 * 4 + 4 * 2 * 8
+
+
+def test_mla_needs_all_head_parts() -> None:
+    with pytest.raises(ValidationError, match="qk_rope_head_dim"):
+        _tiny(n_kv_heads=4, kv_lora_rank=5, qk_nope_head_dim=2)
+    with pytest.raises(ValidationError, match="kv_lora_rank"):
+        _tiny(q_lora_rank=3)
+
+
+def _moe(**overrides: Any) -> ModelArch:
+    fields: dict[str, Any] = {"n_layers": 4, "n_experts": 4, "experts_top_k": 2}
+    fields.update(overrides)
+    return _tiny(**fields)
+
+
+def test_shared_experts_dense_layers_and_router_bias() -> None:
+    m = _moe(n_shared_experts=1, shared_expert_ffn_size=6, dense_ffn_size=32, first_k_dense_layers=1, router_bias=True)
+    attn, norms = m.params_attention_per_layer, m.params_norms_per_layer
+    expert, shared, dense_mlp = 3 * 8 * 16, 3 * 8 * 6, 3 * 8 * 32
+    router = 8 * 4 + 4
+    assert (m.n_moe_layers, m.n_dense_layers) == (3, 1)
+    assert [m.layer_is_moe(i) for i in range(4)] == [False, True, True, True]
+    assert m.params_moe_layer == attn + norms + 4 * expert + shared + router
+    assert m.params_moe_layer_active == attn + norms + 2 * expert + shared + router
+    assert m.params_dense_layer == attn + norms + dense_mlp
+    assert m.params_layers == 3 * m.params_moe_layer + m.params_dense_layer
+    assert m.params_total - m.params_active == 3 * 2 * expert
+    assert m.params_per_layer_active * 4 == m.params_layers_active
+
+
+def test_shared_expert_gate() -> None:
+    gated, plain = _moe(n_shared_experts=1, shared_expert_gate=True), _moe(n_shared_experts=1)
+    assert gated.params_shared_experts_per_layer - plain.params_shared_experts_per_layer == 8
+
+
+def test_moe_interleave_every_second_layer() -> None:
+    m = _moe(moe_layer_interval=2)
+    assert [m.layer_is_moe(i) for i in range(4)] == [False, True, False, True]
+    with pytest.raises(ValidationError, match="no layer is MoE"):
+        _moe(moe_layer_interval=8)
+
+
+def test_moe_only_fields_need_experts() -> None:
+    with pytest.raises(ValidationError, match="mixture-of-experts"):
+        _tiny(n_shared_experts=1)
+
+
+def test_mtp_modules_are_counted_apart() -> None:
+    m = _moe(mtp_layers=2)
+    assert m.params_total == _moe().params_total
+    assert m.params_mtp == 2 * (m.params_moe_layer + 3 * 8 + 2 * 8 * 8)
+    assert m.params_checkpoint == m.params_total + m.params_mtp
+
+
+def test_sinks_and_qk_norms() -> None:
+    base = _tiny().params_attention_per_layer
+    assert _tiny(attention_sinks=True).params_attention_per_layer == base + 4
+    assert _tiny(qk_norm="head").params_attention_per_layer == base + 2 * 2
+    assert _tiny(qk_norm="layer").params_attention_per_layer == base + (4 + 2) * 2
+
+
+def test_sliding_window_caps_the_cache() -> None:
+    m = _tiny(n_layers=4, attention_pattern=("sliding", "full"), sliding_window=8)
+    per_layer = 2 * 2 * 2 * 2  # K and V, 2 KV heads of 2, bf16
+    assert m.layer_attention_counts() == {"full": 2, "sliding": 2, "chunked": 0}
+    assert m.kv_cache_bytes_per_token(2) == 4 * per_layer  # no context: nothing capped
+    assert m.kv_cache_bytes_per_token(2, context_len=8) == 4 * per_layer
+    assert m.kv_cache_bytes(32, 2) == 2 * per_layer * 32 + 2 * per_layer * 8
+    assert m.kv_cache_bytes_per_token(1, 32) == m.kv_cache_bytes_per_token(2, 32) / 2  # FP8 halves bf16
+
+
+def test_sliding_and_chunked_attention_flops() -> None:
+    sliding = _tiny(n_layers=1, attention_pattern=("sliding",), sliding_window=8)
+    chunked = _tiny(n_layers=1, attention_pattern=("chunked",), attention_chunk_size=8)
+    full = _tiny(n_layers=1)
+    per_key = 2 * 4 * (2 + 2)
+    assert sliding.attention_flops_per_token_forward(4, causal=False) == full.attention_flops_per_token_forward(
+        4, False
+    )
+    assert sliding.attention_flops_per_token_forward(20, causal=False) == per_key * 8
+    assert sliding.attention_flops_per_token_forward(32, causal=True) == per_key * (8 - 64 / 64)
+    assert chunked.attention_flops_per_token_forward(20, causal=False) == per_key * 4  # 20 = 2·8 + 4
+    assert chunked.attention_flops_per_token_forward(20, causal=True) == per_key * (2 * 32 + 8) / 20
+    assert chunked.attention_flops_per_token_forward(8, causal=True) == full.attention_flops_per_token_forward(8)
+
+
+def test_pattern_needs_its_span() -> None:
+    with pytest.raises(ValidationError, match="sliding_window"):
+        _tiny(attention_pattern=("sliding", "full"))
+    with pytest.raises(ValidationError, match="attention_chunk_size"):
+        _tiny(attention_pattern=("chunked",))
+
+
+def test_flops_per_token_is_matmuls_plus_attention() -> None:
+    m = _moe(n_shared_experts=1)
+    expected = 2.0 * (m.params_layers_active + 10 * 8) + m.attention_flops_per_token_forward(16)
+    assert m.flops_per_token_forward(16) == expected
+
+
+def test_published_active_conventions() -> None:
+    m = _moe()
+    assert m.params_active_as_published == m.params_active
+    no_input = _moe(published_active_counts="without_input_embedding")
+    assert no_input.params_active_as_published == m.params_active - 10 * 8
+    neither = _moe(published_active_counts="without_embeddings")
+    assert neither.params_active_as_published == m.params_active - 2 * 10 * 8
+
+
+def test_deepseek_v3_kv_cache_and_layers() -> None:
+    m = get_model("deepseek-v3")
+    assert m.kv_cache_bytes_per_token(2) == 61 * (512 + 64) * 2
+    assert m.kv_cache_bytes_per_token(1) == 61 * (512 + 64)  # FP8 cache
+    assert (m.n_dense_layers, m.n_moe_layers) == (3, 58)
+
+
+def test_gpt_oss_kv_cache_with_windows() -> None:
+    m = get_model("gpt-oss-120b")
+    full_layer = 2 * 8 * 64 * 2
+    assert m.kv_cache_bytes_per_token(2) == 36 * full_layer
+    assert m.kv_cache_bytes(8192, 2) == 18 * full_layer * 8192 + 18 * full_layer * 128
