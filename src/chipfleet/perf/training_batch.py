@@ -120,7 +120,7 @@ def params_per_chip(model: ModelArch, tp: IntArray, pp: IntArray, ep: IntArray) 
     """Parameters on one chip of the most loaded stage before ZeRO: per layer, attention, norms and router
     split over ``t`` and experts over ``t·ep``; ``⌈L/p⌉`` layers; the first stage adds the embedding, the
     last the head (untied or not), one stage holds both."""
-    expert = float(model.n_experts * model.params_mlp_per_expert)
+    expert = float(model.n_experts * model.params_mlp_per_expert) * model.n_moe_layers / model.n_layers  # mean
     dense = float(model.params_per_layer) - expert
     per_layer = dense / tp + expert / (tp * ep)
     layers = np.ceil(model.n_layers / pp) * per_layer
