@@ -14,19 +14,26 @@ from hypothesis import strategies as st
 
 from chipfleet.catalog import Precision
 from chipfleet.exceptions import ConfigError, DoesNotFitError
+from chipfleet.perf.engines import SpecDecode, engine_profile
 from chipfleet.perf.hardware import Hardware
 from chipfleet.perf.inference import (
     MAX_SERVING_BATCH,
     ServingConfig,
     decode_step_time,
     estimate_inference,
+    group_link,
     head_layout,
     inference_memory,
     kv_bytes_per_token_per_chip,
+    layer_comm_s,
     max_batch,
+    prefill_chunks,
     prefill_time,
     resolve_tp,
+    serving_phases,
+    stage_hop_s,
     valid_tp_degrees,
+    weight_bytes_per_chip,
 )
 from chipfleet.workloads import get_model
 from chipfleet.workloads.models import ModelArch
@@ -377,3 +384,202 @@ def test_does_not_fit_advice_is_checked_to_fit(inf2: Hardware, chips: int, batch
             else:
                 assert hint.startswith("use an instance with more memory") and e.field is None
             assert "--" not in str(e)  # the library names ServingConfig fields, not CLI flags
+
+
+# ===================================================================== serving parallelism: EP, DP attention, PP
+def test_expert_parallelism_over_every_chip_moves_no_bytes() -> None:
+    """Mixtral's 8 experts over ep = tp = 8 chips: one whole expert per chip holds the same bytes as 1/8 of
+    each expert (tensor-parallel experts)."""
+    plain = weight_bytes_per_chip(MIXTRAL, 8, Precision.BF16)
+    assert weight_bytes_per_chip(MIXTRAL, 8, Precision.BF16, ep=8) == pytest.approx(plain, rel=EXACT)
+    assert weight_bytes_per_chip(MIXTRAL, 8, Precision.BF16, ep=2) == pytest.approx(plain, rel=EXACT)
+
+
+def test_experts_that_do_not_split_evenly_round_up_per_rank() -> None:
+    """6 experts over ep=4 ranks: the busiest rank holds ⌈6/4⌉ = 2 whole experts, split over tp/ep chips."""
+    six = MIXTRAL.model_copy(update={"n_experts": 6})
+    pe = six.params_mlp_per_expert * six.n_layers
+    rest = six.params_total - 6 * pe
+    expected = (rest / 8 + 2 * pe * 4 / 8) * Precision.BF16.bytes
+    assert weight_bytes_per_chip(six, 8, Precision.BF16, ep=4) == pytest.approx(expected, rel=EXACT)
+
+
+def test_dp_attention_replicates_attention_and_splits_the_kv_cache_by_sequence() -> None:
+    """With data-parallel attention a chip holds all attention weights (A, not A/t) and every KV head of its
+    1/t of the sequences (the whole per-token cache ÷ t)."""
+    t = 8
+    attention = MIXTRAL.n_layers * MIXTRAL.params_attention_per_layer
+    dp = weight_bytes_per_chip(MIXTRAL, t, Precision.BF16, ep=t, dp_attention=True)
+    tp_only = weight_bytes_per_chip(MIXTRAL, t, Precision.BF16, ep=t)
+    assert dp - tp_only == pytest.approx((attention - attention / t) * Precision.BF16.bytes, rel=1e-9)
+    whole = MIXTRAL.kv_cache_bytes_per_token(Precision.BF16.bytes)
+    kv = kv_bytes_per_token_per_chip(MIXTRAL, t, Precision.BF16, dp_attention=True)
+    assert kv == pytest.approx(whole / t, rel=EXACT)
+    # Mixtral has 8 KV heads: tensor-parallel attention also keeps one head per chip, the same bytes per token.
+    assert kv == pytest.approx(kv_bytes_per_token_per_chip(MIXTRAL, t, Precision.BF16), rel=EXACT)
+
+
+def test_pipeline_stages_hold_a_share_of_the_weights_and_cache() -> None:
+    w1 = weight_bytes_per_chip(LLAMA3_70B, 4, Precision.BF16)
+    assert weight_bytes_per_chip(LLAMA3_70B, 4, Precision.BF16, pp=2) == pytest.approx(w1 / 2, rel=1e-9)
+    kv1 = kv_bytes_per_token_per_chip(LLAMA3_70B, 4, Precision.BF16)
+    assert kv_bytes_per_token_per_chip(LLAMA3_70B, 4, Precision.BF16, pp=2) == kv1 / 2
+
+
+def test_dp_attention_all_to_all_is_the_alpha_beta_formula() -> None:
+    """Each MoE layer dispatches and combines a rank's rows/t tokens × k experts × h bf16: two all-to-alls of
+    ``(t−1)/t·S/B + (t−1)·α`` (nccl-tests' definition) over the scale-up link."""
+    t, rows = 8, 64
+    cfg = ServingConfig(model=MIXTRAL, batch=rows, tp=t, ep=t, dp_attention=True)
+    s = rows / t * MIXTRAL.experts_top_k * MIXTRAL.hidden_size * 2.0
+    bw = H100_LIKE.intra_link_bytes_per_s * H100_LIKE.eff.collective
+    per = (t - 1) / t * s / bw + (t - 1) * H100_LIKE.eff.intra_latency_s
+    assert layer_comm_s(MIXTRAL, H100_LIKE, t, cfg, rows) == pytest.approx(MIXTRAL.n_layers * 2 * per, rel=EXACT)
+
+
+def test_a_group_that_spans_instances_uses_the_scale_out_link() -> None:
+    inside, across = group_link(H100_LIKE, 8), group_link(H100_LIKE, 16)
+    assert inside.bytes_per_s == H100_LIKE.intra_link_bytes_per_s * H100_LIKE.eff.collective
+    assert across.bytes_per_s == H100_LIKE.scaleout_bytes_per_s_per_chip * H100_LIKE.eff.collective
+    assert across.latency_s == H100_LIKE.eff.inter_latency_s
+    many = MIXTRAL.model_copy(update={"n_experts": 64})  # enough experts for 16 ranks
+    cfg = ServingConfig(model=many, batch=64, tp=16, ep=16, dp_attention=True)
+    tp, note = resolve_tp(many, cfg, H100_LIKE)
+    assert tp == 16 and note is not None and "2 instances" in note
+    one = replace(cfg, tp=8, ep=8)
+    assert layer_comm_s(many, H100_LIKE, 16, cfg, 64) > layer_comm_s(many, H100_LIKE, 8, one, 64)
+
+
+def test_expert_and_attention_parallelism_are_for_moe_models() -> None:
+    with pytest.raises(ConfigError) as err:
+        ServingConfig(model=LLAMA3_70B, ep=2)
+    assert err.value.field == "ep"
+    with pytest.raises(ConfigError) as err:
+        ServingConfig(model=LLAMA3_70B, dp_attention=True)
+    assert err.value.field == "dp_attention"
+    with pytest.raises(ConfigError) as err:
+        ServingConfig(model=MIXTRAL, tp=4, ep=8)
+    assert err.value.field == "ep"
+    with pytest.raises(ConfigError):  # a dense model's tp group stays inside the instance
+        resolve_tp(LLAMA3_70B, ServingConfig(model=LLAMA3_70B, tp=16), H100_LIKE)
+
+
+@pytest.mark.parametrize("batch", [1, 64])
+def test_dp_attention_cuts_communication_at_high_batch(batch: int) -> None:
+    """All-to-all of k/t of the tokens per rank instead of two all-reduces of every token per layer: less
+    link time (Mixtral, tp = ep = 8), and never slower at the bandwidth term."""
+    tp_cfg = ServingConfig(model=MIXTRAL, batch=batch, tp=8, ep=8)
+    dp_cfg = replace(tp_cfg, dp_attention=True)
+    rows = 1024.0
+    assert layer_comm_s(MIXTRAL, H100_LIKE, 8, dp_cfg, rows) < layer_comm_s(MIXTRAL, H100_LIKE, 8, tp_cfg, rows)
+    r_tp, r_dp = estimate_inference(tp_cfg, H100_LIKE), estimate_inference(dp_cfg, H100_LIKE)
+    assert r_dp.decode.comm_s < r_tp.decode.comm_s
+    assert r_dp.memory.weights_bytes > r_tp.memory.weights_bytes  # attention replicated
+
+
+def test_pipeline_does_not_shorten_one_sequence_and_crossing_instances_costs_a_hop() -> None:
+    """A single sequence passes every stage in turn: pp stages of L/pp layers take at least one L-layer pass
+    (each stage pays its step overhead); stages on two instances add a scale-out send per hop."""
+    base = ServingConfig(model=LLAMA3_70B, batch=1, input_tokens=512, output_tokens=128, tp=4)
+    r1 = estimate_inference(base, H100_LIKE)
+    r2 = estimate_inference(replace(base, pp=2), H100_LIKE)
+    assert r2.tpot_s >= r1.tpot_s
+    assert r2.chips_per_replica == 8 and r2.replicas_per_instance == 1
+    across = estimate_inference(replace(base, tp=8, pp=2), H100_LIKE)
+    inside = estimate_inference(replace(base, tp=4, pp=2), H100_LIKE)
+    assert across.replicas_per_instance == 0 and across.chips_per_replica == 16
+    hop = stage_hop_s(LLAMA3_70B, H100_LIKE, 8, replace(base, tp=8, pp=2), 1)
+    assert hop > stage_hop_s(LLAMA3_70B, H100_LIKE, 4, replace(base, pp=2), 1) > 0
+    # the instance's throughput is its share of a replica spread over two instances
+    assert across.output_tokens_per_s == pytest.approx(across.output_tokens_per_s_per_replica / 2, rel=EXACT)
+    assert inside.output_tokens_per_s == pytest.approx(inside.output_tokens_per_s_per_replica, rel=EXACT)
+
+
+def test_pipeline_decode_is_pp_passes_of_a_micro_batch_plus_hops() -> None:
+    cfg = ServingConfig(model=LLAMA3_70B, batch=64, input_tokens=1024, output_tokens=256, tp=4, pp=2)
+    _, decode = serving_phases(cfg, H100_LIKE, 4)
+    stage = decode_step_time(LLAMA3_70B, H100_LIKE, 4, 32, 1024 + 128, cfg)
+    hop = stage_hop_s(LLAMA3_70B, H100_LIKE, 4, cfg, 32)
+    assert decode.time_s == pytest.approx(2 * (stage.time_s + hop), rel=EXACT)
+
+
+# ===================================================================== speculative decoding / MTP
+def test_speculative_tpot_is_draft_plus_verify_per_accepted_token() -> None:
+    """TPOT = (k·(draft_layers/L)·T(b) + T_verify(b, k+1 queries)) / τ."""
+    spec = SpecDecode(acceptance_length=2.5, draft_tokens=2)
+    cfg = ServingConfig(model=LLAMA3_8B, batch=8, input_tokens=1024, output_tokens=256, tp=1, spec=spec)
+    _, decode = serving_phases(cfg, H100_LIKE, 1)
+    ctx = 1024 + 128
+    one = decode_step_time(LLAMA3_8B, H100_LIKE, 1, 8, ctx, cfg).time_s
+    verify = decode_step_time(LLAMA3_8B, H100_LIKE, 1, 8, ctx, cfg, queries=3).time_s
+    assert decode.time_s == pytest.approx((2 * one / LLAMA3_8B.n_layers + verify) / 2.5, rel=EXACT)
+
+
+def test_acceptance_speeds_decode_and_a_rejected_draft_slows_it() -> None:
+    base = ServingConfig(model=LLAMA3_8B, batch=4, input_tokens=1024, output_tokens=256, tp=1)
+    plain = estimate_inference(base, H100_LIKE).tpot_s
+    tpots = [
+        estimate_inference(replace(base, spec=SpecDecode(acceptance_length=tau)), H100_LIKE).tpot_s
+        for tau in (1.0, 1.5, 1.875, 2.0)
+    ]
+    assert tpots == sorted(tpots, reverse=True)  # more accepted tokens, shorter TPOT
+    assert tpots[0] > plain  # nothing accepted: the draft and the wider verify are pure cost
+    # memory-bound small batch: verifying 2 tokens costs about one step, so TPOT falls by close to τ
+    assert plain / tpots[2] == pytest.approx(1.875, rel=0.1)
+
+
+def test_spec_adds_the_draft_layers_to_memory() -> None:
+    base = ServingConfig(model=LLAMA3_8B, batch=1, tp=1)
+    spec = replace(base, spec=SpecDecode(acceptance_length=1.8, draft_layers=1.0))
+    extra = inference_memory(LLAMA3_8B, spec, H100_LIKE, 1).weights_bytes
+    extra -= inference_memory(LLAMA3_8B, base, H100_LIKE, 1).weights_bytes
+    assert extra == pytest.approx(LLAMA3_8B.params_per_layer * 2.0, rel=EXACT)
+
+
+# ===================================================================== engines
+def test_default_engine_and_layout_is_the_plain_model() -> None:
+    cfg = ServingConfig(model=LLAMA3_70B, batch=8, tp=8)
+    assert cfg.is_plain and cfg.engine.is_default and cfg.spec is None
+    r = estimate_inference(cfg, H100_LIKE)
+    assert r.engine == "default" and r.chips_per_replica == 8
+    # engine-neutral names change nothing in the result
+    assert estimate_inference(replace(cfg, engine=engine_profile("default")), H100_LIKE) == r
+
+
+def test_engine_overhead_adds_exactly_per_iteration() -> None:
+    """An engine's overhead is ``iteration_overhead_s + per_seq_overhead_s·b`` per decode iteration."""
+    zero = replace(engine_profile("vllm"), iteration_overhead_s=0.0, per_seq_overhead_s=0.0)
+    some = replace(zero, iteration_overhead_s=1e-3, per_seq_overhead_s=1e-5)
+    cfg = ServingConfig(model=LLAMA3_8B, batch=32, input_tokens=512, output_tokens=128, tp=1, engine=zero)
+    r0 = estimate_inference(cfg, H100_LIKE)
+    r1 = estimate_inference(replace(cfg, engine=some), H100_LIKE)
+    assert r1.tpot_s - r0.tpot_s == pytest.approx(1e-3 + 32 * 1e-5, rel=1e-9)
+    assert r1.decode.overhead_s - r0.decode.overhead_s == pytest.approx(1e-3 + 32 * 1e-5, rel=1e-9)
+    assert r1.output_tokens_per_s < r0.output_tokens_per_s
+
+
+def test_chunked_prefill_splits_the_prompts_by_the_token_budget() -> None:
+    """vLLM's 8,192-token budget: 8 × 2,048 prompt tokens run in 2 iterations, each reading the weights again;
+    the same FLOPs at fewer rows per GEMM, so TTFT does not fall."""
+    vllm = engine_profile("vllm")
+    cfg = ServingConfig(model=LLAMA3_8B, batch=8, input_tokens=2048, output_tokens=64, tp=1, engine=vllm)
+    assert prefill_chunks(cfg, 8 * 2048) == 2 and prefill_chunks(cfg, 8192) == 1
+    assert prefill_chunks(replace(cfg, engine=engine_profile("vllm@0.7.0")), 8 * 2048) == 1
+    whole = estimate_inference(replace(cfg, engine=engine_profile("default")), H100_LIKE)
+    chunked = estimate_inference(cfg, H100_LIKE)
+    assert chunked.ttft_s >= whole.ttft_s
+    assert chunked.prefill.memory_s > whole.prefill.memory_s
+    assert chunked.tpot_s == whole.tpot_s  # decode is untouched by prefill chunking (vLLM's overheads are 0)
+
+
+def test_an_engine_refuses_chips_it_does_not_run_on_and_batches_above_its_cap(inf2: Hardware) -> None:
+    cfg = ServingConfig(model=LLAMA3_8B, batch=8, tp=1, engine=engine_profile("trtllm"))
+    with pytest.raises(ConfigError) as err:
+        estimate_inference(cfg, inf2)
+    assert err.value.field == "engine" and "nvidia-" in str(err.value)
+    assert estimate_inference(replace(cfg, engine=engine_profile("nxdi")), inf2).engine == "nxdi"
+    cap = engine_profile("trtllm").max_num_seqs
+    assert cap is not None
+    with pytest.raises(ConfigError) as err:
+        estimate_inference(replace(cfg, batch=cap + 1, input_tokens=16, output_tokens=16), H100_LIKE)
+    assert err.value.field == "batch"

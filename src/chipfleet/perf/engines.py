@@ -93,6 +93,33 @@ class EngineProfile:
         return out
 
 
+@dataclass(frozen=True)
+class SpecDecode:
+    """Speculative decoding or multi-token prediction (MTP): ``draft_tokens`` (k) drafted per step and verified
+    in one pass of the target model, ``acceptance_length`` (τ) tokens emitted per step on average, the target's
+    own (bonus) token included, so ``1 ≤ τ ≤ k + 1``. A draft step costs ``draft_layers / L`` of a target
+    decode step (MTP and EAGLE draft with one layer); the draft's weights add ``draft_layers`` layers."""
+
+    acceptance_length: float
+    draft_tokens: int = 1
+    draft_layers: float = 1.0
+    method: str = "mtp"
+
+    def __post_init__(self) -> None:
+        k = self.draft_tokens
+        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= 16:
+            raise ConfigError(f"draft_tokens must be an integer from 1 to 16, got {k!r}", field="draft_tokens")
+        tau = self.acceptance_length
+        if not isinstance(tau, int | float) or not 1.0 <= tau <= k + 1:
+            raise ConfigError(
+                f"acceptance_length must be between 1 and draft_tokens + 1 = {k + 1} (tokens per verification "
+                f"step, the bonus token included), got {tau!r}",
+                field="acceptance_length",
+            )
+        if not isinstance(self.draft_layers, int | float) or not 0.0 <= self.draft_layers <= 1024:
+            raise ConfigError(f"draft_layers must be in [0, 1024], got {self.draft_layers!r}", field="draft_layers")
+
+
 def _version_key(version: str) -> tuple[int, ...]:
     match = _VERSION.match(version)
     return tuple(int(p) for p in match.group(0).split(".")) if match else ()
@@ -211,3 +238,39 @@ def engine_profile(spec: str | EngineProfile | None = None) -> EngineProfile:
 
 DEFAULT_ENGINE: EngineProfile = engine_profile(None)
 """The engine-neutral profile: no caps, no overheads (today's results)."""
+
+
+@dataclass(frozen=True)
+class PublishedSpec:
+    """A published speculative-decoding setting for models whose name matches ``pattern`` (a regular
+    expression on the zoo name), with where it comes from and how the acceptance length was derived."""
+
+    pattern: str
+    spec: SpecDecode
+    source: str
+    derivation: str
+
+
+@cache
+def published_specs() -> tuple[PublishedSpec, ...]:
+    """The ``speculative:`` entries of the shipped engines file."""
+    text = resources.files("chipfleet.perf").joinpath("data/engines.yaml").read_text(encoding="utf-8")
+    out = []
+    for r in yaml.safe_load(text).get("speculative") or ():
+        spec = SpecDecode(
+            acceptance_length=float(r["acceptance_length"]),
+            draft_tokens=int(r["draft_tokens"]),
+            draft_layers=float(r.get("draft_layers", 1.0)),
+            method=str(r["method"]),
+        )
+        out.append(PublishedSpec(str(r["models"]), spec, str(r["source"]), str(r["derivation"])))
+    return tuple(out)
+
+
+def default_spec(model_name: str, method: str = "mtp") -> SpecDecode | None:
+    """The published setting of ``method`` for ``model_name`` (e.g. DeepSeek-V3/R1's MTP: one draft token,
+    acceptance length 1.875), or None where none is published."""
+    for entry in published_specs():
+        if entry.spec.method == method and re.search(entry.pattern, model_name.lower()):
+            return entry.spec
+    return None

@@ -32,7 +32,7 @@ from typing import ClassVar
 from chipfleet.catalog import Precision
 from chipfleet.exceptions import ConfigError, DoesNotFitError
 from chipfleet.perf.collectives import Collective, Link, collective_time_s
-from chipfleet.perf.engines import DEFAULT_ENGINE, EngineProfile
+from chipfleet.perf.engines import DEFAULT_ENGINE, EngineProfile, SpecDecode
 from chipfleet.perf.hardware import Hardware, divisors
 from chipfleet.perf.kernels import attention_precision, elementwise_bytes_per_token
 from chipfleet.workloads.models import ModelArch
@@ -42,33 +42,6 @@ LOGIT_BYTES = 4.0
 # Concurrent sequences per replica: far above any runtime's limit (vLLM defaults to 256-1024), so a typo
 # does not size a KV cache of 1e12 sequences. Our ceiling, 2026-12.
 MAX_SERVING_BATCH = 1 << 20
-
-
-@dataclass(frozen=True)
-class SpecDecode:
-    """Speculative decoding or multi-token prediction (MTP): ``draft_tokens`` (k) drafted per step and verified
-    in one pass of the target model, ``acceptance_length`` (τ) tokens emitted per step on average, the target's
-    own (bonus) token included, so ``1 ≤ τ ≤ k + 1``. A draft step costs ``draft_layers / L`` of a target
-    decode step (MTP and EAGLE draft with one layer); the draft's weights add ``draft_layers`` layers."""
-
-    acceptance_length: float
-    draft_tokens: int = 1
-    draft_layers: float = 1.0
-    method: str = "mtp"
-
-    def __post_init__(self) -> None:
-        k = self.draft_tokens
-        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= 16:
-            raise ConfigError(f"draft_tokens must be an integer from 1 to 16, got {k!r}", field="draft_tokens")
-        tau = self.acceptance_length
-        if not isinstance(tau, int | float) or not 1.0 <= tau <= k + 1:
-            raise ConfigError(
-                f"acceptance_length must be between 1 and draft_tokens + 1 = {k + 1} (tokens per verification "
-                f"step, the bonus token included), got {tau!r}",
-                field="acceptance_length",
-            )
-        if not isinstance(self.draft_layers, int | float) or not 0.0 <= self.draft_layers <= 1024:
-            raise ConfigError(f"draft_layers must be in [0, 1024], got {self.draft_layers!r}", field="draft_layers")
 
 
 @dataclass(frozen=True)
@@ -294,7 +267,7 @@ def padding_params_per_chip(model: ModelArch, tp: int, hw: Hardware | None = Non
 def routed_expert_params(model: ModelArch) -> float:
     """Weights of the routed experts of every MoE layer, ``E·P_expert·L`` (0 for a dense model): what expert
     parallelism shards; shared experts, dense layers, attention, embeddings and the head are not among them."""
-    return float(model.n_experts * model.params_mlp_per_expert * model.n_layers) if model.is_moe else 0.0
+    return float(model.n_experts * model.params_mlp_per_expert * model.n_moe_layers) if model.is_moe else 0.0
 
 
 def attention_params(model: ModelArch) -> float:
@@ -350,7 +323,7 @@ def kv_bytes_per_token_per_chip(
     if dp_attention:
         return model.kv_cache_bytes_per_token(precision.bytes) / tp / pp
     heads = head_layout(model, tp, hw).kv_heads_per_chip
-    return 2.0 * model.n_layers * heads * model.head_dim * precision.bytes / pp
+    return model.kv_cache_elements_per_token(kv_heads=heads) * precision.bytes / pp  # MLA: the latent per chip
 
 
 def attention_flops_share(model: ModelArch, tp: int, hw: Hardware | None = None, dp_attention: bool = False) -> float:
@@ -666,7 +639,7 @@ def decode_step_time(
     attn = rows * model.attention_flops_per_token_forward(int(context), causal=False)
     attn *= attention_flops_share(model, tp, hw, dp)
     if cfg.is_plain:
-        expert = model.params_mlp_per_expert * model.n_layers
+        expert = model.params_mlp_per_expert * model.n_moe_layers
         touched = model.params_total - (model.n_experts - expected_experts_touched(model, rows)) * expert
         bytes_ = (touched / tp + padding) * cfg.weight_precision.bytes
     else:
