@@ -9,6 +9,7 @@ from chipfleet.catalog import Catalog, Precision
 from chipfleet.exceptions import ConfigError
 from chipfleet.perf.hardware import hardware_for
 from chipfleet.perf.iteration import IterationModel
+from chipfleet.perf.kernels import OVERLAP_EXPONENT, HostDispatch, overlapped_s
 from chipfleet.workloads import get_model
 
 
@@ -26,8 +27,8 @@ def test_times_matches_time(cat: Catalog, model_name: str, instance: str, tp: in
     decode = rng.integers(0, 200, 50).astype(float)
     prefill = rng.integers(0, 6000, 50).astype(float)
     prefill[:5] = 0.0  # decode-only iterations
-    ctx = decode * rng.integers(10, 4000, 50)
-    keys = prefill * rng.integers(1, 3000, 50)
+    ctx = decode * rng.integers(10, 4000, 50).astype(float)
+    keys = prefill * rng.integers(1, 3000, 50).astype(float)
     finishing = rng.integers(0, 4, 50).astype(float)
     t, busy = it.times(decode, ctx, prefill, keys, finishing)
     for i in range(50):
@@ -41,3 +42,58 @@ def test_tensor_parallel_without_link_bandwidth_is_a_clear_error(cat: Catalog) -
     with pytest.raises(ConfigError, match="no chip-to-chip bandwidth"):
         IterationModel(get_model("llama-3-8b"), hw, 2, Precision.BF16)
     IterationModel(get_model("llama-3-8b"), hw, 1, Precision.BF16)  # one chip needs no link
+
+
+EAGER = HostDispatch(layer_s=400e-6, sequence_s=300e-6, prefill_s=20e-3)
+
+
+def test_no_host_dispatch_is_the_roofline(cat: Catalog) -> None:
+    hw = hardware_for(cat, "p4de.24xlarge")
+    model = get_model("llama-2-70b")
+    bare = IterationModel(model, hw, 8, Precision.FP16)
+    none = IterationModel(model, hw, 8, Precision.FP16, host=None)
+    assert bare.time(16, 16 * 600.0, 512, 512 * 256.0, 0.0, 1) == none.time(16, 16 * 600.0, 512, 512 * 256.0, 0.0, 1)
+
+
+@pytest.mark.parametrize(("decode", "prefill", "finishing"), [(1, 0, 0), (32, 0, 0), (0, 4096, 1), (8, 512, 1)])
+def test_host_dispatch_overlaps_the_device_work(cat: Catalog, decode: int, prefill: int, finishing: int) -> None:
+    hw = hardware_for(cat, "p4de.24xlarge")
+    model = get_model("llama-2-70b")
+    bare = IterationModel(model, hw, 8, Precision.FP16)
+    eager = IterationModel(model, hw, 8, Precision.FP16, host=EAGER)
+    args = (decode, decode * 700.0, prefill, prefill * prefill / 2.0, 0.0, finishing)
+    (t0, busy0), (t1, busy1) = bare.time(*args), eager.time(*args)
+    assert busy1 == busy0  # the device's work is the same
+    host = EAGER.time_s(model.n_layers, decode + finishing, prefill > 0)
+    rest = t0 - busy0  # comm and overhead add as before
+    assert max(busy0, host) + rest < t1 < busy0 + host + rest
+    assert t1 - rest == pytest.approx(overlapped_s(busy0, host))
+
+
+def test_times_and_decode_block_match_time_with_host_dispatch(cat: Catalog) -> None:
+    it = IterationModel(get_model("llama-2-70b"), hardware_for(cat, "p5.48xlarge"), 4, Precision.FP16, host=EAGER)
+    rng = np.random.default_rng(2)
+    decode = rng.integers(0, 64, 40).astype(float)
+    prefill = rng.integers(0, 4000, 40).astype(float)
+    prefill[:5] = 0.0
+    decode[5:8] = 0.0
+    ctx = decode * rng.integers(10, 2000, 40).astype(float)
+    keys = prefill * rng.integers(1, 2000, 40).astype(float)
+    finishing = rng.integers(0, 3, 40).astype(float)
+    t, busy = it.times(decode, ctx, prefill, keys, finishing)
+    for i in range(40):
+        ts, bs = it.time(int(decode[i]), ctx[i], int(prefill[i]), keys[i], 0.0, int(finishing[i]))
+        assert t[i] == pytest.approx(ts, rel=1e-12) and busy[i] == pytest.approx(bs, rel=1e-12)
+    block, block_busy = it.decode_block(16, 16 * 300.0, 5)
+    for k in range(5):
+        ts, bs = it.time(16, 16 * 300.0 + 16.0 * k, 0, 0.0, 0.0, 0)  # the cache grows by n a step
+        assert block[k] == pytest.approx(ts, rel=1e-12) and block_busy[k] == pytest.approx(bs, rel=1e-12)
+
+
+def test_overlap_is_a_smooth_maximum() -> None:
+    assert overlapped_s(3.0, 4.0, 2.0) == pytest.approx(5.0)
+    assert overlapped_s(1.0, 1.0) == pytest.approx(2.0 ** (1.0 / OVERLAP_EXPONENT))
+    assert overlapped_s(0.0, 0.7) == pytest.approx(0.7) and overlapped_s(0.7, 0.0) == pytest.approx(0.7)
+    assert overlapped_s(1.0, 0.5, 60.0) == pytest.approx(1.0, rel=1e-9)  # large exponent: the larger term
+    arr = overlapped_s(np.array([1.0, 2.0]), 2.0)
+    assert arr.shape == (2,) and arr[1] == pytest.approx(2.0 * 2.0 ** (1.0 / OVERLAP_EXPONENT))

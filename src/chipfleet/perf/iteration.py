@@ -17,7 +17,7 @@ from chipfleet.perf.inference import (
     padding_params_per_chip,
     weight_bytes_per_chip,
 )
-from chipfleet.perf.kernels import attention_precision, elementwise_bytes_per_token
+from chipfleet.perf.kernels import HostDispatch, attention_precision, elementwise_bytes_per_token, overlapped_s
 from chipfleet.workloads import ModelArch
 
 
@@ -25,10 +25,18 @@ class IterationModel:
     """Time of one batching iteration on a replica: the performance model's roofline
     (:func:`chipfleet.perf.inference.phase_time`) with its constants folded once, because the simulator
     evaluates it hundreds of thousands of times and the serving planner over whole grids of operating points.
-    ``tests/sim/test_serve.py`` checks it against ``phase_time`` itself."""
+    ``tests/sim/test_serve.py`` checks it against ``phase_time`` itself.
 
-    def __init__(self, model: ModelArch, hw: Hardware, tp: int, precision: Precision) -> None:
-        self.model, self.hw, self.tp = model, hw, tp
+    ``host`` (default ``None``: a graph-captured engine, the roofline alone) is an eager engine's host
+    dispatch: the device work ``max(compute, memory)`` then overlaps the host's time to issue the iteration
+    (:class:`chipfleet.perf.kernels.HostDispatch`, :func:`chipfleet.perf.kernels.overlapped_s`); comm and
+    overhead add as before, and the busy time stays the device's.
+    """
+
+    def __init__(
+        self, model: ModelArch, hw: Hardware, tp: int, precision: Precision, host: HostDispatch | None = None
+    ) -> None:
+        self.model, self.hw, self.tp, self.host = model, hw, tp, host
         self.cfg = ServingConfig(
             model=model, batch=1, input_tokens=1, output_tokens=1, tp=tp, weight_precision=precision
         )
@@ -40,7 +48,7 @@ class IterationModel:
         self.attn_coeff = 2.0 * 2.0 * L * model.n_heads * model.head_dim * attention_flops_share(model, tp, hw)
         self.kv_bytes = kv_bytes_per_token_per_chip(model, tp, self.cfg.kv_dtype, hw)
         self.ew_bytes = elementwise_bytes_per_token(model, precision) * L / tp
-        self.expert_bytes = model.params_mlp_per_expert * L * precision.bytes / tp
+        self.expert_bytes = model.params_mlp_per_expert * model.n_moe_layers * precision.bytes / tp
         self.weight_bytes = weight_bytes_per_chip(model, tp, precision, hw)
         self.ar_bytes = model.hidden_size * ACTIVATION_BYTES
         eff = hw.eff
@@ -88,7 +96,11 @@ class IterationModel:
         compute = flops / (self._peak * eta) + self.attn_coeff * (decode_ctx + prefill_keys) / (self._attn_peak * eta)
         bytes_ = self._weights(tokens) + self.kv_bytes * (decode_ctx + prefix_read + prefill) + self.ew_bytes * tokens
         busy = max(compute, bytes_ / self._bw)
-        return busy + self._comm(tokens) + self._overhead, busy
+        device = busy
+        if self.host is not None and tokens:
+            host = self.host.time_s(self.model.n_layers, decode + finishing, prefill > 0)
+            device = overlapped_s(busy, host, self.host.overlap_exponent)
+        return device + self._comm(tokens) + self._overhead, busy
 
     def times(
         self,
@@ -112,7 +124,13 @@ class IterationModel:
         bytes_ = weights + self.kv_bytes * (decode_ctx + prefill) + self.ew_bytes * tokens
         busy = np.maximum(compute, bytes_ / self._bw)
         comm = np.where(tokens > 0, self._comm_per_byte * tokens * self.ar_bytes + self._comm_fixed, 0.0)
-        return busy + comm + self._overhead, busy
+        device = busy
+        if self.host is not None:
+            h = self.host
+            host = self.model.n_layers * h.layer_s + (decode + finishing) * h.sequence_s
+            host = host + np.where(prefill > 0, h.prefill_s, 0.0)
+            device = np.where(tokens > 0, overlapped_s(busy, host, h.overlap_exponent), busy)
+        return device + comm + self._overhead, busy
 
     def alone_ttft_s(self, prompt_tokens: int) -> float:
         """TTFT of a prompt on an idle replica: one prefill iteration of the whole prompt."""
@@ -121,7 +139,8 @@ class IterationModel:
     def decode_block(self, n: int, ctx0: float, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Times and busy times of ``k`` decode iterations of ``n`` requests whose cached keys start at
         ``ctx0`` and grow by ``n`` per iteration: each is max(compute, memory) + comm + overhead, both terms
-        linear in the cached keys."""
+        linear in the cached keys (with ``host``, max(compute, memory) overlaps the host dispatch as in
+        :meth:`time`)."""
         coeffs = self._decode.get(n)
         if coeffs is None:
             eta = n / (n + self._half)
@@ -134,4 +153,7 @@ class IterationModel:
         c0, c1, m0, m1, fixed = coeffs
         ctx = ctx0 + n * np.arange(k, dtype=np.float64)
         busy = np.maximum(c0 + c1 * ctx, m0 + m1 * ctx)
-        return busy + fixed, busy
+        if self.host is None or n == 0:
+            return busy + fixed, busy
+        host = self.host.time_s(self.model.n_layers, n, False)
+        return overlapped_s(busy, host, self.host.overlap_exponent) + fixed, busy

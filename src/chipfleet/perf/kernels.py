@@ -2,8 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import overload
+
+import numpy as np
+from numpy.typing import NDArray
+
 from chipfleet.catalog import Precision
 from chipfleet.workloads.models import ModelArch
+
+# Overlap of host dispatch with device work: p-norm exponent of :func:`overlapped_s`. 1 would add the two
+# (no overlap), infinity take the larger (perfect overlap). 3 has the lowest leave-one-TP-out error on
+# SplitwiseSim's Llama-2-70B profiles of the exponents 2, 3, 4, 6 (benchmarks/splitwise_bench.py prints them).
+OVERLAP_EXPONENT = 3.0
 
 ACT_BYTES = 2.0  # activations are bf16 between kernels
 FP8_CAST_BYTES = 3.0  # read a bf16 element, write its fp8 copy
@@ -41,3 +52,53 @@ def attention_precision(precision: Precision) -> Precision:
     """Attention scores and mix run in bf16 even in FP8 training and serving (FP8 applies to the linear
     layers in Transformer Engine and TensorRT-LLM's default recipes); other precisions run as given."""
     return Precision.BF16 if precision in (Precision.FP8, Precision.INT8, Precision.INT4) else precision
+
+
+@dataclass(frozen=True)
+class HostDispatch:
+    """Host (CPU) time to issue one iteration's kernels when the engine runs eagerly, without CUDA graphs.
+
+    An eager engine's Python and the driver launch every kernel of every layer, then schedule the batch and
+    sample each sequence, so an iteration cannot finish before
+    ``host_s = L·layer_s + n_seq·sequence_s + [prefill]·prefill_s``; the device works while the host issues,
+    so the two overlap (:func:`overlapped_s`). Graph-captured engines (CUDA graphs, XLA, Neuron) replay a
+    whole iteration at once and have no such floor: they leave it ``None``. The three times belong to an
+    engine on a host CPU; :mod:`chipfleet.validate.splitwise` fits them on SplitwiseSim's profiles.
+    """
+
+    layer_s: float
+    sequence_s: float
+    prefill_s: float
+    overlap_exponent: float = OVERLAP_EXPONENT
+
+    def time_s(self, layers: int, sequences: float, prefill: bool) -> float:
+        """``L·layer_s + n_seq·sequence_s`` plus ``prefill_s`` when the iteration runs prompt tokens."""
+        return layers * self.layer_s + sequences * self.sequence_s + (self.prefill_s if prefill else 0.0)
+
+
+@overload
+def overlapped_s(device_s: float, host_s: float, exponent: float = ...) -> float: ...
+@overload
+def overlapped_s(
+    device_s: NDArray[np.float64], host_s: float | NDArray[np.float64], exponent: float = ...
+) -> NDArray[np.float64]: ...
+def overlapped_s(
+    device_s: float | NDArray[np.float64], host_s: float | NDArray[np.float64], exponent: float = OVERLAP_EXPONENT
+) -> float | NDArray[np.float64]:
+    """Time of an iteration whose device work ``device_s`` overlaps host dispatch ``host_s``:
+    ``(device^p + host^p)^(1/p)``, ``p = exponent``. A smooth maximum: the larger term dominates, and
+    when both are alike the sum of each kernel's own maximum exceeds the maximum of the sums."""
+    p = exponent
+    both = np.power(np.power(device_s, p) + np.power(host_s, p), 1.0 / p)
+    return both if isinstance(both, np.ndarray) else float(both)
+
+
+# The eager serving stack SplitwiseSim's authors profiled in 2023 (no CUDA graphs), per server, keyed by the
+# profiled chip: fitted on the Llama-2-70B runs (TP 2, 4, 8) of Mutinifni/splitwise-sim@8f99e7dc
+# data/perf_model.csv (MIT; shipped in chipfleet/validate/data/splitwise, read 2026-12-06) by
+# chipfleet.validate.splitwise.fit_per_hardware; benchmarks/splitwise_bench.py prints the fit and its
+# leave-one-TP-out error. They hold for that engine on those servers' hosts, not for graph-captured engines.
+SPLITWISE_HOST_DISPATCH: dict[str, HostDispatch] = {
+    "a100-80gb": HostDispatch(layer_s=470.1e-6, sequence_s=392.5e-6, prefill_s=25.41e-3),  # DGX-A100
+    "h100-80gb": HostDispatch(layer_s=301.5e-6, sequence_s=312.5e-6, prefill_s=17.35e-3),  # DGX-H100
+}
