@@ -22,6 +22,7 @@ from chipfleet.economics import (
     instance_power_w,
     pick_price,
 )
+from chipfleet.economics.costing import SPLITWISE_A100_LOAD_POWER, LoadPowerCurve
 from chipfleet.exceptions import ConfigError, DoesNotFitError
 from chipfleet.perf.inference import ServingConfig
 from chipfleet.perf.training import Recompute, TrainingSetup
@@ -296,3 +297,30 @@ def test_cleaner_region_emits_less_per_token(catalog: Catalog) -> None:
     unknown = estimate_serving(catalog, cfg, "test.h100x8", region="test-nogrid", pricing=Pricing.SPOT)
     assert unknown.co2_g_per_million_tokens is None  # no grid intensity: unknown, not zero
     assert json.loads(dumps(unknown))["co2_g_per_million_tokens"] is None
+
+
+# ===================================================================== power under load
+def test_load_power_curve_is_a_clipped_line() -> None:
+    curve = LoadPowerCurve(floor_fraction=0.3, slope=0.5)
+    assert curve.fraction(0.0) == pytest.approx(0.3) and curve.fraction(0.6) == pytest.approx(0.6)
+    assert curve.fraction(-1.0) == pytest.approx(0.3) and curve.fraction(2.0) == pytest.approx(0.8)
+    assert LoadPowerCurve(0.6, 0.9).fraction(1.0) == 1.0  # never above TDP
+
+
+def test_power_model_with_a_load_curve(catalog: Catalog) -> None:
+    inst = catalog.instance("test.h100x8")
+    line = instance_power_w(catalog, inst)
+    loaded = instance_power_w(catalog, inst, load=LoadPowerCurve(0.3, 0.5))
+    assert loaded.load is not None and line.load is None
+    assert loaded.power_w(0.4) == pytest.approx(8 * 700 * (0.3 + 0.5 * 0.4) + H100_HOST_W, rel=EXACT)
+    assert line.power_w(0.4) == pytest.approx(8 * (H100_IDLE_W + (700 - H100_IDLE_W) * 0.4) + H100_HOST_W, rel=EXACT)
+    # energy over a span at a steady busy share is power × span
+    for model in (line, loaded):
+        assert model.energy_j(100.0, 8 * 100.0 * 0.4) == pytest.approx(model.power_w(0.4) * 100.0, rel=EXACT)
+
+
+def test_shipped_a100_load_curve_matches_splitwise_decode_power() -> None:
+    """Splitwise measured Llama-2-70B decode on A100 TP8 at 0.43 of TDP, the GPUs busy (streaming weights)
+    about a quarter of each host-bound iteration; at TP2, where the GPUs stream most of the time, at 0.74."""
+    assert SPLITWISE_A100_LOAD_POWER.fraction(0.27) == pytest.approx(0.43, abs=0.02)
+    assert SPLITWISE_A100_LOAD_POWER.fraction(0.83) == pytest.approx(0.74, abs=0.02)

@@ -2,6 +2,7 @@
 
 from chipfleet.economics.costing import (
     Footprint,
+    LoadPowerCurve,
     PowerModel,
     footprint,
     instance_power_w,
@@ -17,6 +18,7 @@ from chipfleet.economics.spot import SpotModel
 
 __all__ = [
     "Footprint",
+    "LoadPowerCurve",
     "PowerModel",
     "ServingEstimate",
     "SpotModel",
