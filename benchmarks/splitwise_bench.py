@@ -145,14 +145,12 @@ def main() -> None:
     summary("after", errors_with(bloom, lambda run: fitted.get(run.hardware)))
 
     print("\n== Power under load (GPU power only; Llama-2-70B fits, BLOOM-176B held out)")
-    power_summary(
-        "BEFORE: roofline step times, catalog idle-to-TDP line", power_points(runs, catalog, None, None)
-    )
-    power_summary(
-        "Fixed step times, catalog idle-to-TDP line", power_points(runs, catalog, fitted, None)
-    )
+    power_summary("BEFORE: roofline step times, catalog idle-to-TDP line", power_points(runs, catalog, None, None))
+    power_summary("Fixed step times, catalog idle-to-TDP line", power_points(runs, catalog, fitted, None))
     curve = fit_power_curve(power_points(llama, catalog, fitted, LoadPowerCurve(0.0, 1.0)))
-    print(f"\nLoad power curve fitted on the Llama-2-70B runs: P/TDP = {curve.floor_fraction:.3f} + {curve.slope:.3f}·u")
+    print(
+        f"\nLoad power curve fitted on the Llama-2-70B runs: P/TDP = {curve.floor_fraction:.3f} + {curve.slope:.3f}·u"
+    )
     power_summary("AFTER: fixed step times, fitted load curve", power_points(runs, catalog, fitted, curve))
     held_points: list[PowerPoint] = []
     for tp in sorted({r[0].tp for r in llama}):

@@ -352,9 +352,10 @@ def power_points(
     hosts: dict[str, HostDispatch] | None,
     curve: LoadPowerCurve | None,
 ) -> list[PowerPoint]:
-    """Each run with a measured average power and a prompt within the model's context: chipfleet's run time and busy fraction (``hosts`` per server,
-    ``None``: the roofline alone) and its chip power (``curve``, ``None``: the catalog's idle-to-TDP line,
-    :class:`chipfleet.economics.costing.PowerModel`), against the measurement. Prompts beyond the model's
+    """Each run with a measured average power and a prompt within the model's context: chipfleet's run time
+    and busy fraction (``hosts`` per server, ``None``: the roofline alone) and its chip power (``curve``,
+    ``None``: the catalog's idle-to-TDP line, :class:`chipfleet.economics.costing.PowerModel`), against the
+    measurement. Prompts beyond the model's
     context (8192 tokens for Llama-2-70B's 4096) are left out: their recorded average power, 0.17-0.18 of TDP,
     is below what every other run of the same server draws even while waiting, so the reading is not one of
     that run."""
