@@ -21,6 +21,8 @@ from chipfleet.serialize import dumps
 FLAGS: dict[str, str] = {
     "batch": "--batch",
     "budget_usd": "--budget",
+    "clients": "--concurrency",
+    "concurrency": "--concurrency",
     "deadline_s": "--deadline",
     "fleet": "--fleet",
     "global_batch": "--global-batch",
@@ -45,6 +47,7 @@ FLAGS: dict[str, str] = {
     "skip_bad_rows": "--skip-bad-rows",
     "startup_s": "--startup-time",
     "strict": "--strict",
+    "think_time_s": "--think-time",
     "tp": "--tp",
     "tpot_p90_s": "--slo-tpot-p90",
     "ttft_p90_s": "--slo-ttft-p90",

@@ -9,7 +9,7 @@ import typer
 
 from chipfleet.catalog import load_catalog
 from chipfleet.cli import output
-from chipfleet.cli.options import DataOpt, JsonOpt, State
+from chipfleet.cli.options import DataOpt, JsonOpt, SkipBadRowsOpt, State
 from chipfleet.serialize import check_output_path
 
 
@@ -33,12 +33,17 @@ def validate_cmd(
         bool, typer.Option("--local", help="Time a small transformer on this machine and compare (needs torch).")
     ] = False,
     quick: Annotated[bool, typer.Option(help="With --local: fewer shapes and steps.")] = False,
+    skip_bad_rows: SkipBadRowsOpt = False,
 ) -> None:
-    """Predict published measurements and report the error per family (median and p90 APE, coverage)."""
+    """Predict published measurements and report the error per family (median and p90 APE, coverage); serving
+    records (.json) are predicted as the closed-loop runs they were, one row per result key."""
     if html_out is not None:
         check_output_path(html_out, "--html report")
     if local:
         _validate_local(as_json, quick)
+        return
+    if data is not None and _serving_file(data):
+        _validate_serving(data, skip_bad_rows, as_json)
         return
     from chipfleet.report import validation as vr
     from chipfleet.validate.runner import validate
@@ -66,6 +71,7 @@ def calibrate_cmd(
     ] = False,
     quick: Annotated[bool, typer.Option(help="With --local: fewer shapes.")] = False,
     as_json: JsonOpt = False,
+    skip_bad_rows: SkipBadRowsOpt = False,
 ) -> None:
     """Fit per-family efficiency parameters on measurements (log-error least squares), with
     leave-one-source-out cross-validation and error bands; --out writes them as a catalog overlay."""
@@ -73,6 +79,11 @@ def calibrate_cmd(
         check_output_path(out, "--out overlay")
     if local:
         _calibrate_local(out, quick, as_json)
+        return
+    if data is not None and _serving_file(data):
+        # Nothing is fitted on serving records yet: show the errors per hardware × engine group instead.
+        output.show("serving records: no parameters are fitted on them yet; their errors as validate gives them")
+        _validate_serving(data, skip_bad_rows, as_json)
         return
     from chipfleet.report import validation as vr
     from chipfleet.validate.calibrate import calibrate, overlay, write_overlay
@@ -89,6 +100,41 @@ def calibrate_cmd(
     output.show(vr.calibration_table(cal))
     if out is not None:
         output.show(f"overlay: {out} (use it with --catalog {out})")
+
+
+def _serving_file(data: Path) -> bool:
+    from chipfleet.validate.serving import looks_like_serving_records
+
+    return bool(looks_like_serving_records(data))
+
+
+def _validate_serving(data: Path, skip_bad_rows: bool, as_json: bool) -> None:
+    """Serving-benchmark records predicted under load: a summary per metric, then the skipped records."""
+    from collections import Counter
+
+    from rich.table import Table
+
+    from chipfleet.validate.serving import load_records, validate_serving
+
+    records = load_records(data, skip_bad_rows=skip_bad_rows)
+    report = validate_serving(records, State.catalog(), progress=None if as_json else output.progress_line)
+    if as_json:
+        output.emit_json(report)
+        return
+    table = Table(title=f"{data.name}: {report.records_predicted:,} of {report.records_in_scope:,} aggregated "
+                        f"records predicted ({report.coverage:.0%}); {len(report.bad)} malformed skipped")  # fmt: skip
+    for col in ("metric", "rows", "median APE", "p90 APE"):
+        table.add_column(col, justify="left" if col == "metric" else "right")
+    for m in report.by_metric:
+        table.add_row(m.metric, f"{m.n:,}", f"{m.mdape:.1%}", f"{m.p90_ape:.1%}")
+    output.show(table)
+    reasons = Counter(s.skipped for s in report.skipped if s.metric is None)
+    skipped = Table(title="records skipped")
+    skipped.add_column("records", justify="right")
+    skipped.add_column("reason")
+    for reason, n in reasons.most_common():
+        skipped.add_row(f"{n:,}", reason)
+    output.show(skipped)
 
 
 def _validate_local(as_json: bool, quick: bool) -> None:

@@ -1,5 +1,36 @@
 """Serving under load: the closed-loop model, serving-benchmark records and their validation."""
 
 from chipfleet.validate.serving.closed_loop import ClosedLoad, ClosedLoopResult, closed_loop, first_wave_ttft_s
+from chipfleet.validate.serving.predict import RecordSkip, ServingCase, map_record, metric_value, predict_case
+from chipfleet.validate.serving.records import (
+    RecordSet,
+    ServingRecord,
+    load_records,
+    looks_like_serving_records,
+    parse_records,
+    shipped_inferencex,
+)
+from chipfleet.validate.serving.runner import MetricSummary, ServingReport, ServingRow, ServingSkipped, validate_serving
 
-__all__ = ["ClosedLoad", "ClosedLoopResult", "closed_loop", "first_wave_ttft_s"]
+__all__ = [
+    "ClosedLoad",
+    "ClosedLoopResult",
+    "MetricSummary",
+    "RecordSet",
+    "RecordSkip",
+    "ServingCase",
+    "ServingRecord",
+    "ServingReport",
+    "ServingRow",
+    "ServingSkipped",
+    "closed_loop",
+    "first_wave_ttft_s",
+    "load_records",
+    "looks_like_serving_records",
+    "map_record",
+    "metric_value",
+    "parse_records",
+    "predict_case",
+    "shipped_inferencex",
+    "validate_serving",
+]

@@ -1,0 +1,263 @@
+"""A serving-benchmark record onto chipfleet's records (model, instance, precision, replica) and its prediction.
+
+A closed-loop record (``conc`` clients) is predicted with :func:`chipfleet.validate.serving.closed_loop`, per
+replica: ``dp`` independent replicas share the clients evenly. Each result key the record has becomes one
+predicted value in the record's own unit (seconds, or milliseconds for vLLM's ``*_ms`` keys; tokens/s per
+accelerator for ``*_per_gpu``; whole-server tokens or requests per second for vLLM's throughputs). Means and
+steady-state medians are predicted; spreads and tails (``std_*``, ``p90_*``, ``p99_*``) and the median ITL
+are not.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from chipfleet.catalog import Catalog, Precision
+from chipfleet.exceptions import ChipfleetError, UnknownNameError
+from chipfleet.perf.batching import ReplicaLimits
+from chipfleet.perf.hardware import Hardware, hardware_for
+from chipfleet.perf.iteration import IterationModel
+from chipfleet.sim.serving import ServeOptions, replica_shape
+from chipfleet.validate.serving.closed_loop import ClosedLoad, ClosedLoopResult, closed_loop
+from chipfleet.validate.serving.records import MS_KEYS, ServingRecord
+from chipfleet.workloads import ModelArch, get_model
+
+# Benchmark hardware names onto catalog chips (InferenceX's and the custom-silicon records' `hw`).
+HW_CHIPS: Mapping[str, str] = {
+    "h100": "h100-sxm",
+    "h200": "h200",
+    "gh200": "gh200",
+    "b200": "b200",
+    "b300": "b300",
+    "gb200": "gb200",
+    "gb300": "gb300",
+    "mi300x": "mi300x",
+    "mi325x": "mi325x",
+    "mi355x": "mi355x",
+    "a100": "a100-80gb",
+    "l40s": "l40s",
+    "l4": "l4",
+    "inf1": "inferentia1",
+    "inf2": "inferentia2",
+    "trn1": "trainium1",
+    "trn2": "trainium2",
+    "trn3": "trainium3",
+    "tpu-v5e": "tpu-v5e",
+    "tpu-v5p": "tpu-v5p",
+    "tpu-v6e": "tpu-v6e",
+    "tpu-v7": "tpu-v7",
+}
+# The instance a benchmark's hardware most likely ran as (8-GPU nodes; a Trn/Inf instance; a TPU slice), when
+# the record names none; otherwise the catalog's largest instance of that chip.
+HW_INSTANCES: Mapping[str, tuple[str, ...]] = {
+    "h100": ("p5.48xlarge",),
+    "h200": ("p5en.48xlarge", "p5e.48xlarge"),
+    "b200": ("p6-b200.48xlarge",),
+    "gb200": ("p6e-gb200.36xlarge",),
+    "mi300x": ("standard_nd96isr_mi300x_v5",),
+    "inf2": ("inf2.48xlarge",),
+    "trn1": ("trn1.32xlarge",),
+    "trn2": ("trn2.48xlarge",),
+    "tpu-v5e": ("tpu-v5litepod-8",),
+    "tpu-v6e": ("tpu-v6e-8",),
+}
+INFERENCEX_PROMPTS_PER_CLIENT = 10  # --num-prompts $((CONC * 10)) (validate/data/inferencex/README.md)
+DEFAULT_BATCH_TOKENS = 8192  # vLLM's and SGLang's chunked-prefill budget; InferenceX's --max-num-batched-tokens
+DEFAULT_MAX_SEQS = 256  # vLLM's default max_num_seqs
+
+
+@dataclass(frozen=True)
+class RecordSkip:
+    """A record (or one of its metrics, ``metric`` set) chipfleet does not predict, and why."""
+
+    id: str
+    metric: str | None
+    reason: str
+    hw: str
+    engine: str
+    model: str
+
+
+@dataclass(frozen=True)
+class ServingCase:
+    """A record mapped onto chipfleet: the replica it ran on and the closed loop each replica saw."""
+
+    record: ServingRecord
+    model: ModelArch
+    instance: str
+    tp: int
+    chips: int  # accelerators the per-GPU figures divide by
+    precision: Precision
+    iteration: IterationModel
+    limits: ReplicaLimits
+    load: ClosedLoad  # per replica
+    assumptions: tuple[str, ...]
+
+
+def hw_key(hw: str) -> str | None:
+    """The :data:`HW_CHIPS` key of a benchmark's hardware name: exact, else its leading parts
+    (``b200-trt`` → ``b200``, ``mi355x-amd_0`` → ``mi355x``)."""
+    text = hw.strip().lower()
+    parts = re.split(r"[-_]", text)
+    for n in range(len(parts), 0, -1):
+        cand = "-".join(parts[:n])
+        if cand in HW_CHIPS:
+            return cand
+    return None
+
+
+def _instance(rec: ServingRecord, catalog: Catalog, tp: int | None) -> str | RecordSkip:
+    if rec.instance:
+        if rec.instance in catalog.instances:
+            return rec.instance
+        return _skip(rec, f"instance {rec.instance!r} is not in the catalog")
+    key = hw_key(rec.hw)
+    if key is None:
+        return _skip(rec, f"hardware {rec.hw!r} is not known (known: {', '.join(sorted(HW_CHIPS))})")
+    for name in HW_INSTANCES.get(key, ()):
+        if name in catalog.instances:
+            return name
+    chip = HW_CHIPS[key]
+    carriers = sorted(
+        (i for i in catalog.instances.values() if i.chip == chip and i.chips >= (tp or 1)),
+        key=lambda i: (-i.chips, i.name),
+    )
+    if not carriers:
+        return _skip(rec, f"the catalog has no instance of chip {chip!r} (hw {rec.hw!r}) with the record's tp")
+    return carriers[0].name
+
+
+def _precision(rec: ServingRecord, hw: Hardware) -> Precision | RecordSkip:
+    text = rec.precision or "bf16"
+    if text == "fp4":
+        # InferenceX's "fp4": MXFP4 for gpt-oss and on AMD, NVFP4 on NVIDIA.
+        amd = hw.chip.startswith("mi")
+        text = "mxfp4" if amd or "gpt-oss" in rec.model.lower() or "mxfp4" in rec.model.lower() else "nvfp4"
+    try:
+        return Precision(text)
+    except ValueError:
+        return _skip(rec, f"precision {rec.precision!r} ({text}) is not one the catalog knows")
+
+
+def _skip(rec: ServingRecord, reason: str, metric: str | None = None) -> RecordSkip:
+    return RecordSkip(id=rec.id, metric=metric, reason=reason, hw=rec.hw, engine=rec.framework, model=rec.model)
+
+
+def map_record(rec: ServingRecord, catalog: Catalog) -> ServingCase | RecordSkip:
+    """The record's model, instance, replica and closed loop, or why it cannot be expressed."""
+    if rec.disagg:
+        return _skip(rec, "disaggregated prefill/decode is not modelled yet (issue 13)")
+    if rec.spec_decoding not in ("", "none"):
+        return _skip(rec, f"speculative decoding ({rec.spec_decoding}) needs an acceptance length; not modelled here")
+    if rec.concurrency is None:
+        return _skip(rec, "open-loop records (request_rate) are not predicted by the closed-loop model")
+    if not rec.model:
+        return _skip(rec, "the record names no model")
+    try:
+        model = get_model(rec.model)
+    except UnknownNameError:
+        return _skip(rec, f"model {rec.model!r} has no zoo record (yet)")
+    if rec.tp is None and rec.chips is None:
+        return _skip(rec, "the record gives neither tp nor chips")
+    tp = rec.tp if rec.tp is not None else max(1, (rec.chips or 1) // rec.dp)
+    instance = _instance(rec, catalog, tp)
+    if isinstance(instance, RecordSkip):
+        return instance
+    try:
+        hw = hardware_for(catalog, instance)
+    except ChipfleetError as exc:
+        return _skip(rec, f"{instance}: {exc}")
+    precision = _precision(rec, hw)
+    if isinstance(precision, RecordSkip):
+        return precision
+    notes = list(rec.assumptions)
+    if rec.ep > 1:
+        notes.append(f"ep={rec.ep}: experts over the same {tp} chips, timed as tensor parallelism")
+    if rec.dp_attention:
+        notes.append("attention data-parallelism timed as tensor parallelism")
+    clients = math.ceil(rec.concurrency / rec.dp)
+    if rec.max_num_seqs is not None:
+        seqs = rec.max_num_seqs
+    elif rec.format == "inferencex":
+        seqs = clients  # InferenceX launches the engine with --max-num-seqs $CONC
+    else:
+        seqs = DEFAULT_MAX_SEQS
+        notes.append(f"max_num_seqs {DEFAULT_MAX_SEQS} (vLLM's default)")
+    budget = rec.max_num_batched_tokens or DEFAULT_BATCH_TOKENS
+    try:
+        opts = ServeOptions(tp=tp, precision=precision, max_batch_tokens=budget, max_seqs=seqs)
+        tp_used, kv = replica_shape(model, hw, opts)
+        it = IterationModel(model, hw, tp_used, precision)
+    except ChipfleetError as exc:
+        return _skip(rec, f"{model.name} on {instance} with tp={tp}: {exc}")
+    if rec.num_prompts is not None:
+        per_client: float | None = rec.num_prompts / rec.concurrency
+    elif rec.format == "inferencex":
+        per_client = float(INFERENCEX_PROMPTS_PER_CLIENT)
+    else:
+        per_client = None
+    load = ClosedLoad(clients, rec.input_tokens, rec.output_tokens, requests_per_client=per_client)
+    return ServingCase(
+        record=rec,
+        model=model,
+        instance=instance,
+        tp=tp_used,
+        chips=rec.chips or tp_used * rec.dp,
+        precision=precision,
+        iteration=it,
+        limits=ReplicaLimits(budget, seqs, kv),
+        load=load,
+        assumptions=tuple(notes),
+    )
+
+
+def metric_value(metric: str, case: ServingCase, res: ClosedLoopResult) -> float | None:
+    """The prediction of one result key in the record's unit, or None when the model does not give it."""
+    base = MS_KEYS.get(metric, metric)
+    scale = 1000.0 if metric in MS_KEYS else 1.0
+    n_out = max(case.load.output_tokens - 1.0, 1.0)
+    times = {
+        "mean_ttft": res.ttft_mean_s,
+        "median_ttft": res.ttft_steady_s,
+        "mean_tpot": res.tpot_mean_s,
+        "median_tpot": res.tpot_mean_s,
+        "mean_itl": res.tpot_mean_s,
+        "mean_e2el": res.ttft_mean_s + n_out * res.tpot_mean_s,
+        "median_e2el": res.e2e_mean_s,
+    }
+    if base == "mean_itl" and streams_chunks(case.record):
+        return None
+    if base in times:
+        return times[base] * scale
+    replicas = case.record.dp
+    rate = res.throughput_rps * replicas  # requests per second over the endpoint
+    inp, out = case.load.input_tokens, case.load.output_tokens
+    other = {
+        "mean_intvty": 1.0 / res.tpot_mean_s,
+        "median_intvty": 1.0 / res.tpot_mean_s,
+        "tput_per_gpu": rate * (inp + out) / case.chips,
+        "output_tput_per_gpu": rate * out / case.chips,
+        "input_tput_per_gpu": rate * inp / case.chips,
+        "output_throughput": rate * out,
+        "total_token_throughput": rate * (inp + out),
+        "request_throughput": rate,
+    }
+    return other.get(base)
+
+
+def streams_chunks(rec: ServingRecord) -> bool:
+    """Whether the engine streamed several tokens per chunk, so ITL measures chunks, not tokens: the record's
+    own mean ITL is over twice its mean TPOT (SGLang and TensorRT-LLM in InferenceX's runs: 10-20×)."""
+    got = dict(rec.results)
+    for itl, tpot in (("mean_itl", "mean_tpot"), ("mean_itl_ms", "mean_tpot_ms")):
+        if itl in got and got.get(tpot):
+            return got[itl] > 2.0 * got[tpot]
+    return False
+
+
+def predict_case(case: ServingCase) -> ClosedLoopResult:
+    """The closed loop each replica of the record ran."""
+    return closed_loop(case.iteration, case.limits, case.load)

@@ -1,0 +1,108 @@
+"""A serving record mapped onto chipfleet and predicted: hardware names, skips, units of each result key."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from chipfleet.catalog import Catalog
+from chipfleet.validate.serving import RecordSkip, ServingCase, map_record, metric_value, parse_records, predict_case
+from chipfleet.validate.serving.predict import hw_key
+
+DENSE = {
+    "hw": "h100",
+    "conc": 16,
+    "model": "meta-llama/Llama-3.1-8B-Instruct",
+    "framework": "vllm",
+    "precision": "bf16",
+    "isl": 1024,
+    "osl": 256,
+    "tp": 1,
+    "mean_ttft": 0.05,
+    "median_ttft": 0.04,
+    "p99_ttft": 0.3,
+    "mean_tpot": 0.01,
+    "mean_itl": 0.01,
+    "mean_e2el": 2.6,
+    "tput_per_gpu": 5000.0,
+    "output_tput_per_gpu": 1000.0,
+}
+
+
+def _case(cat: Catalog, **change: Any) -> ServingCase | RecordSkip:
+    (rec,) = parse_records([{**DENSE, **change}], "test").records
+    return map_record(rec, cat)
+
+
+@pytest.mark.parametrize(
+    ("hw", "key"),
+    [("h100", "h100"), ("b200-trt", "b200"), ("mi355x-amd_0", "mi355x"), ("tpu-v6e", "tpu-v6e"), ("TRN2", "trn2")],
+)
+def test_hardware_names_map_onto_catalog_chips(hw: str, key: str) -> None:
+    assert hw_key(hw) == key
+    assert hw_key("abacus-9000") is None
+
+
+def test_a_dense_record_maps_onto_an_h100_replica(cat: Catalog) -> None:
+    case = _case(cat)
+    assert isinstance(case, ServingCase)
+    assert (case.instance, case.tp, case.chips, case.model.name) == ("p5.48xlarge", 1, 1, "llama-3.1-8b")
+    # A record without InferenceX's signature keeps isl/osl as its means, and vLLM's default sequence limit.
+    assert (case.load.clients, case.load.input_tokens, case.load.output_tokens) == (16, 1024, 256)
+    assert case.limits.max_seqs == 256 and case.limits.max_batch_tokens == 8192
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"disagg": True}, "disaggregated"),
+        ({"spec_decoding": "mtp"}, "speculative"),
+        ({"model": "acme/unknown-model-7b"}, "zoo"),
+        ({"hw": "abacus-9000"}, "not known"),
+        ({"conc": None, "request_rate": 2.0}, "open-loop"),
+        ({"precision": "fp3"}, "precision"),
+        ({"instance": "no-such.48xlarge"}, "not in the catalog"),
+    ],
+)
+def test_records_it_cannot_express_are_skipped_with_a_reason(cat: Catalog, change: dict[str, Any], reason: str) -> None:
+    case = _case(cat, **change)
+    assert isinstance(case, RecordSkip) and reason in case.reason and case.metric is None
+
+
+def test_each_result_key_in_its_own_unit(cat: Catalog) -> None:
+    case = _case(cat, dp=2, conc=32, chips=2)
+    assert isinstance(case, ServingCase)
+    assert case.load.clients == 16  # two independent replicas share the clients
+    res = predict_case(case)
+    assert metric_value("mean_ttft", case, res) == res.ttft_mean_s
+    assert metric_value("mean_ttft_ms", case, res) == pytest.approx(1000 * res.ttft_mean_s)
+    assert metric_value("median_ttft", case, res) == res.ttft_steady_s
+    n_out = case.load.output_tokens - 1
+    assert metric_value("mean_e2el", case, res) == pytest.approx(res.ttft_mean_s + n_out * res.tpot_mean_s)
+    # Per-accelerator throughputs: both replicas' requests over the record's chips.
+    out = metric_value("output_tput_per_gpu", case, res)
+    assert out == pytest.approx(2 * res.throughput_rps * case.load.output_tokens / 2)
+    assert metric_value("output_throughput", case, res) == pytest.approx(2 * res.throughput_rps * 256)
+    assert metric_value("mean_intvty", case, res) == pytest.approx(1 / res.tpot_mean_s)
+    for tail in ("p99_ttft", "std_tpot", "median_itl"):
+        assert metric_value(tail, case, res) is None
+
+
+def test_itl_is_not_predicted_where_the_engine_streams_chunks(cat: Catalog) -> None:
+    chunky = _case(cat, mean_itl=0.15)  # 15× the record's own TPOT: ITL measures chunks of tokens
+    plain = _case(cat)
+    assert isinstance(chunky, ServingCase) and isinstance(plain, ServingCase)
+    assert metric_value("mean_itl", chunky, predict_case(chunky)) is None
+    assert metric_value("mean_itl", plain, predict_case(plain)) is not None
+
+
+def test_inferencex_records_run_as_benchmarked(cat: Catalog) -> None:
+    case = _case(cat, image="vllm/vllm-openai:v0.11.2", conc=64)
+    assert isinstance(case, ServingCase)
+    assert case.limits.max_seqs == 64  # --max-num-seqs $CONC
+    assert case.load.requests_per_client == 10  # --num-prompts $((CONC * 10))
+    assert case.load.input_tokens == pytest.approx(0.9 * 1024)
+    given = _case(cat, max_num_seqs=8, num_prompts=160)
+    assert isinstance(given, ServingCase)
+    assert given.limits.max_seqs == 8 and given.load.requests_per_client == 10
