@@ -66,6 +66,7 @@ _LISTINGS = {
     "router": "chipfleet simulate routers",
     "policy": "chipfleet simulate policies",
     "sharing policy": "chipfleet simulate sharing",
+    "engine": "chipfleet estimate serve --help",
 }
 
 

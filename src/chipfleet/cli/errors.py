@@ -19,11 +19,16 @@ from chipfleet.serialize import dumps
 
 # library field → the option that sets it, wherever a command has that option
 FLAGS: dict[str, str] = {
+    "acceptance_length": "--acceptance-length",
     "batch": "--batch",
     "budget_usd": "--budget",
     "clients": "--concurrency",
     "concurrency": "--concurrency",
     "deadline_s": "--deadline",
+    "dp_attention": "--dp-attention",
+    "draft_tokens": "--draft-tokens",
+    "engine": "--engine",
+    "ep": "--ep",
     "fleet": "--fleet",
     "global_batch": "--global-batch",
     "input_edges": "--input-edges",
@@ -34,9 +39,11 @@ FLAGS: dict[str, str] = {
     "max_chips": "--max-chips",
     "max_instances_per_type": "--max-instances",
     "min_serving_nodes": "--min-serving-nodes",
+    "mtp": "--mtp",
     "output_edges": "--output-edges",
     "peak_to_trough": "--peak-to-trough",
     "peak_window_s": "--peak-window",
+    "pp": "--pp",
     "precision": "--precision",
     "precisions": "--precision",
     "pricing": "--pricing",

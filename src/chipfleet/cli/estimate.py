@@ -11,6 +11,7 @@ from chipfleet.cli import output
 from chipfleet.cli.options import (
     MAX_INSTANCES,
     CheapestRegionOpt,
+    EngineOpt,
     InterruptionsOpt,
     JsonOpt,
     ModelConfigOpt,
@@ -18,14 +19,18 @@ from chipfleet.cli.options import (
     PricingOpt,
     SeqLenOpt,
     State,
+    float_opt,
     group,
     model_arch,
     tokens_opt,
     training_tokens,
 )
+from chipfleet.exceptions import ConfigError
+from chipfleet.perf.engines import SpecDecode, default_spec, engine_profile
 from chipfleet.perf.inference import ServingConfig
 from chipfleet.perf.training import Recompute, TrainingSetup
 from chipfleet.report import tables
+from chipfleet.workloads import ModelArch
 
 estimate_app = group("Estimate one training run or one serving configuration.")
 
@@ -85,12 +90,34 @@ def estimate_train(
         output.show(f"[yellow]caveat[/yellow] {caveat}")
 
 
+def speculative(model: str, mtp: bool, acceptance_length: float | None, draft_tokens: int) -> SpecDecode | None:
+    """--acceptance-length (with --draft-tokens) or --mtp's published setting for the model; None: no drafting."""
+    if acceptance_length is not None:
+        method = "mtp" if mtp else "draft"
+        return SpecDecode(acceptance_length=acceptance_length, draft_tokens=draft_tokens, method=method)
+    if not mtp:
+        return None
+    spec = default_spec(model)
+    if spec is None:
+        raise ConfigError(f"no MTP acceptance length is published for {model}; give acceptance_length", field="mtp")
+    return spec
+
+
 @estimate_app.command("serve")
 def estimate_serve(
     instance: Annotated[str, typer.Option(help="Instance type, e.g. inf2.48xlarge.")],
     model: ModelOpt = None,
     model_config: ModelConfigOpt = None,
     batch: Annotated[int, typer.Option(min=1, max=1 << 20, help="Concurrent sequences per replica.")] = 1,
+    concurrency: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=1 << 20,
+            help="Closed loop: N clients, each sending its next request when its last completes; the replica's "
+            "256-sequence limit makes the rest queue (steady-state throughput, mean TTFT and TPOT).",
+        ),
+    ] = None,
     input_tokens: Annotated[
         int,
         typer.Option(
@@ -107,6 +134,20 @@ def estimate_serve(
         Precision, typer.Option(case_sensitive=False, help="Weight precision: bf16, fp8, int8, int4.")
     ] = Precision.BF16,
     kv_precision: Annotated[Precision | None, typer.Option(case_sensitive=False, help="KV-cache precision.")] = None,
+    engine: EngineOpt = None,
+    ep: Annotated[int, typer.Option(min=1, max=65536, help="Expert-parallel ranks among the tp chips (MoE).")] = 1,
+    dp_attention: Annotated[bool, typer.Option(help="Data-parallel attention over the tp chips (MoE).")] = False,
+    pp: Annotated[int, typer.Option(min=1, max=1024, help="Pipeline stages of tp chips (may span instances).")] = 1,
+    mtp: Annotated[bool, typer.Option(help="Speculative decoding with the model's published MTP setting.")] = False,
+    acceptance_length: Annotated[
+        float | None,
+        typer.Option(
+            metavar="TOKENS",
+            parser=float_opt("--acceptance-length", 1.0, 17.0, low_open=False),
+            help="Speculative decoding: tokens emitted per verification step, the bonus token included.",
+        ),
+    ] = None,
+    draft_tokens: Annotated[int, typer.Option(min=1, max=16, help="Speculative decoding: draft tokens per step.")] = 1,
     region: CheapestRegionOpt = None,
     pricing: PricingOpt = Pricing.ON_DEMAND,
     as_json: JsonOpt = False,
@@ -114,17 +155,51 @@ def estimate_serve(
     """Latency, throughput, $ per million tokens and energy of serving a model on one instance."""
     from chipfleet.economics import estimate_serving
 
+    if concurrency is not None:
+        arch_ = model_arch(model, model_config)
+        _closed_loop(arch_, instance, concurrency, input_tokens, output_tokens, tp, precision, as_json)
+        return
+    arch = model_arch(model, model_config)
     cfg = ServingConfig(
-        model=model_arch(model, model_config),
+        model=arch,
         batch=batch,
         input_tokens=input_tokens,
         output_tokens=output_tokens,
         tp=tp,
         weight_precision=precision,
         kv_precision=kv_precision,
+        engine=engine_profile(engine),
+        ep=ep,
+        dp_attention=dp_attention,
+        pp=pp,
+        spec=speculative(arch.name, mtp, acceptance_length, draft_tokens),
     )
     est = estimate_serving(State.catalog(), cfg, instance, region=region, pricing=pricing)
     if as_json:
         output.emit_json(est)
     else:
         output.show(tables.serving_table(est))
+
+
+def _closed_loop(
+    arch: ModelArch, instance: str, clients: int, inp: int, out: int, tp: int | None, precision: Precision,
+    as_json: bool,
+) -> None:  # fmt: skip
+    """estimate serve --concurrency: one replica under a closed loop (validate.serving.estimate_closed_loop)."""
+    from chipfleet.validate.serving import estimate_closed_loop
+
+    est = estimate_closed_loop(
+        State.catalog(), arch, instance, clients=clients, input_tokens=inp, output_tokens=out, tp=tp,
+        precision=precision,
+    )  # fmt: skip
+    if as_json:
+        output.emit_json(est)
+        return
+    r = est.result
+    output.show(
+        f"{est.model} on {est.instance} (tp={est.tp}, {est.precision.value}), {clients} closed-loop clients, "
+        f"{inp}+{out} tokens: {r.throughput_rps:.3g} requests/s, {r.output_tokens_per_s:,.0f} output tokens/s; "
+        f"mean TTFT {r.ttft_steady_s * 1e3:,.1f} ms (queue {r.queue_wait_s * 1e3:,.1f} ms), "
+        f"mean TPOT {r.tpot_mean_s * 1e3:.2f} ms, {r.decoding:.1f} sequences decoding"
+        + (" [sequence or KV limit reached: extra clients queue]" if r.saturated else "")
+    )

@@ -143,6 +143,16 @@ SeqLenOpt = Annotated[
     int,
     typer.Option(metavar="TOKENS", parser=tokens_opt("--seq-len"), help="Sequence length in tokens (4k = 4096)."),
 ]
+EngineOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--engine",
+        metavar="NAME[@VERSION]",
+        help="Serving engine: vllm, sglang, trtllm, nxdi, jetstream (InferenceX's trt, dynamo-*, atom too), "
+        "optionally with its version, e.g. vllm@0.11.2: its batching defaults and overheads. Default: "
+        "engine-neutral (no caps, whole-prompt prefill, no engine overheads).",
+    ),
+]
 InstancesCsvOpt = Annotated[str | None, typer.Option(help="Comma-separated instance types (default: all).")]
 CloudsCsvOpt = Annotated[str | None, typer.Option(help="Comma-separated clouds: aws,gcp,azure.")]
 SkipBadRowsOpt = Annotated[bool, typer.Option(help="Skip and count malformed trace rows.")]

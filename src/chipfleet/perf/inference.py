@@ -710,7 +710,8 @@ def _check_engine(cfg: ServingConfig, hw: Hardware) -> None:
     engine = cfg.engine
     if not engine.runs_on(hw.family):
         raise ConfigError(
-            f"engine {engine} does not run on {hw.chip} ({hw.family}); it runs on {', '.join(engine.chip_families)}",
+            f"engine {engine} does not run on {hw.chip} ({hw.family}); it runs on "
+            f"{', '.join(f + '*' if f.endswith('-') else f for f in engine.chip_families)} chips",
             field="engine",
         )
     if engine.max_num_seqs is not None and cfg.batch > engine.max_num_seqs:
