@@ -52,8 +52,19 @@ def summary(title: str, errors: Sequence[IterationError]) -> None:
     for (model, hw, phase, tp), (ape, err, n) in median_ape_by(errors, by_group).items():
         print(f"  {model:<11} {hw:<10} {phase:<8} {tp:>2}  {n:>4}  {ape:>10.1%}  {err:>+10.1%}")
     for phase in ("prefill", "decode"):
-        sel = [e.ape for e in errors if e.phase == phase]
-        print(f"  all {phase}: median APE {statistics.median(sel):.1%} over {len(sel)} runs")
+        sel = sorted(e.ape for e in errors if e.phase == phase)
+        p90 = sel[min(len(sel) - 1, int(0.9 * len(sel)))]
+        print(f"  all {phase}: median APE {statistics.median(sel):.1%}, p90 {p90:.1%} over {len(sel)} runs")
+    # the 512-token single prompt ran with seven output lengths: seven prefill runs of one configuration
+    distinct = {(e.run.model, e.run.hardware, e.run.tp, e.run.prompt_tokens, e.run.batch): e.ape
+                for e in errors if e.phase == "prefill"}  # fmt: skip
+    big = [a for k, a in distinct.items() if k[3] * k[4] >= 4096]
+    print(
+        f"  prefill over distinct configurations: median APE {statistics.median(distinct.values()):.1%}"
+        f" ({len(distinct)}); of those with >= 4096 prompt tokens {statistics.median(big):.1%} ({len(big)})"
+        if big
+        else f"  prefill over distinct configurations: median APE {statistics.median(distinct.values()):.1%}"
+    )
 
 
 def rows(errors: Sequence[IterationError]) -> None:
