@@ -75,6 +75,23 @@ SloTpotOpt = Annotated[
         help="TPOT SLO with its unit, e.g. 50ms, as --slo-ttft-p90.",
     ),
 ]
+ConcurrencyOpt = Annotated[
+    int | None,
+    typer.Option(
+        min=1,
+        max=1 << 20,
+        help="Closed loop: N clients, each sending the trace's next request when its last completes (the trace "
+        "gives the requests' sizes in order; its arrival times are unused); --max-seqs makes the rest queue.",
+    ),
+]
+ThinkTimeOpt = Annotated[
+    float,
+    typer.Option(
+        metavar="DURATION",
+        parser=duration_opt("--think-time", allow_zero=True, max_s=86400.0),
+        help="With --concurrency: a client's pause between a completion and its next request, e.g. 2s.",
+    ),
+]
 ServePlotOpt = Annotated[
     Path | None, typer.Option(help="Folder for latency CDF and p90 charts (SLO targets drawn), utilization, queue.")
 ]
@@ -91,6 +108,8 @@ def simulate_serve(
     seed: ServeSeedOpt = 0,
     requests: ReplayRequestsOpt = None,
     rate_scale: RateScaleOpt = 1.0,
+    concurrency: ConcurrencyOpt = None,
+    think_time: ThinkTimeOpt = 0.0,
     tp: ReplicaTpOpt = None,
     precision: Annotated[Precision, typer.Option(case_sensitive=False, help="Weight precision.")] = Precision.BF16,
     max_batch_tokens: IterationTokensOpt = 8192,
@@ -132,6 +151,7 @@ def simulate_serve(
         result = simulate_serving(
             arch, tr, spec, State.catalog(), router=router, options=opts, seed=seed, pricing=pricing,
             region=region, progress=lambda done, total: bar.update(task, completed=done),
+            concurrency=concurrency, think_time_s=think_time,
         )  # fmt: skip
     output.show_simulation(
         result, serve_tables, as_json, plot,

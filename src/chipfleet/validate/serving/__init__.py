@@ -1,6 +1,7 @@
 """Serving under load: the closed-loop model, serving-benchmark records and their validation."""
 
 from chipfleet.validate.serving.closed_loop import ClosedLoad, ClosedLoopResult, closed_loop, first_wave_ttft_s
+from chipfleet.validate.serving.estimate import ClosedLoopEstimate, estimate_closed_loop
 from chipfleet.validate.serving.predict import RecordSkip, ServingCase, map_record, metric_value, predict_case
 from chipfleet.validate.serving.records import (
     RecordSet,
@@ -14,6 +15,7 @@ from chipfleet.validate.serving.runner import MetricSummary, ServingReport, Serv
 
 __all__ = [
     "ClosedLoad",
+    "ClosedLoopEstimate",
     "ClosedLoopResult",
     "MetricSummary",
     "RecordSet",
@@ -24,6 +26,7 @@ __all__ = [
     "ServingRow",
     "ServingSkipped",
     "closed_loop",
+    "estimate_closed_loop",
     "first_wave_ttft_s",
     "load_records",
     "looks_like_serving_records",

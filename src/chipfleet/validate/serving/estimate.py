@@ -1,0 +1,65 @@
+"""One replica under a closed loop of N clients, from names: what ``estimate serve --concurrency N`` prints."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from chipfleet.catalog import Catalog, Precision
+from chipfleet.perf.batching import ReplicaLimits
+from chipfleet.perf.hardware import hardware_for
+from chipfleet.perf.iteration import IterationModel
+from chipfleet.sim.serving import ServeOptions, replica_shape
+from chipfleet.validate.serving.closed_loop import ClosedLoad, ClosedLoopResult, closed_loop
+from chipfleet.workloads import ModelArch
+
+
+@dataclass(frozen=True)
+class ClosedLoopEstimate:
+    """A replica of ``model`` on ``instance`` (``tp`` chips) under ``clients`` closed-loop clients."""
+
+    model: str
+    instance: str
+    tp: int
+    precision: Precision
+    max_seqs: int
+    max_batch_tokens: int
+    kv_capacity_tokens: int
+    input_tokens: int
+    output_tokens: int
+    result: ClosedLoopResult
+
+
+def estimate_closed_loop(
+    catalog: Catalog,
+    model: ModelArch,
+    instance: str,
+    *,
+    clients: int,
+    input_tokens: int,
+    output_tokens: int,
+    tp: int | None = None,
+    precision: Precision = Precision.BF16,
+    max_seqs: int = 256,
+    max_batch_tokens: int = 8192,
+    think_time_s: float = 0.0,
+) -> ClosedLoopEstimate:
+    """Steady-state throughput, mean TTFT and TPOT of one replica with ``clients`` clients, each sending its
+    next request ``think_time_s`` after its last one completes (:func:`closed_loop`); the replica's
+    ``max_seqs`` (and KV cache) makes the rest queue. ``tp`` None: the fewest chips that hold the model."""
+    hw = hardware_for(catalog, instance)
+    opts = ServeOptions(tp=tp, precision=precision, max_seqs=max_seqs, max_batch_tokens=max_batch_tokens)
+    tp_used, kv = replica_shape(model, hw, opts)
+    it = IterationModel(model, hw, tp_used, precision)
+    load = ClosedLoad(clients, float(input_tokens), float(output_tokens), think_time_s=think_time_s)
+    return ClosedLoopEstimate(
+        model=model.name,
+        instance=hw.instance,
+        tp=tp_used,
+        precision=precision,
+        max_seqs=max_seqs,
+        max_batch_tokens=max_batch_tokens,
+        kv_capacity_tokens=kv,
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        result=closed_loop(it, ReplicaLimits(max_batch_tokens, max_seqs, kv), load),
+    )
