@@ -63,7 +63,10 @@ class HostDispatch:
     ``host_s = L·layer_s + n_seq·sequence_s + [prefill]·prefill_s``; the device works while the host issues,
     so the two overlap (:func:`overlapped_s`). Graph-captured engines (CUDA graphs, XLA, Neuron) replay a
     whole iteration at once and have no such floor: they leave it ``None``. The three times belong to an
-    engine on a host CPU; :mod:`chipfleet.validate.splitwise` fits them on SplitwiseSim's profiles.
+    engine on a host CPU; :mod:`chipfleet.validate.splitwise` fits them on SplitwiseSim's profiles. ML.ENERGY
+    reports the same mechanism in its measurements: at small batches CPU-side overheads bottleneck vLLM and
+    raise energy per token (https://ml.energy/blog/measurement/energy/llm-inference-energy-a-longitudinal-analysis,
+    read 2026-12-06).
     """
 
     layer_s: float
