@@ -40,9 +40,10 @@ def _attention(m: ModelArch) -> str:
     """``MLA``, ``GQA``/``MHA``, with the sliding or chunked layers per pattern (``sliding 1:1 w128``)."""
     kind = "MLA" if m.is_mla else ("MHA" if m.n_kv_heads == m.n_heads else "GQA")
     counts = m.layer_attention_counts()
-    for span, size in (("sliding", m.sliding_window), ("chunked", m.attention_chunk_size)):
-        if counts[span]:
-            kind += f" {span} {counts[span]}/{m.n_layers} w{size}"
+    if counts["sliding"]:
+        kind += f" sliding {counts['sliding']}/{m.n_layers} w{m.sliding_window}"
+    if counts["chunked"]:
+        kind += f" chunked {counts['chunked']}/{m.n_layers} w{m.attention_chunk_size}"
     return kind
 
 
