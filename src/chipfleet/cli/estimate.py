@@ -118,15 +118,6 @@ def estimate_serve(
             "256-sequence limit makes the rest queue (steady-state throughput, mean TTFT and TPOT).",
         ),
     ] = None,
-    concurrency: Annotated[
-        int | None,
-        typer.Option(
-            min=1,
-            max=1 << 20,
-            help="Closed loop: N clients, each sending its next request when its last completes; the replica's "
-            "256-sequence limit makes the rest queue (steady-state throughput, mean TTFT and TPOT).",
-        ),
-    ] = None,
     input_tokens: Annotated[
         int,
         typer.Option(
@@ -168,10 +159,6 @@ def estimate_serve(
         arch_ = model_arch(model, model_config)
         _closed_loop(arch_, instance, concurrency, input_tokens, output_tokens, tp, precision, as_json)
         return
-    if concurrency is not None:
-        arch_ = model_arch(model, model_config)
-        _closed_loop(arch_, instance, concurrency, input_tokens, output_tokens, tp, precision, as_json)
-        return
     arch = model_arch(model, model_config)
     cfg = ServingConfig(
         model=arch,
@@ -192,30 +179,6 @@ def estimate_serve(
         output.emit_json(est)
     else:
         output.show(tables.serving_table(est))
-
-
-def _closed_loop(
-    arch: ModelArch, instance: str, clients: int, inp: int, out: int, tp: int | None, precision: Precision,
-    as_json: bool,
-) -> None:  # fmt: skip
-    """estimate serve --concurrency: one replica under a closed loop (validate.serving.estimate_closed_loop)."""
-    from chipfleet.validate.serving import estimate_closed_loop
-
-    est = estimate_closed_loop(
-        State.catalog(), arch, instance, clients=clients, input_tokens=inp, output_tokens=out, tp=tp,
-        precision=precision,
-    )  # fmt: skip
-    if as_json:
-        output.emit_json(est)
-        return
-    r = est.result
-    output.show(
-        f"{est.model} on {est.instance} (tp={est.tp}, {est.precision.value}), {clients} closed-loop clients, "
-        f"{inp}+{out} tokens: {r.throughput_rps:.3g} requests/s, {r.output_tokens_per_s:,.0f} output tokens/s; "
-        f"mean TTFT {r.ttft_steady_s * 1e3:,.1f} ms (queue {r.queue_wait_s * 1e3:,.1f} ms), "
-        f"mean TPOT {r.tpot_mean_s * 1e3:.2f} ms, {r.decoding:.1f} sequences decoding"
-        + (" [sequence or KV limit reached: extra clients queue]" if r.saturated else "")
-    )
 
 
 def _closed_loop(
