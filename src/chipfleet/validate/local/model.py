@@ -36,6 +36,12 @@ def check_buildable(arch: ModelArch) -> None:
         "token-type embeddings (type_vocab_size)": arch.type_vocab_size > 0,
         "a pooler": arch.pooler,
         "a block without two norms (norms_per_layer != 2)": arch.norms_per_layer != 2,
+        "multi-head latent attention (kv_lora_rank)": arch.is_mla,
+        "sliding-window or chunked attention layers (attention_pattern)": any(
+            kind != "full" for kind in arch.attention_pattern
+        ),
+        "attention sinks (attention_sinks)": arch.attention_sinks,
+        "query/key norms (qk_norm)": arch.qk_norm != "none",
     }
     for what, present in unsupported.items():
         if present:
