@@ -327,7 +327,7 @@ def test_sinks_and_qk_norms() -> None:
 def test_sliding_window_caps_the_cache() -> None:
     m = _tiny(n_layers=4, attention_pattern=("sliding", "full"), sliding_window=8)
     per_layer = 2 * 2 * 2 * 2  # K and V, 2 KV heads of 2, bf16
-    assert m.layer_attention_counts() == {"full": 2, "sliding": 2, "chunked": 0}
+    assert m.layer_attention_counts() == {"full": 2, "sliding": 2, "chunked": 0, "linear": 0}
     assert m.kv_cache_bytes_per_token(2) == 4 * per_layer  # no context: nothing capped
     assert m.kv_cache_bytes_per_token(2, context_len=8) == 4 * per_layer
     assert m.kv_cache_bytes(32, 2) == 2 * per_layer * 32 + 2 * per_layer * 8
@@ -383,3 +383,22 @@ def test_gpt_oss_kv_cache_with_windows() -> None:
     full_layer = 2 * 8 * 64 * 2
     assert m.kv_cache_bytes_per_token(2) == 36 * full_layer
     assert m.kv_cache_bytes(8192, 2) == 18 * full_layer * 8192 + 18 * full_layer * 128
+
+
+def test_linear_attention_layers() -> None:
+    """MiniMax's lightning attention: its own weights, a fixed state instead of a KV cache, 4·a·d² per token."""
+    m = _tiny(n_layers=4, attention_pattern=("linear", "full"))
+    softmax = _tiny(n_layers=4)
+    a_d = 4 * 2
+    assert m.params_linear_attention_per_layer == 5 * 8 * a_d + a_d
+    assert m.params_attention_layers == 2 * m.params_attention_per_layer + 2 * m.params_linear_attention_per_layer
+    assert m.params_total - softmax.params_total == 2 * (
+        m.params_linear_attention_per_layer - m.params_attention_per_layer
+    )
+    assert m.params_active == m.params_total  # dense
+    assert m.linear_state_elements == 2 * 4 * 2 * 2
+    full_layer = 2 * 2 * 2  # K and V of 2 KV heads of 2
+    assert m.kv_cache_elements_per_token() == 2 * full_layer
+    assert m.kv_cache_bytes(10, 2) == (10 * 2 * full_layer + m.linear_state_elements) * 2
+    per_key = 2 * 4 * (2 + 2)
+    assert m.attention_flops_per_token_forward(10, causal=False) == 2 * per_key * 10 + 2 * 4 * 4 * 2 * 2

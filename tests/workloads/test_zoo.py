@@ -64,6 +64,7 @@ REQUIRED = [
     "gemma-3-27b",
     "glm-4.5",
     "minimax-m2",
+    "minimax-m1",
 ]
 
 
@@ -556,6 +557,7 @@ def _fixture(name: str) -> dict[str, Any]:
         ("glm-4.5.json", "glm-4.5"),
         ("glm-4.5-air.json", "glm-4.5-air"),
         ("minimax-m2.json", "minimax-m2"),
+        ("minimax-m1-80k.json", "minimax-m1"),
     ],
 )
 def test_hf_import_matches_zoo(tmp_path: Path, fixture: str, zoo_name: str) -> None:
@@ -618,9 +620,9 @@ def test_hf_import_layer_types_must_cover_every_layer(tmp_path: Path) -> None:
 
 def test_unsupported_model_type_lists_the_new_ones(tmp_path: Path) -> None:
     with pytest.raises(ModelConfigError) as info:
-        load_hf_config(_write(tmp_path, {**LLAMA_3_8B, "model_type": "minimax_m1"}))
+        load_hf_config(_write(tmp_path, {**LLAMA_3_8B, "model_type": "falcon_h1"}))
     message = str(info.value)
-    for supported in ("deepseek_v3", "gpt_oss", "llama4", "gemma3", "glm4_moe", "minimax_m2", "qwen3_moe"):
+    for supported in ("deepseek_v3", "gpt_oss", "llama4", "gemma3", "glm4_moe", "minimax_m2", "minimax", "qwen3_moe"):
         assert supported in message
 
 
@@ -650,3 +652,14 @@ def test_repo_ids_resolve_with_their_precision(repo_id: str, name: str, precisio
 def test_unknown_quantized_id_is_still_a_miss() -> None:
     with pytest.raises(UnknownNameError):
         get_model("nvidia/NoSuchModel-FP4")
+
+
+def test_hf_import_minimax_m1_from_attn_type_list_or_layer_types(tmp_path: Path) -> None:
+    config = _fixture("minimax-m1-80k.json")
+    from_list = load_hf_config(_write(tmp_path, config))
+    names = ["full_attention" if k else "linear_attention" for k in config["attn_type_list"]]
+    from_types = load_hf_config(_write(tmp_path, {**config, "attn_type_list": None, "layer_types": names}))
+    assert from_list.attention_pattern == ("linear",) * 7 + ("full",)
+    assert from_types.architecture() == from_list.architecture()
+    with pytest.raises(ModelConfigError, match="attn_type_list"):
+        load_hf_config(_write(tmp_path, {**config, "attn_type_list": [0, 1]}))

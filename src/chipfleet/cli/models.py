@@ -44,6 +44,8 @@ def _attention(m: ModelArch) -> str:
         kind += f" sliding {counts['sliding']}/{m.n_layers} w{m.sliding_window}"
     if counts["chunked"]:
         kind += f" chunked {counts['chunked']}/{m.n_layers} w{m.attention_chunk_size}"
+    if counts["linear"]:
+        kind += f" linear {counts['linear']}/{m.n_layers}"
     return kind
 
 

@@ -52,9 +52,10 @@ Family = Literal[
     "minimax",
 ]
 
-AttentionKind = Literal["full", "sliding", "chunked"]
-"""How far back a layer attends: every earlier token, the last ``sliding_window`` tokens, or the tokens of
-its own ``attention_chunk_size`` block (Llama 4's chunked local attention)."""
+AttentionKind = Literal["full", "sliding", "chunked", "linear"]
+"""How far back a layer attends: every earlier token, the last ``sliding_window`` tokens, the tokens of its
+own ``attention_chunk_size`` block (Llama 4's chunked local attention), or all of them through a fixed-size
+state instead of a KV cache (``linear``: MiniMax's lightning attention)."""
 
 ActiveConvention = Literal["all", "without_input_embedding", "without_embeddings"]
 """What a published active-parameter count includes: everything a token uses (Mixtral, Qwen, Llama 4), all
@@ -295,8 +296,15 @@ class ModelArch(BaseModel):
                 raise ValueError("MLA (kv_lora_rank > 0) needs qk_rope_head_dim, qk_nope_head_dim and v_head_dim")
             if self.head_dim != self.qk_rope_head_dim + self.qk_nope_head_dim:
                 raise ValueError("with MLA, head_dim is qk_nope_head_dim + qk_rope_head_dim")
-            if self.attention_bias or self.qk_norm != "none" or self.attention_sinks:
-                raise ValueError("MLA is modeled without attention biases, Q/K norms or sinks (as DeepSeek has)")
+            if (
+                self.attention_bias
+                or self.qk_norm != "none"
+                or self.attention_sinks
+                or "linear" in self.attention_pattern
+            ):
+                raise ValueError(
+                    "MLA is modeled without attention biases, Q/K norms, sinks or linear layers (as DeepSeek)"
+                )
         elif any(mla):
             raise ValueError("q_lora_rank, qk_rope_head_dim, qk_nope_head_dim and v_head_dim need kv_lora_rank > 0")
         if "sliding" in self.attention_pattern and not self.sliding_window:
@@ -338,15 +346,17 @@ class ModelArch(BaseModel):
         return self.attention_pattern[layer % len(self.attention_pattern)] if self.attention_pattern else "full"
 
     def layer_attention_counts(self) -> dict[AttentionKind, int]:
-        """How many layers attend fully, through a sliding window and in chunks."""
-        counts: dict[AttentionKind, int] = {"full": 0, "sliding": 0, "chunked": 0}
+        """How many layers attend fully, through a sliding window, in chunks and linearly."""
+        counts: dict[AttentionKind, int] = {"full": 0, "sliding": 0, "chunked": 0, "linear": 0}
         for i in range(self.n_layers):
             counts[self.layer_attention(i)] += 1
         return counts
 
     def _span_cap(self, kind: AttentionKind) -> int | None:
-        """Most tokens a layer of this kind keeps and attends to; ``None`` for full attention."""
-        return {"full": None, "sliding": self.sliding_window, "chunked": self.attention_chunk_size}[kind]
+        """Most tokens a layer of this kind keeps and attends to; ``None`` for full attention (and linear,
+        which keeps no tokens at all: see :meth:`linear_state_elements`)."""
+        caps = {"sliding": self.sliding_window, "chunked": self.attention_chunk_size}
+        return caps.get(kind)
 
     # ----------------------------------------------------------------- building blocks
     @property
@@ -381,6 +391,22 @@ class ModelArch(BaseModel):
         biases = (q + 2 * kv if self.attention_bias else 0) + (h if self.attention_out_bias else 0)
         norms = {"none": 0, "head": 2 * self.head_dim, "layer": q + kv}[self.qk_norm]
         return weights + biases + norms + (a if self.attention_sinks else 0)
+
+    @property
+    def params_linear_attention_per_layer(self) -> int:
+        """Weights of one lightning (linear) attention layer, MiniMax's layout: Q/K/V ``h·3·a·d``, output gate
+        ``h·a·d``, output ``a·d·h`` and an RMSNorm of ``a·d`` (``MiniMaxLightningAttention``): ``5·h·a·d + a·d``."""
+        width = self.n_heads * self.head_dim
+        return 5 * self.hidden_size * width + width
+
+    @property
+    def params_attention_layers(self) -> int:
+        """Attention weights of all layers: softmax layers at ``params_attention_per_layer``, linear ones at
+        ``params_linear_attention_per_layer``."""
+        linear = self.layer_attention_counts()["linear"]
+        return (self.n_layers - linear) * self.params_attention_per_layer + linear * (
+            self.params_linear_attention_per_layer
+        )
 
     def _mlp(self, f: int) -> int:
         h = self.hidden_size
@@ -452,13 +478,18 @@ class ModelArch(BaseModel):
 
     @property
     def params_layers(self) -> int:
-        """Weights of all ``L`` layers: ``n_moe·moe_layer + n_dense·dense_layer``."""
-        return self.n_moe_layers * self.params_moe_layer + self.n_dense_layers * self.params_dense_layer
+        """Weights of all ``L`` layers: ``n_moe·moe_layer + n_dense·dense_layer`` (the ``*_layer`` figures have
+        softmax attention; linear-attention layers swap theirs, ``params_attention_layers``)."""
+        swap = self.params_attention_layers - self.n_layers * self.params_attention_per_layer
+        return self.n_moe_layers * self.params_moe_layer + self.n_dense_layers * self.params_dense_layer + swap
 
     @property
     def params_layers_active(self) -> int:
-        """Weights of all layers one token uses: ``n_moe·moe_layer_active + n_dense·dense_layer``."""
-        return self.n_moe_layers * self.params_moe_layer_active + self.n_dense_layers * self.params_dense_layer
+        """Weights of all layers one token uses: ``n_moe·moe_layer_active + n_dense·dense_layer`` (+ the same
+        swap of linear-attention layers as ``params_layers``)."""
+        swap = self.params_attention_layers - self.n_layers * self.params_attention_per_layer
+        active = self.n_moe_layers * self.params_moe_layer_active + self.n_dense_layers * self.params_dense_layer
+        return active + swap
 
     @property
     def params_per_layer(self) -> float:
@@ -583,15 +614,23 @@ class ModelArch(BaseModel):
         (or 0): no cap, the figure for a sequence no longer than any window: ``L·e``.
         """
         e = self.kv_elements_per_token_per_layer(kv_heads)
+        counts = self.layer_attention_counts()
         if not context_len:
-            return self.n_layers * e
+            return (self.n_layers - counts["linear"]) * e
         if context_len < 0:
             raise ValueError(f"context_len must be non-negative, got {context_len}")
-        total = 0.0
-        for kind, count in self.layer_attention_counts().items():
-            cap = self._span_cap(kind)
-            total += count * e * (min(context_len, cap) / context_len if cap else 1.0)
+        total = self.linear_state_elements / context_len  # a linear layer's state, spread over the sequence
+        for kind, count in counts.items():
+            if kind != "linear":
+                cap = self._span_cap(kind)
+                total += count * e * (min(context_len, cap) / context_len if cap else 1.0)
         return total
+
+    @property
+    def linear_state_elements(self) -> int:
+        """Elements of the recurrent state one sequence keeps in the linear-attention layers: ``a·d·d`` each
+        (a ``d × d`` key-value state per head), whatever its length; 0 without linear layers."""
+        return self.layer_attention_counts()["linear"] * self.n_heads * self.head_dim * self.head_dim
 
     def kv_cache_bytes_per_token(self, bytes_per_element: float, context_len: int | None = None) -> float:
         """Bytes of K and V cached per token over all layers: ``2·L·a_kv·d·bytes_per_element``.
@@ -641,7 +680,7 @@ class ModelArch(BaseModel):
         in the ``2·N`` parameter term, not here; softmax and masking are not counted. In general each layer
         costs ``2·a·(d_qk + d_v)`` per key it attends to: MLA's heads have ``d_qk = d_n + d_r`` and
         ``d_v`` (counted unabsorbed, as engines run prefill); sliding-window and chunked layers attend to
-        fewer keys (:meth:`_keys_attended`).
+        fewer keys (:meth:`_keys_attended`); a linear-attention layer costs ``4·a·d²`` per token at any context.
 
         Convention for ``causal``:
 
@@ -657,12 +696,15 @@ class ModelArch(BaseModel):
             raise ValueError(f"context_len must be non-negative, got {context_len}")
         d_v = self.v_head_dim if self.is_mla else self.head_dim
         per_key = 2.0 * self.n_heads * (self.head_dim + d_v)
+        counts = self.layer_attention_counts()
         keys = sum(
             count * self._keys_attended(kind, context_len, causal)
-            for kind, count in self.layer_attention_counts().items()
-            if count
+            for kind, count in counts.items()
+            if count and kind != "linear"
         )
-        return per_key * keys
+        # a linear layer updates its d×d state per head and reads it with the query: 2·2·a·d² whatever c is
+        linear = counts["linear"] * 4.0 * self.n_heads * self.head_dim * self.head_dim if context_len else 0.0
+        return per_key * keys + linear
 
     # ----------------------------------------------------------------- comparison
     def architecture(self) -> dict[str, Any]:

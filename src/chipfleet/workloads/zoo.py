@@ -288,7 +288,12 @@ def _layer_types(cfg: _HFConfig, n_layers: int) -> tuple[str, ...] | None:
     types = cfg.seq("layer_types")
     if not types:
         return None
-    names = {"sliding_attention": "sliding", "full_attention": "full", "chunked_attention": "chunked"}
+    names = {
+        "sliding_attention": "sliding",
+        "full_attention": "full",
+        "chunked_attention": "chunked",
+        "linear_attention": "linear",
+    }
     if len(types) != n_layers or any(t not in names for t in types):
         raise ModelConfigError(
             f"{cfg.origin}: layer_types must give one of {', '.join(sorted(names))} for each of the "
@@ -483,6 +488,25 @@ def _minimax_m2(cfg: _HFConfig) -> dict[str, Any]:
     return fields
 
 
+def _minimax_m1(cfg: _HFConfig) -> dict[str, Any]:
+    # MiniMax-Text-01 / MiniMax-M1: lightning (linear) attention layers with a softmax layer every 8th
+    if cfg.int("shared_intermediate_size", default=0):
+        raise ModelConfigError(f"{cfg.origin}: MiniMax shared experts are not modeled. Use a published config.")
+    n_layers = cfg.int("num_hidden_layers")
+    pattern = _layer_types(cfg, n_layers)
+    if pattern is None:
+        kinds = cfg.seq("attn_type_list")  # 0: lightning (linear) attention, 1: softmax attention
+        if len(kinds) != n_layers or any(k not in (0, 1) for k in kinds):
+            raise ModelConfigError(
+                f"{cfg.origin}: attn_type_list must give 0 (linear) or 1 (softmax) for each of the {n_layers} "
+                "layers (or give layer_types). Fix the list."
+            )
+        pattern = _pattern(["full" if k else "linear" for k in kinds])
+    fields = _llama_like(cfg, "minimax", kv_default_to_heads=False)
+    fields.update(attention_pattern=pattern, **_experts(cfg, "num_local_experts"))
+    return fields
+
+
 def _gpt2_like(cfg: _HFConfig) -> dict[str, Any]:
     hidden = cfg.int("n_embd", "hidden_size")
     return {
@@ -639,6 +663,9 @@ HF_IMPORTERS: Mapping[str, Callable[[_HFConfig], dict[str, Any]]] = MappingProxy
         "gemma3_text": _gemma3,
         "glm4_moe": _glm4_moe,
         "minimax_m2": _minimax_m2,
+        "minimax": _minimax_m1,
+        "minimax_m1": _minimax_m1,
+        "minimax_text_01": _minimax_m1,
         "gpt2": _gpt2,
         "gptj": _gptj,
         "gpt_neox": _gpt_neox,
@@ -710,8 +737,8 @@ def load_hf_config(path: str | Path, name: str | None = None) -> ModelArch:
 
     Supported ``model_type``: llama, mistral, mixtral, qwen2, qwen3, qwen2_moe, qwen3_moe, deepseek_v2,
     deepseek_v3, kimi_k2, gpt_oss, llama4 (and llama4_text), gemma2, gemma3 (and gemma3_text), glm4_moe,
-    minimax_m2, gpt2, gptj, gpt_neox, opt, bloom, bert (see ``HF_IMPORTERS``). ``as_of`` is the file's
-    modification date. A missing file, invalid JSON, an
+    minimax_m2, minimax (and minimax_m1, minimax_text_01), gpt2, gptj, gpt_neox, opt, bloom, bert (see
+    ``HF_IMPORTERS``). ``as_of`` is the file's modification date. A missing file, invalid JSON, an
     unsupported ``model_type`` or a missing key raises :class:`ModelConfigError` naming the file and key.
     """
     file = Path(path)
