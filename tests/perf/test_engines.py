@@ -137,3 +137,20 @@ def test_deepseek_mtp_takes_the_published_acceptance() -> None:
     assert default_spec("deepseek-v3") == spec
     assert default_spec("llama-3-70b") is None
     assert all(e.source and e.derivation for e in published_specs())
+
+
+def test_batching_limits_come_from_the_user_then_the_engine_then_chipfleet() -> None:
+    fallback = (256, 8192)
+    assert DEFAULT_ENGINE.batching(None, None, None, fallback) == (256, 8192, True)  # the simulator as it was
+    vllm = engine_profile("vllm")
+    assert vllm.batching(None, None, None, fallback) == (vllm.max_num_seqs, vllm.max_num_batched_tokens, True)
+    assert vllm.batching(64, 2048, False, fallback) == (64, 2048, False)
+    jet = engine_profile("jetstream")  # no caps of its own, prompts prefilled whole
+    assert jet.batching(None, None, None, fallback) == (256, 8192, False)
+
+
+def test_require_chip_names_the_families_an_engine_runs_on() -> None:
+    engine_profile("sglang").require_chip("mi300x", "amd-cdna3")
+    with pytest.raises(ConfigError, match=r"nvidia-\*, amd-\*") as err:
+        engine_profile("sglang").require_chip("trainium2", "aws-neuron-v3")
+    assert err.value.field == "engine"

@@ -150,7 +150,7 @@ EngineOpt = Annotated[
         metavar="NAME[@VERSION]",
         help="Serving engine: vllm, sglang, trtllm, nxdi, jetstream (InferenceX's trt, dynamo-*, atom too), "
         "optionally with its version, e.g. vllm@0.11.2: its batching defaults and overheads. Default: "
-        "engine-neutral (no caps, whole-prompt prefill, no engine overheads).",
+        "engine-neutral (chipfleet's own batching, no engine overheads).",
     ),
 ]
 InstancesCsvOpt = Annotated[str | None, typer.Option(help="Comma-separated instance types (default: all).")]

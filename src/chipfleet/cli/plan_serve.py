@@ -14,6 +14,7 @@ from chipfleet.cli.options import (
     MAX_REQUESTS,
     MAX_SEED,
     CloudsCsvOpt,
+    EngineOpt,
     InstancesCsvOpt,
     JsonOpt,
     ModelConfigOpt,
@@ -39,6 +40,7 @@ from chipfleet.cli.traces import (
     workload,
 )
 from chipfleet.exceptions import ConfigError
+from chipfleet.perf.engines import engine_profile
 from chipfleet.plan import ServeConstraints, ServeObjective
 from chipfleet.serialize import check_output_path
 from chipfleet.units import parse_duration, parse_float, parse_token_list
@@ -101,13 +103,15 @@ StrictOpt = Annotated[
         "no replica can hold left out and reported)."
     ),
 ]
-MaxBatchListOpt = Annotated[str, typer.Option(help="Sequences per replica to consider, e.g. 64,256.")]
+MaxBatchListOpt = Annotated[
+    str | None, typer.Option(help="Sequences per replica to consider, e.g. 64,256 (default: the engine's, else 256).")
+]
 MaxBatchTokensOpt = Annotated[
-    int,
+    int | None,
     typer.Option(
         metavar="TOKENS",
         parser=tokens_opt("--max-batch-tokens"),
-        help="Token budget per batching iteration (8k = 8192).",
+        help="Token budget per batching iteration, 8k = 8192 (default: the engine's, else 8192).",
     ),
 ]
 MaxInstancesOpt = Annotated[int, typer.Option(min=1, max=MAX_INSTANCES, help="Most instances of one type.")]
@@ -180,8 +184,9 @@ def plan_serve(
     precision: PrecisionsOpt = None,
     tp: TpListOpt = None,
     strict: StrictOpt = False,
-    max_batch: MaxBatchListOpt = "256",
-    max_batch_tokens: MaxBatchTokensOpt = 8192,
+    engine: EngineOpt = None,
+    max_batch: MaxBatchListOpt = None,
+    max_batch_tokens: MaxBatchTokensOpt = None,
     max_instances: MaxInstancesOpt = 512,
     objective: ObjectiveOpt = ServeObjective.COST,
     input_edges: InputEdgesOpt = None,
@@ -219,8 +224,9 @@ def plan_serve(
     curve = None
     if load_curve is not None:
         curve = [parse_float(v, "--load-curve", low=0.0, high=1e6) for v in load_curve.split(",")]
+    seqs, budget, _ = engine_profile(engine).batching(None, max_batch_tokens, None, (256, 8192))
     constraints = _serve_constraints(
-        instances, clouds, region, pricing, precision, tp, max_batch, max_batch_tokens, max_instances
+        instances, clouds, region, pricing, precision, tp, max_batch or str(seqs), budget, max_instances
     )
     tr = workload(trace, rate, input_tokens, output_tokens, duration, requests, rate_scale, skip_bad_rows, mapping,
                   seed)  # fmt: skip

@@ -14,6 +14,7 @@ from chipfleet.cli import output
 from chipfleet.cli.options import (
     MAX_REQUESTS,
     MAX_SEED,
+    EngineOpt,
     JsonOpt,
     ModelConfigOpt,
     ModelOpt,
@@ -30,6 +31,7 @@ from chipfleet.cli.options import (
 from chipfleet.cli.simulate_mixed import simulate_mixed_cmd
 from chipfleet.cli.traces import MappingOpt, RateScaleOpt, column_mapping, request_trace
 from chipfleet.exceptions import ConfigError
+from chipfleet.perf.engines import engine_profile
 from chipfleet.serialize import check_output_dir
 
 simulate_app = group("Simulate a fleet under a trace: serving (request level) or training (job level).")
@@ -47,9 +49,11 @@ ReplicaTpOpt = Annotated[
     int | None, typer.Option(min=1, max=65536, help="Chips per replica (default: the fewest that fit).")
 ]
 IterationTokensOpt = Annotated[
-    int,
+    int | None,
     typer.Option(
-        metavar="TOKENS", parser=tokens_opt("--max-batch-tokens"), help="Token budget per iteration (8k = 8192)."
+        metavar="TOKENS",
+        parser=tokens_opt("--max-batch-tokens"),
+        help="Token budget per iteration, 8k = 8192 (default: the engine's, else 8192).",
     ),
 ]
 
@@ -112,9 +116,14 @@ def simulate_serve(
     think_time: ThinkTimeOpt = 0.0,
     tp: ReplicaTpOpt = None,
     precision: Annotated[Precision, typer.Option(case_sensitive=False, help="Weight precision.")] = Precision.BF16,
-    max_batch_tokens: IterationTokensOpt = 8192,
-    max_seqs: Annotated[int, typer.Option(min=1, max=1 << 20, help="Sequences per replica.")] = 256,
-    chunked_prefill: Annotated[bool, typer.Option(help="Mix prefill chunks into decode iterations.")] = True,
+    engine: EngineOpt = None,
+    max_batch_tokens: IterationTokensOpt = None,
+    max_seqs: Annotated[
+        int | None, typer.Option(min=1, max=1 << 20, help="Sequences per replica (default: the engine's, else 256).")
+    ] = None,
+    chunked_prefill: Annotated[
+        bool | None, typer.Option(help="Mix prefill chunks into decode iterations (default: the engine's, else on).")
+    ] = None,
     prefix_cache: Annotated[bool, typer.Option(help="Reuse cached prompt blocks (traces with hash ids).")] = True,
     slo_ttft_p90: SloTtftOpt = None,
     slo_tpot_p90: SloTpotOpt = None,
@@ -134,10 +143,12 @@ def simulate_serve(
     if plot is not None:
         check_output_dir(plot, "--plot folder")
     arch = model_arch(model, model_config)
+    eng = engine_profile(engine)
+    seqs, budget, chunked = eng.batching(max_seqs, max_batch_tokens, chunked_prefill, (256, 8192))
     opts = ServeOptions(
-        max_batch_tokens=max_batch_tokens,
-        max_seqs=max_seqs,
-        chunked_prefill=chunked_prefill,
+        max_batch_tokens=budget,
+        max_seqs=seqs,
+        chunked_prefill=chunked,
         prefix_cache=prefix_cache,
         tp=tp,
         precision=precision,
@@ -146,6 +157,9 @@ def simulate_serve(
     )
     tr = request_trace(trace, requests, rate_scale, skip_bad_rows, mapping)
     spec = FleetSpec.parse(fleet)
+    for name, _ in spec.entries:  # the engine must run on every chip of the fleet
+        chip = State.catalog().chip(State.catalog().instance(name).chip)
+        eng.require_chip(chip.name, chip.family)
     with Progress(console=Console(stderr=True), transient=True, disable=as_json) as bar:
         task = bar.add_task(f"simulating {len(tr):,} requests", total=len(tr))
         result = simulate_serving(

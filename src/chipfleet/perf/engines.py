@@ -80,6 +80,30 @@ class EngineProfile:
         """Whether the engine serves on chips of efficiency family ``family`` (any, when it lists none)."""
         return not self.chip_families or any(family.startswith(prefix) for prefix in self.chip_families)
 
+    def batching(
+        self,
+        max_seqs: int | None,
+        max_batch_tokens: int | None,
+        chunked_prefill: bool | None,
+        fallback: tuple[int, int],
+    ) -> tuple[int, int, bool]:
+        """(sequences, token budget, chunked prefill) a replica runs with: what the user set, else this engine's
+        default, else ``fallback`` (chipfleet's own sequences and token budget; chunked prefill on for the
+        engine-neutral profile, as the simulator always ran)."""
+        seqs = max_seqs or self.max_num_seqs or fallback[0]
+        tokens = max_batch_tokens or self.max_num_batched_tokens or fallback[1]
+        chunked = chunked_prefill if chunked_prefill is not None else (self.chunked_prefill or self.is_default)
+        return seqs, tokens, chunked
+
+    def require_chip(self, chip: str, family: str) -> None:
+        """Nothing when the engine serves on ``chip`` (of efficiency family ``family``), else a
+        :class:`ConfigError` naming the chip families it runs on (field ``engine``)."""
+        if not self.runs_on(family):
+            where = ", ".join(f + "*" if f.endswith("-") else f for f in self.chip_families)
+            raise ConfigError(
+                f"engine {self} does not run on {chip} ({family}); it runs on {where} chips", field="engine"
+            )
+
     def at_version(self, version: str) -> EngineProfile:
         """This profile as release ``version`` ran it: the defaults of every ``versions`` entry it predates."""
         if not _VERSION.match(version):

@@ -272,7 +272,7 @@ def routed_expert_params(model: ModelArch) -> float:
 
 def attention_params(model: ModelArch) -> float:
     """Attention weights of every layer, ``L·P_attention``: what data-parallel attention replicates."""
-    return float(model.n_layers * model.params_attention_per_layer)
+    return float(model.params_attention_layers)  # linear-attention layers (MiniMax-M1) have their own weights
 
 
 def weight_bytes_per_chip(
@@ -708,12 +708,7 @@ def serving_phases(cfg: ServingConfig, hw: Hardware, tp: int) -> tuple[PhaseTime
 
 def _check_engine(cfg: ServingConfig, hw: Hardware) -> None:
     engine = cfg.engine
-    if not engine.runs_on(hw.family):
-        raise ConfigError(
-            f"engine {engine} does not run on {hw.chip} ({hw.family}); it runs on "
-            f"{', '.join(f + '*' if f.endswith('-') else f for f in engine.chip_families)} chips",
-            field="engine",
-        )
+    engine.require_chip(hw.chip, hw.family)
     if engine.max_num_seqs is not None and cfg.batch > engine.max_num_seqs:
         raise ConfigError(
             f"batch {cfg.batch} exceeds {engine}'s default max_num_seqs of {engine.max_num_seqs} sequences: "
