@@ -583,3 +583,10 @@ def test_an_engine_refuses_chips_it_does_not_run_on_and_batches_above_its_cap(in
     with pytest.raises(ConfigError) as err:
         estimate_inference(replace(cfg, batch=cap + 1, input_tokens=16, output_tokens=16), H100_LIKE)
     assert err.value.field == "batch"
+
+
+def test_a_scale_up_domain_larger_than_the_instance_keeps_the_group_on_its_link() -> None:
+    """NVL72-like: 4-chip trays in a 72-chip NVLink domain; a 16-rank group stays on NVLink, 128 ranks leave it."""
+    tray = replace(H100_LIKE, chips_per_instance=4, scale_up_chips=72)
+    assert group_link(tray, 16).bytes_per_s == tray.intra_link_bytes_per_s * tray.eff.collective
+    assert group_link(tray, 128).bytes_per_s == tray.scaleout_bytes_per_s_per_chip * tray.eff.collective

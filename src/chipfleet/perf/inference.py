@@ -483,9 +483,10 @@ def _fitting_hint(model: ModelArch, cfg: ServingConfig, hw: Hardware, tp: int) -
 
 
 def group_link(hw: Hardware, ranks: int) -> Link:
-    """The link a group of ``ranks`` chips crosses: the scale-up link (NVLink, xGMI, NeuronLink, ICI) inside an
-    instance, the per-chip share of the scale-out network (EFA, InfiniBand) once the group spans instances."""
-    span = ranks > hw.chips_per_instance
+    """The link a group of ``ranks`` chips crosses: the scale-up link (NVLink, xGMI, NeuronLink, ICI) inside the
+    scale-up domain (the instance, or the larger domain the chip's catalog record states: NVL72, a Trn2
+    UltraServer), the per-chip share of the scale-out network (EFA, InfiniBand) once the group leaves it."""
+    span = ranks > max(hw.chips_per_instance, hw.scale_up_chips or 0)
     return Link(bytes_per_s=hw.link_bytes_per_s(ranks, span) * hw.eff.collective, latency_s=hw.latency_s(span))
 
 
