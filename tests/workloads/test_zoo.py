@@ -663,3 +663,42 @@ def test_hf_import_minimax_m1_from_attn_type_list_or_layer_types(tmp_path: Path)
     assert from_types.architecture() == from_list.architecture()
     with pytest.raises(ModelConfigError, match="attn_type_list"):
         load_hf_config(_write(tmp_path, {**config, "attn_type_list": [0, 1]}))
+
+
+_NEW_STRUCTURE = (
+    "n_shared_experts",
+    "first_k_dense_layers",
+    "kv_lora_rank",
+    "attention_pattern",
+    "attention_sinks",
+    "mtp_layers",
+    "params_vision",
+    "router_bias",
+)
+_UNIFORM = [m for m in list_models() if not any(getattr(m, f) for f in _NEW_STRUCTURE) and m.qk_norm == "none"]
+
+
+@pytest.mark.parametrize("model", _UNIFORM, ids=lambda m: m.name)
+def test_uniform_models_keep_the_former_formulas(model: ModelArch) -> None:
+    """Records with none of the new structure count exactly as the uniform-layer formulas of before did."""
+    per_layer = (
+        model.params_attention_per_layer
+        + model.params_norms_per_layer
+        + model.n_experts * model.params_mlp_per_expert
+        + model.params_router_per_layer
+    )
+    outside = model.params_embedding + model.params_outside_layers + model.params_lm_head
+    assert model.params_total == outside + model.n_layers * per_layer
+    active = per_layer - (model.n_experts - model.experts_top_k) * model.params_mlp_per_expert
+    assert model.params_active == outside + model.n_layers * active
+    assert model.kv_cache_bytes_per_token(2) == 2.0 * model.n_layers * model.n_kv_heads * model.head_dim * 2
+    assert model.kv_cache_bytes_per_token(2, context_len=100_000) == model.kv_cache_bytes_per_token(2)
+    full = 4.0 * model.n_layers * 4096 * model.n_heads * model.head_dim
+    assert model.attention_flops_per_token_forward(4096, causal=False) == full
+    assert model.attention_flops_per_token_forward(4096) == full / 2
+
+
+def test_the_former_zoo_is_all_uniform() -> None:
+    """Every record that predates issue 12 is among those checked against the former formulas."""
+    former = set(REQUIRED[: REQUIRED.index("deepseek-v3")])
+    assert former <= {m.name for m in _UNIFORM}
