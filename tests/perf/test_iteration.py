@@ -97,3 +97,30 @@ def test_overlap_is_a_smooth_maximum() -> None:
     assert overlapped_s(1.0, 0.5, 60.0) == pytest.approx(1.0, rel=1e-9)  # large exponent: the larger term
     arr = overlapped_s(np.array([1.0, 2.0]), 2.0)
     assert arr.shape == (2,) and arr[1] == pytest.approx(2.0 * 2.0 ** (1.0 / OVERLAP_EXPONENT))
+
+
+def test_engine_overhead_adds_to_every_form_of_the_iteration(cat: Catalog) -> None:
+    """An engine's ``iteration_overhead_s + per_seq_overhead_s·sequences`` adds to the iteration time (scalar,
+    arrays and decode blocks alike) and not to the busy time; an engine without overheads changes nothing."""
+    from dataclasses import replace
+
+    from chipfleet.perf.engines import engine_profile
+
+    model, hw = get_model("llama-3-8b"), hardware_for(cat, "g6e.xlarge")
+    engine = replace(engine_profile("vllm"), iteration_overhead_s=1e-3, per_seq_overhead_s=2e-5)
+    plain = IterationModel(model, hw, 1, Precision.BF16)
+    eng = IterationModel(model, hw, 1, Precision.BF16, engine=engine)
+    t0, b0 = plain.time(16, 16 * 500.0, 256, 256 * 128.0, 0.0, 1)
+    t1, b1 = eng.time(16, 16 * 500.0, 256, 256 * 128.0, 0.0, 1)
+    assert t1 - t0 == pytest.approx(1e-3 + 17 * 2e-5, rel=1e-9) and b1 == b0
+    d, c = np.array([4.0, 8.0]), np.array([2000.0, 4000.0])
+    z = np.zeros(2)
+    arr0, _ = plain.times(d, c, z, z, z)
+    arr1, _ = eng.times(d, c, z, z, z)
+    assert arr1 - arr0 == pytest.approx([1e-3 + 4 * 2e-5, 1e-3 + 8 * 2e-5], rel=1e-9)
+    blk0, _ = plain.decode_block(8, 500.0, 3)
+    blk1, _ = eng.decode_block(8, 500.0, 3)
+    assert blk1 - blk0 == pytest.approx(np.full(3, 1e-3 + 8 * 2e-5), rel=1e-9)
+    assert IterationModel(model, hw, 1, Precision.BF16, engine=engine_profile("vllm")).time(
+        16, 8000.0, 0, 0.0, 0.0, 0
+    ) == plain.time(16, 8000.0, 0, 0.0, 0.0, 0)

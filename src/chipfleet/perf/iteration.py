@@ -7,6 +7,7 @@ from numpy.typing import NDArray
 
 from chipfleet.catalog import Precision
 from chipfleet.exceptions import ConfigError
+from chipfleet.perf.engines import EngineProfile
 from chipfleet.perf.hardware import Hardware
 from chipfleet.perf.inference import (
     ACTIVATION_BYTES,
@@ -31,12 +32,23 @@ class IterationModel:
     dispatch: the device work ``max(compute, memory)`` then overlaps the host's time to issue the iteration
     (:class:`chipfleet.perf.kernels.HostDispatch`, :func:`chipfleet.perf.kernels.overlapped_s`); comm and
     overhead add as before, and the busy time stays the device's.
+
+    ``engine`` (default ``None``: no engine overhead) adds the engine's own time per iteration,
+    ``iteration_overhead_s + per_seq_overhead_s·(decoding + finishing sequences)``
+    (:meth:`chipfleet.perf.engines.EngineProfile.overhead_s`), to the iteration, not to the busy time.
     """
 
     def __init__(
-        self, model: ModelArch, hw: Hardware, tp: int, precision: Precision, host: HostDispatch | None = None
+        self,
+        model: ModelArch,
+        hw: Hardware,
+        tp: int,
+        precision: Precision,
+        host: HostDispatch | None = None,
+        engine: EngineProfile | None = None,
     ) -> None:
         self.model, self.hw, self.tp, self.host = model, hw, tp, host
+        self.engine = engine if engine is not None and engine.overhead_s(1.0) > 0 else None
         self.cfg = ServingConfig(
             model=model, batch=1, input_tokens=1, output_tokens=1, tp=tp, weight_precision=precision
         )
@@ -100,6 +112,8 @@ class IterationModel:
         if self.host is not None and tokens:
             host = self.host.time_s(self.model.n_layers, decode + finishing, prefill > 0)
             device = overlapped_s(busy, host, self.host.overlap_exponent)
+        if self.engine is not None and tokens:
+            device += self.engine.overhead_s(decode + finishing)
         return device + self._comm(tokens) + self._overhead, busy
 
     def times(
@@ -130,6 +144,11 @@ class IterationModel:
             host = self.model.n_layers * h.layer_s + (decode + finishing) * h.sequence_s
             host = host + np.where(prefill > 0, h.prefill_s, 0.0)
             device = np.where(tokens > 0, overlapped_s(busy, host, h.overlap_exponent), busy)
+        if self.engine is not None:
+            e = self.engine
+            device = device + np.where(
+                tokens > 0, e.iteration_overhead_s + e.per_seq_overhead_s * (decode + finishing), 0.0
+            )
         return device + comm + self._overhead, busy
 
     def alone_ttft_s(self, prompt_tokens: int) -> float:
@@ -148,7 +167,8 @@ class IterationModel:
             c1 = self.attn_coeff / (self._attn_peak * eta)
             m0 = (self._weights(n) + self.ew_bytes * n) / self._bw
             m1 = self.kv_bytes / self._bw
-            coeffs = (c0, c1, m0, m1, self._comm(n) + self._overhead)
+            engine = self.engine.overhead_s(n) if self.engine is not None else 0.0
+            coeffs = (c0, c1, m0, m1, self._comm(n) + self._overhead + engine)
             self._decode[n] = coeffs
         c0, c1, m0, m1, fixed = coeffs
         ctx = ctx0 + n * np.arange(k, dtype=np.float64)
