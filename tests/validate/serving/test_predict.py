@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from chipfleet.catalog import Catalog
+from chipfleet.exceptions import ChipfleetError
 from chipfleet.validate.serving import RecordSkip, ServingCase, map_record, metric_value, parse_records, predict_case
 from chipfleet.validate.serving.predict import hw_key
 
@@ -60,9 +61,8 @@ def test_a_dense_record_maps_onto_an_h100_replica(cat: Catalog) -> None:
         ({"spec_decoding": "mtp"}, "speculative"),
         ({"model": "acme/unknown-model-7b"}, "zoo"),
         ({"hw": "abacus-9000"}, "not known"),
-        ({"conc": None, "request_rate": 2.0}, "open-loop"),
         ({"precision": "fp3"}, "precision"),
-        ({"instance": "no-such.48xlarge"}, "not in the catalog"),
+        ({"instance": "no-such.48xlarge", "hw": "abacus-9000"}, "not in the catalog"),
     ],
 )
 def test_records_it_cannot_express_are_skipped_with_a_reason(cat: Catalog, change: dict[str, Any], reason: str) -> None:
@@ -106,3 +106,25 @@ def test_inferencex_records_run_as_benchmarked(cat: Catalog) -> None:
     given = _case(cat, max_num_seqs=8, num_prompts=160)
     assert isinstance(given, ServingCase)
     assert given.limits.max_seqs == 8 and given.load.requests_per_client == 10
+
+
+def test_instances_named_loosely_fall_back_to_the_hardware(cat: Catalog) -> None:
+    tpu = _case(cat, hw="tpu-v6e", instance="v6e-8 (TPU VM, topology 2x4)", tp=8)
+    assert isinstance(tpu, ServingCase) and tpu.instance == "tpu-v6e-8"
+    gpu = _case(cat, instance="2 x H100 80G (a benchmark system)")
+    assert isinstance(gpu, ServingCase) and gpu.instance == "p5.48xlarge"
+    assert any("not in the catalog" in a for a in gpu.assumptions)
+
+
+def test_open_loop_records_are_predicted_at_their_rate_and_refused_past_capacity(cat: Catalog) -> None:
+    from chipfleet.validate.serving import OpenLoopResult
+
+    case = _case(cat, conc=None, request_rate=4.0, dp=2, chips=2)
+    assert isinstance(case, ServingCase)
+    res = predict_case(case)
+    assert isinstance(res, OpenLoopResult) and res.throughput_rps == 2.0  # each of 2 replicas gets half
+    assert metric_value("output_throughput", case, res) == pytest.approx(4.0 * 256)
+    over = _case(cat, conc=None, request_rate=1e5)
+    assert isinstance(over, ServingCase)
+    with pytest.raises(ChipfleetError, match="beyond the replica's capacity"):
+        predict_case(over)

@@ -2,6 +2,7 @@
 
 from chipfleet.validate.serving.closed_loop import ClosedLoad, ClosedLoopResult, closed_loop, first_wave_ttft_s
 from chipfleet.validate.serving.estimate import ClosedLoopEstimate, estimate_closed_loop
+from chipfleet.validate.serving.open_loop import OpenLoad, OpenLoopResult, open_loop
 from chipfleet.validate.serving.predict import RecordSkip, ServingCase, map_record, metric_value, predict_case
 from chipfleet.validate.serving.records import (
     RecordSet,
@@ -18,6 +19,8 @@ __all__ = [
     "ClosedLoopEstimate",
     "ClosedLoopResult",
     "MetricSummary",
+    "OpenLoad",
+    "OpenLoopResult",
     "RecordSet",
     "RecordSkip",
     "ServingCase",
@@ -32,6 +35,7 @@ __all__ = [
     "looks_like_serving_records",
     "map_record",
     "metric_value",
+    "open_loop",
     "parse_records",
     "predict_case",
     "shipped_inferencex",

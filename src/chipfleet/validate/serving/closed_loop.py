@@ -15,7 +15,8 @@ All requests have prompt ``I`` and output ``O`` tokens (means). The state is par
 - Little's law on the decoders, ``d = X·(O − 1)·TPOT``, has one root ``X`` (TPOT grows with X): bisection.
 - A request that finds a free sequence slot waits for the iteration in flight (the engine starts the next
   iteration as the last one completes, before the client's next request arrives), ``TPOT`` when other
-  requests are running, then its own ``⌈I/(B − d)⌉`` prefill iterations: ``TTFT₀ = residual + ⌈I/(B − d)⌉·T_p'``.
+  requests are running, then its own prefill: one iteration ``T_p'`` with the prompts gathered when it fits
+  the budget, else ``⌊I/(B − d)⌋`` full chunks and the remainder: ``TTFT₀ = residual + prefill``.
 - The number of clients this state holds follows from Little's law on the whole loop,
   ``N(d) = X·(Z + TTFT₀ + (O − 1)·TPOT)`` (``Z`` the think time), increasing in ``d``; a client count ``N``
   is read off the curve by interpolation.
@@ -106,9 +107,14 @@ def _iteration(
     return it.times(d, ctx, chunk, chunk * keys_per_token, chunk / prompt)[0]
 
 
-def _curve(it: IterationModel, limits: ReplicaLimits, load: ClosedLoad) -> dict[str, FloatArray]:
-    """Every steady-state quantity over the grid of mean decoding-sequence counts (module docstring)."""
-    i_mean, o_mean = float(load.input_tokens), float(load.output_tokens)
+def steady_curve(
+    it: IterationModel, limits: ReplicaLimits, input_tokens: float, output_tokens: float, think_time_s: float = 0.0
+) -> dict[str, FloatArray]:
+    """Every steady-state quantity over the grid of mean decoding-sequence counts ``d`` (module docstring):
+    ``rate`` (requests/s), ``tpot``, ``ttft0`` (TTFT with a free slot), ``clients`` (closed loop), ``in_engine``,
+    ``phi`` (prefill time share), ``chunk``/``t_p``/``t_d`` (prefill chunk, prefill and decode iteration
+    times), ``prefill`` (a prompt's own prefill time), ``stable`` and ``cap`` (the sequence/KV limit)."""
+    i_mean, o_mean = float(input_tokens), float(output_tokens)
     seats = float(max(1, limits.max_seqs if isinstance(limits.max_seqs, int) else int(np.min(limits.max_seqs))))
     kv_seats = limits.kv_capacity_tokens / (i_mean + o_mean / 2.0)
     cap = max(min(seats, kv_seats), GRID_MIN_DECODING * 2)
@@ -136,15 +142,22 @@ def _curve(it: IterationModel, limits: ReplicaLimits, load: ClosedLoad) -> dict[
         below = mid * n_out * state(mid)[3] < d
         lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
     rate = lo
-    chunk, _, phi, tpot = state(rate)
+    chunk, t_p, phi, tpot = state(rate)
     own = _iteration(it, d, ctx, np.minimum(budget, np.maximum(chunk, i_mean)), keys, i_mean)
-    prefill = np.ceil(i_mean / budget) * own
+    # The prompt's own chunks: full ones of B − d tokens, then the remainder (a whole number of decoders shares
+    # each iteration: the mean d is fractional). A prompt that fits runs in one iteration with those gathered.
+    own_budget = np.maximum(limits.max_batch_tokens - np.floor(d), 1.0)
+    full = np.floor(i_mean / own_budget)
+    rest = i_mean - full * own_budget
+    t_full = _iteration(it, d, ctx, own_budget, keys, i_mean)
+    t_rest = _iteration(it, d, ctx, np.maximum(rest, 1.0), keys, i_mean)
+    prefill = np.where(i_mean <= own_budget, own, full * t_full + np.where(rest > 0, t_rest, 0.0))
     # Clients this state holds without the residual; the residual (the iteration in flight) applies only when
     # other requests keep the engine busy, which needs a second client.
-    base = rate * (load.think_time_s + prefill + n_out * tpot)
+    base = rate * (think_time_s + prefill + n_out * tpot)
     residual = tpot * np.clip(base - 1.0, 0.0, 1.0)
     ttft0 = residual + prefill
-    clients = rate * (load.think_time_s + ttft0 + n_out * tpot)
+    clients = rate * (think_time_s + ttft0 + n_out * tpot)
     in_engine = d + rate * ttft0
     return {
         "d": d,
@@ -154,7 +167,11 @@ def _curve(it: IterationModel, limits: ReplicaLimits, load: ClosedLoad) -> dict[
         "phi": np.minimum(phi, 1.0),
         "clients": clients,
         "in_engine": in_engine,
-        "stable": phi < 1.0,
+        "stable": (phi < 1.0).astype(np.float64),  # 1.0 where the prefill share stays below 1
+        "chunk": chunk,
+        "t_p": t_p,
+        "t_d": t_d,
+        "prefill": prefill,
         "cap": np.full_like(d, cap),
     }
 
@@ -186,8 +203,8 @@ def first_wave_ttft_s(it: IterationModel, limits: ReplicaLimits, load: ClosedLoa
 
 def closed_loop(it: IterationModel, limits: ReplicaLimits, load: ClosedLoad) -> ClosedLoopResult:
     """The closed loop's steady state at ``load.clients`` clients (see the module docstring)."""
-    c = _curve(it, limits, load)
-    stable = c["stable"]
+    c = steady_curve(it, limits, load.input_tokens, load.output_tokens, load.think_time_s)
+    stable = c["stable"] > 0
     if not stable[0]:
         raise ConfigError(
             "the replica cannot sustain even a fraction of one decoding sequence: its prefill share reaches 1; "

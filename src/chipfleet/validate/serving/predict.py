@@ -1,11 +1,12 @@
 """A serving-benchmark record onto chipfleet's records (model, instance, precision, replica) and its prediction.
 
-A closed-loop record (``conc`` clients) is predicted with :func:`chipfleet.validate.serving.closed_loop`, per
-replica: ``dp`` independent replicas share the clients evenly. Each result key the record has becomes one
-predicted value in the record's own unit (seconds, or milliseconds for vLLM's ``*_ms`` keys; tokens/s per
-accelerator for ``*_per_gpu``; whole-server tokens or requests per second for vLLM's throughputs). Means and
-steady-state medians are predicted; spreads and tails (``std_*``, ``p90_*``, ``p99_*``) and the median ITL
-are not.
+A closed-loop record (``conc`` clients) is predicted with :func:`chipfleet.validate.serving.closed_loop`, an
+open-loop one (``request_rate``, Poisson arrivals) with :func:`chipfleet.validate.serving.open_loop.open_loop`,
+per replica: ``dp`` independent replicas share the clients (or the rate) evenly. Each result key the record
+has becomes one predicted value in the record's own unit (seconds, or milliseconds for vLLM's ``*_ms`` keys;
+tokens/s per accelerator for ``*_per_gpu``; whole-server tokens or requests per second for vLLM's
+throughputs). Means and steady-state medians are predicted; spreads and tails (``std_*``, ``p90_*``,
+``p99_*``) and the median ITL are not.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from chipfleet.perf.hardware import Hardware, hardware_for
 from chipfleet.perf.iteration import IterationModel
 from chipfleet.sim.serving import ServeOptions, replica_shape
 from chipfleet.validate.serving.closed_loop import ClosedLoad, ClosedLoopResult, closed_loop
+from chipfleet.validate.serving.open_loop import OpenLoad, OpenLoopResult, open_loop
 from chipfleet.validate.serving.records import MS_KEYS, ServingRecord
 from chipfleet.workloads import ModelArch, get_model
 
@@ -93,7 +95,7 @@ class ServingCase:
     precision: Precision
     iteration: IterationModel
     limits: ReplicaLimits
-    load: ClosedLoad  # per replica
+    load: ClosedLoad | OpenLoad  # per replica
     assumptions: tuple[str, ...]
 
 
@@ -109,11 +111,24 @@ def hw_key(hw: str) -> str | None:
     return None
 
 
-def _instance(rec: ServingRecord, catalog: Catalog, tp: int | None) -> str | RecordSkip:
+def _named_instance(text: str, catalog: Catalog) -> str | None:
+    """A catalog instance named by ``text``: exactly, by its first word (``v6e-8 (TPU VM, topology 2x4)``), or
+    with the cloud's prefix (``tpu-v6e-8``)."""
+    first = re.split(r"[\s(,]", text.strip(), maxsplit=1)[0].lower()
+    for cand in (text.strip(), text.strip().lower(), first, f"tpu-{first}"):
+        if cand in catalog.instances:
+            return cand
+    return None
+
+
+def _instance(rec: ServingRecord, catalog: Catalog, tp: int | None, notes: list[str]) -> str | RecordSkip:
     if rec.instance:
-        if rec.instance in catalog.instances:
-            return rec.instance
-        return _skip(rec, f"instance {rec.instance!r} is not in the catalog")
+        named = _named_instance(rec.instance, catalog)
+        if named is not None:
+            return named
+        if hw_key(rec.hw) is None:
+            return _skip(rec, f"instance {rec.instance!r} is not in the catalog")
+        notes.append(f"instance {rec.instance!r} is not in the catalog: run on the catalog's {rec.hw} instance")
     key = hw_key(rec.hw)
     if key is None:
         return _skip(rec, f"hardware {rec.hw!r} is not known (known: {', '.join(sorted(HW_CHIPS))})")
@@ -152,8 +167,6 @@ def map_record(rec: ServingRecord, catalog: Catalog) -> ServingCase | RecordSkip
         return _skip(rec, "disaggregated prefill/decode is not modelled yet (issue 13)")
     if rec.spec_decoding not in ("", "none"):
         return _skip(rec, f"speculative decoding ({rec.spec_decoding}) needs an acceptance length; not modelled here")
-    if rec.concurrency is None:
-        return _skip(rec, "open-loop records (request_rate) are not predicted by the closed-loop model")
     if not rec.model:
         return _skip(rec, "the record names no model")
     try:
@@ -163,7 +176,8 @@ def map_record(rec: ServingRecord, catalog: Catalog) -> ServingCase | RecordSkip
     if rec.tp is None and rec.chips is None:
         return _skip(rec, "the record gives neither tp nor chips")
     tp = rec.tp if rec.tp is not None else max(1, (rec.chips or 1) // rec.dp)
-    instance = _instance(rec, catalog, tp)
+    notes = list(rec.assumptions)
+    instance = _instance(rec, catalog, tp, notes)
     if isinstance(instance, RecordSkip):
         return instance
     try:
@@ -173,15 +187,14 @@ def map_record(rec: ServingRecord, catalog: Catalog) -> ServingCase | RecordSkip
     precision = _precision(rec, hw)
     if isinstance(precision, RecordSkip):
         return precision
-    notes = list(rec.assumptions)
     if rec.ep > 1:
         notes.append(f"ep={rec.ep}: experts over the same {tp} chips, timed as tensor parallelism")
     if rec.dp_attention:
         notes.append("attention data-parallelism timed as tensor parallelism")
-    clients = math.ceil(rec.concurrency / rec.dp)
+    clients = math.ceil(rec.concurrency / rec.dp) if rec.concurrency is not None else None
     if rec.max_num_seqs is not None:
         seqs = rec.max_num_seqs
-    elif rec.format == "inferencex":
+    elif rec.format == "inferencex" and clients is not None:
         seqs = clients  # InferenceX launches the engine with --max-num-seqs $CONC
     else:
         seqs = DEFAULT_MAX_SEQS
@@ -193,13 +206,17 @@ def map_record(rec: ServingRecord, catalog: Catalog) -> ServingCase | RecordSkip
         it = IterationModel(model, hw, tp_used, precision)
     except ChipfleetError as exc:
         return _skip(rec, f"{model.name} on {instance} with tp={tp}: {exc}")
-    if rec.num_prompts is not None:
-        per_client: float | None = rec.num_prompts / rec.concurrency
-    elif rec.format == "inferencex":
-        per_client = float(INFERENCEX_PROMPTS_PER_CLIENT)
+    load: ClosedLoad | OpenLoad
+    if clients is None:
+        assert rec.request_rate is not None  # a record has conc or request_rate (records.parse_record)
+        load = OpenLoad(rec.request_rate / rec.dp, rec.input_tokens, rec.output_tokens)
     else:
-        per_client = None
-    load = ClosedLoad(clients, rec.input_tokens, rec.output_tokens, requests_per_client=per_client)
+        per_client: float | None = None
+        if rec.num_prompts is not None and rec.concurrency:
+            per_client = max(rec.num_prompts / rec.concurrency, 1.0)
+        elif rec.format == "inferencex":
+            per_client = float(INFERENCEX_PROMPTS_PER_CLIENT)
+        load = ClosedLoad(clients, rec.input_tokens, rec.output_tokens, requests_per_client=per_client)
     return ServingCase(
         record=rec,
         model=model,
@@ -214,7 +231,7 @@ def map_record(rec: ServingRecord, catalog: Catalog) -> ServingCase | RecordSkip
     )
 
 
-def metric_value(metric: str, case: ServingCase, res: ClosedLoopResult) -> float | None:
+def metric_value(metric: str, case: ServingCase, res: ClosedLoopResult | OpenLoopResult) -> float | None:
     """The prediction of one result key in the record's unit, or None when the model does not give it."""
     base = MS_KEYS.get(metric, metric)
     scale = 1000.0 if metric in MS_KEYS else 1.0
@@ -258,6 +275,8 @@ def streams_chunks(rec: ServingRecord) -> bool:
     return False
 
 
-def predict_case(case: ServingCase) -> ClosedLoopResult:
-    """The closed loop each replica of the record ran."""
+def predict_case(case: ServingCase) -> ClosedLoopResult | OpenLoopResult:
+    """The closed (or open) loop each replica of the record ran."""
+    if isinstance(case.load, OpenLoad):
+        return open_loop(case.iteration, case.limits, case.load)
     return closed_loop(case.iteration, case.limits, case.load)

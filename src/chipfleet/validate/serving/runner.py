@@ -151,7 +151,7 @@ def _rows(case: ServingCase) -> tuple[list[ServingRow], list[ServingSkipped]]:
 
 
 def validate_serving(data: RecordSet, catalog: Catalog, progress: Callable[[str], None] | None = None) -> ServingReport:
-    """Predict every record of ``data`` as the closed-loop run it was (see :mod:`.predict`)."""
+    """Predict every record of ``data`` as the closed- or open-loop run it was (see :mod:`.predict`)."""
     results: list[ServingRow] = []
     skipped: list[ServingSkipped] = []
     n = len(data.records)
