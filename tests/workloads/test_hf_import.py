@@ -399,3 +399,12 @@ def test_hf_import_minimax_m1_from_attn_type_list_or_layer_types(tmp_path: Path)
     assert from_types.architecture() == from_list.architecture()
     with pytest.raises(ModelConfigError, match="attn_type_list"):
         load_hf_config(_write(tmp_path, {**config, "attn_type_list": [0, 1]}))
+
+
+def test_hf_import_deepseek_v2_lite_without_query_latent(tmp_path: Path) -> None:
+    """DeepSeek-V2-Lite (q_lora_rank null, greedy routing): its card's 15.7B total and 2.4B activated, the
+    activated count without the input embedding as DeepSeek states it."""
+    m = load_hf_config(_write(tmp_path, _fixture("deepseek-v2-lite.json")))
+    assert m.q_lora_rank == 0 and not m.router_bias and m.n_shared_experts == 2
+    assert abs(m.params_total - 15.7e9) <= 0.05e9
+    assert abs(m.params_active_without_embedding - 2.4e9) <= 0.05e9
