@@ -116,6 +116,15 @@ class ModelArch(BaseModel):
     block shares one norm (``norms_per_layer=1``); BERT is post-norm with two norms per layer, a norm after
     the embeddings (``embedding_norm``) and none at the end. BERT is counted as ``BertModel`` (encoder plus
     pooler, no pre-training heads).
+
+    Layers need not be alike. An MoE model's layer ``i`` has experts unless it is one of the
+    ``first_k_dense_layers`` or off the ``moe_layer_interval`` (``layer_is_moe``); dense layers have an MLP of
+    ``dense_ffn_size``, MoE layers ``n_experts`` routed experts of ``ffn_size`` and ``n_shared_experts`` of
+    ``shared_expert_ffn_size``. Each layer's attention span follows ``attention_pattern`` (``layer_attention``).
+    So ``params_layers`` sums the layers and ``params_per_layer`` is their mean. With MLA
+    (``kv_lora_rank > 0``), ``head_dim`` is the query/key head ``qk_nope_head_dim + qk_rope_head_dim`` and the
+    cache holds the latent. Counts against a model card: ``params_published_basis`` (plus a vision tower) and
+    ``params_active_as_published`` (the card's convention); MTP modules: ``params_mtp``.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
