@@ -402,3 +402,12 @@ def test_linear_attention_layers() -> None:
     assert m.kv_cache_bytes(10, 2) == (10 * 2 * full_layer + m.linear_state_elements) * 2
     per_key = 2 * 4 * (2 + 2)
     assert m.attention_flops_per_token_forward(10, causal=False) == 2 * per_key * 10 + 2 * 4 * 4 * 2 * 2
+
+
+def test_routed_expert_params_split_the_checkpoint_by_precision() -> None:
+    m = _moe(first_k_dense_layers=1, n_shared_experts=1)
+    assert m.params_routed_experts == 3 * 4 * m.params_mlp_per_expert
+    assert _tiny().params_routed_experts == 0
+    oss = get_model("gpt-oss-120b")
+    # the gpt-oss model card's Table 1: 114.71B of MLP parameters (experts and router), stored in MXFP4
+    assert abs(oss.params_routed_experts - 114.71e9) <= 0.01 * 114.71e9

@@ -501,6 +501,13 @@ class ModelArch(BaseModel):
         return active + swap
 
     @property
+    def params_routed_experts(self) -> int:
+        """Weights of every routed expert of every MoE layer, ``n_moe·E·P_expert``: the part a checkpoint may
+        store in another precision (``native_expert_weight_precision``: gpt-oss's MXFP4) and that expert
+        parallelism shards; ``params_total − params_routed_experts`` is the rest (bf16 for gpt-oss)."""
+        return self.n_moe_layers * self.n_experts * self.params_mlp_per_expert if self.is_moe else 0
+
+    @property
     def params_per_layer(self) -> float:
         """Weights of one layer, the mean over layers: ``params_layers / L`` (exact when every layer is alike)."""
         return self.params_layers / self.n_layers
