@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from rich.markup import escape
 from rich.table import Table
 
-from chipfleet.catalog import Catalog, Chip, Instance, Precision, Pricing, Region
+from chipfleet.catalog import Catalog, Chip, Instance, Precision, Pricing, Region, ScaleUp
 from chipfleet.catalog.schema import EfficiencyFamily, Figure, iter_figures
 from chipfleet.economics.estimate import ServingEstimate, TrainingEstimate
 from chipfleet.report import units as u
@@ -28,12 +28,14 @@ def chips_table(chips: Sequence[Chip]) -> Table:
         "family",
         "bf16 TFLOPS",
         "fp8 TFLOPS",
+        "fp4 TFLOPS",
         "memory GB",
         "mem BW GB/s",
         "link GB/s",
+        "scale-up",
         "TDP W",
     ):
-        t.add_column(col, justify="right" if col not in ("name", "vendor", "family") else "left")
+        t.add_column(col, justify="right" if col not in ("name", "vendor", "family", "scale-up") else "left")
     for c in chips:
         t.add_row(
             c.name,
@@ -41,12 +43,23 @@ def chips_table(chips: Sequence[Chip]) -> Table:
             c.family,
             _fig(c.peak_dense.get(Precision.BF16), 1e12),
             _fig(c.peak_dense.get(Precision.FP8), 1e12),
+            _fig(_fp4_peak(c), 1e12),
             _fig(c.memory, 1e9),
             _fig(c.memory_bandwidth, 1e9),
             _fig(c.link_bandwidth, 1e9),
+            f"{c.scale_up.domain_chips:,} {c.scale_up.fabric.split()[0]}" if c.scale_up else "—",
             _fig(c.tdp, 1.0),
         )
     return t
+
+
+def _fp4_peak(c: Chip) -> Figure | None:
+    """The chip's FP4 peak: NVFP4's where it has one, else MXFP4's (the two share one rate where both exist)."""
+    return c.peak_dense.get(Precision.NVFP4) or c.peak_dense.get(Precision.MXFP4)
+
+
+def _formats(value: tuple[Precision, ...]) -> str:
+    return ", ".join(p.value for p in value)
 
 
 def instances_table(instances: Sequence[Instance]) -> Table:
@@ -107,18 +120,30 @@ def record_table(name: str, record: Chip | Instance | Region | EfficiencyFamily,
         value = getattr(record, field_name)
         figs = iter_figures(value)
         if not figs:
-            if value not in (None, (), ""):
+            if value and isinstance(value, tuple) and all(isinstance(v, Precision) for v in value):
+                t.add_row(field_name, _formats(value), "", "", "", "")
+            elif value not in (None, (), ""):
                 t.add_row(field_name, escape(str(value)), "", "", "", "")
             continue
         for f in figs:
             label = field_name
             if isinstance(value, dict):
                 label += "." + next(str(k) for k, v in value.items() if v is f)
+            elif isinstance(value, ScaleUp):
+                label += f" ({escape(', '.join(x for x in (value.fabric, value.topology) if x))})"
             elif isinstance(value, tuple):
                 region = getattr(f, "region", "")
                 pricing = getattr(f, "pricing", "")
                 label += f" ({region}, {getattr(pricing, 'value', pricing)})"
             t.add_row(label, f.quoted(), f.basis.value, f.as_of, escape(f.source_ref), escape(f.note))
+    if isinstance(record, Chip):
+        for label, formats in (
+            ("weights in", record.weight_precisions),
+            ("activations in", record.activation_precisions),
+            ("KV cache in", record.kv_cache_precisions),
+        ):
+            how = "from peak_dense, weight_only and kv_cache (int8/int4 weights are weight-only)"
+            t.add_row(label, _formats(formats), "derived", "", "", how)
     return t
 
 
