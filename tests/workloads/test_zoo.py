@@ -316,3 +316,16 @@ def test_the_former_zoo_is_all_uniform() -> None:
     """Every record that predates issue 12 is among those checked against the former formulas."""
     former = set(REQUIRED[: REQUIRED.index("deepseek-v3")])
     assert former <= {m.name for m in _UNIFORM}
+
+
+def test_precision_names_are_catalog_precisions() -> None:
+    """Records' native precisions and every suffix's implied precision name a catalog Precision (workloads
+    cannot import the catalog, so the names are checked here)."""
+    from chipfleet.catalog import Precision
+    from chipfleet.workloads.zoo import _QUANT_PRECISION
+
+    named = {m.native_weight_precision for m in list_models()} | {
+        m.native_expert_weight_precision for m in list_models()
+    }
+    for name in (named - {""}) | set(_QUANT_PRECISION.values()):
+        assert Precision(name).value == name
