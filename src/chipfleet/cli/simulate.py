@@ -154,6 +154,7 @@ def simulate_serve(
         precision=precision,
         slo_ttft_s=slo_ttft_p90,
         slo_tpot_s=slo_tpot_p90,
+        engine=eng,
     )
     tr = request_trace(trace, requests, rate_scale, skip_bad_rows, mapping)
     spec = FleetSpec.parse(fleet)

@@ -8,6 +8,7 @@ import pytest
 
 from chipfleet.catalog import Catalog
 from chipfleet.exceptions import ChipfleetError
+from chipfleet.perf.engines import engine_profile
 from chipfleet.validate.serving import RecordSkip, ServingCase, map_record, metric_value, parse_records, predict_case
 from chipfleet.validate.serving.predict import hw_key
 
@@ -49,9 +50,12 @@ def test_a_dense_record_maps_onto_an_h100_replica(cat: Catalog) -> None:
     case = _case(cat)
     assert isinstance(case, ServingCase)
     assert (case.instance, case.tp, case.chips, case.model.name) == ("p5.48xlarge", 1, 1, "llama-3.1-8b")
-    # A record without InferenceX's signature keeps isl/osl as its means, and vLLM's default sequence limit.
+    # A record without InferenceX's signature keeps isl/osl as its means, and its engine's batching defaults.
     assert (case.load.clients, case.load.input_tokens, case.load.output_tokens) == (16, 1024, 256)
-    assert case.limits.max_seqs == 256 and case.limits.max_batch_tokens == 8192
+    vllm = engine_profile("vllm")
+    assert case.limits.max_seqs == (vllm.max_num_seqs or 256)
+    assert case.limits.max_batch_tokens == (vllm.max_num_batched_tokens or 8192)
+    assert case.iteration.engine is None or case.iteration.engine.name == "vllm"
 
 
 @pytest.mark.parametrize(
@@ -128,3 +132,12 @@ def test_open_loop_records_are_predicted_at_their_rate_and_refused_past_capacity
     assert isinstance(over, ServingCase)
     with pytest.raises(ChipfleetError, match="beyond the replica's capacity"):
         predict_case(over)
+
+
+def test_the_engine_and_its_version_come_from_the_record(cat: Catalog) -> None:
+    case = _case(cat, framework="trt", image="nvcr.io/nvidia/tensorrt-llm/release:1.1.0rc2")
+    assert isinstance(case, ServingCase)
+    assert case.record.engine_version == "1.1.0rc2"
+    assert case.iteration.engine is None or case.iteration.engine.name == "trtllm"
+    odd = _case(cat, framework="my-own-server")
+    assert isinstance(odd, ServingCase) and any("no profile" in a for a in odd.assumptions)

@@ -19,6 +19,7 @@ import numpy as np
 from chipfleet.catalog import Precision
 from chipfleet.economics.ledger import Ledger
 from chipfleet.exceptions import ConfigError
+from chipfleet.perf.engines import EngineProfile
 from chipfleet.perf.iteration import IterationModel
 from chipfleet.sim.fleet import Node
 from chipfleet.sim.kernel import Simulation, Timer
@@ -43,6 +44,8 @@ class ServeOptions:
     slo_tpot_s: float | None = None
     window_s: float = 60.0
     max_decode_block: int = 4096
+    # The serving engine's per-iteration overhead (perf.engines); None: none, the roofline alone.
+    engine: EngineProfile | None = None
 
     def __post_init__(self) -> None:
         for name in ("max_batch_tokens", "max_seqs"):

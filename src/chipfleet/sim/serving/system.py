@@ -103,7 +103,7 @@ class ServingSystem:
                 self.meta[name] = replica_shape(model, node.hw, self.type_opts[name])
                 self.type_stats[name] = LatencyStats()
             tp, cap = self.meta[name]
-            it = IterationModel(model, node.hw, tp, self.type_opts[name].precision)
+            it = IterationModel(model, node.hw, tp, self.type_opts[name].precision, engine=self.type_opts[name].engine)
             slots += [(node, tp, it, cap)] * (node.chips // tp)
         self.view = FleetView(
             instance=[node.instance.name for node, _, _, _ in slots],
@@ -348,7 +348,7 @@ class ServingSystem:
 def replica_shape(model: ModelArch, hw: Hardware, opts: ServeOptions) -> tuple[int, int]:
     """(chips per replica, KV-cache tokens per replica) of ``model`` on ``hw``; raises if the KV has no room."""
     tp = _replica_tp(model, hw, opts)
-    it = IterationModel(model, hw, tp, opts.precision)
+    it = IterationModel(model, hw, tp, opts.precision, engine=opts.engine)
     free = hw.usable_memory_bytes - it.weight_bytes
     free -= workspace_bytes_per_chip(model, tp, 1, opts.max_batch_tokens)
     cap = int(free // it.kv_bytes)

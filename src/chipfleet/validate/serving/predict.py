@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from chipfleet.catalog import Catalog, Precision
 from chipfleet.exceptions import ChipfleetError, UnknownNameError
 from chipfleet.perf.batching import ReplicaLimits
+from chipfleet.perf.engines import DEFAULT_ENGINE, EngineProfile, engine_profile
 from chipfleet.perf.hardware import Hardware, hardware_for
 from chipfleet.perf.iteration import IterationModel
 from chipfleet.sim.serving import ServeOptions, replica_shape
@@ -161,6 +162,20 @@ def _skip(rec: ServingRecord, reason: str, metric: str | None = None) -> RecordS
     return RecordSkip(id=rec.id, metric=metric, reason=reason, hw=rec.hw, engine=rec.framework, model=rec.model)
 
 
+def record_engine(rec: ServingRecord, notes: list[str]) -> EngineProfile:
+    """The engine profile of the record's ``framework`` (InferenceX's names included), at the version its container
+    image tag or ``framework_version`` gives; an unknown engine runs engine-neutral, noted."""
+    if not rec.framework:
+        return DEFAULT_ENGINE
+    try:
+        profile = engine_profile(rec.framework)
+    except UnknownNameError:
+        notes.append(f"engine {rec.framework!r} has no profile: engine-neutral batching and no engine overhead")
+        return DEFAULT_ENGINE
+    version = re.match(r"v?(\d+(?:\.\d+)+)", rec.engine_version or "")
+    return profile.at_version(version.group(1)) if version else profile
+
+
 def map_record(rec: ServingRecord, catalog: Catalog) -> ServingCase | RecordSkip:
     """The record's model, instance, replica and closed loop, or why it cannot be expressed."""
     if rec.disagg:
@@ -192,18 +207,19 @@ def map_record(rec: ServingRecord, catalog: Catalog) -> ServingCase | RecordSkip
     if rec.dp_attention:
         notes.append("attention data-parallelism timed as tensor parallelism")
     clients = math.ceil(rec.concurrency / rec.dp) if rec.concurrency is not None else None
-    if rec.max_num_seqs is not None:
-        seqs = rec.max_num_seqs
-    elif rec.format == "inferencex" and clients is not None:
-        seqs = clients  # InferenceX launches the engine with --max-num-seqs $CONC
-    else:
-        seqs = DEFAULT_MAX_SEQS
-        notes.append(f"max_num_seqs {DEFAULT_MAX_SEQS} (vLLM's default)")
-    budget = rec.max_num_batched_tokens or DEFAULT_BATCH_TOKENS
+    engine = record_engine(rec, notes)
+    seqs_given = rec.max_num_seqs
+    if seqs_given is None and rec.format == "inferencex" and clients is not None:
+        seqs_given = clients  # InferenceX launches the engine with --max-num-seqs $CONC
+    seqs, budget, _ = engine.batching(
+        seqs_given, rec.max_num_batched_tokens, None, (DEFAULT_MAX_SEQS, DEFAULT_BATCH_TOKENS)
+    )
+    if seqs_given is None:
+        notes.append(f"max_num_seqs {seqs} ({engine.name}'s default, else vLLM's)")
     try:
-        opts = ServeOptions(tp=tp, precision=precision, max_batch_tokens=budget, max_seqs=seqs)
+        opts = ServeOptions(tp=tp, precision=precision, max_batch_tokens=budget, max_seqs=seqs, engine=engine)
         tp_used, kv = replica_shape(model, hw, opts)
-        it = IterationModel(model, hw, tp_used, precision)
+        it = IterationModel(model, hw, tp_used, precision, engine=engine)
     except ChipfleetError as exc:
         return _skip(rec, f"{model.name} on {instance} with tp={tp}: {exc}")
     load: ClosedLoad | OpenLoad

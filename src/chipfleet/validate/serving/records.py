@@ -50,6 +50,7 @@ class ServingRecord:
     chips: int | None
     model: str
     framework: str
+    engine_version: str | None  # framework_version, or the container image's tag (vllm/vllm-openai:v0.11.2)
     precision: str
     spec_decoding: str
     disagg: bool
@@ -169,6 +170,14 @@ def _lengths(raw: Mapping[str, Any], vllm: bool, notes: list[str]) -> tuple[floa
     return isl, osl
 
 
+def _engine_version(raw: Mapping[str, Any]) -> str | None:
+    if raw.get("framework_version"):
+        return str(raw["framework_version"]).strip()
+    image = str(raw.get("image") or "")
+    tag = image.rsplit(":", 1)[1] if ":" in image else ""
+    return tag or None
+
+
 def parse_record(raw: Any, index: int) -> ServingRecord:
     """One record; a malformed one raises ``ValueError`` saying what is wrong."""
     if not isinstance(raw, Mapping):
@@ -201,6 +210,7 @@ def parse_record(raw: Any, index: int) -> ServingRecord:
         chips=_int(raw, "chips"),
         model=str(raw.get("model") or raw.get("model_id") or "").strip(),
         framework=str(raw.get("framework") or raw.get("backend") or "").strip().lower(),
+        engine_version=_engine_version(raw),
         precision=str(raw.get("precision") or "").strip().lower(),
         spec_decoding=str(raw.get("spec_decoding") or "none").strip().lower(),
         disagg=_bool(raw.get("disagg", False)),
