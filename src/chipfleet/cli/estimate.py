@@ -115,7 +115,8 @@ def estimate_serve(
             min=1,
             max=1 << 20,
             help="Closed loop: N clients, each sending its next request when its last completes; the replica's "
-            "256-sequence limit makes the rest queue (steady-state throughput, mean TTFT and TPOT).",
+            "sequence limit (the engine's, else 256) makes the rest queue (steady-state throughput, mean TTFT "
+            "and TPOT).",
         ),
     ] = None,
     input_tokens: Annotated[
@@ -157,7 +158,7 @@ def estimate_serve(
 
     if concurrency is not None:
         arch_ = model_arch(model, model_config)
-        _closed_loop(arch_, instance, concurrency, input_tokens, output_tokens, tp, precision, as_json)
+        _closed_loop(arch_, instance, concurrency, input_tokens, output_tokens, tp, precision, engine, as_json)
         return
     arch = model_arch(model, model_config)
     cfg = ServingConfig(
@@ -183,14 +184,14 @@ def estimate_serve(
 
 def _closed_loop(
     arch: ModelArch, instance: str, clients: int, inp: int, out: int, tp: int | None, precision: Precision,
-    as_json: bool,
+    engine: str | None, as_json: bool,
 ) -> None:  # fmt: skip
     """estimate serve --concurrency: one replica under a closed loop (validate.serving.estimate_closed_loop)."""
     from chipfleet.validate.serving import estimate_closed_loop
 
     est = estimate_closed_loop(
         State.catalog(), arch, instance, clients=clients, input_tokens=inp, output_tokens=out, tp=tp,
-        precision=precision,
+        precision=precision, engine=engine_profile(engine),
     )  # fmt: skip
     if as_json:
         output.emit_json(est)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from chipfleet.catalog import Catalog, Precision
 from chipfleet.perf.batching import ReplicaLimits
+from chipfleet.perf.engines import DEFAULT_ENGINE, EngineProfile
 from chipfleet.perf.hardware import hardware_for
 from chipfleet.perf.iteration import IterationModel
 from chipfleet.sim.serving import ServeOptions, replica_shape
@@ -19,6 +20,7 @@ class ClosedLoopEstimate:
 
     model: str
     instance: str
+    engine: str
     tp: int
     precision: Precision
     max_seqs: int
@@ -39,21 +41,27 @@ def estimate_closed_loop(
     output_tokens: int,
     tp: int | None = None,
     precision: Precision = Precision.BF16,
-    max_seqs: int = 256,
-    max_batch_tokens: int = 8192,
+    max_seqs: int | None = None,
+    max_batch_tokens: int | None = None,
     think_time_s: float = 0.0,
+    engine: EngineProfile | None = None,
 ) -> ClosedLoopEstimate:
     """Steady-state throughput, mean TTFT and TPOT of one replica with ``clients`` clients, each sending its
     next request ``think_time_s`` after its last one completes (:func:`closed_loop`); the replica's
-    ``max_seqs`` (and KV cache) makes the rest queue. ``tp`` None: the fewest chips that hold the model."""
+    ``max_seqs`` (and KV cache) makes the rest queue. ``tp`` None: the fewest chips that hold the model.
+    ``engine``: its per-iteration overhead, and its batching defaults where ``max_seqs``/``max_batch_tokens``
+    are None (else 256 sequences, 8192 tokens)."""
     hw = hardware_for(catalog, instance)
-    opts = ServeOptions(tp=tp, precision=precision, max_seqs=max_seqs, max_batch_tokens=max_batch_tokens)
+    eng = engine or DEFAULT_ENGINE
+    max_seqs, max_batch_tokens, _ = eng.batching(max_seqs, max_batch_tokens, None, (256, 8192))
+    opts = ServeOptions(tp=tp, precision=precision, max_seqs=max_seqs, max_batch_tokens=max_batch_tokens, engine=eng)
     tp_used, kv = replica_shape(model, hw, opts)
-    it = IterationModel(model, hw, tp_used, precision)
+    it = IterationModel(model, hw, tp_used, precision, engine=eng)
     load = ClosedLoad(clients, float(input_tokens), float(output_tokens), think_time_s=think_time_s)
     return ClosedLoopEstimate(
         model=model.name,
         instance=hw.instance,
+        engine=eng.name,
         tp=tp_used,
         precision=precision,
         max_seqs=max_seqs,
