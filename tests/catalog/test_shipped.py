@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from chipfleet.catalog import Basis, Catalog, Cloud, Precision, Pricing, load_catalog
+from chipfleet.catalog import FP4_FORMATS, Basis, Catalog, Cloud, Precision, Pricing, load_catalog
 from chipfleet.catalog.schema import iter_figures
 
 REQUIRED_CHIPS = [
@@ -34,6 +34,14 @@ REQUIRED_CHIPS = [
     "tpu-v6e",
     "maia-100",
     "mi300x",
+    # 2025-26 parts (issue 12)
+    "b300",
+    "gb200",
+    "gb300",
+    "mi325x",
+    "mi355x",
+    "trainium3",
+    "tpu7x",
 ]
 REQUIRED_INSTANCE_PREFIXES = (
     "trn1.",
@@ -116,6 +124,53 @@ def test_dense_peaks_are_ordered_sensibly(cat: Catalog) -> None:
             assert fp8 >= bf16, chip.name
         if bf16 and fp32:
             assert bf16 >= fp32, chip.name
+        for fp4 in (chip.peak_flops_per_s(p) for p in FP4_FORMATS):
+            if fp4:
+                assert fp8 and fp4 >= fp8, chip.name  # no chip computes in FP4 without FP8
+
+
+def test_fp4_chips_are_the_ones_vendors_say(cat: Catalog) -> None:
+    fp4 = {c.name for c in cat.chips.values() if set(c.peak_dense) & FP4_FORMATS}
+    assert fp4 == {"b200", "b300", "gb200", "gb300", "mi355x", "trainium3"}
+    # AMD CDNA4 and Trainium3 compute in OCP MXFP4 only; Blackwell takes both block formats.
+    assert Precision.NVFP4 not in cat.chip("mi355x").peak_dense
+    assert Precision.NVFP4 not in cat.chip("trainium3").peak_dense
+    for name in ("b200", "b300", "gb200", "gb300"):
+        chip = cat.chip(name)
+        assert chip.peak_dense[Precision.NVFP4].si == chip.peak_dense[Precision.MXFP4].si
+    # Trainium3 states MXFP4 at its MXFP8 rate, with no 2x for FP4.
+    trn3 = cat.chip("trainium3")
+    assert trn3.peak_flops_per_s(Precision.MXFP4) == trn3.peak_flops_per_s(Precision.FP8)
+
+
+def test_formats_follow_from_peaks_and_stated_weight_only_kernels(cat: Catalog) -> None:
+    for chip in cat.chips.values():
+        assert set(chip.activation_precisions) <= set(chip.weight_precisions), chip.name
+        assert not set(chip.weight_only) & set(chip.peak_dense), chip.name  # weight-only means no peak
+        assert Precision.INT4 in chip.weight_precisions  # served as weight-only everywhere, as before
+        if chip.weight_only:
+            assert any("weight_only" in n for n in chip.notes), f"{chip.name}: weight_only formats need their source"
+    h100 = cat.chip("h100-sxm")
+    assert Precision.NVFP4 in h100.weight_precisions and Precision.NVFP4 not in h100.activation_precisions
+    assert Precision.NVFP4 not in cat.chip("inferentia2").weight_precisions
+    assert Precision.FP8 in cat.chip("b200").kv_cache_precisions
+    assert Precision.FP8 not in cat.chip("a100-80gb").kv_cache_precisions
+
+
+def test_scale_up_domains_hold_their_instances(cat: Catalog) -> None:
+    for inst in cat.instances.values():
+        chip = cat.chip(inst.chip)
+        if chip.scale_up is not None:
+            assert inst.chips <= chip.scale_up.domain_chips, inst.name
+    # Instances whose scale-out is the scale-up fabric span exactly one domain at most.
+    for name, chips in (("p6e-gb200.36xlarge", 72), ("trn2u.48xlarge", 64)):
+        inst = cat.instance(name)
+        assert inst.max_instances is not None and inst.chips * inst.max_instances == chips
+        domain = cat.chip(inst.chip).scale_up
+        assert domain is not None and domain.domain_chips == chips
+    for name in ("gb200", "gb300"):
+        nvl72 = cat.chip(name).scale_up
+        assert nvl72 is not None and nvl72.domain_chips == 72 and "NVL72" in nvl72.fabric
 
 
 def test_instances_reference_known_chips_and_regions(cat: Catalog) -> None:
@@ -186,6 +241,10 @@ ASKED_FOR = (
     "standard_nd96isr_h100_v5",
     "standard_nd96isr_h200_v5",
     "standard_nd96isr_mi300x_v5",
+    # issue 12
+    "p6-b300.48xlarge",
+    "a4-highgpu-8g",
+    "standard_nd128isr_ndr_gb200_v6",
 )
 
 
@@ -209,6 +268,7 @@ def test_every_chip_has_an_instance_or_says_why_not(cat: Catalog) -> None:
             assert not chip.availability or "no " not in chip.availability.lower(), chip.name
     assert not cat.instances_of("maia-100") and cat.chip("maia-100").availability
     assert cat.instances_of("mi300x") and cat.instances_of("b200")
+    assert {i.name for i in cat.instances_of("gb200")} == {"p6e-gb200.36xlarge", "standard_nd128isr_ndr_gb200_v6"}
 
 
 def test_reserved_prices_state_their_term(cat: Catalog) -> None:

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from chipfleet.catalog import FP4_FORMATS, Catalog, Precision, load_catalog
+from chipfleet.catalog import Catalog, Precision, load_catalog
 from chipfleet.exceptions import ConfigError
 from chipfleet.perf.hardware import Hardware, hardware_for
 
@@ -29,14 +29,6 @@ HOPPER_WITH_FORMATS = replace(
     weight_precisions=frozenset({*H100_LIKE.peak_flops_per_s, Precision.NVFP4, Precision.MXFP4, Precision.INT4}),
 )
 NO_FP4_STACK = replace(H100_LIKE, chip="no-fp4", weight_precisions=frozenset(H100_LIKE.peak_flops_per_s))
-
-
-def test_block_scaled_bytes_count_their_scales() -> None:
-    # (4 element bits + 8 scale bits / block) / 8 bits per byte.
-    assert Precision.NVFP4.bytes == pytest.approx((4 + 8 / 16) / 8)
-    assert Precision.MXFP4.bytes == pytest.approx((4 + 8 / 32) / 8)
-    assert Precision.INT4.bytes < Precision.MXFP4.bytes < Precision.NVFP4.bytes < Precision.FP8.bytes
-    assert {p for p in Precision if p.block_scaled} == FP4_FORMATS
 
 
 @pytest.mark.parametrize("fmt", [Precision.NVFP4, Precision.MXFP4])
