@@ -15,6 +15,7 @@ from chipfleet.perf.engines import (
     default_spec,
     engine_names,
     engine_profile,
+    fit_overheads,
     parse_engines,
     published_specs,
     register_engine,
@@ -154,3 +155,31 @@ def test_require_chip_names_the_families_an_engine_runs_on() -> None:
     with pytest.raises(ConfigError, match=r"nvidia-\*, amd-\*") as err:
         engine_profile("sglang").require_chip("trainium2", "aws-neuron-v3")
     assert err.value.field == "engine"
+
+
+# ===================================================================== fitting the overheads
+def test_fit_recovers_overheads_that_explain_the_residuals_exactly() -> None:
+    d = [1.0, 8.0, 32.0, 64.0, 128.0]
+    measured = [0.01 + 0.001 * i for i in range(5)]
+    residual = [1e-3 + 1e-5 * x for x in d]
+    a, b = fit_overheads(residual, d, measured)
+    assert a == pytest.approx(1e-3, rel=1e-6) and b == pytest.approx(1e-5, rel=1e-6)
+
+
+def test_fit_is_never_negative_and_ignores_a_lone_outlier() -> None:
+    d = [4.0, 16.0, 64.0, 128.0]
+    assert fit_overheads([-2e-3] * 4, d, [0.01] * 4) == (0.0, 0.0)  # an engine cannot take time away
+    many = [4.0, 8.0, 16.0, 32.0, 64.0, 128.0]
+    residual = [2e-3, 2e-3, 0.5, 2e-3, 2e-3, 2e-3]  # one badly predicted run among six
+    a, b = fit_overheads(residual, many, [0.02] * 6)  # least absolute error: the outlier does not pull the fit
+    assert (a, b) == (pytest.approx(2e-3, rel=1e-6), pytest.approx(0.0, abs=1e-12))
+    assert fit_overheads([], [], []) == (0.0, 0.0)
+
+
+def test_calibrated_overheads_say_how_they_were_fitted() -> None:
+    for name in ENGINES.names():
+        p = ENGINES.get(name)
+        assert p.overheads == "prior" or "fitted" in p.calibration
+        assert p.iteration_overhead_s >= 0 and p.per_seq_overhead_s >= 0
+    with pytest.raises(ConfigError, match="calibration"):
+        parse_engines("schema_version: 1\nengines:\n  - {name: m, sources: [x], overheads: calibrated}\n", "m")

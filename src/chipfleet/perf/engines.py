@@ -16,11 +16,13 @@ overheads, so a result without ``--engine`` is the result chipfleet gave before 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import cache
 from importlib import resources
 from typing import Any
 
+import numpy as np
 import yaml
 
 from chipfleet.exceptions import ConfigError, UnknownNameError
@@ -61,6 +63,7 @@ class EngineProfile:
     aliases: tuple[str, ...] = ()
     versions: tuple[VersionOverride, ...] = ()
     version: str | None = None  # the release asked for, when one was
+    calibration: str = ""  # how calibrated overheads were fitted: data, method, cross-validated error
 
     def __str__(self) -> str:
         return self.name if self.version is None else f"{self.name}@{self.version}"
@@ -177,6 +180,10 @@ def profile_from_record(record: dict[str, Any], origin: str) -> EngineProfile:
     overheads = record.get("overheads", "prior")
     if overheads not in ("prior", "calibrated"):
         raise ConfigError(f"{where}: overheads must be 'prior' or 'calibrated', got {overheads!r}", field="overheads")
+    if overheads == "calibrated" and not record.get("calibration"):
+        raise ConfigError(
+            f"{where}: calibrated overheads need their calibration (data, method, error)", field="overheads"
+        )
     versions = []
     for entry in record.get("versions") or ():
         before = str(entry.get("before", ""))
@@ -200,6 +207,7 @@ def profile_from_record(record: dict[str, Any], origin: str) -> EngineProfile:
         as_of=str(record.get("as_of", "")),
         aliases=tuple(str(a) for a in record.get("aliases") or ()),
         versions=tuple(versions),
+        calibration=str(record.get("calibration", "")),
     )
 
 
@@ -262,6 +270,36 @@ def engine_profile(spec: str | EngineProfile | None = None) -> EngineProfile:
 
 DEFAULT_ENGINE: EngineProfile = engine_profile(None)
 """The engine-neutral profile: no caps, no overheads (today's results)."""
+
+
+def fit_overheads(
+    residual_s: Sequence[float], sequences: Sequence[float], measured_s: Sequence[float]
+) -> tuple[float, float]:
+    """The engine overheads ``(a, b) ≥ 0`` that best explain what a model without them leaves over:
+    ``measured ≈ predicted + a + b·d`` per decode iteration of ``d`` sequences, fitted on the residuals
+    ``r = measured − predicted`` by least absolute relative error, ``min Σ |r − a − b·d| / measured``
+    (a linear program; robust to a few badly predicted runs, and the error it minimises is the APE the
+    validation reports). Non-negative because an engine cannot take time away from the chip."""
+    from scipy.optimize import linprog
+
+    r = np.asarray(residual_s, dtype=np.float64)
+    d = np.asarray(sequences, dtype=np.float64)
+    w = 1.0 / np.asarray(measured_s, dtype=np.float64)
+    n = r.size
+    if n == 0:
+        return 0.0, 0.0
+    # variables: a, b, then u_i ≥ |r_i − a − b·d_i|; minimise Σ w_i·u_i
+    cost = np.concatenate([[0.0, 0.0], w])
+    eye = np.eye(n)
+    upper = np.hstack([-np.ones((n, 1)), -d[:, None], -eye])  # r − a − b·d ≤ u
+    lower = np.hstack([np.ones((n, 1)), d[:, None], -eye])  # a + b·d − r ≤ u
+    res = linprog(
+        cost, A_ub=np.vstack([upper, lower]), b_ub=np.concatenate([-r, r]), bounds=[(0, None)] * (n + 2),
+        method="highs",
+    )  # fmt: skip
+    if not res.success:
+        raise ConfigError(f"the engine-overhead fit failed: {res.message}")
+    return float(res.x[0]), float(res.x[1])
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,92 @@
+"""Per-engine overheads fitted on the shipped InferenceX runs, cross-validated leaving one hardware × engine out.
+
+The closed-loop model (validate.serving) predicts each aggregated run's mean TPOT with the engine overheads at
+zero; an engine's overheads add ``a + b·d`` to each decode iteration of ``d`` sequences (``d`` = the run's
+concurrency: InferenceX launches the engine with ``--max-num-seqs $CONC``), so to first order
+``measured ≈ predicted + a + b·d``. ``perf.engines.fit_overheads`` fits ``(a, b) ≥ 0`` per engine by least
+absolute relative error. Printed: the fit on all runs of each engine (the values to ship in perf/data/engines.yaml)
+and, per hardware × engine group, the median APE of mean TPOT as predicted, with overheads fitted on the
+engine's other groups (held out: the cross-validated figure) and with the all-runs fit (in sample). Where the
+validation pipeline already applies the shipped overheads (validate.serving passing the record's engine to the
+iteration model), what this fits is the increment over them: about zero once they are in place.
+
+Run: .venv/bin/python benchmarks/engine_overheads.py
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+
+import numpy as np
+
+from chipfleet.catalog import load_catalog
+from chipfleet.exceptions import ChipfleetError
+from chipfleet.perf.engines import EngineProfile, engine_profile, fit_overheads
+from chipfleet.validate.serving import ServingRow, shipped_inferencex, validate_serving
+
+METRIC = "mean_tpot"
+
+
+def _engine(name: str) -> EngineProfile | None:
+    try:
+        return engine_profile(name)
+    except ChipfleetError:
+        return None
+
+
+def _mdape(pred: np.ndarray, meas: np.ndarray) -> float:
+    return float(np.median(np.abs(pred - meas) / meas)) if meas.size else math.nan
+
+
+def main() -> None:
+    report = validate_serving(shipped_inferencex(), load_catalog())
+    rows: list[tuple[str, str, float, float, float]] = []  # engine, hw, measured, predicted w/o overhead, d
+    for r in report.results:
+        engine = _engine(r.engine) if isinstance(r, ServingRow) and r.metric == METRIC else None
+        if engine is None or not r.measured > 0:
+            continue
+        rows.append((engine.name, r.hw, r.measured, r.predicted, float(r.concurrency)))
+    engines = sorted({e for e, *_ in rows})
+    print(f"{len(rows)} aggregated runs with a predicted {METRIC}, engines: {', '.join(engines)}")
+    fits: dict[str, tuple[float, float]] = {}
+    for e in engines:
+        sel = [x for x in rows if x[0] == e]
+        fits[e] = fit_overheads([m - p for _, _, m, p, _ in sel], [x[4] for x in sel], [x[2] for x in sel])
+        print(f"  fit on all {len(sel):4d} runs of {e:<8}: iteration_overhead_s = {fits[e][0]:.6f}, "
+              f"per_seq_overhead_s = {fits[e][1]:.3e}")  # fmt: skip
+    groups: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for i, (e, hw, *_rest) in enumerate(rows):
+        groups[(e, hw)].append(i)
+    meas = np.array([x[2] for x in rows])
+    base = np.array([x[3] for x in rows])
+    d = np.array([x[4] for x in rows])
+    held = np.empty_like(base)
+    insample = np.empty_like(base)
+    print(
+        f"\n{'engine × hardware':<24} {'runs':>5} {'as predicted':>12} {'held out':>10} {'in sample':>10}  fit held out"
+    )
+    for (e, hw), idx in sorted(groups.items()):
+        others = [i for i in range(len(rows)) if rows[i][0] == e and rows[i][1] != hw]
+        a, b = (
+            fit_overheads([meas[i] - base[i] for i in others], [d[i] for i in others], [meas[i] for i in others])
+            if others
+            else (0.0, 0.0)
+        )
+        ix = np.array(idx)
+        held[ix] = base[ix] + a + b * d[ix]
+        fa, fb = fits[e]
+        insample[ix] = base[ix] + fa + fb * d[ix]
+        print(f"{e + ' × ' + hw:<24} {len(idx):>5} {_mdape(base[ix], meas[ix]):>12.1%} "
+              f"{_mdape(held[ix], meas[ix]):>10.1%} {_mdape(insample[ix], meas[ix]):>10.1%}  "
+              f"a={a * 1e3:.2f} ms b={b * 1e6:.1f} µs")  # fmt: skip
+    print(f"\n{'all':<24} {len(rows):>5} {_mdape(base, meas):>12.1%} {_mdape(held, meas):>10.1%} "
+          f"{_mdape(insample, meas):>10.1%}")  # fmt: skip
+    for e in engines:
+        ix = np.array([i for i in range(len(rows)) if rows[i][0] == e])
+        print(f"{e:<24} {ix.size:>5} {_mdape(base[ix], meas[ix]):>12.1%} {_mdape(held[ix], meas[ix]):>10.1%} "
+              f"{_mdape(insample[ix], meas[ix]):>10.1%}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
