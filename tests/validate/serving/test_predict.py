@@ -89,7 +89,8 @@ def test_each_result_key_in_its_own_unit(cat: Catalog) -> None:
     assert out == pytest.approx(2 * res.throughput_rps * case.load.output_tokens / 2)
     assert metric_value("output_throughput", case, res) == pytest.approx(2 * res.throughput_rps * 256)
     assert metric_value("mean_intvty", case, res) == pytest.approx(1 / res.tpot_mean_s)
-    for tail in ("p99_ttft", "std_tpot", "median_itl"):
+    assert metric_value("median_itl", case, res) == res.decode_iteration_s < res.tpot_mean_s
+    for tail in ("p99_ttft", "std_tpot"):
         assert metric_value(tail, case, res) is None
 
 

@@ -93,6 +93,7 @@ class ClosedLoopResult:
     ttft_mean_s: float  # the run's mean TTFT: steady state and first wave weighted
     tpot_mean_s: float
     e2e_mean_s: float
+    decode_iteration_s: float  # a decode-only iteration: the typical (median) gap between tokens
     prefill_share: float  # time share of iterations carrying prompt tokens
     saturated: bool  # the sequence or KV limit binds: extra clients queue
     input_tokens_per_s: float
@@ -227,7 +228,7 @@ def closed_loop(it: IterationModel, limits: ReplicaLimits, load: ClosedLoad) -> 
     def at(key: str) -> float:
         return float(np.interp(at_n, curve_n, part[key]))
 
-    rate, tpot, ttft0, d, phi, held = (at(k) for k in ("rate", "tpot", "ttft0", "d", "phi", "in_engine"))
+    rate, tpot, ttft0, d, phi, held, t_d = (at(k) for k in ("rate", "tpot", "ttft0", "d", "phi", "in_engine", "t_d"))
     wait = max(n_clients / rate - load.think_time_s - ttft0 - n_out * tpot, 0.0) if saturated else 0.0
     ttft_steady = ttft0 + wait
     ttft_mean = ttft_steady
@@ -245,6 +246,7 @@ def closed_loop(it: IterationModel, limits: ReplicaLimits, load: ClosedLoad) -> 
         ttft_mean_s=ttft_mean,
         tpot_mean_s=tpot,
         e2e_mean_s=e2e,
+        decode_iteration_s=t_d,
         prefill_share=phi,
         saturated=saturated,
         input_tokens_per_s=rate * load.input_tokens,

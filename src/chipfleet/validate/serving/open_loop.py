@@ -60,6 +60,7 @@ class OpenLoopResult:
     ttft_mean_s: float  # = ttft_steady_s (no first wave: arrivals are spread from the start)
     tpot_mean_s: float
     e2e_mean_s: float
+    decode_iteration_s: float  # a decode-only iteration: the typical (median) gap between tokens
     prefill_share: float
     input_tokens_per_s: float
     output_tokens_per_s: float
@@ -102,6 +103,7 @@ def open_loop(it: IterationModel, limits: ReplicaLimits, load: OpenLoad) -> Open
         ttft_mean_s=ttft,
         tpot_mean_s=tpot,
         e2e_mean_s=ttft + n_out * tpot,
+        decode_iteration_s=t_d,
         prefill_share=phi,
         input_tokens_per_s=lam * load.input_tokens,
         output_tokens_per_s=lam * load.output_tokens,

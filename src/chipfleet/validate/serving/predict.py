@@ -5,8 +5,8 @@ open-loop one (``request_rate``, Poisson arrivals) with :func:`chipfleet.validat
 per replica: ``dp`` independent replicas share the clients (or the rate) evenly. Each result key the record
 has becomes one predicted value in the record's own unit (seconds, or milliseconds for vLLM's ``*_ms`` keys;
 tokens/s per accelerator for ``*_per_gpu``; whole-server tokens or requests per second for vLLM's
-throughputs). Means and steady-state medians are predicted; spreads and tails (``std_*``, ``p90_*``,
-``p99_*``) and the median ITL are not.
+throughputs). Means and steady-state medians are predicted (the median ITL as a decode-only iteration);
+spreads and tails (``std_*``, ``p90_*``, ``p99_*``) are not.
 """
 
 from __future__ import annotations
@@ -258,10 +258,11 @@ def metric_value(metric: str, case: ServingCase, res: ClosedLoopResult | OpenLoo
         "mean_tpot": res.tpot_mean_s,
         "median_tpot": res.tpot_mean_s,
         "mean_itl": res.tpot_mean_s,
+        "median_itl": res.decode_iteration_s,  # most gaps are decode-only iterations
         "mean_e2el": res.ttft_mean_s + n_out * res.tpot_mean_s,
         "median_e2el": res.e2e_mean_s,
     }
-    if base == "mean_itl" and streams_chunks(case.record):
+    if base in ("mean_itl", "median_itl") and streams_chunks(case.record):
         return None
     if base in times:
         return times[base] * scale

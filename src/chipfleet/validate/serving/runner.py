@@ -16,8 +16,8 @@ from chipfleet.validate.serving.predict import RecordSkip, ServingCase, map_reco
 from chipfleet.validate.serving.records import RecordSet
 
 NOT_PREDICTED = (
-    "not predicted: the closed-loop model gives means and steady-state medians, not spreads, tails or the median "
-    "ITL; and ITL only where tokens stream one by one (mean ITL within 2× mean TPOT)"
+    "not predicted: the closed-loop model gives means and steady-state medians, not spreads or tails; and ITL "
+    "only where tokens stream one by one (mean ITL within 2× mean TPOT)"
 )
 
 
