@@ -148,13 +148,16 @@ def test_formats_follow_from_peaks_and_stated_weight_only_kernels(cat: Catalog) 
         assert set(chip.activation_precisions) <= set(chip.weight_precisions), chip.name
         assert not set(chip.weight_only) & set(chip.peak_dense), chip.name  # weight-only means no peak
         assert Precision.INT4 in chip.weight_precisions  # served as weight-only everywhere, as before
-        if chip.weight_only:
-            assert any("weight_only" in n for n in chip.notes), f"{chip.name}: weight_only formats need their source"
+        for field, listed in (("weight_only", chip.weight_only), ("kv_cache", chip.kv_cache)):
+            if listed:
+                assert any(n.startswith(f"{field}:") for n in chip.notes), f"{chip.name}: {field} needs its source"
     h100 = cat.chip("h100-sxm")
     assert Precision.NVFP4 in h100.weight_precisions and Precision.NVFP4 not in h100.activation_precisions
     assert Precision.NVFP4 not in cat.chip("inferentia2").weight_precisions
     assert Precision.FP8 in cat.chip("b200").kv_cache_precisions
     assert Precision.FP8 not in cat.chip("a100-80gb").kv_cache_precisions
+    assert Precision.NVFP4 in cat.chip("gb300").kv_cache_precisions
+    assert Precision.NVFP4 not in cat.chip("h200").kv_cache_precisions
 
 
 def test_scale_up_domains_hold_their_instances(cat: Catalog) -> None:
