@@ -124,3 +124,21 @@ def test_engine_overhead_adds_to_every_form_of_the_iteration(cat: Catalog) -> No
     assert IterationModel(model, hw, 1, Precision.BF16, engine=engine_profile("vllm")).time(
         16, 8000.0, 0, 0.0, 0.0, 0
     ) == plain.time(16, 8000.0, 0, 0.0, 0.0, 0)
+
+
+@pytest.mark.parametrize(("ep", "dp_attention"), [(8, False), (8, True), (2, True), (4, False)])
+def test_expert_and_attention_parallel_decode_matches_the_performance_model(
+    cat: Catalog, ep: int, dp_attention: bool
+) -> None:
+    """With ep / dp_attention the folded iteration is still the performance model's decode step, term for term
+    (weights per chip with experts sharded, KV split by sequence, all-to-all or gather/scatter comm)."""
+    from chipfleet.perf.inference import ServingConfig, decode_step_time
+
+    model, hw = get_model("mixtral-8x7b"), hardware_for(cat, "p5.48xlarge")
+    it = IterationModel(model, hw, 8, Precision.BF16, ep=ep, dp_attention=dp_attention)
+    cfg = ServingConfig(model=model, batch=64, tp=8, ep=ep, dp_attention=dp_attention)
+    for batch, ctx in ((1, 100.0), (64, 2000.0), (512, 8000.0)):
+        ref = decode_step_time(model, hw, 8, batch, ctx, cfg)
+        t, busy = it.time(batch, batch * ctx, 0, 0.0, 0.0, 0)
+        assert t == pytest.approx(ref.time_s, rel=1e-9)
+        assert busy == pytest.approx(max(ref.compute_s, ref.memory_s), rel=1e-9)

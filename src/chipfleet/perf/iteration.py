@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -36,6 +38,11 @@ class IterationModel:
     ``engine`` (default ``None``: no engine overhead) adds the engine's own time per iteration,
     ``iteration_overhead_s + per_seq_overhead_s·(decoding + finishing sequences)``
     (:meth:`chipfleet.perf.engines.EngineProfile.overhead_s`), to the iteration, not to the busy time.
+
+    ``ep`` and ``dp_attention`` lay an MoE model out as :class:`chipfleet.perf.inference.ServingConfig` does:
+    experts sharded over ``ep`` ranks, attention data-parallel (whole attention weights per chip, the KV cache
+    split by sequence) with tokens dispatched to their experts and combined by all-to-all
+    (:func:`chipfleet.perf.inference.layer_comm_s`); defaults: tensor parallelism as before.
     """
 
     def __init__(
@@ -46,22 +53,28 @@ class IterationModel:
         precision: Precision,
         host: HostDispatch | None = None,
         engine: EngineProfile | None = None,
+        ep: int = 1,
+        dp_attention: bool = False,
     ) -> None:
         self.model, self.hw, self.tp, self.host = model, hw, tp, host
         self.engine = engine if engine is not None and engine.overhead_s(1.0) > 0 else None
         self.cfg = ServingConfig(
-            model=model, batch=1, input_tokens=1, output_tokens=1, tp=tp, weight_precision=precision
-        )
+            model=model, batch=1, input_tokens=1, output_tokens=1, tp=tp, weight_precision=precision, ep=ep,
+            dp_attention=dp_attention,
+        )  # fmt: skip
+        dp = dp_attention
         L = model.n_layers
-        padding = padding_params_per_chip(model, tp, hw)  # padded / replicated heads (Neuron), else 0
+        padding = padding_params_per_chip(model, tp, hw, dp)  # padded / replicated heads (Neuron), else 0
         self.linear_flops_per_token = 2.0 * L * model.params_per_layer_active / tp + 2.0 * padding
         self.logit_flops = 2.0 * model.vocab_size * model.hidden_size / tp
         # FLOPs per (query token × key): 4·L·a·d × the chip's share of the (padded) query heads
-        self.attn_coeff = 2.0 * 2.0 * L * model.n_heads * model.head_dim * attention_flops_share(model, tp, hw)
-        self.kv_bytes = kv_bytes_per_token_per_chip(model, tp, self.cfg.kv_dtype, hw)
+        self.attn_coeff = 2.0 * 2.0 * L * model.n_heads * model.head_dim * attention_flops_share(model, tp, hw, dp)
+        self.kv_bytes = kv_bytes_per_token_per_chip(model, tp, self.cfg.kv_dtype, hw, dp_attention=dp)
         self.ew_bytes = elementwise_bytes_per_token(model, precision) * L / tp
         self.expert_bytes = model.params_mlp_per_expert * model.n_moe_layers * precision.bytes / tp
-        self.weight_bytes = weight_bytes_per_chip(model, tp, precision, hw)
+        if ep > 1:  # a rank holds ⌈E/ep⌉ whole experts over its tp/ep chips
+            self.expert_bytes *= math.ceil(model.n_experts / ep) * ep / model.n_experts
+        self.weight_bytes = weight_bytes_per_chip(model, tp, precision, hw, ep=ep, dp_attention=dp)
         self.ar_bytes = model.hidden_size * ACTIVATION_BYTES
         eff = hw.eff
         self._peak = hw.peak(precision) * eff.compute
@@ -80,6 +93,13 @@ class IterationModel:
         # 2 all-reduces per layer: 2·(t−1)/t·S/B + 2·(t−1)·α each (chipfleet.perf.collectives)
         self._comm_per_byte = 2 * L * 2 * (tp - 1) / tp / link_bw if tp > 1 else 0.0
         self._comm_fixed = 2 * L * 2 * (tp - 1) * lat if tp > 1 else 0.0
+        if dp and tp > 1:
+            # per layer: two all-to-alls of a rank's tokens × k experts (ep = tp), or an all-gather and a
+            # reduce-scatter of every token (ep < tp): (t−1)/t·S/B + (t−1)·α each
+            if ep == tp:
+                self.ar_bytes = model.experts_top_k * model.hidden_size * ACTIVATION_BYTES / tp
+            self._comm_per_byte = L * 2 * (tp - 1) / tp / link_bw
+            self._comm_fixed = L * 2 * (tp - 1) * lat
         self._decode: dict[int, tuple[float, float, float, float, float]] = {}
 
     def _weights(self, tokens: int) -> float:
