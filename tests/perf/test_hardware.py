@@ -121,3 +121,14 @@ def test_hardware_defaults_accept_every_weight_format() -> None:
     # A Hardware built by hand (tests, local probes) states no formats: nothing is refused.
     assert isinstance(H100_LIKE, Hardware) and not H100_LIKE.weight_precisions
     assert H100_LIKE.resolve_precision(Precision.NVFP4).weight_only
+
+
+def test_an_fp4_kv_cache_needs_a_chip_that_stores_one(catalog: Catalog) -> None:
+    gb200 = hardware_for(catalog, "p6e-gb200.36xlarge")
+    assert gb200.check_kv_cache(Precision.NVFP4) is Precision.NVFP4
+    h100 = hardware_for(catalog, "p5.48xlarge")
+    with pytest.raises(ConfigError) as err:
+        h100.check_kv_cache(Precision.NVFP4)
+    assert err.value.field == "kv_precision"
+    assert h100.check_kv_cache(Precision.FP8) is Precision.FP8
+    assert hardware_for(catalog, "p4d.24xlarge").check_kv_cache(Precision.FP8) is Precision.FP8  # stored, dequantized

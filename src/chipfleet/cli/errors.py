@@ -33,6 +33,7 @@ FLAGS: dict[str, str] = {
     "global_batch": "--global-batch",
     "input_edges": "--input-edges",
     "interruptions_per_month": "--interruptions-per-month",
+    "kv_precision": "--kv-precision",
     "load_curve": "--load-curve",
     "mapping": "--mapping",
     "max_batch_tokens": "--max-batch-tokens",

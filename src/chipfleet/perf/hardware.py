@@ -150,6 +150,18 @@ class Hardware:
         compute = weights if native and weights.bytes >= act.bytes else act
         return ResolvedPrecision(weights=weights, activations=act, compute=compute, weight_only=not native)
 
+    def check_kv_cache(self, precision: Precision) -> Precision:
+        """``precision`` if the chip's stacks can store the KV cache in it, else a ConfigError (field
+        ``kv_precision``). Like weights, only FP4 formats are checked: 8- to 32-bit caches are stored anywhere
+        (an FP8 or INT8 cache on a chip without such units is dequantized in the attention kernel)."""
+        if precision.block_scaled and self.kv_cache_precisions and precision not in self.kv_cache_precisions:
+            can = ", ".join(p.value for p in Precision if p in self.kv_cache_precisions)
+            raise ConfigError(
+                f"{self.chip} cannot hold a {precision.value} KV cache (its KV-cache formats: {can})",
+                field="kv_precision",
+            )
+        return precision
+
     def _first(self, candidates: tuple[Precision, ...]) -> Precision:
         for p in candidates:
             if p in self.peak_flops_per_s:
