@@ -1,6 +1,8 @@
-"""`catalog chips` at a narrow terminal: the notes on chips with no public instance wrap to its width."""
+"""`catalog chips`: the notes on chips with no public instance wrap to a narrow terminal; --json carries formats."""
 
 from __future__ import annotations
+
+import json
 
 import pytest
 
@@ -23,3 +25,13 @@ def test_catalog_chips_notes_fit_an_80_column_terminal(
     flowing = " ".join(out.split())
     for chip in unsold:  # each note is there in full, only wrapped
         assert " ".join(f"{chip.name}: no public instance. {chip.availability}".split()) in flowing
+
+
+def test_catalog_chips_json_gives_each_chips_formats_and_scale_up(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["catalog", "chips", "--vendor", "nvidia", "--json"]) == 0
+    chips = {c["name"]: c for c in json.loads(capsys.readouterr().out)}
+    gb200 = chips["gb200"]
+    assert "nvfp4" in gb200["formats"]["activations"] and "nvfp4" in gb200["formats"]["kv_cache"]
+    assert gb200["scale_up"]["domain"]["value"] == 72
+    h100 = chips["h100-sxm"]
+    assert "mxfp4" in h100["formats"]["weights"] and "mxfp4" not in h100["formats"]["activations"]

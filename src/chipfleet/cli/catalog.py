@@ -24,7 +24,18 @@ def catalog_chips(
     chips = [c for c in cat.chips.values() if vendor is None or c.vendor == vendor.lower()]
     if as_json:
         output.emit_json(
-            [{**c.model_dump(mode="json"), "instances": [i.name for i in cat.instances_of(c)]} for c in chips]
+            [
+                {
+                    **c.model_dump(mode="json"),
+                    "formats": {
+                        "weights": [p.value for p in c.weight_precisions],
+                        "activations": [p.value for p in c.activation_precisions],
+                        "kv_cache": [p.value for p in c.kv_cache_precisions],
+                    },
+                    "instances": [i.name for i in cat.instances_of(c)],
+                }
+                for c in chips
+            ]
         )
         return
     output.show(tables.chips_table(chips))
