@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from chipfleet.exceptions import ConfigError
+from chipfleet.perf.engines import ENGINES
 from chipfleet.registry import Registry
 from chipfleet.sim.mixed.sharing import SHARING, SharingDecision, SharingState, TypeValue
 from chipfleet.sim.serving.routers import ROUTERS, FleetView
@@ -32,7 +33,7 @@ from chipfleet.sim.training.policies import (
 )
 from chipfleet.traces import LOADERS, JobTrace, RequestTrace, TraceKind, load_trace
 
-REGISTRIES: tuple[Registry[Any], ...] = (ROUTERS, POLICIES, SHARING, LOADERS)
+REGISTRIES: tuple[Registry[Any], ...] = (ROUTERS, POLICIES, SHARING, LOADERS, ENGINES)
 EVERY_PLUGIN = [(registry.kind, name) for registry in REGISTRIES for name in registry.names()]
 
 
@@ -46,7 +47,7 @@ def test_every_plugin_says_what_it_does(kind: str, name: str) -> None:
 
 
 def test_every_family_is_populated() -> None:
-    assert {kind for kind, _ in EVERY_PLUGIN} == {"router", "policy", "sharing policy", "trace"}
+    assert {kind for kind, _ in EVERY_PLUGIN} == {"router", "policy", "sharing policy", "trace", "engine"}
 
 
 # --- routers: a valid, open replica ---------------------------------------------------------------------------------
