@@ -128,6 +128,13 @@ def _validate_serving(data: Path, skip_bad_rows: bool, as_json: bool) -> None:
     for m in report.by_metric:
         table.add_row(m.metric, f"{m.n:,}", f"{m.mdape:.1%}", f"{m.p90_ape:.1%}")
     output.show(table)
+    groups = Table(title="median APE by hardware × engine")
+    shown = ("mean_tpot", "mean_ttft", "output_tput_per_gpu")
+    for col in ("hardware × engine", "records", *shown):
+        groups.add_column(col, justify="left" if col.startswith("hardware") else "right")
+    for g in report.by_hardware_engine:
+        groups.add_row(g.group, f"{g.records:,}", *(f"{g.mdape(m):.1%}" for m in shown))
+    output.show(groups)
     reasons = Counter(s.skipped for s in report.skipped if s.metric is None)
     skipped = Table(title="records skipped")
     skipped.add_column("records", justify="right")

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+import pytest
+
 from chipfleet.catalog import Catalog
 from chipfleet.serialize import to_jsonable
 from chipfleet.validate.serving import parse_records, validate_serving
@@ -50,3 +53,14 @@ def test_report_json_has_rows_skips_and_summaries(cat: Catalog) -> None:
         and doc["coverage"] == 1.0
         and {m["metric"] for m in doc["by_metric"]} >= {"mean_ttft", "mean_tpot"}
     )
+
+
+def test_summaries_by_hardware_and_engine(cat: Catalog) -> None:
+    docs = [{**DENSE, "id": "a"}, {**DENSE, "id": "b", "framework": "sglang"}, {**DENSE, "id": "c", "conc": 4}]
+    report = validate_serving(parse_records(docs, "test"), cat)
+    groups = {g.group: g for g in report.by_hardware_engine}
+    assert set(groups) == {"h100×vllm", "h100×sglang"}
+    assert groups["h100×vllm"].records == 2 and groups["h100×sglang"].records == 1
+    vllm_tpot = [r.ape for r in report.results if r.metric == "mean_tpot" and r.engine == "vllm"]
+    assert groups["h100×vllm"].mdape("mean_tpot") == pytest.approx(float(np.median(vllm_tpot)))
+    assert math.isnan(groups["h100×vllm"].mdape("no_such_metric"))

@@ -12,12 +12,21 @@ from chipfleet.validate.serving.records import (
     parse_records,
     shipped_inferencex,
 )
-from chipfleet.validate.serving.runner import MetricSummary, ServingReport, ServingRow, ServingSkipped, validate_serving
+from chipfleet.validate.serving.runner import (
+    GroupSummary,
+    MetricSummary,
+    ServingReport,
+    ServingRow,
+    ServingSkipped,
+    summarize_by,
+    validate_serving,
+)
 
 __all__ = [
     "ClosedLoad",
     "ClosedLoopEstimate",
     "ClosedLoopResult",
+    "GroupSummary",
     "MetricSummary",
     "OpenLoad",
     "OpenLoopResult",
@@ -39,5 +48,6 @@ __all__ = [
     "parse_records",
     "predict_case",
     "shipped_inferencex",
+    "summarize_by",
     "validate_serving",
 ]

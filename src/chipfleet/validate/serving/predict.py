@@ -131,6 +131,8 @@ def _instance(rec: ServingRecord, catalog: Catalog, tp: int | None, notes: list[
             return _skip(rec, f"instance {rec.instance!r} is not in the catalog")
         notes.append(f"instance {rec.instance!r} is not in the catalog: run on the catalog's {rec.hw} instance")
     key = hw_key(rec.hw)
+    if not rec.hw:
+        return _skip(rec, "the record does not say what it ran on: add hw (h100, trn2, tpu-v6e, ...) or instance")
     if key is None:
         return _skip(rec, f"hardware {rec.hw!r} is not known (known: {', '.join(sorted(HW_CHIPS))})")
     for name in HW_INSTANCES.get(key, ()):

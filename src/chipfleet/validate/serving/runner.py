@@ -72,7 +72,13 @@ class MetricSummary:
 class ServingReport:
     """Every record predicted or skipped (its JSON: the fields, then the summary properties)."""
 
-    __json_properties__: ClassVar[tuple[str, ...]] = ("records_predicted", "records_in_scope", "coverage", "by_metric")
+    __json_properties__: ClassVar[tuple[str, ...]] = (
+        "records_predicted",
+        "records_in_scope",
+        "coverage",
+        "by_metric",
+        "by_hardware_engine",
+    )
 
     results: tuple[ServingRow, ...]
     skipped: tuple[ServingSkipped, ...]
@@ -98,6 +104,34 @@ class ServingReport:
     @property
     def by_metric(self) -> tuple[MetricSummary, ...]:
         return summarize(self.results)
+
+    @property
+    def by_hardware_engine(self) -> tuple[GroupSummary, ...]:
+        """The errors per hardware × engine pair (the group cross-validation leaves out)."""
+        return summarize_by(self.results, lambda r: f"{r.hw}×{r.engine}")
+
+
+@dataclass(frozen=True)
+class GroupSummary:
+    """The errors of one group of records (a hardware × engine pair, a model family ...), per metric."""
+
+    group: str
+    records: int
+    metrics: tuple[MetricSummary, ...]
+
+    def mdape(self, metric: str) -> float:
+        """Median APE of ``metric`` in this group (NaN when it has no such row)."""
+        return next((m.mdape for m in self.metrics if m.metric == metric), math.nan)
+
+
+def summarize_by(rows: Iterable[ServingRow], key: Callable[[ServingRow], str]) -> tuple[GroupSummary, ...]:
+    """:func:`summarize` per group of rows (``key``: hardware, engine, ``f"{r.hw}×{r.engine}"`` ...), by group."""
+    groups: dict[str, list[ServingRow]] = defaultdict(list)
+    for r in rows:
+        groups[key(r)].append(r)
+    return tuple(
+        GroupSummary(group=g, records=len({r.id for r in v}), metrics=summarize(v)) for g, v in sorted(groups.items())
+    )
 
 
 def summarize(rows: Iterable[ServingRow]) -> tuple[MetricSummary, ...]:
