@@ -1,11 +1,13 @@
 """Serving under load: the shipped InferenceX runs predicted as the closed-loop runs they were.
 
 Prints coverage (share of aggregated runs predicted) and the median APE of mean TPOT and mean TTFT, overall and
-by hardware, engine and model family; the same per hardware × engine group left out in turn when parameters
-are fitted on the others (nothing is fitted on serving records yet, so the figures are uncalibrated and the
-leave-one-group-out figures equal them: the script says so); and validation throughput on 5,000 records
-(target: under 5 minutes on the 2-core machine). Targets (issue 12): >= 90 % of aggregated runs predicted,
-median APE of mean TPOT <= 10 % and of mean TTFT <= 20 %.
+by hardware, engine and model family, twice: with the shipped parameters (in sample where an engine's overheads
+were fitted on these runs: perf/data/engines.yaml says which) and cross-validated, each hardware × engine group
+predicted with its engine's overheads refitted on that engine's other groups (perf.engines.fit_overheads on mean
+TPOT, as benchmarks/engine_overheads.py fits them), for the engines that ship fitted overheads; the others keep
+their shipped priors. Then
+validation throughput on 5,000 records (target: under 5 minutes on the 2-core machine). Targets (issue 12):
+>= 90 % of aggregated runs predicted, median APE of mean TPOT <= 10 % and of mean TTFT <= 20 %.
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 
-from chipfleet.catalog import load_catalog
+from chipfleet.catalog import Catalog, load_catalog
+from chipfleet.exceptions import ChipfleetError
+from chipfleet.perf.engines import engine_names, engine_profile, fit_overheads
 from chipfleet.validate.serving import (
     RecordSet,
     ServingReport,
@@ -29,7 +33,6 @@ from chipfleet.validate.serving import (
 
 METRICS = ("mean_tpot", "mean_ttft")
 TARGETS = {"coverage": 0.90, "mean_tpot": 0.10, "mean_ttft": 0.20}
-FITTED_PARAMETERS: tuple[str, ...] = ()  # serving-record fits (none yet): what leave-one-group-out would refit
 
 
 def _mdape(rows: Iterable[ServingRow], metric: str) -> tuple[int, float]:
@@ -65,10 +68,44 @@ def _table(report: ServingReport, key: Callable[[ServingRow], str], label: str, 
         )
 
 
-def accuracy(records: RecordSet) -> None:
-    catalog = load_catalog(use_env=False)
-    report = validate_serving(records, catalog)
-    print(f"InferenceX runs: {report.records:,} records, {report.aggregated:,} aggregated (disaggregated: issue 13)")
+def _engine_name(framework: str) -> str | None:
+    try:
+        return engine_profile(framework).name
+    except ChipfleetError:
+        return None
+
+
+def cross_validated(records: RecordSet, catalog: Catalog) -> ServingReport:
+    """Each hardware × engine group predicted with its engine's overheads fitted on the engine's other groups,
+    for the engines that ship fitted (``calibrated``) overheads; the others keep their priors, as shipped."""
+    zero = {name: (0.0, 0.0) for name in engine_names() if engine_profile(name).overheads == "calibrated"}
+    base = validate_serving(records, catalog, overheads=zero)
+    tpot = [r for r in base.results if r.metric == "mean_tpot" and r.measured > 0]
+    results: list[ServingRow] = []
+    groups = sorted({(rec.hw, rec.framework) for rec in records.records})
+    for hw, framework in groups:
+        engine = _engine_name(framework)
+        engine = engine if engine in zero else None
+        others = [r for r in tpot if engine is not None and _engine_name(r.engine) == engine and r.hw != hw]
+        # first order: an engine's overheads add a + b·d per decode iteration, d ≈ the run's concurrency
+        fit = fit_overheads(
+            [r.measured - r.predicted for r in others], [float(r.concurrency) for r in others],
+            [r.measured for r in others],
+        )  # fmt: skip
+        subset = RecordSet(
+            records=tuple(rec for rec in records.records if (rec.hw, rec.framework) == (hw, framework)),
+            bad=(), path=records.path, sha256=records.sha256, format=records.format,
+        )  # fmt: skip
+        held_out = validate_serving(subset, catalog, overheads={**zero, **({engine: fit} if engine else {})})
+        results += held_out.results
+    return ServingReport(
+        results=tuple(results), skipped=base.skipped, bad=base.bad, records=base.records,
+        aggregated=base.aggregated, data=base.data, data_sha256=base.data_sha256,
+    )  # fmt: skip
+
+
+def _figures(report: ServingReport, records: RecordSet, title: str) -> None:
+    print(f"\n=== {title}")
     verdict = "met" if report.coverage >= TARGETS["coverage"] else "MISSED"
     print(
         f"coverage: {report.records_predicted:,} of {report.aggregated:,} aggregated runs predicted = "
@@ -78,6 +115,16 @@ def accuracy(records: RecordSet) -> None:
         n, md = _mdape(report.results, m)
         verdict = "met" if md <= TARGETS[m] else "MISSED"
         print(f"{m}: median APE {md:.1%} over {n:,} runs [target <= {TARGETS[m]:.0%}: {verdict}]")
+    _table(report, lambda r: r.hw, "hardware", records)
+    _table(report, lambda r: r.engine, "engine", records)
+    _table(report, lambda r: r.model_family, "model family", records)
+    _table(report, lambda r: f"{r.hw}×{r.engine}", "hardware×engine", records)
+
+
+def accuracy(records: RecordSet) -> None:
+    catalog = load_catalog(use_env=False)
+    report = validate_serving(records, catalog)
+    print(f"InferenceX runs: {report.records:,} records, {report.aggregated:,} aggregated (disaggregated: issue 13)")
     reasons: dict[str, int] = defaultdict(int)
     for s in report.skipped:
         if s.metric is None:
@@ -85,17 +132,11 @@ def accuracy(records: RecordSet) -> None:
     print("records not predicted:")
     for reason, n in sorted(reasons.items(), key=lambda kv: -kv[1]):
         print(f"  {n:>5}  {reason}")
-    _table(report, lambda r: r.hw, "hardware", records)
-    _table(report, lambda r: r.engine, "engine", records)
-    _table(report, lambda r: r.model_family, "model family", records)
-    _table(report, lambda r: f"{r.hw}×{r.engine}", "hardware×engine", records)
-    if FITTED_PARAMETERS:
-        raise SystemExit("leave-one-group-out refit is not wired for fitted parameters")
-    print(
-        "\ncross-validation (leave one hardware×engine group out): no parameter is fitted on serving records yet, "
-        "so every figure above is already out of sample (uncalibrated: catalog priors and the engine-neutral "
-        "model); the leave-one-group-out figures equal them."
-    )
+    fitted = sorted({p.name for p in (engine_profile(n) for n in engine_names()) if p.overheads == "calibrated"})
+    note = f"in sample for {', '.join(fitted)} (overheads fitted on these runs)" if fitted else "nothing fitted"
+    _figures(report, records, f"shipped parameters ({note})")
+    _figures(cross_validated(records, catalog), records, "cross-validated: engine overheads refitted leaving "
+             "each hardware × engine group out")  # fmt: skip
 
 
 def throughput(records: RecordSet, n: int) -> None:

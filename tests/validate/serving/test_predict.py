@@ -142,3 +142,15 @@ def test_the_engine_and_its_version_come_from_the_record(cat: Catalog) -> None:
     assert case.iteration.engine is None or case.iteration.engine.name == "trtllm"
     odd = _case(cat, framework="my-own-server")
     assert isinstance(odd, ServingCase) and any("no profile" in a for a in odd.assumptions)
+
+
+def test_engine_overheads_can_be_replaced_for_a_refit(cat: Catalog) -> None:
+    (rec,) = parse_records([{**DENSE, "framework": "sglang"}], "test").records
+    shipped = map_record(rec, cat)
+    slow = map_record(rec, cat, {"sglang": (0.005, 0.0)})
+    none = map_record(rec, cat, {"sglang": (0.0, 0.0)})
+    assert isinstance(shipped, ServingCase) and isinstance(slow, ServingCase) and isinstance(none, ServingCase)
+    assert none.iteration.engine is None  # no overhead: the roofline alone
+    # 5 ms more per iteration: TPOT grows by about that much at this light load
+    grown = predict_case(slow).tpot_mean_s - predict_case(none).tpot_mean_s
+    assert grown == pytest.approx(0.005, rel=0.25)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from chipfleet.catalog import Catalog, Precision
 from chipfleet.exceptions import ChipfleetError, UnknownNameError
@@ -164,9 +164,12 @@ def _skip(rec: ServingRecord, reason: str, metric: str | None = None) -> RecordS
     return RecordSkip(id=rec.id, metric=metric, reason=reason, hw=rec.hw, engine=rec.framework, model=rec.model)
 
 
-def record_engine(rec: ServingRecord, notes: list[str]) -> EngineProfile:
+def record_engine(
+    rec: ServingRecord, notes: list[str], overheads: Mapping[str, tuple[float, float]] | None = None
+) -> EngineProfile:
     """The engine profile of the record's ``framework`` (InferenceX's names included), at the version its container
-    image tag or ``framework_version`` gives; an unknown engine runs engine-neutral, noted."""
+    image tag or ``framework_version`` gives; an unknown engine runs engine-neutral, noted. ``overheads`` replaces
+    named engines' ``(iteration_overhead_s, per_seq_overhead_s)`` (a cross-validation refit)."""
     if not rec.framework:
         return DEFAULT_ENGINE
     try:
@@ -175,11 +178,18 @@ def record_engine(rec: ServingRecord, notes: list[str]) -> EngineProfile:
         notes.append(f"engine {rec.framework!r} has no profile: engine-neutral batching and no engine overhead")
         return DEFAULT_ENGINE
     version = re.match(r"v?(\d+(?:\.\d+)+)", rec.engine_version or "")
-    return profile.at_version(version.group(1)) if version else profile
+    profile = profile.at_version(version.group(1)) if version else profile
+    if overheads is not None and profile.name in overheads:
+        a, b = overheads[profile.name]
+        profile = replace(profile, iteration_overhead_s=a, per_seq_overhead_s=b)
+    return profile
 
 
-def map_record(rec: ServingRecord, catalog: Catalog) -> ServingCase | RecordSkip:
-    """The record's model, instance, replica and closed loop, or why it cannot be expressed."""
+def map_record(
+    rec: ServingRecord, catalog: Catalog, overheads: Mapping[str, tuple[float, float]] | None = None
+) -> ServingCase | RecordSkip:
+    """The record's model, instance, replica and closed (or open) loop, or why it cannot be expressed.
+    ``overheads``: engine overheads to use instead of the shipped ones, by engine name (:func:`record_engine`)."""
     if rec.disagg:
         return _skip(rec, "disaggregated prefill/decode is not modelled yet (issue 13)")
     if rec.spec_decoding not in ("", "none"):
@@ -209,7 +219,7 @@ def map_record(rec: ServingRecord, catalog: Catalog) -> ServingCase | RecordSkip
     if rec.dp_attention:
         notes.append("attention data-parallelism timed as tensor parallelism")
     clients = math.ceil(rec.concurrency / rec.dp) if rec.concurrency is not None else None
-    engine = record_engine(rec, notes)
+    engine = record_engine(rec, notes, overheads)
     seqs_given = rec.max_num_seqs
     if seqs_given is None and rec.format == "inferencex" and clients is not None:
         seqs_given = clients  # InferenceX launches the engine with --max-num-seqs $CONC

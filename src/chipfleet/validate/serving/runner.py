@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -184,13 +184,19 @@ def _rows(case: ServingCase) -> tuple[list[ServingRow], list[ServingSkipped]]:
     return rows, skipped
 
 
-def validate_serving(data: RecordSet, catalog: Catalog, progress: Callable[[str], None] | None = None) -> ServingReport:
-    """Predict every record of ``data`` as the closed- or open-loop run it was (see :mod:`.predict`)."""
+def validate_serving(
+    data: RecordSet,
+    catalog: Catalog,
+    progress: Callable[[str], None] | None = None,
+    overheads: Mapping[str, tuple[float, float]] | None = None,
+) -> ServingReport:
+    """Predict every record of ``data`` as the closed- or open-loop run it was (see :mod:`.predict`);
+    ``overheads`` replaces named engines' overheads (cross-validation refits)."""
     results: list[ServingRow] = []
     skipped: list[ServingSkipped] = []
     n = len(data.records)
     for i, rec in enumerate(data.records):
-        case = map_record(rec, catalog)
+        case = map_record(rec, catalog, overheads)
         if isinstance(case, RecordSkip):
             skipped.append(_skip_row(case))
         else:
