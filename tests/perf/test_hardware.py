@@ -9,6 +9,7 @@ import pytest
 from chipfleet.catalog import Catalog, Precision, load_catalog
 from chipfleet.exceptions import ConfigError
 from chipfleet.perf.hardware import Hardware, hardware_for
+from chipfleet.perf.kernels import attention_precision
 
 from ._hardware import H100_LIKE
 
@@ -132,3 +133,9 @@ def test_an_fp4_kv_cache_needs_a_chip_that_stores_one(catalog: Catalog) -> None:
     assert err.value.field == "kv_precision"
     assert h100.check_kv_cache(Precision.FP8) is Precision.FP8
     assert hardware_for(catalog, "p4d.24xlarge").check_kv_cache(Precision.FP8) is Precision.FP8  # stored, dequantized
+
+
+@pytest.mark.parametrize("fmt", [Precision.NVFP4, Precision.MXFP4])
+def test_fp4_serving_runs_attention_at_the_bf16_peak(fmt: Precision) -> None:
+    # FP4 applies to the linear layers; attention scores and mix stay in bf16 (perf.kernels.attention_precision).
+    assert BLACKWELL_LIKE.peak(attention_precision(fmt)) == BLACKWELL_LIKE.peak_flops_per_s[Precision.BF16]

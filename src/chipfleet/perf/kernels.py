@@ -49,9 +49,10 @@ def elementwise_bytes_per_token(model: ModelArch, precision: Precision) -> float
 
 
 def attention_precision(precision: Precision) -> Precision:
-    """Attention scores and mix run in bf16 even in FP8 training and serving (FP8 applies to the linear
-    layers in Transformer Engine and TensorRT-LLM's default recipes); other precisions run as given."""
-    return Precision.BF16 if precision in (Precision.FP8, Precision.INT8, Precision.INT4) else precision
+    """Attention scores and mix run in bf16 even in FP8 and FP4 training and serving (FP8 and NVFP4/MXFP4 apply
+    to the linear layers in Transformer Engine and TensorRT-LLM's default recipes); other precisions run as given."""
+    narrow = (Precision.FP8, Precision.INT8, Precision.INT4, Precision.NVFP4, Precision.MXFP4)
+    return Precision.BF16 if precision in narrow else precision
 
 
 @dataclass(frozen=True)
