@@ -3,9 +3,9 @@
 Prints coverage (share of aggregated runs predicted) and the median APE of mean TPOT and mean TTFT, overall and
 by hardware, engine and model family, twice: with the shipped parameters (in sample where an engine's overheads
 were fitted on these runs: perf/data/engines.yaml says which) and cross-validated, each hardware × engine group
-predicted with its engine's overheads refitted on that engine's other groups (perf.engines.fit_overheads on mean
-TPOT, as benchmarks/engine_overheads.py fits them), for the engines that ship fitted overheads; the others keep
-their shipped priors. Then
+predicted with its engine's overheads refitted on that engine's other groups (validate.serving.calibrate:
+perf.engines.fit_overheads on mean TPOT), for the engines that ship fitted overheads; the others keep their
+shipped priors. Then
 validation throughput on 5,000 records (target: under 5 minutes on the 2-core machine). Targets (issue 12):
 >= 90 % of aggregated runs predicted, median APE of mean TPOT <= 10 % and of mean TTFT <= 20 %.
 """
@@ -21,12 +21,12 @@ from collections.abc import Callable, Iterable
 import numpy as np
 
 from chipfleet.catalog import Catalog, load_catalog
-from chipfleet.exceptions import ChipfleetError
-from chipfleet.perf.engines import engine_names, engine_profile, fit_overheads
+from chipfleet.perf.engines import engine_names, engine_profile
 from chipfleet.validate.serving import (
     RecordSet,
     ServingReport,
     ServingRow,
+    calibrate_serving,
     shipped_inferencex,
     validate_serving,
 )
@@ -68,40 +68,11 @@ def _table(report: ServingReport, key: Callable[[ServingRow], str], label: str, 
         )
 
 
-def _engine_name(framework: str) -> str | None:
-    try:
-        return engine_profile(framework).name
-    except ChipfleetError:
-        return None
-
-
 def cross_validated(records: RecordSet, catalog: Catalog) -> ServingReport:
     """Each hardware × engine group predicted with its engine's overheads fitted on the engine's other groups,
     for the engines that ship fitted (``calibrated``) overheads; the others keep their priors, as shipped."""
-    zero = {name: (0.0, 0.0) for name in engine_names() if engine_profile(name).overheads == "calibrated"}
-    base = validate_serving(records, catalog, overheads=zero)
-    tpot = [r for r in base.results if r.metric == "mean_tpot" and r.measured > 0]
-    results: list[ServingRow] = []
-    groups = sorted({(rec.hw, rec.framework) for rec in records.records})
-    for hw, framework in groups:
-        engine = _engine_name(framework)
-        engine = engine if engine in zero else None
-        others = [r for r in tpot if engine is not None and _engine_name(r.engine) == engine and r.hw != hw]
-        # first order: an engine's overheads add a + b·d per decode iteration, d ≈ the run's concurrency
-        fit = fit_overheads(
-            [r.measured - r.predicted for r in others], [float(r.concurrency) for r in others],
-            [r.measured for r in others],
-        )  # fmt: skip
-        subset = RecordSet(
-            records=tuple(rec for rec in records.records if (rec.hw, rec.framework) == (hw, framework)),
-            bad=(), path=records.path, sha256=records.sha256, format=records.format,
-        )  # fmt: skip
-        held_out = validate_serving(subset, catalog, overheads={**zero, **({engine: fit} if engine else {})})
-        results += held_out.results
-    return ServingReport(
-        results=tuple(results), skipped=base.skipped, bad=base.bad, records=base.records,
-        aggregated=base.aggregated, data=base.data, data_sha256=base.data_sha256,
-    )  # fmt: skip
+    fitted = [n for n in engine_names() if engine_profile(n).overheads == "calibrated"]
+    return calibrate_serving(records, catalog, engines=fitted).cross_validated
 
 
 def _figures(report: ServingReport, records: RecordSet, title: str) -> None:

@@ -81,9 +81,7 @@ def calibrate_cmd(
         _calibrate_local(out, quick, as_json)
         return
     if data is not None and _serving_file(data):
-        # Nothing is fitted on serving records yet: show the errors per hardware × engine group instead.
-        output.show("serving records: no parameters are fitted on them yet; their errors as validate gives them")
-        _validate_serving(data, skip_bad_rows, as_json)
+        _calibrate_serving(data, skip_bad_rows, as_json)
         return
     from chipfleet.report import validation as vr
     from chipfleet.validate.calibrate import calibrate, overlay, write_overlay
@@ -142,6 +140,33 @@ def _validate_serving(data: Path, skip_bad_rows: bool, as_json: bool) -> None:
     for reason, n in reasons.most_common():
         skipped.add_row(f"{n:,}", reason)
     output.show(skipped)
+
+
+def _calibrate_serving(data: Path, skip_bad_rows: bool, as_json: bool) -> None:
+    """Engine overheads fitted on serving records, and the errors without them and cross-validated."""
+    from rich.table import Table
+
+    from chipfleet.validate.serving import calibrate_serving, load_records
+
+    cal = calibrate_serving(load_records(data, skip_bad_rows=skip_bad_rows), State.catalog())
+    if as_json:
+        output.emit_json(cal)
+        return
+    fits = Table(title=f"{data.name}: engine overheads fitted on mean TPOT (perf/data/engines.yaml holds the shipped)")
+    for col in ("engine", "runs", "iteration_overhead_s", "per_seq_overhead_s"):
+        fits.add_column(col, justify="left" if col == "engine" else "right")
+    for f in cal.fits:
+        fits.add_row(f.engine, f"{f.runs:,}", f"{f.iteration_overhead_s:.6f}", f"{f.per_seq_overhead_s:.3e}")
+    output.show(fits)
+    groups = Table(title="median APE of mean TPOT / mean TTFT: no engine overheads → cross-validated fit")
+    for col in ("hardware × engine", "records", "mean_tpot", "mean_ttft"):
+        groups.add_column(col, justify="left" if col.startswith("hardware") else "right")
+    held = {g.group: g for g in cal.cross_validated.by_hardware_engine}
+    for g in cal.without.by_hardware_engine:
+        cv = held.get(g.group, g)
+        cells = (f"{g.mdape(m):.1%} → {cv.mdape(m):.1%}" for m in ("mean_tpot", "mean_ttft"))
+        groups.add_row(g.group, f"{g.records:,}", *cells)
+    output.show(groups)
 
 
 def _validate_local(as_json: bool, quick: bool) -> None:

@@ -1,5 +1,6 @@
 """Serving under load: the closed-loop model, serving-benchmark records and their validation."""
 
+from chipfleet.validate.serving.calibrate import EngineFit, ServingCalibration, calibrate_serving
 from chipfleet.validate.serving.closed_loop import ClosedLoad, ClosedLoopResult, closed_loop, first_wave_ttft_s
 from chipfleet.validate.serving.estimate import ClosedLoopEstimate, estimate_closed_loop
 from chipfleet.validate.serving.open_loop import OpenLoad, OpenLoopResult, open_loop
@@ -26,17 +27,20 @@ __all__ = [
     "ClosedLoad",
     "ClosedLoopEstimate",
     "ClosedLoopResult",
+    "EngineFit",
     "GroupSummary",
     "MetricSummary",
     "OpenLoad",
     "OpenLoopResult",
     "RecordSet",
     "RecordSkip",
+    "ServingCalibration",
     "ServingCase",
     "ServingRecord",
     "ServingReport",
     "ServingRow",
     "ServingSkipped",
+    "calibrate_serving",
     "closed_loop",
     "estimate_closed_loop",
     "first_wave_ttft_s",

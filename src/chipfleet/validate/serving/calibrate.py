@@ -1,0 +1,98 @@
+"""Engine overheads fitted on serving records, cross-validated leaving one hardware × engine group out.
+
+An engine's overheads add ``a + b·d`` to each decode iteration of ``d`` sequences
+(:meth:`chipfleet.perf.engines.EngineProfile.overhead_s`). With the engines' overheads at zero, each record's
+mean TPOT residual ``r = measured − predicted`` is, to first order, ``a + b·d`` with ``d`` the run's concurrency
+(InferenceX runs the engine with ``max_num_seqs = conc``), and :func:`chipfleet.perf.engines.fit_overheads` fits
+``(a, b) ≥ 0`` per engine by least absolute relative error. Cross-validation predicts each hardware × engine group
+with its engine's overheads fitted on the engine's other groups only (an engine seen on one group alone gets
+none), so no group's own runs inform its prediction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from chipfleet.catalog import Catalog
+from chipfleet.exceptions import ChipfleetError
+from chipfleet.perf.engines import engine_profile, fit_overheads
+from chipfleet.validate.serving.records import RecordSet
+from chipfleet.validate.serving.runner import ServingReport, ServingRow, validate_serving
+
+FIT_METRIC = "mean_tpot"
+
+
+@dataclass(frozen=True)
+class EngineFit:
+    """One engine's overheads fitted on all its runs."""
+
+    engine: str
+    runs: int
+    iteration_overhead_s: float
+    per_seq_overhead_s: float
+
+
+@dataclass(frozen=True)
+class ServingCalibration:
+    """The fits, the records predicted without the refitted engines' overheads, and cross-validated."""
+
+    fits: tuple[EngineFit, ...]
+    without: ServingReport  # the refitted engines' overheads at zero
+    cross_validated: ServingReport  # each hardware × engine group with overheads fitted on the engine's others
+
+
+def _engine_name(framework: str) -> str | None:
+    try:
+        return engine_profile(framework).name
+    except ChipfleetError:
+        return None
+
+
+def _fit(rows: list[ServingRow]) -> tuple[float, float]:
+    return fit_overheads(
+        [r.measured - r.predicted for r in rows], [float(r.concurrency) for r in rows], [r.measured for r in rows]
+    )
+
+
+def calibrate_serving(records: RecordSet, catalog: Catalog, engines: Iterable[str] | None = None) -> ServingCalibration:
+    """Fit ``engines``' overheads (default: every engine with a profile that ran a record) and cross-validate."""
+    names = (
+        sorted({n for n in (_engine_name(r.framework) for r in records.records) if n is not None})
+        if engines is None
+        else sorted({engine_profile(e).name for e in engines})
+    )
+    zero = {name: (0.0, 0.0) for name in names}
+    without = validate_serving(records, catalog, overheads=zero)
+    tpot = [r for r in without.results if r.metric == FIT_METRIC and r.measured > 0]
+    fits = []
+    for name in names:
+        own = [r for r in tpot if _engine_name(r.engine) == name]
+        if own:
+            a, b = _fit(own)
+            fits.append(EngineFit(engine=name, runs=len(own), iteration_overhead_s=a, per_seq_overhead_s=b))
+    results: list[ServingRow] = []
+    for hw, framework in sorted({(rec.hw, rec.framework) for rec in records.records}):
+        engine = _engine_name(framework)
+        overheads = dict(zero)
+        if engine in zero:
+            others = [r for r in tpot if _engine_name(r.engine) == engine and r.hw != hw]
+            overheads[engine] = _fit(others) if others else (0.0, 0.0)
+        group = RecordSet(
+            records=tuple(rec for rec in records.records if (rec.hw, rec.framework) == (hw, framework)),
+            bad=(),
+            path=records.path,
+            sha256=records.sha256,
+            format=records.format,
+        )
+        results += validate_serving(group, catalog, overheads=overheads).results
+    cross = ServingReport(
+        results=tuple(results),
+        skipped=without.skipped,
+        bad=without.bad,
+        records=without.records,
+        aggregated=without.aggregated,
+        data=without.data,
+        data_sha256=without.data_sha256,
+    )
+    return ServingCalibration(fits=tuple(fits), without=without, cross_validated=cross)
