@@ -9,7 +9,10 @@ import pytest
 from chipfleet.catalog import Catalog, Precision, load_catalog
 from chipfleet.exceptions import ConfigError
 from chipfleet.perf.hardware import Hardware, hardware_for
+from chipfleet.perf.inference import ServingConfig, estimate_inference
+from chipfleet.perf.iteration import IterationModel
 from chipfleet.perf.kernels import attention_precision
+from chipfleet.workloads import get_model
 
 from ._hardware import H100_LIKE
 
@@ -139,3 +142,19 @@ def test_an_fp4_kv_cache_needs_a_chip_that_stores_one(catalog: Catalog) -> None:
 def test_fp4_serving_runs_attention_at_the_bf16_peak(fmt: Precision) -> None:
     # FP4 applies to the linear layers; attention scores and mix stay in bf16 (perf.kernels.attention_precision).
     assert BLACKWELL_LIKE.peak(attention_precision(fmt)) == BLACKWELL_LIKE.peak_flops_per_s[Precision.BF16]
+
+
+def test_estimates_and_the_iteration_model_refuse_fp4_weights_a_chip_cannot_read(catalog: Catalog) -> None:
+    model = get_model("llama-3-8b")
+    inf2 = hardware_for(catalog, "inf2.48xlarge")
+    cfg = ServingConfig(model=model, batch=1, input_tokens=512, output_tokens=64, weight_precision=Precision.NVFP4)
+    with pytest.raises(ConfigError) as err:
+        estimate_inference(cfg, inf2)
+    assert err.value.field == "weight_precision"
+    with pytest.raises(ConfigError):
+        IterationModel(model, inf2, 2, Precision.MXFP4)
+    h100 = hardware_for(catalog, "p5.48xlarge")
+    assert estimate_inference(cfg, h100).compute_precision is Precision.BF16  # W4A16 on Hopper
+    with pytest.raises(ConfigError) as err:
+        estimate_inference(replace(cfg, kv_precision=Precision.NVFP4), h100)
+    assert err.value.field == "kv_precision"

@@ -708,6 +708,8 @@ def serving_phases(cfg: ServingConfig, hw: Hardware, tp: int) -> tuple[PhaseTime
 
 
 def _check_engine(cfg: ServingConfig, hw: Hardware) -> None:
+    hw.resolve_precision(cfg.weight_precision)  # refuses FP4 weights the chip's stacks cannot read
+    hw.check_kv_cache(cfg.kv_dtype)
     engine = cfg.engine
     engine.require_chip(hw.chip, hw.family)
     if engine.max_num_seqs is not None and cfg.batch > engine.max_num_seqs:

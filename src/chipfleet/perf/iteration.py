@@ -57,6 +57,7 @@ class IterationModel:
         dp_attention: bool = False,
     ) -> None:
         self.model, self.hw, self.tp, self.host = model, hw, tp, host
+        hw.resolve_precision(precision)  # refuses FP4 weights the chip's stacks cannot read
         self.engine = engine if engine is not None and engine.overhead_s(1.0) > 0 else None
         self.cfg = ServingConfig(
             model=model, batch=1, input_tokens=1, output_tokens=1, tp=tp, weight_precision=precision, ep=ep,
