@@ -248,6 +248,8 @@ ASKED_FOR = (
     "p6-b300.48xlarge",
     "a4-highgpu-8g",
     "standard_nd128isr_ndr_gb200_v6",
+    "bm.gpu.mi355x.8",  # OCI
+    "gpu-mi325x8-2048gb",  # DigitalOcean
 )
 
 
@@ -304,3 +306,28 @@ def test_dgx_cloud_is_an_instance(cat: Catalog) -> None:
     price = dgx.price(None, Pricing.RESERVED)
     # 36,999 USD per month at launch, / 730 h.
     assert price is not None and price.usd_per_h == pytest.approx(36999 / 730, rel=1e-4)
+
+
+@pytest.mark.parametrize("chip", ["h100-sxm", "h200", "b200", "mi300x", "mi325x", "mi355x"])
+def test_inferencex_chips_have_a_priced_eight_gpu_instance(cat: Catalog, chip: str) -> None:
+    """InferenceX runs these chips as 8-GPU nodes: a run is predicted only on an instance that carries one."""
+    carriers = [i for i in cat.instances_of(chip) if i.chips >= 8 and i.price(None, Pricing.ON_DEMAND) is not None]
+    assert carriers, chip
+    assert "no " not in cat.chip(chip).availability.lower()
+
+
+def test_amd_instances_of_the_new_clouds(cat: Catalog) -> None:
+    oci = cat.instance("bm.gpu.mi355x.8")
+    do = cat.instance("gpu-mi325x8-2048gb")
+    assert (oci.cloud, oci.chip, oci.chips) == (Cloud.OCI, "mi355x", 8)
+    assert (do.cloud, do.chip, do.chips) == (Cloud.DIGITALOCEAN, "mi325x", 8)
+    oci_price = oci.price(None, Pricing.ON_DEMAND)
+    do_price = do.price(None, Pricing.ON_DEMAND)
+    assert oci_price is not None and do_price is not None
+    # Priced per GPU-hour by the clouds: OCI 8.60 (price-list part B111758), DigitalOcean 3.80.
+    assert oci_price.usd_per_h == pytest.approx(8 * 8.60) and oci_price.basis is Basis.DERIVED
+    assert do_price.usd_per_h == pytest.approx(8 * 3.80)
+    for price in (oci_price, do_price):
+        region = cat.region(price.region)
+        assert region.pue_ratio >= 1.0 and region.grid_gco2_per_kwh is not None and region.pue.basis is Basis.ESTIMATE
+    assert cat.region(oci_price.region).cloud is Cloud.OCI and cat.region(do_price.region).cloud is Cloud.DIGITALOCEAN

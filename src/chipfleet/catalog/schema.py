@@ -105,6 +105,8 @@ class Cloud(StrEnum):
     GCP = "gcp"
     AZURE = "azure"
     NVIDIA = "nvidia"  # DGX Cloud, sold by NVIDIA and hosted in partner clouds
+    OCI = "oci"  # Oracle Cloud Infrastructure
+    DIGITALOCEAN = "digitalocean"
 
 
 class _Frozen(BaseModel):
