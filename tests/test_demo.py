@@ -9,14 +9,21 @@ import pytest
 
 from chipfleet.catalog import Catalog, Pricing
 from chipfleet.demo import (
+    MOE_CONCURRENCY,
+    MOE_FALLBACK_PRECISION,
+    MOE_INSTANCES,
+    MOE_PRECISION,
     SERVE_INSTANCES,
     TRAIN_INSTANCES,
     DemoResult,
+    moe_serving_estimates,
     run_demo,
     serving_estimates,
     training_estimates,
 )
 from chipfleet.exceptions import ConfigError
+from chipfleet.perf.engines import engine_profile
+from chipfleet.perf.hardware import hardware_for
 from chipfleet.report import tables
 from chipfleet.serialize import to_jsonable
 
@@ -112,3 +119,70 @@ def test_chart_draws_the_cheapest_fleet(demo: DemoResult) -> None:
     for e in plan.mix.entries:
         assert any(t.startswith(f"{e.count} × {e.deployment.instance}") for t in ticks), ticks
     assert f"fleet ${plan.mix.cost_usd_per_h:,.2f}/h" in ax.get_xlabel()
+
+
+def test_moe_comparison_lists_every_instance(demo: DemoResult) -> None:
+    """Every MoE instance is a row or left out with its reason; rows are all on the demo's pricing."""
+    rows = {r.estimate.instance for r in demo.moe_serving}
+    left_out = {s.split(":")[0] for s in demo.moe_skipped}
+    assert rows | left_out == set(MOE_INSTANCES) and not rows & left_out
+    assert all(r.estimate.footprint.price.pricing is Pricing.ON_DEMAND for r in demo.moe_serving)
+    assert all(r.estimate.config.batch == MOE_CONCURRENCY for r in demo.moe_serving)
+    data = to_jsonable(demo)
+    assert [r["engine"] for r in data["moe_serving"]] == [r.engine for r in demo.moe_serving]
+    assert all(r["output_tokens_per_s_per_chip"] > 0 for r in data["moe_serving"])
+
+
+def test_moe_rows_run_the_released_format_or_say_why_not(demo: DemoResult, cat: Catalog) -> None:
+    for row in demo.moe_serving:
+        weights = row.estimate.config.weight_precision
+        if row.precision_note:
+            assert weights is MOE_FALLBACK_PRECISION
+            assert f"cannot hold {MOE_PRECISION.value} weights" in row.precision_note
+            with pytest.raises(ConfigError) as err:
+                hardware_for(cat, row.estimate.instance).resolve_precision(MOE_PRECISION)
+            assert err.value.field == "weight_precision"
+        else:
+            assert weights is MOE_PRECISION
+    by_chip = {r.estimate.chip: r for r in demo.moe_serving}
+    # Blackwell and CDNA4 read MXFP4 (vendor formats); Trainium2 and MI300X do not.
+    assert not by_chip["b200"].precision_note and not by_chip["mi355x"].precision_note
+    assert by_chip["trainium2"].precision_note and by_chip["mi300x"].precision_note
+
+
+def test_moe_engines_are_the_chips_own(demo: DemoResult, cat: Catalog) -> None:
+    for row in demo.moe_serving:
+        family = hardware_for(cat, row.estimate.instance).family
+        assert engine_profile(row.engine).runs_on(family)
+        assert row.estimate.result.engine == row.engine
+    engines = {r.estimate.chip: r.engine for r in demo.moe_serving}
+    assert engines["trainium2"] == "nxdi" and engines["tpu-v6e"] == "jetstream" and engines["h200"] == "vllm"
+
+
+def test_moe_per_chip_throughput_and_its_range(demo: DemoResult) -> None:
+    for row in demo.moe_serving:
+        r = row.estimate.result
+        assert row.output_tokens_per_s_per_chip * r.tp * r.replicas_per_instance == pytest.approx(r.output_tokens_per_s)
+        rng = row.per_chip_range
+        assert rng is not None and rng[0] <= row.output_tokens_per_s_per_chip <= rng[1]
+
+
+def test_moe_left_out_with_reasons(cat: Catalog) -> None:
+    """No on-demand price, or a model that does not fit: no row, and the reason."""
+    rows, skipped = moe_serving_estimates(cat, ("p6e-gb200.36xlarge", "g6.xlarge"), Pricing.ON_DEMAND)
+    assert rows == []
+    assert skipped[0].startswith("p6e-gb200.36xlarge: no on-demand price")
+    assert skipped[1].startswith("g6.xlarge: ") and "GB" in skipped[1]
+
+
+def test_moe_table_and_chart_show_every_row(demo: DemoResult) -> None:
+    from chipfleet.report.plots import demo_figure
+
+    table = tables.moe_serving_table(demo.moe_title, demo.moe_serving)
+    assert list(table.columns[0].cells) == [
+        r.estimate.instance + ("" if r.estimate.validated else " †") for r in demo.moe_serving
+    ]
+    fig = demo_figure(demo)
+    for ax in fig.axes[5:7]:
+        ticks = [t.get_text() for t in ax.get_yticklabels()]
+        assert [t.rstrip(" †") for t in ticks] == [r.estimate.instance for r in demo.moe_serving]

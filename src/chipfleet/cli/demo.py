@@ -1,4 +1,4 @@
-"""`chipfleet demo`: training and serving across Trainium, Inferentia, TPU and NVIDIA, with a chart."""
+"""`chipfleet demo`: training and serving across Trainium, Inferentia, TPU, AMD and NVIDIA, with a chart."""
 
 from __future__ import annotations
 
@@ -22,8 +22,9 @@ def demo(
     ] = Pricing.ON_DEMAND,
     as_json: JsonOpt = False,
 ) -> None:
-    """Llama-3-70B pre-training and Llama-3-8B serving across Trainium, Inferentia, TPU and NVIDIA, and the
-    cheapest AWS fleet that serves Azure's conversation trace within p90 SLOs (about half a minute)."""
+    """Llama-3-70B pre-training and Llama-3-8B serving across Trainium, Inferentia, TPU and NVIDIA, gpt-oss-120b
+    (MoE) served on Trainium2, H200, B200, MI300X, MI355X and TPU v6e, and the cheapest AWS fleet that serves
+    Azure's conversation trace within p90 SLOs (about half a minute)."""
     from chipfleet.demo import run_demo
     from chipfleet.report.plots import demo_chart
 
@@ -42,6 +43,12 @@ def demo(
         output.show(f"[yellow]caveat[/yellow] {caveat}")
     output.show(tables.serving_comparison_table(result.serving_title, result.serving))
     for skip in result.serving_skipped:
+        output.show(f"[yellow]skipped[/yellow] {skip}")
+    output.show(tables.moe_serving_table(result.moe_title, result.moe_serving))
+    for row in result.moe_serving:
+        if row.precision_note:
+            output.show(f"[yellow]*[/yellow] {row.estimate.instance}: {row.precision_note}")
+    for skip in result.moe_skipped:
         output.show(f"[yellow]skipped[/yellow] {skip}")
     plan = result.serving_plan
     if plan is not None:

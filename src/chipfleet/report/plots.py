@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -121,14 +122,16 @@ def _plan_panel(ax: Any, plan: ServePlan | None, skipped: str, title: str) -> No
 def demo_figure(result: DemoResult) -> Figure:
     """The demo's chart as a matplotlib Figure (built in memory; :func:`demo_chart` writes it).
 
-    Five panels: training time (label: cost) and energy (label: CO2) at the same chip budget, serving $ per
-    million tokens and latency of one instance, and the cheapest serving fleet the planner found. Bars are the
+    Seven panels: training time (label: cost) and energy (label: CO2) at the same chip budget, serving $ per
+    million tokens and latency of one instance, the cheapest serving fleet the planner found, and the MoE
+    comparison's $ per million tokens (label: engine, weights) and output tokens/s per chip (label: J/token).
+    Bars are the
     estimates with 10–90 % error bars from the cross-validated error; † marks a family not validated on its own
     measurements; colours say who makes the chip (legend). Every price is on one pricing model, which the title
     names; if rows differ, each label says its pricing.
     """
-    fig = figure((14, 12.5))
-    grid = fig.add_gridspec(3, 2, height_ratios=(1.0, 1.0, 0.6))
+    fig = figure((14, 17))
+    grid = fig.add_gridspec(4, 2, height_ratios=(1.0, 1.0, 0.6, 1.0))
     tr = result.training
     sv = result.serving
     t_names = [_label(e.instance, e.validated) for e in tr]
@@ -192,10 +195,38 @@ def demo_figure(result: DemoResult) -> Figure:
     ax = fig.add_subplot(grid[2, :])
     _plan_panel(ax, result.serving_plan, result.serving_plan_skipped, result.serving_plan_title)
 
+    moe = result.moe_serving
+    m_names = [_label(row.estimate.instance, row.estimate.validated) for row in moe]
+    m_colours = [maker(row.estimate.chip)[1] for row in moe]
+    ax = fig.add_subplot(grid[3, 0])
+    m_usd = [row.estimate.cost_usd_per_million_tokens for row in moe]
+    m_usd_ranges = [row.estimate.ranges["cost_usd_per_million_tokens"] for row in moe]
+    _bars(ax, m_names, m_usd, m_usd_ranges, m_colours)
+    for i, row in enumerate(moe):
+        rng = m_usd_ranges[i]
+        top = rng[1] if rng is not None else m_usd[i]
+        weights = row.estimate.config.weight_precision.value
+        ax.text(top, i, f"  {row.engine}, {weights}", va="center", fontsize=8)
+    ax.set_xlim(right=max((g[1] if g else v for v, g in zip(m_usd, m_usd_ranges, strict=True)), default=1) * 1.4)
+    ax.set_xlabel("$ per million output tokens (label: engine, weights)")
+    ax.set_title(textwrap.fill(result.moe_title, 75), fontsize=10)
+
+    ax = fig.add_subplot(grid[3, 1])
+    per_chip = [row.output_tokens_per_s_per_chip for row in moe]
+    per_chip_ranges = [row.per_chip_range for row in moe]
+    _bars(ax, m_names, per_chip, per_chip_ranges, m_colours)
+    for i, row in enumerate(moe):
+        rng = per_chip_ranges[i]
+        top = rng[1] if rng is not None else per_chip[i]
+        ax.text(top, i, f"  {row.estimate.energy_j_per_token:.2f} J/token", va="center", fontsize=8)
+    ax.set_xlim(right=max((g[1] if g else v for v, g in zip(per_chip, per_chip_ranges, strict=True)), default=1) * 1.3)
+    ax.set_xlabel("output tokens/s per chip (label: facility J per token)")
+    ax.set_title("Throughput per chip of the same MoE serving options", fontsize=10)
+
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
-    chips = [e.chip for e in tr] + [e.chip for e in sv]
+    chips = [e.chip for e in tr] + [e.chip for e in sv] + [row.estimate.chip for row in moe]
     if result.serving_plan is not None:
         chips += [e.deployment.chip for e in result.serving_plan.mix.entries]
     seen = {maker(c) for c in chips}
@@ -204,12 +235,13 @@ def demo_figure(result: DemoResult) -> Figure:
     labels = [h.get_label() for h in handles]
     plan_entries = result.serving_plan.mix.entries if result.serving_plan is not None else ()
     validated = [e.validated for e in tr] + [e.validated for e in sv] + [e.deployment.validated for e in plan_entries]
+    validated += [row.estimate.validated for row in moe]
     if not all(validated):
         handles.append(Patch(color="none", label=f"{UNVALIDATED} family not validated on its own measurements"))
         labels.append(handles[-1].get_label())
     fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=9, frameon=False)
     fig.suptitle(
-        f"chipfleet: custom cloud silicon vs NVIDIA and TPU — model estimates, {result.pricing.value} prices",
+        f"chipfleet: custom cloud silicon vs NVIDIA, AMD and TPU — model estimates, {result.pricing.value} prices",
         fontsize=13,
     )
     fig.tight_layout(rect=(0, 0.05, 1, 0.97))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from rich.markup import escape
 from rich.table import Table
@@ -11,6 +12,9 @@ from chipfleet.catalog import Catalog, Chip, Instance, Precision, Pricing, Regio
 from chipfleet.catalog.schema import EfficiencyFamily, Figure, iter_figures
 from chipfleet.economics.estimate import ServingEstimate, TrainingEstimate
 from chipfleet.report import units as u
+
+if TYPE_CHECKING:
+    from chipfleet.demo import MoeServingRow
 
 
 def _fig(f: Figure | None, scale: float = 1.0, fmt: str = "{:,.0f}") -> str:
@@ -293,5 +297,34 @@ def serving_comparison_table(title: str, estimates: Sequence[ServingEstimate]) -
     t.caption = (
         "latencies: estimate (10–90 % range from cross-validated error); † family not validated on its own data; "
         + prices
+    )
+    return t
+
+
+def moe_serving_table(title: str, rows: Sequence[MoeServingRow]) -> Table:
+    """The demo's MoE comparison: per instance its engine, weight format, layout, latencies, tokens/s per chip,
+    $ per million output tokens and J per token, with the 10–90 % ranges where the estimate carries them."""
+    t = Table(title=title)
+    for col in ("instance", "engine", "weights", "tp × replicas", "TTFT", "TPOT", "tokens/s/chip", "$/M tokens",
+                "J/token"):  # fmt: skip
+        t.add_column(col, justify="left" if col in ("instance", "engine", "weights") else "right")
+    for row in rows:
+        e = row.estimate
+        r = e.result
+        t.add_row(
+            e.instance + ("" if e.validated else " †"),
+            row.engine,
+            e.config.weight_precision.value + (" *" if row.precision_note else ""),
+            f"{r.tp} × {r.replicas_per_instance}",
+            _ranged(u.duration, r.ttft_s, e.ranges["ttft_s"]),
+            _ranged(u.duration, r.tpot_s, e.ranges["tpot_s"]),
+            _ranged(lambda x: f"{x:,.0f}", row.output_tokens_per_s_per_chip, row.per_chip_range),
+            _ranged(lambda x: f"${x:.3f}", e.cost_usd_per_million_tokens, e.ranges["cost_usd_per_million_tokens"]),
+            _ranged(lambda x: f"{x:.2f}", e.energy_j_per_token, e.ranges["energy_j_per_token"]),
+        )
+    _, prices = _pricing_note([row.estimate.footprint.price.pricing for row in rows])
+    t.caption = (
+        "estimates with 10–90 % ranges from cross-validated error; † family not validated on its own data; "
+        "* the chip cannot read the released weight format (see the notes below); " + prices
     )
     return t
