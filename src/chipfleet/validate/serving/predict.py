@@ -61,6 +61,8 @@ HW_INSTANCES: Mapping[str, tuple[str, ...]] = {
     "b200": ("p6-b200.48xlarge",),
     "gb200": ("p6e-gb200.36xlarge",),
     "mi300x": ("standard_nd96isr_mi300x_v5",),
+    "mi325x": ("gpu-mi325x8-2048gb",),
+    "mi355x": ("bm.gpu.mi355x.8",),
     "inf2": ("inf2.48xlarge",),
     "trn1": ("trn1.32xlarge",),
     "trn2": ("trn2.48xlarge",),
