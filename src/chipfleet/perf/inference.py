@@ -34,7 +34,7 @@ from chipfleet.exceptions import ConfigError, DoesNotFitError
 from chipfleet.perf.collectives import Collective, Link, collective_time_s
 from chipfleet.perf.engines import DEFAULT_ENGINE, EngineProfile, SpecDecode
 from chipfleet.perf.hardware import Hardware, divisors
-from chipfleet.perf.kernels import attention_precision, elementwise_bytes_per_token
+from chipfleet.perf.kernels import attention_precision, elementwise_bytes_per_token, routed_extra_flops_per_token
 from chipfleet.workloads.models import ModelArch
 
 ACTIVATION_BYTES = 2.0  # activations and all-reduce payloads in bf16
@@ -518,7 +518,9 @@ def prefill_time(
     """Prefill of ``batch`` prompts of ``input_tokens``: compute-bound at useful sizes.
 
     FLOPs per chip = ``b·s·(2·L·P_layer_active + 2·L·s·a·d) / t`` (causal attention) + ``2·b·V·h / t`` for
-    the last-token logits. Bytes = weights ÷ t + the KV written + element-wise traffic ``34·b·s·h·L / t``.
+    the last-token logits; an MoE model's routed experts add ``(1/g − 1)·F_routed`` at the attainable dense rate
+    (grouped GEMMs at ``g`` of the dense rate, :func:`chipfleet.perf.kernels.routed_extra_flops_per_token`).
+    Bytes = weights ÷ t + the KV written + element-wise traffic ``34·b·s·h·L / t``.
     With padded heads (:func:`head_layout`) the attention term scales with the chip's query heads
     ``q_chip/a`` instead of ``1/t`` and each token also multiplies the padding weights (``2·P_pad``).
     Comm: 2 all-reduces of ``b·s·h`` bf16 per layer (:func:`layer_comm_s`). A pipeline stage does ``1/pp`` of
@@ -530,6 +532,9 @@ def prefill_time(
     attn = tokens * model.attention_flops_per_token_forward(input_tokens, causal=True)
     attn *= attention_flops_share(model, tp, hw, dp)
     flops = tokens * 2.0 * model.n_layers * model.params_per_layer_active
+    # routed experts at their grouped-GEMM rate: extra FLOPs at η_max·peak (phase_time divides by η(rows))
+    rows_chunk = tokens / max(chunks, 1)
+    flops += tokens * routed_extra_flops_per_token(model) * hw.eff.gemm_fraction(rows_chunk) / hw.eff.compute
     flops += 2.0 * batch * model.vocab_size * model.hidden_size
     flops /= tp
     flops += tokens * 2.0 * padding_params_per_chip(model, tp, hw, dp)
@@ -625,7 +630,8 @@ def decode_step_time(
 ) -> PhaseTime:
     """One decode iteration of ``batch`` sequences at ``context`` cached tokens: memory-bound when small.
 
-    FLOPs per chip = ``b·(2·(L·P_layer_active + V·h) + 4·L·c·a·d) / t``. Bytes per chip = the weights read
+    FLOPs per chip = ``b·(2·(L·P_layer_active + V·h) + 4·L·c·a·d) / t`` (and the routed experts' extra, as
+    in :func:`prefill_time`). Bytes per chip = the weights read
     (dense part + the experts the batch touches) ÷ t + ``b·c`` cached tokens' KV. Comm: 2 all-reduces of
     ``b·h`` bf16 per layer (latency-bound). Padded heads (:func:`head_layout`) add their weights ``P_pad``
     to the bytes and ``2·b·P_pad`` FLOPs, and attention scales with ``q_chip/a`` instead of ``1/t``.
@@ -637,6 +643,7 @@ def decode_step_time(
     per_token = 2.0 * (model.n_layers * model.params_per_layer_active + model.vocab_size * model.hidden_size)
     padding = padding_params_per_chip(model, tp, hw, dp)
     flops = rows * (per_token / tp + 2.0 * padding)
+    flops += rows * routed_extra_flops_per_token(model) / tp * hw.eff.gemm_fraction(rows) / hw.eff.compute
     attn = rows * model.attention_flops_per_token_forward(int(context), causal=False)
     attn *= attention_flops_share(model, tp, hw, dp)
     if cfg.is_plain:

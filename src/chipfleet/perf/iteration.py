@@ -20,7 +20,14 @@ from chipfleet.perf.inference import (
     padding_params_per_chip,
     weight_bytes_per_chip,
 )
-from chipfleet.perf.kernels import HostDispatch, attention_precision, elementwise_bytes_per_token, overlapped_s
+from chipfleet.perf.kernels import (
+    GROUPED_GEMM_FRACTION,
+    HostDispatch,
+    attention_precision,
+    elementwise_bytes_per_token,
+    overlapped_s,
+    routed_extra_flops_per_token,
+)
 from chipfleet.workloads import ModelArch
 
 
@@ -43,6 +50,11 @@ class IterationModel:
     experts sharded over ``ep`` ranks, attention data-parallel (whole attention weights per chip, the KV cache
     split by sequence) with tokens dispatched to their experts and combined by all-to-all
     (:func:`chipfleet.perf.inference.layer_comm_s`); defaults: tensor parallelism as before.
+
+    ``grouped_gemm_fraction`` (default :data:`chipfleet.perf.kernels.GROUPED_GEMM_FRACTION`) is the routed
+    experts' attainable fraction of a dense GEMM's rate once compute-bound; a calibration
+    (:mod:`chipfleet.validate.serving.moe_fit`) passes other values. Their extra FLOPs run at the attainable dense rate ``η_max·peak``
+    (:func:`chipfleet.perf.kernels.routed_extra_flops_per_token`).
     """
 
     def __init__(
@@ -55,6 +67,7 @@ class IterationModel:
         engine: EngineProfile | None = None,
         ep: int = 1,
         dp_attention: bool = False,
+        grouped_gemm_fraction: float = GROUPED_GEMM_FRACTION,
     ) -> None:
         self.model, self.hw, self.tp, self.host = model, hw, tp, host
         hw.resolve_precision(precision)  # refuses FP4 weights the chip's stacks cannot read
@@ -66,7 +79,13 @@ class IterationModel:
         dp = dp_attention
         L = model.n_layers
         padding = padding_params_per_chip(model, tp, hw, dp)  # padded / replicated heads (Neuron), else 0
+        if not 0.0 < grouped_gemm_fraction <= 1.0:
+            raise ConfigError(
+                f"grouped_gemm_fraction must be in (0, 1], got {grouped_gemm_fraction!r}", field="grouped_gemm_fraction"
+            )
+        self.grouped_gemm_fraction = grouped_gemm_fraction
         self.linear_flops_per_token = 2.0 * L * model.params_per_layer_active / tp + 2.0 * padding
+        self.routed_extra_flops_per_token = routed_extra_flops_per_token(model, grouped_gemm_fraction) / tp
         self.logit_flops = 2.0 * model.vocab_size * model.hidden_size / tp
         # FLOPs per (query token × key): 4·L·a·d × the chip's share of the (padded) query heads
         self.attn_coeff = 2.0 * 2.0 * L * model.n_heads * model.head_dim * attention_flops_share(model, tp, hw, dp)
@@ -127,6 +146,7 @@ class IterationModel:
         eta = tokens / (tokens + self._half)
         flops = tokens * self.linear_flops_per_token + (decode + finishing) * self.logit_flops
         compute = flops / (self._peak * eta) + self.attn_coeff * (decode_ctx + prefill_keys) / (self._attn_peak * eta)
+        compute = compute + tokens * self.routed_extra_flops_per_token / self._peak
         bytes_ = self._weights(tokens) + self.kv_bytes * (decode_ctx + prefix_read + prefill) + self.ew_bytes * tokens
         busy = max(compute, bytes_ / self._bw)
         device = busy
@@ -151,6 +171,7 @@ class IterationModel:
         eta = tokens / (tokens + self._half)
         flops = tokens * self.linear_flops_per_token + (decode + finishing) * self.logit_flops
         compute = flops / (self._peak * eta) + self.attn_coeff * (decode_ctx + prefill_keys) / (self._attn_peak * eta)
+        compute = compute + tokens * self.routed_extra_flops_per_token / self._peak
         m = self.model
         weights: float | NDArray[np.float64] = self.weight_bytes
         if m.is_moe:
@@ -185,6 +206,7 @@ class IterationModel:
         if coeffs is None:
             eta = n / (n + self._half)
             c0 = n * (self.linear_flops_per_token + self.logit_flops) / (self._peak * eta)
+            c0 += n * self.routed_extra_flops_per_token / self._peak
             c1 = self.attn_coeff / (self._attn_peak * eta)
             m0 = (self._weights(n) + self.ew_bytes * n) / self._bw
             m1 = self.kv_bytes / self._bw

@@ -48,6 +48,36 @@ def elementwise_bytes_per_token(model: ModelArch, precision: Precision) -> float
     return bytes_
 
 
+# Attainable rate of a mixture-of-experts layer's routed-expert GEMMs (grouped GEMMs with the router, top-k,
+# permute and un-permute kernels around them) as a fraction of a dense GEMM's at the same rows and precision.
+# Fitted on the shipped InferenceX closed-loop runs (gpt-oss-120b, DeepSeek-R1; validate/data/inferencex, SemiAnalysis
+# InferenceX nightly runs Dec 2025 - Jan 2026) by chipfleet.validate.serving.moe_fit.fit_grouped_gemm_fraction: least
+# median APE of the prefill slope (mean TTFT of 8k prompts minus that of 1k prompts, same configuration, <= 16
+# clients), which cancels what TTFT holds whatever the prompt; 0.2 on all runs (35 % slope error, 66 % at the dense
+# rate), 0.15-0.25 in the folds that leave one hardware x engine group out. An estimate derived from those runs.
+# Why it is not a tokens-per-expert effect: gpt-oss-120b on H100/H200 (vLLM, tp 2-8) prefills about 3x slower than
+# the dense roofline both at 1k prompts (29 tokens per expert) and at 8k prompts (230 per expert, far past the
+# GEMM half-rate rows), so the loss is a constant fraction, not an M/(M + M_half) one.
+GROUPED_GEMM_FRACTION = 0.2
+
+
+def routed_expert_flops_per_token(model: ModelArch) -> float:
+    """FLOPs of the routed experts one token runs, ``2·k·P_expert·L_moe`` (0 for a dense model)."""
+    if not model.is_moe:
+        return 0.0
+    return 2.0 * model.experts_top_k * model.params_mlp_per_expert * model.n_moe_layers
+
+
+def routed_extra_flops_per_token(model: ModelArch, grouped_fraction: float = GROUPED_GEMM_FRACTION) -> float:
+    """FLOPs one token adds, timed at the chip's attainable dense rate ``η_max·peak`` (not scaled by the
+    small-batch fraction ``M/(M + M½)``), so the routed experts run at ``g`` of the dense rate once their GEMMs
+    are compute-bound: ``(1/g − 1)·F_routed`` (:func:`routed_expert_flops_per_token`; ``g`` is
+    :data:`GROUPED_GEMM_FRACTION`). A routed GEMM of ``n`` rows then takes
+    ``F_routed·n/(η_max·peak)·(1/g + M½/n)``: slower where it computes (long prefills, large batches), the same
+    where weight streaming bounds it (a small decode batch). 0 for a dense model."""
+    return (1.0 / grouped_fraction - 1.0) * routed_expert_flops_per_token(model)
+
+
 def attention_precision(precision: Precision) -> Precision:
     """Attention scores and mix run in bf16 even in FP8 and FP4 training and serving (FP8 and NVFP4/MXFP4 apply
     to the linear layers in Transformer Engine and TensorRT-LLM's default recipes); other precisions run as given."""

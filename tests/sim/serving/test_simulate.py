@@ -113,7 +113,7 @@ def test_iteration_model_equals_the_roofline(cat: Catalog, model_name: str, inst
     """The simulator's folded iteration cost is the performance model's phase_time, term for term."""
     from chipfleet.perf.inference import kv_bytes_per_token_per_chip, phase_time
     from chipfleet.perf.iteration import IterationModel
-    from chipfleet.perf.kernels import elementwise_bytes_per_token
+    from chipfleet.perf.kernels import elementwise_bytes_per_token, routed_extra_flops_per_token
 
     model = get_model(model_name)
     hw = hardware_for(cat, instance)
@@ -135,6 +135,8 @@ def test_iteration_model_equals_the_roofline(cat: Catalog, model_name: str, inst
         L = model.n_layers
         flops = (
             tokens * 2.0 * L * model.params_per_layer_active / tp
+            # routed experts' extra FLOPs at the attainable dense rate (phase_time divides by η(rows))
+            + tokens * routed_extra_flops_per_token(model) / tp * hw.eff.gemm_fraction(tokens) / hw.eff.compute
             + (d + fin) * 2.0 * model.vocab_size * model.hidden_size / tp
         )
         attn = 4.0 * L * model.n_heads * model.head_dim / tp * (dctx + keys)
