@@ -53,8 +53,8 @@ class IterationModel:
 
     ``grouped_gemm_fraction`` (default :data:`chipfleet.perf.kernels.GROUPED_GEMM_FRACTION`) is the routed
     experts' attainable fraction of a dense GEMM's rate once compute-bound; a calibration
-    (:mod:`chipfleet.validate.serving.moe_fit`) passes other values. Their extra FLOPs run at the attainable dense rate ``η_max·peak``
-    (:func:`chipfleet.perf.kernels.routed_extra_flops_per_token`).
+    (:mod:`chipfleet.validate.serving.moe_fit`) passes other values. Their extra FLOPs run at the attainable
+    dense rate ``η_max·peak`` (:func:`chipfleet.perf.kernels.routed_extra_flops_per_token`).
     """
 
     def __init__(
