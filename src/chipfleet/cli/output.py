@@ -151,8 +151,8 @@ def native_stdout_silenced(active: bool) -> Iterator[None]:
     what it was, restored on the way out.
 
     Native code (HiGHS, the MILP solver behind ``plan serve``) prints notes straight to descriptor 1, whatever
-    its display options; with ``--json`` they would corrupt the JSON a program reads, so while the command
-    computes only what Python writes reaches the real stdout. A ``sys.stdout`` that is not descriptor 1 (a
+    its display options; they would corrupt the JSON a program reads and clutter the tables a person reads, so
+    while the command runs only what Python writes reaches the real stdout. A ``sys.stdout`` that is not descriptor 1 (a
     test's capture, a pipe set up in Python) keeps receiving Python's writes as it is.
     """
     if not active:

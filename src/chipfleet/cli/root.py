@@ -48,8 +48,9 @@ def _root(catalog: CatalogOpt = None) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; chipfleet errors and usage errors print one clear line (JSON with --json) and exit 2.
 
-    With --json, native code's writes to descriptor 1 (HiGHS's notes) go to the null device while the command
-    computes, so stdout holds only the JSON (output.native_stdout_silenced)."""
+    Native code's writes to descriptor 1 (HiGHS's debugging notes) go to the null device while the command runs,
+    so stdout holds only what chipfleet prints: the JSON a program parses, or tables a person reads
+    (output.native_stdout_silenced)."""
     output.new_console()
     args = list(sys.argv[1:] if argv is None else argv)
     as_json = "--json" in args
@@ -57,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
 
     command = typer.main.get_command(app)
     try:
-        with output.native_stdout_silenced(as_json):
+        with output.native_stdout_silenced(True):
             result = command.main(args=args, prog_name="chipfleet", standalone_mode=False)
     except NoArgsIsHelpError as e:
         if e.ctx is not None:
