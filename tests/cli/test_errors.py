@@ -103,3 +103,10 @@ def test_the_noisy_writer_really_writes_to_descriptor_1() -> None:
     script = NOISY.replace("sys.exit(main(sys.argv[1:]))", "State.catalog(); sys.exit(0)")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False)
     assert "HiGHS note" in done.stdout
+
+
+def test_concurrency_refuses_the_layout_options_it_does_not_model(capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["estimate", "serve", "--model", "gpt-oss-120b", "--instance", "p5.48xlarge", "--concurrency", "8"]
+    assert main([*args, "--ep", "4", "--mtp"]) == 2
+    err = capsys.readouterr().err
+    assert "--ep" in err and "--mtp" in err and "does not model" in err

@@ -157,6 +157,10 @@ def estimate_serve(
     from chipfleet.economics import estimate_serving
 
     if concurrency is not None:
+        _closed_loop_models_only(
+            batch=batch != 1, kv_precision=kv_precision is not None, ep=ep != 1, dp_attention=dp_attention,
+            pp=pp != 1, mtp=mtp, acceptance_length=acceptance_length is not None, draft_tokens=draft_tokens != 1,
+        )  # fmt: skip
         arch_ = model_arch(model, model_config)
         _closed_loop(arch_, instance, concurrency, input_tokens, output_tokens, tp, precision, engine, as_json)
         return
@@ -180,6 +184,18 @@ def estimate_serve(
         output.emit_json(est)
     else:
         output.show(tables.serving_table(est))
+
+
+def _closed_loop_models_only(**given: bool) -> None:
+    """--concurrency's closed-loop model times one tensor-parallel replica: refuse, rather than silently drop, the
+    options it does not model yet."""
+    dropped = [f"--{name.replace('_', '-')}" for name, on in given.items() if on]
+    if dropped:
+        raise ConfigError(
+            f"--concurrency estimates a tensor-parallel replica under closed-loop load and does not model "
+            f"{', '.join(dropped)}; drop {'it' if len(dropped) == 1 else 'them'}, or estimate that layout at a fixed "
+            "batch without --concurrency"
+        )
 
 
 def _closed_loop(
