@@ -9,8 +9,33 @@ import typer
 
 from chipfleet.catalog import load_catalog
 from chipfleet.cli import output
-from chipfleet.cli.options import DataOpt, JsonOpt, SkipBadRowsOpt, State
+from chipfleet.cli.options import JsonOpt, SkipBadRowsOpt, State
 from chipfleet.serialize import check_output_path
+
+# the names validate.serving.shipped_datasets gives (tests/cli/test_validate_data.py checks this list against it)
+SHIPPED_NAMES = (
+    "calibration", "inferencex", "neuron_nxdi_trn2_llmperf", "neuron_transformers_neuronx_inf2_trn1",
+    "neuron_vllm_trn2_eagle3_tutorials", "nvidia_nim_h100_llama33_70b", "tpu_recipes_vllm_tpu",
+)  # fmt: skip
+DataOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--data",
+        help="Measurements CSV in calibration.csv's schema (default: the shipped copy), serving-benchmark records "
+        "(.json/.jsonl[.gz]: InferenceX agg_bmk.json, vLLM --save-result), or a shipped dataset by name: "
+        + ", ".join(SHIPPED_NAMES)
+        + ".",
+    ),
+]
+
+
+def _resolved(data: Path | None) -> Path | None:
+    """The file --data names: a path as given, or a shipped dataset's file."""
+    if data is None:
+        return None
+    from chipfleet.validate.serving import resolve_dataset
+
+    return resolve_dataset(data)
 
 
 def _measurements(data: Path | None) -> Any:
@@ -39,6 +64,7 @@ def validate_cmd(
     records (.json) are predicted as the closed-loop runs they were, one row per result key."""
     if html_out is not None:
         check_output_path(html_out, "--html report")
+    data = _resolved(data)
     if local:
         _validate_local(as_json, quick)
         return
@@ -77,6 +103,7 @@ def calibrate_cmd(
     leave-one-source-out cross-validation and error bands; --out writes them as a catalog overlay."""
     if out is not None:
         check_output_path(out, "--out overlay")
+    data = _resolved(data)
     if local:
         _calibrate_local(out, quick, as_json)
         return
@@ -108,10 +135,7 @@ def _serving_file(data: Path) -> bool:
 
 def _validate_serving(data: Path, skip_bad_rows: bool, as_json: bool) -> None:
     """Serving-benchmark records predicted under load: a summary per metric, then the skipped records."""
-    from collections import Counter
-
-    from rich.table import Table
-
+    from chipfleet.report.validation import serving_tables
     from chipfleet.validate.serving import load_records, validate_serving
 
     records = load_records(data, skip_bad_rows=skip_bad_rows)
@@ -119,27 +143,8 @@ def _validate_serving(data: Path, skip_bad_rows: bool, as_json: bool) -> None:
     if as_json:
         output.emit_json(report)
         return
-    table = Table(title=f"{data.name}: {report.records_predicted:,} of {report.records_in_scope:,} aggregated "
-                        f"records predicted ({report.coverage:.0%}); {len(report.bad)} malformed skipped")  # fmt: skip
-    for col in ("metric", "rows", "median APE", "p90 APE"):
-        table.add_column(col, justify="left" if col == "metric" else "right")
-    for m in report.by_metric:
-        table.add_row(m.metric, f"{m.n:,}", f"{m.mdape:.1%}", f"{m.p90_ape:.1%}")
-    output.show(table)
-    groups = Table(title="median APE by hardware × engine")
-    shown = ("mean_tpot", "mean_ttft", "output_tput_per_gpu")
-    for col in ("hardware × engine", "records", *shown):
-        groups.add_column(col, justify="left" if col.startswith("hardware") else "right")
-    for g in report.by_hardware_engine:
-        groups.add_row(g.group, f"{g.records:,}", *(f"{g.mdape(m):.1%}" for m in shown))
-    output.show(groups)
-    reasons = Counter(s.skipped for s in report.skipped if s.metric is None)
-    skipped = Table(title="records skipped")
-    skipped.add_column("records", justify="right")
-    skipped.add_column("reason")
-    for reason, n in reasons.most_common():
-        skipped.add_row(f"{n:,}", reason)
-    output.show(skipped)
+    for table in serving_tables(report, data.name):
+        output.show(table)
 
 
 def _calibrate_serving(data: Path, skip_bad_rows: bool, as_json: bool) -> None:

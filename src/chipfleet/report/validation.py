@@ -5,7 +5,9 @@ from __future__ import annotations
 import base64
 import html
 import math
+from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich import box
 from rich.table import Table
@@ -14,6 +16,9 @@ from chipfleet.report.charts import colormap, subplots, to_png
 from chipfleet.serialize import atomic_write_text
 from chipfleet.validate.calibrate import Calibration, is_validated
 from chipfleet.validate.runner import RowResult, ValidationReport
+
+if TYPE_CHECKING:  # the serving package is heavy to import; only its report type is named here
+    from chipfleet.validate.serving import ServingReport
 
 
 def _pct(x: float) -> str:
@@ -194,3 +199,45 @@ def calibration_table(cal: Calibration) -> Table:
 def _counted(rows: int, sources: int) -> str:
     """'34 rows, 4 sources', '1 row, 1 source'."""
     return f"{rows} row{'s' if rows != 1 else ''}, {sources} source{'s' if sources != 1 else ''}"
+
+
+# the hardware × engine columns, each with its stand-in where a dataset has none of it (NIM reports mean ITL only)
+_SERVING_GROUP_METRICS = (("mean_tpot", "mean_itl"), ("mean_ttft", None), ("output_tput_per_gpu", None))
+
+
+def serving_tables(report: ServingReport, name: str) -> list[Table]:
+    """A serving validation's tables: errors per metric, per hardware × engine, and the records skipped.
+
+    A metric no group has is left out of the hardware × engine table (its stand-in shown if that has rows), a group
+    without it shows "—", and the skipped table appears only when records were skipped.
+    """
+    table = Table(title=f"{name}: {report.records_predicted:,} of {report.records_in_scope:,} aggregated "
+                        f"records predicted ({report.coverage:.0%}); {len(report.bad)} malformed skipped")  # fmt: skip
+    for col in ("metric", "rows", "median APE", "p90 APE"):
+        table.add_column(col, justify="left" if col == "metric" else "right")
+    for m in report.by_metric:
+        table.add_row(m.metric, f"{m.n:,}", f"{m.mdape:.1%}", f"{m.p90_ape:.1%}")
+    tables = [table]
+    present = {m.metric for m in report.by_metric}
+    shown = [m if m in present else alt for m, alt in _SERVING_GROUP_METRICS if m in present or alt in present]
+    shown_metrics = [m for m in shown if m is not None]
+    if report.by_hardware_engine:
+        groups = Table(title="median APE by hardware × engine")
+        for col in ("hardware × engine", "records", *shown_metrics):
+            groups.add_column(col, justify="left" if col.startswith("hardware") else "right")
+        for g in report.by_hardware_engine:
+            groups.add_row(g.group, f"{g.records:,}", *(_serving_pct(g.mdape(m)) for m in shown_metrics))
+        tables.append(groups)
+    reasons = Counter(s.skipped for s in report.skipped if s.metric is None)
+    if reasons:
+        skipped = Table(title="records skipped")
+        skipped.add_column("records", justify="right")
+        skipped.add_column("reason")
+        for reason, n in reasons.most_common():
+            skipped.add_row(f"{n:,}", reason)
+        tables.append(skipped)
+    return tables
+
+
+def _serving_pct(x: float) -> str:
+    return "—" if math.isnan(x) else f"{x:.1%}"

@@ -11,6 +11,8 @@ from chipfleet.validate.serving.records import (
     load_records,
     looks_like_serving_records,
     parse_records,
+    resolve_dataset,
+    shipped_datasets,
     shipped_inferencex,
 )
 from chipfleet.validate.serving.runner import (
@@ -51,6 +53,8 @@ __all__ = [
     "open_loop",
     "parse_records",
     "predict_case",
+    "resolve_dataset",
+    "shipped_datasets",
     "shipped_inferencex",
     "summarize_by",
     "validate_serving",

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from chipfleet.exceptions import ConfigError
+from chipfleet.exceptions import ConfigError, did_you_mean
 
 # Result keys in seconds (InferenceX) and their vLLM names in milliseconds.
 SECONDS_KEYS = tuple(
@@ -297,4 +297,36 @@ def shipped_inferencex() -> RecordSet:
 
     return load_records(
         Path(str(resources.files("chipfleet.validate") / "data" / "inferencex" / "inferencex_runs.json.gz"))
+    )
+
+
+def shipped_datasets() -> dict[str, Path]:
+    """The datasets shipped with the package by name: ``calibration`` (calibration.csv), ``inferencex`` (its runs)
+    and each serving-record file under validate/data/serving by its stem (``nvidia_nim_h100_llama33_70b`` ...)."""
+    from importlib import resources
+
+    data = Path(str(resources.files("chipfleet.validate") / "data"))
+    named = {"calibration": data / "calibration.csv", "inferencex": data / "inferencex" / "inferencex_runs.json.gz"}
+    named.update({p.name.removesuffix(".json"): p for p in sorted((data / "serving").glob("*.json"))})
+    return named
+
+
+def resolve_dataset(data: str | Path) -> Path:
+    """``data`` as a file: an existing path as given, else the shipped dataset of that name (:func:`shipped_datasets`).
+
+    A value that is neither, and has no file suffix or folder, is taken as a misspelt name: the error lists the
+    closest names. Anything else is returned as given, for its reader to report.
+    """
+    p = Path(data)
+    named = shipped_datasets()
+    if p.exists() or (str(data) not in named and (p.suffix or len(p.parts) > 1)):
+        return p
+    if str(data) in named:
+        return named[str(data)]
+    hint = did_you_mean(str(data), named)
+    raise ConfigError(
+        f"{str(data)!r} is neither a file nor a shipped dataset"
+        + (f"; did you mean {', '.join(hint)}?" if hint else "")
+        + f" The shipped datasets: {', '.join(named)}.",
+        field="path",
     )
