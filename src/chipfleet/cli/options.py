@@ -156,11 +156,3 @@ EngineOpt = Annotated[
 InstancesCsvOpt = Annotated[str | None, typer.Option(help="Comma-separated instance types (default: all).")]
 CloudsCsvOpt = Annotated[str | None, typer.Option(help="Comma-separated clouds: aws,gcp,azure.")]
 SkipBadRowsOpt = Annotated[bool, typer.Option(help="Skip and count malformed trace rows.")]
-DataOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--data",
-        help="Measurements CSV in calibration.csv's schema (default: the shipped copy), or serving-benchmark "
-        "records (.json/.jsonl[.gz]: InferenceX agg_bmk.json, vLLM --save-result).",
-    ),
-]
