@@ -4,8 +4,8 @@ Prints coverage (share of aggregated runs predicted) and the median APE of mean 
 by hardware, engine and model family, twice: with the shipped parameters (in sample where an engine's overheads
 were fitted on these runs: perf/data/engines.yaml says which) and cross-validated, each hardware × engine group
 predicted with its engine's overheads refitted on that engine's other groups (validate.serving.calibrate:
-perf.engines.fit_overheads on mean TPOT), for the engines that ship fitted overheads; the others keep their
-shipped priors. Then
+perf.engines.fit_overheads on mean TPOT, and perf.engines.fit_first_token_overhead on the mean TTFT of the runs
+at concurrency <= 8), for the engines that ship fitted overheads; the others keep their shipped priors. Then
 validation throughput on 5,000 records (target: under 5 minutes on the 2-core machine). Targets (issue 12):
 >= 90 % of aggregated runs predicted, median APE of mean TPOT <= 10 % and of mean TTFT <= 20 %.
 """
@@ -72,7 +72,8 @@ def cross_validated(records: RecordSet, catalog: Catalog) -> ServingReport:
     """Each hardware × engine group predicted with its engine's overheads fitted on the engine's other groups,
     for the engines that ship fitted (``calibrated``) overheads; the others keep their priors, as shipped."""
     fitted = [n for n in engine_names() if engine_profile(n).overheads == "calibrated"]
-    return calibrate_serving(records, catalog, engines=fitted).cross_validated
+    first = [n for n in engine_names() if engine_profile(n).first_token_overhead_s > 0]
+    return calibrate_serving(records, catalog, engines=fitted, first_token_engines=first).cross_validated
 
 
 def _figures(report: ServingReport, records: RecordSet, title: str) -> None:

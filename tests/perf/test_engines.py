@@ -15,6 +15,7 @@ from chipfleet.perf.engines import (
     default_spec,
     engine_names,
     engine_profile,
+    fit_first_token_overhead,
     fit_overheads,
     parse_engines,
     published_specs,
@@ -183,3 +184,42 @@ def test_calibrated_overheads_say_how_they_were_fitted() -> None:
         assert p.iteration_overhead_s >= 0 and p.per_seq_overhead_s >= 0
     with pytest.raises(ConfigError, match="calibration"):
         parse_engines("schema_version: 1\nengines:\n  - {name: m, sources: [x], overheads: calibrated}\n", "m")
+
+
+def test_first_token_fit_is_the_relative_error_median_and_never_negative() -> None:
+    # a constant delay on every run is found exactly, whatever the TTFTs around it
+    measured = [0.1, 0.4, 1.5, 3.0]
+    assert fit_first_token_overhead([0.03] * 4, measured) == pytest.approx(0.03)
+    # one badly predicted run does not move it (least absolute, not least squares)
+    assert fit_first_token_overhead([0.03, 0.03, 0.03, 2.0], measured) == pytest.approx(0.03)
+    # the fit minimises Σ|r − c| / measured: no other value does better
+    r, m = [0.01, 0.05, 0.2, -0.1], [0.05, 0.3, 2.0, 0.5]
+    c = fit_first_token_overhead(r, m)
+
+    def cost(x: float) -> float:
+        return sum(abs(ri - x) / mi for ri, mi in zip(r, m, strict=True))
+
+    assert all(cost(c) <= cost(x) + 1e-12 for x in [i / 1000 for i in range(-100, 300)])
+    assert fit_first_token_overhead([-0.05, -0.02], [1.0, 1.0]) == 0.0
+    assert fit_first_token_overhead([], []) == 0.0
+
+
+def test_a_shipped_first_token_overhead_is_a_documented_calibration() -> None:
+    for name in ENGINES.names():
+        p = ENGINES.get(name)
+        assert 0.0 <= p.first_token_overhead_s < 1.0
+        if p.first_token_overhead_s > 0:
+            assert "first_token_overhead_s" in p.calibration and "leave-one-hardware-out" in p.calibration
+    assert DEFAULT_ENGINE.first_token_overhead_s == 0.0
+
+
+def test_a_first_token_overhead_without_its_calibration_is_refused() -> None:
+    doc = (
+        "schema_version: 1\nengines:\n  - name: x\n    sources: ['https://x (read 2026-12-06)']\n"
+        "    first_token_overhead_s: 0.02\n"
+    )
+    with pytest.raises(ConfigError) as err:
+        parse_engines(doc, "test")
+    assert err.value.field == "overheads"
+    (ok,) = parse_engines(doc + "    calibration: 'fitted on test data'\n", "test")
+    assert ok.first_token_overhead_s == 0.02

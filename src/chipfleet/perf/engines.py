@@ -6,6 +6,11 @@ the chip family's fitted overheads::
 
     engine overhead per iteration = iteration_overhead_s + per_seq_overhead_s · sequences in the iteration
 
+and what it adds once to each request's time to first token, outside the batching iterations (tokenization, the
+scheduler's admission, an eager prefill path)::
+
+    TTFT = model TTFT + first_token_overhead_s
+
 The profiles are data (``perf/data/engines.yaml``, each figure with its source) registered in :data:`ENGINES`, one
 :class:`chipfleet.registry.Registry`. :func:`engine_profile` reads what a user types: a name or another tool's name
 for it (InferenceX's ``trt``, ``dynamo-sglang``, ``atom``), optionally with a version, ``vllm@0.11.2``; a version
@@ -64,6 +69,7 @@ class EngineProfile:
     versions: tuple[VersionOverride, ...] = ()
     version: str | None = None  # the release asked for, when one was
     calibration: str = ""  # how calibrated overheads were fitted: data, method, cross-validated error
+    first_token_overhead_s: float = 0.0  # added once to each request's TTFT, not to the chip's busy time
 
     def __str__(self) -> str:
         return self.name if self.version is None else f"{self.name}@{self.version}"
@@ -180,7 +186,7 @@ def profile_from_record(record: dict[str, Any], origin: str) -> EngineProfile:
     overheads = record.get("overheads", "prior")
     if overheads not in ("prior", "calibrated"):
         raise ConfigError(f"{where}: overheads must be 'prior' or 'calibrated', got {overheads!r}", field="overheads")
-    if overheads == "calibrated" and not record.get("calibration"):
+    if (overheads == "calibrated" or record.get("first_token_overhead_s")) and not record.get("calibration"):
         raise ConfigError(
             f"{where}: calibrated overheads need their calibration (data, method, error)", field="overheads"
         )
@@ -208,6 +214,7 @@ def profile_from_record(record: dict[str, Any], origin: str) -> EngineProfile:
         aliases=tuple(str(a) for a in record.get("aliases") or ()),
         versions=tuple(versions),
         calibration=str(record.get("calibration", "")),
+        first_token_overhead_s=_seconds(record, "first_token_overhead_s", where),
     )
 
 
@@ -300,6 +307,20 @@ def fit_overheads(
     if not res.success:
         raise ConfigError(f"the engine-overhead fit failed: {res.message}")
     return float(res.x[0]), float(res.x[1])
+
+
+def fit_first_token_overhead(residual_s: Sequence[float], measured_s: Sequence[float]) -> float:
+    """The per-request first-token overhead ``c ≥ 0`` that best explains what the model leaves over on mean TTFT:
+    ``measured ≈ predicted + c``, by least absolute relative error, ``min Σ |r_i − c| / measured_i`` with
+    ``r = measured − predicted``: the median of the residuals weighted by ``1 / measured`` (0 for no data, and
+    never negative: an engine cannot answer before the chip has prefilled)."""
+    r = np.asarray(residual_s, dtype=np.float64)
+    w = 1.0 / np.asarray(measured_s, dtype=np.float64)
+    if r.size == 0:
+        return 0.0
+    order = np.argsort(r)
+    cum = np.cumsum(w[order])
+    return max(float(r[order][int(np.searchsorted(cum, cum[-1] / 2.0))]), 0.0)
 
 
 @dataclass(frozen=True)

@@ -72,6 +72,21 @@ def test_one_client_gets_the_idle_replica(cat: Catalog) -> None:
     assert not res.saturated and res.queue_wait_s == 0.0
 
 
+@pytest.mark.parametrize("clients", [1, 8, 512])
+def test_first_token_overhead_adds_to_each_ttft_and_nothing_else(cat: Catalog, clients: int) -> None:
+    it, limits, _ = _setup(cat, 256)
+    load = ClosedLoad(clients, 1024.0, 256.0, requests_per_client=PER_CLIENT)
+    base, late = closed_loop(it, limits, load), closed_loop(it, limits, load, first_token_s=0.05)
+    assert late.ttft_steady_s == pytest.approx(base.ttft_steady_s + 0.05)
+    assert late.ttft_mean_s == pytest.approx(base.ttft_mean_s + 0.05)
+    assert late.e2e_mean_s == pytest.approx(base.e2e_mean_s + 0.05)
+    assert (late.throughput_rps, late.tpot_mean_s, late.queue_wait_s) == (
+        base.throughput_rps,
+        base.tpot_mean_s,
+        base.queue_wait_s,
+    )
+
+
 def test_throughput_rises_then_saturates_and_the_queue_takes_the_rest(cat: Catalog) -> None:
     it, limits, _ = _setup(cat, 32)
     results = [closed_loop(it, limits, ClosedLoad(n, 1024.0, 256.0)) for n in (1, 8, 32, 64, 128)]

@@ -7,6 +7,12 @@ mean TPOT residual ``r = measured − predicted`` is, to first order, ``a + b·d
 ``(a, b) ≥ 0`` per engine by least absolute relative error. Cross-validation predicts each hardware × engine group
 with its engine's overheads fitted on the engine's other groups only (an engine seen on one group alone gets
 none), so no group's own runs inform its prediction.
+
+An engine's first-token overhead ``c`` (``EngineProfile.first_token_overhead_s``) adds once to each request's
+TTFT: on the runs at concurrency ``<= FIRST_TOKEN_MAX_CONCURRENCY`` (little queueing or batching, so the model's
+TTFT is a prompt's own prefill) the mean TTFT residual with ``c = 0`` is ``c`` plus noise, and
+:func:`chipfleet.perf.engines.fit_first_token_overhead` fits it per engine by least absolute relative error,
+cross-validated the same way.
 """
 
 from __future__ import annotations
@@ -16,11 +22,13 @@ from dataclasses import dataclass
 
 from chipfleet.catalog import Catalog
 from chipfleet.exceptions import ChipfleetError
-from chipfleet.perf.engines import engine_profile, fit_overheads
+from chipfleet.perf.engines import engine_profile, fit_first_token_overhead, fit_overheads
 from chipfleet.validate.serving.records import RecordSet
 from chipfleet.validate.serving.runner import ServingReport, ServingRow, validate_serving
 
 FIT_METRIC = "mean_tpot"
+FIRST_TOKEN_METRICS = {"mean_ttft": 1.0, "mean_ttft_ms": 1e-3}  # metric -> seconds per unit
+FIRST_TOKEN_MAX_CONCURRENCY = 8  # the low-concurrency runs the first-token overhead is fitted on
 
 
 @dataclass(frozen=True)
@@ -31,6 +39,8 @@ class EngineFit:
     runs: int
     iteration_overhead_s: float
     per_seq_overhead_s: float
+    first_token_runs: int = 0
+    first_token_overhead_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -55,29 +65,62 @@ def _fit(rows: list[ServingRow]) -> tuple[float, float]:
     )
 
 
-def calibrate_serving(records: RecordSet, catalog: Catalog, engines: Iterable[str] | None = None) -> ServingCalibration:
-    """Fit ``engines``' overheads (default: every engine with a profile that ran a record) and cross-validate."""
-    names = (
-        sorted({n for n in (_engine_name(r.framework) for r in records.records) if n is not None})
-        if engines is None
-        else sorted({engine_profile(e).name for e in engines})
+def _fit_first_token(rows: list[ServingRow]) -> float:
+    scale = [FIRST_TOKEN_METRICS[r.metric] for r in rows]
+    return fit_first_token_overhead(
+        [(r.measured - r.predicted) * k for r, k in zip(rows, scale, strict=True)],
+        [r.measured * k for r, k in zip(rows, scale, strict=True)],
     )
+
+
+def calibrate_serving(
+    records: RecordSet,
+    catalog: Catalog,
+    engines: Iterable[str] | None = None,
+    first_token_engines: Iterable[str] | None = None,
+) -> ServingCalibration:
+    """Fit ``engines``' iteration overheads and ``first_token_engines``' first-token overheads (default for each:
+    every engine with a profile that ran a record) and cross-validate."""
+    ran = sorted({n for n in (_engine_name(r.framework) for r in records.records) if n is not None})
+    names = ran if engines is None else sorted({engine_profile(e).name for e in engines})
+    first_names = ran if first_token_engines is None else sorted({engine_profile(e).name for e in first_token_engines})
     zero = {name: (0.0, 0.0) for name in names}
-    without = validate_serving(records, catalog, overheads=zero)
+    zero_first = dict.fromkeys(first_names, 0.0)
+    without = validate_serving(records, catalog, overheads=zero, first_token=zero_first)
     tpot = [r for r in without.results if r.metric == FIT_METRIC and r.measured > 0]
+    ttft = [
+        r
+        for r in without.results
+        if r.metric in FIRST_TOKEN_METRICS and r.measured > 0 and r.concurrency <= FIRST_TOKEN_MAX_CONCURRENCY
+    ]
     fits = []
-    for name in names:
-        own = [r for r in tpot if _engine_name(r.engine) == name]
-        if own:
-            a, b = _fit(own)
-            fits.append(EngineFit(engine=name, runs=len(own), iteration_overhead_s=a, per_seq_overhead_s=b))
+    for name in sorted({*names, *first_names}):
+        own = [r for r in tpot if _engine_name(r.engine) == name] if name in zero else []
+        own_first = [r for r in ttft if _engine_name(r.engine) == name] if name in zero_first else []
+        if own or own_first:
+            a, b = _fit(own) if own else (0.0, 0.0)
+            c = _fit_first_token(own_first) if own_first else 0.0
+            fits.append(
+                EngineFit(
+                    engine=name,
+                    runs=len(own),
+                    iteration_overhead_s=a,
+                    per_seq_overhead_s=b,
+                    first_token_runs=len(own_first),
+                    first_token_overhead_s=c,
+                )
+            )
     results: list[ServingRow] = []
     for hw, framework in sorted({(rec.hw, rec.framework) for rec in records.records}):
         engine = _engine_name(framework)
         overheads = dict(zero)
+        first = dict(zero_first)
         if engine in zero:
             others = [r for r in tpot if _engine_name(r.engine) == engine and r.hw != hw]
             overheads[engine] = _fit(others) if others else (0.0, 0.0)
+        if engine in zero_first:
+            others = [r for r in ttft if _engine_name(r.engine) == engine and r.hw != hw]
+            first[engine] = _fit_first_token(others) if others else 0.0
         group = RecordSet(
             records=tuple(rec for rec in records.records if (rec.hw, rec.framework) == (hw, framework)),
             bad=(),
@@ -85,7 +128,7 @@ def calibrate_serving(records: RecordSet, catalog: Catalog, engines: Iterable[st
             sha256=records.sha256,
             format=records.format,
         )
-        results += validate_serving(group, catalog, overheads=overheads).results
+        results += validate_serving(group, catalog, overheads=overheads, first_token=first).results
     cross = ServingReport(
         results=tuple(results),
         skipped=without.skipped,

@@ -202,8 +202,12 @@ def first_wave_ttft_s(it: IterationModel, limits: ReplicaLimits, load: ClosedLoa
     return float(finish[idx].mean())
 
 
-def closed_loop(it: IterationModel, limits: ReplicaLimits, load: ClosedLoad) -> ClosedLoopResult:
-    """The closed loop's steady state at ``load.clients`` clients (see the module docstring)."""
+def closed_loop(
+    it: IterationModel, limits: ReplicaLimits, load: ClosedLoad, first_token_s: float = 0.0
+) -> ClosedLoopResult:
+    """The closed loop's steady state at ``load.clients`` clients (see the module docstring). ``first_token_s``
+    (the engine's per-request first-token overhead, ``EngineProfile.first_token_overhead_s``) is added to each
+    request's TTFT, not to the chip's busy time."""
     c = steady_curve(it, limits, load.input_tokens, load.output_tokens, load.think_time_s)
     stable = c["stable"] > 0
     if not stable[0]:
@@ -230,11 +234,11 @@ def closed_loop(it: IterationModel, limits: ReplicaLimits, load: ClosedLoad) -> 
 
     rate, tpot, ttft0, d, phi, held, t_d = (at(k) for k in ("rate", "tpot", "ttft0", "d", "phi", "in_engine", "t_d"))
     wait = max(n_clients / rate - load.think_time_s - ttft0 - n_out * tpot, 0.0) if saturated else 0.0
-    ttft_steady = ttft0 + wait
+    ttft_steady = ttft0 + wait + first_token_s
     ttft_mean = ttft_steady
     if load.requests_per_client is not None:
         share = 1.0 / load.requests_per_client
-        ttft_mean = (1.0 - share) * ttft_steady + share * first_wave_ttft_s(it, limits, load)
+        ttft_mean = (1.0 - share) * ttft_steady + share * (first_wave_ttft_s(it, limits, load) + first_token_s)
     e2e = ttft_steady + n_out * tpot
     return ClosedLoopResult(
         clients=load.clients,

@@ -69,5 +69,5 @@ def estimate_closed_loop(
         kv_capacity_tokens=kv,
         input_tokens=input_tokens,
         output_tokens=output_tokens,
-        result=closed_loop(it, ReplicaLimits(max_batch_tokens, max_seqs, kv), load),
+        result=closed_loop(it, ReplicaLimits(max_batch_tokens, max_seqs, kv), load, eng.first_token_overhead_s),
     )

@@ -66,9 +66,10 @@ class OpenLoopResult:
     output_tokens_per_s: float
 
 
-def open_loop(it: IterationModel, limits: ReplicaLimits, load: OpenLoad) -> OpenLoopResult:
+def open_loop(it: IterationModel, limits: ReplicaLimits, load: OpenLoad, first_token_s: float = 0.0) -> OpenLoopResult:
     """The replica's steady state at ``load.rate_per_s`` (see the module docstring); raises
-    :class:`ConfigError` (field ``rate_per_s``) for a rate it cannot sustain."""
+    :class:`ConfigError` (field ``rate_per_s``) for a rate it cannot sustain. ``first_token_s`` (the engine's
+    per-request first-token overhead) is added to each request's TTFT, not to the chip's busy time."""
     c = steady_curve(it, limits, load.input_tokens, load.output_tokens)
     ok = (c["stable"] > 0) & (c["in_engine"] <= c["cap"])
     if not ok[0] or not ok.any():
@@ -91,7 +92,7 @@ def open_loop(it: IterationModel, limits: ReplicaLimits, load: OpenLoad) -> Open
     held = d + lam * prefill
     residual = (q * t_p**2 + (1.0 - q) * t_d**2) / (2.0 * tpot) * -math.expm1(-held)
     wait = lam * load.input_tokens**2 * (t_p / chunk) ** 2 / (2.0 * (1.0 - phi)) if phi < 1.0 else math.inf
-    ttft = residual + wait + prefill
+    ttft = residual + wait + prefill + first_token_s
     n_out = max(load.output_tokens - 1.0, 1.0)
     return OpenLoopResult(
         rate_per_s=lam,

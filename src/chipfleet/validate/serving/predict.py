@@ -100,6 +100,7 @@ class ServingCase:
     limits: ReplicaLimits
     load: ClosedLoad | OpenLoad  # per replica
     assumptions: tuple[str, ...]
+    first_token_s: float = 0.0  # the engine's per-request first-token overhead, added to each TTFT
 
 
 def hw_key(hw: str) -> str | None:
@@ -167,11 +168,15 @@ def _skip(rec: ServingRecord, reason: str, metric: str | None = None) -> RecordS
 
 
 def record_engine(
-    rec: ServingRecord, notes: list[str], overheads: Mapping[str, tuple[float, float]] | None = None
+    rec: ServingRecord,
+    notes: list[str],
+    overheads: Mapping[str, tuple[float, float]] | None = None,
+    first_token: Mapping[str, float] | None = None,
 ) -> EngineProfile:
     """The engine profile of the record's ``framework`` (InferenceX's names included), at the version its container
     image tag or ``framework_version`` gives; an unknown engine runs engine-neutral, noted. ``overheads`` replaces
-    named engines' ``(iteration_overhead_s, per_seq_overhead_s)`` (a cross-validation refit)."""
+    named engines' ``(iteration_overhead_s, per_seq_overhead_s)`` and ``first_token`` their
+    ``first_token_overhead_s`` (cross-validation refits)."""
     if not rec.framework:
         return DEFAULT_ENGINE
     try:
@@ -184,11 +189,16 @@ def record_engine(
     if overheads is not None and profile.name in overheads:
         a, b = overheads[profile.name]
         profile = replace(profile, iteration_overhead_s=a, per_seq_overhead_s=b)
+    if first_token is not None and profile.name in first_token:
+        profile = replace(profile, first_token_overhead_s=first_token[profile.name])
     return profile
 
 
 def map_record(
-    rec: ServingRecord, catalog: Catalog, overheads: Mapping[str, tuple[float, float]] | None = None
+    rec: ServingRecord,
+    catalog: Catalog,
+    overheads: Mapping[str, tuple[float, float]] | None = None,
+    first_token: Mapping[str, float] | None = None,
 ) -> ServingCase | RecordSkip:
     """The record's model, instance, replica and closed (or open) loop, or why it cannot be expressed.
     ``overheads``: engine overheads to use instead of the shipped ones, by engine name (:func:`record_engine`)."""
@@ -221,7 +231,7 @@ def map_record(
     if rec.dp_attention:
         notes.append("attention data-parallelism timed as tensor parallelism")
     clients = math.ceil(rec.concurrency / rec.dp) if rec.concurrency is not None else None
-    engine = record_engine(rec, notes, overheads)
+    engine = record_engine(rec, notes, overheads, first_token)
     seqs_given = rec.max_num_seqs
     if seqs_given is None and rec.format == "inferencex" and clients is not None:
         seqs_given = clients  # InferenceX launches the engine with --max-num-seqs $CONC
@@ -258,6 +268,7 @@ def map_record(
         limits=ReplicaLimits(budget, seqs, kv),
         load=load,
         assumptions=tuple(notes),
+        first_token_s=engine.first_token_overhead_s,
     )
 
 
@@ -309,5 +320,5 @@ def streams_chunks(rec: ServingRecord) -> bool:
 def predict_case(case: ServingCase) -> ClosedLoopResult | OpenLoopResult:
     """The closed (or open) loop each replica of the record ran."""
     if isinstance(case.load, OpenLoad):
-        return open_loop(case.iteration, case.limits, case.load)
-    return closed_loop(case.iteration, case.limits, case.load)
+        return open_loop(case.iteration, case.limits, case.load, case.first_token_s)
+    return closed_loop(case.iteration, case.limits, case.load, case.first_token_s)

@@ -189,14 +189,15 @@ def validate_serving(
     catalog: Catalog,
     progress: Callable[[str], None] | None = None,
     overheads: Mapping[str, tuple[float, float]] | None = None,
+    first_token: Mapping[str, float] | None = None,
 ) -> ServingReport:
     """Predict every record of ``data`` as the closed- or open-loop run it was (see :mod:`.predict`);
-    ``overheads`` replaces named engines' overheads (cross-validation refits)."""
+    ``overheads`` and ``first_token`` replace named engines' overheads (cross-validation refits)."""
     results: list[ServingRow] = []
     skipped: list[ServingSkipped] = []
     n = len(data.records)
     for i, rec in enumerate(data.records):
-        case = map_record(rec, catalog, overheads)
+        case = map_record(rec, catalog, overheads, first_token)
         if isinstance(case, RecordSkip):
             skipped.append(_skip_row(case))
         else:
