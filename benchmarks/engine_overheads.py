@@ -10,6 +10,11 @@ zero. Printed: the fit on all runs of each engine (the values to ship in perf/da
 × engine group, the median APE of mean TPOT with no engine overheads, with overheads fitted on the engine's other
 groups (held out: the cross-validated figure) and with the all-runs fit (in sample).
 
+Then the per-request first-token overhead (``first_token_overhead_s``, added once to each TTFT):
+validate.serving.calibrate fits it per engine on the mean TTFT of the runs at concurrency <= 8 and predicts each
+hardware × engine group with the value fitted on the engine's other hardware; printed: the all-runs fit and the
+median APE of mean TTFT per engine with none and held out.
+
 Run: .venv/bin/python benchmarks/engine_overheads.py
 """
 
@@ -23,7 +28,7 @@ import numpy as np
 from chipfleet.catalog import load_catalog
 from chipfleet.exceptions import ChipfleetError
 from chipfleet.perf.engines import EngineProfile, engine_profile, fit_overheads
-from chipfleet.validate.serving import ServingRow, shipped_inferencex, validate_serving
+from chipfleet.validate.serving import ServingRow, calibrate_serving, shipped_inferencex, validate_serving
 
 METRIC = "mean_tpot"
 
@@ -89,6 +94,29 @@ def main() -> None:
         ix = np.array([i for i in range(len(rows)) if rows[i][0] == e])
         print(f"{e:<24} {ix.size:>5} {_mdape(base[ix], meas[ix]):>12.1%} {_mdape(held[ix], meas[ix]):>10.1%} "
               f"{_mdape(insample[ix], meas[ix]):>10.1%}")  # fmt: skip
+    first_token()
+
+
+def _ttft_mdape(rows: tuple[ServingRow, ...], engine: str) -> float:
+    apes = [r.ape for r in rows if r.metric == "mean_ttft" and math.isfinite(r.ape) and _name(r.engine) == engine]
+    return float(np.median(apes)) if apes else math.nan
+
+
+def _name(framework: str) -> str | None:
+    engine = _engine(framework)
+    return engine.name if engine is not None else None
+
+
+def first_token() -> None:
+    """The first-token overhead fitted per engine and its held-out effect on mean TTFT."""
+    records, catalog = shipped_inferencex(), load_catalog()
+    cal = calibrate_serving(records, catalog, engines=[])  # iteration overheads as shipped
+    none = validate_serving(records, catalog, first_token={fit.engine: 0.0 for fit in cal.fits})
+    print(f"\n{'engine':<10} {'runs <= 8':>9} {'first_token_overhead_s':>23} {'TTFT none':>10} {'held out':>9}")
+    for fit in cal.fits:
+        print(f"{fit.engine:<10} {fit.first_token_runs:>9} {fit.first_token_overhead_s:>23.4f} "
+              f"{_ttft_mdape(none.results, fit.engine):>10.1%} "
+              f"{_ttft_mdape(cal.cross_validated.results, fit.engine):>9.1%}")  # fmt: skip
 
 
 if __name__ == "__main__":
