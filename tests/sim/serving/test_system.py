@@ -10,34 +10,9 @@ from chipfleet.exceptions import ConfigError
 from chipfleet.serialize import to_jsonable
 from chipfleet.sim.fleet import FleetSpec
 from chipfleet.sim.serving import ServeOptions, simulate_serving
-from chipfleet.traces.schema import RequestTrace
 from chipfleet.workloads import get_model
 
-MODEL = get_model("llama-3-8b")
-
-
-def trace(arrival: np.ndarray, inp: np.ndarray, out: np.ndarray, hashes: tuple[tuple[int, ...], ...] | None = None,
-          block: int | None = None) -> RequestTrace:  # fmt: skip
-    return RequestTrace(
-        name="test",
-        arrival_s=arrival - arrival[0],
-        input_tokens=inp.astype(np.int64),
-        output_tokens=out.astype(np.int64),
-        hash_ids=hashes,
-        block_tokens=block,
-        source="generated in the test",
-        license="n/a",
-        skipped_rows=0,
-    )
-
-
-def poisson(n: int, rate: float, inp: int, out: int, seed: int = 0) -> RequestTrace:
-    rng = np.random.default_rng(seed)
-    arr = np.cumsum(rng.exponential(1 / rate, n))
-    return trace(arr, np.full(n, inp), np.full(n, out))
-
-
-MODEL = get_model("llama-3-8b")
+from .traces import MODEL, poisson, trace
 
 
 def test_replica_options_per_instance_type(cat: Catalog) -> None:
