@@ -7,7 +7,6 @@ import math
 
 import numpy as np
 import pytest
-from numpy.typing import ArrayLike
 
 from chipfleet.catalog import Catalog, Pricing
 from chipfleet.exceptions import ConfigError
@@ -23,14 +22,7 @@ from chipfleet.sim.training.throughput import (
 )
 from chipfleet.traces.schema import JobTrace
 
-
-def jobs(submit: ArrayLike, chips: ArrayLike, duration: ArrayLike) -> JobTrace:
-    return JobTrace(
-        name="hand",
-        submit_s=np.asarray(submit, dtype=float),
-        chips=np.asarray(chips, dtype=np.int64),
-        duration_s=np.asarray(duration, dtype=float),
-    )
+from .jobs import jobs
 
 
 def synthetic(n: int = 200, seed: int = 3, gap_s: float = 30.0) -> JobTrace:

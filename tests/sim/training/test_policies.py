@@ -8,7 +8,6 @@ from typing import cast
 
 import numpy as np
 import pytest
-from numpy.typing import ArrayLike
 
 from chipfleet.catalog import Catalog
 from chipfleet.exceptions import UnknownNameError
@@ -28,6 +27,8 @@ from chipfleet.sim.training.simulate import run_cluster
 from chipfleet.sim.training.throughput import ThroughputMatrix
 from chipfleet.traces.schema import JobTrace
 
+from .jobs import jobs
+
 BUILT_IN = {
     "fifo",
     "sjf",
@@ -38,16 +39,6 @@ BUILT_IN = {
     "sjf-preemptive",
     "gavel-max-throughput-preemptive",
 }
-
-
-def jobs(submit: ArrayLike, chips: ArrayLike, duration: ArrayLike) -> JobTrace:
-    return JobTrace(
-        name="hand",
-        submit_s=np.asarray(submit, dtype=float),
-        chips=np.asarray(chips, dtype=np.int64),
-        duration_s=np.asarray(duration, dtype=float),
-        source="written in the test",
-    )
 
 
 def synthetic(n: int = 80, seed: int = 7) -> JobTrace:

@@ -6,9 +6,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import pytest
-from numpy.typing import ArrayLike
 
 from chipfleet.catalog import Catalog
 from chipfleet.exceptions import ConfigError
@@ -21,17 +19,8 @@ from chipfleet.sim.training import (
     simulate_training,
     throughput_matrix,
 )
-from chipfleet.traces.schema import JobTrace
 
-
-def jobs(submit: ArrayLike, chips: ArrayLike, duration: ArrayLike) -> JobTrace:
-    return JobTrace(
-        name="hand",
-        submit_s=np.asarray(submit, dtype=float),
-        chips=np.asarray(chips, dtype=np.int64),
-        duration_s=np.asarray(duration, dtype=float),
-    )
-
+from .jobs import jobs
 
 MIXED = "p5.48xlarge:2,trn1.32xlarge:2"
 

@@ -5,9 +5,7 @@ from __future__ import annotations
 import json
 import math
 
-import numpy as np
 import pytest
-from numpy.typing import ArrayLike
 
 from chipfleet.catalog import Catalog
 from chipfleet.exceptions import ConfigError, UnknownNameError
@@ -21,16 +19,8 @@ from chipfleet.sim.training.throughput import (
     tokens_per_s_per_chip,
     trainable_matrix,
 )
-from chipfleet.traces.schema import JobTrace
 
-
-def jobs(submit: ArrayLike, chips: ArrayLike, duration: ArrayLike) -> JobTrace:
-    return JobTrace(
-        name="hand",
-        submit_s=np.asarray(submit, dtype=float),
-        chips=np.asarray(chips, dtype=np.int64),
-        duration_s=np.asarray(duration, dtype=float),
-    )
+from .jobs import jobs
 
 
 def test_twice_as_fast_takes_half_the_time(cat: Catalog) -> None:
