@@ -6,17 +6,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.optimize import LinearConstraint, milp
-from scipy.sparse import coo_array
 
 from chipfleet.perf.batching import kv_safe_max_seqs
 from chipfleet.plan.serve.buckets import Bucket, mixture
 from chipfleet.plan.serve.capacity import Deployment
 from chipfleet.plan.serve.spec import ServeObjective
+
+if TYPE_CHECKING:
+    from scipy.optimize import LinearConstraint
 
 MIN_CAPACITY_RPS = 1e-6  # below this a configuration is taken not to serve a bucket (about 3 requests a month)
 # A configuration whose capacity for a bucket is below this fraction of the best configuration's is taken not to
@@ -198,6 +199,10 @@ def solve_mix(
     ub = np.concatenate([upper, np.ones(k_n), np.ones(n_pairs)])
     # HiGHS may print notes straight to descriptor 1; a front end that needs a clean stdout guards it (the CLI's
     # --json does): the library leaves the process's streams alone.
+    # scipy.optimize is imported here, not at module level: it takes ~0.2 s, and the CLI imports this package at
+    # start-up (for its enums) on every command, most of which never solve a program.
+    from scipy.optimize import milp
+
     res = milp(
         _costs(deps, pairs, rates, objective),
         integrality=integrality,
@@ -316,6 +321,9 @@ class _Program:
                   tail_share)  # fmt: skip
 
     def constraint(self) -> LinearConstraint:
+        from scipy.optimize import LinearConstraint
+        from scipy.sparse import coo_array
+
         a = coo_array((self.vals, (self.rows, self.cols)), shape=(len(self.lo), self.n_vars)).tocsr()
         return LinearConstraint(a, np.array(self.lo), np.array(self.hi))
 
