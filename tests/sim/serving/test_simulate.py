@@ -212,3 +212,47 @@ def test_closed_loop_needs_a_positive_client_count(cat: Catalog, bad: int) -> No
     with pytest.raises(ConfigError) as err:
         simulate_serving(MODEL, _lengths(4, 128, 8), FleetSpec.parse("p5.4xlarge:1"), cat, concurrency=bad)
     assert err.value.field == "concurrency"
+
+
+@pytest.mark.parametrize("overhead_s", [0.0185, 0.176])
+def test_engine_first_token_overhead_delays_a_lone_request_by_it(cat: Catalog, overhead_s: float) -> None:
+    """The engine's per-request time before the request joins the batch: its TTFT and E2E rise by it, its TPOT,
+    queue wait and the chips' busy time do not."""
+    from dataclasses import replace
+
+    from chipfleet.perf.engines import engine_profile
+
+    vllm = engine_profile("vllm")
+    fleet = FleetSpec.parse("p5.4xlarge:1")
+    tr = trace(np.array([0.0]), np.array([1024]), np.array([128]))
+    runs = [
+        simulate_serving(MODEL, tr, fleet, cat, options=ServeOptions(engine=replace(vllm, first_token_overhead_s=c)))
+        for c in (0.0, overhead_s)
+    ]
+    base, late = runs
+    assert late.ttft_s["mean"] == pytest.approx(base.ttft_s["mean"] + overhead_s, rel=1e-9)
+    assert late.e2e_s["mean"] == pytest.approx(base.e2e_s["mean"] + overhead_s, rel=1e-9)
+    assert late.tpot_s["mean"] == pytest.approx(base.tpot_s["mean"], rel=1e-9)
+    assert late.queue_wait_s["max"] == pytest.approx(0.0, abs=1e-9)
+    busy = [r.utilization * r.replicas * r.tp * run.span_s for run in runs for r in run.by_type]
+    assert busy[1] == pytest.approx(busy[0], rel=1e-9)
+
+
+def test_engine_first_token_overhead_holds_the_request_on_its_replica(cat: Catalog) -> None:
+    """A request in the engine's first-token overhead counts as outstanding on its replica (so the router sees
+    it), and every request still completes."""
+    from dataclasses import replace
+
+    from chipfleet.perf.engines import engine_profile
+
+    slow = replace(engine_profile("vllm"), first_token_overhead_s=0.5)
+    fleet = FleetSpec.parse("p5.4xlarge:2")
+    # Two requests 1 ms apart, much less than the overhead: least-outstanding sends them to different replicas.
+    tr = trace(np.array([0.0, 0.001]), np.array([512, 512]), np.array([16, 16]))
+    res = simulate_serving(MODEL, tr, fleet, cat, options=ServeOptions(engine=slow))
+    lone = trace(np.array([0.0]), np.array([512]), np.array([16]))
+    alone = simulate_serving(MODEL, lone, fleet, cat, options=ServeOptions(engine=slow))
+    assert res.completed == 2
+    # Each has a replica to itself: both wait out the overhead and nothing else.
+    assert res.ttft_s["mean"] == pytest.approx(alone.ttft_s["mean"], rel=1e-9)
+    assert res.ttft_s["max"] == pytest.approx(alone.ttft_s["mean"], rel=1e-9)

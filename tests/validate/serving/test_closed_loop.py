@@ -11,6 +11,7 @@ from chipfleet.catalog import Catalog
 from chipfleet.exceptions import ConfigError
 from chipfleet.perf import hardware_for
 from chipfleet.perf.batching import ReplicaLimits
+from chipfleet.perf.engines import engine_profile
 from chipfleet.perf.iteration import IterationModel
 from chipfleet.sim.fleet import FleetSpec
 from chipfleet.sim.serving import ServeOptions, replica_shape, simulate_serving
@@ -61,6 +62,28 @@ def test_mean_value_model_agrees_with_the_simulator(
     assert mva.throughput_rps == pytest.approx(sim.requests_per_s, rel=TOL_RATE)
     assert mva.tpot_mean_s == pytest.approx(sim.tpot_s["mean"], rel=TOL_TPOT)
     assert mva.ttft_mean_s == pytest.approx(sim.ttft_s["mean"], rel=TOL_TTFT)
+
+
+@pytest.mark.parametrize(("engine", "clients"), [("vllm", 1), ("vllm", 16), ("sglang", 4), ("sglang", 64)])
+def test_with_an_engine_both_add_its_first_token_overhead_to_each_ttft(cat: Catalog, engine: str, clients: int) -> None:
+    """The simulator (the request joins the batch the overhead after it arrives) and the mean-value model (the
+    overhead added to each TTFT) agree on mean TTFT within the stated tolerance, with the engine's per-iteration
+    overheads in both."""
+    eng = engine_profile(engine)
+    assert eng.first_token_overhead_s > 0
+    hw = hardware_for(cat, INSTANCE)
+    opts = ServeOptions(max_seqs=256, prefix_cache=False, engine=eng)
+    tp, kv = replica_shape(MODEL, hw, opts)
+    it = IterationModel(MODEL, hw, tp, opts.precision, engine=eng)
+    n = clients * PER_CLIENT
+    rng = np.random.default_rng(clients)
+    ins, outs = rng.integers(int(0.8 * 1024), 1024 + 1, n), rng.integers(int(0.8 * 256), 256 + 1, n)
+    tr = RequestTrace(name="uniform", arrival_s=np.zeros(n), input_tokens=ins, output_tokens=outs)
+    sim = simulate_serving(MODEL, tr, FleetSpec.parse(f"{INSTANCE}:1"), cat, options=opts, concurrency=clients)
+    load = ClosedLoad(clients, float(ins.mean()), float(outs.mean()), requests_per_client=PER_CLIENT)
+    mva = closed_loop(it, ReplicaLimits(opts.max_batch_tokens, 256, kv), load, eng.first_token_overhead_s)
+    assert mva.ttft_mean_s == pytest.approx(sim.ttft_s["mean"], rel=TOL_TTFT)
+    assert mva.tpot_mean_s == pytest.approx(sim.tpot_s["mean"], rel=TOL_TPOT)
 
 
 def test_one_client_gets_the_idle_replica(cat: Catalog) -> None:

@@ -5,6 +5,12 @@ or chunks of them with chunked prefill) up to a token budget, with KV-cache capa
 preemption (recompute) when decode growth overflows it. When a replica has nothing to prefill it advances its
 whole batch through ``k`` decode iterations in one event; an arrival at that replica cuts the block at the
 iteration in flight.
+
+An engine's per-request first-token overhead (``EngineProfile.first_token_overhead_s``: tokenisation,
+scheduling, detokenising the first token) is time the engine spends on a request before it joins the batch: the
+request reaches the replica's waiting queue that long after it arrives, so its first token is late by it and its
+decode follows as before (its later tokens shift with it: E2E rises by it, TPOT does not). The chips are not
+busy for it and no iteration is longer; the router counts the request on its replica from arrival.
 """
 
 from __future__ import annotations
@@ -44,8 +50,13 @@ class ServeOptions:
     slo_tpot_s: float | None = None
     window_s: float = 60.0
     max_decode_block: int = 4096
-    # The serving engine's per-iteration overhead (perf.engines); None: none, the roofline alone.
+    # The serving engine's per-iteration and first-token overheads (perf.engines); None: none, the roofline alone.
     engine: EngineProfile | None = None
+
+    @property
+    def first_token_overhead_s(self) -> float:
+        """The engine's time on each request before it joins the batch (0 without an engine)."""
+        return self.engine.first_token_overhead_s if self.engine is not None else 0.0
 
     def __post_init__(self) -> None:
         for name in ("max_batch_tokens", "max_seqs"):
@@ -84,7 +95,8 @@ class LatencyStats:
     ttft: LogHistogram = field(default_factory=LogHistogram)
     tpot: LogHistogram = field(default_factory=LogHistogram)
     e2e: LogHistogram = field(default_factory=LogHistogram)
-    queue: LogHistogram = field(default_factory=LogHistogram)  # arrival to first admission into a batch
+    # From joining the waiting queue (arrival + the engine's first-token overhead) to first admission into a batch
+    queue: LogHistogram = field(default_factory=LogHistogram)
     # TTFT minus the request's TTFT alone on its replica: the delay load adds (queueing and batching)
     ttft_excess: LogHistogram = field(default_factory=LogHistogram)
     completed: int = 0
@@ -154,6 +166,8 @@ class Replica:
         self.on_idle: Callable[[], None] | None = None
         # Called with each request that leaves (completed or refused): a closed loop's client sends its next.
         self.on_complete: Callable[[SimRequest], None] | None = None
+        self.first_token_s = opts.first_token_overhead_s
+        self.joining = 0  # requests in the engine's first-token overhead, not yet in the waiting queue
 
     @property
     def instance(self) -> str:
@@ -161,7 +175,7 @@ class Replica:
 
     @property
     def outstanding(self) -> int:
-        return len(self.waiting) + len(self.running)
+        return self.joining + len(self.waiting) + len(self.running)
 
     # ------------------------------------------------------------------ arrivals
     def enqueue(self, req: SimRequest) -> None:
@@ -170,9 +184,19 @@ class Replica:
             if self.on_complete is not None:
                 self.on_complete(req)
             return
+        self.view.outstanding[self.index] += 1
+        if self.first_token_s > 0:
+            self.joining += 1
+            self.sim.after(self.first_token_s, lambda: self._join(req), priority=1)
+        else:
+            self._join(req)
+
+    def _join(self, req: SimRequest) -> None:
+        """``req`` enters the waiting queue (after the engine's first-token overhead)."""
+        if self.first_token_s > 0:
+            self.joining -= 1
         self.waiting.append(req)
         self.waiting_total[0] += 1
-        self.view.outstanding[self.index] += 1
         if not self.busy:
             self._start()
         elif self.block is not None:
@@ -230,7 +254,7 @@ class Replica:
             self.waiting_total[0] -= 1
             if r.generated == 0:
                 if r.prefill_left == r.input:  # first admission, not a re-admission after preemption
-                    self.stats.queue.add(self.sim.now - r.arrival)
+                    self.stats.queue.add(self.sim.now - r.arrival - self.first_token_s)
                 hit = self._prefix_hits(r)
                 r.prefill_left -= hit
                 self.stats.prefix_hit_tokens += hit
@@ -303,7 +327,8 @@ class Replica:
                         wait = now - r.arrival
                         self.stats.ttft.add(wait)
                         if self.track_load_delay:
-                            self.stats.ttft_excess.add(wait - self.it.alone_ttft_s(r.input))
+                            alone = self.it.alone_ttft_s(r.input) + self.first_token_s
+                            self.stats.ttft_excess.add(wait - alone)
             for r in decoders:
                 r.generated += 1
                 r.kv += 1

@@ -51,6 +51,11 @@ def simulate_serving(
     ``concurrency`` makes the load a closed loop: that many clients, all starting at once, send the trace's
     requests in order (its arrival times unused), each its next request ``think_time_s`` after its last one
     completes; requests beyond a replica's ``max_seqs`` queue. ``None``: the trace's own arrival times.
+
+    ``options.engine`` (``simulate serve --engine``) adds the engine's per-iteration overheads to each iteration and
+    its first-token overhead ``c`` (``EngineProfile.first_token_overhead_s``) before each request joins its
+    replica's batch: a request's TTFT and E2E rise by ``c``, its TPOT and the chips' busy time do not (as the
+    closed-loop model of :mod:`chipfleet.validate.serving.closed_loop` adds ``c`` to each TTFT).
     """
     pool = Pool.build(catalog, fleet, pricing, region)
     sim = Simulation(seed=seed)
