@@ -139,3 +139,76 @@ def calibrate_serving(
         data_sha256=without.data_sha256,
     )
     return ServingCalibration(fits=tuple(fits), without=without, cross_validated=cross)
+
+
+# The TTFT keys a custom-silicon record may carry (seconds): the Neuron tables publish medians only.
+GROUP_TTFT_METRICS = ("mean_ttft", "median_ttft")
+
+
+@dataclass(frozen=True)
+class GroupHeldOut:
+    """First-token overheads fitted per engine on a record set and its leave-one-hardware × engine-group-out
+    prediction: ``fits`` on all records; ``cross_validated`` predicts each group with its engine's overhead
+    refitted on the engine's other groups (none when the engine ran only that group)."""
+
+    fits: tuple[tuple[str, int, float], ...]  # (engine, runs fitted on, first_token_overhead_s)
+    cross_validated: ServingReport
+
+
+def _ttft_rows(report: ServingReport, max_concurrency: int) -> list[ServingRow]:
+    return [
+        r
+        for r in report.results
+        if r.metric in GROUP_TTFT_METRICS and r.measured > 0 and r.concurrency <= max_concurrency
+    ]
+
+
+def _group(records: RecordSet, key: tuple[str, str]) -> RecordSet:
+    return RecordSet(
+        records=tuple(rec for rec in records.records if (rec.hw, rec.framework) == key),
+        bad=(),
+        path=records.path,
+        sha256=records.sha256,
+        format=records.format,
+    )
+
+
+def first_token_held_out(
+    records: RecordSet,
+    catalog: Catalog,
+    engines: Iterable[str],
+    max_concurrency: int = FIRST_TOKEN_MAX_CONCURRENCY,
+) -> GroupHeldOut:
+    """Fit ``engines``' first-token overheads on the mean or median TTFT of ``records`` at concurrency
+    ``<= max_concurrency`` (residual with the overhead at 0, :func:`chipfleet.perf.engines.fit_first_token_overhead`)
+    and predict every record with each hardware × engine group left out of its engine's fit."""
+    names = sorted({engine_profile(e).name for e in engines})
+    zero = dict.fromkeys(names, 0.0)
+    without = validate_serving(records, catalog, first_token=zero)
+    ttft = _ttft_rows(without, max_concurrency)
+    fits = []
+    for name in names:
+        own = [r for r in ttft if _engine_name(r.engine) == name]
+        fits.append((name, len(own), _fit_ttft(own)))
+    results: list[ServingRow] = []
+    for hw, framework in sorted({(rec.hw, rec.framework) for rec in records.records}):
+        engine = _engine_name(framework)
+        first = dict(zero)
+        if engine in zero:
+            others = [r for r in ttft if _engine_name(r.engine) == engine and (r.hw, r.engine) != (hw, framework)]
+            first[engine] = _fit_ttft(others)
+        results += validate_serving(_group(records, (hw, framework)), catalog, first_token=first).results
+    cross = ServingReport(
+        results=tuple(results),
+        skipped=without.skipped,
+        bad=without.bad,
+        records=without.records,
+        aggregated=without.aggregated,
+        data=without.data,
+        data_sha256=without.data_sha256,
+    )
+    return GroupHeldOut(fits=tuple(fits), cross_validated=cross)
+
+
+def _fit_ttft(rows: list[ServingRow]) -> float:
+    return fit_first_token_overhead([r.measured - r.predicted for r in rows], [r.measured for r in rows])
