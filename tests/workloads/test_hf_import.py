@@ -409,3 +409,117 @@ def test_hf_import_deepseek_v2_lite_without_query_latent(tmp_path: Path) -> None
     assert m.q_lora_rank == 0 and not m.router_bias and m.n_shared_experts == 2
     assert abs(m.params_total - 15.7e9) <= 0.05e9
     assert abs(m.params_active_without_embedding - 2.4e9) <= 0.1e9
+
+
+# ----------------------------------------------------------------------------- Qwen3-Next / Qwen3.5 and Kimi-K2.5
+# Text configs as the checkpoints publish them (keys that shape the weights; values as the zoo records' sources
+# quote them, read on 2026-12-06), wrapped like the multimodal config.json files (a vision_config beside them).
+QWEN3_5_397B_TEXT: dict[str, Any] = {
+    "model_type": "qwen3_5_moe_text",
+    "hidden_size": 4096,
+    "num_hidden_layers": 60,
+    "num_attention_heads": 32,
+    "num_key_value_heads": 2,
+    "head_dim": 256,
+    "attn_output_gate": True,
+    "full_attention_interval": 4,
+    "layer_types": ["full_attention" if (i + 1) % 4 == 0 else "linear_attention" for i in range(60)],
+    "linear_conv_kernel_dim": 4,
+    "linear_key_head_dim": 128,
+    "linear_num_key_heads": 16,
+    "linear_num_value_heads": 64,
+    "linear_value_head_dim": 128,
+    "moe_intermediate_size": 1024,
+    "shared_expert_intermediate_size": 1024,
+    "num_experts": 512,
+    "num_experts_per_tok": 10,
+    "mtp_num_hidden_layers": 1,
+    "vocab_size": 248320,
+    "max_position_embeddings": 262144,
+    "tie_word_embeddings": False,
+}
+QWEN3_5_27B_TEXT: dict[str, Any] = {
+    "model_type": "qwen3_5_text",
+    "hidden_size": 5120,
+    "intermediate_size": 17408,
+    "num_hidden_layers": 64,
+    "num_attention_heads": 24,
+    "num_key_value_heads": 4,
+    "head_dim": 256,
+    "attn_output_gate": True,
+    "full_attention_interval": 4,
+    "linear_conv_kernel_dim": 4,
+    "linear_key_head_dim": 128,
+    "linear_num_key_heads": 16,
+    "linear_num_value_heads": 48,
+    "linear_value_head_dim": 128,
+    "mtp_num_hidden_layers": 1,
+    "vocab_size": 248320,
+    "max_position_embeddings": 262144,
+}
+# Qwen3-Next-80B-A3B-Instruct's config.json (flat, text only); its card: "80B in total and 3B activated",
+# hybrid layout 12 x (3 x (Gated DeltaNet -> MoE) -> 1 x (Gated Attention -> MoE)), 512 experts, 10 + 1 shared.
+QWEN3_NEXT_80B: dict[str, Any] = {
+    "model_type": "qwen3_next",
+    "hidden_size": 2048,
+    "intermediate_size": 5120,
+    "num_hidden_layers": 48,
+    "num_attention_heads": 16,
+    "num_key_value_heads": 2,
+    "head_dim": 256,
+    "full_attention_interval": 4,
+    "linear_conv_kernel_dim": 4,
+    "linear_key_head_dim": 128,
+    "linear_num_key_heads": 16,
+    "linear_num_value_heads": 32,
+    "linear_value_head_dim": 128,
+    "moe_intermediate_size": 512,
+    "shared_expert_intermediate_size": 512,
+    "num_experts": 512,
+    "num_experts_per_tok": 10,
+    "decoder_sparse_step": 1,
+    "mlp_only_layers": [],
+    "vocab_size": 151936,
+    "max_position_embeddings": 262144,
+    "tie_word_embeddings": False,
+}
+
+
+def _multimodal(model_type: str, text: dict[str, Any], **outer: Any) -> dict[str, Any]:
+    return {"model_type": model_type, "text_config": text, "vision_config": {"depth": 27, "hidden_size": 1152}, **outer}
+
+
+def test_hf_import_qwen3_5_moe_matches_the_zoo(tmp_path: Path) -> None:
+    imported = load_hf_config(_write(tmp_path, _multimodal("qwen3_5_moe", QWEN3_5_397B_TEXT)))
+    zoo = get_model("qwen3.5-397b-a17b")
+    assert imported.architecture() == zoo.architecture()
+    assert imported.family == "qwen3_5_moe" and imported.linear_attention == "gated_deltanet"
+    # the flat text config, and full_attention_interval without layer_types, give the same architecture
+    flat = {k: v for k, v in QWEN3_5_397B_TEXT.items() if k != "layer_types"}
+    assert load_hf_config(_write(tmp_path, flat)).architecture() == zoo.architecture()
+
+
+def test_hf_import_qwen3_5_dense_reads_the_outer_tie(tmp_path: Path) -> None:
+    untied = load_hf_config(_write(tmp_path, _multimodal("qwen3_5", QWEN3_5_27B_TEXT, tie_word_embeddings=False)))
+    assert untied.architecture() == get_model("qwen3.5-27b").architecture()
+    tied = load_hf_config(_write(tmp_path, _multimodal("qwen3_5", QWEN3_5_27B_TEXT, tie_word_embeddings=True)))
+    assert untied.params_total - tied.params_total == 248320 * 5120
+    assert not untied.is_moe and untied.mtp_layers == 1
+
+
+def test_hf_import_qwen3_next_against_its_card(tmp_path: Path) -> None:
+    m = load_hf_config(_write(tmp_path, QWEN3_NEXT_80B))
+    assert m.family == "qwen3_next" and m.attention_output_gate and m.qk_norm == "head"
+    assert m.layer_attention_counts()["linear"] == 36
+    assert abs(m.params_total - 80e9) <= 0.01 * 80e9
+    # "3B activated": Qwen truncates its active figures (test_zoo allows one rounding unit, as here)
+    assert 3e9 <= m.params_active < 4e9
+    with pytest.raises(ModelConfigError, match="mlp_only_layers"):
+        load_hf_config(_write(tmp_path, {**QWEN3_NEXT_80B, "mlp_only_layers": [0]}))
+
+
+def test_hf_import_kimi_k2_5_reads_its_text_config(tmp_path: Path) -> None:
+    text = {**_fixture("kimi-k2-instruct.json"), "max_position_embeddings": 262144}
+    m = load_hf_config(_write(tmp_path, _multimodal("kimi_k25", text)))
+    assert m.family == "kimi"
+    assert m.architecture() == get_model("kimi-k2.5").architecture()

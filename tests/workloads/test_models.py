@@ -411,3 +411,61 @@ def test_routed_expert_params_split_the_checkpoint_by_precision() -> None:
     oss = get_model("gpt-oss-120b")
     # the gpt-oss model card's Table 1: 114.71B of MLP parameters (experts and router), stored in MXFP4
     assert abs(oss.params_routed_experts - 114.71e9) <= 0.01 * 114.71e9
+
+
+# ----------------------------------------------------------------------------- Gated DeltaNet and gated attention
+_GDN: dict[str, Any] = {
+    "attention_pattern": ("linear", "linear", "linear", "full"),
+    "linear_attention": "gated_deltanet",
+    "linear_num_key_heads": 2,
+    "linear_num_value_heads": 4,
+    "linear_key_head_dim": 3,
+    "linear_value_head_dim": 5,
+    "linear_conv_kernel": 4,
+}
+
+
+def test_gated_deltanet_layer_by_hand() -> None:
+    """Qwen3NextGatedDeltaNet's tensors, counted by hand for h = 8, 2 Q/K heads of 3, 4 V heads of 5, width 4."""
+    m = _tiny(n_layers=4, **_GDN)
+    k, v = 2 * 3, 4 * 5
+    qkvz, ba, conv, out = 8 * (2 * k + 2 * v), 8 * 2 * 4, (2 * k + v) * 4, v * 8
+    assert m.params_linear_attention_per_layer == qkvz + ba + conv + 2 * 4 + 5 + out
+    assert m.layer_attention_counts()["linear"] == 3
+    # the state: a 3 x 5 matrix per value head, plus the conv's last 3 inputs of Q, K and V, in each linear layer
+    assert m.linear_state_elements == 3 * (4 * 3 * 5 + (2 * k + v) * 3)
+    # the cache per token holds the one full layer's K and V only
+    assert m.kv_cache_elements_per_token() == 2 * 2 * 2
+    assert m.kv_cache_bytes(10, 2) == (10 * 2 * 2 * 2 + m.linear_state_elements) * 2
+    # three d_k x d_v products per value head and token (read with k, rank-1 update, read with q)
+    assert m.linear_flops_per_token_per_layer == 6 * 4 * 3 * 5
+    per_key = 2 * 4 * (2 + 2)
+    assert m.attention_flops_per_token_forward(10, causal=False) == per_key * 10 + 3 * 6 * 4 * 3 * 5
+
+
+def test_attention_output_gate_widens_the_query_projection() -> None:
+    plain, gated = _tiny(), _tiny(attention_output_gate=True)
+    assert gated.params_attention_per_layer - plain.params_attention_per_layer == 8 * 4 * 2  # h x a·d
+    assert gated.kv_cache_bytes_per_token(2) == plain.kv_cache_bytes_per_token(2)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "match"),
+    [
+        ({**_GDN, "linear_conv_kernel": 0}, "needs linear_conv_kernel"),
+        ({**_GDN, "linear_num_value_heads": 3}, "multiple of linear_num_key_heads"),
+        ({**_GDN, "attention_pattern": ()}, "needs 'linear' layers"),
+        ({"attention_pattern": ("linear", "full"), "linear_num_key_heads": 2}, "apply to linear_attention"),
+    ],
+)
+def test_gated_deltanet_needs_a_consistent_layout(overrides: dict[str, Any], match: str) -> None:
+    with pytest.raises(ValidationError, match=match):
+        _tiny(n_layers=4, **overrides)
+
+
+def test_lightning_layers_keep_their_counts() -> None:
+    """The layout field's default is MiniMax's lightning attention, so MiniMax-M1 counts as before."""
+    m1 = get_model("minimax-m1")
+    assert m1.linear_attention == "lightning"
+    assert m1.linear_state_elements_per_layer == 64 * 128 * 128
+    assert m1.linear_flops_per_token_per_layer == 4.0 * 64 * 128 * 128

@@ -63,6 +63,14 @@ REQUIRED = [
     "glm-4.5",
     "minimax-m2",
     "minimax-m1",
+    # issue 12, round 4: models the shipped serving data and public serving benchmarks run
+    "codellama-13b",
+    "mistral-7b-v0.2",
+    "qwen3.5-397b-a17b",
+    "qwen3.5-122b-a10b",
+    "qwen3.5-35b-a3b",
+    "qwen3.5-27b",
+    "kimi-k2.5",
 ]
 
 
@@ -329,3 +337,60 @@ def test_precision_names_are_catalog_precisions() -> None:
     }
     for name in (named - {""}) | set(_QUANT_PRECISION.values()):
         assert Precision(name).value == name
+
+
+# ----------------------------------------------------------------------------- issue 12: models serving benchmarks run
+@pytest.mark.parametrize(
+    ("repo_id", "name", "precision"),
+    [
+        # the records tpu-recipes and the Neuron benchmarks name
+        ("Qwen/Qwen3.5-397B-A17B-FP8", "qwen3.5-397b-a17b", "fp8"),
+        ("nvidia/Qwen3.5-397B-A17B-NVFP4", "qwen3.5-397b-a17b", "nvfp4"),
+        ("Qwen/Qwen3.5-397B-A17B", "qwen3.5-397b-a17b", "bf16"),
+        ("Qwen/Qwen3.5-35B-A3B-FP8", "qwen3.5-35b-a3b", "fp8"),
+        ("Qwen/Qwen3.6-35B-A3B", "qwen3.5-35b-a3b", "bf16"),
+        ("codellama/CodeLlama-13b-hf", "codellama-13b", "bf16"),
+        ("codellama/CodeLlama-13b-Instruct-hf", "codellama-13b", "bf16"),
+        ("codellama/CodeLlama-13b-Python-hf", "codellama-13b-python", "bf16"),
+        ("mistralai/Mistral-7B-Instruct-v0.2", "mistral-7b-v0.2", "bf16"),
+        # Kimi-K2.5 ships INT4 routed experts; NVIDIA's NVFP4 copy says so in its suffix
+        ("moonshotai/Kimi-K2.5", "kimi-k2.5", "int4"),
+        ("nvidia/Kimi-K2.5-NVFP4", "kimi-k2.5", "nvfp4"),
+    ],
+)
+def test_todays_serving_models_resolve(repo_id: str, name: str, precision: str) -> None:
+    assert get_model(repo_id).name == name
+    assert implied_weight_precision(repo_id) == precision
+
+
+def test_mistral_v0_2_drops_the_window_of_v0_1() -> None:
+    """v0.2 has the tensors of v0.1 (same count) but no sliding window (config.json: sliding_window null)."""
+    v1, v2 = get_model("mistral-7b"), get_model("mistral-7b-v0.2")
+    assert v1.params_total == v2.params_total and v2.attention_pattern == ()
+    assert v2.kv_cache_bytes_per_token(2, context_len=32768) == 2 * 32 * 8 * 128 * 2
+
+
+def test_codellama_adds_the_infilling_rows_to_llama_2_13b() -> None:
+    base, code, python = get_model("llama-2-13b"), get_model("codellama-13b"), get_model("codellama-13b-python")
+    assert code.params_total - base.params_total == 2 * 16 * 5120  # 16 more rows in the embedding and the head
+    assert python.params_total == base.params_total
+    assert code.kv_cache_bytes_per_token(2) == base.kv_cache_bytes_per_token(2)
+
+
+def test_qwen3_5_cache_is_its_full_attention_layers_only() -> None:
+    """Qwen3.5-397B-A17B: 15 of 60 layers keep K and V (2 KV heads of 256); 45 Gated DeltaNet layers keep a
+    64 x 128 x 128 state and 3 conv inputs of 2·16·128 + 64·128 channels per sequence, whatever its length."""
+    m = get_model("qwen3.5-397b-a17b")
+    assert m.layer_attention_counts() == {"full": 15, "sliding": 0, "chunked": 0, "linear": 45}
+    assert m.kv_cache_bytes_per_token(2) == 15 * 2 * 2 * 256 * 2
+    assert m.linear_state_elements == 45 * (64 * 128 * 128 + (2 * 16 * 128 + 64 * 128) * 3)
+    # the state is paid once per sequence: the mean per token falls towards the full layers' share
+    assert m.kv_cache_bytes_per_token(2, context_len=1000) > m.kv_cache_bytes_per_token(2, context_len=100_000)
+
+
+def test_kimi_k2_5_is_kimi_k2_text_with_a_vision_tower_counted_apart() -> None:
+    k2, k25 = get_model("kimi-k2"), get_model("kimi-k2.5")
+    assert k25.params_total == k2.params_total and k25.kv_cache_bytes_per_token(2) == k2.kv_cache_bytes_per_token(2)
+    assert k25.params_checkpoint == k25.params_total + k25.params_vision
+    # NVIDIA's Kimi K2.5 page: 32.86B active
+    assert abs(k25.params_active - 32.86e9) <= 0.01 * 32.86e9

@@ -248,6 +248,78 @@ def _deepseek(cfg: _HFConfig) -> dict[str, Any]:
     return fields
 
 
+def _kimi_k25(outer: _HFConfig) -> dict[str, Any]:
+    # Kimi-K2.5 (KimiK25ForConditionalGeneration): a deepseek_v3-layout text_config beside a MoonViT-3D tower,
+    # which is not imported (a vision tower is counted apart, ModelArch.params_vision)
+    fields = _deepseek(outer.sub("text_config"))
+    fields["family"] = "kimi"
+    return fields
+
+
+def _hybrid_qwen(cfg: _HFConfig, family: str) -> dict[str, Any]:
+    """Qwen3-Next and Qwen3.5: Gated DeltaNet layers with a gated full-attention layer every
+    ``full_attention_interval`` (``layer_types`` when given), per-head Q/K norms, MTP modules."""
+    if family != "qwen3_5" and "intermediate_size" not in cfg.raw:
+        # an MoE text config may leave out the dense FFN size, which no layer of the model uses
+        cfg = _HFConfig({**cfg.raw, "intermediate_size": cfg.int("moe_intermediate_size")}, cfg.origin, cfg.model_type)
+    n_layers = cfg.int("num_hidden_layers")
+    pattern = _layer_types(cfg, n_layers)
+    if pattern is None:
+        every = cfg.int("full_attention_interval", default=4)
+        pattern = _pattern(["full" if (i + 1) % every == 0 else "linear" for i in range(n_layers)])
+    fields = _qwen3(cfg)
+    fields.update(
+        family=family,
+        attention_pattern=pattern,
+        attention_output_gate=cfg.bool("attn_output_gate", True),  # Qwen3NextConfig default
+        linear_attention="gated_deltanet",
+        linear_num_key_heads=cfg.int("linear_num_key_heads", default=16),
+        linear_num_value_heads=cfg.int("linear_num_value_heads", default=32),
+        linear_key_head_dim=cfg.int("linear_key_head_dim", default=128),
+        linear_value_head_dim=cfg.int("linear_value_head_dim", default=128),
+        linear_conv_kernel=cfg.int("linear_conv_kernel_dim", default=4),
+        mtp_layers=cfg.int("mtp_num_hidden_layers", "num_nextn_predict_layers", default=0),
+    )
+    if family == "qwen3_5":
+        return fields
+    if cfg.seq("mlp_only_layers") or cfg.int("decoder_sparse_step", default=1) != 1:
+        raise ModelConfigError(
+            f"{cfg.origin}: {family} with dense layers (mlp_only_layers, decoder_sparse_step) is not modeled; "
+            "every published Qwen3-Next and Qwen3.5 MoE layer has experts."
+        )
+    shared = cfg.int("shared_expert_intermediate_size", default=0)
+    fields.update(
+        ffn_size=cfg.int("moe_intermediate_size"),
+        n_shared_experts=1 if shared else 0,
+        shared_expert_ffn_size=shared,
+        shared_expert_gate=bool(shared),  # Qwen3NextSparseMoeBlock: shared_expert_gate = Linear(h, 1)
+        **_experts(cfg, "num_experts"),
+    )
+    return fields
+
+
+def _qwen3_next(cfg: _HFConfig) -> dict[str, Any]:
+    return _hybrid_qwen(cfg, "qwen3_next")
+
+
+def _qwen3_5_family(outer: _HFConfig, family: str) -> dict[str, Any]:
+    # Qwen3_5(Moe)ForConditionalGeneration: the text model is under text_config (a text-only file is flat);
+    # tie_word_embeddings may sit on the outer config only
+    cfg = outer.sub("text_config")
+    fields = _hybrid_qwen(cfg, family)
+    if "tie_word_embeddings" not in cfg.raw:
+        fields["tied_embeddings"] = outer.bool("tie_word_embeddings", False)
+    return fields
+
+
+def _qwen3_5(outer: _HFConfig) -> dict[str, Any]:
+    return _qwen3_5_family(outer, "qwen3_5")
+
+
+def _qwen3_5_moe(outer: _HFConfig) -> dict[str, Any]:
+    return _qwen3_5_family(outer, "qwen3_5_moe")
+
+
 def _quantization(cfg: _HFConfig) -> str:
     q = cfg.raw.get("quantization_config")
     method = q.get("quant_method") if isinstance(q, Mapping) else None
@@ -535,6 +607,12 @@ HF_IMPORTERS: Mapping[str, Callable[[_HFConfig], dict[str, Any]]] = MappingProxy
         "deepseek_v2": _deepseek,
         "deepseek_v3": _deepseek,
         "kimi_k2": _deepseek,
+        "kimi_k25": _kimi_k25,
+        "qwen3_next": _qwen3_next,
+        "qwen3_5": _qwen3_5,
+        "qwen3_5_text": _qwen3_5,
+        "qwen3_5_moe": _qwen3_5_moe,
+        "qwen3_5_moe_text": _qwen3_5_moe,
         "gpt_oss": _gpt_oss,
         "llama4": _llama4,
         "llama4_text": _llama4,
@@ -616,8 +694,9 @@ def load_hf_config(path: str | Path, name: str | None = None) -> ModelArch:
     """Import a Hugging Face ``config.json`` (or a model folder holding one) as a :class:`ModelArch`.
 
     Supported ``model_type``: llama, mistral, mixtral, qwen2, qwen3, qwen2_moe, qwen3_moe, deepseek_v2,
-    deepseek_v3, kimi_k2, gpt_oss, llama4 (and llama4_text), gemma2, gemma3 (and gemma3_text), glm4_moe,
-    minimax_m2, minimax (and minimax_m1, minimax_text_01), gpt2, gptj, gpt_neox, opt, bloom, bert (see
+    deepseek_v3, kimi_k2, kimi_k25, gpt_oss, llama4 (and llama4_text), gemma2, gemma3 (and gemma3_text),
+    glm4_moe, minimax_m2, minimax (and minimax_m1, minimax_text_01), qwen3_next, qwen3_5 and qwen3_5_moe (and
+    their _text configs), gpt2, gptj, gpt_neox, opt, bloom, bert (see
     ``HF_IMPORTERS``). ``as_of`` is the file's modification date. A missing file, invalid JSON, an
     unsupported ``model_type`` or a missing key raises :class:`ModelConfigError` naming the file and key.
     """

@@ -9,7 +9,9 @@ Today's architectures add optional structure, each off by default so older recor
 mixture-of-experts layers with shared experts, leading dense layers and interleaving (DeepSeek, Llama 4),
 multi-head latent attention (MLA: DeepSeek, Kimi), multi-token-prediction modules counted apart from the
 served weights, sliding-window and chunked attention layers mixed with full attention (gpt-oss, Gemma,
-Llama 4), attention sinks and Q/K norms.
+Llama 4), attention sinks and Q/K norms, linear-attention layers (MiniMax's lightning attention, Qwen3-Next and
+Qwen3.5's Gated DeltaNet) that keep a fixed state per sequence instead of a KV cache, and gated attention (an
+output gate computed by the query projection: Qwen3-Next, Qwen3.5).
 """
 
 from __future__ import annotations
@@ -50,12 +52,21 @@ Family = Literal[
     "gemma3",
     "glm4_moe",
     "minimax",
+    "qwen3_next",
+    "qwen3_5",
+    "qwen3_5_moe",
 ]
 
 AttentionKind = Literal["full", "sliding", "chunked", "linear"]
 """How far back a layer attends: every earlier token, the last ``sliding_window`` tokens, the tokens of its
 own ``attention_chunk_size`` block (Llama 4's chunked local attention), or all of them through a fixed-size
-state instead of a KV cache (``linear``: MiniMax's lightning attention)."""
+state instead of a KV cache (``linear``: MiniMax's lightning attention or Gated DeltaNet, ``LinearAttention``)."""
+
+LinearAttention = Literal["lightning", "gated_deltanet"]
+"""Layout of a ``linear`` layer: MiniMax's lightning attention (``n_heads`` heads of ``head_dim``, a ``d × d``
+state per head) or Gated DeltaNet (Yang et al. 2024; Qwen3-Next, Qwen3.5: ``linear_num_key_heads`` query/key
+heads of ``linear_key_head_dim``, ``linear_num_value_heads`` value heads of ``linear_value_head_dim``, a short
+causal convolution over Q, K and V, and a ``d_k × d_v`` state per value head)."""
 
 ActiveConvention = Literal["all", "without_input_embedding", "without_embeddings"]
 """What a published active-parameter count includes: everything a token uses (Mixtral, Qwen, Llama 4), all
@@ -176,6 +187,17 @@ class ModelArch(BaseModel):
     attention_chunk_size: NonNegativeInt = Field(default=0, description="block size of a 'chunked' layer")
     attention_sinks: bool = Field(default=False, description="a learned sink logit per head and layer (gpt-oss)")
     qk_norm: QKNorm = "none"
+    attention_output_gate: bool = Field(
+        default=False, description="gated attention: the Q projection also yields a sigmoid gate of a·d (Qwen3.5)"
+    )
+
+    # linear-attention layers' layout (used by the 'linear' layers of attention_pattern)
+    linear_attention: LinearAttention = "lightning"
+    linear_num_key_heads: NonNegativeInt = Field(default=0, description="Gated DeltaNet: query/key heads")
+    linear_num_value_heads: NonNegativeInt = Field(default=0, description="Gated DeltaNet: value heads (states)")
+    linear_key_head_dim: NonNegativeInt = Field(default=0, description="Gated DeltaNet: query/key head size d_k")
+    linear_value_head_dim: NonNegativeInt = Field(default=0, description="Gated DeltaNet: value head size d_v")
+    linear_conv_kernel: NonNegativeInt = Field(default=0, description="Gated DeltaNet: causal conv1d width")
 
     # multi-token prediction modules (DeepSeek-V3, GLM-4.5): in the checkpoint, not in the served model
     mtp_layers: NonNegativeInt = Field(default=0, description="MTP modules; counted in params_mtp, not params_total")
@@ -320,8 +342,34 @@ class ModelArch(BaseModel):
             raise ValueError("attention_pattern has 'sliding' layers: give sliding_window")
         if "chunked" in self.attention_pattern and not self.attention_chunk_size:
             raise ValueError("attention_pattern has 'chunked' layers: give attention_chunk_size")
+        self._check_linear_layout()
         if self.mtp_layers and self.kind != "decoder":
             raise ValueError("mtp_layers apply to decoders only")
+
+    def _check_linear_layout(self) -> None:
+        """Gated DeltaNet needs its four shapes and a conv width, and value heads in whole groups per key head."""
+        shapes = {
+            "linear_num_key_heads": self.linear_num_key_heads,
+            "linear_num_value_heads": self.linear_num_value_heads,
+            "linear_key_head_dim": self.linear_key_head_dim,
+            "linear_value_head_dim": self.linear_value_head_dim,
+            "linear_conv_kernel": self.linear_conv_kernel,
+        }
+        if self.linear_attention == "lightning":
+            given = [k for k, v in shapes.items() if v]
+            if given:
+                raise ValueError(f"{', '.join(given)} apply to linear_attention 'gated_deltanet' only")
+            return
+        missing = [k for k, v in shapes.items() if not v]
+        if missing:
+            raise ValueError(f"linear_attention 'gated_deltanet' needs {', '.join(missing)}")
+        if self.linear_num_value_heads % self.linear_num_key_heads:
+            raise ValueError(
+                f"linear_num_value_heads {self.linear_num_value_heads} must be a multiple of linear_num_key_heads "
+                f"{self.linear_num_key_heads} (each query/key head serves a whole group of value heads)"
+            )
+        if "linear" not in self.attention_pattern:
+            raise ValueError("linear_attention 'gated_deltanet' needs 'linear' layers in attention_pattern")
 
     # ----------------------------------------------------------------- layer structure
     @property
@@ -384,7 +432,8 @@ class ModelArch(BaseModel):
 
         ``h·a·d`` (Q) + ``2·h·a_kv·d`` (K, V) + ``a·d·h`` (O), plus biases ``a·d + 2·a_kv·d`` on Q, K, V when
         ``attention_bias`` and ``h`` on O when ``attention_out_bias``; Q/K norms add ``2·d`` (per head) or
-        ``(a + a_kv)·d`` (per layer) and attention sinks ``a``. MLA (``r_q``, ``r_kv`` the latent ranks,
+        ``(a + a_kv)·d`` (per layer), attention sinks ``a`` and an output gate (``attention_output_gate``: the Q
+        projection is ``h·2·a·d``) ``h·a·d``. MLA (``r_q``, ``r_kv`` the latent ranks,
         ``d_n``, ``d_r``, ``d_v`` the head parts): Q ``h·r_q + r_q + r_q·a·(d_n + d_r)`` (or ``h·a·(d_n + d_r)``
         without a query latent), KV down ``h·(r_kv + d_r) + r_kv``, KV up ``r_kv·a·(d_n + d_v)``, O ``a·d_v·h``
         (the ``+ r`` terms are the latents' RMSNorms).
@@ -399,12 +448,26 @@ class ModelArch(BaseModel):
         weights = h * q + 2 * h * kv + q * h
         biases = (q + 2 * kv if self.attention_bias else 0) + (h if self.attention_out_bias else 0)
         norms = {"none": 0, "head": 2 * self.head_dim, "layer": q + kv}[self.qk_norm]
-        return weights + biases + norms + (a if self.attention_sinks else 0)
+        gate = h * q if self.attention_output_gate else 0
+        return weights + biases + norms + gate + (a if self.attention_sinks else 0)
 
     @property
     def params_linear_attention_per_layer(self) -> int:
         """Weights of one lightning (linear) attention layer, MiniMax's layout: Q/K/V ``h·3·a·d``, output gate
-        ``h·a·d``, output ``a·d·h`` and an RMSNorm of ``a·d`` (``MiniMaxLightningAttention``): ``5·h·a·d + a·d``."""
+        ``h·a·d``, output ``a·d·h`` and an RMSNorm of ``a·d`` (``MiniMaxLightningAttention``): ``5·h·a·d + a·d``.
+
+        Gated DeltaNet (``Qwen3NextGatedDeltaNet``), with ``k = H_k·d_k``, ``v = H_v·d_v``: ``in_proj_qkvz``
+        ``h·(2k + 2v)`` (Q, K, V and the output gate z), ``in_proj_ba`` ``h·2·H_v`` (β and the decay's input),
+        the depthwise conv1d ``(2k + v)·K`` (no bias), ``A_log`` and ``dt_bias`` ``2·H_v``, the gated RMSNorm
+        ``d_v`` (shared by the heads) and ``out_proj`` ``v·h``.
+        """
+        if self.linear_attention == "gated_deltanet":
+            h, n_v = self.hidden_size, self.linear_num_value_heads
+            k = self.linear_num_key_heads * self.linear_key_head_dim
+            v = n_v * self.linear_value_head_dim
+            projections = h * (2 * k + 2 * v) + h * 2 * n_v + v * h
+            conv = self._linear_conv_channels * self.linear_conv_kernel
+            return projections + conv + 2 * n_v + self.linear_value_head_dim
         width = self.n_heads * self.head_dim
         return 5 * self.hidden_size * width + width
 
@@ -643,10 +706,30 @@ class ModelArch(BaseModel):
         return total
 
     @property
+    def linear_state_elements_per_layer(self) -> int:
+        """Elements of the state one sequence keeps in one linear-attention layer, whatever its length.
+
+        Lightning attention: a ``d × d`` key-value state per head, ``a·d·d``. Gated DeltaNet: a ``d_k × d_v``
+        state per value head, ``H_v·d_k·d_v``, plus the causal convolution's last ``K − 1`` inputs of Q, K and
+        V, ``(2·H_k·d_k + H_v·d_v)·(K − 1)`` (the ``conv_state`` vLLM and SGLang keep beside the
+        ``ssm_state``); Qwen3.5-397B-A17B: 64·128·128 + 12,288·3 = 1,085,440.
+        """
+        if self.linear_attention == "gated_deltanet":
+            state = self.linear_num_value_heads * self.linear_key_head_dim * self.linear_value_head_dim
+            return state + self._linear_conv_channels * (self.linear_conv_kernel - 1)
+        return self.n_heads * self.head_dim * self.head_dim
+
+    @property
     def linear_state_elements(self) -> int:
-        """Elements of the recurrent state one sequence keeps in the linear-attention layers: ``a·d·d`` each
-        (a ``d × d`` key-value state per head), whatever its length; 0 without linear layers."""
-        return self.layer_attention_counts()["linear"] * self.n_heads * self.head_dim * self.head_dim
+        """Elements of the recurrent state one sequence keeps in all linear-attention layers, whatever its
+        length: ``n_linear · linear_state_elements_per_layer``; 0 without linear layers."""
+        return self.layer_attention_counts()["linear"] * self.linear_state_elements_per_layer
+
+    @property
+    def _linear_conv_channels(self) -> int:
+        """Channels of Gated DeltaNet's causal convolution: Q, K and V, ``2·H_k·d_k + H_v·d_v``."""
+        keys = self.linear_num_key_heads * self.linear_key_head_dim
+        return 2 * keys + self.linear_num_value_heads * self.linear_value_head_dim
 
     def kv_cache_bytes_per_token(self, bytes_per_element: float, context_len: int | None = None) -> float:
         """Bytes of K and V cached per token over all layers: ``2·L·a_kv·d·bytes_per_element``.
@@ -696,7 +779,8 @@ class ModelArch(BaseModel):
         in the ``2·N`` parameter term, not here; softmax and masking are not counted. In general each layer
         costs ``2·a·(d_qk + d_v)`` per key it attends to: MLA's heads have ``d_qk = d_n + d_r`` and
         ``d_v`` (counted unabsorbed, as engines run prefill); sliding-window and chunked layers attend to
-        fewer keys (:meth:`_keys_attended`); a linear-attention layer costs ``4·a·d²`` per token at any context.
+        fewer keys (:meth:`_keys_attended`); a linear-attention layer costs a fixed amount per token at any
+        context (:attr:`linear_flops_per_token_per_layer`).
 
         Convention for ``causal``:
 
@@ -718,9 +802,21 @@ class ModelArch(BaseModel):
             for kind, count in counts.items()
             if count and kind != "linear"
         )
-        # a linear layer updates its d×d state per head and reads it with the query: 2·2·a·d² whatever c is
-        linear = counts["linear"] * 4.0 * self.n_heads * self.head_dim * self.head_dim if context_len else 0.0
+        linear = counts["linear"] * self.linear_flops_per_token_per_layer if context_len else 0.0
         return per_key * keys + linear
+
+    @property
+    def linear_flops_per_token_per_layer(self) -> float:
+        """Forward FLOPs of one token's state work in one linear layer, whatever the context.
+
+        Lightning attention updates its ``d × d`` state per head and reads it with the query: ``2·2·a·d²``.
+        Gated DeltaNet also reads the state with the key before its rank-1 delta update, so three
+        ``d_k × d_v`` products per value head: ``3·2·H_v·d_k·d_v`` (the decay, the convolution and the gate
+        are elementwise and not counted, like softmax).
+        """
+        if self.linear_attention == "gated_deltanet":
+            return 6.0 * self.linear_num_value_heads * self.linear_key_head_dim * self.linear_value_head_dim
+        return 4.0 * self.n_heads * self.head_dim * self.head_dim
 
     # ----------------------------------------------------------------- comparison
     def architecture(self) -> dict[str, Any]:
