@@ -223,3 +223,22 @@ def test_a_first_token_overhead_without_its_calibration_is_refused() -> None:
     assert err.value.field == "overheads"
     (ok,) = parse_engines(doc + "    calibration: 'fitted on test data'\n", "test")
     assert ok.first_token_overhead_s == 0.02
+
+
+def test_a_first_token_held_back_waits_its_share_of_the_stream_interval() -> None:
+    doc = (
+        "schema_version: 1\nengines:\n  - name: x\n    sources: ['https://x (read 2026-12-06)']\n"
+        "    first_token_stream_share: 0.5\n"
+    )
+    with pytest.raises(ConfigError) as err:  # a shipped share needs its calibration note too
+        parse_engines(doc, "test")
+    assert err.value.field == "overheads"
+    (x,) = parse_engines(doc + "    calibration: 'checked on test data'\n", "test")
+    assert x.first_token_iterations(20) == pytest.approx(9.5)
+    assert x.first_token_iterations(1) == 0.0  # every token streamed at once: nothing held back
+    assert DEFAULT_ENGINE.first_token_iterations(20) == 0.0
+    assert engine_profile("trtllm").first_token_stream_share > 0  # documented in engines.yaml
+    assert engine_profile("sglang").first_token_iterations(10) == 0.0  # SGLang sends its first token at once
+    bad = doc.replace("0.5", "1.5") + "    calibration: 'x'\n"
+    with pytest.raises(ConfigError, match=r"share in \[0, 1\]"):
+        parse_engines(bad, "test")

@@ -11,6 +11,11 @@ scheduler's admission, an eager prefill path)::
 
     TTFT = model TTFT + first_token_overhead_s
 
+An engine that streams tokens in chunks of ``k`` iterations (``stream_interval``) may also hold the first token
+back: ``first_token_stream_share`` is the share of the ``k − 1`` iterations it waits on average (0 for an engine
+that sends the first token as soon as it exists), so ``TTFT += share · (k − 1) · TPOT`` while the request's last
+token, and so its end-to-end latency, is not delayed.
+
 The profiles are data (``perf/data/engines.yaml``, each figure with its source) registered in :data:`ENGINES`, one
 :class:`chipfleet.registry.Registry`. :func:`engine_profile` reads what a user types: a name or another tool's name
 for it (InferenceX's ``trt``, ``dynamo-sglang``, ``atom``), optionally with a version, ``vllm@0.11.2``; a version
@@ -70,6 +75,11 @@ class EngineProfile:
     version: str | None = None  # the release asked for, when one was
     calibration: str = ""  # how calibrated overheads were fitted: data, method, cross-validated error
     first_token_overhead_s: float = 0.0  # added once to each request's TTFT, not to the chip's busy time
+    first_token_stream_share: float = 0.0  # share of a stream interval's k − 1 iterations the first token waits
+
+    def first_token_iterations(self, stream_interval: float) -> float:
+        """Iterations the first token waits when tokens stream ``stream_interval`` at a time (module docstring)."""
+        return self.first_token_stream_share * max(stream_interval - 1.0, 0.0)
 
     def __str__(self) -> str:
         return self.name if self.version is None else f"{self.name}@{self.version}"
@@ -174,6 +184,13 @@ def _seconds(record: dict[str, Any], key: str, origin: str) -> float:
     return float(value)
 
 
+def _share(record: dict[str, Any], key: str, origin: str) -> float:
+    value = record.get(key, 0.0)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= value <= 1.0:
+        raise ConfigError(f"{origin}: {key} must be a share in [0, 1], got {value!r}", field=key)
+    return float(value)
+
+
 def profile_from_record(record: dict[str, Any], origin: str) -> EngineProfile:
     """One ``engines:`` entry as an :class:`EngineProfile`; a :class:`ConfigError` names what is wrong."""
     name = record.get("name")
@@ -186,7 +203,8 @@ def profile_from_record(record: dict[str, Any], origin: str) -> EngineProfile:
     overheads = record.get("overheads", "prior")
     if overheads not in ("prior", "calibrated"):
         raise ConfigError(f"{where}: overheads must be 'prior' or 'calibrated', got {overheads!r}", field="overheads")
-    if (overheads == "calibrated" or record.get("first_token_overhead_s")) and not record.get("calibration"):
+    fitted = record.get("first_token_overhead_s") or record.get("first_token_stream_share")
+    if (overheads == "calibrated" or fitted) and not record.get("calibration"):
         raise ConfigError(
             f"{where}: calibrated overheads need their calibration (data, method, error)", field="overheads"
         )
@@ -215,6 +233,7 @@ def profile_from_record(record: dict[str, Any], origin: str) -> EngineProfile:
         versions=tuple(versions),
         calibration=str(record.get("calibration", "")),
         first_token_overhead_s=_seconds(record, "first_token_overhead_s", where),
+        first_token_stream_share=_share(record, "first_token_stream_share", where),
     )
 
 

@@ -10,7 +10,7 @@ from chipfleet.catalog import Catalog
 from chipfleet.exceptions import ChipfleetError
 from chipfleet.perf.engines import engine_profile
 from chipfleet.validate.serving import RecordSkip, ServingCase, map_record, metric_value, parse_records, predict_case
-from chipfleet.validate.serving.predict import hw_key
+from chipfleet.validate.serving.predict import hw_key, stream_interval
 
 DENSE = {
     "hw": "h100",
@@ -154,3 +154,36 @@ def test_engine_overheads_can_be_replaced_for_a_refit(cat: Catalog) -> None:
     # 5 ms more per iteration: TPOT grows by about that much at this light load
     grown = predict_case(slow).tpot_mean_s - predict_case(none).tpot_mean_s
     assert grown == pytest.approx(0.005, rel=0.25)
+
+
+def test_a_streamed_first_token_is_late_by_its_share_of_the_interval_and_the_end_is_not(cat: Catalog) -> None:
+    # TensorRT-LLM streaming 20 tokens per chunk (mean ITL 20x the record's TPOT) holds the first token back
+    # share x 19 iterations; the last token, so the end-to-end latency, does not move.
+    chunky = _case(cat, framework="trt", mean_itl=0.2)
+    plain = _case(cat, framework="trt")
+    assert isinstance(chunky, ServingCase) and isinstance(plain, ServingCase)
+    assert stream_interval(chunky.record) == 20 and stream_interval(plain.record) == 1
+    share = engine_profile("trtllm").first_token_stream_share
+    assert chunky.first_token_iterations == pytest.approx(share * 19) and plain.first_token_iterations == 0.0
+    late, base = predict_case(chunky), predict_case(plain)
+    assert late.ttft_mean_s - base.ttft_mean_s == pytest.approx(share * 19 * base.tpot_mean_s, rel=1e-9)
+    assert late.e2e_mean_s == pytest.approx(base.e2e_mean_s)
+    e2el = metric_value("mean_e2el", chunky, late)
+    assert e2el == pytest.approx(metric_value("mean_e2el", plain, base))
+    assert late.tpot_mean_s < base.tpot_mean_s  # (E2E - TTFT)/(O - 1), as the benchmark computes it
+    # SGLang also streams in chunks, but sends the first token as soon as it exists.
+    sglang = _case(cat, framework="sglang", mean_itl=0.1)
+    assert isinstance(sglang, ServingCase) and sglang.first_token_iterations == 0.0
+
+
+def test_expert_and_attention_data_parallel_records_are_laid_out_as_run(cat: Catalog) -> None:
+    moe = {"model": "deepseek-ai/DeepSeek-R1-0528", "hw": "h200", "tp": 8, "precision": "fp8", "conc": 16}
+    tp = _case(cat, **moe)
+    ep = _case(cat, **moe, ep=8, dp_attention=True)
+    assert isinstance(tp, ServingCase) and isinstance(ep, ServingCase)
+    assert (ep.iteration.cfg.ep, ep.iteration.cfg.dp_attention) == (8, True)
+    assert not any("timed as tensor parallelism" in a for a in ep.assumptions)
+    # Attention data-parallelism keeps whole attention weights on every chip, so less room is left for KV...
+    assert ep.iteration.weight_bytes > tp.iteration.weight_bytes
+    # ...but MLA's latent is no longer replicated on every chip: each holds its own sequences' cache.
+    assert ep.limits.kv_capacity_tokens > tp.limits.kv_capacity_tokens

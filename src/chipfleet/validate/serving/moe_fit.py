@@ -47,7 +47,15 @@ class GroupedGemmFit:
 def _with_fraction(case: ServingCase, fraction: float) -> ServingCase:
     it = case.iteration
     rebuilt = IterationModel(
-        case.model, it.hw, case.tp, case.precision, host=it.host, engine=it.engine, grouped_gemm_fraction=fraction
+        case.model,
+        it.hw,
+        case.tp,
+        case.precision,
+        host=it.host,
+        engine=it.engine,
+        ep=it.cfg.ep,
+        dp_attention=it.cfg.dp_attention,
+        grouped_gemm_fraction=fraction,
     )
     return replace(case, iteration=rebuilt)
 
