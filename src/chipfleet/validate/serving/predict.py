@@ -53,7 +53,9 @@ HW_CHIPS: Mapping[str, str] = {
     "tpu-v5e": "tpu-v5e",
     "tpu-v5p": "tpu-v5p",
     "tpu-v6e": "tpu-v6e",
-    "tpu-v7": "tpu-v7",
+    "tpu-v7": "tpu7x",
+    "tpu-v7x": "tpu7x",
+    "tpu7x": "tpu7x",
 }
 # The instance a benchmark's hardware most likely ran as (8-GPU nodes; a Trn/Inf instance; a TPU slice), when
 # the record names none; otherwise the catalog's largest instance of that chip.
@@ -70,6 +72,9 @@ HW_INSTANCES: Mapping[str, tuple[str, ...]] = {
     "trn2": ("trn2.48xlarge",),
     "tpu-v5e": ("tpu-v5litepod-8",),
     "tpu-v6e": ("tpu-v6e-8",),
+    "tpu-v7": ("tpu7x-standard-4t",),
+    "tpu-v7x": ("tpu7x-standard-4t",),
+    "tpu7x": ("tpu7x-standard-4t",),
 }
 INFERENCEX_PROMPTS_PER_CLIENT = 10  # --num-prompts $((CONC * 10)) (validate/data/inferencex/README.md)
 DEFAULT_BATCH_TOKENS = 8192  # vLLM's and SGLang's chunked-prefill budget; InferenceX's --max-num-batched-tokens
