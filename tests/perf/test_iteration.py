@@ -142,3 +142,68 @@ def test_expert_and_attention_parallel_decode_matches_the_performance_model(
         t, busy = it.time(batch, batch * ctx, 0, 0.0, 0.0, 0)
         assert t == pytest.approx(ref.time_s, rel=1e-9)
         assert busy == pytest.approx(max(ref.compute_s, ref.memory_s), rel=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("model_name", "instance", "tp", "batch", "k", "tau", "draft_layers"),
+    [
+        ("llama-3-8b", "p5.48xlarge", 1, 1, 3, 3.22, 1.0),
+        ("llama-3-70b", "p5.48xlarge", 4, 32, 1, 1.875, 1.0),
+        ("mixtral-8x7b", "p5.48xlarge", 8, 64, 4, 2.5, 2.0),
+    ],
+)
+def test_speculative_iteration_is_the_performance_models_step(
+    cat: Catalog, model_name: str, instance: str, tp: int, batch: int, k: int, tau: float, draft_layers: float
+) -> None:
+    """With ``spec`` a decode-only iteration divided by ``τ`` is perf.inference's speculative TPOT: k draft passes
+    of ``draft_layers/L`` of a decode step and one verification pass of ``k + 1`` tokens per sequence."""
+    from chipfleet.perf.engines import SpecDecode
+    from chipfleet.perf.inference import ServingConfig, serving_phases
+
+    model, hw = get_model(model_name), hardware_for(cat, instance)
+    spec = SpecDecode(acceptance_length=tau, draft_tokens=k, draft_layers=draft_layers, method="eagle3")
+    inp, out = 1000, 200
+    cfg = ServingConfig(model=model, batch=batch, input_tokens=inp, output_tokens=out, tp=tp, spec=spec)
+    ref = serving_phases(cfg, hw, tp)[1]
+    it = IterationModel(model, hw, tp, cfg.weight_precision, spec=spec)
+    assert it.tokens_per_step == tau and it.queries_per_sequence == k + 1
+    context = inp + out / 2
+    t, busy = it.time(batch, batch * context, 0, 0.0, 0.0, 0)
+    assert t / it.tokens_per_step == pytest.approx(ref.time_s, rel=1e-9)
+    plain = serving_phases(ServingConfig(model=model, batch=batch, input_tokens=inp, output_tokens=out, tp=tp), hw, tp)
+    plain_it = IterationModel(model, hw, tp, cfg.weight_precision)
+    assert plain_it.time(batch, batch * context, 0, 0.0, 0.0, 0)[0] == pytest.approx(plain[1].time_s, rel=1e-9)
+    assert t > plain[1].time_s  # an iteration costs more than a plain one: k + 1 query tokens and k draft passes
+    # arrays and decode blocks agree with the scalar form
+    arr, arr_busy = it.times(np.array([float(batch), 0.0]), np.array([batch * context, 0.0]), np.array([0.0, 512.0]),
+                             np.array([0.0, 512.0 * 256.0]), np.array([0.0, 1.0]))  # fmt: skip
+    assert arr[0] == pytest.approx(t, rel=1e-12) and arr_busy[0] == pytest.approx(busy, rel=1e-12)
+    assert arr[1] == pytest.approx(it.time(0, 0.0, 512, 512 * 256.0, 0.0, 1)[0], rel=1e-12)
+    block, block_busy = it.decode_block(batch, batch * context, 3)
+    for j in range(3):  # the cache grows by n·τ an iteration
+        ts, bs = it.time(batch, batch * (context + j * tau), 0, 0.0, 0.0, 0)
+        assert block[j] == pytest.approx(ts, rel=1e-12) and block_busy[j] == pytest.approx(bs, rel=1e-12)
+
+
+def test_speculative_mixed_iteration_adds_the_drafts_to_one_verifying_pass(cat: Catalog) -> None:
+    """A mixed iteration verifies k + 1 tokens per decoding sequence alongside the prompt chunk in one pass (the
+    weights read once), plus k draft passes over the decoding sequences; prompt-only iterations are unchanged."""
+    from chipfleet.perf.engines import SpecDecode
+
+    model, hw = get_model("llama-3-8b"), hardware_for(cat, "p5.48xlarge")
+    spec = SpecDecode(acceptance_length=2.0, draft_tokens=2, draft_layers=1.0)
+    plain = IterationModel(model, hw, 1, Precision.BF16)
+    it = IterationModel(model, hw, 1, Precision.BF16, spec=spec)
+    assert it.time(0, 0.0, 2048, 2048 * 1024.0, 0.0, 1) == plain.time(0, 0.0, 2048, 2048 * 1024.0, 0.0, 1)
+    d, ctx = 8, 8 * 1500.0
+    mixed, _ = it.time(d, ctx, 512, 512 * 256.0, 0.0, 1)
+    draft, _ = plain.time(d, ctx, 0, 0.0, 0.0, 0)
+    verify_alone, _ = it.time(d, ctx, 0, 0.0, 0.0, 0)
+    assert mixed > verify_alone  # the prompt chunk rides in the verification pass
+    assert mixed == pytest.approx(
+        it._pass(3, d, ctx, 512, 512 * 256.0, 0.0, 1)[0] + 2 * 1.0 / model.n_layers * draft, rel=1e-12
+    )
+    # tau = 1 with one draft token: a pure overhead over the plain step, still one token per iteration
+    none = IterationModel(model, hw, 1, Precision.BF16, spec=SpecDecode(acceptance_length=1.0, draft_tokens=1))
+    assert none.tokens_per_step == 1.0 and none.time(d, ctx, 0, 0.0, 0.0, 0)[0] > draft
+    assert plain.tokens_per_step == 1.0 and plain.queries_per_sequence == 1

@@ -9,7 +9,7 @@ from numpy.typing import NDArray
 
 from chipfleet.catalog import Precision
 from chipfleet.exceptions import ConfigError
-from chipfleet.perf.engines import EngineProfile
+from chipfleet.perf.engines import EngineProfile, SpecDecode
 from chipfleet.perf.hardware import Hardware
 from chipfleet.perf.inference import (
     ACTIVATION_BYTES,
@@ -55,6 +55,18 @@ class IterationModel:
     experts' attainable fraction of a dense GEMM's rate once compute-bound; a calibration
     (:mod:`chipfleet.validate.serving.moe_fit`) passes other values. Their extra FLOPs run at the attainable
     dense rate ``η_max·peak`` (:func:`chipfleet.perf.kernels.routed_extra_flops_per_token`).
+
+    ``spec`` (default ``None``: one token per sequence and iteration) is speculative decoding or MTP
+    (:class:`chipfleet.perf.engines.SpecDecode`: ``k`` draft tokens, acceptance length ``τ``, a draft of
+    ``draft_layers`` target layers), timed as :func:`chipfleet.perf.inference.serving_phases` times it: an
+    iteration with ``d`` decoding sequences runs ``k`` draft passes, each ``draft_layers/L`` of a decode-only
+    iteration of the ``d`` sequences, and one verification pass in which each sequence carries ``k + 1`` query
+    tokens over its cache (weights read once, the KV cache read once per sequence, linear, logit and attention
+    FLOPs × ``(k + 1)``), together with the iteration's prompt tokens. Every method returns the time of such an
+    iteration; a decoding sequence gains :attr:`tokens_per_step` ``= τ`` tokens in it on average, so callers
+    divide: ``TPOT = iteration time / τ`` (Little's law on the decoders, ``d = X·(O − 1)·TPOT``, is unchanged).
+    The draft passes' time covers the decoding sequences only (a draft head's own prompt pass is left out: one
+    layer against the target's ``L``).
     """
 
     def __init__(
@@ -68,8 +80,12 @@ class IterationModel:
         ep: int = 1,
         dp_attention: bool = False,
         grouped_gemm_fraction: float = GROUPED_GEMM_FRACTION,
+        spec: SpecDecode | None = None,
     ) -> None:
-        self.model, self.hw, self.tp, self.host = model, hw, tp, host
+        self.model, self.hw, self.tp, self.host, self.spec = model, hw, tp, host, spec
+        # per decoding sequence: query tokens of a verification pass, and the draft passes' share of a decode pass
+        self.queries_per_sequence = spec.draft_tokens + 1 if spec is not None else 1
+        self._draft_share = spec.draft_tokens * spec.draft_layers / model.n_layers if spec is not None else 0.0
         hw.resolve_precision(precision)  # refuses FP4 weights the chip's stacks cannot read
         self.engine = engine if engine is not None and engine.overhead_s(1.0) > 0 else None
         self.cfg = ServingConfig(
@@ -120,7 +136,13 @@ class IterationModel:
                 self.ar_bytes = model.experts_top_k * model.hidden_size * ACTIVATION_BYTES / tp
             self._comm_per_byte = L * 2 * (tp - 1) / tp / link_bw
             self._comm_fixed = L * 2 * (tp - 1) * lat
-        self._decode: dict[int, tuple[float, float, float, float, float]] = {}
+        self._decode: dict[tuple[int, int], tuple[float, float, float, float, float]] = {}
+
+    @property
+    def tokens_per_step(self) -> float:
+        """Tokens a decoding sequence gains per iteration on average: the acceptance length ``τ`` with ``spec``,
+        else 1. ``TPOT = iteration time / tokens_per_step``."""
+        return self.spec.acceptance_length if self.spec is not None else 1.0
 
     def _weights(self, tokens: int) -> float:
         m = self.model
@@ -140,12 +162,27 @@ class IterationModel:
         prompt tokens run, attending ``prefill_keys`` (query, key) pairs in all (a chunk of c tokens after a
         cached prefix of p attends c·p + c²/2) and reading ``prefix_read`` cached prefix tokens' KV;
         ``finishing`` prompts complete and compute first-token logits. Bytes and FLOPs as in
-        :func:`chipfleet.perf.inference.prefill_time` and :func:`decode_step_time`.
+        :func:`chipfleet.perf.inference.prefill_time` and :func:`decode_step_time`. With ``spec`` the decoding
+        requests verify ``k + 1`` tokens each after ``k`` draft passes (the class docstring) and gain
+        :attr:`tokens_per_step` tokens on average.
         """
-        tokens = decode + prefill
+        q = self.queries_per_sequence
+        t, busy = self._pass(q, decode, decode_ctx, prefill, prefill_keys, prefix_read, finishing)
+        if self.spec is None or decode == 0:
+            return t, busy
+        draft_t, draft_busy = self._pass(1, decode, decode_ctx, 0, 0.0, 0.0, 0)
+        return t + self._draft_share * draft_t, busy + self._draft_share * draft_busy
+
+    def _pass(
+        self, q: int, decode: int, decode_ctx: float, prefill: int, prefill_keys: float, prefix_read: float,
+        finishing: int,
+    ) -> tuple[float, float]:  # fmt: skip
+        """One forward pass in which each of the ``decode`` sequences carries ``q`` query tokens."""
+        tokens = decode * q + prefill
         eta = tokens / (tokens + self._half)
-        flops = tokens * self.linear_flops_per_token + (decode + finishing) * self.logit_flops
-        compute = flops / (self._peak * eta) + self.attn_coeff * (decode_ctx + prefill_keys) / (self._attn_peak * eta)
+        flops = tokens * self.linear_flops_per_token + (decode * q + finishing) * self.logit_flops
+        attn_keys = decode_ctx * q + prefill_keys
+        compute = flops / (self._peak * eta) + self.attn_coeff * attn_keys / (self._attn_peak * eta)
         compute = compute + tokens * self.routed_extra_flops_per_token / self._peak
         bytes_ = self._weights(tokens) + self.kv_bytes * (decode_ctx + prefix_read + prefill) + self.ew_bytes * tokens
         busy = max(compute, bytes_ / self._bw)
@@ -167,10 +204,30 @@ class IterationModel:
     ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """:meth:`time` over arrays (no cached prefix read): the same formula, element by element, for the
         planner's operating-point grids. Counts may be fractional (mean batch compositions)."""
-        tokens = decode + prefill
+        t, busy = self._passes(float(self.queries_per_sequence), decode, decode_ctx, prefill, prefill_keys, finishing)
+        if self.spec is None:
+            return t, busy
+        zero = np.zeros_like(np.asarray(decode, dtype=np.float64))
+        drafting = decode > 0  # no draft pass without decoding sequences (timed as one, then dropped)
+        draft_t, draft_busy = self._passes(1.0, np.where(drafting, decode, 1.0), decode_ctx, zero, zero, zero)
+        share = self._draft_share
+        return np.where(drafting, t + share * draft_t, t), np.where(drafting, busy + share * draft_busy, busy)
+
+    def _passes(
+        self,
+        q: float,
+        decode: NDArray[np.float64],
+        decode_ctx: NDArray[np.float64],
+        prefill: NDArray[np.float64],
+        prefill_keys: NDArray[np.float64],
+        finishing: NDArray[np.float64],
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """:meth:`_pass` over arrays."""
+        tokens = decode * q + prefill
         eta = tokens / (tokens + self._half)
-        flops = tokens * self.linear_flops_per_token + (decode + finishing) * self.logit_flops
-        compute = flops / (self._peak * eta) + self.attn_coeff * (decode_ctx + prefill_keys) / (self._attn_peak * eta)
+        flops = tokens * self.linear_flops_per_token + (decode * q + finishing) * self.logit_flops
+        attn_keys = decode_ctx * q + prefill_keys
+        compute = flops / (self._peak * eta) + self.attn_coeff * attn_keys / (self._attn_peak * eta)
         compute = compute + tokens * self.routed_extra_flops_per_token / self._peak
         m = self.model
         weights: float | NDArray[np.float64] = self.weight_bytes
@@ -199,22 +256,32 @@ class IterationModel:
 
     def decode_block(self, n: int, ctx0: float, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Times and busy times of ``k`` decode iterations of ``n`` requests whose cached keys start at
-        ``ctx0`` and grow by ``n`` per iteration: each is max(compute, memory) + comm + overhead, both terms
-        linear in the cached keys (with ``host``, max(compute, memory) overlaps the host dispatch as in
-        :meth:`time`)."""
-        coeffs = self._decode.get(n)
+        ``ctx0`` and grow by ``n·τ`` per iteration (``τ`` = :attr:`tokens_per_step`, 1 without ``spec``): each
+        is max(compute, memory) + comm + overhead, both terms linear in the cached keys (with ``host``,
+        max(compute, memory) overlaps the host dispatch as in :meth:`time`; with ``spec``, the draft passes and
+        the verification pass add as in :meth:`time`)."""
+        ctx = ctx0 + n * self.tokens_per_step * np.arange(k, dtype=np.float64)
+        times, busy = self._decode_passes(n, self.queries_per_sequence, ctx)
+        if self.spec is None or n == 0:
+            return times, busy
+        draft_t, draft_busy = self._decode_passes(n, 1, ctx)
+        return times + self._draft_share * draft_t, busy + self._draft_share * draft_busy
+
+    def _decode_passes(self, n: int, q: int, ctx: NDArray[np.float64]) -> tuple[np.ndarray, np.ndarray]:
+        """Decode-only passes of ``n`` sequences carrying ``q`` query tokens each, at cached keys ``ctx``."""
+        coeffs = self._decode.get((n, q))
         if coeffs is None:
-            eta = n / (n + self._half)
-            c0 = n * (self.linear_flops_per_token + self.logit_flops) / (self._peak * eta)
-            c0 += n * self.routed_extra_flops_per_token / self._peak
-            c1 = self.attn_coeff / (self._attn_peak * eta)
-            m0 = (self._weights(n) + self.ew_bytes * n) / self._bw
+            rows = n * q
+            eta = rows / (rows + self._half)
+            c0 = rows * (self.linear_flops_per_token + self.logit_flops) / (self._peak * eta)
+            c0 += rows * self.routed_extra_flops_per_token / self._peak
+            c1 = q * self.attn_coeff / (self._attn_peak * eta)
+            m0 = (self._weights(rows) + self.ew_bytes * rows) / self._bw
             m1 = self.kv_bytes / self._bw
             engine = self.engine.overhead_s(n) if self.engine is not None else 0.0
-            coeffs = (c0, c1, m0, m1, self._comm(n) + self._overhead + engine)
-            self._decode[n] = coeffs
+            coeffs = (c0, c1, m0, m1, self._comm(rows) + self._overhead + engine)
+            self._decode[(n, q)] = coeffs
         c0, c1, m0, m1, fixed = coeffs
-        ctx = ctx0 + n * np.arange(k, dtype=np.float64)
         busy = np.maximum(c0 + c1 * ctx, m0 + m1 * ctx)
         if self.host is None or n == 0:
             return busy + fixed, busy

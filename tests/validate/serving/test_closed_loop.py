@@ -17,6 +17,7 @@ from chipfleet.sim.fleet import FleetSpec
 from chipfleet.sim.serving import ServeOptions, replica_shape, simulate_serving
 from chipfleet.traces.schema import RequestTrace
 from chipfleet.validate.serving import ClosedLoad, closed_loop, first_wave_ttft_s
+from chipfleet.validate.serving.closed_loop import steady_curve
 from chipfleet.workloads import get_model
 
 MODEL = get_model("llama-3.1-8b")
@@ -149,3 +150,27 @@ def test_closed_load_refuses_bad_values_naming_the_field(kwargs: dict[str, Any],
     with pytest.raises(ConfigError) as err:
         ClosedLoad(**kwargs)
     assert err.value.field == field
+
+
+@pytest.mark.parametrize("clients", [1, 16, 128])
+def test_speculative_decoding_divides_the_iteration_by_the_acceptance_length(cat: Catalog, clients: int) -> None:
+    """With ``spec`` each decoder gains τ tokens an iteration: TPOT is the mean iteration over τ, Little's law on
+    the decoders holds with that TPOT, the verified tokens take their share of the batch budget, and drafting that
+    is never accepted (τ = 1) only costs."""
+    from chipfleet.perf.engines import SpecDecode
+
+    it, limits, opts = _setup(cat, 256)
+    load = ClosedLoad(clients, 1024.0, 256.0)
+    spec_it = IterationModel(
+        MODEL, it.hw, it.tp, opts.precision, spec=SpecDecode(acceptance_length=2.6, draft_tokens=3)
+    )
+    base, spec = closed_loop(it, limits, load), closed_loop(spec_it, limits, load)
+    assert spec.tpot_mean_s < base.tpot_mean_s and spec.throughput_rps > base.throughput_rps
+    assert spec.decoding == pytest.approx(spec.throughput_rps * 255.0 * spec.tpot_mean_s, rel=1e-3)  # Little's law
+    c = steady_curve(spec_it, limits, 1024.0, 256.0)
+    assert np.allclose(c["step"], 2.6 * c["tpot"])
+    assert np.all(c["chunk"] <= np.maximum(limits.max_batch_tokens - 4.0 * c["d"], 1.0) + 1e-9)
+    if clients == 1:  # mostly decode-only iterations
+        assert spec.tpot_mean_s == pytest.approx(spec.decode_iteration_s / 2.6, rel=0.05)
+    wasted = IterationModel(MODEL, it.hw, it.tp, opts.precision, spec=SpecDecode(acceptance_length=1.0))
+    assert closed_loop(wasted, limits, load).tpot_mean_s > base.tpot_mean_s

@@ -64,3 +64,19 @@ def test_latency_grows_with_the_rate_and_a_rate_past_capacity_is_refused(cat: Ca
     assert err.value.field == "rate_per_s"
     with pytest.raises(ConfigError):
         OpenLoad(0.0, 10, 10)
+
+
+def test_speculative_decoding_lowers_tpot_at_a_light_rate_by_the_acceptance_length(cat: Catalog) -> None:
+    """At a light Poisson rate most iterations are decode-only: TPOT is a decode iteration over τ, and the residual
+    a prompt waits for is a whole (speculative) iteration."""
+    from chipfleet.perf.engines import SpecDecode
+
+    it, limits, opts = _setup(cat)
+    spec_it = IterationModel(
+        MODEL, it.hw, it.tp, opts.precision, spec=SpecDecode(acceptance_length=2.0, draft_tokens=2)
+    )
+    load = OpenLoad(0.05 * _capacity(it, limits, 1024, 256), 1024.0, 256.0)
+    base, spec = open_loop(it, limits, load), open_loop(spec_it, limits, load)
+    assert spec.tpot_mean_s == pytest.approx(spec.decode_iteration_s / 2.0, rel=0.05)
+    assert spec.tpot_mean_s < base.tpot_mean_s and spec.decoding < base.decoding
+    assert spec.e2e_mean_s < base.e2e_mean_s

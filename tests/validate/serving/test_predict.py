@@ -187,3 +187,49 @@ def test_expert_and_attention_data_parallel_records_are_laid_out_as_run(cat: Cat
     assert ep.iteration.weight_bytes > tp.iteration.weight_bytes
     # ...but MLA's latent is no longer replicated on every chip: each holds its own sequences' cache.
     assert ep.limits.kv_capacity_tokens > tp.limits.kv_capacity_tokens
+
+
+def test_speculative_records_are_timed_with_their_acceptance_length(cat: Catalog) -> None:
+    """An EAGLE3 record with its published acceptance length runs the iteration model's speculative step: each
+    iteration verifies k + 1 tokens per sequence and yields τ, so TPOT falls below the plain run's; a record without
+    an acceptance length, or whose τ exceeds k + 1, is skipped saying so."""
+    plain = _case(cat, conc=1)
+    eagle = _case(cat, conc=1, spec_decoding="eagle3", acceptance_length=3.22, num_speculative_tokens=3)
+    assert isinstance(plain, ServingCase) and isinstance(eagle, ServingCase)
+    spec = eagle.iteration.spec
+    assert spec is not None and (spec.draft_tokens, spec.acceptance_length, spec.draft_layers) == (3, 3.22, 1.0)
+    assert any("acceptance length 3.22" in note for note in eagle.assumptions)
+    p, e = predict_case(plain), predict_case(eagle)
+    iteration = e.decode_iteration_s
+    assert iteration > p.decode_iteration_s  # 4 query tokens and 3 draft passes cost more than one token's step
+    assert e.tpot_mean_s < p.tpot_mean_s
+    assert e.tpot_mean_s == pytest.approx(iteration / 3.22, rel=0.05)  # one client: mostly decode iterations
+    for change, reason in (
+        ({"spec_decoding": "eagle3", "num_speculative_tokens": 3}, "no acceptance_length"),
+        ({"spec_decoding": "eagle3", "acceptance_length": 2.0}, "no num_speculative_tokens"),
+        ({"spec_decoding": "eagle3", "acceptance_length": 3.0, "num_speculative_tokens": 1}, "acceptance_length"),
+        ({"spec_decoding": "draft", "acceptance_length": 2.0, "num_speculative_tokens": 4}, "no draft_model"),
+        ({"spec_decoding": "medusa", "acceptance_length": 2.0, "num_speculative_tokens": 4}, "not known"),
+    ):
+        skip = _case(cat, **change)
+        assert isinstance(skip, RecordSkip) and reason in skip.reason and "speculative" in skip.reason
+
+
+def test_a_draft_model_costs_its_share_of_the_target_and_mtp_falls_back_to_the_published_setting(
+    cat: Catalog,
+) -> None:
+    from chipfleet.workloads import get_model
+
+    target, draft = get_model("meta-llama/Llama-3.3-70B-Instruct"), get_model("llama-3.1-8b")
+    case = _case(
+        cat, model="meta-llama/Llama-3.3-70B-Instruct", tp=4, spec_decoding="draft", acceptance_length=2.5,
+        num_speculative_tokens=4, draft_model="meta-llama/Llama-3.1-8B-Instruct",
+    )  # fmt: skip
+    assert isinstance(case, ServingCase) and case.iteration.spec is not None
+    assert case.iteration.spec.draft_layers == pytest.approx(target.n_layers * draft.params_total / target.params_total)
+    unknown = _case(cat, spec_decoding="draft", acceptance_length=2.0, num_speculative_tokens=4, draft_model="x/y")
+    assert isinstance(unknown, RecordSkip) and "no zoo record" in unknown.reason
+    mtp = _case(cat, model="deepseek-ai/DeepSeek-R1-0528", hw="h200", tp=8, precision="fp8", spec_decoding="mtp")
+    assert isinstance(mtp, ServingCase) and mtp.iteration.spec is not None
+    assert (mtp.iteration.spec.acceptance_length, mtp.iteration.spec.draft_tokens) == (1.875, 1)
+    assert any("published acceptance length 1.875" in note for note in mtp.assumptions)

@@ -123,3 +123,16 @@ def test_the_shipped_inferencex_runs() -> None:
     assert len({r.id for r in rs.records}) == 1622
     assert sum(r.disagg for r in rs.records) == 429
     assert {r.hw for r in rs.records} >= {"h100", "h200", "b200", "gb200", "mi300x", "mi355x"}
+
+
+def test_speculative_keys_are_read_and_an_acceptance_below_one_is_malformed() -> None:
+    spec = {**INFERENCEX, "spec_decoding": "EAGLE3", "acceptance_length": 3.22, "num_speculative_tokens": 3,
+            "draft_model": " RedHatAI/Llama-3.1-8B-Instruct-speculator.eagle3 "}  # fmt: skip
+    (rec, plain) = parse_records([spec, INFERENCEX], "file.json").records
+    assert (rec.spec_decoding, rec.acceptance_length, rec.draft_tokens) == ("eagle3", 3.22, 3)
+    assert rec.draft_model == "RedHatAI/Llama-3.1-8B-Instruct-speculator.eagle3"
+    assert (plain.acceptance_length, plain.draft_tokens, plain.draft_model) == (None, None, None)
+    (alias,) = parse_records([{**INFERENCEX, "draft_tokens": 2}], "file.json").records
+    assert alias.draft_tokens == 2
+    with pytest.raises(ConfigError, match="acceptance_length"):
+        parse_records([{**spec, "acceptance_length": 0.5}], "file.json")

@@ -13,6 +13,10 @@ All requests have prompt ``I`` and output ``O`` tokens (means). The state is par
 - Prefill iterations take the time share ``φ = X·I·T_p / c``; each decoder gets a token per iteration, so
   ``TPOT = 1 / (φ/T_p + (1 − φ)/T_d)`` (prefill interference in the decode iterations).
 - Little's law on the decoders, ``d = X·(O − 1)·TPOT``, has one root ``X`` (TPOT grows with X): bisection.
+- With speculative decoding (the iteration model's ``spec``) a decoding sequence carries ``k + 1`` tokens in an
+  iteration (they count against the budget: ``B − d·(k + 1)`` prompt tokens) and gains ``τ`` tokens
+  (:attr:`IterationModel.tokens_per_step`) on average: ``TPOT = 1 / (φ/T_p + (1 − φ)/T_d) / τ``, the mean
+  iteration time over ``τ``; Little's law and everything below are unchanged.
 - A request that finds a free sequence slot waits for the iteration in flight (the engine starts the next
   iteration as the last one completes, before the client's next request arrives), ``TPOT`` when other
   requests are running, then its own prefill: one iteration ``T_p'`` with the prompts gathered when it fits
@@ -112,9 +116,10 @@ def steady_curve(
     it: IterationModel, limits: ReplicaLimits, input_tokens: float, output_tokens: float, think_time_s: float = 0.0
 ) -> dict[str, FloatArray]:
     """Every steady-state quantity over the grid of mean decoding-sequence counts ``d`` (module docstring):
-    ``rate`` (requests/s), ``tpot``, ``ttft0`` (TTFT with a free slot), ``clients`` (closed loop), ``in_engine``,
-    ``phi`` (prefill time share), ``chunk``/``t_p``/``t_d`` (prefill chunk, prefill and decode iteration
-    times), ``prefill`` (a prompt's own prefill time), ``stable`` and ``cap`` (the sequence/KV limit)."""
+    ``rate`` (requests/s), ``tpot``, ``step`` (the mean iteration a decoder sees: ``τ·tpot``), ``ttft0`` (TTFT
+    with a free slot), ``clients`` (closed loop), ``in_engine``, ``phi`` (prefill time share),
+    ``chunk``/``t_p``/``t_d`` (prefill chunk, prefill and decode iteration times), ``prefill`` (a prompt's own
+    prefill time), ``stable`` and ``cap`` (the sequence/KV limit)."""
     i_mean, o_mean = float(input_tokens), float(output_tokens)
     seats = float(max(1, limits.max_seqs if isinstance(limits.max_seqs, int) else int(np.min(limits.max_seqs))))
     kv_seats = limits.kv_capacity_tokens / (i_mean + o_mean / 2.0)
@@ -122,32 +127,33 @@ def steady_curve(
     d = np.geomspace(GRID_MIN_DECODING, cap, GRID_POINTS)
     n_out = max(o_mean - 1.0, 1.0)
     ctx = d * (i_mean + o_mean / 2.0)
-    budget = np.maximum(limits.max_batch_tokens - d, 1.0)
+    per_seq, tau = float(it.queries_per_sequence), it.tokens_per_step  # 1 and 1 without speculative decoding
+    budget = np.maximum(limits.max_batch_tokens - d * per_seq, 1.0)
     keys = i_mean / 2.0  # a prompt token attends half its prompt on average
     zero = np.zeros_like(d)
     t_d = it.times(d, ctx, zero, zero, zero)[0]
     t_one = _iteration(it, d, ctx, np.minimum(budget, i_mean), keys, i_mean)
 
-    def state(rate: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    def state(rate: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
         gathered = np.maximum(rate * t_one, 1e-12)
         chunk = np.minimum(budget, i_mean * np.maximum(1.0, gathered / -np.expm1(-gathered)))
         t_p = _iteration(it, d, ctx, chunk, keys, i_mean)
         phi = rate * i_mean * t_p / chunk
         phi_c = np.minimum(phi, 1.0)
-        tpot = 1.0 / (phi_c / t_p + (1.0 - phi_c) / t_d)
-        return chunk, t_p, phi, tpot
+        step = 1.0 / (phi_c / t_p + (1.0 - phi_c) / t_d)  # the mean iteration a decoder sees
+        return chunk, t_p, phi, step / tau, step
 
-    lo, hi = np.zeros_like(d), d / (n_out * t_d)
+    lo, hi = np.zeros_like(d), d * tau / (n_out * t_d)
     for _ in range(BISECTION_STEPS):
         mid = (lo + hi) / 2.0
         below = mid * n_out * state(mid)[3] < d
         lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
     rate = lo
-    chunk, t_p, phi, tpot = state(rate)
+    chunk, t_p, phi, tpot, step = state(rate)
     own = _iteration(it, d, ctx, np.minimum(budget, np.maximum(chunk, i_mean)), keys, i_mean)
     # The prompt's own chunks: full ones of B − d tokens, then the remainder (a whole number of decoders shares
     # each iteration: the mean d is fractional). A prompt that fits runs in one iteration with those gathered.
-    own_budget = np.maximum(limits.max_batch_tokens - np.floor(d), 1.0)
+    own_budget = np.maximum(limits.max_batch_tokens - np.floor(d) * per_seq, 1.0)
     full = np.floor(i_mean / own_budget)
     rest = i_mean - full * own_budget
     t_full = _iteration(it, d, ctx, own_budget, keys, i_mean)
@@ -156,7 +162,7 @@ def steady_curve(
     # Clients this state holds without the residual; the residual (the iteration in flight) applies only when
     # other requests keep the engine busy, which needs a second client.
     base = rate * (think_time_s + prefill + n_out * tpot)
-    residual = tpot * np.clip(base - 1.0, 0.0, 1.0)
+    residual = step * np.clip(base - 1.0, 0.0, 1.0)
     ttft0 = residual + prefill
     clients = rate * (think_time_s + ttft0 + n_out * tpot)
     in_engine = d + rate * ttft0
@@ -164,6 +170,7 @@ def steady_curve(
         "d": d,
         "rate": rate,
         "tpot": tpot,
+        "step": step,
         "ttft0": ttft0,
         "phi": np.minimum(phi, 1.0),
         "clients": clients,

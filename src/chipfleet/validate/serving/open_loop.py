@@ -87,10 +87,11 @@ def open_loop(it: IterationModel, limits: ReplicaLimits, load: OpenLoad, first_t
     def at(key: str) -> float:
         return float(np.interp(lam, rates, c[key][: last + 1]))
 
-    tpot, d, phi, chunk, t_p, t_d, prefill = (at(k) for k in ("tpot", "d", "phi", "chunk", "t_p", "t_d", "prefill"))
-    q = min(phi * tpot / t_p, 1.0)  # share of iterations that carry prompt tokens
+    keys = ("tpot", "step", "d", "phi", "chunk", "t_p", "t_d", "prefill")
+    tpot, step, d, phi, chunk, t_p, t_d, prefill = (at(k) for k in keys)
+    q = min(phi * step / t_p, 1.0)  # share of iterations that carry prompt tokens (step: the mean iteration)
     held = d + lam * prefill
-    residual = (q * t_p**2 + (1.0 - q) * t_d**2) / (2.0 * tpot) * -math.expm1(-held)
+    residual = (q * t_p**2 + (1.0 - q) * t_d**2) / (2.0 * step) * -math.expm1(-held)
     wait = lam * load.input_tokens**2 * (t_p / chunk) ** 2 / (2.0 * (1.0 - phi)) if phi < 1.0 else math.inf
     ttft = residual + wait + prefill + first_token_s
     n_out = max(load.output_tokens - 1.0, 1.0)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from chipfleet.catalog import Catalog, Precision
 from chipfleet.exceptions import ChipfleetError, DoesNotFitError, UnknownNameError
 from chipfleet.perf.batching import ReplicaLimits
-from chipfleet.perf.engines import DEFAULT_ENGINE, EngineProfile, engine_profile
+from chipfleet.perf.engines import DEFAULT_ENGINE, EngineProfile, SpecDecode, default_spec, engine_profile
 from chipfleet.perf.hardware import Hardware, hardware_for
 from chipfleet.perf.inference import workspace_bytes_per_chip
 from chipfleet.perf.iteration import IterationModel
@@ -212,8 +212,6 @@ def map_record(
     ``overheads``: engine overheads to use instead of the shipped ones, by engine name (:func:`record_engine`)."""
     if rec.disagg:
         return _skip(rec, "disaggregated prefill/decode is not modelled yet (issue 13)")
-    if rec.spec_decoding not in ("", "none"):
-        return _skip(rec, f"speculative decoding ({rec.spec_decoding}) needs an acceptance length; not modelled here")
     if not rec.model:
         return _skip(rec, "the record names no model")
     try:
@@ -224,6 +222,11 @@ def map_record(
         return _skip(rec, "the record gives neither tp nor chips")
     tp = rec.tp if rec.tp is not None else max(1, (rec.chips or 1) // rec.dp)
     notes = list(rec.assumptions)
+    spec = record_spec(rec, model, notes)
+    if isinstance(spec, RecordSkip):
+        return spec
+    if spec is not None and runs_static_batches(rec.framework):
+        return _skip(rec, f"speculative decoding under static batching ({rec.framework}) is not modelled")
     instance = _instance(rec, catalog, tp, notes)
     if isinstance(instance, RecordSkip):
         return instance
@@ -248,9 +251,14 @@ def map_record(
         opts = ServeOptions(tp=tp, precision=precision, max_batch_tokens=budget, max_seqs=seqs, engine=engine)
         tp_used, kv = replica_shape(model, hw, opts)
         ep = rec.ep if model.is_moe else 1
-        it = IterationModel(model, hw, tp_used, precision, engine=engine, ep=ep, dp_attention=rec.dp_attention)
+        it = IterationModel(
+            model, hw, tp_used, precision, engine=engine, ep=ep, dp_attention=rec.dp_attention, spec=spec
+        )
         if ep > 1 or rec.dp_attention:
             kv = _kv_tokens(model, hw, it, budget)
+        if spec is not None:  # the draft's weights (draft_layers target layers) take KV room
+            draft = spec.draft_layers * model.params_per_layer / tp_used * precision.bytes
+            kv = max(1, kv - int(draft // it.kv_bytes))
     except ChipfleetError as exc:
         return _skip(rec, f"{model.name} on {instance} with tp={tp}: {exc}")
     load: ClosedLoad | OpenLoad
@@ -278,6 +286,53 @@ def map_record(
         first_token_s=engine.first_token_overhead_s,
         first_token_iterations=engine.first_token_iterations(stream_interval(rec)),
     )
+
+
+def record_spec(rec: ServingRecord, model: ModelArch, notes: list[str]) -> SpecDecode | RecordSkip | None:
+    """The record's speculative decoding (None without), or why it cannot be timed. ``mtp`` drafts with one layer
+    of the target, at the record's ``acceptance_length`` or else the model's published setting
+    (:func:`chipfleet.perf.engines.default_spec`); ``eagle``/``eagle3`` with a one-layer head of the target's
+    width, at the record's acceptance length; ``draft`` with a separate model named by ``draft_model`` and in the
+    zoo, costing ``L·P_draft/P_target`` target layers (its parameters against the target's), at the record's
+    acceptance length. Draft tokens: the record's ``num_speculative_tokens``, else the published setting's (mtp),
+    else required."""
+    method = rec.spec_decoding
+    if method in ("", "none"):
+        return None
+    tau, k = rec.acceptance_length, rec.draft_tokens
+    layers = 1.0
+    source = "the record's"
+    if method == "mtp":
+        if tau is None:
+            published = default_spec(model.name, "mtp")
+            if published is None:
+                return _skip(rec, "speculative decoding (mtp): the record gives no acceptance_length and none is "
+                                  f"published for {model.name}")  # fmt: skip
+            tau, k, layers = published.acceptance_length, k or published.draft_tokens, published.draft_layers
+            source = "the model's published"
+    elif method not in ("eagle", "eagle3", "draft"):
+        return _skip(rec, f"speculative decoding method {method!r} is not known (mtp, eagle, eagle3, draft)")
+    if tau is None:
+        return _skip(rec, f"speculative decoding ({method}): the record publishes no acceptance_length")
+    if k is None:
+        return _skip(rec, f"speculative decoding ({method}): the record gives no num_speculative_tokens")
+    if method == "draft":
+        if rec.draft_model is None:
+            return _skip(rec, "speculative decoding (draft): the record names no draft_model")
+        try:
+            draft = get_model(rec.draft_model)
+        except UnknownNameError:
+            return _skip(rec, f"speculative decoding (draft): draft model {rec.draft_model!r} has no zoo record")
+        layers = model.n_layers * draft.params_total / model.params_total
+    try:
+        spec = SpecDecode(acceptance_length=tau, draft_tokens=k, draft_layers=layers, method=method)
+    except ChipfleetError as exc:
+        return _skip(rec, f"speculative decoding ({method}): {exc}")
+    notes.append(
+        f"{method}: {k} draft token(s) per step at {source} acceptance length {tau:g}; a draft pass costs "
+        f"{layers:.3g} target layer(s) of {model.n_layers}"
+    )
+    return spec
 
 
 def _kv_tokens(model: ModelArch, hw: Hardware, it: IterationModel, budget: int) -> int:

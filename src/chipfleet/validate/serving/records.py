@@ -6,10 +6,13 @@ Both read into one typed :class:`ServingRecord`. InferenceX records are a JSON l
 per accelerator (``mean_ttft``, ``median_tpot``, ``output_tput_per_gpu`` ...). Records of custom silicon use
 the same keys and may add ``instance``, ``chips``, ``dp`` (independent replicas behind one endpoint),
 ``request_rate`` (an open loop instead of ``conc``), ``isl_std``/``osl_std``, ``max_num_seqs`` and
-``num_prompts``. vLLM's ``benchmark_serving.py --save-result`` writes one object per run with results in
-milliseconds (``mean_ttft_ms`` ...) and whole-server throughputs (``output_throughput``); it says nothing of
-the hardware, so such a record needs ``hw`` or ``instance`` and ``tp`` added to be predicted. A file may hold
-one object, a list, or one object per line (JSON Lines), optionally gzipped.
+``num_prompts``; a speculative-decoding record (``spec_decoding`` ``mtp``, ``eagle3``, ``draft``) may give its
+``acceptance_length`` (mean tokens per verification step, the bonus token included: vLLM's "Acceptance length"),
+``num_speculative_tokens`` (or ``draft_tokens``) and ``draft_model`` (a Hugging Face id). vLLM's
+``benchmark_serving.py --save-result`` writes one object per run with results in milliseconds (``mean_ttft_ms``
+...) and whole-server throughputs (``output_throughput``); it says nothing of the hardware, so such a record needs
+``hw`` or ``instance`` and ``tp`` added to be predicted. A file may hold one object, a list, or one object per line
+(JSON Lines), optionally gzipped.
 """
 
 from __future__ import annotations
@@ -53,6 +56,9 @@ class ServingRecord:
     engine_version: str | None  # framework_version, or the container image's tag (vllm/vllm-openai:v0.11.2)
     precision: str
     spec_decoding: str
+    acceptance_length: float | None  # speculative decoding: mean tokens per verification step, as published
+    draft_tokens: int | None  # speculative decoding: tokens drafted per step (num_speculative_tokens)
+    draft_model: str | None  # a separate draft model's Hugging Face id
     disagg: bool
     input_tokens: float  # mean prompt tokens
     output_tokens: float  # mean output tokens
@@ -178,6 +184,14 @@ def _engine_version(raw: Mapping[str, Any]) -> str | None:
     return tag or None
 
 
+def _acceptance_length(raw: Mapping[str, Any]) -> float | None:
+    """``acceptance_length``: at least 1 token (the target's own token is always kept)."""
+    tau = _float(raw, "acceptance_length")
+    if tau is not None and tau < 1.0:
+        raise ValueError(f"acceptance_length must be at least 1 token per verification step, got {tau!r}")
+    return tau
+
+
 def parse_record(raw: Any, index: int) -> ServingRecord:
     """One record; a malformed one raises ``ValueError`` saying what is wrong."""
     if not isinstance(raw, Mapping):
@@ -213,6 +227,9 @@ def parse_record(raw: Any, index: int) -> ServingRecord:
         engine_version=_engine_version(raw),
         precision=str(raw.get("precision") or "").strip().lower(),
         spec_decoding=str(raw.get("spec_decoding") or "none").strip().lower(),
+        acceptance_length=_acceptance_length(raw),
+        draft_tokens=_int(raw, "num_speculative_tokens" if "num_speculative_tokens" in raw else "draft_tokens"),
+        draft_model=str(raw["draft_model"]).strip() if raw.get("draft_model") else None,
         disagg=_bool(raw.get("disagg", False)),
         input_tokens=inp,
         output_tokens=out,
