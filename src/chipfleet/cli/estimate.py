@@ -19,11 +19,13 @@ from chipfleet.cli.options import (
     PricingOpt,
     SeqLenOpt,
     State,
+    WeightPrecisionOpt,
     float_opt,
     group,
     model_arch,
     tokens_opt,
     training_tokens,
+    weight_precision,
 )
 from chipfleet.exceptions import ConfigError
 from chipfleet.perf.engines import SpecDecode, default_spec, engine_profile
@@ -131,9 +133,7 @@ def estimate_serve(
     tp: Annotated[
         int | None, typer.Option(min=1, max=65536, help="Chips per replica (NeuronCores accepted on Neuron).")
     ] = None,
-    precision: Annotated[
-        Precision, typer.Option(case_sensitive=False, help="Weight precision: bf16, fp8, int8, int4.")
-    ] = Precision.BF16,
+    precision: WeightPrecisionOpt = None,
     kv_precision: Annotated[Precision | None, typer.Option(case_sensitive=False, help="KV-cache precision.")] = None,
     engine: EngineOpt = None,
     ep: Annotated[int, typer.Option(min=1, max=65536, help="Expert-parallel ranks among the tp chips (MoE).")] = 1,
@@ -156,13 +156,14 @@ def estimate_serve(
     """Latency, throughput, $ per million tokens and energy of serving a model on one instance."""
     from chipfleet.economics import estimate_serving
 
+    weights = weight_precision(precision, model)
     if concurrency is not None:
         _closed_loop_models_only(
             batch=batch != 1, kv_precision=kv_precision is not None, ep=ep != 1, dp_attention=dp_attention,
             pp=pp != 1, mtp=mtp, acceptance_length=acceptance_length is not None, draft_tokens=draft_tokens != 1,
         )  # fmt: skip
         arch_ = model_arch(model, model_config)
-        _closed_loop(arch_, instance, concurrency, input_tokens, output_tokens, tp, precision, engine, as_json)
+        _closed_loop(arch_, instance, concurrency, input_tokens, output_tokens, tp, weights, engine, as_json)
         return
     arch = model_arch(model, model_config)
     cfg = ServingConfig(
@@ -171,7 +172,7 @@ def estimate_serve(
         input_tokens=input_tokens,
         output_tokens=output_tokens,
         tp=tp,
-        weight_precision=precision,
+        weight_precision=weights,
         kv_precision=kv_precision,
         engine=engine_profile(engine),
         ep=ep,

@@ -84,11 +84,14 @@ def models_show(
     as_json: JsonOpt = False,
 ) -> None:
     """Show one architecture (zoo name or imported config.json) and its parameter counts."""
-    data = _record(model_arch(name, model_config))
+    arch = model_arch(name, model_config)
+    data = _record(arch)
     if name is not None and model_config is None:  # a quantized repo id says its weight precision
         data["implied_weight_precision"] = implied_weight_precision(name)
     if as_json:
         output.emit_json(data)
-    else:
-        for k, v in data.items():
+        return
+    linear = arch.layer_attention_counts()["linear"] > 0
+    for k, v in data.items():
+        if linear or not k.startswith("linear_"):  # a model without linear-attention layers: their shape is moot
             output.show(f"[bold]{k}[/bold]: {v}")

@@ -8,12 +8,12 @@ from typing import Annotated, Any
 
 import typer
 
-from chipfleet.catalog import Catalog, Pricing, load_catalog
+from chipfleet.catalog import Catalog, Precision, Pricing, load_catalog
 from chipfleet.economics.spot import MAX_INTERRUPTIONS_PER_MONTH
 from chipfleet.exceptions import ConfigError
 from chipfleet.perf.training import MAX_TRAINING_TOKENS
 from chipfleet.units import option_parser, parse_count, parse_duration, parse_float, parse_tokens
-from chipfleet.workloads import ModelArch, get_model, load_hf_config
+from chipfleet.workloads import ModelArch, checkpoint_precision, get_model, load_hf_config
 
 MAX_SEED = 2**32 - 1
 MAX_INSTANCES = 20_000  # ~160k accelerators: past the largest published clusters; a bound keeps searches finite
@@ -104,6 +104,18 @@ def model_arch(model: str | None, model_config: Path | None) -> ModelArch:
     return get_model(model)
 
 
+def weight_precision(given: Precision | None, model: str | None) -> Precision:
+    """--precision as typed, else the precision a quantized checkpoint's repo id names
+    (``--model nvidia/DeepSeek-R1-NVFP4`` → nvfp4, ``Qwen/Qwen3-235B-A22B-FP8`` → fp8), else bf16."""
+    if given is not None:
+        return given
+    named = checkpoint_precision(model) if model else None
+    try:
+        return Precision(named) if named else Precision.BF16
+    except ValueError:  # a suffix the catalog has no precision for (none today): the plain default
+        return Precision.BF16
+
+
 def training_tokens(help_text: str) -> Any:
     """--tokens of a training run: a decimal amount up to the model's ceiling."""
     return typer.Option(
@@ -112,6 +124,14 @@ def training_tokens(help_text: str) -> Any:
 
 
 # ----------------------------------------------------------------------------- the shared options
+WeightPrecisionOpt = Annotated[
+    Precision | None,
+    typer.Option(
+        case_sensitive=False,
+        help="Weight precision: bf16, fp8, int8, int4, nvfp4, mxfp4 (default: the one a quantized checkpoint's "
+        "repo id names, e.g. -FP8 or -NVFP4, else bf16).",
+    ),
+]
 CatalogOpt = Annotated[
     list[Path] | None,
     typer.Option(

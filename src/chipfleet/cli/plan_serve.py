@@ -28,6 +28,7 @@ from chipfleet.cli.options import (
     float_opt,
     model_arch,
     tokens_opt,
+    weight_precision,
 )
 from chipfleet.cli.traces import (
     InputTokensDistOpt,
@@ -91,7 +92,13 @@ RequestsOpt = Annotated[int | None, typer.Option(min=1, max=MAX_REQUESTS, help="
 
 # what the mix may be made of: _serve_constraints()
 RegionOpt = Annotated[str | None, typer.Option(help="One region for every type (default: each type's cheapest).")]
-PrecisionsOpt = Annotated[list[Precision] | None, typer.Option(help="Weight precisions to consider (default bf16).")]
+PrecisionsOpt = Annotated[
+    list[Precision] | None,
+    typer.Option(
+        help="Weight precisions to consider (default: the one a quantized checkpoint's repo id names, e.g. -FP8, "
+        "else bf16)."
+    ),
+]
 TpListOpt = Annotated[
     str | None, typer.Option(help="Chips per replica to consider, e.g. 1,2,8 (default: all that fit).")
 ]
@@ -225,8 +232,9 @@ def plan_serve(
     if load_curve is not None:
         curve = [parse_float(v, "--load-curve", low=0.0, high=1e6) for v in load_curve.split(",")]
     seqs, budget, _ = engine_profile(engine).batching(None, max_batch_tokens, None, (256, 8192))
+    precisions = precision or [weight_precision(None, model)]
     constraints = _serve_constraints(
-        instances, clouds, region, pricing, precision, tp, max_batch or str(seqs), budget, max_instances
+        instances, clouds, region, pricing, precisions, tp, max_batch or str(seqs), budget, max_instances
     )
     tr = workload(trace, rate, input_tokens, output_tokens, duration, requests, rate_scale, skip_bad_rows, mapping,
                   seed)  # fmt: skip

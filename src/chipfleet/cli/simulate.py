@@ -9,7 +9,7 @@ import numpy as np
 import typer
 from rich.console import Console
 
-from chipfleet.catalog import Precision, Pricing
+from chipfleet.catalog import Pricing
 from chipfleet.cli import output
 from chipfleet.cli.options import (
     MAX_REQUESTS,
@@ -22,11 +22,13 @@ from chipfleet.cli.options import (
     SeedOpt,
     SkipBadRowsOpt,
     State,
+    WeightPrecisionOpt,
     duration_opt,
     float_opt,
     group,
     model_arch,
     tokens_opt,
+    weight_precision,
 )
 from chipfleet.cli.simulate_mixed import simulate_mixed_cmd
 from chipfleet.cli.traces import MappingOpt, RateScaleOpt, column_mapping, request_trace
@@ -115,7 +117,7 @@ def simulate_serve(
     concurrency: ConcurrencyOpt = None,
     think_time: ThinkTimeOpt = 0.0,
     tp: ReplicaTpOpt = None,
-    precision: Annotated[Precision, typer.Option(case_sensitive=False, help="Weight precision.")] = Precision.BF16,
+    precision: WeightPrecisionOpt = None,
     engine: EngineOpt = None,
     max_batch_tokens: IterationTokensOpt = None,
     max_seqs: Annotated[
@@ -151,7 +153,7 @@ def simulate_serve(
         chunked_prefill=chunked,
         prefix_cache=prefix_cache,
         tp=tp,
-        precision=precision,
+        precision=weight_precision(precision, model),
         slo_ttft_s=slo_ttft_p90,
         slo_tpot_s=slo_tpot_p90,
         engine=eng,

@@ -123,6 +123,12 @@ def _strip_quantization(name: str) -> tuple[str, str | None]:
     return name.strip()[: match.start()], _QUANT_PRECISION[match.group("q").lower()]
 
 
+def checkpoint_precision(name: str) -> str | None:
+    """The weight precision a quantized checkpoint's repo id names (``-FP8``, ``-NVFP4``, ``-AWQ`` ...), else
+    ``None``: unlike :func:`implied_weight_precision`, a plain name does not fall back to the zoo record's."""
+    return _strip_quantization(name)[1]
+
+
 def implied_weight_precision(name: str) -> str | None:
     """The weight precision a model name or repo id implies: its quantization suffix, else the zoo record's.
 
