@@ -107,6 +107,6 @@ def test_the_noisy_writer_really_writes_to_descriptor_1() -> None:
 
 def test_concurrency_refuses_the_layout_options_it_does_not_model(capsys: pytest.CaptureFixture[str]) -> None:
     args = ["estimate", "serve", "--model", "gpt-oss-120b", "--instance", "p5.48xlarge", "--concurrency", "8"]
-    assert main([*args, "--ep", "4", "--mtp"]) == 2
+    assert main([*args, "--pp", "2", "--batch", "4"]) == 2
     err = capsys.readouterr().err
-    assert "--ep" in err and "--mtp" in err and "does not model" in err
+    assert "--pp" in err and "--batch" in err and "does not model" in err

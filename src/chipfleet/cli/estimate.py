@@ -159,11 +159,14 @@ def estimate_serve(
     weights = weight_precision(precision, model)
     if concurrency is not None:
         _closed_loop_models_only(
-            batch=batch != 1, kv_precision=kv_precision is not None, ep=ep != 1, dp_attention=dp_attention,
-            pp=pp != 1, mtp=mtp, acceptance_length=acceptance_length is not None, draft_tokens=draft_tokens != 1,
+            batch=batch != 1, kv_precision=kv_precision is not None, pp=pp != 1,
         )  # fmt: skip
         arch_ = model_arch(model, model_config)
-        _closed_loop(arch_, instance, concurrency, input_tokens, output_tokens, tp, weights, engine, as_json)
+        spec_ = speculative(arch_.name, mtp, acceptance_length, draft_tokens)
+        _closed_loop(
+            arch_, instance, concurrency, input_tokens, output_tokens, tp, weights, engine, as_json, ep, dp_attention,
+            spec_,
+        )  # fmt: skip
         return
     arch = model_arch(model, model_config)
     cfg = ServingConfig(
@@ -188,12 +191,12 @@ def estimate_serve(
 
 
 def _closed_loop_models_only(**given: bool) -> None:
-    """--concurrency's closed-loop model times one tensor-parallel replica: refuse, rather than silently drop, the
-    options it does not model yet."""
+    """--concurrency's closed-loop model times one replica (tensor, expert and attention data-parallel, speculative
+    decoding included): refuse, rather than silently drop, the options it does not model yet."""
     dropped = [f"--{name.replace('_', '-')}" for name, on in given.items() if on]
     if dropped:
         raise ConfigError(
-            f"--concurrency estimates a tensor-parallel replica under closed-loop load and does not model "
+            f"--concurrency estimates one replica under closed-loop load and does not model "
             f"{', '.join(dropped)}; drop {'it' if len(dropped) == 1 else 'them'}, or estimate that layout at a fixed "
             "batch without --concurrency"
         )
@@ -201,14 +204,14 @@ def _closed_loop_models_only(**given: bool) -> None:
 
 def _closed_loop(
     arch: ModelArch, instance: str, clients: int, inp: int, out: int, tp: int | None, precision: Precision,
-    engine: str | None, as_json: bool,
+    engine: str | None, as_json: bool, ep: int = 1, dp_attention: bool = False, spec: SpecDecode | None = None,
 ) -> None:  # fmt: skip
     """estimate serve --concurrency: one replica under a closed loop (validate.serving.estimate_closed_loop)."""
     from chipfleet.validate.serving import estimate_closed_loop
 
     est = estimate_closed_loop(
         State.catalog(), arch, instance, clients=clients, input_tokens=inp, output_tokens=out, tp=tp,
-        precision=precision, engine=engine_profile(engine),
+        precision=precision, engine=engine_profile(engine), ep=ep, dp_attention=dp_attention, spec=spec,
     )  # fmt: skip
     if as_json:
         output.emit_json(est)
@@ -219,5 +222,6 @@ def _closed_loop(
         f"{inp}+{out} tokens: {r.throughput_rps:.3g} requests/s, {r.output_tokens_per_s:,.0f} output tokens/s; "
         f"mean TTFT {r.ttft_steady_s * 1e3:,.1f} ms (queue {r.queue_wait_s * 1e3:,.1f} ms), "
         f"mean TPOT {r.tpot_mean_s * 1e3:.2f} ms, {r.decoding:.1f} sequences decoding"
+        + (f"; {spec.method} at acceptance length {spec.acceptance_length:g}" if spec is not None else "")
         + (" [sequence or KV limit reached: extra clients queue]" if r.saturated else "")
     )

@@ -254,11 +254,7 @@ def map_record(
         it = IterationModel(
             model, hw, tp_used, precision, engine=engine, ep=ep, dp_attention=rec.dp_attention, spec=spec
         )
-        if ep > 1 or rec.dp_attention:
-            kv = _kv_tokens(model, hw, it, budget)
-        if spec is not None:  # the draft's weights (draft_layers target layers) take KV room
-            draft = spec.draft_layers * model.params_per_layer / tp_used * precision.bytes
-            kv = max(1, kv - int(draft // it.kv_bytes))
+        kv = kv_room_tokens(model, hw, it, budget, kv)
     except ChipfleetError as exc:
         return _skip(rec, f"{model.name} on {instance} with tp={tp}: {exc}")
     load: ClosedLoad | OpenLoad
@@ -333,6 +329,17 @@ def record_spec(rec: ServingRecord, model: ModelArch, notes: list[str]) -> SpecD
         f"{layers:.3g} target layer(s) of {model.n_layers}"
     )
     return spec
+
+
+def kv_room_tokens(model: ModelArch, hw: Hardware, it: IterationModel, budget: int, tensor_parallel: int) -> int:
+    """KV-cache tokens of ``it``'s replica: ``tensor_parallel`` (:func:`chipfleet.sim.serving.replica_shape`'s count)
+    for a tensor-parallel layout, else that of its expert and attention data-parallel layout, less the room the
+    speculative draft's weights (``draft_layers`` target layers) take."""
+    kv = _kv_tokens(model, hw, it, budget) if it.cfg.ep > 1 or it.cfg.dp_attention else tensor_parallel
+    if it.spec is None:
+        return kv
+    draft = it.spec.draft_layers * model.params_per_layer / it.tp * it.cfg.weight_precision.bytes
+    return max(1, kv - int(draft // it.kv_bytes))
 
 
 def _kv_tokens(model: ModelArch, hw: Hardware, it: IterationModel, budget: int) -> int:
