@@ -710,7 +710,11 @@ def serving_phases(cfg: ServingConfig, hw: Hardware, tp: int) -> tuple[PhaseTime
     k = cfg.spec.draft_tokens
     verify_stage = decode_step_time(model, hw, tp, micro_d, context, cfg, queries=k + 1)
     verify = scaled(verify_stage, pp, pp * stage_hop_s(model, hw, tp, cfg, micro_d * (k + 1)), engine.overhead_s(b))
-    draft = scaled(one, k * cfg.spec.draft_layers / model.n_layers)
+    share = cfg.spec.draft_layers / model.n_layers
+    # A draft pass is a forward of its own: its layers' share of a decode pass, and a whole pass's fixed cost (the
+    # step's host time and the engine's per-iteration overhead), which does not shrink with the draft's size.
+    fixed = pp * hw.eff.step_overhead_s + engine.overhead_s(b)
+    draft = scaled(one, k * share, 0.0, k * (1.0 - share) * fixed)
     return prefill, combined(draft, verify, divisor=cfg.spec.acceptance_length)
 
 

@@ -60,13 +60,14 @@ class IterationModel:
     (:class:`chipfleet.perf.engines.SpecDecode`: ``k`` draft tokens, acceptance length ``τ``, a draft of
     ``draft_layers`` target layers), timed as :func:`chipfleet.perf.inference.serving_phases` times it: an
     iteration with ``d`` decoding sequences runs ``k`` draft passes, each ``draft_layers/L`` of a decode-only
-    iteration of the ``d`` sequences, and one verification pass in which each sequence carries ``k + 1`` query
-    tokens over its cache (weights read once, the KV cache read once per sequence, linear, logit and attention
-    FLOPs × ``(k + 1)``), together with the iteration's prompt tokens. Every method returns the time of such an
-    iteration; a decoding sequence gains :attr:`tokens_per_step` ``= τ`` tokens in it on average, so callers
-    divide: ``TPOT = iteration time / τ`` (Little's law on the decoders, ``d = X·(O − 1)·TPOT``, is unchanged).
-    The draft passes' time covers the decoding sequences only (a draft head's own prompt pass is left out: one
-    layer against the target's ``L``).
+    iteration of the ``d`` sequences plus the rest of a whole pass's fixed cost (the step's host time and the
+    engine's per-iteration overhead: a draft pass is a forward of its own), and one verification pass in which
+    each sequence carries ``k + 1`` query tokens over its cache (weights read once, the KV cache read once per
+    sequence, linear, logit and attention FLOPs × ``(k + 1)``), together with the iteration's prompt tokens.
+    Every method returns the time of such an iteration; a decoding sequence gains :attr:`tokens_per_step`
+    ``= τ`` tokens in it on average, so callers divide: ``TPOT = iteration time / τ`` (Little's law on the
+    decoders, ``d = X·(O − 1)·TPOT``, is unchanged). The draft passes' time covers the decoding sequences only
+    (a draft head's own prompt pass is left out: one layer against the target's ``L``).
     """
 
     def __init__(
@@ -86,6 +87,8 @@ class IterationModel:
         # per decoding sequence: query tokens of a verification pass, and the draft passes' share of a decode pass
         self.queries_per_sequence = spec.draft_tokens + 1 if spec is not None else 1
         self._draft_share = spec.draft_tokens * spec.draft_layers / model.n_layers if spec is not None else 0.0
+        # the draft passes' fixed cost beyond their layers' share: k·(1 − draft_layers/L) whole passes' worth
+        self._draft_rest = spec.draft_tokens - self._draft_share if spec is not None else 0.0
         hw.resolve_precision(precision)  # refuses FP4 weights the chip's stacks cannot read
         self.engine = engine if engine is not None and engine.overhead_s(1.0) > 0 else None
         self.cfg = ServingConfig(
@@ -171,7 +174,11 @@ class IterationModel:
         if self.spec is None or decode == 0:
             return t, busy
         draft_t, draft_busy = self._pass(1, decode, decode_ctx, 0, 0.0, 0.0, 0)
-        return t + self._draft_share * draft_t, busy + self._draft_share * draft_busy
+        fixed = self._draft_rest * (self.hw.eff.step_overhead_s + self._engine_s(decode))
+        return t + self._draft_share * draft_t + fixed, busy + self._draft_share * draft_busy
+
+    def _engine_s(self, seqs: float) -> float:
+        return self.engine.overhead_s(seqs) if self.engine is not None else 0.0
 
     def _pass(
         self, q: int, decode: int, decode_ctx: float, prefill: int, prefill_keys: float, prefix_read: float,
@@ -211,7 +218,12 @@ class IterationModel:
         drafting = decode > 0  # no draft pass without decoding sequences (timed as one, then dropped)
         draft_t, draft_busy = self._passes(1.0, np.where(drafting, decode, 1.0), decode_ctx, zero, zero, zero)
         share = self._draft_share
-        return np.where(drafting, t + share * draft_t, t), np.where(drafting, busy + share * draft_busy, busy)
+        e = self.engine
+        fixed = self.hw.eff.step_overhead_s + (
+            e.iteration_overhead_s + e.per_seq_overhead_s * decode if e is not None else 0.0
+        )
+        t_spec = t + share * draft_t + self._draft_rest * fixed
+        return np.where(drafting, t_spec, t), np.where(drafting, busy + share * draft_busy, busy)
 
     def _passes(
         self,
@@ -265,7 +277,8 @@ class IterationModel:
         if self.spec is None or n == 0:
             return times, busy
         draft_t, draft_busy = self._decode_passes(n, 1, ctx)
-        return times + self._draft_share * draft_t, busy + self._draft_share * draft_busy
+        fixed = self._draft_rest * (self.hw.eff.step_overhead_s + self._engine_s(n))
+        return times + self._draft_share * draft_t + fixed, busy + self._draft_share * draft_busy
 
     def _decode_passes(self, n: int, q: int, ctx: NDArray[np.float64]) -> tuple[np.ndarray, np.ndarray]:
         """Decode-only passes of ``n`` sequences carrying ``q`` query tokens each, at cached keys ``ctx``."""
