@@ -15,6 +15,7 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from chipfleet.catalog import Catalog, Precision
 from chipfleet.exceptions import ChipfleetError, DoesNotFitError, UnknownNameError
@@ -29,6 +30,10 @@ from chipfleet.validate.serving.open_loop import OpenLoad, OpenLoopResult, open_
 from chipfleet.validate.serving.records import MS_KEYS, ServingRecord
 from chipfleet.validate.serving.static_batch import runs_static_batches, static_batch
 from chipfleet.workloads import ModelArch, get_model
+
+if TYPE_CHECKING:
+    from chipfleet.perf.disagg import DisaggResult
+    from chipfleet.validate.serving.disagg import DisaggCase
 
 # Benchmark hardware names onto catalog chips (InferenceX's and the custom-silicon records' `hw`).
 HW_CHIPS: Mapping[str, str] = {
@@ -211,7 +216,7 @@ def map_record(
     """The record's model, instance, replica and closed (or open) loop, or why it cannot be expressed.
     ``overheads``: engine overheads to use instead of the shipped ones, by engine name (:func:`record_engine`)."""
     if rec.disagg:
-        return _skip(rec, "disaggregated prefill/decode is not modelled yet (issue 13)")
+        return _skip(rec, "disaggregated prefill/decode: predicted by validate.serving.disagg (validate_disagg)")
     if not rec.model:
         return _skip(rec, "the record names no model")
     try:
@@ -358,7 +363,9 @@ def _kv_tokens(model: ModelArch, hw: Hardware, it: IterationModel, budget: int) 
     return cap
 
 
-def metric_value(metric: str, case: ServingCase, res: ClosedLoopResult | OpenLoopResult) -> float | None:
+def metric_value(
+    metric: str, case: ServingCase | DisaggCase, res: ClosedLoopResult | OpenLoopResult | DisaggResult
+) -> float | None:
     """The prediction of one result key in the record's unit, or None when the model does not give it."""
     base = MS_KEYS.get(metric, metric)
     scale = 1000.0 if metric in MS_KEYS else 1.0

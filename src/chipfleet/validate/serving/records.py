@@ -2,9 +2,10 @@
 
 Both read into one typed :class:`ServingRecord`. InferenceX records are a JSON list of objects with keys ``hw``,
 ``conc``, ``model``, ``framework``, ``precision``, ``spec_decoding``, ``disagg``, ``isl``, ``osl``, ``tp``,
-``ep``, ``dp_attention`` (or ``prefill_*``/``decode_*`` when disaggregated) and results in seconds and tokens/s
-per accelerator (``mean_ttft``, ``median_tpot``, ``output_tput_per_gpu`` ...). Records of custom silicon use
-the same keys and may add ``instance``, ``chips``, ``dp`` (independent replicas behind one endpoint),
+``ep``, ``dp_attention`` (or, disaggregated, ``prefill_tp``/``_ep``/``_dp_attention``/``_num_workers``, the same
+for ``decode_*``, ``num_prefill_gpu``, ``num_decode_gpu`` and ``is_multinode``: :class:`PoolLayout`) and results in
+seconds and tokens/s per accelerator (``mean_ttft``, ``median_tpot``, ``output_tput_per_gpu`` ...). Records of
+custom silicon use the same keys and may add ``instance``, ``chips``, ``dp`` (independent replicas behind one endpoint),
 ``request_rate`` (an open loop instead of ``conc``), ``isl_std``/``osl_std``, ``max_num_seqs`` and
 ``num_prompts``; a speculative-decoding record (``spec_decoding`` ``mtp``, ``eagle3``, ``draft``) may give its
 ``acceptance_length`` (mean tokens per verification step, the bonus token included: vLLM's "Acceptance length"),
@@ -42,6 +43,24 @@ INFERENCEX_RANGE_RATIO = 0.8  # InferenceX runs benchmark_serving with --random-
 
 
 @dataclass(frozen=True)
+class PoolLayout:
+    """One pool of a disaggregated run as published (InferenceX's ``prefill_*`` / ``decode_*`` keys): each
+    worker's ``tp``, ``ep`` and attention data-parallelism, the pool's ``workers`` and its accelerators in all
+    (``num_prefill_gpu`` / ``num_decode_gpu``)."""
+
+    tp: int | None
+    ep: int
+    dp_attention: bool
+    workers: int
+    chips: int | None
+
+    @property
+    def chips_per_worker(self) -> int | None:
+        """The pool's accelerators over its workers (None when the record does not give the pool's count)."""
+        return self.chips // self.workers if self.chips is not None else None
+
+
+@dataclass(frozen=True)
 class ServingRecord:
     """One serving-benchmark run as published: what ran, how it was loaded, and its results (by the record's
     own result keys, in the record's units)."""
@@ -74,6 +93,10 @@ class ServingRecord:
     results: tuple[tuple[str, float], ...]
     assumptions: tuple[str, ...]
     index: int  # position in its file
+    # disaggregated runs: each pool's layout (InferenceX's prefill_* / decode_* keys); None when not given
+    prefill: PoolLayout | None = None
+    decode: PoolLayout | None = None
+    multinode: bool = False  # is_multinode: the deployment spans instances
 
     @property
     def group(self) -> str:
@@ -192,6 +215,20 @@ def _acceptance_length(raw: Mapping[str, Any]) -> float | None:
     return tau
 
 
+def _pool(raw: Mapping[str, Any], pool: str) -> PoolLayout | None:
+    """The ``pool`` (``prefill`` or ``decode``) of a disaggregated record, None when it gives none of its keys."""
+    keys = (*(f"{pool}_{k}" for k in ("tp", "ep", "dp_attention", "num_workers")), f"num_{pool}_gpu")
+    if all(raw.get(k) in (None, "") for k in keys):
+        return None
+    return PoolLayout(
+        tp=_int(raw, f"{pool}_tp"),
+        ep=_int(raw, f"{pool}_ep") or 1,
+        dp_attention=_bool(raw.get(f"{pool}_dp_attention", False)),
+        workers=_int(raw, f"{pool}_num_workers") or 1,
+        chips=_int(raw, f"num_{pool}_gpu"),
+    )
+
+
 def parse_record(raw: Any, index: int) -> ServingRecord:
     """One record; a malformed one raises ``ValueError`` saying what is wrong."""
     if not isinstance(raw, Mapping):
@@ -245,6 +282,9 @@ def parse_record(raw: Any, index: int) -> ServingRecord:
         results=tuple(results),
         assumptions=tuple(notes),
         index=index,
+        prefill=_pool(raw, "prefill"),
+        decode=_pool(raw, "decode"),
+        multinode=_bool(raw.get("is_multinode", False)),
     )
 
 

@@ -1,0 +1,282 @@
+"""Disaggregated serving records (InferenceX's ``prefill_*``/``decode_*`` runs) mapped onto chipfleet and predicted.
+
+A record's two pools become :class:`chipfleet.perf.disagg.Pool` s on the instance its hardware ran as (as
+:mod:`.predict` picks it): each worker has the pool's accelerators over its workers (``num_prefill_gpu /
+prefill_num_workers``), which is its tensor-parallel width. SGLang's records give ``tp`` 1 for a worker of 4-16
+GPUs run with attention data-parallelism: the worker's GPU count is taken, and an MoE model's experts are sharded
+over all of them (expert parallelism as wide as the worker, as SGLang's DeepEP recipes run it), noted. The KV cache
+moves over :func:`chipfleet.perf.kv_transfer.kv_link`: NVLink inside a GB200 NVL72 rack
+(:func:`~chipfleet.perf.kv_transfer.shares_scale_up_domain`), the scale-out fabric (RDMA) between MI355X nodes.
+The engine (``dynamo-trt`` → TensorRT-LLM, ``dynamo-sglang``/``sglang-disagg`` → SGLang), its batching defaults,
+first-token overhead and stream-interval hold-back, the precision and speculative decoding (``mtp``: the record's
+acceptance length or the model's published one, decode pool only) are read as for aggregated records. Nothing is
+fitted on these runs.
+
+Each result key becomes one predicted value as :func:`.predict.metric_value` gives it (per-GPU throughputs over
+both pools' accelerators).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from chipfleet.catalog import Catalog, Precision
+from chipfleet.exceptions import ChipfleetError, UnknownNameError
+from chipfleet.perf.batching import ReplicaLimits
+from chipfleet.perf.disagg import Disaggregated, DisaggResult, Pool, disagg_closed_loop, disagg_open_loop
+from chipfleet.perf.engines import EngineProfile, SpecDecode
+from chipfleet.perf.hardware import Hardware, hardware_for
+from chipfleet.perf.iteration import IterationModel
+from chipfleet.perf.kv_transfer import KvLink, kv_link, kv_transfer_bytes, shares_scale_up_domain
+from chipfleet.validate.serving.closed_loop import ClosedLoad
+from chipfleet.validate.serving.open_loop import OpenLoad
+from chipfleet.validate.serving.predict import (
+    DEFAULT_BATCH_TOKENS,
+    DEFAULT_MAX_SEQS,
+    INFERENCEX_PROMPTS_PER_CLIENT,
+    RecordSkip,
+    _instance,
+    _kv_tokens,
+    _precision,
+    _skip,
+    kv_room_tokens,
+    metric_value,
+    record_engine,
+    record_spec,
+    stream_interval,
+)
+from chipfleet.validate.serving.records import PoolLayout, RecordSet, ServingRecord
+from chipfleet.validate.serving.runner import NOT_PREDICTED, ServingReport, ServingRow, ServingSkipped
+from chipfleet.workloads import ModelArch, get_model
+
+
+@dataclass(frozen=True)
+class DisaggCase:
+    """A disaggregated record mapped onto chipfleet: both pools, the link, and the closed (or open) loop."""
+
+    record: ServingRecord
+    model: ModelArch
+    instance: str
+    tp: int  # a decode worker's chips (the row's tp)
+    prefill_tp: int
+    chips: int  # both pools' accelerators: the per-GPU figures divide by them
+    precision: Precision
+    deployment: Disaggregated
+    link: KvLink
+    load: ClosedLoad | OpenLoad  # the whole deployment's
+    assumptions: tuple[str, ...]
+    first_token_s: float = 0.0
+    first_token_iterations: float = 0.0
+
+
+def _worker(pool: PoolLayout, name: str, model: ModelArch, notes: list[str]) -> tuple[int, int, bool] | str:
+    """(chips, ep, attention data-parallel) of one worker of ``pool``, or why it cannot be read."""
+    per = pool.chips_per_worker
+    if per is None:
+        if pool.tp is None:
+            return f"the {name} pool gives neither its tp nor num_{name}_gpu"
+        per = pool.tp
+    if per < 1 or (pool.chips is not None and pool.chips % pool.workers):
+        return f"num_{name}_gpu {pool.chips} does not split over {pool.workers} {name} workers"
+    if pool.tp is not None and pool.tp > per:
+        return f"{name}_tp {pool.tp} exceeds the {per} GPUs of a {name} worker"
+    if pool.tp is not None and pool.tp < per:
+        notes.append(
+            f"{name}: {name}_tp {pool.tp} on a worker of {per} GPUs (num_{name}_gpu/{name}_num_workers): timed as one "
+            f"{per}-GPU worker" + (" with attention data-parallelism" if pool.dp_attention else "")
+        )
+    ep = 1
+    if model.is_moe:
+        ep = per if pool.dp_attention else min(pool.ep, per)
+        if ep != pool.ep:
+            notes.append(f"{name}: experts over all {per} GPUs of a worker (ep {ep}; the record gives {pool.ep})")
+    return per, ep, pool.dp_attention
+
+
+def _pool(
+    model: ModelArch,
+    hw: Hardware,
+    layout: tuple[int, int, bool],
+    workers: int,
+    precision: Precision,
+    engine: EngineProfile,
+    spec: SpecDecode | None,
+) -> Pool:
+    chips, ep, dpa = layout
+    seqs, budget, _ = engine.batching(None, None, None, (DEFAULT_MAX_SEQS, DEFAULT_BATCH_TOKENS))
+    it = IterationModel(model, hw, chips, precision, engine=engine, ep=ep, dp_attention=dpa, spec=spec)
+    kv = kv_room_tokens(model, hw, it, budget, _kv_tokens(model, hw, it, budget))
+    # An engine's sequence cap is per attention data-parallel rank (each runs its own batch).
+    return Pool(it, ReplicaLimits(budget, seqs * (chips if dpa else 1), kv), workers)
+
+
+def map_disagg_record(
+    rec: ServingRecord,
+    catalog: Catalog,
+    first_token: dict[str, float] | None = None,
+) -> DisaggCase | RecordSkip:
+    """The record's model, pools, link and load, or why it cannot be expressed (module docstring)."""
+    if not rec.disagg:
+        return _skip(rec, "not a disaggregated run: predicted by validate.serving.predict")
+    if rec.prefill is None or rec.decode is None:
+        return _skip(rec, "a disaggregated record needs its prefill_* and decode_* keys")
+    if not rec.model:
+        return _skip(rec, "the record names no model")
+    try:
+        model = get_model(rec.model)
+    except UnknownNameError:
+        return _skip(rec, f"model {rec.model!r} has no zoo record (yet)")
+    notes = list(rec.assumptions)
+    layouts = []
+    for name, pool in (("prefill", rec.prefill), ("decode", rec.decode)):
+        got = _worker(pool, name, model, notes)
+        if isinstance(got, str):
+            return _skip(rec, got)
+        layouts.append(got)
+    p_layout, d_layout = layouts
+    spec = record_spec(rec, model, notes)
+    if isinstance(spec, RecordSkip):
+        return spec
+    instance = _instance(rec, catalog, max(p_layout[0], d_layout[0]), notes)
+    if isinstance(instance, RecordSkip):
+        return instance
+    try:
+        hw = hardware_for(catalog, instance)
+    except ChipfleetError as exc:
+        return _skip(rec, f"{instance}: {exc}")
+    precision = _precision(rec, hw)
+    if isinstance(precision, RecordSkip):
+        return precision
+    engine = record_engine(rec, notes, first_token=first_token)
+    p_chips = rec.prefill.chips or p_layout[0] * rec.prefill.workers
+    d_chips = rec.decode.chips or d_layout[0] * rec.decode.workers
+    for chips in (p_layout[0], d_layout[0]):
+        if chips > hw.chips_per_instance:
+            notes.append(
+                f"a {chips}-GPU worker spans {instance} instances: its collectives are timed on the chip-to-chip links"
+            )
+            break
+    try:
+        prefill = _pool(model, hw, p_layout, rec.prefill.workers, precision, engine, None)
+        decode = _pool(model, hw, d_layout, rec.decode.workers, precision, engine, spec)
+        scale_up = shares_scale_up_domain(catalog, instance, instance, p_chips + d_chips)
+        link = kv_link(
+            catalog, instance, instance, prefill_chips=p_layout[0], decode_chips=d_layout[0], scale_up=scale_up
+        )
+    except ChipfleetError as exc:
+        return _skip(rec, f"{model.name} on {instance}: {exc}")
+    nbytes = kv_transfer_bytes(model, round(rec.input_tokens), prefill.iteration.cfg.kv_dtype)
+    notes.append(f"KV cache {nbytes / 1e6:,.1f} MB per request over {link.description}")
+    load: ClosedLoad | OpenLoad
+    if rec.concurrency is None:
+        assert rec.request_rate is not None  # a record has conc or request_rate (records.parse_record)
+        load = OpenLoad(rec.request_rate, rec.input_tokens, rec.output_tokens)
+    else:
+        per_client: float | None = None
+        if rec.num_prompts is not None:
+            per_client = max(rec.num_prompts / rec.concurrency, 1.0)
+        elif rec.format == "inferencex":
+            per_client = float(INFERENCEX_PROMPTS_PER_CLIENT)
+        load = ClosedLoad(rec.concurrency, rec.input_tokens, rec.output_tokens, requests_per_client=per_client)
+    return DisaggCase(
+        record=rec,
+        model=model,
+        instance=instance,
+        tp=d_layout[0],
+        prefill_tp=p_layout[0],
+        chips=p_chips + d_chips,
+        precision=precision,
+        deployment=Disaggregated(prefill, decode, link.transfer_s(nbytes), nbytes, link.bytes_per_s),
+        link=link,
+        load=load,
+        assumptions=tuple(notes),
+        first_token_s=engine.first_token_overhead_s,
+        first_token_iterations=engine.first_token_iterations(stream_interval(rec)),
+    )
+
+
+def predict_disagg(case: DisaggCase) -> DisaggResult:
+    """The deployment's closed (or open) loop, with the first token held back ``case.first_token_iterations``
+    decode iterations where the engine streams in chunks, as :func:`.predict.predict_case` does."""
+    dep, load = case.deployment, case.load
+    if isinstance(load, OpenLoad):
+        res = disagg_open_loop(
+            dep, load.rate_per_s, load.input_tokens, load.output_tokens, first_token_s=case.first_token_s
+        )
+    else:
+        res = disagg_closed_loop(
+            dep,
+            load.clients,
+            load.input_tokens,
+            load.output_tokens,
+            think_time_s=load.think_time_s,
+            requests_per_client=load.requests_per_client,
+            first_token_s=case.first_token_s,
+        )
+    if case.first_token_iterations <= 0:
+        return res
+    n_out = max(load.output_tokens - 1.0, 1.0)
+    held = min(case.first_token_iterations * res.tpot_mean_s, n_out * res.tpot_mean_s)
+    return replace(
+        res,
+        ttft_steady_s=res.ttft_steady_s + held,
+        ttft_mean_s=res.ttft_mean_s + held,
+        tpot_mean_s=res.tpot_mean_s - held / n_out,
+    )
+
+
+def validate_disagg(
+    data: RecordSet,
+    catalog: Catalog,
+    first_token: dict[str, float] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> ServingReport:
+    """Predict every disaggregated record of ``data``; the report's scope (``aggregated``, the coverage's
+    denominator) is the disaggregated records. ``first_token`` replaces named engines' first-token overheads."""
+    rows: list[ServingRow] = []
+    skipped: list[ServingSkipped] = []
+    recs = [r for r in data.records if r.disagg]
+    for i, rec in enumerate(recs):
+        case = map_disagg_record(rec, catalog, first_token)
+        if isinstance(case, RecordSkip):
+            skipped.append(ServingSkipped(rec.id, None, case.reason, rec.hw, rec.framework, rec.model))
+            continue
+        try:
+            res = predict_disagg(case)
+        except ChipfleetError as exc:
+            skipped.append(ServingSkipped(rec.id, None, str(exc), rec.hw, rec.framework, rec.model))
+            continue
+        for metric, measured in rec.results:
+            predicted = metric_value(metric, case, res)
+            if predicted is None or not math.isfinite(predicted):
+                skipped.append(ServingSkipped(rec.id, metric, NOT_PREDICTED, rec.hw, rec.framework, rec.model))
+                continue
+            rows.append(
+                ServingRow(
+                    id=rec.id,
+                    metric=metric,
+                    measured=measured,
+                    predicted=predicted,
+                    hw=rec.hw,
+                    engine=rec.framework,
+                    model=case.model.name,
+                    model_family=str(case.model.family),
+                    instance=case.instance,
+                    tp=case.tp,
+                    concurrency=rec.concurrency or 0,
+                    assumptions=case.assumptions,
+                )
+            )
+        if progress is not None and (i + 1) % 100 == 0:
+            progress(f"disaggregated records: {i + 1:,}/{len(recs):,}")
+    return ServingReport(
+        results=tuple(rows),
+        skipped=tuple(skipped),
+        bad=data.bad,
+        records=len(recs),
+        aggregated=len(recs),
+        data=data.path,
+        data_sha256=data.sha256,
+    )
