@@ -103,13 +103,20 @@ def _pool(
     precision: Precision,
     engine: EngineProfile,
     spec: SpecDecode | None,
+    min_seqs: int = 1,
 ) -> Pool:
+    """One pool of ``workers`` workers of ``layout`` (chips, ep, attention data-parallel); a worker holds at least
+    ``min_seqs`` sequences (its KV room permitting)."""
     chips, ep, dpa = layout
     seqs, budget, _ = engine.batching(None, None, None, (DEFAULT_MAX_SEQS, DEFAULT_BATCH_TOKENS))
+    if dpa:
+        # Each attention data-parallel rank runs its own scheduler over its 1/chips of the sequences, so the
+        # engine's per-sequence time is spent chips-wide in parallel, and its sequence cap is per rank.
+        engine = replace(engine, per_seq_overhead_s=engine.per_seq_overhead_s / chips)
+        seqs *= chips
     it = IterationModel(model, hw, chips, precision, engine=engine, ep=ep, dp_attention=dpa, spec=spec)
     kv = kv_room_tokens(model, hw, it, budget, _kv_tokens(model, hw, it, budget))
-    # An engine's sequence cap is per attention data-parallel rank (each runs its own batch).
-    return Pool(it, ReplicaLimits(budget, seqs * (chips if dpa else 1), kv), workers)
+    return Pool(it, ReplicaLimits(budget, max(seqs, min_seqs), kv), workers)
 
 
 def map_disagg_record(
@@ -160,7 +167,10 @@ def map_disagg_record(
             break
     try:
         prefill = _pool(model, hw, p_layout, rec.prefill.workers, precision, engine, None)
-        decode = _pool(model, hw, d_layout, rec.decode.workers, precision, engine, spec)
+        # A run is launched to hold its clients, as InferenceX sets --max-num-seqs to the concurrency when it
+        # runs aggregated: a decode worker's sequence cap is at least its share of the clients.
+        held = math.ceil((rec.concurrency or 1) / rec.decode.workers)
+        decode = _pool(model, hw, d_layout, rec.decode.workers, precision, engine, spec, held)
         scale_up = shares_scale_up_domain(catalog, instance, instance, p_chips + d_chips)
         link = kv_link(
             catalog, instance, instance, prefill_chips=p_layout[0], decode_chips=d_layout[0], scale_up=scale_up
