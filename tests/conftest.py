@@ -27,6 +27,31 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.xdist_group("torch"))
 
 
+class _XdistGroups:
+    """Give each ``xdist_group`` test the ``@group`` suffix pytest-xdist's loadgroup scheduler groups by.
+
+    pytest-xdist 3.8 adds it by assigning ``item._nodeid``, which pytest 9 no longer reads (the id lives in
+    ``item._id``), so every group was silently spread over the workers and each worker recomputed the group's
+    shared fixtures. Nothing to do when xdist did add it (its fixed releases) or without ``--dist loadgroup``."""
+
+    @pytest.hookimpl(trylast=True)  # after pytest-xdist's own hook
+    def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
+        if not getattr(config.option, "loadgroup", False):
+            return
+        from _pytest.nodeid import NodeId
+
+        for item in items:
+            names = sorted({str(m.args[0] if m.args else m.kwargs.get("name", "default"))
+                            for m in item.iter_markers("xdist_group")})  # fmt: skip
+            group = "_".join(names)
+            if names and not item.nodeid.endswith("@" + group) and hasattr(item, "_id"):
+                item._id = NodeId.parse(f"{item.nodeid}@{group}")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.pluginmanager.register(_XdistGroups(), "chipfleet-xdist-groups")
+
+
 @pytest.fixture(scope="session")
 def cat() -> Catalog:
     """The shipped catalog, without the user's environment overlay (records are frozen: safe to share)."""
