@@ -62,11 +62,13 @@ from chipfleet.plan.serve.milp import Mix
 from chipfleet.plan.serve.spec import (
     FLEET_QUANTILE,
     TAIL_SHARE,
+    DisaggMode,
     ServeConstraints,
     ServeObjective,
     ServeSLO,
     planning_quantile,
 )
+from chipfleet.plan.serve.split import DisaggOutcome, decide, plan_split
 from chipfleet.plan.serve.verify import PlanSolver, ReplayRound, same_fleet
 from chipfleet.sim.serving import ServeResult
 from chipfleet.traces.schema import RequestTrace
@@ -202,8 +204,16 @@ class ServePlan:
     tail_share: float = 0.0  # the share of requests the program could serve best effort
     planning_quantile: float = FLEET_QUANTILE  # the percentile buckets within the SLOs were planned at
     mixed_alternative: Mix | None = None  # the replayed mix of types set aside when the single type was chosen
+    # With disagg auto or on: the disaggregated fleet, whether it is the plan (then ``mix`` is the aggregated
+    # alternative), and why. None: disagg off (today's plan).
+    disagg: DisaggOutcome | None = None
 
     __json_properties__: ClassVar[tuple[str, ...]] = ("one_type", "savings", "meets_slo", "tightened")
+
+    @property
+    def __json_omit__(self) -> tuple[str, ...]:
+        """With disagg off the JSON is today's, key for key (no ``disagg: null``)."""
+        return () if self.disagg is not None else ("disagg",)
 
     @property
     def one_type(self) -> bool:
@@ -248,6 +258,7 @@ def serve(
     tail_share: float = TAIL_SHARE,
     startup_s: float = DEFAULT_STARTUP_S,
     progress: Callable[[str], None] | None = None,
+    disagg: DisaggMode = DisaggMode.OFF,
 ) -> ServePlan:
     """Plan the cheapest (or least-energy) fleet that serves ``trace`` within ``slo`` (module docstring).
 
@@ -263,6 +274,10 @@ def serve(
     within the SLOs at its p90, every request held, or :class:`InfeasibleServeError`.
     ``startup_s``: the billed warm-up of each instance an hourly plan starts (``per_hour``).
     ``progress`` is called with a short line at each stage (bucketing, capacities, each solve, each replay).
+    ``disagg`` (default ``off``: the aggregated plan alone, as before): ``auto`` also plans one prefill pool and one
+    decode pool (:mod:`chipfleet.plan.serve.disagg`), replays it in the disaggregated simulator and makes it the
+    plan when it meets the p90 SLOs for less (``ServePlan.disagg`` says which and why); ``on`` makes the split
+    the plan whenever there is one (the aggregated plan is then solved without replay, for comparison).
     """
     cat = catalog or default_catalog()
     c = constraints or ServeConstraints()
@@ -288,8 +303,14 @@ def serve(
     single, single_factors = solver.best_single(deps)
     solve_s = time.perf_counter() - t0
     t1 = time.perf_counter()
+    if disagg is DisaggMode.ON:
+        solver = PlanSolver(model, planned, buckets, slo, cat, c, objective, 0, seed, design, tail, progress)
     chosen = _verify_and_choose(solver, deps, mix, factors, single, single_factors)
     replay_s = time.perf_counter() - t1
+    outcome = None
+    if disagg is not DisaggMode.OFF:
+        outcome = _disaggregated(model, planned, buckets, slo, cat, c, objective, disagg, chosen, (design, tail,
+                                 quantile), replay_rounds, seed, say)  # fmt: skip
     hourly = None
     if per_hour:
         hourly = _hourly(solver, deps, chosen.factors, load_curve, peak_to_trough, startup_s, say)
@@ -320,7 +341,33 @@ def serve(
         strict=strict,
         tail_share=tail,
         planning_quantile=quantile,
+        disagg=outcome,
     )
+
+
+def _disaggregated(
+    model: ModelArch, trace: RequestTrace, buckets: tuple[Bucket, ...], slo: ServeSLO, catalog: Catalog,
+    c: ServeConstraints, objective: ServeObjective, mode: DisaggMode, chosen: _Chosen,
+    planning: tuple[float, float, float], replay_rounds: int, seed: int, say: Callable[[str], None],
+) -> DisaggOutcome:  # fmt: skip
+    """Plan the split next to the aggregated plan ``chosen`` and decide (:func:`chipfleet.plan.serve.split.decide`);
+    ``planning``: the design factor, the best-effort share and the planning quantile."""
+    design, tail, quantile = planning
+    run = plan_split(
+        model, trace, buckets, slo, catalog, c, objective, design=design, tail_share=tail, quantile=quantile,
+        replay_rounds=replay_rounds, seed=seed, say=say,
+    )  # fmt: skip
+    agg_rounds = chosen.single_rounds if chosen.chose_single else chosen.rounds
+    agg_meets = agg_rounds[-1].meets_slo if agg_rounds else None
+    picked, reason, status, saving = decide(
+        mode, objective, chosen.mix.objective_value(objective), agg_meets, run.mix, run.why, run.rounds
+    )
+    return DisaggOutcome(
+        mode=mode, chosen=picked, reason=reason, status=status, mix=run.mix, saving=saving, rounds=run.rounds,
+        prefill_configs=run.prefill_configs, decode_configs=run.decode_configs, pairs=run.pairs,
+        pairs_without_link=run.pairs_without_link, cross_vendor=run.cross_vendor, solve_s=run.solve_s,
+        replay_s=run.replay_s,
+    )  # fmt: skip
 
 
 def _check_arguments(model: ModelArch, replay_rounds: int, startup_s: float) -> None:

@@ -13,6 +13,15 @@ FLEET_QUANTILE = 0.9  # the SLOs are fleet-level p90s: the replay judges the p90
 TAIL_SHARE = 0.02  # share of requests the plan may serve best effort (each counted as missing the SLOs)
 
 
+class DisaggMode(StrEnum):
+    """Whether a plan splits prefill and decode onto separate pools: ``off`` aggregated replicas only, ``on``
+    disaggregated only, ``auto`` both, the cheaper (or lower-energy) that meets the p90 SLOs in the replay."""
+
+    AUTO = "auto"
+    ON = "on"
+    OFF = "off"
+
+
 class ServeObjective(StrEnum):
     COST = "cost"
     ENERGY = "energy"
