@@ -43,6 +43,7 @@ from chipfleet.cli.traces import (
 from chipfleet.exceptions import ConfigError
 from chipfleet.perf.engines import engine_profile
 from chipfleet.plan import ServeConstraints, ServeObjective
+from chipfleet.plan.serve.spec import DisaggMode
 from chipfleet.serialize import check_output_path
 from chipfleet.units import parse_duration, parse_float, parse_token_list
 
@@ -138,6 +139,14 @@ PeakWindowOpt = Annotated[
         "max(5 × the TTFT SLO, 100 requests' worth)."
     ),
 ]
+DisaggOpt = Annotated[
+    DisaggMode,
+    typer.Option(
+        case_sensitive=False,
+        help="Split prefill and decode onto separate pools: auto plans both and picks the cheaper (or lower-energy) "
+        "that meets the p90 SLOs in the replay, saying why; on: the split only; off: aggregated replicas only.",
+    ),
+]
 MaxRoundsOpt = Annotated[int, typer.Option(min=0, max=100, help="Re-solves after a replay that misses (0: no replay).")]
 
 # a mix per hour of a daily load curve
@@ -200,6 +209,7 @@ def plan_serve(
     output_edges: OutputEdgesOpt = None,
     peak_window: PeakWindowOpt = "auto",
     max_rounds: MaxRoundsOpt = 4,
+    disagg: DisaggOpt = DisaggMode.AUTO,
     per_hour: PerHourOpt = False,
     load_curve: LoadCurveOpt = None,
     peak_to_trough: PeakToTroughOpt = 3.0,
@@ -243,7 +253,7 @@ def plan_serve(
             arch, tr, slo, catalog=State.catalog(), constraints=constraints, objective=objective,
             input_edges=in_edges, output_edges=out_edges, replay_rounds=max_rounds, per_hour=per_hour,
             load_curve=curve, peak_to_trough=peak_to_trough, peak_window_s=peak_window_s, seed=seed,
-            progress=progress, strict=strict, startup_s=startup_time,
+            progress=progress, strict=strict, startup_s=startup_time, disagg=disagg,
         )  # fmt: skip
     if plot is not None:
         rp.write_plot(result, plot)
@@ -260,7 +270,14 @@ def plan_serve(
         output.show(rp.replay_table(result, single=True))
     if result.hourly is not None:
         output.show(rp.hourly_table(result))
-    for line in rp.summary_lines(result):
+    if result.disagg is not None and result.disagg.mix is not None:
+        for table in (rp.split_table(result.disagg), rp.link_table(result.disagg)):
+            output.show(table)
+        if result.disagg.rounds:
+            output.show(rp.split_replay_table(result.disagg, slo.ttft_p90_s, slo.tpot_p90_s))
+    if result.disagg is not None and result.disagg.cross_vendor:
+        output.show(rp.cross_vendor_table(result.disagg))
+    for line in rp.summary_lines(result) + rp.disagg_lines(result):
         output.show(line)
     if plot is not None:
         output.show(f"chart: {plot}")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from rich.table import Table
 
-from chipfleet.plan.serve import Mix, ServePlan
+from chipfleet.plan.serve import DisaggOutcome, Mix, ServePlan
 from chipfleet.report import units as u
 from chipfleet.report.charts import subplots, to_png
 from chipfleet.serialize import atomic_write_bytes
@@ -200,3 +200,92 @@ def hourly_png(plan: ServePlan) -> bytes:
 def write_plot(plan: ServePlan, path: Path) -> Path:
     atomic_write_bytes(path, hourly_png(plan))
     return path
+
+
+def split_table(outcome: DisaggOutcome) -> Table:
+    """Both pools of the disaggregated fleet: instance, count, workers and their tp, region, cost, load, busy."""
+    mix = outcome.mix
+    assert mix is not None
+    t = Table(title="Disaggregated fleet: prefill pool and decode pool")
+    for col in ("pool", "instance", "config", "count", "workers", "where", "$/h", "load", "busy"):
+        t.add_column(col, justify="left" if col in ("pool", "instance", "config", "where") else "right")
+    for e in (*mix.prefill, *mix.decode):
+        t.add_row(
+            e.role, e.instance + ("" if e.validated else " †"), e.config, str(e.count), f"{e.replicas} × tp={e.tp}",
+            e.region, f"{e.cost_usd_per_h:,.2f}", u.percent(e.load), u.percent(e.busy_fraction),
+        )  # fmt: skip
+    kinds = "cross-vendor " if mix.cross_vendor else "heterogeneous " if mix.heterogeneous else ""
+    co2 = "" if mix.co2_kg_per_h is None else f", {mix.co2_kg_per_h:.2f} kg CO2e/h"
+    t.caption = (
+        f"{kinds}split, {mix.prefill_to_decode_workers:.2f} prefill workers per decode worker · "
+        f"${mix.cost_usd_per_h:,.2f}/h · ${mix.usd_per_million_output_tokens:.3f} per M output tokens · "
+        f"{mix.power_w / 1e3:.2f} kW, {mix.j_per_output_token:.2f} J per output token{co2}. † family not validated"
+    )
+    return t
+
+
+def link_table(outcome: DisaggOutcome) -> Table:
+    """The KV-transfer links the split uses: kind, bandwidth, traffic and utilisation (modelled and replayed)."""
+    mix = outcome.mix
+    assert mix is not None
+    t = Table(title="KV-cache transfer between the pools")
+    for col in ("prefill → decode", "link", "bandwidth", "p90 transfer", "KV moved", "utilisation"):
+        t.add_column(col, justify="left" if col in ("prefill → decode", "link") else "right")
+    replayed = outcome.rounds[-1].link_utilisation if outcome.rounds else None
+    for link in mix.links:
+        util = u.percent(link.utilisation) + ("" if replayed is None else f" (replay {u.percent(replayed)})")
+        t.add_row(
+            f"{link.prefill} → {link.decode}", link.kind, f"{link.bytes_per_s / 1e9:,.1f} GB/s",
+            u.duration(link.transfer_p90_s), f"{link.gb_per_s:,.2f} GB/s", util,
+        )  # fmt: skip
+    t.caption = "; ".join(link.description for link in mix.links)
+    return t
+
+
+def split_replay_table(outcome: DisaggOutcome, slo_ttft_s: float, slo_tpot_s: float) -> Table:
+    """The split's replay rounds in the disaggregated simulator."""
+    t = Table(
+        title=f"Replay of the split in the disaggregated simulator (SLO p90 TTFT ≤ {u.duration(slo_ttft_s)}, "
+        f"p90 TPOT ≤ {u.duration(slo_tpot_s)})"
+    )
+    for col in ("round", "fleet", "$/h", "TTFT p50 / p90 / p99", "TPOT p50 / p90 / p99", "SLO met", "verdict"):
+        t.add_column(col, justify="left" if col in ("fleet", "verdict") else "right")
+    for r in outcome.rounds:
+        t.add_row(
+            str(r.round), r.fleet, f"{r.cost_usd_per_h:,.2f}",
+            " / ".join(_lat(r.ttft_s.get(k, math.nan)) for k in ("p50", "p90", "p99")),
+            " / ".join(_lat(r.tpot_s.get(k, math.nan)) for k in ("p50", "p90", "p99")),
+            "—" if r.slo_attainment is None else u.percent(r.slo_attainment),
+            "meets the SLOs" if r.meets_slo else f"misses: {r.missed or 'requests rejected'}",
+        )  # fmt: skip
+    return t
+
+
+def cross_vendor_table(outcome: DisaggOutcome) -> Table:
+    """The cheapest cross-vendor pairs among the candidates, each sized alone by the capacity model."""
+    t = Table(title="Cross-vendor splits among the candidates (each pair alone, modelled)")
+    for col in ("prefill", "decode", "link", "KV moved", "$/h", "kW"):
+        t.add_column(col, justify="left" if col in ("prefill", "decode", "link") else "right")
+    for o in outcome.cross_vendor:
+        t.add_row(
+            f"{o.prefill_count} × {o.prefill} tp={o.prefill_tp}", f"{o.decode_count} × {o.decode} tp={o.decode_tp}",
+            o.link, f"{o.link_gb_per_s:,.2f} GB/s", f"{o.cost_usd_per_h:,.2f}", f"{o.power_w / 1e3:.2f}",
+        )  # fmt: skip
+    return t
+
+
+def disagg_lines(plan: ServePlan) -> list[str]:
+    """The decision in words: which fleet is the plan, why, and whether the split was replayed."""
+    o = plan.disagg
+    if o is None:
+        return []
+    which = "the disaggregated fleet" if o.chosen else "the aggregated mix above"
+    lines = [
+        f"--disagg {o.mode.value}: the plan is {which}. {o.reason}.",
+        f"Split search: {o.prefill_configs} prefill and {o.decode_configs} decode configurations (one per type), "
+        f"{o.pairs} linked pairs ({o.pairs_without_link} in different clouds or regions, not candidates); "
+        f"solved in {o.solve_s:.2f} s" + (f", replayed in {o.replay_s:.2f} s" if o.rounds else "") + f"; {o.status}.",
+    ]
+    if not o.rounds and o.mix is not None:
+        lines.append("[yellow]The split is modelled, not replayed[/yellow]: its latencies are the capacity model's.")
+    return lines
