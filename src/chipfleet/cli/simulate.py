@@ -30,6 +30,7 @@ from chipfleet.cli.options import (
     tokens_opt,
     weight_precision,
 )
+from chipfleet.cli.simulate_disagg import DecodeOpt, PrefillOpt, simulate_disagg_cmd
 from chipfleet.cli.simulate_mixed import simulate_mixed_cmd
 from chipfleet.cli.traces import MappingOpt, RateScaleOpt, column_mapping, request_trace
 from chipfleet.exceptions import ConfigError
@@ -40,7 +41,13 @@ simulate_app = group("Simulate a fleet under a trace: serving (request level) or
 
 
 # simulate serve: the replicas and how requests reach them
-RouterOpt = Annotated[str, typer.Option(help="round-robin, least-outstanding, power-of-two, size-aware.")]
+RouterOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="round-robin, least-outstanding (default), power-of-two, size-aware; with --prefill/--decode: kv-aware "
+        "(default), load-aware, round-robin (simulate routers --disaggregated)."
+    ),
+]
 ServeSeedOpt = Annotated[
     int, typer.Option(min=0, max=MAX_SEED, help="Random seed (routers that draw, synthetic traces).")
 ]
@@ -105,12 +112,16 @@ ServePlotOpt = Annotated[
 
 @simulate_app.command("serve")
 def simulate_serve(
-    fleet: Annotated[str, typer.Option(help="Instances and counts: inf2.48xlarge:4,g6e.12xlarge:2.")],
     trace: Annotated[str, typer.Option(help="Built-in trace (azure-conv, azure-code, mooncake-conv) or a file.")],
+    fleet: Annotated[
+        str | None, typer.Option(help="Instances and counts: inf2.48xlarge:4,g6e.12xlarge:2 (or --prefill/--decode).")
+    ] = None,
+    prefill: PrefillOpt = None,
+    decode: DecodeOpt = None,
     model: ModelOpt = None,
     model_config: ModelConfigOpt = None,
     mapping: MappingOpt = None,
-    router: RouterOpt = "least-outstanding",
+    router: RouterOpt = None,
     seed: ServeSeedOpt = 0,
     requests: ReplayRequestsOpt = None,
     rate_scale: RateScaleOpt = 1.0,
@@ -135,7 +146,8 @@ def simulate_serve(
     as_json: JsonOpt = False,
     plot: ServePlotOpt = None,
 ) -> None:
-    """Replay a request trace against a fleet of replicas: latency percentiles, SLOs, utilization, cost."""
+    """Replay a request trace against a fleet of replicas, or prefill and decode pools (--prefill/--decode): latency
+    percentiles, SLOs, utilization, cost."""
     from rich.progress import Progress
 
     from chipfleet.report.sim import serve_plots, serve_tables
@@ -159,6 +171,18 @@ def simulate_serve(
         engine=eng,
     )
     tr = request_trace(trace, requests, rate_scale, skip_bad_rows, mapping)
+    if prefill is not None or decode is not None:
+        aggregated_only = {
+            "--fleet": fleet is not None,
+            "--concurrency": concurrency is not None,
+            "--think-time": think_time > 0,
+            "--tp": tp is not None,
+            "--plot": plot is not None,
+        }
+        return simulate_disagg_cmd(arch, tr, prefill, decode, opts, router=router, seed=seed, pricing=pricing,
+                                   region=region, as_json=as_json, aggregated_only=aggregated_only)  # fmt: skip
+    if fleet is None:
+        raise ConfigError("give the fleet (--fleet inf2.48xlarge:4) or the pools (--prefill, --decode)", field="fleet")
     spec = FleetSpec.parse(fleet)
     for name, _ in spec.entries:  # the engine must run on every chip of the fleet
         chip = State.catalog().chip(State.catalog().instance(name).chip)
@@ -166,8 +190,8 @@ def simulate_serve(
     with Progress(console=Console(stderr=True), transient=True, disable=as_json) as bar:
         task = bar.add_task(f"simulating {len(tr):,} requests", total=len(tr))
         result = simulate_serving(
-            arch, tr, spec, State.catalog(), router=router, options=opts, seed=seed, pricing=pricing,
-            region=region, progress=lambda done, total: bar.update(task, completed=done),
+            arch, tr, spec, State.catalog(), router=router or "least-outstanding", options=opts, seed=seed,
+            pricing=pricing, region=region, progress=lambda done, total: bar.update(task, completed=done),
             concurrency=concurrency, think_time_s=think_time,
         )  # fmt: skip
     output.show_simulation(
@@ -255,8 +279,15 @@ def simulate_policies(as_json: JsonOpt = False) -> None:
 
 
 @simulate_app.command("routers")
-def simulate_routers(as_json: JsonOpt = False) -> None:
-    """List the request routers."""
-    from chipfleet.sim.serving import ROUTERS
+def simulate_routers(
+    as_json: JsonOpt = False,
+    disaggregated: Annotated[bool, typer.Option(help="The routers of prefill and decode workers instead.")] = False,
+) -> None:
+    """List the request routers (of replicas, or with --disaggregated of prefill and decode workers)."""
+    from chipfleet.sim.serving import DISAGG_ROUTERS, ROUTERS
 
-    output.show_plugins(ROUTERS, "Request routers (simulate serve --router)", as_json)
+    if disaggregated:
+        title = "Disaggregated routers (simulate serve --prefill/--decode --router)"
+        output.show_plugins(DISAGG_ROUTERS, title, as_json)
+    else:
+        output.show_plugins(ROUTERS, "Request routers (simulate serve --router)", as_json)

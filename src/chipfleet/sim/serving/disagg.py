@@ -13,8 +13,9 @@ decode worker's batch at its next iteration, which runs decode-only iterations (
 iterations in one event, cut short when a request joins, as in the aggregated simulator).
 
 **The first token.** The prefill pass computes it, but the client receives it through the decode side: vLLM's
-disaggregated proxy (NIXL connector) and SGLang's PD router stream the response from the decode server, which gets
-the prefill's first token with the KV cache (Dynamo's frontend likewise streams from the decode worker). So a
+disaggregated proxy (``tests/v1/kv_connector/nixl_integration/toy_proxy_server.py``, read 2026-12-06) sends the
+prefill worker the request with ``max_tokens=1`` and ``stream=False``, then streams the response from the decode
+worker once the cache is there; SGLang's PD router and Dynamo's frontend likewise stream from the decode side. So a
 request's TTFT is its arrival to its cache landing on the decode worker: queue + prefill + waiting for decode room
 + transfer; a lone request on idle pools has ``TTFT = prefill + transfer`` and ``TPOT`` = one decode iteration of
 the decode worker (``tests/sim/serving/test_disagg.py``). A request whose prompt + output cannot fit a decode
@@ -504,7 +505,8 @@ def simulate_disaggregated(
                 kv = shape.it.kv_bytes
                 raise DoesNotFitError(
                     f"the {what} of {trace.name} needs {need:,} tokens of KV cache, but a {role} worker "
-                    f"({shape.tp} chips of {shape.spec.instance}) holds {shape.kv_capacity:,}.",
+                    f"({shape.tp} chip{'s' if shape.tp > 1 else ''} of {shape.spec.instance}) holds "
+                    f"{shape.kv_capacity:,}.",
                     needed_bytes=need * kv,
                     available_bytes=shape.kv_capacity * kv,
                     suggestion=f"give the {role} pool more chips per worker (tp=...) or an instance with more memory",
