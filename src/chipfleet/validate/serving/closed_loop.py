@@ -214,8 +214,13 @@ def closed_loop(
 ) -> ClosedLoopResult:
     """The closed loop's steady state at ``load.clients`` clients (see the module docstring). ``first_token_s``
     (the engine's per-request first-token overhead, ``EngineProfile.first_token_overhead_s``) is added to each
-    request's TTFT, not to the chip's busy time."""
-    c = steady_curve(it, limits, load.input_tokens, load.output_tokens, load.think_time_s)
+    request's TTFT, not to the chip's busy time: it is time outside the batch, like the think time, so it lengthens
+    each client's cycle below the sequence limit and overlaps the queue wait past it (as the simulator has it)."""
+    # The overhead is time outside the engine, as the think time is: the request has not joined a batch yet. So
+    # it counts in each client's cycle (fewer requests in the engine at N clients) and, past the sequence limit,
+    # it overlaps the queue wait instead of adding to it.
+    away_s = load.think_time_s + first_token_s
+    c = steady_curve(it, limits, load.input_tokens, load.output_tokens, away_s)
     stable = c["stable"] > 0
     if not stable[0]:
         raise ConfigError(
@@ -240,7 +245,7 @@ def closed_loop(
         return float(np.interp(at_n, curve_n, part[key]))
 
     rate, tpot, ttft0, d, phi, held, t_d = (at(k) for k in ("rate", "tpot", "ttft0", "d", "phi", "in_engine", "t_d"))
-    wait = max(n_clients / rate - load.think_time_s - ttft0 - n_out * tpot, 0.0) if saturated else 0.0
+    wait = max(n_clients / rate - away_s - ttft0 - n_out * tpot, 0.0) if saturated else 0.0
     ttft_steady = ttft0 + wait + first_token_s
     ttft_mean = ttft_steady
     if load.requests_per_client is not None:
