@@ -16,6 +16,7 @@ from chipfleet.cli import output
 from chipfleet.cli.options import State
 from chipfleet.exceptions import ConfigError
 from chipfleet.report import units as u
+from chipfleet.sim.metrics import LogHistogram
 from chipfleet.sim.serving import DisaggOptions, DisaggResult, PoolSpec, ServeOptions, simulate_disaggregated
 from chipfleet.traces.schema import RequestTrace
 from chipfleet.workloads import ModelArch
@@ -43,7 +44,10 @@ DEFAULT_ROUTER = "kv-aware"
 
 
 def _ms(x: float) -> str:
-    return "—" if math.isnan(x) else u.duration(x)
+    """A duration; a wait at the latency histograms' floor (1 µs, where waits of zero are counted) shows as 0."""
+    if math.isnan(x):
+        return "—"
+    return "0" if x <= LogHistogram.low * 1.01 else u.duration(x)
 
 
 def _pct(x: float | None) -> str:
@@ -88,11 +92,10 @@ def disagg_tables(r: DisaggResult) -> list[Table]:
         pools.add_row(p.role, p.instance + region, f"{p.instances}", layout, f"{p.kv_capacity_tokens:,}",
                       f"{p.requests:,}", _pct(p.utilization))  # fmt: skip
     k = r.link
-    link = Table(title=f"KV-cache link: {k.kind}")
+    link = Table(title=f"KV-cache link: {k.kind}", caption=k.description)
     link.add_column("quantity")
     link.add_column("value", justify="right")
     for name, value in (
-        ("how", k.description),
         ("bandwidth per prefill worker, latency", f"{k.bytes_per_s / 1e9:,.2f} GB/s, {_ms(k.latency_s)}"),
         ("transfers, bytes moved", f"{k.transfers:,}, {u.gigabytes(k.bytes_moved)}"),
         ("transfer mean / p90 (with link queueing)", f"{_ms(k.transfer_s['mean'])} / {_ms(k.transfer_s['p90'])}"),
