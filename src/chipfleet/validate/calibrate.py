@@ -455,10 +455,13 @@ def is_validated(cal: Calibration, family: str) -> bool:
 
 def overlay(cal: Calibration, catalog: Catalog, data_label: str) -> dict[str, Any]:
     """The fitted families as a catalog overlay, with provenance, ready to write as YAML."""
-    sid = "chipfleet-calibration"
     ref = f"chipfleet calibrate --data {data_label} (sha256 {cal.data.sha256})"
-    # A fit of the same data is the same fit: keep the date it was first made, so refitting is reproducible
-    # and the overlay loads over the shipped file (which defines this source) without a clash.
+    # A fit of the shipped data is the shipped fit: its source id, and the date it was first made, so refitting is
+    # reproducible and the overlay loads over the shipped file (which defines this source) without a clash. A fit
+    # of other data is another source: an id of its own (the data's hash), so it loads over the shipped file too.
+    shipped = default_catalog().sources.get("chipfleet-calibration")
+    same_data = shipped is not None and cal.data.sha256 in shipped.ref
+    sid = "chipfleet-calibration" if same_data else f"chipfleet-calibration-{cal.data.sha256[:12]}"
     known = catalog.sources.get(sid) or default_catalog().sources.get(sid)
     source = {
         "ref": ref,
