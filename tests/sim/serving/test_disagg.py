@@ -206,3 +206,22 @@ def test_a_worker_spanning_instances_takes_whole_instances(cat: Catalog) -> None
     with pytest.raises(ConfigError, match="multiple of 2"):
         simulate_disaggregated(moe, tr, dataclasses.replace(PoolSpec("p5en.48xlarge", 3, tp=16, ep=16)),
                                PoolSpec("p5en.48xlarge", 1, tp=8), cat, fp8)  # fmt: skip
+
+
+def test_an_engines_first_token_overhead_delays_the_first_token_not_the_decode(cat: Catalog) -> None:
+    """vLLM's per-request first-token overhead (tokenising, scheduling) passes before the request joins the prefill
+    queue: TTFT and E2E rise by it, TPOT and the transfer do not."""
+    from chipfleet.perf.engines import engine_profile
+
+    one = trace(np.array([0.0]), np.array([1024]), np.array([64]))
+    pools = _pools("p5.48xlarge:1", "p5en.48xlarge:1")
+    vllm = engine_profile("vllm")
+    bare = simulate_disaggregated(MODEL, one, *pools, cat)
+    timed = simulate_disaggregated(MODEL, one, *pools, cat, DisaggOptions(engine=vllm))
+    c = vllm.first_token_overhead_s
+    assert c > 0
+    assert timed.ttft_s["mean"] == pytest.approx(bare.ttft_s["mean"] + c, rel=1e-6)
+    assert timed.e2e_s["mean"] == pytest.approx(bare.e2e_s["mean"] + c, rel=1e-6)
+    assert timed.tpot_s["mean"] == pytest.approx(bare.tpot_s["mean"], rel=1e-9)
+    assert timed.link.transfer_s["mean"] == pytest.approx(bare.link.transfer_s["mean"], rel=1e-12)
+    assert timed.queue_wait_s["mean"] == pytest.approx(0.0, abs=1e-12)
