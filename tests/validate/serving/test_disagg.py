@@ -10,7 +10,16 @@ import pytest
 from chipfleet.catalog import Catalog
 from chipfleet.perf.kv_transfer import LinkKind
 from chipfleet.validate.serving import RecordSet, map_record, parse_records, shipped_inferencex
-from chipfleet.validate.serving.disagg import DisaggCase, map_disagg_record, predict_disagg, validate_disagg
+from chipfleet.validate.serving.disagg import (
+    STREAM_SHARE,
+    DisaggCase,
+    cross_validate_disagg,
+    disagg_metric_value,
+    fit_stream_share,
+    map_disagg_record,
+    predict_disagg,
+    validate_disagg,
+)
 from chipfleet.validate.serving.predict import RecordSkip, metric_value
 
 RAW: dict[str, Any] = {
@@ -73,6 +82,11 @@ def test_a_record_maps_onto_two_pools_over_nvlink_in_an_nvl72_rack(cat: Catalog)
     per_gpu = metric_value("tput_per_gpu", case, res)
     assert per_gpu == pytest.approx(res.throughput_rps * (case.load.input_tokens + case.load.output_tokens) / 16)
     assert metric_value("mean_ttft", case, res) == res.ttft_mean_s
+    # InferenceX divides input tokens/s by the prefill GPUs and output tokens/s by the decode GPUs
+    inp = disagg_metric_value("input_tput_per_gpu", case, res)
+    out = disagg_metric_value("output_tput_per_gpu", case, res)
+    assert inp is not None and out is not None and per_gpu is not None
+    assert inp * case.prefill_chips + out * case.decode_chips == pytest.approx(per_gpu * case.chips)
 
 
 def test_mi355x_pools_move_their_cache_over_rdma(cat: Catalog) -> None:
@@ -105,3 +119,27 @@ def test_the_shipped_disaggregated_runs_are_predicted(cat: Catalog) -> None:
     metrics = {m.metric: m for m in report.by_metric}
     assert {"mean_tpot", "mean_ttft", "tput_per_gpu"} <= set(metrics)
     assert all(r.predicted > 0 for r in report.results)
+
+
+def test_the_first_token_waits_the_stream_share_of_a_chunk(cat: Catalog) -> None:
+    rec = _record(mean_itl=0.2)  # 0.2 s chunks of 10 ms tokens: k = 20
+    held = map_disagg_record(rec, cat)
+    plain = map_disagg_record(rec, cat, stream_share=0.0)
+    assert isinstance(held, DisaggCase) and isinstance(plain, DisaggCase)
+    assert held.first_token_iterations == pytest.approx(STREAM_SHARE * 19)
+    a, b = predict_disagg(held), predict_disagg(plain)
+    assert a.ttft_steady_s - b.ttft_steady_s == pytest.approx(held.first_token_iterations * b.tpot_mean_s)
+    assert a.e2e_mean_s == pytest.approx(b.e2e_mean_s)  # the last token is not delayed
+
+
+def test_the_stream_share_fit_and_its_cross_validation(cat: Catalog) -> None:
+    recs = _shipped().records
+    cases = [c for c in (map_disagg_record(r, cat) for r in recs if r.disagg) if isinstance(c, DisaggCase)]
+    token_by_token = [c for c in cases if c.record.hw.startswith("mi355x")]
+    assert fit_stream_share(token_by_token) is None  # nothing streams in chunks: nothing to fit
+    assert fit_stream_share(cases, grid=(0.0, STREAM_SHARE)) == STREAM_SHARE
+    cv = cross_validate_disagg(_shipped(), cat)
+    groups = {r.group for r in recs if r.disagg}
+    assert {g for g, _ in cv.shares} == groups
+    assert all(0.0 <= s <= 1.0 for _, s in cv.shares)
+    assert cv.report.records_predicted == validate_disagg(_shipped(), cat).records_predicted

@@ -7,20 +7,27 @@ GPUs run with attention data-parallelism: the worker's GPU count is taken, and a
 over all of them (expert parallelism as wide as the worker, as SGLang's DeepEP recipes run it), noted. The KV cache
 moves over :func:`chipfleet.perf.kv_transfer.kv_link`: NVLink inside a GB200 NVL72 rack
 (:func:`~chipfleet.perf.kv_transfer.shares_scale_up_domain`), the scale-out fabric (RDMA) between MI355X nodes.
-The engine (``dynamo-trt`` → TensorRT-LLM, ``dynamo-sglang``/``sglang-disagg`` → SGLang), its batching defaults,
-first-token overhead and stream-interval hold-back, the precision and speculative decoding (``mtp``: the record's
-acceptance length or the model's published one, decode pool only) are read as for aggregated records. Nothing is
-fitted on these runs.
+The engine (``dynamo-trt`` → TensorRT-LLM, ``dynamo-sglang``/``sglang-disagg`` → SGLang), its batching defaults
+and first-token overhead, the precision and speculative decoding (``mtp``: the record's acceptance length or the
+model's published one, decode pool only) are read as for aggregated records. An attention data-parallel worker
+runs one scheduler per rank: the engine's per-sequence overhead is spent over ``1/chips`` of the sequences and its
+sequence cap is per rank; a decode worker holds at least its share of the clients.
 
-Each result key becomes one predicted value as :func:`.predict.metric_value` gives it (per-GPU throughputs over
-both pools' accelerators).
+Where the run streams tokens in chunks of ``k`` (its mean ITL over its mean TPOT), the first token waits
+:data:`STREAM_SHARE` of the ``k − 1`` decode iterations after it: the one parameter chosen on these runs, with
+leave-one-hardware×engine-group-out figures (:func:`cross_validate_disagg`).
+
+Each result key becomes one predicted value as :func:`.predict.metric_value` gives it, except InferenceX's
+``input_tput_per_gpu`` (per prefill GPU) and ``output_tput_per_gpu`` (per decode GPU): :func:`disagg_metric_value`.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+
+import numpy as np
 
 from chipfleet.catalog import Catalog, Precision
 from chipfleet.exceptions import ChipfleetError, UnknownNameError
@@ -51,6 +58,17 @@ from chipfleet.validate.serving.records import PoolLayout, RecordSet, ServingRec
 from chipfleet.validate.serving.runner import NOT_PREDICTED, ServingReport, ServingRow, ServingSkipped
 from chipfleet.workloads import ModelArch, get_model
 
+# The share of a stream interval's k − 1 decode iterations a disaggregated run's first token waits. A decode worker
+# starts each request's stream at the token the prefill worker made, so its first chunk of k tokens leaves after
+# k − 1 decode iterations (share 1), where an aggregated engine's chunk boundary falls at a uniform phase (0.5,
+# perf/data/engines.yaml's first_token_stream_share). Chosen over [0, 1] in steps of 0.05 by the median APE of mean
+# TTFT on the 374 InferenceX disaggregated runs that stream in chunks (GB200, Dynamo with TensorRT-LLM and SGLang;
+# SemiAnalysis InferenceX runs Dec 2025 - Jan 2026). Refitted leaving each hardware × engine group out
+# (cross_validate_disagg): 0.85 without the SGLang runs, 1.0 without the TensorRT-LLM ones; held-out figures in
+# benchmarks/serving_bench.py's disaggregation section. MI355X's runs stream token by token (no hold-back).
+STREAM_SHARE = 1.0
+STREAM_SHARE_GRID = tuple(i / 20 for i in range(21))
+
 
 @dataclass(frozen=True)
 class DisaggCase:
@@ -61,7 +79,9 @@ class DisaggCase:
     instance: str
     tp: int  # a decode worker's chips (the row's tp)
     prefill_tp: int
-    chips: int  # both pools' accelerators: the per-GPU figures divide by them
+    chips: int  # both pools' accelerators: tput_per_gpu divides by them
+    prefill_chips: int  # input_tput_per_gpu divides by these (InferenceX: per prefill GPU)
+    decode_chips: int  # output_tput_per_gpu divides by these (per decode GPU)
     precision: Precision
     deployment: Disaggregated
     link: KvLink
@@ -123,8 +143,11 @@ def map_disagg_record(
     rec: ServingRecord,
     catalog: Catalog,
     first_token: dict[str, float] | None = None,
+    stream_share: float = STREAM_SHARE,
 ) -> DisaggCase | RecordSkip:
-    """The record's model, pools, link and load, or why it cannot be expressed (module docstring)."""
+    """The record's model, pools, link and load, or why it cannot be expressed (module docstring).
+    ``stream_share``: the share of a stream interval's ``k − 1`` decode iterations the first token waits
+    (:data:`STREAM_SHARE`; cross-validation refits it)."""
     if not rec.disagg:
         return _skip(rec, "not a disaggregated run: predicted by validate.serving.predict")
     if rec.prefill is None or rec.decode is None:
@@ -197,13 +220,15 @@ def map_disagg_record(
         tp=d_layout[0],
         prefill_tp=p_layout[0],
         chips=p_chips + d_chips,
+        prefill_chips=p_chips,
+        decode_chips=d_chips,
         precision=precision,
         deployment=Disaggregated(prefill, decode, link.transfer_s(nbytes), nbytes, link.bytes_per_s),
         link=link,
         load=load,
         assumptions=tuple(notes),
         first_token_s=engine.first_token_overhead_s,
-        first_token_iterations=engine.first_token_iterations(stream_interval(rec)),
+        first_token_iterations=stream_share * max(stream_interval(rec) - 1.0, 0.0),
     )
 
 
@@ -258,27 +283,9 @@ def validate_disagg(
         except ChipfleetError as exc:
             skipped.append(ServingSkipped(rec.id, None, str(exc), rec.hw, rec.framework, rec.model))
             continue
-        for metric, measured in rec.results:
-            predicted = metric_value(metric, case, res)
-            if predicted is None or not math.isfinite(predicted):
-                skipped.append(ServingSkipped(rec.id, metric, NOT_PREDICTED, rec.hw, rec.framework, rec.model))
-                continue
-            rows.append(
-                ServingRow(
-                    id=rec.id,
-                    metric=metric,
-                    measured=measured,
-                    predicted=predicted,
-                    hw=rec.hw,
-                    engine=rec.framework,
-                    model=case.model.name,
-                    model_family=str(case.model.family),
-                    instance=case.instance,
-                    tp=case.tp,
-                    concurrency=rec.concurrency or 0,
-                    assumptions=case.assumptions,
-                )
-            )
+        got = _rows(case, res)
+        rows += got[0]
+        skipped += got[1]
         if progress is not None and (i + 1) % 100 == 0:
             progress(f"disaggregated records: {i + 1:,}/{len(recs):,}")
     return ServingReport(
@@ -290,3 +297,112 @@ def validate_disagg(
         data=data.path,
         data_sha256=data.sha256,
     )
+
+
+def disagg_metric_value(metric: str, case: DisaggCase, res: DisaggResult) -> float | None:
+    """The prediction of one result key, as :func:`.predict.metric_value` gives it, except that InferenceX divides
+    a disaggregated run's input tokens/s by its prefill GPUs and its output tokens/s by its decode GPUs (their
+    sum over both pools is ``tput_per_gpu`` times all GPUs: checked on the shipped runs)."""
+    if metric == "input_tput_per_gpu":
+        return res.input_tokens_per_s / case.prefill_chips
+    if metric == "output_tput_per_gpu":
+        return res.output_tokens_per_s / case.decode_chips
+    return metric_value(metric, case, res)
+
+
+def _rows(case: DisaggCase, res: DisaggResult) -> tuple[list[ServingRow], list[ServingSkipped]]:
+    rec = case.record
+    rows: list[ServingRow] = []
+    skipped: list[ServingSkipped] = []
+    for metric, measured in rec.results:
+        predicted = disagg_metric_value(metric, case, res)
+        if predicted is None or not math.isfinite(predicted):
+            skipped.append(ServingSkipped(rec.id, metric, NOT_PREDICTED, rec.hw, rec.framework, rec.model))
+            continue
+        rows.append(
+            ServingRow(
+                id=rec.id,
+                metric=metric,
+                measured=measured,
+                predicted=predicted,
+                hw=rec.hw,
+                engine=rec.framework,
+                model=case.model.name,
+                model_family=str(case.model.family),
+                instance=case.instance,
+                tp=case.tp,
+                concurrency=rec.concurrency or 0,
+                assumptions=case.assumptions,
+            )
+        )
+    return rows, skipped
+
+
+def _mean_ttft_ape(cases: Sequence[DisaggCase], share: float) -> float:
+    """Median APE of mean TTFT over ``cases`` with the first token held back ``share`` of a stream interval."""
+    apes = []
+    for case in cases:
+        measured = dict(case.record.results).get("mean_ttft")
+        if not measured:
+            continue
+        held = replace(case, first_token_iterations=share * max(stream_interval(case.record) - 1.0, 0.0))
+        try:
+            apes.append(abs(predict_disagg(held).ttft_mean_s - measured) / measured)
+        except ChipfleetError:
+            continue
+    return float(np.median(apes)) if apes else math.nan
+
+
+def fit_stream_share(cases: Sequence[DisaggCase], grid: Sequence[float] = STREAM_SHARE_GRID) -> float | None:
+    """The share in ``grid`` with the least median APE of mean TTFT over the cases that stream in chunks, or None
+    when none does (nothing to fit)."""
+    chunked = [c for c in cases if stream_interval(c.record) > 1.0]
+    if not chunked:
+        return None
+    return min(grid, key=lambda share: (_mean_ttft_ape(chunked, share), abs(share - STREAM_SHARE)))
+
+
+@dataclass(frozen=True)
+class DisaggCrossValidation:
+    """Each hardware × engine group predicted with :data:`STREAM_SHARE` refitted on the other groups."""
+
+    report: ServingReport
+    shares: tuple[tuple[str, float], ...]  # (held-out group, the share fitted without it)
+
+
+def cross_validate_disagg(data: RecordSet, catalog: Catalog) -> DisaggCrossValidation:
+    """Leave-one-hardware×engine-group-out: each group's records predicted with the stream share
+    (:func:`fit_stream_share`) fitted on the other groups' records (the shipped share where they have none)."""
+    recs = [r for r in data.records if r.disagg]
+    mapped = {r.id: map_disagg_record(r, catalog) for r in recs}
+    cases = [c for c in mapped.values() if isinstance(c, DisaggCase)]
+    rows: list[ServingRow] = []
+    skipped: list[ServingSkipped] = []
+    shares: list[tuple[str, float]] = []
+    for group in sorted({r.group for r in recs}):
+        fitted = fit_stream_share([c for c in cases if c.record.group != group])
+        share = STREAM_SHARE if fitted is None else fitted
+        shares.append((group, share))
+        for rec in (r for r in recs if r.group == group):
+            case = mapped[rec.id]
+            if isinstance(case, RecordSkip):
+                skipped.append(ServingSkipped(rec.id, None, case.reason, rec.hw, rec.framework, rec.model))
+                continue
+            held = replace(case, first_token_iterations=share * max(stream_interval(rec) - 1.0, 0.0))
+            try:
+                got = _rows(held, predict_disagg(held))
+            except ChipfleetError as exc:
+                skipped.append(ServingSkipped(rec.id, None, str(exc), rec.hw, rec.framework, rec.model))
+                continue
+            rows += got[0]
+            skipped += got[1]
+    report = ServingReport(
+        results=tuple(rows),
+        skipped=tuple(skipped),
+        bad=data.bad,
+        records=len(recs),
+        aggregated=len(recs),
+        data=data.path,
+        data_sha256=data.sha256,
+    )
+    return DisaggCrossValidation(report, tuple(shares))
