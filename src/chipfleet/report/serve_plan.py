@@ -263,12 +263,13 @@ def split_replay_table(outcome: DisaggOutcome, slo_ttft_s: float, slo_tpot_s: fl
 
 def cross_vendor_table(outcome: DisaggOutcome) -> Table:
     """The cheapest cross-vendor pairs among the candidates, each sized alone by the capacity model."""
-    t = Table(title="Cross-vendor splits among the candidates (each pair alone, modelled)")
+    t = Table(title="Splits across unlike chips among the candidates (each pair alone, modelled; * cross-vendor)")
     for col in ("prefill", "decode", "link", "KV moved", "$/h", "kW"):
         t.add_column(col, justify="left" if col in ("prefill", "decode", "link") else "right")
     for o in outcome.cross_vendor:
         t.add_row(
-            f"{o.prefill_count} × {o.prefill} tp={o.prefill_tp}", f"{o.decode_count} × {o.decode} tp={o.decode_tp}",
+            f"{o.prefill_count} × {o.prefill} tp={o.prefill_tp}{' *' if o.cross_vendor else ''}",
+            f"{o.decode_count} × {o.decode} tp={o.decode_tp}",
             o.link, f"{o.link_gb_per_s:,.2f} GB/s", f"{o.cost_usd_per_h:,.2f}", f"{o.power_w / 1e3:.2f}",
         )  # fmt: skip
     return t

@@ -29,7 +29,7 @@ from chipfleet.traces.schema import RequestTrace
 from chipfleet.workloads import ModelArch
 
 NOT_REPLAYED = "modelled, not replayed"
-CROSS_VENDOR_SHOWN = 3  # cross-vendor pairs listed among the candidates
+CROSS_VENDOR_SHOWN = 3  # unlike-chip pairs listed among the candidates
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ class PairOption:
     link_gb_per_s: float
     cost_usd_per_h: float
     power_w: float
-    cross_vendor: bool
+    cross_vendor: bool  # the chips come from two vendors (else one vendor's two chips)
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,7 @@ class DisaggOutcome:
     decode_configs: int
     pairs: int  # linked (prefill pool, decode pool) pairs the program had
     pairs_without_link: int  # pairs in different clouds or regions: not candidates
-    cross_vendor: tuple[PairOption, ...]  # the cheapest cross-vendor pairs among the candidates
+    cross_vendor: tuple[PairOption, ...]  # the cheapest unlike-chip pairs among the candidates, cross-vendor first
     solve_s: float
     replay_s: float
 
@@ -205,14 +205,15 @@ def _solve(
 def cheapest_cross_vendor(
     inputs: _Inputs, prefill: Sequence[Pool], decode: Sequence[Pool], pairs: Sequence[Pair]
 ) -> tuple[PairOption, ...]:
-    """The cheapest (on the objective) pairs whose prefill and decode chips come from two vendors, each sized
-    alone by the capacity model: ``n_p = ⌈Σ_b λ_b / P_b⌉``, ``n_d = ⌈Σ_b λ_b / D_b⌉`` (every bucket to the pair;
-    pairs that cannot meet the SLOs for some bucket are left out)."""
+    """The cheapest (on the objective) pairs of unlike chips, cross-vendor ones first (Trainium2 with Inferentia2
+    is one vendor, two chips), each type pair once (at its cheapest region), each sized alone by the capacity
+    model: ``n_p = ⌈Σ_b λ_b / P_b⌉``, ``n_d = ⌈Σ_b λ_b / D_b⌉`` (every bucket to the pair; pairs that cannot meet
+    the SLOs for some bucket are left out)."""
     rates = np.array([b.rate_per_s for b in inputs.buckets]) * inputs.design
     out = []
     for pr in pairs:
         p, d = prefill[pr.prefill], decode[pr.decode]
-        if p.candidate.vendor == d.candidate.vendor:
+        if p.candidate.chip == d.candidate.chip:
             continue
         pcap = np.array(pr.prefill_cap)
         dcap = np.minimum(np.array(d.candidate.capacity_per_replica), np.array(pr.link_rps))
@@ -229,11 +230,17 @@ def cheapest_cross_vendor(
                 prefill=p.candidate.instance, decode=d.candidate.instance, prefill_tp=p.candidate.tp,
                 decode_tp=d.candidate.tp, prefill_count=n_p, decode_count=n_d,
                 link=f"{pr.link.kind.value}, {pr.link.bytes_per_s / 1e9:,.1f} GB/s", link_gb_per_s=gb,
-                cost_usd_per_h=cost, power_w=power, cross_vendor=True,
+                cost_usd_per_h=cost, power_w=power, cross_vendor=p.candidate.vendor != d.candidate.vendor,
             )
         )  # fmt: skip
-    key = (lambda o: o.cost_usd_per_h) if inputs.objective is ServeObjective.COST else (lambda o: o.power_w)
-    return tuple(sorted(out, key=key)[:CROSS_VENDOR_SHOWN])
+
+    def key(o: PairOption) -> tuple[bool, float]:
+        return not o.cross_vendor, o.cost_usd_per_h if inputs.objective is ServeObjective.COST else o.power_w
+
+    best: dict[tuple[str, str], PairOption] = {}
+    for o in sorted(out, key=key):
+        best.setdefault((o.prefill, o.decode), o)
+    return tuple(list(best.values())[:CROSS_VENDOR_SHOWN])
 
 
 @dataclass(frozen=True)
@@ -320,4 +327,6 @@ def decide(
     assert saving is not None
     if saving > 1e-9:
         return True, f"splitting saves {saving:.1%}: {figures}", status, saving
+    if saving > -1e-9:
+        return False, f"splitting does not pay: the same {unit} ({figures}), without a KV transfer", status, saving
     return False, f"splitting does not pay: {figures} ({-saving:.1%} more)", status, saving
