@@ -394,3 +394,27 @@ def test_kimi_k2_5_is_kimi_k2_text_with_a_vision_tower_counted_apart() -> None:
     assert k25.params_checkpoint == k25.params_total + k25.params_vision
     # NVIDIA's Kimi K2.5 page: 32.86B active
     assert abs(k25.params_active - 32.86e9) <= 0.01 * 32.86e9
+
+
+@pytest.mark.parametrize(
+    ("repo_id", "name"),
+    [
+        ("meta-llama/Llama-3.1-70B-Instruct", "llama-3.1-70b"),  # an instruction tune: the base architecture
+        ("meta-llama/Meta-Llama-3.1-70B-Instruct", "llama-3.1-70b"),  # Meta's older repo name
+        ("RedHatAI/Meta-Llama-3.1-8B-Instruct-FP8", "llama-3.1-8b"),
+        ("amd/Llama-3.1-70B-Instruct-FP8-KV", "llama-3.1-70b"),  # FP8 weights and KV cache
+        ("codellama/CodeLlama-13b-Instruct-hf", "codellama-13b"),
+        ("google/gemma-3-27b-it", "gemma-3-27b"),
+    ],
+)
+def test_tuned_and_renamed_checkpoints_resolve_to_their_base(repo_id: str, name: str) -> None:
+    assert get_model(repo_id).name == name
+
+
+def test_a_version_or_a_date_is_never_stripped() -> None:
+    # Mistral 7B v0.2 is another architecture than v0.1 (no sliding window): its version must not be cut off
+    assert get_model("mistralai/Mistral-7B-Instruct-v0.2").name == "mistral-7b-v0.2"
+    assert get_model("mistralai/Mistral-7B-Instruct-v0.1").name != "mistral-7b-v0.2"
+    assert get_model("deepseek-ai/DeepSeek-R1-0528").name == "deepseek-r1-0528"
+    with pytest.raises(UnknownNameError):
+        get_model("meta-llama/Llama-9.9-70B-Instruct")  # stripping a tune suffix finds no other model

@@ -84,11 +84,32 @@ def get_model(name: str) -> ModelArch:
     candidates += [c[: -len("-hf")] for c in list(candidates) if c.lower().endswith("-hf")]
     # a quantized variant (nvidia/DeepSeek-R1-0528-FP4-V2) is the architecture of the model it quantizes
     candidates += [base for base, q in map(_strip_quantization, list(candidates)) if q is not None]
+    # a tuned variant (Llama-3.1-70B-Instruct, Llama-2-70b-chat-hf, gemma-2-9b-it) has its base model's
+    # architecture, and Meta's older repo names say Meta-Llama-3.1-70B for Llama-3.1-70B
+    candidates += [_base_name(c) for c in list(candidates)]
     for cand in candidates:
         hit = zoo.exact.get(cand.lower()) or zoo.compact.get(compact(cand))
         if hit is not None:
             return zoo.models[hit]
     raise UnknownNameError("model", name, zoo.models.keys())
+
+
+# Suffixes of fine-tuned checkpoints that keep the base model's architecture: instruction and chat tunes, Gemma's
+# "-it", Hugging Face's "-hf" conversions. Versions (-v0.2) and dates (-0528) name other releases and stay.
+_TUNE_SUFFIX = re.compile(r"[-_](?:instruct|chat|it|hf|base)(?=$|[-_]v\d)", re.IGNORECASE)
+
+
+def _base_name(name: str) -> str:
+    """``meta-llama/Meta-Llama-3.1-70B-Instruct-FP8`` → ``Llama-3.1-70B``, ``Mistral-7B-Instruct-v0.1`` →
+    ``Mistral-7B-v0.1``: the repo's own name without the tune and quantization suffixes and Meta's ``Meta-``
+    prefix (a tune word before a version goes too; the version stays)."""
+    base = name.rsplit("/", 1)[-1]
+    while True:
+        stripped = _TUNE_SUFFIX.sub("", _strip_quantization(base)[0], count=1)
+        if stripped == base:
+            break
+        base = stripped
+    return base[len("meta-") :] if base.lower().startswith("meta-llama") else base
 
 
 # Suffixes of quantized checkpoints' repo ids and the weight precision each implies. Bare "FP4" is NVIDIA's
@@ -97,7 +118,7 @@ def get_model(name: str) -> ModelArch:
 # has them ("fp8", "int8", "int4", "bf16"); the FP4 names are "nvfp4" and "mxfp4".
 _QUANT_SUFFIX = re.compile(
     r"[-_](?P<q>nvfp4|mxfp4|fp4|fp8|int4|int8|awq|gptq|w4a16|w8a8|bf16)"
-    r"(?:[-_](?:v\d+|preview|dynamic|static|block))*$",
+    r"(?:[-_](?:v\d+|preview|dynamic|static|block|kv))*$",
     re.IGNORECASE,
 )
 _QUANT_PRECISION = {
