@@ -225,3 +225,26 @@ def test_an_engines_first_token_overhead_delays_the_first_token_not_the_decode(c
     assert timed.tpot_s["mean"] == pytest.approx(bare.tpot_s["mean"], rel=1e-9)
     assert timed.link.transfer_s["mean"] == pytest.approx(bare.link.transfer_s["mean"], rel=1e-12)
     assert timed.queue_wait_s["mean"] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_mtp_on_the_decode_pool_divides_a_lone_requests_tpot_by_its_acceptance_length(cat: Catalog) -> None:
+    """DeepSeek-R1's MTP (one draft token, τ = 1.875) on the decode workers: the request's ``O − 1`` decode tokens
+    take ``⌈(O − 1)/τ⌉`` iterations of the speculative decode step, each the IterationModel's with ``spec``; the
+    prefill and the transfer are as without it, and the draft's weights take KV room."""
+    from chipfleet.perf.engines import default_spec
+
+    moe = get_model("deepseek-r1")
+    mtp = default_spec(moe.name)
+    assert mtp is not None
+    one = trace(np.array([0.0]), np.array([1024]), np.array([65]))
+    pools = PoolSpec("p5en.48xlarge", 1, tp=8), PoolSpec("p5en.48xlarge", 1, tp=8)
+    plain = simulate_disaggregated(moe, one, *pools, cat, DisaggOptions(precision=Precision.FP8))
+    fast = simulate_disaggregated(moe, one, *pools, cat, DisaggOptions(precision=Precision.FP8, spec=mtp))
+    it = IterationModel(moe, hardware_for(cat, "p5en.48xlarge"), 8, Precision.FP8, spec=mtp)
+    steps = int(np.ceil(64 / mtp.acceptance_length))
+    times, _ = it.decode_block(1, 1025.0, steps)
+    assert fast.tpot_s["mean"] == pytest.approx(float(times.sum()) / 64, rel=1e-9)
+    assert fast.tpot_s["mean"] < plain.tpot_s["mean"]
+    assert fast.ttft_s["mean"] == pytest.approx(plain.ttft_s["mean"], rel=1e-12)
+    assert fast.pools[1].kv_capacity_tokens < plain.pools[1].kv_capacity_tokens
+    assert fast.pools[0].kv_capacity_tokens == plain.pools[0].kv_capacity_tokens

@@ -58,7 +58,7 @@ class _Req:
     input: int
     output: int
     prefill_left: int
-    generated: int
+    generated: float  # tokens so far; fractional under speculative decoding (τ per iteration on average)
     first_token: float
     prefilled: float  # when its prompt's last chunk ended
     worker: int  # its prefill worker
@@ -283,7 +283,8 @@ class _Decode(_Worker):
             return
         self.busy = True
         n = len(self.running)
-        k = min(r.output - r.generated for r in self.running)
+        tau = self.it.tokens_per_step
+        k = math.ceil(min(r.output - r.generated for r in self.running) / tau)
         k = max(1, min(k, self.system.opts.max_decode_block))
         ctx = float(sum(r.input + r.generated for r in self.running))
         times, busy = self.it.decode_block(n, ctx, k)
@@ -297,11 +298,14 @@ class _Decode(_Worker):
         self.block = None
         now = self.sim.now
         self._account(t0, float(busy[:k].sum()))
-        self.view.outstanding_tokens[self.index] -= k * len(decoders)
+        gain = k * self.it.tokens_per_step
         keep = []
         for r in decoders:
-            r.generated += k
-            if r.generated >= r.output:
+            before = r.generated
+            r.generated += gain
+            left = max(0, math.ceil(r.output - r.generated))
+            self.view.outstanding_tokens[self.index] -= math.ceil(r.output - before) - left
+            if r.generated >= r.output - 1e-9:
                 self._complete(r, now)
             else:
                 keep.append(r)
@@ -382,8 +386,9 @@ class _System:
 def _layout(model: ModelArch, catalog: Catalog, spec: PoolSpec, opts: DisaggOptions, role: str,
             nodes: list[Node]) -> _Shape:  # fmt: skip
     """Workers of one pool: chips each (``spec.tp`` or the fewest that hold the model and a token budget's KV and
-    workspace), KV-cache tokens each (free memory per chip after weights and workspace ÷ KV bytes per token per
-    chip), and the nodes each worker sits on."""
+    workspace), KV-cache tokens each (free memory per chip after weights, the decode pool's speculative draft
+    (``draft_layers`` target layers) and workspace ÷ KV bytes per token per chip), and the nodes each worker sits
+    on."""
     inst = catalog.instance(spec.instance)
     hw = hardware_for(catalog, inst)
     budget = spec.max_batch_tokens or opts.max_batch_tokens
@@ -391,8 +396,9 @@ def _layout(model: ModelArch, catalog: Catalog, spec: PoolSpec, opts: DisaggOpti
                         weight_precision=opts.precision, ep=spec.ep, dp_attention=spec.dp_attention)  # fmt: skip
     try:
         tp, _ = resolve_tp(model, cfg, hw)
+        draft = opts.spec if role == "decode" else None
         it = IterationModel(model, hw, tp, opts.precision, engine=opts.engine, ep=spec.ep,
-                            dp_attention=spec.dp_attention)  # fmt: skip
+                            dp_attention=spec.dp_attention, spec=draft)  # fmt: skip
     except ConfigError as err:
         raise ConfigError(f"the {role} pool on {inst.name}: {err}", field=role) from err
     except DoesNotFitError as err:  # say which pool, and name its option rather than --tp
@@ -400,6 +406,8 @@ def _layout(model: ModelArch, catalog: Catalog, spec: PoolSpec, opts: DisaggOpti
         err.field = role
         raise
     free = hw.usable_memory_bytes - it.weight_bytes - workspace_bytes_per_chip(model, tp, 1, budget)
+    if draft is not None:
+        free -= draft.draft_layers * model.params_per_layer / tp * opts.precision.bytes
     cap = int(free // it.kv_bytes)
     if cap < 1:
         raise DoesNotFitError(

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from chipfleet.catalog import Precision
 from chipfleet.exceptions import ConfigError
-from chipfleet.perf.engines import EngineProfile
+from chipfleet.perf.engines import EngineProfile, SpecDecode
 
 _HEAD = re.compile(r"^\s*([a-z0-9._-]+)\s*:\s*(\d+)\s*$", re.IGNORECASE)
 _ON = {"on": True, "true": True, "1": True, "yes": True, "off": False, "false": False, "0": False, "no": False}
@@ -105,8 +105,10 @@ class DisaggOptions:
     """How a disaggregated run batches, routes and is judged. Batch limits default to vLLM's (8192-token budget,
     256 sequences) as :class:`chipfleet.sim.serving.ServeOptions`; a pool's own limits override them.
 
-    ``router``: a :data:`chipfleet.sim.serving.DISAGG_ROUTERS` name. The KV cache's precision, on both pools and
-    over the link, is the performance model's (fp8 with fp8 weights, else bf16, as ``ServingConfig``)."""
+    ``router``: a :data:`chipfleet.sim.serving.DISAGG_ROUTERS` name. ``spec``: speculative decoding or MTP on the
+    decode workers (:class:`chipfleet.perf.engines.SpecDecode`; a decode iteration yields ``τ`` tokens per sequence
+    on average, its draft's weights take KV room; prefill passes are unchanged). The KV cache's precision, on both
+    pools and over the link, is the performance model's (fp8 with fp8 weights, else bf16, as ``ServingConfig``)."""
 
     max_batch_tokens: int = 8192
     max_seqs: int = 256
@@ -117,6 +119,7 @@ class DisaggOptions:
     window_s: float = 60.0
     max_decode_block: int = 4096
     engine: EngineProfile | None = None
+    spec: SpecDecode | None = None
 
     def __post_init__(self) -> None:
         for name in ("max_batch_tokens", "max_seqs", "max_decode_block"):
