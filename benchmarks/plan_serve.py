@@ -20,8 +20,14 @@ Prints, in one run:
    ``@00f37686``, so this is a related, not an independent, check; AIConfigurator's perf database is NVIDIA's
    own measurement of TensorRT-LLM).
 
+4. **Disaggregation** (``plan serve --disagg auto``): on long-prompt workloads (the Mooncake conversation trace,
+   a synthetic 8k-in/1k-out one) and the Azure conversation trace, the best aggregated plan and the best split of
+   one prefill pool and one decode pool, each replayed in its simulator against the same p90 SLOs (their SLO
+   attainment side by side), the saving, the cheapest splits across unlike chips among the candidates (cross-vendor
+   marked) with their modelled figures, and the solve and replay times.
+
 Run: ``.venv/bin/python benchmarks/plan_serve.py`` (``--no-peer`` skips AIConfigurator; ``--quick`` runs one
-plan per model).
+plan per model; ``--disagg-only`` runs section 4 alone).
 """
 
 from __future__ import annotations
@@ -40,8 +46,9 @@ from chipfleet.perf.batching import ReplicaLimits, SizeClass, capacity_within_sl
 from chipfleet.perf.hardware import hardware_for
 from chipfleet.perf.inference import valid_tp_degrees
 from chipfleet.perf.iteration import IterationModel
+from chipfleet.plan.serve import DisaggMode
 from chipfleet.sim.serving import ServeOptions, replica_shape
-from chipfleet.traces import load_trace
+from chipfleet.traces import load_trace, poisson
 from chipfleet.workloads import get_model
 
 PEER = PeerVenv(".venv-aiconfigurator", ("aiconfigurator==0.12.0", "aiconfigurator-core==0.12.0"), "aiconfigurator")
@@ -142,6 +149,81 @@ def plans(cases: tuple[Case, ...], catalog: Catalog) -> None:
                   f"meets SLO: {p.meets_slo}; {rounds}")  # fmt: skip
         print(f"  time     capacities + programs {p.solve_s:.2f} s, replays {p.replay_s:.2f} s, total {wall:.2f} s "
               f"({p.deployments} configurations, {len(p.buckets)} buckets)")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class DisaggCase:
+    label: str
+    model: str
+    ttft_s: float
+    tpot_s: float
+    trace: str = ""  # a shipped trace, else the synthetic workload below
+    rate_scale: float = 1.0
+    synthetic: tuple[float, int, int] = (0.0, 0, 0)  # rate/s, prompt tokens, output tokens (fixed), 10 minutes
+    clouds: tuple[str, ...] = ()
+    instances: tuple[str, ...] = ()
+
+
+DISAGG_CASES = (
+    DisaggCase("Mooncake conversation ×10", "llama-3.1-8b", 10.0, 0.05, trace="mooncake-conv", rate_scale=10.0),
+    DisaggCase("Mooncake conversation, AWS", "llama-3.1-70b", 15.0, 0.1, trace="mooncake-conv", clouds=("aws",)),
+    DisaggCase("synthetic 8k/1k", "llama-3.1-70b", 3.0, 0.05, synthetic=(4.0, 8192, 1024)),
+    DisaggCase("synthetic 8k/1k, AWS", "llama-3.1-8b", 2.0, 0.05, synthetic=(20.0, 8192, 1024), clouds=("aws",)),
+    DisaggCase("Azure conversation ×10", "llama-3-8b", 1.0, 0.05, trace="azure-conv", rate_scale=10.0),
+    # where chipfleet's model finds splitting pays: long prompts, short outputs, a TPOT SLO a prefill chunk breaks
+    DisaggCase("synthetic 8k/64, 12 ms TPOT, 1-GPU", "llama-3.1-8b", 2.0, 0.012, synthetic=(10.0, 8192, 64),
+               instances=("p5.4xlarge",)),
+)  # fmt: skip
+
+
+def disaggregation(catalog: Catalog) -> None:
+    print("== 4. disaggregated (one prefill pool + one decode pool) against aggregated, both replayed (--disagg auto)")
+    for case in DISAGG_CASES:
+        if case.trace:
+            trace = load_trace(case.trace).scale_rate(case.rate_scale)
+        else:
+            rate, prompt, out = case.synthetic
+            trace = poisson(rate, duration_s=600.0, input_dist=f"fixed:{prompt}", output_dist=f"fixed:{out}",
+                            rng=np.random.default_rng(0), name=f"synthetic {prompt}/{out}")  # fmt: skip
+        slo = plan.ServeSLO(case.ttft_s, case.tpot_s)
+        c = plan.ServeConstraints(clouds=case.clouds, instances=case.instances)
+        t0 = time.perf_counter()
+        try:
+            p = plan.serve(get_model(case.model), trace, slo, catalog=catalog, constraints=c,
+                           disagg=DisaggMode.AUTO)  # fmt: skip
+        except plan.InfeasibleServeError as e:
+            print(f"{case.label}, {case.model}: infeasible: {e}")
+            continue
+        wall = time.perf_counter() - t0
+        print(f"{case.label}, {case.model} ({len(trace):,} requests, {trace.rate_per_s:.1f} req/s; SLO p90 TTFT "
+              f"{case.ttft_s:g} s, TPOT {case.tpot_s * 1e3:g} ms)")  # fmt: skip
+        r = p.replay
+        att = "—" if r is None or r.slo_attainment is None else f"{r.slo_attainment:.1%}"
+        lat = "" if r is None else f"p90 TTFT {r.ttft_s['p90']:.3f} s, TPOT {r.tpot_s['p90'] * 1e3:.1f} ms"
+        print(f"  aggregated  {p.mix.describe()}: ${p.mix.cost_usd_per_h:,.2f}/h; replay {lat}, attainment {att}, "
+              f"meets SLO {p.meets_slo}")  # fmt: skip
+        o = p.disagg
+        assert o is not None
+        if o.mix is not None:
+            m = o.mix
+            last = o.rounds[-1] if o.rounds else None
+            seen = "not replayed" if last is None else (
+                f"replay p90 TTFT {last.ttft_s['p90']:.3f} s, TPOT {last.tpot_s['p90'] * 1e3:.1f} ms, attainment "
+                f"{'—' if last.slo_attainment is None else f'{last.slo_attainment:.1%}'}, meets SLO {last.meets_slo}"
+            )  # fmt: skip
+            print(f"  split       {m.fleet}: ${m.cost_usd_per_h:,.2f}/h; {seen}; {len(o.rounds)} round(s)")
+            replayed = "—" if last is None or last.link_utilisation is None else f"{last.link_utilisation:.1%}"
+            for link in m.links:
+                print(f"  link        {link.prefill} -> {link.decode}: {link.kind}, {link.bytes_per_s / 1e9:,.1f} "
+                      f"GB/s, p90 transfer {link.transfer_p90_s * 1e3:.1f} ms, {link.gb_per_s:,.2f} GB/s moved, "
+                      f"utilisation {link.utilisation:.1%} (replay {replayed})")  # fmt: skip
+        print(f"  decision    {'split' if o.chosen else 'aggregated'}: {o.reason}")
+        for x in o.cross_vendor:
+            print(f"  unlike      {x.prefill_count} × {x.prefill} tp={x.prefill_tp} -> {x.decode_count} × {x.decode} "
+                  f"tp={x.decode_tp}{' (cross-vendor)' if x.cross_vendor else ''}: ${x.cost_usd_per_h:,.2f}/h, "
+                  f"{x.power_w / 1e3:.2f} kW idle, {x.link}, {x.link_gb_per_s:,.2f} GB/s")  # fmt: skip
+        print(f"  time        aggregated {p.solve_s:.2f} + {p.replay_s:.2f} s replay; split {o.solve_s:.2f} s solve + "
+              f"{o.replay_s:.2f} s replay ({o.pairs} linked pairs); total {wall:.2f} s")  # fmt: skip
 
 
 def _fixed(prompt: int, output: int) -> SizeClass:
@@ -260,12 +342,17 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--no-peer", action="store_true", help="skip AIConfigurator (chipfleet's figures only)")
     ap.add_argument("--quick", action="store_true", help="one plan per model (azure-conv)")
+    ap.add_argument("--disagg-only", action="store_true", help="section 4 alone (disaggregation)")
     args = ap.parse_args()
     catalog = default_catalog()
+    if args.disagg_only:
+        disaggregation(catalog)
+        return 0
     cases = tuple(c for c in CASES if c.trace == "azure-conv") if args.quick else CASES
     plans(cases, catalog)
     side_by_side(catalog, not args.no_peer)
     against_measurements(catalog, not args.no_peer)
+    disaggregation(catalog)
     return 0
 
 
