@@ -24,7 +24,7 @@ Each result key becomes one predicted value as :func:`.predict.metric_value` giv
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -142,7 +142,7 @@ def _pool(
 def map_disagg_record(
     rec: ServingRecord,
     catalog: Catalog,
-    first_token: dict[str, float] | None = None,
+    first_token: Mapping[str, float] | None = None,
     stream_share: float = STREAM_SHARE,
 ) -> DisaggCase | RecordSkip:
     """The record's model, pools, link and load, or why it cannot be expressed (module docstring).
@@ -265,7 +265,7 @@ def predict_disagg(case: DisaggCase) -> DisaggResult:
 def validate_disagg(
     data: RecordSet,
     catalog: Catalog,
-    first_token: dict[str, float] | None = None,
+    first_token: Mapping[str, float] | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> ServingReport:
     """Predict every disaggregated record of ``data``; the report's scope (``aggregated``, the coverage's
