@@ -408,7 +408,10 @@ def resolve_tp(model: ModelArch, cfg: ServingConfig, hw: Hardware) -> tuple[int,
     if cfg.tp is not None:
         tp = cfg.tp
         note = None
-        spans = tp > n and tp % n == 0 and (cfg.ep > 1 or cfg.dp_attention)
+        # a scale-up domain larger than an instance (GB200/GB300 NVL72 racks of 4-GPU instances, Trainium
+        # UltraServers, TPU slices) joins its instances' chips with the same fabric: tensor parallelism spans them
+        domain = hw.scale_up_chips is not None and n < tp <= hw.scale_up_chips
+        spans = tp > n and tp % n == 0 and (cfg.ep > 1 or cfg.dp_attention or domain)
         if tp > n and not spans:
             cores = hw.cores_per_chip
             if cores > 1 and tp % cores == 0 and tp // cores <= n:
@@ -417,7 +420,8 @@ def resolve_tp(model: ModelArch, cfg: ServingConfig, hw: Hardware) -> tuple[int,
             else:
                 raise ConfigError(
                     f"tp={tp} exceeds the {n} chips of {hw.instance}; serving runs one replica inside one "
-                    f"instance, so use tp ≤ {n} (an expert-parallel group, ep > 1, may span whole instances)",
+                    f"instance or one scale-up domain, so use tp ≤ {max(n, hw.scale_up_chips or n)} (an "
+                    "expert-parallel group, ep > 1, may span whole instances)",
                     field="tp",
                 )
         if spans:
@@ -425,7 +429,9 @@ def resolve_tp(model: ModelArch, cfg: ServingConfig, hw: Hardware) -> tuple[int,
                 raise ConfigError(f"tp={tp} does not divide the {model.n_heads} attention heads of {model.name}")
             if cfg.pp > 1:
                 raise ConfigError("an expert group spanning instances takes pp=1", field="pp")
-            return tp, f"the tp={tp} expert group spans {tp // n} instances of {n} chips"
+            what = "expert group" if cfg.ep > 1 or cfg.dp_attention else "tensor-parallel group"
+            where = " of one scale-up domain" if domain else ""
+            return tp, f"the tp={tp} {what} spans {tp // n} instances{where} of {n} chips"
         if n % tp:
             raise ConfigError(f"tp={tp} must divide the {n} chips of {hw.instance}")
         if tp not in valid_tp_degrees(model, hw, cfg):

@@ -203,7 +203,10 @@ def training_table(e: TrainingEstimate) -> Table:
 def serving_table(e: ServingEstimate) -> Table:
     r = e.result
     c = e.config
-    where = f"{e.instance} ({r.replicas_per_instance} replica(s) × tp={r.tp})"
+    if r.replicas_per_instance:
+        where = f"{e.instance} ({r.replicas_per_instance} replica(s) × tp={r.tp})"
+    else:  # an expert group or a scale-up domain's tensor-parallel group spanning instances
+        where = f"{e.instance} (one replica of tp={r.tp} spanning instances)"
     t = Table(title=f"Serving {e.model} on {where}{_validated_mark(e.validated)}")
     t.add_column("quantity")
     t.add_column("value", justify="right")
