@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chipfleet.catalog import Precision
+from chipfleet.catalog import Catalog, Precision
 from chipfleet.exceptions import ConfigError, DoesNotFitError
 from chipfleet.perf.engines import SpecDecode, engine_profile
 from chipfleet.perf.hardware import Hardware
@@ -597,3 +597,21 @@ def test_a_scale_up_domain_larger_than_the_instance_keeps_the_group_on_its_link(
     tray = replace(H100_LIKE, chips_per_instance=4, scale_up_chips=72)
     assert group_link(tray, 16).bytes_per_s == tray.intra_link_bytes_per_s * tray.eff.collective
     assert group_link(tray, 128).bytes_per_s == tray.scaleout_bytes_per_s_per_chip * tray.eff.collective
+
+
+def test_tensor_parallelism_spans_the_instances_of_one_scale_up_domain(cat: Catalog) -> None:
+    """Two 4-GPU GB200 instances of one NVL72 rack share NVLink: a tp=8 replica spans them; an 8-GPU H100 box
+    (NVL8, the instance itself) caps tp at its 8 chips."""
+    from chipfleet.perf.hardware import hardware_for
+    from chipfleet.perf.inference import resolve_tp
+
+    model = get_model("llama-3.1-70b")
+    gb200 = hardware_for(cat, "p6e-gb200.36xlarge")
+    cfg = ServingConfig(model=model, batch=8, tp=8, weight_precision=Precision.FP8)
+    tp, note = resolve_tp(model, cfg, gb200)
+    assert tp == 8 and note is not None and "scale-up domain" in note
+    res = estimate_inference(cfg, gb200)
+    assert res.replicas_per_instance == 0  # a share of one replica per instance
+    assert res.output_tokens_per_s == pytest.approx(res.output_tokens_per_s_per_replica / 2)
+    with pytest.raises(ConfigError, match="one scale-up domain"):
+        resolve_tp(model, replace(cfg, tp=16), hardware_for(cat, "p5.48xlarge"))
