@@ -71,6 +71,18 @@ REQUIRED = [
     "qwen3.5-35b-a3b",
     "qwen3.5-27b",
     "kimi-k2.5",
+    # issue 12, round 6: dense models public serving benchmarks run
+    "qwen2.5-7b",
+    "qwen2.5-14b",
+    "qwen2.5-32b",
+    "qwen2.5-72b",
+    "llama-3.2-1b",
+    "llama-3.2-3b",
+    "mistral-small-24b-2501",
+    "mistral-nemo-12b",
+    "gemma-2-9b",
+    "gemma-2-27b",
+    "phi-4",
 ]
 
 
@@ -418,3 +430,78 @@ def test_a_version_or_a_date_is_never_stripped() -> None:
     assert get_model("deepseek-ai/DeepSeek-R1-0528").name == "deepseek-r1-0528"
     with pytest.raises(UnknownNameError):
         get_model("meta-llama/Llama-9.9-70B-Instruct")  # stripping a tune suffix finds no other model
+
+
+# ----------------------------------------------------------------------------- issue 12, round 6: dense serving models
+@pytest.mark.parametrize(
+    ("repo_id", "name"),
+    [
+        # the ids serving benchmarks and NIM pages name: tuned checkpoints resolve to their base record
+        ("Qwen/Qwen2.5-7B-Instruct", "qwen2.5-7b"),
+        ("Qwen/Qwen2.5-14B-Instruct", "qwen2.5-14b"),
+        ("Qwen/Qwen2.5-32B-Instruct", "qwen2.5-32b"),
+        ("Qwen/Qwen2.5-72B-Instruct", "qwen2.5-72b"),
+        ("meta-llama/Llama-3.2-1B-Instruct", "llama-3.2-1b"),
+        ("meta-llama/Llama-3.2-3B-Instruct", "llama-3.2-3b"),
+        ("mistralai/Mistral-Small-24B-Instruct-2501", "mistral-small-24b-2501"),
+        ("mistralai/Mistral-Nemo-Instruct-2407", "mistral-nemo-12b"),
+        ("google/gemma-2-9b-it", "gemma-2-9b"),
+        ("google/gemma-2-27b-it", "gemma-2-27b"),
+        ("microsoft/phi-4", "phi-4"),
+        ("nvidia/Llama-3.1-Nemotron-70B-Instruct-HF", "llama-3.1-70b"),
+    ],
+)
+def test_dense_serving_models_resolve_with_their_counts(repo_id: str, name: str) -> None:
+    """Each repo id resolves to its record, whose count is within 1 % of the figure its source publishes (or,
+    for a nominal "24B" / "12B", within half its rounding unit, as test_params_total_matches_published allows)."""
+    model = get_model(repo_id)
+    assert model.name == name
+    assert model.published_params is not None
+    tolerance = max(0.01 * model.published_params, model.published_params_rounding / 2)
+    assert abs(model.params_total - model.published_params) <= tolerance
+
+
+# Model cards' "Number of Parameters (Non-Embedding)": the count without the input embedding and the untied head
+QWEN2_5_NON_EMBEDDING = {"qwen2.5-7b": 6.53e9, "qwen2.5-14b": 13.1e9, "qwen2.5-32b": 31.0e9, "qwen2.5-72b": 70.0e9}
+
+
+@pytest.mark.parametrize(("name", "published"), sorted(QWEN2_5_NON_EMBEDDING.items()))
+def test_qwen2_5_non_embedding_counts(name: str, published: float) -> None:
+    """Untied embeddings and Q/K/V biases: the non-embedding count is within 1 % of the card's as well."""
+    m = get_model(name)
+    assert not m.tied_embeddings and m.attention_bias
+    assert abs(m.params_total - m.params_embedding - m.params_lm_head - published) <= 0.01 * published
+
+
+def test_gemma_2_matches_its_report_and_imported_config() -> None:
+    """Gemma 2 report Table 2's exact non-embedding counts; the 27B record is what the gemma2 importer makes of
+    its config.json; half the layers keep only a 4096-token window in the KV cache."""
+    assert get_model("gemma-2-9b").params_total - get_model("gemma-2-9b").params_embedding == 8_324_201_984
+    g27 = get_model("gemma-2-27b")
+    assert g27.params_total - g27.params_embedding == 26_047_480_320
+    assert g27.tied_embeddings and g27.norms_per_layer == 4
+    imported = resolve_model(HF_CONFIGS / "gemma-2-27b.json")
+    assert imported.architecture() == g27.architecture()
+    assert g27.layer_attention_counts() == {"full": 23, "sliding": 23, "chunked": 0, "linear": 0}
+    per_layer = 2 * g27.n_kv_heads * g27.head_dim * 2  # K and V, 2 bytes
+    assert g27.kv_cache_bytes_per_token(2, context_len=4096) == 46 * per_layer
+    assert g27.kv_cache_bytes_per_token(2, context_len=8192) == 23 * per_layer * 1.5
+
+
+def test_small_llama_3_2_tie_their_embeddings() -> None:
+    """Llama 3.2 1B/3B share the input embedding with the head (model card: "Shared Embeddings: Yes")."""
+    for name in ("llama-3.2-1b", "llama-3.2-3b"):
+        m = get_model(name)
+        assert m.tied_embeddings and m.params_lm_head == 0
+    assert get_model("llama-3.2-1b").head_dim == 64  # 2048 / 32
+
+
+def test_phi_4_and_nemotron_70b() -> None:
+    """Phi-4's count equals its Hub safetensors total; Nemotron-70B's config.json has Llama 3.1 70B's shapes."""
+    phi = get_model("phi-4")
+    assert phi.params_total == 14_659_507_200
+    assert (phi.n_heads, phi.n_kv_heads, phi.head_dim) == (40, 10, 128)
+    nemotron = get_model("nvidia/Llama-3.1-Nemotron-70B-Instruct")
+    shape = (nemotron.n_layers, nemotron.hidden_size, nemotron.n_heads, nemotron.n_kv_heads, nemotron.ffn_size)
+    assert shape == (80, 8192, 64, 8, 28672) and nemotron.vocab_size == 128256
+    assert nemotron.params_total == 70_553_706_496

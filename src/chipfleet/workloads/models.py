@@ -55,6 +55,7 @@ Family = Literal[
     "qwen3_next",
     "qwen3_5",
     "qwen3_5_moe",
+    "phi3",
 ]
 
 AttentionKind = Literal["full", "sliding", "chunked", "linear"]
