@@ -69,6 +69,7 @@ HW_INSTANCES: Mapping[str, tuple[str, ...]] = {
     "h200": ("p5en.48xlarge", "p5e.48xlarge"),
     "b200": ("p6-b200.48xlarge",),
     "gb200": ("p6e-gb200.36xlarge",),
+    "gb300": ("bm.gpu.gb300.4",),
     "mi300x": ("standard_nd96isr_mi300x_v5",),
     "mi325x": ("gpu-mi325x8-2048gb",),
     "mi355x": ("bm.gpu.mi355x.8",),
