@@ -285,7 +285,7 @@ def disagg_lines(plan: ServePlan) -> list[str]:
         f"--disagg {o.mode.value}: the plan is {which}. {o.reason}.",
         f"Split search: {o.prefill_configs} prefill and {o.decode_configs} decode configurations (one per type), "
         f"{o.pairs} linked pairs ({o.pairs_without_link} in different clouds or regions, not candidates); "
-        f"solved in {o.solve_s:.2f} s" + (f", replayed in {o.replay_s:.2f} s" if o.rounds else "") + f"; {o.status}.",
+        f"solved in {o.solve_s:.2f} s" + (f", replay {o.replay_s:.2f} s" if o.rounds else "") + f"; {o.status}.",
     ]
     if not o.rounds and o.mix is not None:
         lines.append("[yellow]The split is modelled, not replayed[/yellow]: its latencies are the capacity model's.")
