@@ -13,7 +13,7 @@ from chipfleet.cli.validate import SHIPPED_NAMES
 from chipfleet.validate.serving import shipped_datasets
 
 NIM = "nvidia_nim_h100_llama33_70b"  # mean ITL only, no mean TPOT; every record predicted
-TPU = "tpu_recipes_vllm_tpu"  # mean TPOT, and records of a model the zoo lacks (skipped)
+TPU = "tpu_recipes_vllm_tpu"  # mean TPOT, TPU v6e and v7x
 
 
 def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -79,3 +79,33 @@ def test_a_misspelt_name_gets_the_closest_names(capsys: pytest.CaptureFixture[st
 def test_a_missing_path_is_still_reported_by_its_reader(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     code, _, err = _run(capsys, "--data", str(tmp_path / "absent.json"))
     assert code == 2 and "cannot read serving records" in err and "shipped dataset" not in err
+
+
+def test_disaggregated_records_get_their_own_model_and_tables(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A file with aggregated and disaggregated runs: each kind predicted by its model, reported apart, and the
+    disaggregated ones not listed as skipped from the aggregated scope."""
+    runs = json.loads(_inferencex_text())
+    docs = [r for r in runs if str(r.get("disagg")).lower() == "true"][:3]
+    docs.append(next(r for r in runs if str(r.get("disagg")).lower() != "true"))
+    both = tmp_path / "both.json"
+    both.write_text(json.dumps(docs))
+    code, out, _ = _run(capsys, "--data", str(both), "--json")
+    assert code == 0
+    report = json.loads(out)
+    assert report["records_predicted"] == 1 and report["records_in_scope"] == 1
+    dis = report["disaggregated"]
+    assert dis["records_in_scope"] == 3 and dis["records_predicted"] == 3
+    assert {r["metric"] for r in dis["results"]} >= {"mean_tpot", "mean_ttft"}
+    code, out, _ = _run(capsys, "--data", str(both))
+    assert code == 0 and "3 of 3 disaggregated" in out and "1 of 1 aggregated" in out
+    assert "records skipped" not in out
+
+
+def _inferencex_text() -> str:
+    import gzip
+
+    from chipfleet.validate.serving import shipped_inferencex
+
+    return gzip.decompress(Path(shipped_inferencex().path).read_bytes()).decode()

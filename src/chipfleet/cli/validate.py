@@ -135,11 +135,17 @@ def _serving_file(data: Path) -> bool:
 
 def _validate_serving(data: Path, skip_bad_rows: bool, as_json: bool) -> None:
     """Serving-benchmark records predicted under load: a summary per metric, then the skipped records."""
+    from dataclasses import replace
+
     from chipfleet.report.validation import serving_tables
     from chipfleet.validate.serving import load_records, validate_serving
+    from chipfleet.validate.serving.disagg import validate_disagg
 
     records = load_records(data, skip_bad_rows=skip_bad_rows)
-    report = validate_serving(records, State.catalog(), progress=None if as_json else output.progress_line)
+    progress = None if as_json else output.progress_line
+    report = validate_serving(records, State.catalog(), progress=progress)
+    if any(r.disagg for r in records.records):  # prefill and decode pools: the disaggregated model
+        report = replace(report, disaggregated=validate_disagg(records, State.catalog(), progress=progress))
     if as_json:
         output.emit_json(report)
         return

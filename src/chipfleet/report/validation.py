@@ -17,8 +17,8 @@ from chipfleet.serialize import atomic_write_text
 from chipfleet.validate.calibrate import Calibration, is_validated
 from chipfleet.validate.runner import RowResult, ValidationReport
 
-if TYPE_CHECKING:  # the serving package is heavy to import; only its report type is named here
-    from chipfleet.validate.serving import ServingReport
+if TYPE_CHECKING:  # the serving package is heavy to import; only its report types are named here
+    from chipfleet.validate.serving import ServingReport, ServingSkipped
 
 
 def _pct(x: float) -> str:
@@ -205,13 +205,21 @@ def _counted(rows: int, sources: int) -> str:
 _SERVING_GROUP_METRICS = (("mean_tpot", "mean_itl"), ("mean_ttft", None), ("output_tput_per_gpu", None))
 
 
-def serving_tables(report: ServingReport, name: str) -> list[Table]:
-    """A serving validation's tables: errors per metric, per hardware × engine, and the records skipped.
+def serving_tables(report: ServingReport, name: str, scope: str = "aggregated") -> list[Table]:
+    """A serving validation's tables: errors per metric, per hardware × engine, and the records skipped; then the
+    same for the file's disaggregated records when it has them (``report.disaggregated``).
 
     A metric no group has is left out of the hardware × engine table (its stand-in shown if that has rows), a group
     without it shows "—", and the skipped table appears only when records were skipped.
     """
-    table = Table(title=f"{name}: {report.records_predicted:,} of {report.records_in_scope:,} aggregated "
+    tables = _serving_scope_tables(report, name, scope)
+    if report.disaggregated is not None:
+        tables += _serving_scope_tables(report.disaggregated, name, "disaggregated")
+    return tables
+
+
+def _serving_scope_tables(report: ServingReport, name: str, scope: str) -> list[Table]:
+    table = Table(title=f"{name}: {report.records_predicted:,} of {report.records_in_scope:,} {scope} "
                         f"records predicted ({report.coverage:.0%}); {len(report.bad)} malformed skipped")  # fmt: skip
     for col in ("metric", "rows", "median APE", "p90 APE"):
         table.add_column(col, justify="left" if col == "metric" else "right")
@@ -222,21 +230,29 @@ def serving_tables(report: ServingReport, name: str) -> list[Table]:
     shown = [m if m in present else alt for m, alt in _SERVING_GROUP_METRICS if m in present or alt in present]
     shown_metrics = [m for m in shown if m is not None]
     if report.by_hardware_engine:
-        groups = Table(title="median APE by hardware × engine")
+        groups = Table(title=f"{scope}: median APE by hardware × engine")
         for col in ("hardware × engine", "records", *shown_metrics):
             groups.add_column(col, justify="left" if col.startswith("hardware") else "right")
         for g in report.by_hardware_engine:
             groups.add_row(g.group, f"{g.records:,}", *(_serving_pct(g.mdape(m)) for m in shown_metrics))
         tables.append(groups)
-    reasons = Counter(s.skipped for s in report.skipped if s.metric is None)
+    # the disaggregated records, when predicted apart, are not "skipped" from the file: they have their own tables
+    apart = report.disaggregated is not None
+    reasons = Counter(s.skipped for s in report.skipped if s.metric is None and not (apart and _is_disagg_skip(s)))
     if reasons:
-        skipped = Table(title="records skipped")
+        skipped = Table(title=f"{scope} records skipped")
         skipped.add_column("records", justify="right")
         skipped.add_column("reason")
         for reason, n in reasons.most_common():
             skipped.add_row(f"{n:,}", reason)
         tables.append(skipped)
     return tables
+
+
+def _is_disagg_skip(s: ServingSkipped) -> bool:
+    from chipfleet.validate.serving.predict import DISAGG_SKIP
+
+    return s.skipped == DISAGG_SKIP
 
 
 def _serving_pct(x: float) -> str:

@@ -82,6 +82,8 @@ HW_INSTANCES: Mapping[str, tuple[str, ...]] = {
     "tpu-v7x": ("tpu7x-standard-4t",),
     "tpu7x": ("tpu7x-standard-4t",),
 }
+# the reason an aggregated validation gives a disaggregated record: another model predicts it
+DISAGG_SKIP = "disaggregated prefill/decode: predicted by validate.serving.disagg (validate_disagg)"
 INFERENCEX_PROMPTS_PER_CLIENT = 10  # --num-prompts $((CONC * 10)) (validate/data/inferencex/README.md)
 DEFAULT_BATCH_TOKENS = 8192  # vLLM's and SGLang's chunked-prefill budget; InferenceX's --max-num-batched-tokens
 DEFAULT_MAX_SEQS = 256  # vLLM's default max_num_seqs
@@ -217,7 +219,7 @@ def map_record(
     """The record's model, instance, replica and closed (or open) loop, or why it cannot be expressed.
     ``overheads``: engine overheads to use instead of the shipped ones, by engine name (:func:`record_engine`)."""
     if rec.disagg:
-        return _skip(rec, "disaggregated prefill/decode: predicted by validate.serving.disagg (validate_disagg)")
+        return _skip(rec, DISAGG_SKIP)
     if not rec.model:
         return _skip(rec, "the record names no model")
     try:

@@ -87,6 +87,9 @@ class ServingReport:
     aggregated: int  # records that are not disaggregated: the scope of coverage
     data: str
     data_sha256: str
+    # the file's disaggregated records, predicted apart (validate.serving.disagg.validate_disagg; its scope, the
+    # "aggregated" count there, is those records); None when the file has none or they were not asked for
+    disaggregated: ServingReport | None = None
 
     @property
     def records_predicted(self) -> int:
