@@ -35,6 +35,9 @@ def test_workers_on_one_instance_or_one_nvl72_rack_use_the_chip_fabric(cat: Cata
     assert shares_scale_up_domain(cat, "p6e-gb200.36xlarge", "p6e-gb200.36xlarge", 52)
     assert not shares_scale_up_domain(cat, "p6e-gb200.36xlarge", "p6e-gb200.36xlarge", 80)  # past one NVL72
     assert not shares_scale_up_domain(cat, "p6-b200.48xlarge", "p6-b200.48xlarge", 16)  # NVL8: one instance
+    assert not shares_scale_up_domain(cat, "p5.4xlarge", "p5.4xlarge", 2)  # slices of NVL8 boards share no NVLink
+    assert shares_scale_up_domain(cat, "trn2u.48xlarge", "trn2u.48xlarge", 64)  # a Trn2 UltraServer
+    assert not shares_scale_up_domain(cat, "trn2.48xlarge", "trn2.48xlarge", 32)  # plain trn2: EFA between them
     rack = kv_link(cat, "p6e-gb200.36xlarge", "p6e-gb200.36xlarge", prefill_chips=4, decode_chips=32, scale_up=True)
     assert rack.kind is LinkKind.SCALE_UP and rack.bytes_per_s > 1e12  # 4 GPUs' NVLink5, terabytes per second
 

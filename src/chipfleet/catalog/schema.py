@@ -461,6 +461,12 @@ class Instance(_Frozen):
         default=None, description="per-chip one-direction bandwidth inside the instance; default: the chip's"
     )
     max_instances: int | None = Field(default=None, gt=0, description="largest cluster or slice offered")
+    scale_up_instances: int = Field(
+        default=1,
+        gt=0,
+        description="instances one chip-to-chip fabric joins (18 p6e-gb200.36xlarge in a GB200 NVL72 rack); 1: "
+        "the fabric stays inside the instance, as on a slice of an 8-GPU board (p5.4xlarge)",
+    )
     prices: tuple[Price, ...] = ()
     notes: tuple[str, ...] = ()
 

@@ -95,7 +95,8 @@ class Hardware:
     # empty: not stated, every format accepted.
     weight_precisions: frozenset[Precision] = frozenset()
     kv_cache_precisions: frozenset[Precision] = frozenset()
-    # Chips in the scale-up domain the intra link spans (NVL8, NVL72, a Trn2 UltraServer ...); None: not stated.
+    # Chips the intra link reaches from this instance (its own NVL8 board, an NVL72 rack of several instances, a
+    # Trn2 UltraServer ...); None: the chip states no scale-up domain.
     scale_up_chips: int | None = None
 
     @property
@@ -224,5 +225,9 @@ def hardware_for(catalog: Catalog, instance: Instance | str) -> Hardware:
         pads_attention_heads=fam.name.startswith("aws-neuron"),
         weight_precisions=frozenset(chip.weight_precisions),
         kv_cache_precisions=frozenset(chip.kv_cache_precisions),
-        scale_up_chips=chip.scale_up.domain_chips if chip.scale_up is not None else None,
+        # the chips the fabric reaches from this instance: the instance's, or those of the instances one domain
+        # joins (an NVL72 rack of 4-GPU instances), never more than the chip's domain
+        scale_up_chips=min(chip.scale_up.domain_chips, inst.chips * inst.scale_up_instances)
+        if chip.scale_up is not None
+        else None,
     )

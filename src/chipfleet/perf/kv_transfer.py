@@ -74,13 +74,14 @@ def kv_transfer_bytes(model: ModelArch, prompt_tokens: int, kv_precision: Precis
 
 def shares_scale_up_domain(catalog: Catalog, prefill: Instance | str, decode: Instance | str, chips: int) -> bool:
     """Whether two pools of one instance type, ``chips`` accelerators in all, fit in one scale-up domain larger
-    than an instance (an NVL72 rack of 4-GPU instances, a Trainium UltraServer, a TPU slice)."""
+    than an instance (an NVL72 rack of 4-GPU instances, a Trainium UltraServer): the instance's record says how many
+    instances its fabric joins; slices of one board (p5.4xlarge, 1 of an NVL8's GPUs) share none."""
     p = catalog.instance(prefill) if isinstance(prefill, str) else prefill
     d = catalog.instance(decode) if isinstance(decode, str) else decode
     if p.name != d.name:
         return False
-    scale_up = catalog.chip(p.chip).scale_up
-    return scale_up is not None and scale_up.domain_chips > p.chips and chips <= scale_up.domain_chips
+    reach = hardware_for(catalog, p).scale_up_chips  # the instances one fabric joins (Instance.scale_up_instances)
+    return reach is not None and reach > p.chips and chips <= reach
 
 
 def _where(inst: Instance, region: str | None) -> str:

@@ -65,10 +65,15 @@ def test_the_link_kind_follows_where_the_pools_sit(cat: Catalog) -> None:
     one = trace(np.array([0.0]), np.array([512]), np.array([8]))
     kinds = {
         (p, d): simulate_disaggregated(MODEL, one, *_pools(p, d), cat).link.kind
-        for p, d in [("trn2.48xlarge:1", "trn2.48xlarge:1"), ("p5.48xlarge:1", "p5en.48xlarge:1"),
+        for p, d in [("tpu-v6e-8:1", "tpu-v6e-8:1"), ("p5.48xlarge:1", "p5en.48xlarge:1"),
                      ("trn2.48xlarge:1", "inf2.48xlarge:1:tp=2")]
     }  # fmt: skip
     assert list(kinds.values()) == [LinkKind.SCALE_UP, LinkKind.RDMA, LinkKind.NETWORK]
+    # two plain trn2.48xlarge (not UltraServer instances) and two slices of H100 boards share no fabric
+    apart = [("trn2.48xlarge:1", "trn2.48xlarge:1"), ("p5.4xlarge:1", "p5.4xlarge:1")]
+    assert all(
+        simulate_disaggregated(MODEL, one, *_pools(p, d), cat).link.kind is not LinkKind.SCALE_UP for p, d in apart
+    )
 
 
 def test_every_request_finishes_once_and_its_cache_moves_once(cat: Catalog) -> None:
