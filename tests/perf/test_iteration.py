@@ -209,3 +209,20 @@ def test_speculative_mixed_iteration_adds_the_drafts_to_one_verifying_pass(cat: 
     none = IterationModel(model, hw, 1, Precision.BF16, spec=SpecDecode(acceptance_length=1.0, draft_tokens=1))
     assert none.tokens_per_step == 1.0 and none.time(d, ctx, 0, 0.0, 0.0, 0)[0] > draft
     assert plain.tokens_per_step == 1.0 and plain.queries_per_sequence == 1
+
+
+def test_kv_room_is_memory_less_weights_draft_and_workspace(cat: Catalog) -> None:
+    """One count of the KV cache's room, used by the simulator, the closed-loop model and the disaggregated pools."""
+    from chipfleet.exceptions import DoesNotFitError
+    from chipfleet.perf.engines import SpecDecode
+    from chipfleet.perf.inference import workspace_bytes_per_chip
+
+    model, hw = get_model("llama-3.1-8b"), hardware_for(cat, "p5.48xlarge")
+    it = IterationModel(model, hw, 1, Precision.BF16)
+    free = hw.usable_memory_bytes - it.weight_bytes - workspace_bytes_per_chip(model, 1, 1, 8192)
+    assert it.kv_room_tokens(8192) == int(free // it.kv_bytes)
+    mtp = IterationModel(model, hw, 1, Precision.BF16, spec=SpecDecode(acceptance_length=1.8, draft_layers=1.0))
+    draft_tokens = model.params_per_layer * Precision.BF16.bytes / it.kv_bytes
+    assert it.kv_room_tokens(8192) - mtp.kv_room_tokens(8192) == pytest.approx(draft_tokens, abs=1)
+    with pytest.raises(DoesNotFitError, match="no KV-cache room"):
+        IterationModel(get_model("llama-3.1-70b"), hw, 1, Precision.BF16).kv_room_tokens(8192)

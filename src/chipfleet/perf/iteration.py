@@ -8,7 +8,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from chipfleet.catalog import Precision
-from chipfleet.exceptions import ConfigError
+from chipfleet.exceptions import ConfigError, DoesNotFitError
 from chipfleet.perf.engines import EngineProfile, SpecDecode
 from chipfleet.perf.hardware import Hardware
 from chipfleet.perf.inference import (
@@ -19,6 +19,7 @@ from chipfleet.perf.inference import (
     kv_bytes_per_token_per_chip,
     padding_params_per_chip,
     weight_bytes_per_chip,
+    workspace_bytes_per_chip,
 )
 from chipfleet.perf.kernels import (
     GROUPED_GEMM_FRACTION,
@@ -261,6 +262,27 @@ class IterationModel:
                 tokens > 0, e.iteration_overhead_s + e.per_seq_overhead_s * (decode + finishing), 0.0
             )
         return device + comm + self._overhead, busy
+
+    def kv_room_tokens(self, max_batch_tokens: int) -> int:
+        """KV-cache tokens the replica holds: each chip's usable memory less its weights (the speculative draft's
+        ``draft_layers`` target layers included) and the workspace of one ``max_batch_tokens`` budget, ÷ the KV
+        bytes a token takes per chip (:attr:`kv_bytes`: the layout's mean). A :class:`DoesNotFitError` (field
+        ``tp``) when nothing is left."""
+        model, hw = self.model, self.hw
+        weights = self.weight_bytes
+        if self.spec is not None:
+            weights += self.spec.draft_layers * model.params_per_layer / self.tp * self.cfg.weight_precision.bytes
+        free = hw.usable_memory_bytes - weights - workspace_bytes_per_chip(model, self.tp, 1, max_batch_tokens)
+        cap = int(free // self.kv_bytes)
+        if cap < 1:
+            raise DoesNotFitError(
+                f"{model.name} with tp={self.tp} leaves no KV-cache room on {hw.instance}.",
+                needed_bytes=weights,
+                available_bytes=hw.usable_memory_bytes,
+                suggestion="use more chips per replica (tp), a lower precision, or a smaller max_batch_tokens",
+                field="tp",
+            )
+        return cap
 
     def alone_ttft_s(self, prompt_tokens: int) -> float:
         """TTFT of a prompt on an idle replica: one prefill iteration of the whole prompt."""

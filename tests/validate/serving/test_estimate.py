@@ -88,7 +88,6 @@ def test_estimate_serve_concurrency_lays_out_expert_and_attention_data_paralleli
     from chipfleet.perf.engines import DEFAULT_ENGINE
     from chipfleet.perf.hardware import hardware_for
     from chipfleet.perf.iteration import IterationModel
-    from chipfleet.validate.serving.predict import kv_room_tokens
 
     big = ("--instance", "p5en.48xlarge", "--model", "deepseek-r1", "--precision", "fp8", "--tp", "8")
     tp_only = _closed_loop_json(capsys, *big)
@@ -96,6 +95,6 @@ def test_estimate_serve_concurrency_lays_out_expert_and_attention_data_paralleli
     assert (laid["ep"], laid["dp_attention"], tp_only["ep"], tp_only["dp_attention"]) == (8, True, 1, False)
     model, hw = get_model("deepseek-r1"), hardware_for(cat, "p5en.48xlarge")
     it = IterationModel(model, hw, 8, Precision.FP8, engine=DEFAULT_ENGINE, ep=8, dp_attention=True)
-    assert laid["kv_capacity_tokens"] == kv_room_tokens(model, hw, it, laid["max_batch_tokens"], 1)
+    assert laid["kv_capacity_tokens"] == it.kv_room_tokens(laid["max_batch_tokens"])
     assert laid["kv_capacity_tokens"] != tp_only["kv_capacity_tokens"]
     assert laid["result"]["tpot_mean_s"] != tp_only["result"]["tpot_mean_s"]

@@ -35,7 +35,7 @@ from chipfleet.catalog import Catalog, Pricing
 from chipfleet.economics.ledger import Charge, effective_pue, node_charge
 from chipfleet.exceptions import ConfigError, DoesNotFitError
 from chipfleet.perf.hardware import hardware_for
-from chipfleet.perf.inference import ServingConfig, resolve_tp, workspace_bytes_per_chip
+from chipfleet.perf.inference import ServingConfig, resolve_tp
 from chipfleet.perf.iteration import IterationModel
 from chipfleet.perf.kv_transfer import KvLink, kv_link, kv_transfer_bytes, shares_scale_up_domain
 from chipfleet.sim.fleet import FleetSpec, Node, Pool
@@ -399,25 +399,13 @@ def _layout(model: ModelArch, catalog: Catalog, spec: PoolSpec, opts: DisaggOpti
         draft = opts.spec if role == "decode" else None
         it = IterationModel(model, hw, tp, opts.precision, engine=opts.engine, ep=spec.ep,
                             dp_attention=spec.dp_attention, spec=draft)  # fmt: skip
+        cap = it.kv_room_tokens(budget)
     except ConfigError as err:
         raise ConfigError(f"the {role} pool on {inst.name}: {err}", field=role) from err
     except DoesNotFitError as err:  # say which pool, and name its option rather than --tp
         err.args = (f"the {role} pool on {inst.name}: {err}",)
         err.field = role
         raise
-    free = hw.usable_memory_bytes - it.weight_bytes - workspace_bytes_per_chip(model, tp, 1, budget)
-    if draft is not None:
-        free -= draft.draft_layers * model.params_per_layer / tp * opts.precision.bytes
-    cap = int(free // it.kv_bytes)
-    if cap < 1:
-        raise DoesNotFitError(
-            f"{model.name} with tp={tp} leaves no KV-cache room on the {role} pool's {inst.name}.",
-            needed_bytes=it.weight_bytes,
-            available_bytes=hw.usable_memory_bytes,
-            suggestion=f"give the {role} pool more chips per worker (tp=...), a lower precision or a smaller "
-            "token budget",
-            field=role,
-        )
     per_node = inst.chips
     slots: list[tuple[tuple[Node, int], ...]] = []
     if tp <= per_node:

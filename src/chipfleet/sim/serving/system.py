@@ -9,9 +9,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from chipfleet.economics.ledger import Charge, effective_pue, node_charge
-from chipfleet.exceptions import ConfigError, DoesNotFitError
+from chipfleet.exceptions import ConfigError
 from chipfleet.perf.hardware import Hardware
-from chipfleet.perf.inference import ServingConfig, resolve_tp, workspace_bytes_per_chip
+from chipfleet.perf.inference import ServingConfig, resolve_tp
 from chipfleet.perf.iteration import IterationModel
 from chipfleet.sim.fleet import Node, Pool
 from chipfleet.sim.kernel import Simulation
@@ -348,19 +348,7 @@ class ServingSystem:
 def replica_shape(model: ModelArch, hw: Hardware, opts: ServeOptions) -> tuple[int, int]:
     """(chips per replica, KV-cache tokens per replica) of ``model`` on ``hw``; raises if the KV has no room."""
     tp = _replica_tp(model, hw, opts)
-    it = IterationModel(model, hw, tp, opts.precision, engine=opts.engine)
-    free = hw.usable_memory_bytes - it.weight_bytes
-    free -= workspace_bytes_per_chip(model, tp, 1, opts.max_batch_tokens)
-    cap = int(free // it.kv_bytes)
-    if cap < 1:
-        raise DoesNotFitError(
-            f"{model.name} with tp={tp} leaves no KV-cache room on {hw.instance}.",
-            needed_bytes=it.weight_bytes,
-            available_bytes=hw.usable_memory_bytes,
-            suggestion="use more chips per replica (tp), a lower precision, or a smaller max_batch_tokens",
-            field="tp",
-        )
-    return tp, cap
+    return tp, IterationModel(model, hw, tp, opts.precision, engine=opts.engine).kv_room_tokens(opts.max_batch_tokens)
 
 
 def _slo(st: LatencyStats, opts: ServeOptions) -> float | None:

@@ -45,10 +45,8 @@ from chipfleet.validate.serving.predict import (
     INFERENCEX_PROMPTS_PER_CLIENT,
     RecordSkip,
     _instance,
-    _kv_tokens,
     _precision,
     _skip,
-    kv_room_tokens,
     metric_value,
     record_engine,
     record_spec,
@@ -135,7 +133,7 @@ def _pool(
         engine = replace(engine, per_seq_overhead_s=engine.per_seq_overhead_s / chips)
         seqs *= chips
     it = IterationModel(model, hw, chips, precision, engine=engine, ep=ep, dp_attention=dpa, spec=spec)
-    kv = kv_room_tokens(model, hw, it, budget, _kv_tokens(model, hw, it, budget))
+    kv = it.kv_room_tokens(budget)
     return Pool(it, ReplicaLimits(budget, max(seqs, min_seqs), kv), workers)
 
 

@@ -11,7 +11,6 @@ from chipfleet.perf.hardware import hardware_for
 from chipfleet.perf.iteration import IterationModel
 from chipfleet.sim.serving import ServeOptions, replica_shape
 from chipfleet.validate.serving.closed_loop import ClosedLoad, ClosedLoopResult, closed_loop
-from chipfleet.validate.serving.predict import kv_room_tokens
 from chipfleet.workloads import ModelArch
 
 
@@ -68,7 +67,7 @@ def estimate_closed_loop(
     it = IterationModel(
         model, hw, tp_used, precision, engine=eng, ep=ep if model.is_moe else 1, dp_attention=dp_attention, spec=spec
     )
-    kv = kv_room_tokens(model, hw, it, max_batch_tokens, kv)
+    kv = it.kv_room_tokens(max_batch_tokens)
     load = ClosedLoad(clients, float(input_tokens), float(output_tokens), think_time_s=think_time_s)
     return ClosedLoopEstimate(
         model=model.name,

@@ -18,11 +18,10 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from chipfleet.catalog import Catalog, Precision
-from chipfleet.exceptions import ChipfleetError, DoesNotFitError, UnknownNameError
+from chipfleet.exceptions import ChipfleetError, UnknownNameError
 from chipfleet.perf.batching import ReplicaLimits
 from chipfleet.perf.engines import DEFAULT_ENGINE, EngineProfile, SpecDecode, default_spec, engine_profile
 from chipfleet.perf.hardware import Hardware, hardware_for
-from chipfleet.perf.inference import workspace_bytes_per_chip
 from chipfleet.perf.iteration import IterationModel
 from chipfleet.sim.serving import ServeOptions, replica_shape
 from chipfleet.validate.serving.closed_loop import ClosedLoad, ClosedLoopResult, closed_loop
@@ -262,7 +261,7 @@ def map_record(
         it = IterationModel(
             model, hw, tp_used, precision, engine=engine, ep=ep, dp_attention=rec.dp_attention, spec=spec
         )
-        kv = kv_room_tokens(model, hw, it, budget, kv)
+        kv = it.kv_room_tokens(budget)  # that layout's weights (a draft's too) and cache per chip
     except ChipfleetError as exc:
         return _skip(rec, f"{model.name} on {instance} with tp={tp}: {exc}")
     load: ClosedLoad | OpenLoad
@@ -337,33 +336,6 @@ def record_spec(rec: ServingRecord, model: ModelArch, notes: list[str]) -> SpecD
         f"{layers:.3g} target layer(s) of {model.n_layers}"
     )
     return spec
-
-
-def kv_room_tokens(model: ModelArch, hw: Hardware, it: IterationModel, budget: int, tensor_parallel: int) -> int:
-    """KV-cache tokens of ``it``'s replica: ``tensor_parallel`` (:func:`chipfleet.sim.serving.replica_shape`'s count)
-    for a tensor-parallel layout, else that of its expert and attention data-parallel layout, less the room the
-    speculative draft's weights (``draft_layers`` target layers) take."""
-    kv = _kv_tokens(model, hw, it, budget) if it.cfg.ep > 1 or it.cfg.dp_attention else tensor_parallel
-    if it.spec is None:
-        return kv
-    draft = it.spec.draft_layers * model.params_per_layer / it.tp * it.cfg.weight_precision.bytes
-    return max(1, kv - int(draft // it.kv_bytes))
-
-
-def _kv_tokens(model: ModelArch, hw: Hardware, it: IterationModel, budget: int) -> int:
-    """KV-cache tokens of a replica laid out with expert and attention data-parallelism (``it``'s weights and
-    cache per chip), as :func:`chipfleet.sim.serving.replica_shape` counts them for tensor parallelism."""
-    free = hw.usable_memory_bytes - it.weight_bytes - workspace_bytes_per_chip(model, it.tp, 1, budget)
-    cap = int(free // it.kv_bytes)
-    if cap < 1:
-        raise DoesNotFitError(
-            f"{model.name} leaves no KV-cache room on {hw.instance} with this layout",
-            needed_bytes=it.weight_bytes,
-            available_bytes=hw.usable_memory_bytes,
-            suggestion="use more chips per replica or a lower precision",
-            field="tp",
-        )
-    return cap
 
 
 def metric_value(
