@@ -53,7 +53,7 @@ from chipfleet.validate.serving.predict import (
     stream_interval,
 )
 from chipfleet.validate.serving.records import PoolLayout, RecordSet, ServingRecord
-from chipfleet.validate.serving.runner import NOT_PREDICTED, ServingReport, ServingRow, ServingSkipped
+from chipfleet.validate.serving.runner import ServingReport, ServingRow, ServingSkipped, result_rows
 from chipfleet.workloads import ModelArch, get_model
 
 # The share of a stream interval's k − 1 decode iterations a disaggregated run's first token waits. A decode worker
@@ -309,31 +309,8 @@ def disagg_metric_value(metric: str, case: DisaggCase, res: DisaggResult) -> flo
 
 
 def _rows(case: DisaggCase, res: DisaggResult) -> tuple[list[ServingRow], list[ServingSkipped]]:
-    rec = case.record
-    rows: list[ServingRow] = []
-    skipped: list[ServingSkipped] = []
-    for metric, measured in rec.results:
-        predicted = disagg_metric_value(metric, case, res)
-        if predicted is None or not math.isfinite(predicted):
-            skipped.append(ServingSkipped(rec.id, metric, NOT_PREDICTED, rec.hw, rec.framework, rec.model))
-            continue
-        rows.append(
-            ServingRow(
-                id=rec.id,
-                metric=metric,
-                measured=measured,
-                predicted=predicted,
-                hw=rec.hw,
-                engine=rec.framework,
-                model=case.model.name,
-                model_family=str(case.model.family),
-                instance=case.instance,
-                tp=case.tp,
-                concurrency=rec.concurrency or 0,
-                assumptions=case.assumptions,
-            )
-        )
-    return rows, skipped
+    return result_rows(case.record, case.model, case.instance, case.tp, case.assumptions,
+                       lambda metric: disagg_metric_value(metric, case, res))  # fmt: skip
 
 
 def _mean_ttft_ape(cases: Sequence[DisaggCase], share: float) -> float:

@@ -13,7 +13,8 @@ import numpy as np
 from chipfleet.catalog import Catalog
 from chipfleet.exceptions import ChipfleetError
 from chipfleet.validate.serving.predict import RecordSkip, ServingCase, map_record, metric_value, predict_case
-from chipfleet.validate.serving.records import RecordSet
+from chipfleet.validate.serving.records import RecordSet, ServingRecord
+from chipfleet.workloads import ModelArch
 
 NOT_PREDICTED = (
     "not predicted: the closed-loop model gives means and steady-state medians, not spreads or tails; and ITL "
@@ -159,13 +160,26 @@ def _skip_row(s: RecordSkip) -> ServingSkipped:
 
 
 def _rows(case: ServingCase) -> tuple[list[ServingRow], list[ServingSkipped]]:
-    rec = case.record
     res = predict_case(case)
+    return result_rows(case.record, case.model, case.instance, case.tp, case.assumptions,
+                       lambda metric: metric_value(metric, case, res))  # fmt: skip
+
+
+def result_rows(
+    rec: ServingRecord,
+    model: ModelArch,
+    instance: str,
+    tp: int,
+    assumptions: tuple[str, ...],
+    predicted: Callable[[str], float | None],
+) -> tuple[list[ServingRow], list[ServingSkipped]]:
+    """A row per result key of ``rec`` that ``predicted`` gives a finite value for, the others skipped with
+    :data:`NOT_PREDICTED` (aggregated and disaggregated records alike)."""
     rows: list[ServingRow] = []
     skipped: list[ServingSkipped] = []
     for metric, measured in rec.results:
-        predicted = metric_value(metric, case, res)
-        if predicted is None or not math.isfinite(predicted):
+        value = predicted(metric)
+        if value is None or not math.isfinite(value):
             skipped.append(ServingSkipped(rec.id, metric, NOT_PREDICTED, rec.hw, rec.framework, rec.model))
             continue
         rows.append(
@@ -173,15 +187,15 @@ def _rows(case: ServingCase) -> tuple[list[ServingRow], list[ServingSkipped]]:
                 id=rec.id,
                 metric=metric,
                 measured=measured,
-                predicted=predicted,
+                predicted=value,
                 hw=rec.hw,
                 engine=rec.framework,
-                model=case.model.name,
-                model_family=str(case.model.family),
-                instance=case.instance,
-                tp=case.tp,
+                model=model.name,
+                model_family=str(model.family),
+                instance=instance,
+                tp=tp,
                 concurrency=rec.concurrency or 0,
-                assumptions=case.assumptions,
+                assumptions=assumptions,
             )
         )
     return rows, skipped
