@@ -45,7 +45,8 @@ PIPE = re.compile(r"^(?P<command>.+?) \| (?P<end>head|tail) -n (?P<lines>[1-9][0
 TIMEOUT_S = 600
 # Wall-clock times a command reports about itself (the serving planner's "solved in 3.62 s, replay 6.11 s"):
 # the page shows one run's figures, and a block still matches when only these differ.
-WALL_CLOCK = re.compile(r"(?<=solved in )\d+(?:\.\d+)? s|(?<=, replay )\d+(?:\.\d+)? s")
+# "solved in 1.56 s", ", replay 2.30 s": a line may wrap between the words and the time
+WALL_CLOCK = re.compile(r"(solved in|, replay)(\s+)\d+(?:\.\d+)? s")
 
 MARKER = re.compile(
     r"^<!-- run(?P<slow> slow)?: (?P<command>[^\n]+?) -->\n```(?P<lang>[a-z]*)\n(?P<body>.*?)^```$",
@@ -173,7 +174,7 @@ def run(command: str) -> str:
 
 def same(printed: str, shown: str) -> bool:
     """Whether ``printed`` matches the ``shown`` transcript, wall-clock times aside."""
-    return WALL_CLOCK.sub("<time>", printed) == WALL_CLOCK.sub("<time>", shown)
+    return WALL_CLOCK.sub(r"\1\2<time>", printed) == WALL_CLOCK.sub(r"\1\2<time>", shown)
 
 
 def regenerate(page: Path) -> list[str]:

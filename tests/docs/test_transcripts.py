@@ -70,6 +70,7 @@ def test_wall_clock_times_are_not_compared() -> None:
     line = "90 configurations evaluated, capacities and mix solved in {} s, replay {} s."
     assert docs.same(line.format("3.62", "6.11"), line.format("3.06", "5.46"))
     assert not docs.same("p90 TTFT 1.06 s", "p90 TTFT 1.07 s")  # a modelled time is compared
+    assert docs.same("solved in 2.28 s, replay\n1.80 s; met", "solved in 2.31 s, replay\n1.62 s; met")  # wrapped
 
 
 def test_the_readme_stays_short() -> None:
