@@ -143,8 +143,10 @@ class _Prefill(_Worker):
 
     def _join(self, req: _Req) -> None:
         self.waiting.append(req)
+        self.system.queued[0] += 1
         if not self.busy:
             self._start()
+        self.system.waiting(0, 0)  # the level once an idle worker has admitted what it can
 
     def _start(self) -> None:
         shape = self.shape
@@ -161,6 +163,7 @@ class _Prefill(_Worker):
             if self.kv_used + r.input > shape.kv_capacity:
                 break
             self.waiting.popleft()
+            self.system.waiting(0, -1)
             self.system.stats.queue.add(self.sim.now - r.arrival - self.system.opts.first_token_overhead_s)
             self.running.append(r)
             self._kv(r.input)
@@ -211,6 +214,7 @@ class _Prefill(_Worker):
         st.transfers += 1
         st.bytes_moved += nbytes
         st.link_busy_s += duration
+        system.link_series.add(start, self.link_free_at)
         st.transfer.add(self.link_free_at - self.sim.now)
         self.sim.schedule(self.link_free_at, lambda: self._landed(req, decode))
 
@@ -240,7 +244,9 @@ class _Decode(_Worker):
         self.view.outstanding[self.index] += 1
         self.view.outstanding_tokens[self.index] += req.output - 1
         self.pending.append(req)
+        self.system.queued[1] += 1
         self._reserve()
+        self.system.waiting(1, 0)
 
     def _reserve(self) -> None:
         shape = self.shape
@@ -250,6 +256,7 @@ class _Decode(_Worker):
             if self.kv_used + need > shape.kv_capacity:
                 break
             self.pending.popleft()
+            self.system.waiting(1, -1)
             self.reserved += 1
             self._kv(need)
             self.system.stats.decode_wait.add(self.sim.now - r.prefilled)
@@ -358,6 +365,15 @@ class _System:
         self.beyond = ((trace.input_tokens + trace.output_tokens) > self.context_window).tolist()
         self.beyond_context = 0
         self.progress: Callable[[int, int], None] | None = None
+        # requests waiting per pool (prefill: not yet admitted; decode: for KV room), the window keeping its most
+        self.queued = [0, 0]
+        self.queue_series = (WindowSeries(opts.window_s), WindowSeries(opts.window_s))
+        self.link_series = WindowSeries(opts.window_s)  # seconds the prefill workers' link shares were busy
+
+    def waiting(self, pool: int, delta: int) -> None:
+        """``delta`` requests left (−) pool ``pool``'s (0 prefill, 1 decode) waiting line; its level noted."""
+        self.queued[pool] += delta
+        self.queue_series[pool].set(self.sim.now, float(self.queued[pool]))
 
     def start(self) -> None:
         if len(self.trace):
@@ -527,7 +543,7 @@ def simulate_disaggregated(
 
 
 def _pool_report(role: str, shape: _Shape, workers: list[_Prefill] | list[_Decode], region: str | None, span: float,
-                 window_s: float) -> PoolReport:  # fmt: skip
+                 window_s: float, queue: WindowSeries) -> PoolReport:  # fmt: skip
     chips = shape.tp * len(workers)
     length = max((len(w.series.values) for w in workers), default=0)
     series = np.zeros(length)
@@ -549,6 +565,7 @@ def _pool_report(role: str, shape: _Shape, workers: list[_Prefill] | list[_Decod
         requests=done,
         utilization=sum(w.busy_chip_s for w in workers) / (chips * span) if span else 0.0,
         utilization_series=list(series / (len(workers) * window_s)) if workers else [],
+        queue_series=list(queue.values),
     )
 
 
@@ -587,8 +604,8 @@ def _result(
         output_tokens_per_s=st.output_tokens / span if span else 0.0,
         requests_per_s=st.completed / span if span else 0.0,
         pools=(
-            _pool_report("prefill", p_shape, system.prefill, rp, span, opts.window_s),
-            _pool_report("decode", d_shape, system.decode, rd, span, opts.window_s),
+            _pool_report("prefill", p_shape, system.prefill, rp, span, opts.window_s, system.queue_series[0]),
+            _pool_report("decode", d_shape, system.decode, rd, span, opts.window_s, system.queue_series[1]),
         ),
         link=LinkReport(
             kind=link.kind.value,
@@ -599,6 +616,7 @@ def _result(
             bytes_moved=st.bytes_moved,
             transfer_s=st.transfer.summary(),
             utilization=st.link_busy_s / (len(system.prefill) * span) if span else 0.0,
+            utilization_series=[v / (len(system.prefill) * opts.window_s) for v in system.link_series.values],
         ),
         window_s=opts.window_s,
         cost_usd=charge.cost_usd,

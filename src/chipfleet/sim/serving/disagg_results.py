@@ -26,6 +26,9 @@ class PoolReport:
     requests: int  # prefilled (prefill pool) or decoded to the end (decode pool)
     utilization: float  # busy chip-seconds ÷ (chips × span)
     utilization_series: list[float]  # per window, the pool's mean
+    # per window, the most requests waiting: prefill, in the workers' queues not yet admitted; decode, prefilled and
+    # waiting for KV room on their decode worker
+    queue_series: list[float] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,7 @@ class LinkReport:
     bytes_moved: float
     transfer_s: dict[str, float]  # from the decode worker's reservation to the cache landing: link queue + transfer
     utilization: float  # Σ transfer seconds ÷ (prefill workers × span)
+    utilization_series: list[float] = field(default_factory=list)  # per window: transfer seconds ÷ (workers × window)
 
 
 @dataclass(frozen=True)
