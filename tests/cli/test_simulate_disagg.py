@@ -4,6 +4,7 @@ cannot work, each a non-zero exit naming the option and saying why."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -82,3 +83,45 @@ def test_routers_lists_the_disaggregated_ones(capsys: pytest.CaptureFixture[str]
     listed = json.loads(capsys.readouterr().out)
     assert listed == [{"name": e.name, "description": e.description} for e in DISAGG_ROUTERS.entries()]
     assert {e["name"] for e in listed} == {"kv-aware", "load-aware", "round-robin"}
+
+
+PLOT_FILES = ("latency_cdf.png", "pools_over_time.png", "kv_link.png")
+POOLS = ["--prefill", "p5.48xlarge:1", "--decode", "p5en.48xlarge:1", "--slo-ttft-p90", "2s", "--slo-tpot-p90", "50ms"]
+
+
+def test_plot_writes_the_charts_and_prints_each_path(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    out = tmp_path / "charts"
+    assert main([*RUN, *POOLS, "--plot", str(out)]) == 0
+    text = capsys.readouterr().out
+    for name in PLOT_FILES:
+        path = out / name
+        data = path.read_bytes()
+        assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 10_000
+        assert f"chart: {path}" in text
+    assert text.index("KV-cache link") < text.index("chart: ")  # the paths after the tables
+
+
+def test_plot_with_json_keeps_stdout_json_and_names_the_charts_on_stderr(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    assert main([*RUN, *POOLS, "--plot", str(tmp_path), "--json"]) == 0
+    out, err = capsys.readouterr()
+    result = json.loads(out)
+    for pool in result["pools"]:
+        assert len(pool["queue_series"]) == len(pool["utilization_series"]) > 0
+    assert len(result["link"]["utilization_series"]) > 0
+    for name in PLOT_FILES:
+        assert (tmp_path / name).read_bytes().startswith(b"\x89PNG") and str(tmp_path / name) in err
+
+
+@pytest.mark.parametrize("where", ["a file", "under a file"])
+def test_a_plot_folder_that_cannot_be_written_is_a_clean_error_before_the_run(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, where: str
+) -> None:
+    blocker = tmp_path / "taken"
+    blocker.write_text("not a folder")
+    target = blocker if where == "a file" else blocker / "charts"
+    assert main([*RUN, *POOLS, "--plot", str(target)]) != 0
+    out, err = capsys.readouterr()
+    assert "--plot folder" in err and "is a file" in err and "Traceback" not in err
+    assert out == "" and blocker.read_text() == "not a folder"

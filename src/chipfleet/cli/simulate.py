@@ -106,7 +106,11 @@ ThinkTimeOpt = Annotated[
     ),
 ]
 ServePlotOpt = Annotated[
-    Path | None, typer.Option(help="Folder for latency CDF and p90 charts (SLO targets drawn), utilization, queue.")
+    Path | None,
+    typer.Option(
+        help="Folder for latency CDF and p90 charts (SLO targets drawn), utilization, queue; with --prefill/--decode: "
+        "latency CDFs, each pool's utilization and queue, the KV link's utilization and transfer times."
+    ),
 ]
 
 
@@ -177,10 +181,10 @@ def simulate_serve(
             "--concurrency": concurrency is not None,
             "--think-time": think_time > 0,
             "--tp": tp is not None,
-            "--plot": plot is not None,
         }
         return simulate_disagg_cmd(arch, tr, prefill, decode, opts, router=router, seed=seed, pricing=pricing,
-                                   region=region, as_json=as_json, aggregated_only=aggregated_only)  # fmt: skip
+                                   region=region, as_json=as_json, aggregated_only=aggregated_only,
+                                   plot=plot)  # fmt: skip
     if fleet is None:
         raise ConfigError("give the fleet (--fleet inf2.48xlarge:4) or the pools (--prefill, --decode)", field="fleet")
     spec = FleetSpec.parse(fleet)

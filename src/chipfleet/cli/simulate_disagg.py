@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -125,10 +126,13 @@ def simulate_disagg_cmd(
     region: str | None,
     as_json: bool,
     aggregated_only: dict[str, bool],
+    plot: Path | None = None,
 ) -> None:
     """Replay ``tr`` against the prefill and decode pools and show the tables (or JSON). ``serve`` carries the
     options both deployments share (batch limits, precision, engine, SLOs); ``aggregated_only`` says which options
-    of aggregated replicas were given (refused here: a pool's spec carries its layout)."""
+    of aggregated replicas were given (refused here: a pool's spec carries its layout). ``plot``: a folder (checked
+    by the caller) for the charts of :func:`chipfleet.report.disagg.disagg_plots`, each path printed after the
+    tables (with ``--json``, on stderr: stdout holds only the JSON)."""
     from rich.progress import Progress
 
     for flag, given in aggregated_only.items():
@@ -152,7 +156,7 @@ def simulate_disagg_cmd(
         chip = cat.chip(cat.instance(pool.instance).chip)
         if serve.engine is not None:
             serve.engine.require_chip(chip.name, chip.family)
-        opts = DisaggOptions(
+    opts = DisaggOptions(
         max_batch_tokens=serve.max_batch_tokens, max_seqs=serve.max_seqs, precision=serve.precision,
         router=router or DEFAULT_ROUTER, slo_ttft_s=serve.slo_ttft_s, slo_tpot_s=serve.slo_tpot_s, engine=serve.engine,
     )  # fmt: skip
@@ -162,4 +166,12 @@ def simulate_disagg_cmd(
             arch, tr, pools[0], pools[1], cat, opts, seed=seed, pricing=pricing,
             progress=lambda done, total: bar.update(task, completed=done),
         )  # fmt: skip
+    paths: list[Path] = []
+    if plot is not None:
+        from chipfleet.report.disagg import disagg_plots
+
+        paths = disagg_plots(result, plot, slo_ttft_s=serve.slo_ttft_s, slo_tpot_s=serve.slo_tpot_s)
     output.show_simulation(result, disagg_tables, as_json, None, lambda out: None)
+    for path in paths:  # whole on one line (a path cut at the terminal's width cannot be pasted), as typed
+        console = Console(stderr=True) if as_json else output.console
+        console.print(f"chart: {path}", soft_wrap=True, markup=False, highlight=False)
