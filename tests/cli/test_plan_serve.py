@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -45,3 +46,24 @@ def test_tables_show_the_split_and_the_decision(capsys: pytest.CaptureFixture[st
 def test_off_has_no_split(capsys: pytest.CaptureFixture[str]) -> None:
     plan = json.loads(_run(capsys, "--json", "--disagg", "off", "--max-rounds", "0"))
     assert "disagg" not in plan and plan["mix"]["entries"]
+
+
+def test_plot_split_writes_the_splits_chart_and_prints_its_path(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "charts" / "split.png"
+    out = _run(capsys, "--plot-split", str(path))
+    data = path.read_bytes()
+    assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 10_000
+    assert out.rstrip().endswith(f"split chart: {path}")
+
+
+@pytest.mark.parametrize("case", ["disagg off", "a folder"])
+def test_plot_split_refused_before_the_plan(capsys: pytest.CaptureFixture[str], tmp_path: Path, case: str) -> None:
+    if case == "disagg off":
+        args, why = ["--plot-split", str(tmp_path / "split.png"), "--disagg", "off"], "--disagg auto or on"
+    else:
+        args, why = ["--plot-split", str(tmp_path)], "is a folder"
+    assert main([*WORKLOAD, *args]) != 0
+    out, err = capsys.readouterr()
+    assert why in err and "--plot-split" in err and "Traceback" not in err and out == ""

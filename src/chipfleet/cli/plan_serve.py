@@ -178,6 +178,13 @@ PlanSeedOpt = Annotated[
     int, typer.Option(min=0, max=MAX_SEED, help="Seed of the synthetic workload and the router's draws.")
 ]
 HourlyPlotOpt = Annotated[Path | None, typer.Option(help="With --per-hour: write the hourly cost chart (PNG).")]
+SplitPlotOpt = Annotated[
+    Path | None,
+    typer.Option(
+        help="With --disagg auto|on: write the split's chart (PNG): both pools' instances and cost share, the KV "
+        "link's use planned and replayed (no split found: the plan prints, then an error says why)."
+    ),
+]
 
 
 def plan_serve(
@@ -218,6 +225,7 @@ def plan_serve(
     skip_bad_rows: SkipBadRowsOpt = False,
     as_json: JsonOpt = False,
     plot: HourlyPlotOpt = None,
+    plot_split: SplitPlotOpt = None,
 ) -> None:
     """The cheapest (or least-energy) mix of instances, and its routing, that serves a workload within p90 SLOs."""
     from chipfleet.plan.serve import DEFAULT_INPUT_EDGES, DEFAULT_OUTPUT_EDGES, ServeSLO, serve
@@ -229,6 +237,10 @@ def plan_serve(
         raise ConfigError("--load-curve applies with --per-hour; add it")
     if plot is not None:
         check_output_path(plot, "--plot chart")
+    if plot_split is not None:
+        if disagg is DisaggMode.OFF:
+            raise ConfigError("--plot-split draws the disaggregated fleet; use --disagg auto or on")
+        check_output_path(plot_split, "--plot-split chart")
     arch = model_arch(model, model_config)
     slo = ServeSLO(slo_ttft_p90, slo_tpot_p90)
     in_edges = _edges(input_edges, "--input-edges", DEFAULT_INPUT_EDGES)
@@ -259,6 +271,8 @@ def plan_serve(
         rp.write_plot(result, plot)
     if as_json:
         output.emit_json(result)
+        if plot_split is not None:  # after the plan: with no split it raises, saying why
+            rp.write_split_plot(result, plot_split)
         return
     output.show(rp.mix_table(f"Cheapest mix by {objective.value} for {result.model} on {result.workload}", result.mix))
     output.show(rp.routing_table(result.mix))
@@ -281,3 +295,5 @@ def plan_serve(
         output.show(line)
     if plot is not None:
         output.show(f"chart: {plot}")
+    if plot_split is not None:
+        output.console.print(f"split chart: {rp.write_split_plot(result, plot_split)}", soft_wrap=True, markup=False)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 from rich.table import Table
 
+from chipfleet.exceptions import ConfigError
 from chipfleet.plan.serve import DisaggOutcome, Mix, ServePlan
 from chipfleet.report import units as u
 from chipfleet.report.charts import subplots, to_png
@@ -290,3 +292,88 @@ def disagg_lines(plan: ServePlan) -> list[str]:
     if not o.rounds and o.mix is not None:
         lines.append("[yellow]The split is modelled, not replayed[/yellow]: its latencies are the capacity model's.")
     return lines
+
+
+def split_png(plan: ServePlan) -> bytes:
+    """The disaggregated fleet in one figure: instances per pool, each pool's share of the fleet's cost (against
+    the aggregated plan's), and each KV link's utilisation as planned (at the busy-window rate, with the planner's
+    cap) next to the last replay's (the simulator's transfer seconds ÷ prefill workers × span)."""
+    from chipfleet.plan.serve.disagg import LINK_UTILISATION
+
+    o = plan.disagg
+    assert o is not None and o.mix is not None
+    mix = o.mix
+    pools = (*mix.prefill, *mix.decode)
+    fig, (count_ax, cost_ax, link_ax) = subplots(1, 3, figsize=(13, 4.4), width_ratios=(1, 1, 1.1))
+    names = [f"{e.role}\n{e.instance} tp={e.tp}" for e in pools]
+    colours = ["C0" if e.role == "prefill" else "C1" for e in pools]
+    ys = list(range(len(pools)))[::-1]  # prefill on top
+    count_ax.barh(ys, [e.count for e in pools], color=colours)
+    count_ax.set_yticks(ys, names, fontsize=8)
+    for y, e in zip(ys, pools, strict=True):
+        count_ax.text(e.count, y, f" {e.count} ({e.replicas} workers)", va="center", fontsize=8)
+    count_ax.set_xlim(0, max(e.count for e in pools) * 1.45)
+    count_ax.set_xlabel("instances")
+    count_ax.set_title("Instances per pool", fontsize=10)
+    total = mix.cost_usd_per_h
+    shares = [e.cost_usd_per_h / total if total else 0.0 for e in pools]
+    cost_ax.barh(ys, shares, color=colours)
+    cost_ax.set_yticks(ys, [""] * len(ys))
+    for y, e, s in zip(ys, pools, shares, strict=True):
+        cost_ax.text(s, y, f" {_usd_h(e.cost_usd_per_h)} ({s:.0%})", va="center", fontsize=8)
+    cost_ax.set_xlim(0, 1.45)
+    cost_ax.set_xticks([0, 0.25, 0.5, 0.75, 1.0])
+    cost_ax.xaxis.set_major_formatter(_percent_formatter())
+    cost_ax.set_xlabel("share of the split's cost")
+    against = f" (aggregated plan {_usd_h(plan.mix.cost_usd_per_h)})" if plan.mix.entries else ""
+    cost_ax.set_title(f"Cost: {_usd_h(total)}{against}", fontsize=10)
+    labels, values, bar_colours = [], [], []
+    for link in mix.links:
+        labels.append(f"planned (busy rate)\n{link.prefill} →\n{link.decode}")
+        values.append(link.utilisation)
+        bar_colours.append("C4")
+    last = o.rounds[-1] if o.rounds else None
+    if last is not None and last.link_utilisation is not None:
+        labels.append(f"replayed\n(round {last.round})")
+        values.append(last.link_utilisation)
+        bar_colours.append("C2")
+    xs = list(range(len(values)))
+    link_ax.bar(xs, values, color=bar_colours)
+    link_ax.set_xticks(xs, labels, fontsize=8)
+    for x, v in zip(xs, values, strict=True):
+        link_ax.text(x, v, f"{v:.1%}", ha="center", va="bottom", fontsize=8)
+    link_ax.axhline(LINK_UTILISATION, color="C3", ls="--", lw=1.2, label=f"planner's cap {LINK_UTILISATION:.0%}")
+    link_ax.set_ylim(0, max([LINK_UTILISATION, *values]) * 1.2)
+    link_ax.yaxis.set_major_formatter(_percent_formatter())
+    link_ax.set_ylabel("busy share of the link")
+    kinds = ", ".join(sorted({link.kind for link in mix.links}))
+    link_ax.set_title(f"KV link ({kinds})" + ("" if last is not None else ": not replayed"), fontsize=10)
+    link_ax.legend(fontsize=8, loc="upper right")
+    for ax in (count_ax, cost_ax, link_ax):
+        ax.grid(alpha=0.3, axis="y" if ax is link_ax else "x")
+    which = "the plan" if o.chosen else "not the plan (the aggregated mix is)"
+    fig.suptitle(f"{plan.model} on {plan.workload}, --disagg {o.mode.value}: {mix.fleet}, {which}", fontsize=10)
+    return to_png(fig)
+
+
+def _usd_h(x: float) -> str:
+    """Dollars per hour for a chart: the dollar sign escaped (two of them would open matplotlib's math mode)."""
+    return rf"\${x:,.2f}/h"
+
+
+def _percent_formatter() -> Any:
+    from matplotlib.ticker import PercentFormatter
+
+    return PercentFormatter(1.0, decimals=0)
+
+
+def write_split_plot(plan: ServePlan, path: Path) -> Path:
+    """Write :func:`split_png` to ``path``; a plan without a disaggregated fleet is a :class:`ConfigError` saying
+    why there is none."""
+    o = plan.disagg
+    if o is None:
+        raise ConfigError("no disaggregated fleet to draw: the plan was made with disagg off")
+    if o.mix is None:
+        raise ConfigError(f"no disaggregated fleet to draw: {o.reason}")
+    atomic_write_bytes(path, split_png(plan))
+    return path
