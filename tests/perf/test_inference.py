@@ -19,6 +19,7 @@ from chipfleet.perf.hardware import Hardware
 from chipfleet.perf.inference import (
     MAX_SERVING_BATCH,
     ServingConfig,
+    decode_attention_flops_per_token,
     decode_step_time,
     estimate_inference,
     group_link,
@@ -417,6 +418,36 @@ def test_dp_attention_replicates_attention_and_splits_the_kv_cache_by_sequence()
     assert kv == pytest.approx(whole / t, rel=EXACT)
     # Mixtral has 8 KV heads: tensor-parallel attention also keeps one head per chip, the same bytes per token.
     assert kv == pytest.approx(kv_bytes_per_token_per_chip(MIXTRAL, t, Precision.BF16), rel=EXACT)
+
+
+def test_mla_decode_attends_the_latent_with_the_projections_absorbed() -> None:
+    """A decoding MLA query attends each cached latent over all ``a`` heads: ``2·(r_kv + d_r)`` FLOPs for the
+    score and ``2·r_kv`` for the latent-weighted sum per key, head and layer (DeepSeek-V3: 2·576 + 2·512), not
+    the unabsorbed ``2·(d_qk + d_v)``; other attention keeps ``4·a·d`` per key and layer."""
+    ds = get_model("deepseek-v3")
+    c = 4096
+    per_key_head = 2 * (ds.kv_lora_rank + ds.qk_rope_head_dim) + 2 * ds.kv_lora_rank
+    assert per_key_head == 2 * 576 + 2 * 512
+    expected = ds.n_layers * ds.n_heads * per_key_head * c
+    assert decode_attention_flops_per_token(ds, c) == pytest.approx(expected, rel=EXACT)
+    assert decode_attention_flops_per_token(ds, c) > 3 * ds.attention_flops_per_token_forward(c, causal=False)
+    llama = LLAMA3_70B
+    assert decode_attention_flops_per_token(llama, c) == pytest.approx(
+        4 * llama.n_layers * llama.n_heads * llama.head_dim * c, rel=EXACT
+    )
+
+
+def test_mla_decode_step_counts_the_absorbed_attention() -> None:
+    """At long contexts and large batches a DeepSeek decode step's compute holds the absorbed attention term:
+    the step's compute less the same step at no context is the batch's absorbed attention FLOPs at bf16."""
+    ds = get_model("deepseek-v3")
+    t, batch, c = 8, 256, 8000.0
+    cfg = ServingConfig(model=ds, batch=batch, tp=t, ep=t, dp_attention=True, weight_precision=Precision.FP8)
+    long = decode_step_time(ds, H100_LIKE, t, batch, c, cfg)
+    short = decode_step_time(ds, H100_LIKE, t, batch, 0.0, cfg)
+    eta = H100_LIKE.eff.gemm_fraction(batch)
+    attn_s = batch * decode_attention_flops_per_token(ds, c) / t / (H100_LIKE.peak(Precision.BF16) * eta)
+    assert long.compute_s - short.compute_s == pytest.approx(attn_s, rel=1e-9)
 
 
 def test_pipeline_stages_hold_a_share_of_the_weights_and_cache() -> None:

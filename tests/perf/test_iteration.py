@@ -144,6 +144,26 @@ def test_expert_and_attention_parallel_decode_matches_the_performance_model(
         assert busy == pytest.approx(max(ref.compute_s, ref.memory_s), rel=1e-9)
 
 
+@pytest.mark.parametrize(("ep", "dp_attention"), [(8, True), (8, False)])
+def test_mla_decode_matches_the_performance_model(cat: Catalog, ep: int, dp_attention: bool) -> None:
+    """DeepSeek (MLA, absorbed decode attention) with experts over every chip: the folded iteration, the array
+    form and the decode block are the performance model's decode step at long contexts and large batches."""
+    from chipfleet.perf.inference import ServingConfig, decode_step_time
+
+    model, hw = get_model("deepseek-v3"), hardware_for(cat, "p6-b200.48xlarge")
+    it = IterationModel(model, hw, 8, Precision.FP8, ep=ep, dp_attention=dp_attention)
+    cfg = ServingConfig(model=model, batch=64, tp=8, ep=ep, dp_attention=dp_attention, weight_precision=Precision.FP8)
+    for batch, ctx in ((1, 100.0), (256, 2000.0), (2048, 8000.0)):
+        ref = decode_step_time(model, hw, 8, batch, ctx, cfg)
+        t, busy = it.time(batch, batch * ctx, 0, 0.0, 0.0, 0)
+        assert t == pytest.approx(ref.time_s, rel=1e-9)
+        assert busy == pytest.approx(max(ref.compute_s, ref.memory_s), rel=1e-9)
+        arr, _ = it.times(*(np.array([v]) for v in (float(batch), batch * ctx, 0.0, 0.0, 0.0)))
+        assert arr[0] == pytest.approx(t, rel=1e-12)
+        blk, _ = it.decode_block(batch, batch * ctx, 1)
+        assert blk[0] == pytest.approx(t, rel=1e-12)
+
+
 @pytest.mark.parametrize(
     ("model_name", "instance", "tp", "batch", "k", "tau", "draft_layers"),
     [

@@ -334,6 +334,37 @@ def attention_flops_share(model: ModelArch, tp: int, hw: Hardware | None = None,
     return head_layout(model, tp, hw).q_heads_per_chip / model.n_heads
 
 
+def decode_attention_flops_per_token(model: ModelArch, context: float) -> float:
+    """Attention FLOPs of one decode (or verification) query token over ``context`` cached keys.
+
+    :meth:`ModelArch.attention_flops_per_token_forward` (``causal=False``): ``2·a·(d_qk + d_v)`` per key and
+    layer. MLA (``kv_lora_rank > 0``) decodes with the up-projections absorbed into the query and the output
+    (the kernels attend the cached latent itself, one shared KV head of width ``r_kv + d_r``): per key and head
+    ``2·(r_kv + d_r)`` for ``q·kᵀ`` and ``2·r_kv`` for ``p·v``, so the count is scaled by
+    ``(2·r_kv + d_r) / (d_qk + d_v)``; DeepSeek-V3: (1,024 + 64) / (192 + 128) = 3.4. The absorbed
+    projections themselves are the ``2·N`` weight term (``r_kv·a·(d_n + d_v)`` per layer), applied once per
+    query. Prefill keeps the unabsorbed count (engines run MLA prefill as ordinary multi-head attention).
+    Sources (read 2026-12-06): DeepSeek's FlashMLA decode kernel attends a ``d = 576`` key (latent + rotary) and
+    a ``d_v = 512`` value per head, and its benchmark counts ``2·s_q·Σc·h_q·(d + d_v)`` FLOPs, the same
+    shapes FlashInfer's MLA decode (512 + 64) takes, https://github.com/deepseek-ai/FlashMLA
+    (``benchmark/bench_flash_mla.py``); SGLang's v0.4.1 release ("MLA prefill w/o weight absorption",
+    https://github.com/sgl-project/sglang/releases/tag/v0.4.1) and DataCrunch's walk through SGLang's MLA
+    (absorbed decode), https://datacrunch.io/blog/deepseek-sglang-multi-head-latent-attention.
+    """
+    flops = model.attention_flops_per_token_forward(int(context), causal=False)
+    if model.is_mla:
+        flops *= mla_absorbed_decode_ratio(model)
+    return flops
+
+
+def mla_absorbed_decode_ratio(model: ModelArch) -> float:
+    """``(2·r_kv + d_r) / (d_qk + d_v)``: absorbed MLA decode's attention FLOPs per key over the unabsorbed
+    count (:func:`decode_attention_flops_per_token`); 1 for other attention."""
+    if not model.is_mla:
+        return 1.0
+    return (2.0 * model.kv_lora_rank + model.qk_rope_head_dim) / (model.head_dim + model.v_head_dim)
+
+
 def workspace_bytes_per_chip(model: ModelArch, tp: int, batch: int, input_tokens: int) -> float:
     """Peak transient buffers during prefill: the widest activations ``b·s·(4h + 2f·k)`` in bf16 plus the
     last-token logits ``b·V·4``, split over ``tp``. An estimate of ours; runtimes differ."""
@@ -637,8 +668,9 @@ def decode_step_time(
     """One decode iteration of ``batch`` sequences at ``context`` cached tokens: memory-bound when small.
 
     FLOPs per chip = ``b·(2·(L·P_layer_active + V·h) + 4·L·c·a·d) / t`` (and the routed experts' extra, as
-    in :func:`prefill_time`). Bytes per chip = the weights read
-    (dense part + the experts the batch touches) ÷ t + ``b·c`` cached tokens' KV. Comm: 2 all-reduces of
+    in :func:`prefill_time`; MLA's attention term absorbed, :func:`decode_attention_flops_per_token`).
+    Bytes per chip = the weights read (dense part + the experts the batch touches) ÷ t + ``b·c`` cached tokens'
+    KV. Comm: 2 all-reduces of
     ``b·h`` bf16 per layer (latency-bound). Padded heads (:func:`head_layout`) add their weights ``P_pad``
     to the bytes and ``2·b·P_pad`` FLOPs, and attention scales with ``q_chip/a`` instead of ``1/t``.
     ``queries`` tokens per sequence (a speculative verification pass: ``k + 1``) multiply the FLOPs, the
@@ -650,7 +682,7 @@ def decode_step_time(
     padding = padding_params_per_chip(model, tp, hw, dp)
     flops = rows * (per_token / tp + 2.0 * padding)
     flops += rows * routed_extra_flops_per_token(model) / tp * hw.eff.gemm_fraction(rows) / hw.eff.compute
-    attn = rows * model.attention_flops_per_token_forward(int(context), causal=False)
+    attn = rows * decode_attention_flops_per_token(model, context)
     attn *= attention_flops_share(model, tp, hw, dp)
     if cfg.is_plain:
         expert = model.params_mlp_per_expert * model.n_moe_layers

@@ -109,6 +109,12 @@ class IterationModel:
         self.logit_flops = 2.0 * model.vocab_size * model.hidden_size / tp
         # FLOPs per (query token × key): 4·L·a·d × the chip's share of the (padded) query heads
         self.attn_coeff = 2.0 * 2.0 * L * model.n_heads * model.head_dim * attention_flops_share(model, tp, hw, dp)
+        # a decoding query's: MLA attends its latent with the up-projections absorbed, 2·a·(2·r_kv + d_r) per key
+        # and layer (chipfleet.perf.inference.decode_attention_flops_per_token)
+        self.decode_attn_coeff = self.attn_coeff
+        if model.is_mla:
+            width = 2.0 * model.kv_lora_rank + model.qk_rope_head_dim
+            self.decode_attn_coeff = 2.0 * L * model.n_heads * width * attention_flops_share(model, tp, hw, dp)
         self.kv_bytes = kv_bytes_per_token_per_chip(model, tp, self.cfg.kv_dtype, hw, dp_attention=dp)
         self.ew_bytes = elementwise_bytes_per_token(model, precision) * L / tp
         self.expert_bytes = model.params_mlp_per_expert * model.n_moe_layers * precision.bytes / tp
@@ -189,8 +195,8 @@ class IterationModel:
         tokens = decode * q + prefill
         eta = tokens / (tokens + self._half)
         flops = tokens * self.linear_flops_per_token + (decode * q + finishing) * self.logit_flops
-        attn_keys = decode_ctx * q + prefill_keys
-        compute = flops / (self._peak * eta) + self.attn_coeff * attn_keys / (self._attn_peak * eta)
+        attn = self.decode_attn_coeff * decode_ctx * q + self.attn_coeff * prefill_keys
+        compute = flops / (self._peak * eta) + attn / (self._attn_peak * eta)
         compute = compute + tokens * self.routed_extra_flops_per_token / self._peak
         bytes_ = self._weights(tokens) + self.kv_bytes * (decode_ctx + prefix_read + prefill) + self.ew_bytes * tokens
         busy = max(compute, bytes_ / self._bw)
@@ -239,8 +245,8 @@ class IterationModel:
         tokens = decode * q + prefill
         eta = tokens / (tokens + self._half)
         flops = tokens * self.linear_flops_per_token + (decode * q + finishing) * self.logit_flops
-        attn_keys = decode_ctx * q + prefill_keys
-        compute = flops / (self._peak * eta) + self.attn_coeff * attn_keys / (self._attn_peak * eta)
+        attn = self.decode_attn_coeff * decode_ctx * q + self.attn_coeff * prefill_keys
+        compute = flops / (self._peak * eta) + attn / (self._attn_peak * eta)
         compute = compute + tokens * self.routed_extra_flops_per_token / self._peak
         m = self.model
         weights: float | NDArray[np.float64] = self.weight_bytes
@@ -310,7 +316,7 @@ class IterationModel:
             eta = rows / (rows + self._half)
             c0 = rows * (self.linear_flops_per_token + self.logit_flops) / (self._peak * eta)
             c0 += rows * self.routed_extra_flops_per_token / self._peak
-            c1 = q * self.attn_coeff / (self._attn_peak * eta)
+            c1 = q * self.decode_attn_coeff / (self._attn_peak * eta)
             m0 = (self._weights(rows) + self.ew_bytes * rows) / self._bw
             m1 = self.kv_bytes / self._bw
             engine = self.engine.overhead_s(n) if self.engine is not None else 0.0
