@@ -246,3 +246,15 @@ def test_kv_room_is_memory_less_weights_draft_and_workspace(cat: Catalog) -> Non
     assert it.kv_room_tokens(8192) - mtp.kv_room_tokens(8192) == pytest.approx(draft_tokens, abs=1)
     with pytest.raises(DoesNotFitError, match="no KV-cache room"):
         IterationModel(get_model("llama-3.1-70b"), hw, 1, Precision.BF16).kv_room_tokens(8192)
+
+
+def test_mla_prefill_attention_is_counted_as_the_workload_model_counts_it(cat: Catalog) -> None:
+    """An MLA prompt is prefilled unabsorbed, 2·a·(d_qk + d_v) per key and layer (192 + 128 for DeepSeek-V3),
+    as ModelArch.attention_flops_per_token_forward and prefill_time count it; its decode attends the latent."""
+    model, hw = get_model("deepseek-v3"), hardware_for(cat, "p5en.48xlarge")
+    it = IterationModel(model, hw, 8, Precision.FP8)
+    c = 4096
+    assert it.attn_coeff * (c * c / 2.0) == pytest.approx(c * model.attention_flops_per_token_forward(c) / 8, rel=1e-9)
+    assert it.decode_attn_coeff > it.attn_coeff  # the absorbed latent: 2·r_kv + d_r = 1,088 against 320 per head
+    llama = IterationModel(get_model("llama-3.1-8b"), hw, 1, Precision.BF16)
+    assert llama.attn_coeff == llama.decode_attn_coeff == 4.0 * 32 * 32 * 128  # 4·L·a·d as before

@@ -107,14 +107,17 @@ class IterationModel:
         self.linear_flops_per_token = 2.0 * L * model.params_per_layer_active / tp + 2.0 * padding
         self.routed_extra_flops_per_token = routed_extra_flops_per_token(model, grouped_gemm_fraction) / tp
         self.logit_flops = 2.0 * model.vocab_size * model.hidden_size / tp
-        # FLOPs per (query token × key): 4·L·a·d × the chip's share of the (padded) query heads
-        self.attn_coeff = 2.0 * 2.0 * L * model.n_heads * model.head_dim * attention_flops_share(model, tp, hw, dp)
+        # FLOPs per (query token × key): 2·L·a·(d_qk + d_v) × the chip's share of the (padded) query heads, as
+        # ModelArch.attention_flops_per_token_forward counts them (4·L·a·d but for MLA, prefilled unabsorbed)
+        d_v = model.v_head_dim if model.is_mla else model.head_dim
+        share = attention_flops_share(model, tp, hw, dp)
+        self.attn_coeff = 2.0 * L * model.n_heads * (model.head_dim + d_v) * share
         # a decoding query's: MLA attends its latent with the up-projections absorbed, 2·a·(2·r_kv + d_r) per key
         # and layer (chipfleet.perf.inference.decode_attention_flops_per_token)
         self.decode_attn_coeff = self.attn_coeff
         if model.is_mla:
             width = 2.0 * model.kv_lora_rank + model.qk_rope_head_dim
-            self.decode_attn_coeff = 2.0 * L * model.n_heads * width * attention_flops_share(model, tp, hw, dp)
+            self.decode_attn_coeff = 2.0 * L * model.n_heads * width * share
         self.kv_bytes = kv_bytes_per_token_per_chip(model, tp, self.cfg.kv_dtype, hw, dp_attention=dp)
         self.ew_bytes = elementwise_bytes_per_token(model, precision) * L / tp
         self.expert_bytes = model.params_mlp_per_expert * model.n_moe_layers * precision.bytes / tp
