@@ -357,4 +357,9 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from chipfleet.cli.output import native_stdout_silenced
+
+    # HiGHS prints its MIP progress notes straight to descriptor 1; the figures are Python's prints, which go on
+    with native_stdout_silenced(True):
+        code = main()
+    sys.exit(code)
