@@ -38,7 +38,7 @@ from chipfleet.validate.serving import (
 from chipfleet.validate.serving.calibrate import first_token_held_out
 from chipfleet.validate.serving.closed_loop import ClosedLoad, closed_loop
 from chipfleet.validate.serving.predict import RecordSkip
-from chipfleet.validate.serving.runner import summarize
+from chipfleet.validate.serving.runner import result_rows, summarize
 
 INFERENCEX_SETS = ("inferencex", "calibration")
 # The three figures and the result keys that stand for each, in order of preference: a record counts once per
@@ -76,26 +76,8 @@ def continuous_rows(records: RecordSet, catalog: Catalog) -> list[ServingRow]:
         if isinstance(case, RecordSkip) or not isinstance(case.load, ClosedLoad):
             continue
         res = closed_loop(case.iteration, case.limits, case.load, case.first_token_s)
-        for metric, measured in rec.results:
-            pred = metric_value(metric, case, res)
-            if pred is None or not math.isfinite(pred):
-                continue
-            rows.append(
-                ServingRow(
-                    id=rec.id,
-                    metric=metric,
-                    measured=measured,
-                    predicted=pred,
-                    hw=rec.hw,
-                    engine=rec.framework,
-                    model=case.model.name,
-                    model_family=str(case.model.family),
-                    instance=case.instance,
-                    tp=case.tp,
-                    concurrency=rec.concurrency or 0,
-                    assumptions=case.assumptions,
-                )
-            )
+        rows += result_rows(rec, case.model, case.instance, case.tp, case.assumptions,
+                            lambda metric, case=case, res=res: metric_value(metric, case, res))[0]  # fmt: skip
     return rows
 
 

@@ -18,7 +18,7 @@ cross-validated the same way.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from chipfleet.catalog import Catalog
 from chipfleet.exceptions import ChipfleetError
@@ -121,23 +121,10 @@ def calibrate_serving(
         if engine in zero_first:
             others = [r for r in ttft if _engine_name(r.engine) == engine and r.hw != hw]
             first[engine] = _fit_first_token(others) if others else 0.0
-        group = RecordSet(
-            records=tuple(rec for rec in records.records if (rec.hw, rec.framework) == (hw, framework)),
-            bad=(),
-            path=records.path,
-            sha256=records.sha256,
-            format=records.format,
-        )
+        group = _group(records, (hw, framework))
         results += validate_serving(group, catalog, overheads=overheads, first_token=first).results
-    cross = ServingReport(
-        results=tuple(results),
-        skipped=without.skipped,
-        bad=without.bad,
-        records=without.records,
-        aggregated=without.aggregated,
-        data=without.data,
-        data_sha256=without.data_sha256,
-    )
+    # the held-out rows in the report of the whole data (its skips and scope)
+    cross = replace(without, results=tuple(results))
     return ServingCalibration(fits=tuple(fits), without=without, cross_validated=cross)
 
 
@@ -198,16 +185,7 @@ def first_token_held_out(
             others = [r for r in ttft if _engine_name(r.engine) == engine and (r.hw, r.engine) != (hw, framework)]
             first[engine] = _fit_ttft(others)
         results += validate_serving(_group(records, (hw, framework)), catalog, first_token=first).results
-    cross = ServingReport(
-        results=tuple(results),
-        skipped=without.skipped,
-        bad=without.bad,
-        records=without.records,
-        aggregated=without.aggregated,
-        data=without.data,
-        data_sha256=without.data_sha256,
-    )
-    return GroupHeldOut(fits=tuple(fits), cross_validated=cross)
+    return GroupHeldOut(fits=tuple(fits), cross_validated=replace(without, results=tuple(results)))
 
 
 def _fit_ttft(rows: list[ServingRow]) -> float:

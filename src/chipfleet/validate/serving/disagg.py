@@ -34,7 +34,7 @@ from chipfleet.exceptions import ChipfleetError, UnknownNameError
 from chipfleet.perf.batching import ReplicaLimits
 from chipfleet.perf.disagg import Disaggregated, DisaggResult, Pool, disagg_closed_loop, disagg_open_loop
 from chipfleet.perf.engines import EngineProfile, SpecDecode
-from chipfleet.perf.hardware import Hardware, hardware_for
+from chipfleet.perf.hardware import Hardware
 from chipfleet.perf.iteration import IterationModel
 from chipfleet.perf.kv_transfer import KvLink, kv_link, kv_transfer_bytes, shares_scale_up_domain
 from chipfleet.validate.serving.closed_loop import ClosedLoad
@@ -42,13 +42,13 @@ from chipfleet.validate.serving.open_loop import OpenLoad
 from chipfleet.validate.serving.predict import (
     DEFAULT_BATCH_TOKENS,
     DEFAULT_MAX_SEQS,
-    INFERENCEX_PROMPTS_PER_CLIENT,
     RecordSkip,
-    _instance,
-    _precision,
     _skip,
+    hold_first_token,
     metric_value,
     record_engine,
+    record_hardware,
+    record_load,
     record_spec,
     stream_interval,
 )
@@ -167,16 +167,10 @@ def map_disagg_record(
     spec = record_spec(rec, model, notes)
     if isinstance(spec, RecordSkip):
         return spec
-    instance = _instance(rec, catalog, max(p_layout[0], d_layout[0]), notes)
-    if isinstance(instance, RecordSkip):
-        return instance
-    try:
-        hw = hardware_for(catalog, instance)
-    except ChipfleetError as exc:
-        return _skip(rec, f"{instance}: {exc}")
-    precision = _precision(rec, hw)
-    if isinstance(precision, RecordSkip):
-        return precision
+    placed = record_hardware(rec, catalog, max(p_layout[0], d_layout[0]), notes)
+    if isinstance(placed, RecordSkip):
+        return placed
+    instance, hw, precision = placed
     engine = record_engine(rec, notes, first_token=first_token)
     p_chips = rec.prefill.chips or p_layout[0] * rec.prefill.workers
     d_chips = rec.decode.chips or d_layout[0] * rec.decode.workers
@@ -200,17 +194,7 @@ def map_disagg_record(
         return _skip(rec, f"{model.name} on {instance}: {exc}")
     nbytes = kv_transfer_bytes(model, round(rec.input_tokens), prefill.iteration.cfg.kv_dtype)
     notes.append(f"KV cache {nbytes / 1e6:,.1f} MB per request over {link.description}")
-    load: ClosedLoad | OpenLoad
-    if rec.concurrency is None:
-        assert rec.request_rate is not None  # a record has conc or request_rate (records.parse_record)
-        load = OpenLoad(rec.request_rate, rec.input_tokens, rec.output_tokens)
-    else:
-        per_client: float | None = None
-        if rec.num_prompts is not None:
-            per_client = max(rec.num_prompts / rec.concurrency, 1.0)
-        elif rec.format == "inferencex":
-            per_client = float(INFERENCEX_PROMPTS_PER_CLIENT)
-        load = ClosedLoad(rec.concurrency, rec.input_tokens, rec.output_tokens, requests_per_client=per_client)
+    load = record_load(rec, 1)  # the whole deployment: its pools share the clients
     return DisaggCase(
         record=rec,
         model=model,
@@ -248,16 +232,7 @@ def predict_disagg(case: DisaggCase) -> DisaggResult:
             requests_per_client=load.requests_per_client,
             first_token_s=case.first_token_s,
         )
-    if case.first_token_iterations <= 0:
-        return res
-    n_out = max(load.output_tokens - 1.0, 1.0)
-    held = min(case.first_token_iterations * res.tpot_mean_s, n_out * res.tpot_mean_s)
-    return replace(
-        res,
-        ttft_steady_s=res.ttft_steady_s + held,
-        ttft_mean_s=res.ttft_mean_s + held,
-        tpot_mean_s=res.tpot_mean_s - held / n_out,
-    )
+    return hold_first_token(res, case.first_token_iterations, load.output_tokens)
 
 
 def validate_disagg(
@@ -265,14 +240,16 @@ def validate_disagg(
     catalog: Catalog,
     first_token: Mapping[str, float] | None = None,
     progress: Callable[[str], None] | None = None,
+    stream_share: float = STREAM_SHARE,
 ) -> ServingReport:
     """Predict every disaggregated record of ``data``; the report's scope (``aggregated``, the coverage's
-    denominator) is the disaggregated records. ``first_token`` replaces named engines' first-token overheads."""
+    denominator) is the disaggregated records. ``first_token`` replaces named engines' first-token overheads and
+    ``stream_share`` the first token's share of a stream interval (:func:`map_disagg_record`)."""
     rows: list[ServingRow] = []
     skipped: list[ServingSkipped] = []
     recs = [r for r in data.records if r.disagg]
     for i, rec in enumerate(recs):
-        case = map_disagg_record(rec, catalog, first_token)
+        case = map_disagg_record(rec, catalog, first_token, stream_share)
         if isinstance(case, RecordSkip):
             skipped.append(ServingSkipped(rec.id, None, case.reason, rec.hw, rec.framework, rec.model))
             continue
@@ -349,30 +326,21 @@ def cross_validate_disagg(data: RecordSet, catalog: Catalog) -> DisaggCrossValid
     """Leave-one-hardware×engine-group-out: each group's records predicted with the stream share
     (:func:`fit_stream_share`) fitted on the other groups' records (the shipped share where they have none)."""
     recs = [r for r in data.records if r.disagg]
-    mapped = {r.id: map_disagg_record(r, catalog) for r in recs}
-    cases = [c for c in mapped.values() if isinstance(c, DisaggCase)]
-    rows: list[ServingRow] = []
+    cases = [c for c in (map_disagg_record(r, catalog) for r in recs) if isinstance(c, DisaggCase)]
+    results: list[ServingRow] = []
     skipped: list[ServingSkipped] = []
     shares: list[tuple[str, float]] = []
     for group in sorted({r.group for r in recs}):
         fitted = fit_stream_share([c for c in cases if c.record.group != group])
         share = STREAM_SHARE if fitted is None else fitted
         shares.append((group, share))
-        for rec in (r for r in recs if r.group == group):
-            case = mapped[rec.id]
-            if isinstance(case, RecordSkip):
-                skipped.append(ServingSkipped(rec.id, None, case.reason, rec.hw, rec.framework, rec.model))
-                continue
-            held = replace(case, first_token_iterations=share * max(stream_interval(rec) - 1.0, 0.0))
-            try:
-                got = _rows(held, predict_disagg(held))
-            except ChipfleetError as exc:
-                skipped.append(ServingSkipped(rec.id, None, str(exc), rec.hw, rec.framework, rec.model))
-                continue
-            rows += got[0]
-            skipped += got[1]
-    report = ServingReport(
-        results=tuple(rows),
+        held = replace(data, records=tuple(r for r in recs if r.group == group))
+        got = validate_disagg(held, catalog, stream_share=share)
+        results += got.results
+        skipped += got.skipped
+    # each group's rows and skips, in a report of the whole data
+    whole = ServingReport(
+        results=tuple(results),
         skipped=tuple(skipped),
         bad=data.bad,
         records=len(recs),
@@ -380,4 +348,4 @@ def cross_validate_disagg(data: RecordSet, catalog: Catalog) -> DisaggCrossValid
         data=data.path,
         data_sha256=data.sha256,
     )
-    return DisaggCrossValidation(report, tuple(shares))
+    return DisaggCrossValidation(whole, tuple(shares))

@@ -15,11 +15,12 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from chipfleet.catalog import Catalog, Precision
 from chipfleet.exceptions import ChipfleetError, UnknownNameError
 from chipfleet.perf.batching import ReplicaLimits
+from chipfleet.perf.disagg import DisaggResult
 from chipfleet.perf.engines import DEFAULT_ENGINE, EngineProfile, SpecDecode, default_spec, engine_profile
 from chipfleet.perf.hardware import Hardware, hardware_for
 from chipfleet.perf.iteration import IterationModel
@@ -31,7 +32,6 @@ from chipfleet.validate.serving.static_batch import runs_static_batches, static_
 from chipfleet.workloads import ModelArch, get_model
 
 if TYPE_CHECKING:
-    from chipfleet.perf.disagg import DisaggResult
     from chipfleet.validate.serving.disagg import DisaggCase
 
 # Benchmark hardware names onto catalog chips (InferenceX's and the custom-silicon records' `hw`).
@@ -234,16 +234,10 @@ def map_record(
         return spec
     if spec is not None and runs_static_batches(rec.framework):
         return _skip(rec, f"speculative decoding under static batching ({rec.framework}) is not modelled")
-    instance = _instance(rec, catalog, tp, notes)
-    if isinstance(instance, RecordSkip):
-        return instance
-    try:
-        hw = hardware_for(catalog, instance)
-    except ChipfleetError as exc:
-        return _skip(rec, f"{instance}: {exc}")
-    precision = _precision(rec, hw)
-    if isinstance(precision, RecordSkip):
-        return precision
+    placed = record_hardware(rec, catalog, tp, notes)
+    if isinstance(placed, RecordSkip):
+        return placed
+    instance, hw, precision = placed
     clients = math.ceil(rec.concurrency / rec.dp) if rec.concurrency is not None else None
     engine = record_engine(rec, notes, overheads, first_token)
     seqs_given = rec.max_num_seqs
@@ -264,17 +258,6 @@ def map_record(
         kv = it.kv_room_tokens(budget)  # that layout's weights (a draft's too) and cache per chip
     except ChipfleetError as exc:
         return _skip(rec, f"{model.name} on {instance} with tp={tp}: {exc}")
-    load: ClosedLoad | OpenLoad
-    if clients is None:
-        assert rec.request_rate is not None  # a record has conc or request_rate (records.parse_record)
-        load = OpenLoad(rec.request_rate / rec.dp, rec.input_tokens, rec.output_tokens)
-    else:
-        per_client: float | None = None
-        if rec.num_prompts is not None and rec.concurrency:
-            per_client = max(rec.num_prompts / rec.concurrency, 1.0)
-        elif rec.format == "inferencex":
-            per_client = float(INFERENCEX_PROMPTS_PER_CLIENT)
-        load = ClosedLoad(clients, rec.input_tokens, rec.output_tokens, requests_per_client=per_client)
     return ServingCase(
         record=rec,
         model=model,
@@ -284,10 +267,62 @@ def map_record(
         precision=precision,
         iteration=it,
         limits=ReplicaLimits(budget, seqs, kv),
-        load=load,
+        load=record_load(rec, rec.dp),
         assumptions=tuple(notes),
         first_token_s=engine.first_token_overhead_s,
         first_token_iterations=engine.first_token_iterations(stream_interval(rec)),
+    )
+
+
+def record_hardware(
+    rec: ServingRecord, catalog: Catalog, tp: int, notes: list[str]
+) -> tuple[str, Hardware, Precision] | RecordSkip:
+    """The instance a record ran on (a worker or replica of ``tp`` chips), its hardware and weight precision, or
+    why the catalog cannot express them."""
+    instance = _instance(rec, catalog, tp, notes)
+    if isinstance(instance, RecordSkip):
+        return instance
+    try:
+        hw = hardware_for(catalog, instance)
+    except ChipfleetError as exc:
+        return _skip(rec, f"{instance}: {exc}")
+    precision = _precision(rec, hw)
+    if isinstance(precision, RecordSkip):
+        return precision
+    return instance, hw, precision
+
+
+def record_load(rec: ServingRecord, replicas: int) -> ClosedLoad | OpenLoad:
+    """The load each of ``replicas`` independent copies of the deployment took: its share of the clients (a
+    finite run of ``num_prompts``, or InferenceX's ten per client) or of the open-loop rate."""
+    if rec.concurrency is None:
+        assert rec.request_rate is not None  # a record has conc or request_rate (records.parse_record)
+        return OpenLoad(rec.request_rate / replicas, rec.input_tokens, rec.output_tokens)
+    per_client: float | None = None
+    if rec.num_prompts is not None and rec.concurrency:
+        per_client = max(rec.num_prompts / rec.concurrency, 1.0)
+    elif rec.format == "inferencex":
+        per_client = float(INFERENCEX_PROMPTS_PER_CLIENT)
+    clients = math.ceil(rec.concurrency / replicas)
+    return ClosedLoad(clients, rec.input_tokens, rec.output_tokens, requests_per_client=per_client)
+
+
+ResultT = TypeVar("ResultT", bound=ClosedLoopResult | OpenLoopResult | DisaggResult)
+
+
+def hold_first_token(res: ResultT, iterations: float, output_tokens: float) -> ResultT:
+    """``res`` with the first token held back ``iterations`` iterations (an engine streaming in chunks): the TTFT
+    grows by that many TPOTs while the last token, and so the end-to-end latency, stays where it was; the TPOT a
+    benchmark reports, ``(E2E − TTFT)/(O − 1)``, shrinks by as much."""
+    if iterations <= 0:
+        return res
+    n_out = max(output_tokens - 1.0, 1.0)
+    held = min(iterations * res.tpot_mean_s, n_out * res.tpot_mean_s)
+    return replace(
+        res,
+        ttft_steady_s=res.ttft_steady_s + held,
+        ttft_mean_s=res.ttft_mean_s + held,
+        tpot_mean_s=res.tpot_mean_s - held / n_out,
     )
 
 
@@ -410,13 +445,4 @@ def predict_case(case: ServingCase) -> ClosedLoopResult | OpenLoopResult:
         res = static_batch(case.iteration, case.limits, case.load, case.first_token_s)
     else:
         res = closed_loop(case.iteration, case.limits, case.load, case.first_token_s)
-    if case.first_token_iterations <= 0:
-        return res
-    n_out = max(case.load.output_tokens - 1.0, 1.0)
-    held = min(case.first_token_iterations * res.tpot_mean_s, n_out * res.tpot_mean_s)
-    return replace(
-        res,
-        ttft_steady_s=res.ttft_steady_s + held,
-        ttft_mean_s=res.ttft_mean_s + held,
-        tpot_mean_s=res.tpot_mean_s - held / n_out,
-    )
+    return hold_first_token(res, case.first_token_iterations, case.load.output_tokens)
