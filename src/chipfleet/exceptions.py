@@ -74,6 +74,13 @@ class ConfigError(ChipfleetError, ValueError):
     """A workload, parallelism or request is invalid (bad degree, impossible split, ...)."""
 
 
+class NotFoundError(ChipfleetError, KeyError):
+    """A stored item (a saved run) is not there: the message names what was asked for and how to list what is."""
+
+    def __str__(self) -> str:  # KeyError would otherwise quote the message
+        return str(self.args[0]) if self.args else ""
+
+
 class DoesNotFitError(ChipfleetError):
     """A configuration does not fit in memory; carries the numbers and what would fit."""
 
