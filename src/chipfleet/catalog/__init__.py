@@ -1,5 +1,6 @@
 """The catalog: chips, efficiency families, instances and regions, every figure with its source."""
 
+from chipfleet.catalog.fingerprint import content_hash
 from chipfleet.catalog.loader import ENV_VAR, Catalog, default_catalog, load_catalog
 from chipfleet.catalog.schema import (
     FP4_FORMATS,
@@ -33,6 +34,7 @@ __all__ = [
     "Region",
     "ScaleUp",
     "Source",
+    "content_hash",
     "default_catalog",
     "load_catalog",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -39,8 +40,8 @@ def masked(url: str | URL) -> str:
     """``url`` with its password hidden, for messages and listings (never print a password)."""
     try:
         parsed = url if isinstance(url, URL) else make_url(url)
-    except ArgumentError:
-        return str(url)
+    except (ArgumentError, ValueError):  # not parseable: hide whatever stands between "user:" and "@"
+        return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", str(url))
     return parsed.render_as_string(hide_password=True)
 
 
@@ -53,7 +54,7 @@ def parse_url(url: str) -> URL:
         text = f"sqlite:///{Path(text).expanduser().resolve()}"
     try:
         parsed = make_url(text)
-    except ArgumentError:
+    except (ArgumentError, ValueError):
         raise ConfigError(f"the run store's URL {masked(text)!r} is not a database URL; {_FIX}", field="db") from None
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")

@@ -351,4 +351,4 @@ def open_store(url: str | None = None) -> RunStore:
 def _known_revision(revision: str) -> bool:
     from alembic.script import ScriptDirectory
 
-    return ScriptDirectory.from_config(migrate.alembic_config()).get_revision(revision) is not None
+    return revision in {r.revision for r in ScriptDirectory.from_config(migrate.alembic_config()).walk_revisions()}
