@@ -84,6 +84,7 @@ def estimate_train(
         pricing=pricing,
         spot=SpotModel(interruptions_per_month=interruptions_per_month),
     )
+    output.record_result(est)
     if as_json:
         output.emit_json(est)
         return
@@ -184,6 +185,7 @@ def estimate_serve(
         spec=speculative(arch.name, mtp, acceptance_length, draft_tokens),
     )
     est = estimate_serving(State.catalog(), cfg, instance, region=region, pricing=pricing)
+    output.record_result(est)
     if as_json:
         output.emit_json(est)
     else:
@@ -213,6 +215,7 @@ def _closed_loop(
         State.catalog(), arch, instance, clients=clients, input_tokens=inp, output_tokens=out, tp=tp,
         precision=precision, engine=engine_profile(engine), ep=ep, dp_attention=dp_attention, spec=spec,
     )  # fmt: skip
+    output.record_result(est)
     if as_json:
         output.emit_json(est)
         return

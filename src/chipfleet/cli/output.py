@@ -97,6 +97,24 @@ def emit_json(data: Any) -> None:
     sys.stdout.write(dumps(data) + "\n")
 
 
+_NO_RESULT: Any = object()
+_result: Any = _NO_RESULT
+
+
+def record_result(result: Any) -> None:
+    """Keep the result this command shows (as JSON or as tables): the run store saves it as the run's outputs
+    (chipfleet.cli.runs_save, after the command returns)."""
+    global _result
+    _result = result
+
+
+def take_result() -> tuple[bool, Any]:
+    """The result the command recorded (``(False, None)`` if none), cleared for the next command."""
+    global _result
+    result, _result = _result, _NO_RESULT
+    return (False, None) if result is _NO_RESULT else (True, result)
+
+
 def show_plugins(registry: Registry[Any], title: str, as_json: bool) -> None:
     """A plugin family's listing: each registered name with what it does (``--json``: a list of both)."""
     entries = registry.entries()
@@ -119,6 +137,7 @@ def show_simulation(
     result: Any, tables: Callable[[Any], list[Any]], as_json: bool, plot: Path | None, draw: Callable[[Path], object]
 ) -> None:
     """Charts first (so --json output stays the last thing printed), then JSON or the tables."""
+    record_result(result)
     if plot is not None:
         draw(plot)
     if as_json:

@@ -135,6 +135,7 @@ def plan_train(
     )  # fmt: skip
     if plot is not None:
         pr.write_plot(result, plot)
+    output.record_result(result)
     if as_json:
         output.emit_json(result)
         return

@@ -269,6 +269,7 @@ def plan_serve(
         )  # fmt: skip
     if plot is not None:
         rp.write_plot(result, plot)
+    output.record_result(result)
     if as_json:
         output.emit_json(result)
         if plot_split is not None:  # after the plan: with no split it raises, saying why

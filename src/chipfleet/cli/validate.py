@@ -79,6 +79,7 @@ def validate_cmd(
     report = validate(ms, catalog, cross_validate=cross_validate, progress=None if as_json else output.progress_line)
     if html_out is not None:
         vr.write_html(report, html_out)
+    output.record_result(report)
     if as_json:
         output.emit_json(report)
         return
@@ -119,6 +120,7 @@ def calibrate_cmd(
     label = data.name if data is not None else "calibration.csv"
     if out is not None:
         write_overlay(cal, priors, out, label)
+    output.record_result(overlay(cal, priors, label))
     if as_json:
         output.emit_json(overlay(cal, priors, label))
         return
@@ -146,6 +148,7 @@ def _validate_serving(data: Path, skip_bad_rows: bool, as_json: bool) -> None:
     report = validate_serving(records, State.catalog(), progress=progress)
     if any(r.disagg for r in records.records):  # prefill and decode pools: the disaggregated model
         report = replace(report, disaggregated=validate_disagg(records, State.catalog(), progress=progress))
+    output.record_result(report)
     if as_json:
         output.emit_json(report)
         return
@@ -160,6 +163,7 @@ def _calibrate_serving(data: Path, skip_bad_rows: bool, as_json: bool) -> None:
     from chipfleet.validate.serving import calibrate_serving, load_records
 
     cal = calibrate_serving(load_records(data, skip_bad_rows=skip_bad_rows), State.catalog())
+    output.record_result(cal)
     if as_json:
         output.emit_json(cal)
         return
@@ -187,6 +191,7 @@ def _validate_local(as_json: bool, quick: bool) -> None:
 
     meas = measure_local(quick=quick)
     val = validate_local(meas, quick=quick)
+    output.record_result(val)
     if as_json:
         output.emit_json(val)
         return
@@ -202,6 +207,7 @@ def _calibrate_local(out: Path | None, quick: bool, as_json: bool) -> None:
     meas = measure_local(quick=quick)
     if out is not None:
         write_local_overlay(meas, out)
+    output.record_result(overlay_document(local_overlay(meas)))
     if as_json:
         output.emit_json(overlay_document(local_overlay(meas)))
         return
@@ -220,6 +226,7 @@ def claims_cmd(
     from chipfleet.validate.claims import check_claims
 
     checks = check_claims(State.catalog())
+    output.record_result([claim_json(c) for c in checks])
     if as_json:
         output.emit_json([claim_json(c) for c in checks])
         return

@@ -62,12 +62,9 @@ def _aware(t: datetime | None) -> datetime | None:
 
 
 def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
+    from chipfleet import __version__
 
-    try:
-        return version("chipfleet")
-    except PackageNotFoundError:  # a source tree run without installing
-        return "unknown"
+    return __version__
 
 
 def _check(name: str, value: str, allowed: tuple[str, ...]) -> str:
@@ -148,6 +145,29 @@ class RunStore:
         row.timings = self._timings(timings)
         row.progress = 1.0
         row.finished_at = row.created_at if timings is None else _now()
+        run_id = row.id
+        with self._write() as s:
+            s.add(row)
+        return run_id
+
+    def save_failed(
+        self,
+        kind: str,
+        inputs: dict[str, Any],
+        error: str,
+        *,
+        catalog_hash: str,
+        overlays: list[dict[str, Any]],
+        status: str = "failed",
+        timings: dict[str, float] | None = None,
+        source: str = "cli",
+    ) -> str:
+        """Record a run that failed (or was cancelled) in one transaction, saying why; returns its id."""
+        _check("status", status, ("failed", "cancelled"))
+        row = self._new_row(kind, inputs, catalog_hash, overlays, source, status=status)
+        row.error = str(error)
+        row.timings = self._timings(timings)
+        row.finished_at = _now()
         run_id = row.id
         with self._write() as s:
             s.add(row)
