@@ -139,3 +139,25 @@ def test_bad_inputs_are_refused_with_a_reason(store: RunStore) -> None:
         store.start("", {}, catalog_hash="h", overlays=[])
     with pytest.raises(ConfigError, match="inputs must be a mapping"):
         store.start("plan serve", [1, 2], catalog_hash="h", overlays=[])  # type: ignore[arg-type]
+
+
+def test_a_run_left_running_by_a_killed_process_is_recovered_as_interrupted(store_url: str) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    code = (
+        "import os, signal, sys\n"
+        "from chipfleet.store import open_store\n"
+        "s = open_store(sys.argv[1])\n"
+        "print(s.start('plan serve', {}, catalog_hash='h', overlays=[]), flush=True)\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    child = subprocess.run([sys.executable, "-c", code, store_url], capture_output=True, text=True, check=False)
+    assert child.returncode == -signal.SIGKILL
+    rid = child.stdout.strip()
+    store = open_store(store_url)
+    assert store.get(rid).status == "running"
+    assert store.recover_interrupted() == [rid]  # its owner (this host, the child's pid) is gone
+    assert (store.get(rid).status, store.get(rid).error) == ("failed", "interrupted")
+    store.close()
