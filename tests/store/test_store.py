@@ -11,7 +11,7 @@ import pytest
 
 from chipfleet.exceptions import ConfigError, NotFoundError
 from chipfleet.store import RunStore, open_store
-from chipfleet.store.store import owner_alive_here, owner_here
+from chipfleet.store.store import INTERRUPTED, owner_alive_here, owner_here
 
 OVERLAY = {"path": "/tmp/prices.yaml", "sha256": "ab" * 32, "text": "instances: []\n"}
 
@@ -111,7 +111,7 @@ def test_runs_of_a_dead_owner_become_failed_interrupted(store: RunStore) -> None
     assert sorted(store.recover_interrupted(lambda owner: False)) == sorted([mine, theirs])
     for rid in (mine, theirs):
         run = store.get(rid)
-        assert (run.status, run.error) == ("failed", "interrupted") and run.finished_at is not None
+        assert (run.status, run.error) == ("failed", INTERRUPTED) and run.finished_at is not None
     assert store.get(done).status == "done"
     assert store.recover_interrupted(lambda owner: False) == []
 
@@ -159,5 +159,9 @@ def test_a_run_left_running_by_a_killed_process_is_recovered_as_interrupted(stor
     store = open_store(store_url)
     assert store.get(rid).status == "running"
     assert store.recover_interrupted() == [rid]  # its owner (this host, the child's pid) is gone
-    assert (store.get(rid).status, store.get(rid).error) == ("failed", "interrupted")
+    assert (store.get(rid).status, store.get(rid).error) == ("failed", INTERRUPTED)
+    other = store.start("plan serve", {}, catalog_hash="h", overlays=[])
+    said = "interrupted: the server stopped while it ran; re-run it"
+    assert store.recover_interrupted(lambda owner: False, message=said) == [other]
+    assert store.get(other).error == said
     store.close()

@@ -31,6 +31,7 @@ ID_CHARS = re.compile(r"[0-9a-f]{1,32}")
 MAX_CANDIDATES = 10
 """How many matching runs an ambiguous id prefix lists."""
 MAX_LIMIT = 10_000
+INTERRUPTED = "interrupted: the process that ran it stopped before it finished; re-run it"
 
 
 def owner_here() -> str:
@@ -199,8 +200,11 @@ class RunStore:
             if row is not None:
                 s.delete(row)
 
-    def recover_interrupted(self, owner_alive: Callable[[str], bool] | None = None) -> list[str]:
-        """Runs left "running" by an owner that is gone become failed ("interrupted"); returns their ids.
+    def recover_interrupted(
+        self, owner_alive: Callable[[str], bool] | None = None, *, message: str = INTERRUPTED
+    ) -> list[str]:
+        """Runs left "running" by an owner that is gone become failed, with ``message`` as their error (it starts
+        with "interrupted"); returns their ids.
 
         ``owner_alive(owner)`` says whether a ``host:pid`` still runs (default: :func:`owner_alive_here`, which
         checks processes of this host and trusts other hosts' runs to be alive)."""
@@ -214,7 +218,7 @@ class RunStore:
                 changed = s.execute(
                     update(Run)
                     .where(Run.id == rid, Run.status == "running")
-                    .values(status="failed", error="interrupted", finished_at=_now())
+                    .values(status="failed", error=message, finished_at=_now())
                 )
                 if changed.rowcount:  # type: ignore[attr-defined]  # CursorResult of an UPDATE
                     done.append(rid)
