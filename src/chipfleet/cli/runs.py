@@ -77,9 +77,10 @@ def runs_show(run_id: Annotated[str, typer.Argument(metavar="ID", help="Run id o
     table = Table(title=f"run {run.id}", show_header=False)
     table.add_column("field", no_wrap=True)
     table.add_column("value")
+    state = run.status if run.status != "running" else f"running {run.progress:.0%} {run.progress_message}".rstrip()
     overlays = ", ".join(f"{o.get('path')} ({str(o.get('sha256'))[:8]})" for o in run.overlays) or "none"
     for name, value in (
-        ("kind", run.kind), ("status", run.status), ("error", run.error or ""),
+        ("kind", run.kind), ("status", state), ("error", run.error or ""),
         ("started (UTC)", _when(run.created_at)), ("finished (UTC)", _when(run.finished_at)),
         ("wall", _wall(run.timings.get("wall_s"))), ("source", run.source), ("owner", run.owner),
         ("version", run.version), ("catalog hash", run.catalog_hash or "(catalog not used)"), ("overlays", overlays),
