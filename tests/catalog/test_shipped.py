@@ -97,9 +97,10 @@ def test_slugs_are_lowercase(cat: Catalog) -> None:
 
 def test_units_convert_once_at_the_boundary(cat: Catalog) -> None:
     h100 = cat.chip("h100-sxm")
-    # NVIDIA H100 SXM: 989 dense BF16 TFLOPS, 80 GB, 3.35 TB/s, 700 W (nvidia.com H100 page).
+    # NVIDIA H100 SXM: 989 dense BF16 TFLOPS, 3.35 TB/s, 700 W (nvidia.com H100 page); memory as the driver
+    # reports it, 81559 MiB (EC2), i.e. NVIDIA's "80 GB" is binary.
     assert h100.peak_flops_per_s(Precision.BF16) == pytest.approx(989e12)
-    assert h100.memory_bytes == pytest.approx(80e9)
+    assert h100.memory_bytes == pytest.approx(81559 * 2**20)
     assert h100.memory_bytes_per_s == pytest.approx(3.35e12)
     assert h100.tdp_w == pytest.approx(700)
     # AWS states Trainium1 memory in GiB: 32 GiB = 34.36 GB.
