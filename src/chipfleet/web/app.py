@@ -133,7 +133,8 @@ def _overlays(paths: list[str], files_dir: Path) -> list[dict[str, Any]]:
 class _CatalogHashes:
     """The catalog's content hash per set of overlays, kept while the files are unchanged (size and mtime)."""
 
-    def __init__(self) -> None:
+    def __init__(self, files_dir: Path) -> None:
+        self._files_dir = files_dir.resolve()
         self._cache: dict[tuple[tuple[str, int, int], ...], str] = {}
 
     def __call__(self, paths: list[str]) -> str:
@@ -144,7 +145,8 @@ class _CatalogHashes:
             try:
                 self._cache[key] = content_hash(load_catalog([Path(p) for p in paths]))
             except ChipfleetError as e:
-                raise ApiError(400, type(e).__name__, f"catalog overlay: {e}", "catalog") from None
+                message = str(e).replace(f"{self._files_dir}/", "")  # the data folder's names, not the server's paths
+                raise ApiError(400, type(e).__name__, f"catalog overlay {message}", "catalog") from None
         return self._cache[key]
 
 
@@ -357,7 +359,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.store = store
     app.state.jobs = JobManager(store, settings.store_url, settings.max_jobs)
-    app.state.catalog_hashes = _CatalogHashes()
+    app.state.catalog_hashes = _CatalogHashes(settings.files_dir)
     settings.files_dir.mkdir(parents=True, exist_ok=True)
     errors.install(app)
     _routes(app)

@@ -265,12 +265,19 @@ def _check_model(value: str, field: str) -> None:
 
 
 # ----------------------------------------------------------------------------- the command line of a request
-def _text(value: Any) -> str:
-    """A number as the CLI's text: 4096, 0.25, 1e+12 (whole floats without the '.0' the unit parsers refuse)."""
+# a number given for a quantity is in base units; the text the CLI reads then needs the unit for these kinds
+BASE_UNITS = {"DURATION": "s", "RATE": "/s"}
+
+
+def _text(value: Any, param: Parameter | None = None) -> str:
+    """A value as the CLI's text: 4096, 0.25, 1e+12 (whole floats without the '.0' the unit parsers refuse), a
+    number of seconds as "30s", of requests per second as "2/s"."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float) and value.is_integer() and abs(value) < 1e18:
-        return str(int(value))
+        value = int(value)
+    if isinstance(value, int | float) and param is not None:
+        return f"{value}{BASE_UNITS.get(param.metavar or '', '')}"
     return str(value)
 
 
@@ -286,7 +293,7 @@ def cli_args(spec: CommandSpec, values: dict[str, Any]) -> list[str]:
     positional: list[str] = []
     for f in spec.fields:
         value = values.get(f.name)
-        if value is None:
+        if value is None or (value == _default(f.param) and not f.is_argument):  # the CLI's default: left to it
             continue
         if f.is_argument:
             positional.append(_text(value))
@@ -296,9 +303,9 @@ def cli_args(spec: CommandSpec, values: dict[str, Any]) -> list[str]:
             elif f.param.secondary_opts:
                 args.append(f.param.secondary_opts[0])
         elif f.multiple:
-            args.extend(f"{f.param.opts[0]}={_text(v)}" for v in value)
+            args.extend(f"{f.param.opts[0]}={_text(v, f.param)}" for v in value)
         else:
-            args.append(f"{f.param.opts[0]}={_text(value)}")
+            args.append(f"{f.param.opts[0]}={_text(value, f.param)}")
     if any(p.name == "as_json" for p in spec.command.params):
         args.append("--json")
     return [*args, "--", *positional] if positional else args
