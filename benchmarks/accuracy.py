@@ -44,7 +44,7 @@ def band_lines(cv: ValidationReport) -> list[str]:
         f"10-90 % band coverage under leave-one-source-out (band rebuilt without the row's source): "
         f"{_pct(cv.band_coverage)} of {sum(1 for r in cv.results if r.range is not None)} rows (honest: ≈ 80 %)"
     ]
-    for f in cv.by_family():
+    for f in cv.by_family:
         if f.n:
             out.append(
                 f"  {f.family:<18} {_pct(f.band_coverage):>8} of {f.n:>3} rows inside; "
@@ -70,8 +70,8 @@ def markdown(cv: ValidationReport, prior: ValidationReport, local: str) -> str:
         "| median measured/predicted |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    prior_by = {f.family: f for f in prior.by_family()}
-    for f in cv.by_family():
+    prior_by = {f.family: f for f in prior.by_family}
+    for f in cv.by_family:
         p = prior_by.get(f.family)
         lines.append(
             f"| {f.family} | {f.n} | {f.in_scope} | {_pct(f.coverage)} | {_pct(f.mdape)} | {_pct(f.p90_ape)} "
