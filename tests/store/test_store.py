@@ -11,6 +11,7 @@ import pytest
 
 from chipfleet.exceptions import ConfigError, NotFoundError
 from chipfleet.store import RunStore, open_store
+from chipfleet.store.migrate import HEAD
 from chipfleet.store.store import INTERRUPTED, owner_alive_here, owner_here
 
 OVERLAY = {"path": "/tmp/prices.yaml", "sha256": "ab" * 32, "text": "instances: []\n"}
@@ -128,7 +129,7 @@ def test_reopening_a_store_keeps_its_runs_and_schema_version(store_url: str) -> 
     rid = first.save("validate", {}, {"mape": 0.1}, catalog_hash="h", overlays=[])
     first.close()
     again = open_store(store_url)
-    assert again.get(rid).outputs == {"mape": 0.1} and again.schema_version == "0002"
+    assert again.get(rid).outputs == {"mape": 0.1} and again.schema_version == HEAD
     again.close()
 
 

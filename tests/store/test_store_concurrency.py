@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from chipfleet.store import open_store
+from chipfleet.store.migrate import HEAD
 
 WRITERS = 4
 RUNS_EACH = 40
@@ -101,5 +102,5 @@ def test_processes_opening_a_new_database_at_once_migrate_it_once(store_url: str
     with ctx.Pool(WRITERS) as pool:
         ids = pool.starmap(_open_and_save, [(store_url, w) for w in range(WRITERS)])
     store = open_store(store_url)
-    assert sorted(r.id for r in store.list()) == sorted(ids) and store.schema_version == "0002"
+    assert sorted(r.id for r in store.list()) == sorted(ids) and store.schema_version == HEAD
     store.close()

@@ -15,6 +15,9 @@ from chipfleet.cli.estimate import estimate_app
 from chipfleet.cli.models import models_app
 from chipfleet.cli.options import CatalogOpt, State, group
 from chipfleet.cli.plan import plan_app
+from chipfleet.cli.runs import runs_app
+from chipfleet.cli.runs_save import NoSaveOpt, Saving, record_runs
+from chipfleet.cli.serve_app import serve_app
 from chipfleet.cli.simulate import simulate_app
 from chipfleet.cli.traces import traces_app
 from chipfleet.cli.validate import calibrate_cmd, claims_cmd, validate_cmd
@@ -34,15 +37,18 @@ app.add_typer(estimate_app, name="estimate")
 app.add_typer(plan_app, name="plan")
 app.add_typer(simulate_app, name="simulate")
 app.add_typer(traces_app, name="traces")
+app.add_typer(runs_app, name="runs")
 app.command("validate")(validate_cmd)
 app.command("calibrate")(calibrate_cmd)
 app.command("claims")(claims_cmd)
 app.command("demo")(demo)
+app.command("serve-app")(serve_app)
 
 
 @app.callback()
-def _root(catalog: CatalogOpt = None) -> None:
+def _root(catalog: CatalogOpt = None, no_save: NoSaveOpt = False) -> None:
     State.reset(tuple(catalog or ()))
+    Saving.enabled = not no_save
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -57,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     from typer._click.exceptions import ClickException, NoArgsIsHelpError  # typer vendors click
 
     command = typer.main.get_command(app)
+    record_runs(command)  # estimates, plans, simulations, validations: saved in the run store (cli/runs_save.py)
     try:
         with output.native_stdout_silenced(True):
             result = command.main(args=args, prog_name="chipfleet", standalone_mode=False)
