@@ -9,7 +9,7 @@ from sqlalchemy import Connection, Engine, inspect, text
 if TYPE_CHECKING:
     from alembic.config import Config
 
-HEAD = "0002"
+HEAD = "0003"
 """The newest schema revision (tests check it is Alembic's head of migrations/versions)."""
 
 VERSION_TABLE = "alembic_version"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Float, Index, String, Text
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -44,3 +44,25 @@ class Run(Base):
         Index("ix_runs_kind_created_at", "kind", "created_at"),
         Index("ix_runs_status", "status"),
     )
+
+
+class SweepPoint(Base):
+    """One finished point of a sweep (revision 0003): its inputs, named outputs and status, written whole in one
+    transaction. ``(sweep_id, point_id)`` is unique, so a resumed sweep can never store a point twice; the rows go
+    with their sweep's run (ON DELETE CASCADE)."""
+
+    __tablename__ = "sweep_points"
+
+    sweep_id: Mapped[str] = mapped_column(String(32), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    point_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seq: Mapped[int] = mapped_column()
+    status: Mapped[str] = mapped_column(String(16))
+    inputs: Mapped[dict[str, Any]] = mapped_column(JSON)
+    outputs: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    result: Mapped[Any | None] = mapped_column(JSON, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    wall_s: Mapped[float] = mapped_column(Float)
+    worker: Mapped[str] = mapped_column(String(255))
+    finished_at: Mapped[datetime] = mapped_column(DateTime)
+
+    __table_args__ = (UniqueConstraint("sweep_id", "seq", name="uq_sweep_points_sweep_id_seq"),)
