@@ -19,6 +19,7 @@ from chipfleet.cli.runs import runs_app
 from chipfleet.cli.runs_save import NoSaveOpt, Saving, record_runs
 from chipfleet.cli.serve_app import serve_app
 from chipfleet.cli.simulate import simulate_app
+from chipfleet.cli.sweep import sweep_app
 from chipfleet.cli.traces import traces_app
 from chipfleet.cli.validate import calibrate_cmd, claims_cmd, validate_cmd
 from chipfleet.exceptions import ChipfleetError
@@ -37,6 +38,7 @@ app.add_typer(estimate_app, name="estimate")
 app.add_typer(plan_app, name="plan")
 app.add_typer(simulate_app, name="simulate")
 app.add_typer(traces_app, name="traces")
+app.add_typer(sweep_app, name="sweep")
 app.add_typer(runs_app, name="runs")
 app.command("validate")(validate_cmd)
 app.command("calibrate")(calibrate_cmd)
