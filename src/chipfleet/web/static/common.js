@@ -179,6 +179,7 @@ export async function runCommand(group, command, body, progress) {
   if (!progress) return jobResult(await job.follow(() => {}));
   progress.box.classList.remove("hidden");
   progress.bar.removeAttribute("value");
+  progress.text.classList.remove("status-done", "status-failed", "status-cancelled");
   progress.text.textContent = "queued";
   progress.cancel.disabled = false;
   progress.cancel.onclick = async () => {
@@ -192,7 +193,7 @@ export async function runCommand(group, command, body, progress) {
       progress.text.textContent = `${st ?? "running"}${typeof fraction === "number" ? ` · ${Math.round(fraction * 100)} %` : ""}${message ? ` · ${message}` : ""}`;
     });
     progress.text.textContent = final.status === "done" ? `done · run ${job.id}` : `${final.status}${final.error ? `: ${final.error}` : ""}`;
-    progress.text.className = `status-${final.status}`;
+    progress.text.classList.add(`status-${final.status}`);
     if (final.status === "done") progress.bar.value = 1;
     return jobResult(final);
   } finally {
