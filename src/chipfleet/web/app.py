@@ -26,11 +26,11 @@ import chipfleet
 from chipfleet.exceptions import ChipfleetError, NotFoundError
 from chipfleet.store import RunDiff, RunRecord, RunStore, RunSummary, open_store
 from chipfleet.store.records import STATUSES
-from chipfleet.web import errors
+from chipfleet.web import errors, pages
 from chipfleet.web.auth import check_token
 from chipfleet.web.commands import COMMANDS, CommandSpec, cli_args, resolve_paths, run_command, values_of
 from chipfleet.web.errors import ApiError
-from chipfleet.web.jobs import FINAL, JobManager
+from chipfleet.web.jobs import FINAL, INTERRUPTED, JobManager
 from chipfleet.web.settings import Settings
 
 SSE_POLL_S = 0.25
@@ -344,7 +344,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await run_in_threadpool(store.recover_interrupted)
+        await run_in_threadpool(lambda: store.recover_interrupted(message=INTERRUPTED))
         yield
         await run_in_threadpool(app.state.jobs.shutdown)
 
@@ -363,4 +363,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings.files_dir.mkdir(parents=True, exist_ok=True)
     errors.install(app)
     _routes(app)
+    app.include_router(pages.router)
     return app
