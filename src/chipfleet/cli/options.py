@@ -32,6 +32,8 @@ class State:
 
     overlays: tuple[Path, ...] = ()
     _catalog: Catalog | None = None
+    # how the catalog is loaded: a long-lived process running many commands (the web server) may keep loaded ones
+    loader: Callable[[tuple[Path, ...]], Catalog] = load_catalog
 
     @classmethod
     def reset(cls, overlays: tuple[Path, ...]) -> None:
@@ -41,7 +43,7 @@ class State:
     @classmethod
     def catalog(cls) -> Catalog:
         if cls._catalog is None:
-            cls._catalog = load_catalog(cls.overlays)
+            cls._catalog = cls.loader(cls.overlays)
         return cls._catalog
 
 

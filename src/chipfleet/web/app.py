@@ -28,7 +28,15 @@ from chipfleet.store import RunDiff, RunRecord, RunStore, RunSummary, open_store
 from chipfleet.store.records import STATUSES
 from chipfleet.web import errors, pages
 from chipfleet.web.auth import check_token
-from chipfleet.web.commands import COMMANDS, CommandSpec, cli_args, resolve_paths, run_command, values_of
+from chipfleet.web.commands import (
+    COMMANDS,
+    CommandSpec,
+    cached_catalog,
+    cli_args,
+    resolve_paths,
+    run_command,
+    values_of,
+)
 from chipfleet.web.errors import ApiError
 from chipfleet.web.jobs import FINAL, INTERRUPTED, JobManager
 from chipfleet.web.settings import Settings
@@ -138,12 +146,12 @@ class _CatalogHashes:
         self._cache: dict[tuple[tuple[str, int, int], ...], str] = {}
 
     def __call__(self, paths: list[str]) -> str:
-        from chipfleet.catalog import content_hash, load_catalog
+        from chipfleet.catalog import content_hash
 
         key = tuple((p, (st := Path(p).stat()).st_size, st.st_mtime_ns) for p in paths)
         if key not in self._cache:
             try:
-                self._cache[key] = content_hash(load_catalog([Path(p) for p in paths]))
+                self._cache[key] = content_hash(cached_catalog(tuple(Path(p) for p in paths)))
             except ChipfleetError as e:
                 message = str(e).replace(f"{self._files_dir}/", "")  # the data folder's names, not the server's paths
                 raise ApiError(400, type(e).__name__, f"catalog overlay {message}", "catalog") from None

@@ -23,8 +23,10 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 from typer._click.core import Command, Parameter  # typer vendors click
 from typer._click.exceptions import BadParameter, ClickException, MissingParameter
 
+from chipfleet.catalog import Catalog
 from chipfleet.cli import output
 from chipfleet.cli.errors import flags_for, usage_message
+from chipfleet.cli.options import State
 from chipfleet.cli.root import app as cli_app
 from chipfleet.exceptions import ChipfleetError, DoesNotFitError, NotFoundError, UnknownNameError, renamed
 from chipfleet.web.errors import ApiError
@@ -309,6 +311,43 @@ def cli_args(spec: CommandSpec, values: dict[str, Any]) -> list[str]:
     if any(p.name == "as_json" for p in spec.command.params):
         args.append("--json")
     return [*args, "--", *positional] if positional else args
+
+
+# ----------------------------------------------------------------------------- the catalog, loaded once
+_CATALOGS: dict[tuple[Any, ...], Catalog] = {}
+_CATALOGS_LOCK = threading.Lock()
+MAX_CATALOGS = 16
+
+
+def _stamp(path: Path) -> tuple[str, int, int]:
+    try:
+        st = path.stat()
+    except OSError:  # a missing overlay: the loader says so
+        return (str(path), -1, -1)
+    return (str(path), st.st_size, st.st_mtime_ns)
+
+
+def cached_catalog(overlays: tuple[Path, ...]) -> Catalog:
+    """The catalog with ``overlays`` (and $CHIPFLEET_CATALOG's), loaded once while their files are unchanged: the
+    server runs thousands of commands, and reading the YAML is most of a quick command's time. Catalog records are
+    frozen, so commands can share one."""
+    from chipfleet.catalog import load_catalog
+    from chipfleet.catalog.loader import overlay_files_from_env
+
+    env = tuple(overlay_files_from_env())
+    key = tuple(_stamp(Path(p)) for p in (*overlays, *env))
+    with _CATALOGS_LOCK:
+        if key in _CATALOGS:
+            return _CATALOGS[key]
+    catalog = load_catalog(overlays)
+    with _CATALOGS_LOCK:
+        if len(_CATALOGS) >= MAX_CATALOGS:
+            _CATALOGS.pop(next(iter(_CATALOGS)))
+        _CATALOGS[key] = catalog
+    return catalog
+
+
+State.loader = cached_catalog
 
 
 # ----------------------------------------------------------------------------- running a command in-process
