@@ -83,12 +83,18 @@ def sample(spec: SweepSpec, ctx: Context, n: int = SAMPLES) -> list[Outcome]:
         for p in itertools.islice(points(spec), n):
             chosen.setdefault(p.point_id, p)
     outcomes = []
+    missing: dict[str, str] = {}
+    found: set[str] = set()
     for p in list(chosen.values())[: max(n, len({q.command for q in chosen.values()}))]:
         out = execute(ctx.runner, ctx.catalog, Task(p, spec.outputs, False))
-        if out.status == "done" and out.missing:
-            name, why = next(iter(out.missing.items()))
-            raise ConfigError(f"outputs.{name}: not in the result of `{p.command}`: {why}", field="spec")
+        if out.status == "done":
+            found.update(name for name in spec.outputs if name not in out.missing)
+            for name, why in out.missing.items():
+                missing.setdefault(name, f"not in the result of `{p.command}`: {why}")
         outcomes.append(out)
+    never = [name for name in missing if name not in found]  # an output of one command only is fine; of none, a typo
+    if never:
+        raise ConfigError(f"outputs.{never[0]}: {missing[never[0]]}", field="spec")
     return outcomes
 
 

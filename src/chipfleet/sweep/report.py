@@ -99,9 +99,14 @@ class SweepReport:
 
     def statements(self) -> list[str]:
         out = [c.statement() for c in self.crossings]
-        for s in self.sensitivity[: len(self.outputs)]:
-            if s.spread > 0:
-                out.append(f"{s.output} moves most with {s.axis}: by {s.spread:.0%} of its mean across the sweep")
+        told: set[str] = set()
+        for s in self.sensitivity:  # sorted by spread within each output: the first of each is the largest
+            if s.spread > 0 and s.output not in told:
+                told.add(s.output)
+                out.append(
+                    f"{s.output} moves most with {s.axis}: its mean ranges over {s.spread:.0%} of its overall "
+                    "mean across that axis's values"
+                )
         return out
 
     def to_json(self) -> dict[str, Any]:
@@ -179,14 +184,14 @@ def sensitivity(rows: list[dict[str, Any]], axes: list[str], outputs: list[str])
                 continue
             means = {k: statistics.fmean(v) for k, v in groups.items()}
             out.append(Sensitivity(o, ax, means, (max(means.values()) - min(means.values())) / mean_all))
-    return sorted(out, key=lambda s: (s.output != outputs[0], -s.spread))
+    return sorted(out, key=lambda s: (outputs.index(s.output), -s.spread))
 
 
 def _break_evens(spec: SweepSpec, rows: list[dict[str, Any]]) -> list[BreakEven]:
     if spec.report.break_even:
         return list(spec.report.break_even)
     numeric = [ax for ax in spec.axis_names() if rows and all(_num(r.get(ax)) is not None for r in rows)]
-    acrosses = [ax for ax in numeric if ax.startswith("prices.")] or numeric[:1]
+    acrosses = [ax for ax in numeric if ax.startswith("prices.")]  # automatic only for price studies
     categorical = [
         ax for ax in spec.axis_names() if ax not in numeric and 2 <= len({str(r.get(ax)) for r in rows}) <= 8
     ]
@@ -197,6 +202,7 @@ def _break_evens(spec: SweepSpec, rows: list[dict[str, Any]]) -> list[BreakEven]
 def break_even(rows: list[dict[str, Any]], axes: list[str], be: BreakEven) -> list[Crossing]:
     """For each group of the other axes and each pair of ``between``'s values: where their ``output`` curves over
     ``across`` cross (linear interpolation between the two swept values that bracket the sign change)."""
+    rows = _where(rows, be.where)
     others = [ax for ax in axes if ax not in (be.across, be.between)]
     curves: dict[tuple[Any, ...], dict[str, dict[float, list[float]]]] = defaultdict(lambda: defaultdict(dict))
     for r in rows:
@@ -214,11 +220,15 @@ def break_even(rows: list[dict[str, Any]], axes: list[str], be: BreakEven) -> li
                 continue
             sign = 1.0 if be.lower_is_better else -1.0
             d = [sign * (ya[x] - yb[x]) for x in xs]
+            if all(v == 0 for v in d):
+                continue  # the same output all along: nothing breaks even
             at = None
-            for i in range(len(xs) - 1):
-                if d[i] == 0 or d[i] * d[i + 1] < 0:
-                    at = xs[i] if d[i] == 0 else xs[i] + (xs[i + 1] - xs[i]) * d[i] / (d[i] - d[i + 1])
+            nz = [(x, v) for x, v in zip(xs, d, strict=True) if v != 0]
+            for (x0, d0), (x1, d1) in zip(nz, nz[1:], strict=False):
+                if d0 * d1 < 0:  # a sign change between two swept values (a zero in between sits on the line)
+                    at = x0 + (x1 - x0) * d0 / (d0 - d1)
                     break
+            d = [v for _, v in nz]
             low_first = a if d[0] < 0 else b  # the better one at the low end of the range
             high_last = a if d[-1] < 0 else b
             found.append(
@@ -239,6 +249,13 @@ def break_even(rows: list[dict[str, Any]], axes: list[str], be: BreakEven) -> li
     return found
 
 
+def _where(rows: list[dict[str, Any]], where: dict[str, Any]) -> list[dict[str, Any]]:
+    """The rows whose axes have the values ``where`` asks (compared as text: 16 matches 16.0 only as written)."""
+    if not where:
+        return rows
+    return [r for r in rows if all(str(r.get(k)) == str(v) for k, v in where.items())]
+
+
 def _paretos(spec: SweepSpec) -> list[Pareto]:
     if spec.report.pareto:
         return list(spec.report.pareto)
@@ -249,6 +266,7 @@ def _paretos(spec: SweepSpec) -> list[Pareto]:
 def pareto(rows: list[dict[str, Any]], axes: list[str], p: Pareto) -> Front:
     sx = 1.0 if p.minimize_x else -1.0
     sy = 1.0 if p.minimize_y else -1.0
+    rows = _where(rows, p.where)
     pts = [
         (sx * x, sy * y, r) for r in rows if (x := _num(r.get(p.x))) is not None and (y := _num(r.get(p.y))) is not None
     ]

@@ -122,6 +122,8 @@ class BreakEven(_Model):
     across: str
     between: str
     lower_is_better: bool = True
+    where: dict[str, Scalar] = {}
+    """Only the points whose axes have these values (``{workload: training}``)."""
 
 
 class Pareto(_Model):
@@ -131,6 +133,7 @@ class Pareto(_Model):
     y: str
     minimize_x: bool = True
     minimize_y: bool = True
+    where: dict[str, Scalar] = {}
 
 
 class ReportSpec(_Model):
@@ -209,6 +212,7 @@ class SweepSpec(_Model):
     @model_validator(mode="after")
     def _whole(self) -> SweepSpec:
         commands = {self.command} if self.command else set()
+        with_command = []
         for name, values in self.axes.items():
             if isinstance(values, Range):
                 if self.sampling.method == "grid":
@@ -217,16 +221,20 @@ class SweepSpec(_Model):
                     except ValueError as e:
                         raise ValueError(f"axes.{name}: {e}") from None
                 continue
-            for i, x in enumerate(values):
-                if isinstance(x, dict) and COMMAND_KEY in x:
-                    commands.add(_check_command(str(x[COMMAND_KEY])))
-                elif self.command is None:
-                    raise ValueError(
-                        f"axes.{name}[{i}]: no command for this point; give `command:` at the top "
-                        "(e.g. command: estimate train) or a `command` in every value of one axis"
-                    )
+            given = [isinstance(x, dict) and COMMAND_KEY in x for x in values]
+            if any(given) and not all(given):
+                i = given.index(False)
+                raise ValueError(f"axes.{name}[{i}]: give a `command` in every value of this axis, or in none")
+            if all(given):
+                with_command.append(name)
+                commands.update(_check_command(str(x[COMMAND_KEY])) for x in values)
+        if len(with_command) > 1:
+            raise ValueError(f"axes {with_command[0]} and {with_command[1]} both set the command; one axis may")
         if not commands:
-            raise ValueError("give `command:` (estimate train, estimate serve, plan train, simulate serve, ...)")
+            raise ValueError(
+                "give `command:` (estimate train, estimate serve, plan train, simulate serve, ...) or a "
+                "`command` in every value of one axis"
+            )
         overlap = set(self.axes) & set(self.prices)
         if overlap:
             raise ValueError(f"{sorted(overlap)[0]!r} is both an axis and a price axis; rename one")
@@ -235,11 +243,17 @@ class SweepSpec(_Model):
             for key, ax in (("across", b.across), ("between", b.between)):
                 if ax not in known:
                     raise ValueError(f"report.break_even[{i}].{key}: no axis {ax!r}; axes: {', '.join(known)}")
+            for ax in b.where:
+                if ax not in known:
+                    raise ValueError(f"report.break_even[{i}].where: no axis {ax!r}; axes: {', '.join(known)}")
             if b.output not in self.outputs:
                 raise ValueError(
                     f"report.break_even[{i}].output: no output {b.output!r}; outputs: {', '.join(self.outputs)}"
                 )
         for i, p in enumerate(self.report.pareto):
+            for ax in p.where:
+                if ax not in known:
+                    raise ValueError(f"report.pareto[{i}].where: no axis {ax!r}; axes: {', '.join(known)}")
             for key, out in (("x", p.x), ("y", p.y)):
                 if out not in self.outputs:
                     raise ValueError(f"report.pareto[{i}].{key}: no output {out!r}; outputs: {', '.join(self.outputs)}")
@@ -340,7 +354,7 @@ def _where(loc: tuple[int | str, ...]) -> str:
             continue  # pydantic's names of union members and validators: not keys of the spec
         else:
             out += ("." if out else "") + part
-    return out or "(spec)"
+    return out
 
 
 def parse_spec(data: Any, source: str = "spec") -> SweepSpec:
@@ -357,7 +371,8 @@ def parse_spec(data: Any, source: str = "spec") -> SweepSpec:
                 msg = "unknown key (check its spelling in docs/sweeps.md)"
             elif err["type"] == "missing":
                 msg = "missing (required)"
-            problems.append(f"{_where(tuple(err['loc']))}: {msg}")
+            where = _where(tuple(err["loc"]))
+            problems.append(f"{where}: {msg}" if where else msg)
         raise ConfigError(f"{source}: invalid sweep spec: " + "; ".join(problems[:6]), field="spec") from None
 
 
