@@ -75,12 +75,14 @@ def _validate(pg: Any) -> None:
     pg.evaluate("document.querySelector('#kpis').scrollIntoView()")
 
 
+COMPARED: list[str] = []  # the two runs shoot() saves for the history page to compare
+
+
 def _runs(pg: Any) -> None:
     pg.goto("/runs")
     pg.wait_for_selector("body[data-ready]")
-    boxes = pg.locator("#runs tr:has-text('estimate serve') input[type=checkbox]")
-    boxes.nth(0).check()
-    boxes.nth(1).check()
+    for run_id in COMPARED:
+        pg.check(f"input[data-run='{run_id}']")
     pg.click("#compare")
     pg.wait_for_selector("body[data-compared]")
     pg.evaluate("window.scrollTo(0, 0)")
@@ -92,13 +94,15 @@ PAGES: dict[str, Callable[[Any], None]] = {
 }  # fmt: skip
 
 
-def _post(base: str, token: str | None, path: str, body: dict[str, Any]) -> None:
+def _post(base: str, token: str | None, path: str, body: dict[str, Any]) -> str:
+    """POST a command; the id of the run it saved."""
     req = urllib.request.Request(base + path, data=json.dumps(body).encode(), method="POST")
     req.add_header("Content-Type", "application/json")
     if token:
         req.add_header("Authorization", f"Bearer {token}")
     with urllib.request.urlopen(req, timeout=120) as r:
         r.read()
+        return str(r.headers["X-Chipfleet-Run"])
 
 
 @contextmanager
@@ -132,8 +136,8 @@ def shoot(base: str, token: str | None, out: Path, only: list[str]) -> list[Path
 
     out.mkdir(parents=True, exist_ok=True)
     # two runs to compare on the history page: the same serving estimate at batch 4 and 8
-    for batch in (4, 8):
-        _post(base, token, "/api/estimate/serve", {"model": "llama-3-8b", "instance": "inf2.48xlarge", "batch": batch})
+    body = {"model": "llama-3-8b", "instance": "inf2.48xlarge"}
+    COMPARED[:] = [_post(base, token, "/api/estimate/serve", {**body, "batch": batch}) for batch in (4, 8)]
     written = []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)

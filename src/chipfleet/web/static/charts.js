@@ -44,7 +44,9 @@ export function utilisationChart(target, series, windowS, queue, title) {
     title: { text: title },
     xaxis: { title: { text: `time (min; windows of ${dur(windowS)})` } },
     yaxis: { title: { text: "busy share of the replicas (%)" }, range: [0, 105] },
-    yaxis2: { title: { text: "waiting requests" }, overlaying: "y", side: "right", rangemode: "tozero" },
+    // whole requests: ticks at whole numbers, not at the busy-share axis's fractions of the most
+    yaxis2: { title: { text: "waiting requests" }, overlaying: "y", side: "right", rangemode: "tozero", tickmode: "linear",
+      tick0: 0, dtick: Math.max(1, Math.ceil(Math.max(0, ...(queue ?? [])) / 5)), showgrid: false },
     height: 380, margin: { l: 70, r: 70, t: 40, b: 60 },
   });
 }

@@ -31,13 +31,14 @@ function render(d) {
     [{ label: "Request bucket", key: "bucket" }, ...types.map((t) => ({ label: t, num: true, cell: (row) => pct(row.shares[t] ?? 0) }))],
     Object.entries(mix.routing_by_bucket).map(([bucket, shares]) => ({ bucket, shares })),
   ));
+  // show or hide the hourly chart before drawing its neighbours: Plotly sizes a chart to its box when drawn
+  const hourly = document.getElementById("hourly");
+  hourly.classList.toggle("hidden", !d.hourly);
   if (r) {
     latencyChart("latency", r, d.slo, `Replay of ${r.requests} requests: latency against the SLOs`);
     utilisationChart("util", r.utilization_series, r.window_s, r.queue_series, "Replay: busy share and waiting requests");
   }
-  const hourly = document.getElementById("hourly");
   if (d.hourly) {
-    hourly.classList.remove("hidden");
     const h = d.hourly;
     const hours = h.hours ?? [];
     plot("hourly", [
@@ -56,10 +57,10 @@ function render(d) {
     ], {
       title: { text: `Hourly plan: ${fmt(h.autoscaled_usd_per_day)} against ${fmt(h.static_usd_per_day)} USD/day static` },
       xaxis: { title: { text: "hour of the day" }, dtick: 2 }, yaxis: { title: { text: "cost (USD/h)" } },
-      yaxis2: { title: { text: "load multiplier" }, overlaying: "y", side: "right", rangemode: "tozero" },
-      height: 380, margin: { l: 70, r: 70, t: 40, b: 60 },
+      yaxis2: { title: { text: "load multiplier" }, overlaying: "y", side: "right", rangemode: "tozero", showgrid: false, tickformat: ".1f" },
+      height: 440, margin: { l: 70, r: 70, t: 40, b: 140 }, legend: { orientation: "h", x: 0, y: -0.3, yanchor: "top" },
     });
-  } else hourly.classList.add("hidden");
+  }
   document.getElementById("notes").replaceChildren(el("ul", {}, [
     d.disagg ? `Disaggregation (${d.disagg.mode}): ${d.disagg.chosen ? "chosen" : "not chosen"}: ${d.disagg.reason}` : null,
     ...Object.entries(d.rejected ?? {}).map(([k, n]) => `rejected: ${k} (${n})`),

@@ -53,7 +53,7 @@ function render(d) {
     {
       type: "scatter", mode: "lines+markers+text", name: "Pareto front (cost vs time)",
       x: front.map((o) => o.time_s / DAY), y: front.map((o) => o.cost_usd), customdata: front.map((_, i) => ["pareto", i]),
-      text: front.map(label), textposition: "top right", textfont: { size: 10 }, line: { shape: "hv", color: "#1f6feb" },
+      text: front.map(label), textposition: front.map((_, i) => (i % 2 ? "bottom left" : "top right")), textfont: { size: 10 }, line: { shape: "hv", color: "#1f6feb" },
       marker: { size: 10, color: "#1f6feb" }, hovertemplate: "%{text}<br>%{x:.3g} days, %{y:$,.0f}<extra></extra>",
     },
   ], {

@@ -67,6 +67,12 @@ async function open(id) {
   document.getElementById("detail").scrollIntoView({ behavior: "instant", block: "start" });
 }
 
+function percentRange(percents) {
+  const lo = Math.min(0, ...percents) * 1.1;
+  const hi = Math.max(0, ...percents);
+  return [lo, hi + (hi - lo) * 1.1 + 5];
+}
+
 async function compare() {
   const [a, b] = shown.filter((r) => ticked.has(r.id)).reverse().map((r) => r.id);  // older first
   const [{ data: ra }, { data: rb }, { data: d }] = await Promise.all([
@@ -106,13 +112,18 @@ async function compare() {
   if (headline.length) {
     plot("diff-chart", [{
       type: "bar", orientation: "h", y: headline.map((m) => m.path), x: headline.map((m) => m.percent),
-      text: headline.map((m) => `${m.percent > 0 ? "+" : ""}${m.percent.toFixed(1)} % (${fmt(m.old)} → ${fmt(m.new)})`),
-      // a move is neither good nor bad in itself (more tokens/s, more cost): one colour per direction, labels clear of the axis
-      textposition: headline.map((m) => (m.percent > 0 ? "outside" : "inside")), insidetextanchor: "start", cliponaxis: false,
+      hoverinfo: "none",
+      // a move is neither good nor bad in itself (more tokens/s, more cost): one colour per direction
       marker: { color: headline.map((m) => (m.percent > 0 ? "#1f6feb" : "#ef6c00")) },
     }], {
+      // each label right of the bar or of the zero line, in full size whatever the bar's direction
+      annotations: headline.map((m) => ({
+        x: Math.max(m.percent, 0), y: m.path, xanchor: "left", xshift: 4, showarrow: false,
+        text: `${m.percent > 0 ? "+" : ""}${m.percent.toFixed(1)} % (${fmt(m.old)} → ${fmt(m.new)})`,
+      })),
       title: { text: `Headline figures: run ${short(b)} against run ${short(a)}` },
-      xaxis: { title: { text: "change (%)" }, zeroline: true }, yaxis: { automargin: true, autorange: "reversed" },
+      // room right of the longest bar for its label: the labels are annotations, which Plotly does not range for
+      xaxis: { title: { text: "change (%)" }, zeroline: true, range: percentRange(headline.map((m) => m.percent)) }, yaxis: { automargin: true, autorange: "reversed" },
       margin: { l: 200, r: 160, t: 40, b: 50 }, height: Math.max(260, 34 * headline.length + 110), showlegend: false,
     });
   } else {
