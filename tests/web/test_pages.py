@@ -64,3 +64,18 @@ def test_every_page_file_exists() -> None:
     for file_name in pages.PAGES.values():
         assert (pages.STATIC_DIR / file_name).is_file()
     assert all(Path(pages.STATIC_DIR / f).suffix == ".html" for f in pages.PAGES.values())
+
+
+def test_the_browser_tests_skip_without_chromium_and_fail_in_ci(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from . import browser
+
+    monkeypatch.setattr(browser, "CHROMIUM", tmp_path / "chromium")
+    require_chromium = browser.require_chromium
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match=r"chromium is missing .*scripts/browser\.sh"):
+        require_chromium()
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="must run in CI"):
+        require_chromium()

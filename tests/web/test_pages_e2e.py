@@ -210,6 +210,9 @@ def test_plan_serve_runs_as_a_job_with_progress_to_its_result(
     assert pg.locator("#routing tbody tr").count() == len(plan["mix"]["routing_by_bucket"])
     assert _points(pg, "#latency") >= 8  # p50, p90, p99, max of TTFT and TPOT
     assert _points(pg, "#hourly") >= 24
+    split = plan["disagg"]["mix"]  # --disagg auto: the split it weighed, shown whether chosen or not
+    pools = pg.locator("#split table").first.locator("tbody tr")
+    assert pools.count() == len(split["prefill"]) + len(split["decode"])
     assert pg.get_attribute("#progress progress", "value") == "1"
     assert pg.is_disabled("#progress button.cancel")
     _snap(pg, shots, "plan_serve")

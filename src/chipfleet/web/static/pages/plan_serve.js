@@ -61,6 +61,22 @@ function render(d) {
       height: 440, margin: { l: 70, r: 70, t: 40, b: 140 }, legend: { orientation: "h", x: 0, y: -0.3, yanchor: "top" },
     });
   }
+  // the prefill/decode split the planner weighed (--disagg auto|on), chosen or not, with its KV link
+  const split = d.disagg?.mix;
+  document.getElementById("split").replaceChildren(...(split ? [
+    el("h2", {}, `Disaggregated split (${d.disagg.chosen ? "chosen" : "not chosen"}): ${fmt(split.cost_usd_per_h)} USD/h`),
+    table([
+      { label: "Pool", key: "role" }, { label: "Instances", cell: (p) => `${p.count} × ${p.instance}` },
+      { label: "Config", key: "config" }, { label: "Region", key: "region" },
+      { label: "USD/h", num: true, key: "cost_usd_per_h" }, { label: "Load", num: true, cell: (p) => pct(p.load) },
+      { label: "Busy", num: true, cell: (p) => pct(p.busy_fraction) },
+    ], [...(split.prefill ?? []), ...(split.decode ?? [])]),
+    table([
+      { label: "KV link", cell: (l) => `${l.prefill} → ${l.decode}` }, { label: "Kind", key: "kind" },
+      { label: "GB/s used", num: true, key: "gb_per_s" }, { label: "Utilisation", num: true, cell: (l) => pct(l.utilisation) },
+      { label: "p90 transfer", num: true, cell: (l) => dur(l.transfer_p90_s) },
+    ], split.links ?? []),
+  ] : []));
   document.getElementById("notes").replaceChildren(el("ul", {}, [
     d.disagg ? `Disaggregation (${d.disagg.mode}): ${d.disagg.chosen ? "chosen" : "not chosen"}: ${d.disagg.reason}` : null,
     ...Object.entries(d.rejected ?? {}).map(([k, n]) => `rejected: ${k} (${n})`),
