@@ -51,6 +51,8 @@ export async function api(path, { method = "GET", body, signal } = {}) {
       sessionStorage.setItem(TOKEN_KEY, token.trim());
       init.headers = { ...init.headers, ...authHeaders() };
       resp = await fetch(path, init);
+      // a wrong token is not kept: the next page load asks again
+      if (resp.status === 401) sessionStorage.removeItem(TOKEN_KEY);
     }
   }
   const text = await resp.text();
