@@ -23,6 +23,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response, StreamingRes
 from pydantic import BaseModel
 
 import chipfleet
+from chipfleet.cli.runs_save import saved
 from chipfleet.exceptions import ChipfleetError, NotFoundError
 from chipfleet.store import RunDiff, RunRecord, RunStore, RunSummary, open_store
 from chipfleet.store.records import STATUSES
@@ -202,10 +203,12 @@ def _run_quick(request: Request, spec: CommandSpec, values: dict[str, Any]) -> J
     settings = _settings(request)
     resolved = resolve_paths(spec, values, settings.files_dir, None)
     overlays = resolved.get("catalog") or []
-    catalog_hash = request.app.state.catalog_hashes(overlays)
     started = time.perf_counter()
     result = run_command(spec, cli_args(spec, resolved))
     wall_s = time.perf_counter() - started
+    if not saved(spec.kind):  # listings (catalog, models, traces) are not runs: the CLI does not save them either
+        return JSONResponse(result)
+    catalog_hash = request.app.state.catalog_hashes(overlays)
     run_id = _store(request).save(
         spec.kind, values, result, catalog_hash=catalog_hash, overlays=_overlays(overlays, settings.files_dir),
         timings={"wall_s": wall_s}, source="api",

@@ -365,6 +365,7 @@ def api_names(spec: CommandSpec) -> dict[str, str]:
 def _speak_api(text: str, names: dict[str, str], spec: CommandSpec) -> str:
     """A CLI message in the API's terms: options become field names, help pointers become the schema."""
     text = re.sub(r" \(see `chipfleet[^`]*--help`\)", f" (see POST {spec.url} in /openapi.json)", text)
+    text = re.sub(r"`chipfleet ([a-z][\w -]*?)`", lambda m: "POST /api/" + "/".join(m.group(1).split()), text)
     for opt in sorted(names, key=len, reverse=True):
         text = re.sub(rf"'?(?<![\w-]){re.escape(opt)}(?![\w-])'?", names[opt], text)
     return text
@@ -388,6 +389,8 @@ def _library_error(e: ChipfleetError, spec: CommandSpec) -> ApiError:
         details = {"needed_bytes": e.needed_bytes, "available_bytes": e.available_bytes, "suggestion": e.suggestion}
     elif isinstance(e, UnknownNameError):
         details = {"kind": e.kind, "name": e.name, "suggestions": list(e.suggestions)}
+        if field is None and spec.field(e.kind) is not None:  # an unknown instance came from the instance field
+            field = e.kind
     status = 404 if isinstance(e, NotFoundError) else 400
     return ApiError(status, type(e).__name__, message, field, **details)
 
