@@ -73,6 +73,8 @@ def test_bad_input_is_a_4xx_that_says_what_and_how_to_fix(client: TestClient) ->
     assert r.status_code == 400
     assert r.json()["error"] == "UnknownNameError" and "p5.48xlarge" in r.json()["suggestions"]
     assert r.json()["field"] == "instance" and "POST /api/catalog/instances lists them all" in r.json()["message"]
+    failed = client.get("/api/runs", params={"kind": "estimate serve", "status": "failed"}).json()
+    assert failed and "p5.48xlarg" in failed[0]["error"]  # a command that ran and failed is saved, as in the CLI
 
     r = client.post("/api/estimate/serve", json={"model": "llama-3-8b"})
     assert r.status_code == 422

@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from chipfleet.catalog import Pricing
-from chipfleet.web.commands import BY_KIND, COMMANDS, cli_args, resolve_paths, values_of
+from chipfleet.web.commands import BY_KIND, COMMANDS, INPUT_PATHS, OUTPUT_PATHS, cli_args, resolve_paths, values_of
 from chipfleet.web.errors import ApiError
 
 
@@ -21,6 +21,17 @@ def test_every_command_but_the_demo_the_server_and_the_runs_is_offered() -> None
     assert not {k for k in kinds if k.split()[0] in {"demo", "serve-app", "runs"}}
     assert {s.kind for s in COMMANDS if s.long} >= {"plan train", "plan serve", "simulate serve", "validate"}
     assert not BY_KIND["estimate serve"].long
+
+
+def test_every_path_option_is_known_as_read_or_written() -> None:
+    """A new file option must be classified: one the command writes goes to the run's folder, one it reads must
+    already be in the data folder (refusing it there, or writing over a user's file, would both be wrong)."""
+    path_fields = {
+        (s.kind, f.name): f.path_role for s in COMMANDS for f in s.fields if f.path_role in {"input", "output"}
+    }
+    unknown = {k for k in path_fields if k[1] not in INPUT_PATHS | OUTPUT_PATHS}
+    assert not unknown, f"classify these options in web/commands.py (INPUT_PATHS or OUTPUT_PATHS): {unknown}"
+    assert path_fields[("sweep report", "csv_path")] == "output" and path_fields[("validate", "data")] == "input"
 
 
 def test_fields_carry_the_options_names_types_bounds_and_help() -> None:

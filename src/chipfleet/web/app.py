@@ -204,7 +204,17 @@ def _run_quick(request: Request, spec: CommandSpec, values: dict[str, Any]) -> J
     resolved = resolve_paths(spec, values, settings.files_dir, None)
     overlays = resolved.get("catalog") or []
     started = time.perf_counter()
-    result = run_command(spec, cli_args(spec, resolved))
+    try:
+        result = run_command(spec, cli_args(spec, resolved))
+    except ApiError as e:
+        # as the CLI does: a command that ran and failed is saved failed; a request it could not read is not a run
+        if saved(spec.kind) and e.error not in ("UsageError", "Aborted"):
+            _store(request).save_failed(
+                spec.kind, values, f"{e.error}: {e.message}", catalog_hash=request.app.state.catalog_hashes(overlays),
+                overlays=_overlays(overlays, settings.files_dir), timings={"wall_s": time.perf_counter() - started},
+                source="api",
+            )  # fmt: skip
+        raise
     wall_s = time.perf_counter() - started
     if not saved(spec.kind):  # listings (catalog, models, traces) are not runs: the CLI does not save them either
         return JSONResponse(result)

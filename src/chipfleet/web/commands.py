@@ -39,7 +39,9 @@ LONG = frozenset({"plan train", "plan serve", "simulate serve", "simulate train"
                   "calibrate"})  # fmt: skip
 LONG_GROUPS = frozenset({"sweep"})
 # options naming a file or folder the command writes: placed in the run's own folder of the data folder
-OUTPUT_PATHS = frozenset({"plot", "plot_split", "html_out", "out"})
+OUTPUT_PATHS = frozenset({"plot", "plot_split", "html_out", "out", "csv_path", "parquet"})
+# options naming a file the command reads: an existing file in the data folder (any other path option is read too)
+INPUT_PATHS = frozenset({"model_config", "data", "spec_file"})
 # text options that name either a built-in trace or a trace file
 TRACE_OPTIONS = frozenset({"trace", "jobs"})
 SKIPPED_PARAMS = frozenset({"as_json", "no_save", "save"})
