@@ -105,6 +105,12 @@ def test_files_outside_the_data_folder_are_refused(client: TestClient, files: Pa
     assert r.status_code == 400 and r.json()["field"] == "plot"
 
 
+def test_a_broken_sweep_spec_is_a_400(client: TestClient, files: Path) -> None:
+    (files / "broken.yaml").write_text("name: [\n")
+    r = client.post("/api/sweep/run", json={"spec_file": "broken.yaml"})
+    assert r.status_code == 400 and r.json()["error"] == "ConfigError" and "not valid YAML" in r.json()["message"]
+
+
 def test_an_overlay_in_the_data_folder_is_used_and_saved_with_the_run(client: TestClient, files: Path) -> None:
     base = client.post("/api/estimate/serve", json=SERVE)
     (files / "pricier.yaml").write_text(PRICIER)

@@ -8,6 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from chipfleet.catalog import Pricing
+from chipfleet.exceptions import ChipfleetError
 from chipfleet.web.commands import BY_KIND, COMMANDS, INPUT_PATHS, OUTPUT_PATHS, cli_args, resolve_paths, values_of
 from chipfleet.web.errors import ApiError
 
@@ -123,3 +124,23 @@ def test_outputs_go_to_the_runs_folder_and_models_are_never_paths(tmp_path: Path
         with pytest.raises(ApiError) as err:
             resolve_paths(spec, {"model": model}, tmp_path, run)
         assert err.value.field == "model"
+
+
+def test_a_sweep_spec_from_the_api_may_name_no_file(tmp_path: Path) -> None:
+    spec = BY_KIND["sweep run"]
+    (tmp_path / "ok.yaml").write_text(
+        "name: ok\ncommand: simulate serve\nfixed: {model: llama-3-8b, trace: azure-conv}\n"
+        "axes: {fleet: ['p5.48xlarge:1', 'p5.48xlarge:2']}\noutputs: {p90: latency.ttft_p90_s}\n"
+    )
+    assert resolve_paths(spec, {"spec_file": "ok.yaml"}, tmp_path, tmp_path / "run")["spec_file"].endswith("ok.yaml")
+    for fixed in ("{model: llama-3-8b, trace: /etc/passwd}", "{model_config: /etc/passwd}", "{model: /tmp/m}"):
+        (tmp_path / "bad.yaml").write_text(
+            f"name: bad\ncommand: simulate serve\nfixed: {fixed}\naxes: {{fleet: ['p5.48xlarge:1']}}\n"
+            "outputs: {p90: latency.ttft_p90_s}\n"
+        )
+        with pytest.raises(ApiError) as err:
+            resolve_paths(spec, {"spec_file": "bad.yaml"}, tmp_path, tmp_path / "run")
+        assert err.value.status == 400 and "spec_file" in (err.value.field or "")
+    (tmp_path / "broken.yaml").write_text("name: [\n")
+    with pytest.raises(ChipfleetError):  # answered 400 by the app's handler of chipfleet errors
+        resolve_paths(spec, {"spec_file": "broken.yaml"}, tmp_path, tmp_path / "run")

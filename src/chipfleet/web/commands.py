@@ -243,7 +243,35 @@ def resolve_paths(spec: CommandSpec, values: dict[str, Any], files_dir: Path, ru
             out[f.name] = str(_existing(files_dir, value, f.name, hint))
         elif f.path_role == "model":
             _check_model(value, f.name)
+    if spec.kind == "sweep run" and out.get("spec_file"):
+        _check_sweep_spec(Path(out["spec_file"]))
     return out
+
+
+def _check_sweep_spec(path: Path) -> None:
+    """A sweep spec runs other commands with the options it names: through the API it may name no file (a model
+    config, a trace file, a catalog overlay, a folder to write in), which the server would read or write wherever
+    the spec says. Built-in traces and zoo models are fine."""
+    from chipfleet.sweep.spec import load_spec
+    from chipfleet.traces.registry import LOADERS
+
+    spec = load_spec(path)
+    roles = {f.name: f.path_role for s in COMMANDS for f in s.fields if f.path_role is not None}
+    pairs: list[tuple[str, Any]] = list(spec.fixed.items())
+    for key, values in spec.axes.items():
+        for value in values if isinstance(values, list) else []:
+            pairs.extend(value.items() if isinstance(value, dict) else [(key, value)])
+    refused = [f"{key}: {value!r}" for key, value in pairs if isinstance(value, str) and (
+        roles.get(key) in ("input", "output") or (roles.get(key) == "trace" and value not in LOADERS))]  # fmt: skip
+    for key, value in pairs:
+        if roles.get(key) == "model" and isinstance(value, str):
+            _check_model(value, f"spec_file: {key}")
+    if spec.catalog:
+        refused.append(f"catalog: {spec.catalog}")
+    if refused:
+        raise ApiError(400, "PathError", f"spec_file names files ({'; '.join(refused[:5])}), which a sweep started "
+                       "through the API may not; use built-in traces and zoo models, or run it with `chipfleet sweep "
+                       "run` on the machine itself", "spec_file")  # fmt: skip
 
 
 def _existing(files_dir: Path, name: str, field: str, hint: str = "not") -> Path:

@@ -8,6 +8,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from chipfleet.exceptions import ChipfleetError, NotFoundError
+
 
 class ApiError(Exception):
     """A request the API answers with ``status`` and a JSON body naming the error, the message and the field."""
@@ -57,5 +59,12 @@ def install(app: FastAPI) -> None:
         body = {"error": "ValidationError", "message": message, "field": _field_of(tuple(first.get("loc", ())))}
         return JSONResponse(body, status_code=422)
 
+    async def library(_: Request, exc: Exception) -> JSONResponse:
+        # a chipfleet error outside a command (a sweep spec read to check it, a store refusing a limit): bad input
+        assert isinstance(exc, ChipfleetError)
+        status = 404 if isinstance(exc, NotFoundError) else 400
+        return JSONResponse({"error": type(exc).__name__, "message": str(exc), "field": exc.field}, status_code=status)
+
     app.add_exception_handler(ApiError, api_error)
+    app.add_exception_handler(ChipfleetError, library)
     app.add_exception_handler(RequestValidationError, invalid)
