@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from chipfleet.cli.root import main
+
+pytestmark = pytest.mark.xdist_group("api_app")  # one app (module fixture) for the module under xdist
 
 SERVE = {"model": "llama-3-8b", "instance": "p5.48xlarge", "batch": 8, "input_tokens": "2k", "output_tokens": 256}
 PRICIER = """\
@@ -120,6 +123,18 @@ def test_an_overlay_in_the_data_folder_is_used_and_saved_with_the_run(client: Te
     assert run["overlays"][0]["path"] == "pricier.yaml" and "value: 200" in run["overlays"][0]["text"]
     diff = client.get(f"/api/runs/{base.headers['x-chipfleet-run']}/diff/{run['id']}").json()
     assert diff["catalog_hash"] is not None and diff["overlays"][0]["status"] == "added"
+
+
+def test_concurrent_requests_keep_their_own_options_and_catalog(client: TestClient, files: Path) -> None:
+    """The CLI's state (catalog overlays, stdout) is per process: concurrent requests must not see each other's."""
+    (files / "pricier.yaml").write_text(PRICIER)
+    bodies = [{**SERVE, "batch": b, "region": "us-east-1", **({"catalog": ["pricier.yaml"]} if b % 2 else {})}
+              for b in range(1, 13)]  # fmt: skip
+    alone = [client.post("/api/estimate/serve", json=b).json() for b in bodies]
+    with ThreadPoolExecutor(12) as pool:
+        together = list(pool.map(lambda b: client.post("/api/estimate/serve", json=b).json(), bodies * 3))
+    assert together == alone * 3
+    assert alone[0]["cost_usd_per_million_tokens"] > alone[1]["cost_usd_per_million_tokens"]  # the overlay counted
 
 
 def test_runs_are_listed_shown_and_deleted(client: TestClient) -> None:
