@@ -137,6 +137,31 @@ def test_concurrent_requests_keep_their_own_options_and_catalog(client: TestClie
     assert alone[0]["cost_usd_per_million_tokens"] > alone[1]["cost_usd_per_million_tokens"]  # the overlay counted
 
 
+def test_the_api_and_the_cli_save_the_same_inputs_for_the_same_options(
+    client: TestClient, api_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the CLI saves into the API's store; the request gives quantities as text and numbers, the CLI as flags
+    monkeypatch.setenv("CHIPFLEET_DB", f"sqlite:///{api_root / 'runs.sqlite'}")
+    body = {**SERVE, "input_tokens": 2048, "output_tokens": "256"}
+    api_id = client.post("/api/estimate/serve", json=body).headers["x-chipfleet-run"]
+    argv = ["estimate", "serve", "--model", "llama-3-8b", "--instance", "p5.48xlarge", "--batch", "8",
+            "--input-tokens", "2k", "--output-tokens", "256", "--json"]  # fmt: skip
+    assert main(argv) == 0
+    cli_id = client.get("/api/runs", params={"kind": "estimate serve", "limit": 1}).json()[0]["id"]
+    api, cli = client.get(f"/api/runs/{api_id}").json(), client.get(f"/api/runs/{cli_id}").json()
+    assert (api["source"], cli["source"]) == ("api", "cli")
+    assert api["inputs"] == cli["inputs"] and api["inputs"]["input_tokens"] == 2048
+    diff = client.get(f"/api/runs/{api_id}/diff/{cli_id}").json()
+    assert diff["inputs"] == [] and diff["catalog_hash"] is None
+
+
+def test_a_job_with_bad_options_is_refused_before_it_starts(client: TestClient) -> None:
+    before = len(client.get("/api/runs", params={"kind": "plan serve", "limit": 500}).json())
+    r = client.post("/api/plan/serve", json={**LONG_JOB, "slo_ttft_p90": "fast"})
+    assert r.status_code == 400 and "slo_ttft_p90" in r.json()["message"]
+    assert len(client.get("/api/runs", params={"kind": "plan serve", "limit": 500}).json()) == before
+
+
 def test_runs_are_listed_shown_and_deleted(client: TestClient) -> None:
     run_id = client.post("/api/estimate/serve", json=SERVE).headers["x-chipfleet-run"]
     listed = client.get("/api/runs", params={"kind": "estimate serve", "limit": 500}).json()

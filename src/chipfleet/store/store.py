@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from chipfleet.exceptions import ConfigError, NotFoundError
 from chipfleet.serialize import to_jsonable
@@ -295,7 +295,9 @@ class RunStore:
             raise ConfigError(f"limit must be from 1 to {MAX_LIMIT}, got {limit}", field="limit")
         if offset < 0:
             raise ConfigError(f"offset must be 0 or more, got {offset}", field="offset")
-        query = select(Run).order_by(Run.created_at.desc(), Run.id.desc()).limit(limit).offset(offset)
+        # a summary needs none of the large JSON columns: leave them in the database (GET /api/runs, `runs list`)
+        heavy = (defer(Run.inputs), defer(Run.outputs), defer(Run.overlays))
+        query = select(Run).options(*heavy).order_by(Run.created_at.desc(), Run.id.desc()).limit(limit).offset(offset)
         if kind:
             query = query.where(Run.kind == kind.strip().lower())
         if status:

@@ -34,6 +34,7 @@ from chipfleet.web.commands import (
     CommandSpec,
     cached_catalog,
     cli_args,
+    parsed_inputs,
     resolve_paths,
     run_command,
     values_of,
@@ -203,14 +204,16 @@ def _run_quick(request: Request, spec: CommandSpec, values: dict[str, Any]) -> J
     settings = _settings(request)
     resolved = resolve_paths(spec, values, settings.files_dir, None)
     overlays = resolved.get("catalog") or []
+    args = cli_args(spec, resolved)
+    inputs = parsed_inputs(spec, args, values)
     started = time.perf_counter()
     try:
-        result = run_command(spec, cli_args(spec, resolved))
+        result = run_command(spec, args)
     except ApiError as e:
         # as the CLI does: a command that ran and failed is saved failed; a request it could not read is not a run
         if saved(spec.kind) and e.error not in ("UsageError", "Aborted"):
             _store(request).save_failed(
-                spec.kind, values, f"{e.error}: {e.message}", catalog_hash=request.app.state.catalog_hashes(overlays),
+                spec.kind, inputs, f"{e.error}: {e.message}", catalog_hash=request.app.state.catalog_hashes(overlays),
                 overlays=_overlays(overlays, settings.files_dir), timings={"wall_s": time.perf_counter() - started},
                 source="api",
             )  # fmt: skip
@@ -220,7 +223,7 @@ def _run_quick(request: Request, spec: CommandSpec, values: dict[str, Any]) -> J
         return JSONResponse(result)
     catalog_hash = request.app.state.catalog_hashes(overlays)
     run_id = _store(request).save(
-        spec.kind, values, result, catalog_hash=catalog_hash, overlays=_overlays(overlays, settings.files_dir),
+        spec.kind, inputs, result, catalog_hash=catalog_hash, overlays=_overlays(overlays, settings.files_dir),
         timings={"wall_s": wall_s}, source="api",
     )  # fmt: skip
     return JSONResponse(result, headers={"X-Chipfleet-Run": run_id})
@@ -232,8 +235,9 @@ def _start_job(request: Request, spec: CommandSpec, values: dict[str, Any]) -> s
     checked = resolve_paths(spec, values, settings.files_dir, settings.run_dir("check"))
     overlays = checked.get("catalog") or []
     catalog_hash = request.app.state.catalog_hashes(overlays)
+    inputs = parsed_inputs(spec, cli_args(spec, checked), values)  # bad input: a 4xx now, not a failed job later
     run_id = store.start(
-        spec.kind, values, catalog_hash=catalog_hash, overlays=_overlays(overlays, settings.files_dir), source="api"
+        spec.kind, inputs, catalog_hash=catalog_hash, overlays=_overlays(overlays, settings.files_dir), source="api"
     )
     run_dir = settings.run_dir(run_id)
     resolved = resolve_paths(spec, values, settings.files_dir, run_dir)

@@ -28,6 +28,7 @@ from chipfleet.cli import output
 from chipfleet.cli.errors import flags_for, usage_message
 from chipfleet.cli.options import State
 from chipfleet.cli.root import app as cli_app
+from chipfleet.cli.runs_save import DISPLAY_ONLY
 from chipfleet.exceptions import ChipfleetError, DoesNotFitError, NotFoundError, UnknownNameError, renamed
 from chipfleet.web.errors import ApiError
 
@@ -341,6 +342,32 @@ def cli_args(spec: CommandSpec, values: dict[str, Any]) -> list[str]:
     if any(p.name == "as_json" for p in spec.command.params):
         args.append("--json")
     return [*args, "--", *positional] if positional else args
+
+
+def parsed_inputs(spec: CommandSpec, args: list[str], values: Mapping[str, Any]) -> dict[str, Any]:
+    """The command's options as it parses them from ``args`` (:func:`cli_args`: base units, enums, paths), less
+    the display-only ones: what the CLI saves as a run's inputs (:mod:`chipfleet.cli.runs_save`), so a run the API
+    saves and one the CLI saves compare alike in ``runs diff``; file options as ``values`` (the request) names
+    them. Nothing runs; bad input is an :class:`ApiError`."""
+    path = list(spec.path)
+    start = next(i for i in range(len(args)) if args[i : i + len(path)] == path) + len(path)
+    own = [a for a in args[start:] if a != "--json"]
+    try:
+        ctx = spec.command.make_context(f"chipfleet {spec.kind}", own)
+    except ClickException as e:
+        raise _usage_error(e, spec) from None
+    except ChipfleetError as e:
+        raise _library_error(e, spec) from None
+    with ctx:
+        inputs = {k: v for k, v in ctx.params.items() if k not in DISPLAY_ONLY}
+    # a file option is kept as the request named it (inside the data folder), not as the server's path for it
+    return {k: values[k] if k in values and values[k] is not None and _path_field(spec, k) else v
+            for k, v in inputs.items()}  # fmt: skip
+
+
+def _path_field(spec: CommandSpec, name: str) -> bool:
+    field = spec.field(name)
+    return field is not None and field.path_role is not None
 
 
 # ----------------------------------------------------------------------------- the catalog, loaded once
