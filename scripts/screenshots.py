@@ -59,6 +59,10 @@ def _plan_serve(pg: Any) -> None:
     pg.evaluate("document.querySelector('#progress').scrollIntoView()")
 
 
+# pages whose charts run below the first screen: the whole page, not the 1366x900 viewport
+FULL_PAGE = frozenset({"simulate"})
+
+
 def _simulate(pg: Any) -> None:
     pg.goto("/simulate")
     pg.wait_for_selector("body[data-ready]")
@@ -153,7 +157,7 @@ def shoot(base: str, token: str | None, out: Path, only: list[str]) -> list[Path
             pg.mouse.move(0, 0)  # no hover label in the picture
             time.sleep(0.5)  # Plotly's transitions
             path = out / f"{name}.png"
-            pg.screenshot(path=str(path))
+            pg.screenshot(path=str(path), full_page=name in FULL_PAGE)
             written.append(path)
             print(f"{path} ({path.stat().st_size // 1024} KiB)")
             pg.close()

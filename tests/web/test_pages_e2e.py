@@ -255,6 +255,9 @@ def test_simulation_dashboards_chart_what_the_replay_reports(
     windows = len(next(iter(result["utilization_series"].values())))
     assert _points(pg, "#chart-util") == windows
     assert _points(pg, "#chart-queue") == len(result["queue_series"])
+    # latency over time: a TTFT and a TPOT line, one marker per window that served a request
+    served = sum(v is not None for v in result["ttft_series"]) + sum(v is not None for v in result["tpot_series"])
+    assert served and _points(pg, "#chart-latency-time") == served
     assert f"{result['completed']} of {result['requests']}" in pg.inner_text("#kpis")
     _snap(pg, shots, "simulate_serve")
 
@@ -266,6 +269,7 @@ def test_simulation_dashboards_chart_what_the_replay_reports(
     result = record["outputs"]
     assert pg.locator("#chart-util .scatterlayer .trace").count() == len(result["types"])  # a line per type
     assert _points(pg, "#chart-queue") == 8  # p50, p90, p99, max of completion and of queueing
+    assert pg.locator("#row-latency-time.hidden").count() == 1  # a training cluster has no request latency
     assert f"{result['completed']} of {result['jobs']}" in pg.inner_text("#kpis")
     _snap(pg, shots, "simulate_train")
     assert watch.unexpected() == []

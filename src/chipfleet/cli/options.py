@@ -178,3 +178,13 @@ EngineOpt = Annotated[
 InstancesCsvOpt = Annotated[str | None, typer.Option(help="Comma-separated instance types (default: all).")]
 CloudsCsvOpt = Annotated[str | None, typer.Option(help="Comma-separated clouds: aws,gcp,azure.")]
 SkipBadRowsOpt = Annotated[bool, typer.Option(help="Skip and count malformed trace rows.")]
+
+
+WindowOpt = Annotated[
+    float,
+    typer.Option(
+        metavar="DURATION",
+        parser=duration_opt("--window", max_s=86400.0),
+        help="Width of the time series' windows (utilization, queue, latency over time), e.g. 10s.",
+    ),
+]

@@ -23,6 +23,7 @@ from chipfleet.cli.options import (
     SkipBadRowsOpt,
     State,
     WeightPrecisionOpt,
+    WindowOpt,
     duration_opt,
     float_opt,
     group,
@@ -149,6 +150,7 @@ def simulate_serve(
     skip_bad_rows: SkipBadRowsOpt = False,
     as_json: JsonOpt = False,
     plot: ServePlotOpt = None,
+    window: WindowOpt = 60.0,
 ) -> None:
     """Replay a request trace against a fleet of replicas, or prefill and decode pools (--prefill/--decode): latency
     percentiles, SLOs, utilization, cost."""
@@ -173,6 +175,7 @@ def simulate_serve(
         slo_ttft_s=slo_ttft_p90,
         slo_tpot_s=slo_tpot_p90,
         engine=eng,
+        window_s=window,
     )
     tr = request_trace(trace, requests, rate_scale, skip_bad_rows, mapping)
     if prefill is not None or decode is not None:

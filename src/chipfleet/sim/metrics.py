@@ -123,3 +123,34 @@ class WindowSeries:
             self.values.extend([0.0] * (i + 1 - len(self.values)))
         if value > self.values[i]:
             self.values[i] = value
+
+
+@dataclass
+class WindowMeans:
+    """The mean of values observed at instants, per fixed time window (e.g. the TTFT of the requests whose first
+    token came in each minute): latency over time in memory that grows with the windows, not the requests."""
+
+    window_s: float
+    sums: list[float] = field(default_factory=list)
+    counts: list[int] = field(default_factory=list)
+
+    def add(self, time: float, value: float) -> None:
+        i = int(time // self.window_s)
+        if len(self.sums) <= i:
+            grow = i + 1 - len(self.sums)
+            self.sums.extend([0.0] * grow)
+            self.counts.extend([0] * grow)
+        self.sums[i] += value
+        self.counts[i] += 1
+
+    def merge(self, other: WindowMeans) -> None:
+        n = max(len(self.sums), len(other.sums))
+        self.sums.extend([0.0] * (n - len(self.sums)))
+        self.counts.extend([0] * (n - len(self.counts)))
+        for i, (v, c) in enumerate(zip(other.sums, other.counts, strict=True)):
+            self.sums[i] += v
+            self.counts[i] += c
+
+    def means(self) -> list[float | None]:
+        """Per window, the mean of its values; None for a window with none."""
+        return [v / c if c else None for v, c in zip(self.sums, self.counts, strict=True)]

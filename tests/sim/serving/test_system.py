@@ -47,3 +47,23 @@ def test_requests_beyond_the_context_window_are_refused_and_counted(cat: Catalog
     with pytest.raises(ConfigError, match=r"all 2 requests of test are longer than llama-3-8b's context window"):
         simulate_serving(MODEL, trace(np.arange(2.0), np.array([9000, 8000]), np.array([1, 500])),
                          FleetSpec.parse("p5.48xlarge:1"), cat)  # fmt: skip
+
+
+def test_latency_over_time_is_per_window_and_follows_the_load(cat: Catalog) -> None:
+    """The TTFT and TPOT series hold one mean per window, inside the run's own range; a load that rises sixfold
+    halfway shows in the later windows' TTFT."""
+    calm, busy = poisson(200, 2.0, 2048, 64, seed=1), poisson(400, 12.0, 2048, 64, seed=2)
+    arrival = np.concatenate([calm.arrival_s, calm.arrival_s[-1] + 1.0 + busy.arrival_s])
+    n = len(arrival)
+    tr = trace(arrival, np.full(n, 2048), np.full(n, 64))
+    res = simulate_serving(MODEL, tr, FleetSpec.parse("g6e.xlarge:1"), cat, options=ServeOptions(window_s=20.0))
+    assert res.completed == n and res.window_s == 20.0
+    assert len(res.ttft_series) >= int(arrival[-1] // 20.0)
+    windows = [w for w in res.ttft_series if w is not None]
+    assert 0 < min(windows) < max(windows) <= res.ttft_s["max"]
+    switch = int((calm.arrival_s[-1] + 1.0) // 20.0)
+    early = [w for w in res.ttft_series[:switch] if w is not None]
+    late = [w for w in res.ttft_series[switch + 1 :] if w is not None]
+    assert early and late and max(early) < max(late)
+    tpots = [t for t in res.tpot_series if t is not None]
+    assert tpots and 0 < min(tpots) <= max(tpots) <= res.tpot_s["max"]

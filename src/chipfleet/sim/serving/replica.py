@@ -29,7 +29,7 @@ from chipfleet.perf.engines import EngineProfile
 from chipfleet.perf.iteration import IterationModel
 from chipfleet.sim.fleet import Node
 from chipfleet.sim.kernel import Simulation, Timer
-from chipfleet.sim.metrics import LogHistogram, WindowSeries
+from chipfleet.sim.metrics import LogHistogram, WindowMeans, WindowSeries
 from chipfleet.sim.serving.routers import FleetView
 
 HOLDER = "serve"  # the ledger holder of serving's node time
@@ -92,6 +92,7 @@ class SimRequest:
 
 @dataclass
 class LatencyStats:
+    window_s: float = 60.0  # of the latency-over-time series
     ttft: LogHistogram = field(default_factory=LogHistogram)
     tpot: LogHistogram = field(default_factory=LogHistogram)
     e2e: LogHistogram = field(default_factory=LogHistogram)
@@ -104,9 +105,16 @@ class LatencyStats:
     slo_met: int = 0
     preemptions: int = 0
     prefix_hit_tokens: int = 0
+    # per window: the mean TTFT of the requests whose first token came in it, the mean TPOT of those that finished
+    ttft_windows: WindowMeans = field(init=False)
+    tpot_windows: WindowMeans = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.ttft_windows = WindowMeans(self.window_s)
+        self.tpot_windows = WindowMeans(self.window_s)
 
     def merge(self, other: LatencyStats) -> None:
-        for h in ("ttft", "tpot", "e2e", "queue", "ttft_excess"):
+        for h in ("ttft", "tpot", "e2e", "queue", "ttft_excess", "ttft_windows", "tpot_windows"):
             getattr(self, h).merge(getattr(other, h))
         self.completed += other.completed
         self.output_tokens += other.output_tokens
@@ -326,6 +334,7 @@ class Replica:
                         r.first_token = now
                         wait = now - r.arrival
                         self.stats.ttft.add(wait)
+                        self.stats.ttft_windows.add(now, wait)
                         if self.track_load_delay:
                             alone = self.it.alone_ttft_s(r.input) + self.first_token_s
                             self.stats.ttft_excess.add(wait - alone)
@@ -354,6 +363,7 @@ class Replica:
                 st.e2e.add(e2e)
                 if r.output > 1:
                     st.tpot.add(tpot)
+                    st.tpot_windows.add(now, tpot)
                 st.completed += 1
                 st.output_tokens += r.output
                 if self._meets_slo(r.first_token - r.arrival, tpot):

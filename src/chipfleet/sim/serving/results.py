@@ -52,6 +52,10 @@ class ServeResult:
     by_type: tuple[TypeReport, ...]
     utilization_series: dict[str, list[float]]
     queue_series: list[float]
+    # per window: mean TTFT of the requests whose first token came in it, mean TPOT of those that finished in it
+    # (None: no such request)
+    ttft_series: list[float | None]
+    tpot_series: list[float | None]
     window_s: float
     cost_usd: float
     energy_kwh: float  # facility energy: each node's IT energy × its region's PUE

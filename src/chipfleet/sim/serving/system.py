@@ -101,7 +101,7 @@ class ServingSystem:
             if name not in self.meta:
                 self.type_opts[name] = by_type.get(name, opts)
                 self.meta[name] = replica_shape(model, node.hw, self.type_opts[name])
-                self.type_stats[name] = LatencyStats()
+                self.type_stats[name] = LatencyStats(self.opts.window_s)
             tp, cap = self.meta[name]
             it = IterationModel(model, node.hw, tp, self.type_opts[name].precision, engine=self.type_opts[name].engine)
             slots += [(node, tp, it, cap)] * (node.chips // tp)
@@ -275,7 +275,7 @@ class ServingSystem:
         them, each with its own region's PUE and grid intensity (from the pool's ledger)."""
         ledger = self.pool.ledger
         opts = self.opts
-        stats = LatencyStats()
+        stats = LatencyStats(opts.window_s)
         for st in self.type_stats.values():
             stats.merge(st)
         by_type = []
@@ -333,6 +333,8 @@ class ServingSystem:
             by_type=tuple(by_type),
             utilization_series=util_series,
             queue_series=self.queue.values,
+            ttft_series=stats.ttft_windows.means(),
+            tpot_series=stats.tpot_windows.means(),
             window_s=opts.window_s,
             cost_usd=charge.cost_usd,
             energy_kwh=charge.energy_kwh,

@@ -40,6 +40,7 @@ function renderServe(d, body) {
   });
   latencyChart("chart-latency", d, { ttft_p90_s: SECONDS(body.slo_ttft_p90), tpot_p90_s: SECONDS(body.slo_tpot_p90) },
     `Latency of ${d.completed} requests against the SLOs`);
+  latencyOverTime(d, SECONDS(body.slo_ttft_p90), SECONDS(body.slo_tpot_p90));
   const stat = (name, s) => ({ name, ...s });
   document.getElementById("tables").replaceChildren(
     el("h2", {}, "Latency (whole run)"),
@@ -52,6 +53,28 @@ function renderServe(d, body) {
       { label: "p90 TTFT", num: true, cell: (t) => dur(t.ttft_s.p90) }, { label: "Preemptions", num: true, key: "preemptions" },
     ], d.by_type ?? []),
   );
+}
+
+// Mean TTFT (left axis) and TPOT (right axis) of the requests served in each window, with the p90 SLOs dashed.
+function latencyOverTime(d, sloTtftS, sloTpotS) {
+  document.getElementById("row-latency-time").classList.remove("hidden");
+  const ms = (ys) => (ys ?? []).map((v) => (v === null ? null : v * 1e3));
+  const tt = ms(d.ttft_series), tp = ms(d.tpot_series);
+  const x = (n) => minutes(n, d.window_s);
+  const sloLine = (y, yref, color) => ({ type: "line", xref: "paper", x0: 0, x1: 1, yref, y0: y, y1: y, line: { dash: "dash", color, width: 1.5 } });
+  const shapes = [];
+  if (sloTtftS) shapes.push(sloLine(sloTtftS * 1e3, "y", "#1f77b4"));
+  if (sloTpotS) shapes.push(sloLine(sloTpotS * 1e3, "y2", "#ff7f0e"));
+  plot("chart-latency-time", [
+    { type: "scatter", mode: "lines+markers", name: "mean TTFT (ms)", x: x(tt.length), y: tt, connectgaps: false, line: { color: "#1f77b4" } },
+    { type: "scatter", mode: "lines+markers", name: "mean TPOT (ms)", x: x(tp.length), y: tp, yaxis: "y2", connectgaps: false, line: { color: "#ff7f0e" } },
+  ], {
+    title: { text: "Latency over time: mean TTFT and TPOT of the requests served in each window (dashed: p90 SLOs)" },
+    xaxis: { title: { text: `time (min; windows of ${dur(d.window_s)})` } },
+    yaxis: { title: { text: "TTFT (ms)" }, rangemode: "tozero" },
+    yaxis2: { title: { text: "TPOT (ms)" }, overlaying: "y", side: "right", rangemode: "tozero" },
+    margin: { l: 70, r: 70, t: 70, b: 60 }, shapes, height: 360,
+  });
 }
 
 function renderTrain(d) {
@@ -84,6 +107,7 @@ function renderTrain(d) {
     xaxis: { title: { text: "percentile over jobs" } }, yaxis: { title: { text: "days" } }, height: 360,
   });
   document.getElementById("chart-latency").replaceChildren();
+  document.getElementById("row-latency-time").classList.add("hidden");
   document.getElementById("tables").replaceChildren(
     el("h2", {}, "By instance type"),
     table([
