@@ -60,10 +60,14 @@ def test_nothing_outside_the_static_folder_is_served(client: TestClient, path: s
     assert "import" not in r.text  # no Python source came back
 
 
-def test_every_page_file_exists() -> None:
+def test_every_page_file_exists_and_is_its_part_in_the_layout() -> None:
     for file_name in pages.PAGES.values():
-        assert (pages.STATIC_DIR / file_name).is_file()
-    assert all(Path(pages.STATIC_DIR / f).suffix == ".html" for f in pages.PAGES.values())
+        part = (pages.STATIC_DIR / file_name).read_text(encoding="utf-8")
+        assert part.startswith("<main>") and "<head>" not in part  # the layout gives the head and navigation
+        html = pages.page_html(file_name)
+        assert html.count("<head>") == 1 and part.strip() in html
+        assert f"<title>{pages.TITLES[file_name]} · chipfleet</title>" in html and "{" + "body}" not in html
+    assert set(pages.TITLES) == set(pages.PAGES.values())
 
 
 def test_the_browser_tests_skip_without_chromium_and_fail_in_ci(

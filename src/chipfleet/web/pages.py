@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 from importlib import resources
 from pathlib import Path
 
 from fastapi import APIRouter, HTTPException
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, HTMLResponse
 
 STATIC_DIR = Path(__file__).parent / "static"
 
-# URL path -> page file; every page shares static/common.js (fetch, forms, errors, token) and static/style.css.
+# URL path -> the page's own part (its <main> and module script) and its title. Every page is that part in
+# static/layout.html (head, Plotly, the navigation) and shares static/common.js (fetch, forms, errors, token) and
+# static/style.css.
 PAGES: dict[str, str] = {
     "/": "index.html",
     "/catalog": "catalog.html",
@@ -21,6 +24,17 @@ PAGES: dict[str, str] = {
     "/validate": "validate.html",
     "/runs": "runs.html",
 }
+TITLES: dict[str, str] = {
+    "index.html": "Home",
+    "catalog.html": "Catalog",
+    "estimate.html": "Estimate",
+    "plan_train.html": "Plan training",
+    "plan_serve.html": "Plan serving",
+    "simulate.html": "Simulate",
+    "validate.html": "Validation",
+    "runs.html": "Runs",
+}
+LAYOUT = "layout.html"
 
 router = APIRouter(include_in_schema=False)
 
@@ -33,13 +47,17 @@ def plotly_js_path() -> Path:
     return path
 
 
-def _page_route(file_name: str) -> FileResponse:
-    return FileResponse(STATIC_DIR / file_name, media_type="text/html")
+@functools.cache
+def page_html(file_name: str) -> str:
+    """A whole page: its own part in the shared layout (read once per process: the files ship with the package)."""
+    layout = (STATIC_DIR / LAYOUT).read_text(encoding="utf-8")
+    body = (STATIC_DIR / file_name).read_text(encoding="utf-8").rstrip("\n")
+    return layout.replace("{title}", TITLES[file_name]).replace("{body}", body)
 
 
 def _add_page(url: str, file_name: str) -> None:
-    async def page() -> FileResponse:
-        return _page_route(file_name)
+    async def page() -> HTMLResponse:
+        return HTMLResponse(page_html(file_name))
 
     router.add_api_route(url, page, methods=["GET"], name=f"page:{file_name}")
 
