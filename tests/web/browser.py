@@ -5,10 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
@@ -16,6 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from .server import Server as ApiServer
+from .server import free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 # Debian's build, launched by path (browser builds cannot be downloaded here); no sandbox as root in a container,
@@ -49,62 +48,23 @@ def require_chromium() -> None:
         pytest.skip(message)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @dataclass
 class Server:
-    """``uvicorn chipfleet.web.app:create_app --factory`` in its own process, with a fresh data folder and store."""
+    """The API's real test server (:class:`.server.Server`: uvicorn in its own process, a fresh data folder and
+    store) with a token, and the requests a script would make to it."""
 
     base: str
     token: str
-    proc: subprocess.Popen[bytes]
-    log: Path
+    process: ApiServer
 
     @classmethod
     def start(cls, folder: Path, token: str = TOKEN) -> Server:
-        port = free_port()
-        env = {
-            **os.environ,
-            "CHIPFLEET_DB": f"sqlite:///{folder / 'runs.sqlite'}",
-            "CHIPFLEET_DATA_DIR": str(folder / "data"),
-            "CHIPFLEET_API_TOKEN": token,
-            "CHIPFLEET_MAX_JOBS": "2",
-        }
-        log = folder / "server.log"
-        cmd = [sys.executable, "-m", "uvicorn", "chipfleet.web.app:create_app", "--factory"]
-        cmd += ["--host", "127.0.0.1", "--port", str(port)]
-        with log.open("wb") as out:
-            proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
-        server = cls(f"http://127.0.0.1:{port}", token, proc, log)
-        server._wait_up()
-        return server
-
-    def _wait_up(self, timeout_s: float = 90.0) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"the server exited ({self.proc.returncode}):\n{self.log.read_text()}")
-            try:
-                with urllib.request.urlopen(self.base + "/api/health", timeout=2) as r:
-                    if r.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.2)
-        self.stop()
-        raise RuntimeError(f"the server did not answer /api/health in {timeout_s} s:\n{self.log.read_text()}")
+        db = f"sqlite:///{folder / 'runs.sqlite'}"
+        real = ApiServer(folder / "data", db, free_port(), folder / "server.log", token=token).start(timeout_s=90.0)
+        return cls(real.url, token, real)
 
     def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        self.process.stop()
 
     def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
         """One API request with the token, as a script would make it: (status, JSON body)."""
