@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A local Ray cluster for the sweep tests and benchmarks: `start` starts a head node on loopback (2 CPUs, no
 # dashboard) with the project's Ray (.venv/bin/ray, else ray on PATH) and prints its address (auto-discoverable by
-# `chipfleet sweep --address auto` on this machine); `stop` stops it; `address` prints the address.
+# `chipfleet sweep --address auto` with RAY_ADDRESS set to it; Ray Client on PORT+1); `stop` stops this cluster's
+# processes only; `address` prints the address.
 # Settings: CHIPFLEET_RAY_PORT (default 63790), CHIPFLEET_RAY_CPUS (default 2), CHIPFLEET_RAY_DIR (default
 # /tmp/chipfleet-ray-$PORT: the cluster's temporary folder, kept apart from any other Ray on the machine).
 set -euo pipefail
@@ -35,16 +36,41 @@ start() {
         exit 1
     fi
     mkdir -p "$DIR"
+    # every fixed port derived from PORT (Ray's defaults 10001, 8265, 52365 would collide between two clusters)
     RAY_USAGE_STATS_ENABLED=0 "$RAY" start --head --node-ip-address 127.0.0.1 --port "$PORT" --num-cpus "$CPUS" \
-        --include-dashboard=false --disable-usage-stats --temp-dir "$DIR" >"$DIR/start.log" 2>&1 \
+        --ray-client-server-port "$((PORT + 1))" --dashboard-port "$((PORT + 2))" \
+        --dashboard-agent-listen-port "$((PORT + 3))" --include-dashboard=false --disable-usage-stats \
+        --temp-dir "$DIR" >"$DIR/start.log" 2>&1 \
         || { cat "$DIR/start.log" >&2; exit 1; }
     echo "$ADDRESS"
 }
 
+# this cluster's processes: those started with its temporary folder in their command line, and their children
+cluster_pids() {
+    local found more pid
+    found="$(pgrep -f -- "--temp-dir=$DIR|--temp_dir=$DIR|$DIR/session|ray.util.client.server --address=[^ ]*:$PORT " || true)"
+    more="$found"
+    while [ -n "$more" ]; do
+        local next=""
+        for pid in $more; do
+            next="$next $(pgrep -P "$pid" || true)"
+        done
+        more="$(echo $next)"
+        found="$found $more"
+    done
+    echo $found
+}
+
 stop() {
-    if [ -n "$RAY" ] && [ -d "$DIR" ]; then
-        # only this cluster's processes: they were started with this temp folder
-        "$RAY" stop --force >/dev/null 2>&1 || true
+    local pids
+    pids="$(cluster_pids)"
+    if [ -n "$pids" ]; then
+        kill -TERM $pids 2>/dev/null || true
+        for _ in 1 2 3 4 5 6 7 8 9 10; do
+            kill -0 $pids 2>/dev/null || break
+            sleep 0.5
+        done
+        kill -KILL $pids 2>/dev/null || true
     fi
     rm -rf "$DIR"
 }

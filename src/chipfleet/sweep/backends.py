@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import socket
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -127,6 +128,7 @@ class RayBackend:
                 field="address",
             ) from None
         if not ray.is_initialized():
+            _reachable(self.address)
             try:
                 ray.init(address=self.address, log_to_driver=False, logging_level=logging.ERROR)
             except (ConnectionError, RuntimeError, ValueError) as e:
@@ -142,9 +144,21 @@ class RayBackend:
         return ray
 
     def run(self, tasks: Iterator[Task], runner: PointRunner, catalog: Catalog) -> Iterator[list[Outcome]]:
+        import ray as ray_module
+
+        connected_here = not ray_module.is_initialized()
         ray = self._connect()
+        try:
+            yield from self._stream(ray, tasks, runner, catalog)
+        finally:
+            if connected_here:
+                ray.shutdown()
+
+    def _stream(
+        self, ray: Any, tasks: Iterator[Task], runner: PointRunner, catalog: Catalog
+    ) -> Iterator[list[Outcome]]:
         remote = ray.remote(num_cpus=1, max_retries=MAX_WORKER_DEATHS)(worker.run_ray)
-        catalog_ref = [ray.put(catalog)]
+        catalog_ref = [ray.put(catalog)]  # once: every task gets the reference, each worker fetches it once
         window = max(1, self.workers * IN_FLIGHT_PER_WORKER)
         pending: dict[Any, Task] = {}
         exhausted = False
@@ -157,24 +171,36 @@ class RayBackend:
                 pending[remote.remote(runner, catalog_ref, task)] = task
             if not pending:
                 return
-            ready, _ = ray.wait(list(pending), num_returns=1, timeout=None)
-            more, _ = (
-                ray.wait([r for r in pending if r not in ready], num_returns=len(pending) - 1, timeout=0)
-                if len(pending) > 1
-                else ([], [])
-            )
+            ready, rest = ray.wait(list(pending), num_returns=1, timeout=None)
+            if rest:  # whatever else has finished meanwhile comes in the same batch
+                more, _ = ray.wait(rest, num_returns=len(rest), timeout=0)
+                ready = [*ready, *more]
             batch: list[Outcome] = []
-            for ref in [*ready, *more]:
+            for ref in ready:
                 task = pending.pop(ref)
                 try:
                     batch.append(ray.get(ref))
                 except Exception as e:  # the task's worker died past its retries, or Ray failed it
-                    batch.append(
-                        _died(
-                            task, f"Ray could not run this point: {type(e).__name__}: {' '.join(str(e).split())[:500]}"
-                        )
-                    )
+                    why = " ".join(str(e).split())[:500]
+                    batch.append(_died(task, f"Ray could not run this point: {type(e).__name__}: {why}"))
             yield batch
+
+
+def _reachable(address: str, timeout_s: float = 5.0) -> None:
+    """A ``host:port`` or ``ray://host:port`` address answers on TCP, else a clear error now (Ray itself would retry
+    for minutes). ``auto`` is left to Ray, which fails at once when no cluster is found."""
+    target = address.removeprefix("ray://")
+    host, sep, port = target.rpartition(":")
+    if address == "auto" or not sep or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host or "127.0.0.1", int(port)), timeout=timeout_s).close()
+    except OSError as e:
+        raise ConfigError(
+            f"cannot connect to the Ray cluster at {address!r} ({e.strerror or e}); start one with scripts/ray.sh start "
+            "(or `ray start --head`), or give its address: --address auto | ray://HOST:10001 | HOST:6379",
+            field="address",
+        ) from None
 
 
 def make_backend(workers: int | None, address: str | None) -> Backend:

@@ -87,6 +87,9 @@ def sample(spec: SweepSpec, ctx: Context, n: int = SAMPLES) -> list[Outcome]:
     found: set[str] = set()
     for p in list(chosen.values())[: max(n, len({q.command for q in chosen.values()}))]:
         out = execute(ctx.runner, ctx.catalog, Task(p, spec.outputs, False))
+        if out.status == "failed" and (out.error or "").startswith("UnknownNameError"):  # a typo, not a result
+            where = ", ".join(f"{k}={v}" for k, v in p.coords.items())
+            raise ConfigError(f"the point {where} of the sweep names something unknown: {out.error}", field="spec")
         if out.status == "done":
             found.update(name for name in spec.outputs if name not in out.missing)
             for name, why in out.missing.items():

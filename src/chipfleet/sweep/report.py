@@ -9,7 +9,7 @@ import math
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass, field
-from itertools import combinations
+from itertools import combinations, pairwise
 from pathlib import Path
 from typing import Any
 
@@ -224,7 +224,7 @@ def break_even(rows: list[dict[str, Any]], axes: list[str], be: BreakEven) -> li
                 continue  # the same output all along: nothing breaks even
             at = None
             nz = [(x, v) for x, v in zip(xs, d, strict=True) if v != 0]
-            for (x0, d0), (x1, d1) in zip(nz, nz[1:], strict=False):
+            for (x0, d0), (x1, d1) in pairwise(nz):
                 if d0 * d1 < 0:  # a sign change between two swept values (a zero in between sits on the line)
                     at = x0 + (x1 - x0) * d0 / (d0 - d1)
                     break

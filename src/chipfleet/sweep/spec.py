@@ -365,13 +365,16 @@ def parse_spec(data: Any, source: str = "spec") -> SweepSpec:
         return SweepSpec.model_validate(data)
     except ValidationError as exc:
         problems = []
-        for err in exc.errors():
+        errors = exc.errors()
+        paths = [_where(tuple(e["loc"])) for e in errors]
+        for err, where in zip(errors, paths, strict=True):
+            if err["type"] in ("list_type", "model_type", "dict_type", "float_type") and paths.count(where) > 1:
+                continue  # a union's other branch ("should be a list") beside the real problem with this one
             msg = one_line(err["msg"]).removeprefix("Value error, ")
             if err["type"] == "extra_forbidden":
                 msg = "unknown key (check its spelling in docs/sweeps.md)"
             elif err["type"] == "missing":
                 msg = "missing (required)"
-            where = _where(tuple(err["loc"]))
             problems.append(f"{where}: {msg}" if where else msg)
         raise ConfigError(f"{source}: invalid sweep spec: " + "; ".join(problems[:6]), field="spec") from None
 
