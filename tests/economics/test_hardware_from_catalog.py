@@ -16,8 +16,8 @@ from chipfleet.workloads import get_model
 
 
 def test_h100_instance_flattens_to_datasheet_figures(catalog: Catalog) -> None:
-    # NVIDIA H100 SXM: 989 TFLOP/s dense bf16, 81559 MiB (the driver's figure) at 3.35 TB/s, NVLink4 450 GB/s per direction, 700 W;
-    # 3200 Gbps EFA over 8 GPUs = 50 GB/s per chip.
+    # NVIDIA H100 SXM: 989 TFLOP/s dense bf16, 81559 MiB (the driver's figure) at 3.35 TB/s, NVLink4 450 GB/s per
+    # direction, 700 W; 3200 Gbps EFA over 8 GPUs = 50 GB/s per chip.
     hw = hardware_for(catalog, "test.h100x8")
     assert hw.peak(Precision.BF16) == pytest.approx(989e12)
     assert hw.memory_bytes == pytest.approx(81559 * 2**20)
