@@ -132,34 +132,40 @@ def in_process(spec: dict[str, Any]) -> float:
     return time.perf_counter() - t
 
 
+def _timed(tmp: Path, name: str, spec: dict[str, Any], workers: int) -> tuple[float, float, float]:
+    """A sweep's wall time (driver's own clock, pool start-up included), its points' own time, its points/s."""
+    db = tmp / f"{name}.sqlite"
+    out = sweep(write_spec(tmp, name, spec), db, "--workers", str(workers))
+    work = sum(p.wall_s for p in stored(db, out["sweep_id"]))
+    return float(out["wall_s"]), work, float(out["points_per_s"])
+
+
 def overhead_and_scaling(tmp: Path, n: int, requests: int) -> None:
-    spec_data = replay_spec(n, requests)
-    print(f"\n== 2-3. overhead and scaling: {n} points of `simulate serve` on {requests:,} requests (load {load()})")
-    serial = in_process(spec_data)
-    print(f"  in this process, one after another: {serial:.1f} s ({serial / n:.2f} s a point)")
-    startup_spec = write_spec(tmp, "startup", replay_spec(2, 50))
-    st = sweep(startup_spec, tmp / "startup.sqlite", "--workers", "1")
-    print(f"  pool start-up + 2 tiny points on 1 worker: {st['wall_s']:.2f} s")
-    walls = {}
-    for workers in (1, 2):
-        spec = write_spec(tmp, f"replay-w{workers}", spec_data)
-        db = tmp / f"replay-w{workers}.sqlite"
-        la = load()
-        out = sweep(spec, db, "--workers", str(workers))
-        work = sum(p.wall_s for p in stored(db, out["sweep_id"]))
-        walls[workers] = out["wall_s"]
-        print(
-            f"  {workers} worker(s): wall {out['wall_s']:.2f} s, points' own time {work:.2f} s, "
-            f"{out['points_per_s']:.2f} points/s (load before: {la})"
-        )
-        if workers == 1:
-            over = out["wall_s"] - work
-            print(
-                f"  overhead on 1 worker: {over:.2f} s = {over / work:.1%} of the work (target ≤ 5 %); "
-                f"without the pool's start-up ({st['wall_s']:.2f} s): {(over - st['wall_s']) / work:.1%}; "
-                f"per point {over / n * 1000:.0f} ms"
-            )
-    print(f"  scaling 1 → 2 workers: {walls[1] / walls[2]:.2f}x (target ≥ 1.8x; needs both cores free)")
+    print(f"\n== 2-3. overhead and scaling: `simulate serve` points on {requests:,} requests (load {load()})")
+    serial = in_process(replay_spec(n, requests))
+    print(f"  {n} points in this process, one after another, no sweep: {serial:.2f} s ({serial / n:.2f} s a point)")
+    half = n // 2
+    la = load()
+    w_half, work_half, _ = _timed(tmp, "replay-half", replay_spec(half, requests), 1)
+    w_full, work_full, pps1 = _timed(tmp, "replay-w1", replay_spec(n, requests), 1)
+    print(f"  1 worker, {half} points: wall {w_half:.2f} s, points' own time {work_half:.2f} s (load before: {la})")
+    print(f"  1 worker, {n} points: wall {w_full:.2f} s, points' own time {work_full:.2f} s, {pps1:.2f} points/s")
+    marginal_wall = (w_full - w_half) / (n - half)
+    marginal_work = (work_full - work_half) / (n - half)
+    fixed = w_full - n * marginal_wall
+    print(
+        f"  per point: {marginal_wall:.3f} s of wall for {marginal_work:.3f} s of work: overhead "
+        f"{(marginal_wall - marginal_work) * 1000:.0f} ms = {(marginal_wall / marginal_work - 1):.1%} of the work "
+        f"(target ≤ 5 %); fixed start-up (worker pool, first sample) {fixed:.2f} s; whole sweep "
+        f"{(w_full / work_full - 1):.1%} over its points' time"
+    )
+    la = load()
+    w2, work2, pps2 = _timed(tmp, "replay-w2", replay_spec(n, requests), 2)
+    print(
+        f"  2 workers, {n} points: wall {w2:.2f} s, points' own time {work2:.2f} s, {pps2:.2f} points/s "
+        f"(load before: {la})"
+    )
+    print(f"  scaling 1 → 2 workers: {w_full / w2:.2f}x (target ≥ 1.8x; needs both cores free)")
 
 
 def ray_checks(tmp: Path, n: int, requests: int) -> None:
@@ -213,7 +219,7 @@ def resume(tmp: Path, kills: int, n: int, requests: int) -> None:
             stderr=subprocess.DEVNULL,
             start_new_session=True,
         )
-        time.sleep(rng.uniform(0.8, 3.0))
+        time.sleep(rng.uniform(1.0, 3.0))
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             done_kills += 1
@@ -249,7 +255,7 @@ def main() -> None:
         overhead_and_scaling(tmp, 4 if a.quick else 16, 2000 if a.quick else a.requests)
         if not a.no_ray:
             ray_checks(tmp, 4 if a.quick else 16, 2000)
-        resume(tmp, 3 if a.quick else 10, 60, 300)
+        resume(tmp, 3 if a.quick else 10, 60 if a.quick else 200, 300 if a.quick else 1000)
 
 
 if __name__ == "__main__":

@@ -171,3 +171,28 @@ def test_a_worker_killed_mid_sweep_loses_no_point_and_stores_none_twice(tmp_path
     assert killed, "no worker was killed (the sweep ended first?)"
     assert (result.done, result.failed) == (24, 0)
     assert sorted(p.inputs["coords"]["seed"] for p in SweepPoints(store).points(sid)) == list(range(24))
+
+
+def _sweep_in_a_daemon(url: str, spec_data: dict[str, Any]) -> None:
+    from chipfleet.catalog import content_hash, load_catalog
+    from chipfleet.catalog.fingerprint import overlays
+    from chipfleet.cli.sweep import POINTS
+
+    cat = load_catalog(use_env=False)
+    ctx = Context(cat, content_hash(cat), overlays(cat), POINTS)
+    engine.run(parse_spec(spec_data), ctx, open_store(url), LocalBackend(2))
+
+
+@pytest.mark.slow
+def test_a_sweep_in_a_daemonic_process_runs_its_points_itself(tmp_path: Path) -> None:
+    """An API job's worker is daemonic and may not start processes: the local backend runs the points in it."""
+    import multiprocessing
+
+    url = f"sqlite:///{tmp_path / 'runs.sqlite'}"
+    proc = multiprocessing.get_context("spawn").Process(target=_sweep_in_a_daemon, args=(url, TRAIN), daemon=True)
+    proc.start()
+    proc.join(300)
+    assert proc.exitcode == 0
+    store = open_store(url)
+    [sid] = SweepPoints(store).sweeps()
+    assert SweepPoints(store).count(sid, status="done") == 12 and store.get(sid).status == "done"

@@ -41,7 +41,8 @@ def _died(task: Task, why: str) -> Outcome:
 @dataclass
 class LocalBackend:
     """Worker processes on this machine (``--workers N``), started by a forkserver that has chipfleet imported (fast
-    starts; no fork of a process with threads). A worker that dies (kill -9, out of memory) breaks the pool: a new
+    starts; no fork of a process with threads); a daemonic process (an API job), which may not start processes, runs
+    the points itself, one at a time. A worker that dies (kill -9, out of memory) breaks the pool: a new
     pool takes over and the points that were in flight run again (nothing of theirs was stored)."""
 
     workers: int
@@ -55,6 +56,10 @@ class LocalBackend:
         )
 
     def run(self, tasks: Iterator[Task], runner: PointRunner, catalog: Catalog) -> Iterator[list[Outcome]]:
+        if multiprocessing.current_process().daemon:  # e.g. an API job's worker: it may not start processes
+            for task in tasks:
+                yield [worker.execute(runner, catalog, task)]
+            return
         retry: deque[Task] = deque()
         deaths: dict[int, int] = {}
         window = max(1, self.workers * IN_FLIGHT_PER_WORKER)
@@ -197,8 +202,8 @@ def _reachable(address: str, timeout_s: float = 5.0) -> None:
         socket.create_connection((host or "127.0.0.1", int(port)), timeout=timeout_s).close()
     except OSError as e:
         raise ConfigError(
-            f"cannot connect to the Ray cluster at {address!r} ({e.strerror or e}); start one with scripts/ray.sh start "
-            "(or `ray start --head`), or give its address: --address auto | ray://HOST:10001 | HOST:6379",
+            f"cannot connect to the Ray cluster at {address!r} ({e.strerror or e}); start one with scripts/ray.sh "
+            "start (or `ray start --head`), or give its address: --address auto | ray://HOST:10001 | HOST:6379",
             field="address",
         ) from None
 
