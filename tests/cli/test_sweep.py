@@ -93,6 +93,15 @@ def test_a_sweep_runs_into_the_store_and_its_report_states_the_break_even(
             r"prices.custom.values: multipliers must be finite and > 0",
         ),
         (SPEC.replace("instances: 2}", "instances: 2, batchsize: 3}"), r"has no option 'batchsize'"),
+        # a typo in any axis value is refused before a point runs, with the names it may have meant
+        (
+            SPEC.replace("p5.48xlarge]", "p5.48xlarg]"),
+            r"instance=p5.48xlarg, .* is not a valid .*Did you mean p5.48xlarge",
+        ),
+        (
+            SPEC.replace("model: llama-3-8b", "model: llama-3-8bb"),
+            r"unknown model 'llama-3-8bb'. Did you mean llama-3-8b",
+        ),
     ],
 )
 def test_a_bad_spec_is_one_clear_line_and_exit_code_2(
@@ -104,6 +113,16 @@ def test_a_bad_spec_is_one_clear_line_and_exit_code_2(
     error = json.loads(out)["error"]
     assert code == 2 and error["type"] == "ConfigError"
     assert __import__("re").search(message, error["message"]), error["message"]
+
+
+def test_no_save_is_refused_since_a_sweep_resumes_from_its_stored_points(
+    db: RunStore, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = tmp_path / "s.yaml"
+    spec.write_text(SPEC)
+    code, _, err = run(capsys, "--no-save", "sweep", str(spec))
+    assert code == 2 and "cannot apply to it" in err
+    assert db.list(kind="sweep") == []
 
 
 def test_report_of_an_unknown_run_says_how_to_find_one(db: RunStore, capsys: pytest.CaptureFixture[str]) -> None:

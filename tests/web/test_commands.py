@@ -68,6 +68,9 @@ def test_a_request_becomes_the_command_line_the_cli_would_take() -> None:
     show = BY_KIND["catalog show"]
     args = cli_args(show, values_of(show, show.model.model_validate({"name": "--help"})))
     assert args[-2:] == ["--", "--help"]  # an argument after '--': never read as an option
+    sweep = BY_KIND["sweep run"]
+    args = cli_args(sweep, values_of(sweep, sweep.model.model_validate({"spec_file": "study.yaml"})))
+    assert "--no-save" not in args and args[:2] == ["sweep", "run"]  # a sweep stores its points: it refuses it
 
 
 def test_bad_bodies_are_refused_by_the_model() -> None:

@@ -185,11 +185,17 @@ def run_cmd(
     """Run a sweep spec: every point stored in the run store as it finishes; run again to resume."""
     from chipfleet.catalog import content_hash, load_catalog
     from chipfleet.catalog.fingerprint import overlays
-    from chipfleet.cli.runs_save import store
+    from chipfleet.cli.runs_save import saving_on, store
     from chipfleet.sweep import engine
     from chipfleet.sweep.backends import make_backend
     from chipfleet.sweep.spec import load_spec
 
+    if not saving_on():
+        raise ConfigError(
+            "a sweep stores each point in the run store as it finishes (that is how it resumes), so --no-save and "
+            "CHIPFLEET_NO_SAVE cannot apply to it; drop them, or point CHIPFLEET_DB at a store of the sweep's own",
+            field="no_save",
+        )
     spec = load_spec(spec_file)
     base = spec_file.resolve().parent
     catalog = load_catalog([*State.overlays, *(base / p for p in spec.catalog)])

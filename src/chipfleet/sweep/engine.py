@@ -12,13 +12,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chipfleet.catalog import Catalog
-from chipfleet.exceptions import ConfigError
+from chipfleet.exceptions import ChipfleetError, ConfigError
 from chipfleet.store import RunStore
 from chipfleet.store.points import PointRow, SweepPoints
 from chipfleet.sweep.backends import Backend
 from chipfleet.sweep.points import Point, combo_at, make_point, points, sweep_id, value_lists
 from chipfleet.sweep.spec import SweepSpec
 from chipfleet.sweep.worker import Outcome, PointRunner, Task, execute
+from chipfleet.workloads import get_model
 
 CHUNK = 256
 """Points generated and looked up in the store at a time."""
@@ -56,14 +57,39 @@ def variants(spec: SweepSpec) -> list[Point]:
 
 
 def check(spec: SweepSpec, ctx: Context) -> None:
-    """Every axis value is a valid option of its command (checked by the runner: the CLI's own parsing), before
-    any point runs: one bad value must not fail thousands of points."""
+    """Every axis value is a valid option of its command (checked by the runner: the CLI's own parsing) and every
+    model and instance it names is known (:func:`check_names`), before any point runs: one bad value must not fail
+    thousands of points."""
     for p in variants(spec):
         try:
             ctx.runner.check(p.command, p.options)
-        except ConfigError as e:
-            where = ", ".join(f"{k}={v}" for k, v in p.coords.items())
+            check_names(p.options, ctx.catalog)
+        except ChipfleetError as e:
+            where = ", ".join(f"{k}={v}" for k, v in p.coords.items()) or "with the fixed options"
             raise ConfigError(f"the point {where} is not a valid `{p.command}`: {e}", field="spec") from None
+
+
+# options naming instances: one (instance), or fleets and pools written INSTANCE:COUNT[:...],...
+INSTANCE_OPTIONS = frozenset({"instance"})
+FLEET_OPTIONS = frozenset({"fleet", "prefill", "decode"})
+
+
+def check_names(options: dict[str, Any], catalog: Catalog) -> None:
+    """The model and the instances a point names exist (the zoo, the catalog with the spec's overlays): an
+    :class:`~chipfleet.exceptions.UnknownNameError` with suggestions for a typo, which the points' own runs would
+    only report one failed point at a time."""
+    model = options.get("model")
+    if isinstance(model, str) and options.get("model_config") is None:
+        get_model(model)
+    for key, value in options.items():
+        if not isinstance(value, str):
+            continue
+        if key in INSTANCE_OPTIONS:
+            catalog.instance(value)
+        elif key in FLEET_OPTIONS:
+            for entry in value.split(","):
+                if entry.strip():
+                    catalog.instance(entry.split(":", 1)[0].strip())
 
 
 def sample(spec: SweepSpec, ctx: Context, n: int = SAMPLES) -> list[Outcome]:

@@ -318,7 +318,8 @@ def cli_args(spec: CommandSpec, values: dict[str, Any]) -> list[str]:
     """The argv of ``chipfleet`` for a request: root options, the command's path, its options, --json, then its
     arguments after ``--`` (so a value starting with '-' is never read as an option)."""
     args: list[str] = []
-    if any(p.name == "no_save" for p in _ROOT.params):  # the API saves the run itself (source "api")
+    # the API saves the run itself (source "api"); a sweep stores its points as it goes, which --no-save refuses
+    if any(p.name == "no_save" for p in _ROOT.params) and spec.path[0] not in LONG_GROUPS:
         args.append("--no-save")
     for overlay in values.get(CATALOG_FIELD) or []:
         args.append(f"--catalog={overlay}")
