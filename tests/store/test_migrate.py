@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 import pytest
@@ -67,3 +68,38 @@ def test_a_database_from_a_newer_chipfleet_is_refused(store_url: str) -> None:
     engine.dispose()
     with pytest.raises(ConfigError, match="schema revision '0999', newer than this chipfleet knows"):
         open_store(store_url)
+
+
+def test_a_migration_that_rebuilds_the_runs_table_keeps_the_sweep_points(
+    tmp_path: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite changes a table by copying it, dropping it and renaming the copy (Alembic's batch mode): with foreign
+    keys on, dropping `runs` would cascade into sweep_points. upgrade() runs migrations with them off and checks
+    them after, so a future migration of that kind loses nothing."""
+    from pathlib import Path
+
+    from alembic import command
+
+    from chipfleet.store.points import PointRow, SweepPoints
+
+    url = f"sqlite:///{Path(str(tmp_path)) / 'runs.sqlite'}"
+    store = open_store(url)
+    points = SweepPoints(store)
+    sweep = "a" * 32
+    points.open_sweep(sweep, {"spec": {}}, catalog_hash="h", overlays=[])
+    row = PointRow("p1", 0, "done", {"x": 1}, {"y": 2.0}, None, None, 0.1, "w")
+    assert points.write(sweep, [row]) == 1
+
+    def rebuild_runs(cfg: object, revision: str) -> None:  # what a batch ALTER of `runs` does on SQLite
+        conn = cfg.attributes["connection"]  # type: ignore[attr-defined]
+        ddl = conn.exec_driver_sql("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'runs'").scalar()
+        conn.exec_driver_sql(re.sub(r'^CREATE TABLE "?runs"?', "CREATE TABLE runs_copy", ddl))  # keys and all
+        conn.exec_driver_sql("INSERT INTO runs_copy SELECT * FROM runs")
+        conn.exec_driver_sql("DROP TABLE runs")
+        conn.exec_driver_sql("ALTER TABLE runs_copy RENAME TO runs")
+
+    monkeypatch.setattr(command, "upgrade", rebuild_runs)
+    upgrade(make_engine(parse_url(url)))
+    assert points.count(sweep) == 1  # the drop did not cascade
+    with make_engine(parse_url(url)).connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1  # and they are on again for the store
