@@ -14,7 +14,7 @@ from chipfleet.web.settings import Settings
 
 def make_client(root: Path, token: str | None = None) -> TestClient:
     settings = Settings(data_dir=root / "data", token=token, store_url=f"sqlite:///{root / 'runs.sqlite'}", max_jobs=2)
-    return TestClient(create_app(settings))
+    return TestClient(create_app(settings), base_url="http://127.0.0.1")  # a loopback Host, as a browser here sends
 
 
 @pytest.fixture(scope="module")

@@ -184,6 +184,26 @@ def test_a_token_guards_every_write_and_never_reads(token_client: TestClient) ->
     assert ok.status_code == 200
 
 
+def test_without_a_token_only_requests_addressed_to_this_machine_are_answered(
+    client: TestClient, token_client: TestClient
+) -> None:
+    # a page of another site whose name resolves to 127.0.0.1 (DNS rebinding) must not reach a token-less server
+    for host in ("evil.example", "evil.example:8000", "127.0.0.1.evil.example", ""):
+        r = client.get("/api/runs", headers={"Host": host})
+        assert r.status_code == 400 and r.json()["error"] == "HostNotAllowed" and "token" in r.json()["message"]
+    for host in ("127.0.0.1:8000", "localhost", "[::1]:8000", "LOCALHOST:1"):
+        assert client.get("/api/health", headers={"Host": host}).status_code == 200
+    assert token_client.get("/api/health", headers={"Host": "chipfleet.internal"}).status_code == 200
+
+
+def test_the_api_offers_no_ray_address_for_a_sweep(client: TestClient) -> None:
+    schema = client.get("/openapi.json").json()["components"]["schemas"]
+    sweep = next(v for k, v in schema.items() if k.lower().startswith("sweeprun"))
+    assert "address" not in sweep["properties"] and "spec_file" in sweep["properties"]
+    r = client.post("/api/sweep/run", json={"spec_file": "s.yaml", "address": "ray://203.0.113.5:10001"})
+    assert r.status_code == 422 and "address is not an option" in r.json()["message"]
+
+
 def _wait(client: TestClient, run_id: str, until: set[str], timeout_s: float = 120.0) -> dict[str, Any]:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -235,6 +255,20 @@ def test_a_job_is_cancelled_by_terminating_its_worker(client: TestClient) -> Non
     assert client.get(f"/api/jobs/{run_id}").json()["error"] == "cancelled by request"
     with client.stream("GET", f"/api/jobs/{run_id}/events") as stream:
         assert "event: cancelled" in stream.read().decode()
+
+
+@pytest.mark.slow
+def test_a_job_deleted_while_it_runs_ends_its_event_stream_saying_so(client: TestClient) -> None:
+    run_id = client.post("/api/plan/serve", json=LONG_JOB).json()["run_id"]
+    _wait(client, run_id, {"starting", "done", "failed"})
+    events = []
+    with client.stream("GET", f"/api/jobs/{run_id}/events") as stream:
+        for line in stream.iter_lines():
+            if line.startswith("event: "):
+                events.append(line.removeprefix("event: "))
+                if len(events) == 1:
+                    assert client.delete(f"/api/runs/{run_id}").status_code == 204
+    assert events[-1] == "deleted" and client.get(f"/api/jobs/{run_id}").status_code == 404
 
 
 @pytest.mark.slow

@@ -178,7 +178,10 @@ def _command_endpoint(spec: CommandSpec) -> Callable[..., Any]:
                 run_id=run_id, status_url=f"/api/jobs/{run_id}", events_url=f"/api/jobs/{run_id}/events"
             )
             return JSONResponse(accepted.model_dump(), status_code=202, headers={"Location": accepted.status_url})
-        await run_in_threadpool(request.app.state.jobs.wait, run_id, WAIT_MAX_S)
+        # polled here, not waited on in a worker thread: waiting requests must not use up the thread pool
+        deadline = time.monotonic() + WAIT_MAX_S
+        while request.app.state.jobs.running(run_id) and time.monotonic() < deadline:
+            await asyncio.sleep(SSE_POLL_S)
         record = await run_in_threadpool(_get, store, run_id)
         return _job_status(settings, record)
 
@@ -210,6 +213,8 @@ def _run_quick(request: Request, spec: CommandSpec, values: dict[str, Any]) -> J
     try:
         result = run_command(spec, args)
     except ApiError as e:
+        # the command named the files by the server's paths: the client knows them by their names in files/
+        e.message = e.message.replace(f"{settings.files_dir}/", "")
         # as the CLI does: a command that ran and failed is saved failed; a request it could not read is not a run
         if saved(spec.kind) and e.error not in ("UsageError", "Aborted"):
             _store(request).save_failed(
@@ -259,7 +264,11 @@ async def _events(request: Request, run_id: str) -> AsyncIterator[bytes]:
     last: tuple[float, str] | None = None
     quiet_since = time.monotonic()
     while True:
-        record = await run_in_threadpool(_get, store, run_id)
+        try:
+            record = await run_in_threadpool(_get, store, run_id)
+        except ApiError as e:  # deleted while it ran: the stream says so instead of just ending
+            yield _sse("deleted", {"run_id": run_id, "message": e.message})
+            return
         if record.status in FINAL:
             yield _sse(record.status, _job_status(settings, record).model_dump(mode="json"))
             return
@@ -362,6 +371,36 @@ def _routes(app: FastAPI) -> None:
         )  # fmt: skip
 
 
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "[::1]"})
+
+
+def request_host(header: str) -> str:
+    """The host a Host header names, without its port ("[::1]:8000" -> "[::1]", "localhost:80" -> "localhost")."""
+    header = header.strip().lower()
+    if header.startswith("["):
+        return header[: header.find("]") + 1]
+    return header.split(":", 1)[0]
+
+
+def _loopback_hosts_only(app: FastAPI) -> None:
+    """Without a token (a server on loopback), answer only requests addressed to this machine by name or address:
+    a page of another site whose name resolves to 127.0.0.1 (DNS rebinding) gets a 400, not the API."""
+
+    @app.middleware("http")
+    async def loopback_host(request: Request, call_next: Callable[[Request], Any]) -> Response:
+        host = request_host(request.headers.get("host", ""))
+        if host not in LOOPBACK_HOSTS:
+            error = ApiError(
+                400, "HostNotAllowed",
+                f"this server has no token, so it answers only requests addressed to "
+                f"{', '.join(sorted(LOOPBACK_HOSTS))} (got Host {host!r}); open it as http://127.0.0.1:PORT, or "
+                "start it with a token (chipfleet serve-app --token-file) to serve other names",
+            )  # fmt: skip
+            return JSONResponse(error.body(), status_code=error.status)
+        response: Response = await call_next(request)
+        return response
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The app, for uvicorn's factory mode: settings from the environment unless given."""
     settings = settings or Settings.from_env()
@@ -387,6 +426,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.catalog_hashes = _CatalogHashes(settings.files_dir)
     settings.files_dir.mkdir(parents=True, exist_ok=True)
     errors.install(app)
+    if settings.token is None:
+        _loopback_hosts_only(app)
     _routes(app)
     app.include_router(pages.router)
     return app

@@ -45,7 +45,9 @@ OUTPUT_PATHS = frozenset({"plot", "plot_split", "html_out", "out", "csv_path", "
 INPUT_PATHS = frozenset({"model_config", "data", "spec_file"})
 # text options that name either a built-in trace or a trace file
 TRACE_OPTIONS = frozenset({"trace", "jobs"})
-SKIPPED_PARAMS = frozenset({"as_json", "no_save", "save"})
+# not offered: how the answer is printed and saved (the API does both itself), and a sweep's Ray address (a request
+# must not make the server join a cluster of the caller's choosing: API sweeps run in their job's worker)
+SKIPPED_PARAMS = frozenset({"as_json", "no_save", "save", "address"})
 CATALOG_FIELD = "catalog"
 
 

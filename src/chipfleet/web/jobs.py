@@ -60,12 +60,18 @@ class JobManager:
                         target=worker_main, args=(run_id, kind, args, self._store_url, os.getpid()),
                         name=f"chipfleet-job-{run_id[:8]}", daemon=True,
                     )  # fmt: skip
-                    proc.start()
+                    try:
+                        proc.start()
+                    except Exception as e:  # no process (out of memory, of pids, of files): the run says so
+                        self._store.fail(run_id, f"the job's worker process could not start: {type(e).__name__}: {e}")
+                        return
                     self._procs[run_id] = proc
                 proc.join()
             if proc.exitcode != 0 and run_id not in self._cancelled:
                 # a worker that died without saying so (killed, out of memory) leaves its run failed, not running
                 self._store.fail(run_id, f"the job's worker process stopped unexpectedly (exit code {proc.exitcode})")
+            # runs the worker itself started (a sweep's own run) and left running when it stopped
+            self._store.recover_interrupted()
         finally:
             with self._lock:
                 self._procs.pop(run_id, None)
@@ -86,6 +92,7 @@ class JobManager:
         if proc is not None:
             _stop(proc)
         self._store.fail(run_id, CANCELLED, status="cancelled")
+        self._store.recover_interrupted()  # a run the worker had started itself (a sweep's) is not left running
         return True
 
     def wait(self, run_id: str, timeout_s: float | None = None) -> None:
@@ -121,6 +128,8 @@ def _stop(proc: BaseProcess) -> None:
 def worker_main(run_id: str, kind: str, args: list[str], store_url: str | None, parent_pid: int) -> None:
     """A job's process: run the command, save its outputs or its error, exit; exit at once if the server dies."""
     _watch_parent(parent_pid)
+    if store_url is not None:  # commands that open the store themselves (a sweep's points) use the server's
+        os.environ["CHIPFLEET_DB"] = store_url
     from chipfleet.web.commands import BY_KIND, run_command
     from chipfleet.web.errors import ApiError
 
