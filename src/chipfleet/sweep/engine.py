@@ -225,11 +225,11 @@ def run(
         "points": spec.size(),
         "backend": backend.name,
     }
-    table.open_sweep(sid, inputs, catalog_hash=ctx.catalog_hash, overlays=ctx.overlays)
     total = spec.size()
     stored = table.count(sid)
     if stored < total:
-        sample(spec, ctx, n=1)  # the outputs' paths, checked before a worker starts
+        sample(spec, ctx, n=1)  # the outputs' paths, checked before a worker starts (and before the sweep's run)
+    table.open_sweep(sid, inputs, catalog_hash=ctx.catalog_hash, overlays=ctx.overlays)
     start = time.perf_counter()
     skipped = [0]
     in_flight: dict[int, dict[str, Any]] = {}
