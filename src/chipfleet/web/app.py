@@ -245,10 +245,14 @@ def _start_job(request: Request, spec: CommandSpec, values: dict[str, Any]) -> s
         spec.kind, inputs, catalog_hash=catalog_hash, overlays=_overlays(overlays, settings.files_dir), source="api"
     )
     run_dir = settings.run_dir(run_id)
-    resolved = resolve_paths(spec, values, settings.files_dir, run_dir)
-    if any(f.path_role == "output" and values.get(f.name) is not None for f in spec.fields):
-        run_dir.mkdir(parents=True, exist_ok=True)
-    request.app.state.jobs.submit(run_id, spec.kind, cli_args(spec, resolved))
+    try:
+        resolved = resolve_paths(spec, values, settings.files_dir, run_dir)
+        if any(f.path_role == "output" and values.get(f.name) is not None for f in spec.fields):
+            run_dir.mkdir(parents=True, exist_ok=True)
+        request.app.state.jobs.submit(run_id, spec.kind, cli_args(spec, resolved))
+    except BaseException as e:  # the run exists: it must not stay "running" for a job that never started
+        store.fail(run_id, f"the job could not start: {type(e).__name__}: {e}")
+        raise
     return run_id
 
 
