@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from chipfleet.exceptions import ConfigError
 from chipfleet.store import open_store
-from chipfleet.store.points import SweepPoints
+from chipfleet.store.points import LOST, SweepPoints
 from chipfleet.sweep import engine
 from chipfleet.sweep.backends import LocalBackend, RayBackend, make_backend
 from chipfleet.sweep.engine import Context
@@ -116,3 +121,35 @@ def test_an_unreachable_ray_cluster_is_a_clear_error() -> None:
         pytest.skip("a Ray session is already open in this process")
     with pytest.raises(ConfigError, match=r"cannot connect to the Ray cluster at '127\.0\.0\.1:1'"):
         RayBackend("127.0.0.1:1")._connect()
+
+
+KILLER = 5  # tests/sweep/killer.py's KILLER
+
+
+def _killer_sweep(url: str) -> dict[str, Any]:
+    """Run tests/sweep/killer.py's sweep in a subprocess: a traceback or a hung driver fails here."""
+    root = Path(__file__).resolve().parents[2]
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(root / "tests" / "sweep"), os.environ.get("PYTHONPATH", "")]),
+    }
+    proc = subprocess.run(
+        [sys.executable, "-m", "killer", url], capture_output=True, text=True, env=env, timeout=180, check=False
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result
+
+
+@pytest.mark.slow
+def test_a_point_that_kills_its_worker_is_pinned_down_and_its_neighbours_are_done(tmp_path: Path) -> None:
+    """The pool breaks (maybe at a submit, after wait() returned): the sweep goes on without a traceback or a hang;
+    the points in flight run again alone, so only the killer is charged deaths and stored failed (lost)."""
+    url = f"sqlite:///{tmp_path / 'runs.sqlite'}"
+    first = _killer_sweep(url)
+    assert (first["done"], first["failed"]) == (11, 1)
+    status, error = first["rows"][str(KILLER)]  # the one point of killer.py that kills its worker
+    assert status == "failed" and error.startswith(LOST) and "died 3 times" in error
+    assert all(row[0] == "done" for n, row in first["rows"].items() if n != str(KILLER))
+    again = _killer_sweep(url)  # a lost point is no answer: a rerun tries it again, and only it
+    assert (again["ran"], again["done"], again["failed"]) == (1, 11, 1)

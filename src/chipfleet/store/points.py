@@ -1,8 +1,10 @@
 """A sweep in the run store: its run record (kind "sweep", source "sweep") and its finished points, one row each.
 
 A point is written whole, in one transaction, as soon as it finishes; ``(sweep_id, point_id)`` is unique and a
-point already there is left as it is (``ON CONFLICT DO NOTHING``), so a sweep killed at any moment and run again
-loses no point, stores none twice and leaves none half-written."""
+point already there is left as it is, so a sweep killed at any moment and run again
+loses no point, stores none twice and leaves none half-written. The one exception: a point the infrastructure lost
+(its error starts with :data:`LOST`: its worker died, Ray could not run it) is no answer of its command, so a rerun
+runs it again and its new row replaces the lost one."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from chipfleet.exceptions import ConfigError
@@ -19,6 +21,9 @@ from chipfleet.store.models import Run, SweepPoint
 from chipfleet.store.store import RunStore, _now, _version, owner_here
 
 SWEEP_KIND = "sweep"
+LOST = "WorkerLost: "
+"""The start of a failed point's error when the point did not fail by itself (the worker running it died, Ray could
+not run it): such a point is not skipped when the sweep runs again."""
 READ_BATCH = 1000
 """Rows fetched per query when a sweep's points are read back (memory stays flat however many there are)."""
 
@@ -36,6 +41,11 @@ class PointRow:
     error: str | None
     wall_s: float
     worker: str
+
+
+def _settled() -> Any:
+    """A stored point that stays as it is: done, or failed by the command itself (not lost)."""
+    return or_(SweepPoint.status != "failed", SweepPoint.error.is_(None), ~SweepPoint.error.startswith(LOST))
 
 
 class SweepPoints:
@@ -81,21 +91,22 @@ class SweepPoints:
             return False
 
     def stored(self, sweep_id: str, point_ids: Iterable[str]) -> set[str]:
-        """Which of ``point_ids`` the sweep has stored already."""
+        """Which of ``point_ids`` the sweep has stored already, lost points (:data:`LOST`) aside: those run again."""
         ids = list(point_ids)
         found: set[str] = set()
         with self.store._read() as s:
             for i in range(0, len(ids), 500):
                 chunk = ids[i : i + 500]
                 query = select(SweepPoint.point_id).where(
-                    SweepPoint.sweep_id == sweep_id, SweepPoint.point_id.in_(chunk)
+                    SweepPoint.sweep_id == sweep_id, SweepPoint.point_id.in_(chunk), _settled()
                 )
                 found.update(s.scalars(query).all())
         return found
 
     def write(self, sweep_id: str, rows: list[PointRow], *, progress: float | None = None, message: str = "") -> int:
         """Store finished points (and, given, the sweep's progress) in one transaction; a point stored already is
-        kept as it was. Returns how many rows were new."""
+        kept as it was, unless it was lost (:data:`LOST`): then the new row replaces it. Returns how many rows were
+        written (new or replacing a lost one)."""
         if not rows:
             return 0
         values = [
@@ -115,10 +126,14 @@ class SweepPoints:
             for r in rows
         ]
         dialect = self.store.backend
-        if dialect == "postgresql":
-            stmt: Any = postgresql.insert(SweepPoint).values(values).on_conflict_do_nothing()
-        elif dialect == "sqlite":
-            stmt = sqlite.insert(SweepPoint).values(values).on_conflict_do_nothing()
+        if dialect in ("postgresql", "sqlite"):
+            ins: Any = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(SweepPoint).values(values)
+            columns = ["seq", "status", "inputs", "outputs", "result", "error", "wall_s", "worker", "finished_at"]
+            stmt: Any = ins.on_conflict_do_update(
+                index_elements=[SweepPoint.sweep_id, SweepPoint.point_id],
+                set_={c: ins.excluded[c] for c in columns},
+                where=~_settled(),  # the row there: only a lost point is replaced
+            )
         else:
             stmt = insert(SweepPoint).values(values)
         with self.store._write() as s:
@@ -132,10 +147,13 @@ class SweepPoints:
                 )
             return int(result.rowcount or 0)  # type: ignore[attr-defined]  # CursorResult of an INSERT
 
-    def count(self, sweep_id: str, *, status: str | None = None) -> int:
+    def count(self, sweep_id: str, *, status: str | None = None, lost: bool = True) -> int:
+        """How many points the sweep has stored (of ``status``; without the lost ones unless ``lost``)."""
         query = select(func.count()).select_from(SweepPoint).where(SweepPoint.sweep_id == sweep_id)
         if status:
             query = query.where(SweepPoint.status == status)
+        if not lost:
+            query = query.where(_settled())
         with self.store._read() as s:
             return int(s.scalar(query) or 0)
 

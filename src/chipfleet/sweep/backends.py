@@ -17,11 +17,13 @@ from typing import Any, Protocol
 
 from chipfleet.catalog import Catalog
 from chipfleet.exceptions import ConfigError
+from chipfleet.store.points import LOST
 from chipfleet.sweep import worker
 from chipfleet.sweep.worker import Outcome, PointRunner, Task
 
 MAX_WORKER_DEATHS = 3
-"""A point whose worker process dies this many times (out of memory, killed) is stored as failed."""
+"""A point whose worker process dies this many times while it runs alone (out of memory, killed) is stored as failed
+(lost: a rerun of the sweep tries it again)."""
 IN_FLIGHT_PER_WORKER = 2
 
 
@@ -34,8 +36,10 @@ class Backend(Protocol):
 
 
 def _died(task: Task, why: str) -> Outcome:
+    """A point the infrastructure could not run (not the command's answer): its error starts with
+    :data:`~chipfleet.store.points.LOST`, so running the sweep again retries it."""
     p = task.point
-    return Outcome(p.seq, p.point_id, "failed", None, {}, None, why, 0.0, "")
+    return Outcome(p.seq, p.point_id, "failed", None, {}, None, f"{LOST}{why}", 0.0, "")
 
 
 @dataclass
@@ -60,56 +64,100 @@ class LocalBackend:
             for task in tasks:
                 yield [worker.execute(runner, catalog, task)]
             return
-        retry: deque[Task] = deque()
+        retry: deque[Task] = deque()  # never ran (the pool broke before it was submitted): run again as usual
+        # in flight when a pool broke: any of them may have killed it, so each runs again alone; a death is then
+        # pinned on its point, and the innocent neighbours of a killer are never charged one
+        suspects: deque[Task] = deque()
         deaths: dict[int, int] = {}
         window = max(1, self.workers * IN_FLIGHT_PER_WORKER)
         pool = self._pool(runner, catalog)
         in_flight: dict[Future[Outcome], Task] = {}
+        alone: Task | None = None  # the suspect now running by itself
+        exhausted = False
         try:
-            exhausted = False
             while True:
-                while len(in_flight) < window and (retry or not exhausted):
-                    if retry:
+                broken = False
+                while alone is None:
+                    isolate = bool(suspects)
+                    if isolate:
+                        if in_flight:  # a suspect runs only once the pool has nothing else in flight
+                            break
+                        task = suspects.popleft()
+                    elif len(in_flight) >= window:
+                        break
+                    elif retry:
                         task = retry.popleft()
+                    elif exhausted:
+                        break
                     else:
                         nxt = next(tasks, None)
                         if nxt is None:
                             exhausted = True
-                            continue
+                            break
                         task = nxt
-                    in_flight[pool.submit(worker.run_local, task)] = task
-                if not in_flight:
-                    return
-                done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-                batch: list[Outcome] = []
-                broken = False
-                for fut in done:
-                    task = in_flight.pop(fut)
                     try:
-                        batch.append(fut.result())
-                    except BrokenProcessPool:
+                        fut = pool.submit(worker.run_local, task)
+                    except BrokenProcessPool:  # the pool broke after the last wait(): this task never ran
+                        (suspects if isolate else retry).appendleft(task)
                         broken = True
-                        retry.append(task)
-                if broken:  # every point still in flight ran in the broken pool: run them again in a new one
-                    retry.extend(in_flight.values())
+                        break
+                    in_flight[fut] = task
+                    if isolate:
+                        alone = task
+                if not in_flight and not broken:
+                    return
+                batch: list[Outcome] = []
+                lost: list[Task] = []
+                if in_flight and not broken:
+                    done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                    for fut in done:
+                        task = in_flight.pop(fut)
+                        try:
+                            batch.append(fut.result())
+                        except BrokenProcessPool:
+                            broken = True
+                            lost.append(task)
+                if broken:
+                    for fut, task in in_flight.items():  # each ran in the broken pool; keep those that finished
+                        if fut.done() and not fut.cancelled() and fut.exception() is None:
+                            batch.append(fut.result())
+                        else:
+                            lost.append(task)
                     in_flight.clear()
-                    pool.shutdown(wait=False, cancel_futures=True)
-                    for task in list(retry):
-                        deaths[task.point.seq] = deaths.get(task.point.seq, 0) + 1
-                        if deaths[task.point.seq] >= MAX_WORKER_DEATHS:
-                            retry.remove(task)
+                    if alone is not None and alone in lost:  # it ran by itself: its death is its own
+                        seq = alone.point.seq
+                        deaths[seq] = deaths.get(seq, 0) + 1
+                        if deaths[seq] >= MAX_WORKER_DEATHS:
                             batch.append(
                                 _died(
-                                    task,
-                                    f"the worker process died {MAX_WORKER_DEATHS} times while "
-                                    "running this point (out of memory? killed?)",
+                                    alone,
+                                    f"the worker process died {MAX_WORKER_DEATHS} times while running this point "
+                                    "alone (out of memory? killed?)",
                                 )
                             )
+                        else:
+                            suspects.appendleft(alone)
+                    else:
+                        suspects.extend(lost)
+                    _end(pool)
                     pool = self._pool(runner, catalog)
+                alone = None if broken or not in_flight else alone
                 if batch:
                     yield batch
         finally:
-            pool.shutdown(wait=False, cancel_futures=True)
+            _end(pool)
+
+
+def _end(pool: ProcessPoolExecutor) -> None:
+    """Shut the pool down and end its worker processes now: a broken pool's survivors, or points left in flight
+    when the sweep stops, must not outlive the driver (a forkserver worker left behind keeps it waiting)."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for proc in processes:
+        if proc.is_alive():
+            proc.kill()
+    for proc in processes:
+        proc.join(5)
 
 
 @dataclass

@@ -135,7 +135,7 @@ def dry_run(spec: SweepSpec, ctx: Context, store: RunStore | None, workers: int,
     stored = 0
     if store is not None:
         try:
-            stored = SweepPoints(store).count(sid)
+            stored = SweepPoints(store).count(sid, lost=False)
         except Exception:  # a store that cannot be read only loses the "stored" count of a dry run
             stored = 0
     outcomes = sample(spec, ctx)
@@ -226,7 +226,7 @@ def run(
         "backend": backend.name,
     }
     total = spec.size()
-    stored = table.count(sid)
+    stored = table.count(sid, lost=False)  # lost points run again
     if stored < total:
         sample(spec, ctx, n=1)  # the outputs' paths, checked before a worker starts (and before the sweep's run)
     table.open_sweep(sid, inputs, catalog_hash=ctx.catalog_hash, overlays=ctx.overlays)
