@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from chipfleet.exceptions import ConfigError
 from chipfleet.sweep.points import Missing, PriceRule, pick, pick_outputs, point_id, points, sweep_id
 from chipfleet.sweep.spec import parse_spec
 
@@ -95,3 +96,26 @@ def test_a_path_that_leads_nowhere_says_where_it_stopped(path: str, why: str) ->
 def test_outputs_take_the_first_path_that_exists() -> None:
     picked, missing = pick_outputs(RESULT, {"x": ["nope", "a.b.0"], "y": ["gone"]})
     assert picked == {"x": 1, "y": None} and list(missing) == ["y"]
+
+
+def test_random_sampling_past_2_to_the_63_combinations_draws_each_axis_on_its_own() -> None:
+    axis = {"from": 0.5, "to": 1.5, "num": 100_000}
+    prices = {f"p{i}": {"instances": "inf*", "values": axis} for i in range(4)}  # 10^20 combinations
+    spec = parse_spec({**SPEC, "prices": prices, "sampling": {"method": "random", "points": 20, "seed": 1}})
+    assert (spec.grid_size() or 0) > 2**63
+    drawn = list(points(spec))
+    assert len(drawn) == 20 == len({p.point_id for p in drawn}) and [p.seq for p in drawn] == list(range(20))
+    assert all(0.5 <= p.coords[f"prices.p{i}"] <= 1.5 for p in drawn for i in range(4))
+    assert [p.point_id for p in drawn] == [p.point_id for p in points(spec)]  # seeded: the same draws again
+
+
+def test_random_draws_give_distinct_points_and_too_few_distinct_ones_are_refused() -> None:
+    # an integer range without num is drawn with replacement: 4 batches x 2 instances = 8 distinct points at most
+    axes = {"instance": ["inf2.48xlarge", "p5.48xlarge"], "batch": {"from": 1, "to": 4, "integer": True}}
+    spec = parse_spec({**SPEC, "axes": axes, "prices": {}, "sampling": {"method": "random", "points": 8, "seed": 2}})
+    drawn = list(points(spec))
+    assert len(drawn) == spec.size() == 8 == len({p.point_id for p in drawn})
+    assert [p.seq for p in drawn] == list(range(8))
+    too_many = parse_spec({**SPEC, "axes": axes, "prices": {}, "sampling": {"method": "random", "points": 12}})
+    with pytest.raises(ConfigError, match=r"asked for 12 distinct points, found 8 in \d+ random draws"):
+        list(points(too_many))

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from chipfleet.exceptions import ConfigError
 from chipfleet.sweep.spec import COMMAND_KEY, LABEL_KEY, PriceAxis, Range, SweepSpec, label
 
 
@@ -113,8 +114,14 @@ def combo_at(lists: list[list[Any]], index: int) -> tuple[Any, ...]:
     return tuple(reversed(picked))
 
 
+MAX_DRAWS_PER_POINT = 20
+"""Random sampling gives up (ConfigError) after this many draws per point asked for plus 1000 without enough
+distinct points."""
+
+
 def _combinations(spec: SweepSpec) -> Iterator[tuple[Any, ...]]:
-    """Each point's values, axes first then price axes, in order."""
+    """Each point's values, axes first then price axes, in order; for random sampling, draws without end (or, where
+    the axes' combinations can be listed, each combination at most once) for :func:`points` to keep distinct ones."""
     lists = value_lists(spec)
     if spec.sampling.method == "grid":
         yield from itertools.product(*lists)
@@ -122,20 +129,21 @@ def _combinations(spec: SweepSpec) -> Iterator[tuple[Any, ...]]:
     rng = np.random.default_rng(spec.sampling.seed)
     n = int(spec.sampling.points or 0)
     total = spec.grid_size()
-    if total is not None:  # every axis discrete: distinct combinations, drawn without replacement
+    if total is not None:  # every axis discrete
         if n > total:
-            from chipfleet.exceptions import ConfigError
-
             raise ConfigError(
                 f"sampling.points: {n} is more than the {total} distinct combinations of the axes; lower it or use "
                 "method: grid",
                 field="spec",
             )
-        for index in rng.choice(total, size=n, replace=False) if total < 2**62 else rng.integers(total, size=n):
-            yield combo_at(lists, int(index))
-        return
+        if total < 2**62:  # distinct combinations, drawn without replacement
+            for index in rng.choice(total, size=n, replace=False):
+                yield combo_at(lists, int(index))
+            return
+        while True:  # past int64: each axis's index drawn on its own (repeats are dropped by points())
+            yield tuple(lst[int(rng.integers(len(lst)))] for lst in lists)
     axes = [*spec.axes.values(), *(p.values for p in spec.prices.values())]
-    for _ in range(n):
+    while True:
         yield tuple(_draw(rng, a) for a in axes)
 
 
@@ -166,9 +174,34 @@ def make_point(spec: SweepSpec, seq: int, combo: tuple[Any, ...]) -> Point:
 
 
 def points(spec: SweepSpec) -> Iterator[Point]:
-    """The spec's points in order (``seq`` 0, 1, ...), generated as they are consumed (memory stays flat)."""
-    for seq, combo in enumerate(_combinations(spec)):
-        yield make_point(spec, seq, combo)
+    """The spec's points in order (``seq`` 0, 1, ...), generated as they are consumed (memory stays flat for a grid).
+    Random sampling yields ``sampling.points`` DISTINCT points (a repeated draw is dropped), so every count (the
+    spec's size, the points stored, the summary) agrees; too few distinct points: a ConfigError."""
+    if spec.sampling.method == "grid":
+        for seq, combo in enumerate(_combinations(spec)):
+            yield make_point(spec, seq, combo)
+        return
+    n = int(spec.sampling.points or 0)
+    limit = MAX_DRAWS_PER_POINT * n + 1000
+    seen: set[int] = set()  # 64 bits of each point id: flat enough for millions of points
+    draws = 0
+    for combo in _combinations(spec):
+        if len(seen) >= n:
+            return
+        draws += 1
+        if draws > limit:
+            break
+        p = make_point(spec, len(seen), combo)
+        key = int(p.point_id[:16], 16)
+        if key not in seen:
+            seen.add(key)
+            yield p
+    if len(seen) < n:
+        raise ConfigError(
+            f"sampling.points: asked for {n} distinct points, found {len(seen)} in {draws} random draws (the axes hold "
+            "fewer distinct points, or values that give the same point); lower sampling.points or widen the axes",
+            field="spec",
+        )
 
 
 # ----------------------------------------------------------------------------- outputs by dotted paths
