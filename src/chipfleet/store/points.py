@@ -18,7 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from chipfleet.exceptions import ConfigError
 from chipfleet.serialize import to_jsonable
 from chipfleet.store.models import Run, SweepPoint
-from chipfleet.store.store import RunStore, _now, _version, owner_here
+from chipfleet.store.store import RunStore, _now, _version, owner_alive_here, owner_here
 
 SWEEP_KIND = "sweep"
 LOST = "WorkerLost: "
@@ -58,7 +58,9 @@ class SweepPoints:
         self, sweep_id: str, inputs: dict[str, Any], *, catalog_hash: str, overlays: list[dict[str, Any]]
     ) -> bool:
         """Create the sweep's run (status "running", owned by this process) or take over an existing one (a sweep run
-        again resumes it: its status goes back to "running"). Returns True if it was already there."""
+        again resumes it: its status goes back to "running" and its inputs, the spec and its path, are the new ones).
+        A sweep running in a live process of this host is refused (two drivers would both run nearly every point);
+        one whose owner is gone is taken over. Returns True if it was already there."""
         if len(sweep_id) != 32:
             raise ConfigError(f"a sweep id is 32 hex characters, got {sweep_id!r}", field="sweep")
         with self.store._write() as s:
@@ -66,6 +68,12 @@ class SweepPoints:
             if row is not None:
                 if row.kind != SWEEP_KIND:
                     raise ConfigError(f"run {sweep_id} is a {row.kind!r} run, not a sweep", field="sweep")
+                if row.status == "running" and row.owner != owner_here() and owner_alive_here(row.owner):
+                    raise ConfigError(
+                        f"sweep {sweep_id} is running in {row.owner}; wait for it or stop it", field="sweep"
+                    )
+                # the spec may have been edited where it does not change the sweep (name, report): keep the new one
+                row.inputs = to_jsonable(inputs)
                 row.status, row.error, row.finished_at, row.owner = "running", None, None, owner_here()
                 return True
             s.add(
