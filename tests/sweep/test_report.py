@@ -93,6 +93,11 @@ def test_a_real_sweep_reports_its_break_even_and_exports_csv_and_parquet(tmp_pat
     assert all(p.stat().st_size > 0 for p in files)
     data = rep.to_json()
     assert data["done"] == 8 and data["break_even"][0]["statement"]
+    [summary, *_] = report.tables(rep, 0)  # both ends of each output, none called "best"
+    assert [c.header for c in summary.columns][-2:] == ["lowest at", "highest at"]
+    cells = {c.header: list(c.cells) for c in summary.columns}
+    i = cells["output"].index("cost_usd")
+    assert "prices.custom=0.25" in cells["lowest at"][i] and "prices.custom=2.0" in cells["highest at"][i]
 
 
 def test_a_report_of_a_run_that_is_not_a_sweep_says_so(tmp_path: Path) -> None:

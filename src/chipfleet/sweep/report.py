@@ -294,13 +294,15 @@ def tables(rep: SweepReport, rows: int) -> list[Table]:
         title=f"sweep {rep.name} ({rep.sweep_id[:12]}, {rep.status}): {len(rep.rows)} points done, "
         f"{len(rep.failed)} failed"
     )
-    for col in ("output", "min", "median", "max", "best point (lowest)"):
+    # both ends, not a "best": whether low or high is good depends on the output (cost vs tokens/s, MFU)
+    for col in ("output", "min", "median", "max", "lowest at", "highest at"):
         t.add_column(col)
     for o in rep.outputs:
         rng = _range([r.get(o) for r in rep.rows])
-        best = min((r for r in rep.rows if _num(r.get(o)) is not None), key=lambda r: float(r[o]), default=None)
-        where = ", ".join(f"{a}={best.get(a)}" for a in rep.axes) if best else ""
-        t.add_row(o, *(_fmt(rng[k]) if rng else "" for k in ("min", "median", "max")), where)
+        valued = [r for r in rep.rows if _num(r.get(o)) is not None]
+        ends = [min(valued, key=lambda r: float(r[o])), max(valued, key=lambda r: float(r[o]))] if valued else []
+        at = [", ".join(f"{a}={r.get(a)}" for a in rep.axes) for r in ends] or ["", ""]
+        t.add_row(o, *(_fmt(rng[k]) if rng else "" for k in ("min", "median", "max")), *at)
     out.append(t)
     if rows:
         pt = Table(title=f"points (first {min(rows, len(rep.rows))} of {len(rep.rows)})")
