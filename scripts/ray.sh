@@ -13,6 +13,10 @@ DIR="${CHIPFLEET_RAY_DIR:-/tmp/chipfleet-ray-$PORT}"
 RAY="$(pwd)/.venv/bin/ray"
 [ -x "$RAY" ] || RAY="$(command -v ray || true)"
 ADDRESS="127.0.0.1:$PORT"
+MARKER=".chipfleet-ray"
+# DIR as a literal in an extended regex, ended by / or a space or the end of the command line, so the cluster of
+# /tmp/chipfleet-ray-6379 never matches the processes of /tmp/chipfleet-ray-63790
+DIR_RE="$(printf '%s' "$DIR" | sed 's/[][\\.*^$+?(){}|]/\\&/g')"
 
 need_ray() {
     if [ -z "$RAY" ]; then
@@ -36,6 +40,7 @@ start() {
         exit 1
     fi
     mkdir -p "$DIR"
+    touch "$DIR/$MARKER"  # `stop` removes only a folder that holds it
     # every fixed port derived from PORT (Ray's defaults 10001, 8265, 52365 would collide between two clusters)
     RAY_USAGE_STATS_ENABLED=0 "$RAY" start --head --node-ip-address 127.0.0.1 --port "$PORT" --num-cpus "$CPUS" \
         --ray-client-server-port "$((PORT + 1))" --dashboard-port "$((PORT + 2))" \
@@ -48,7 +53,7 @@ start() {
 # this cluster's processes: those started with its temporary folder in their command line, and their children
 cluster_pids() {
     local found more pid
-    found="$(pgrep -f -- "--temp-dir=$DIR|--temp_dir=$DIR|$DIR/session|ray.util.client.server --address=[^ ]*:$PORT " || true)"
+    found="$(pgrep -f -- "--temp[-_]dir[= ]$DIR_RE(/| |\$)|$DIR_RE/session|ray.util.client.server --address=[^ ]*:$PORT( |\$)" || true)"
     more="$found"
     while [ -n "$more" ]; do
         local next=""
@@ -72,7 +77,9 @@ stop() {
         done
         kill -KILL $pids 2>/dev/null || true
     fi
-    rm -rf "$DIR"
+    if [ -e "$DIR/$MARKER" ]; then  # only a folder this script made: CHIPFLEET_RAY_DIR may name anything
+        rm -rf "$DIR"
+    fi
 }
 
 case "${1:-}" in
