@@ -164,9 +164,8 @@ def run_cmd(
         typer.Option(
             min=1,
             max=1024,
-            help="Local worker processes (default: the "
-            "machine's cores); with --address, at most this many points in "
-            "flight per CPU of the cluster.",
+            help="Local worker processes (default: the machine's cores); with --address, the cluster's CPUs to "
+            "use (default: all of them; twice as many points are kept in flight).",
         ),
     ] = None,
     address: Annotated[
