@@ -55,6 +55,15 @@ def test_the_pareto_front_keeps_only_points_nothing_beats_on_both() -> None:
     assert [(p["cost"], p["time"]) for p in up.points] == [(1, 9)]
 
 
+def test_a_where_compares_numbers_as_numbers_and_says_when_it_selects_nothing() -> None:
+    rows = [{"batch": b, "family": f, "cost": c} for b, f, c in ((1024, "a", 1.0), (512, "a", 2.0), (1024, "b", 3.0))]
+    front = report.pareto(rows, ["batch", "family"], Pareto(x="cost", y="cost", where={"batch": "1024.0"}))
+    assert sorted(p["cost"] for p in front.points) == [1.0]  # 1024.0 names the points of batch 1024
+    assert report.unmatched(rows, {"batch": 1024.0, "family": "A"}, "report.pareto[0]") is None  # any case
+    note = report.unmatched(rows, {"batch": 2048}, "report.break_even[0]")
+    assert note == "report.break_even[0]: no point has batch=2048 (the sweep's values: 1024, 512); it is left out"
+
+
 def test_sensitivity_ranks_the_axes_that_move_an_output_most() -> None:
     rows = [{"a": a, "b": b, "y": 10 * a + b} for a in (1, 2) for b in (0, 1)]
     ranked = report.sensitivity(rows, ["a", "b"], ["y"])

@@ -96,9 +96,10 @@ class SweepReport:
     sensitivity: list[Sensitivity] = field(default_factory=list)
     crossings: list[Crossing] = field(default_factory=list)
     fronts: list[Front] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # report sections the spec asked for that select no point
 
     def statements(self) -> list[str]:
-        out = [c.statement() for c in self.crossings]
+        out = [*self.notes, *(c.statement() for c in self.crossings)]
         told: set[str] = set()
         for s in self.sensitivity:  # sorted by spread within each output: the first of each is the largest
             if s.spread > 0 and s.output not in told:
@@ -130,6 +131,7 @@ class SweepReport:
                 for f in self.fronts
             ],
             "statements": self.statements(),
+            "notes": self.notes,
             "failures": self.failed[:50],
         }
 
@@ -164,6 +166,9 @@ def build(store: RunStore, run: str) -> SweepReport:
     rep.sensitivity = sensitivity(rows, axes, rep.outputs)
     rep.crossings = [c for be in _break_evens(spec, rows) for c in break_even(rows, axes, be)]
     rep.fronts = [pareto(rows, axes, p) for p in _paretos(spec)]
+    asked = [(f"report.break_even[{i}]", be.where) for i, be in enumerate(spec.report.break_even)]
+    asked += [(f"report.pareto[{i}]", p.where) for i, p in enumerate(spec.report.pareto)]
+    rep.notes = [note for what, where in asked if (note := unmatched(rows, where, what)) is not None]
     return rep
 
 
@@ -249,11 +254,40 @@ def break_even(rows: list[dict[str, Any]], axes: list[str], be: BreakEven) -> li
     return found
 
 
+def _as_number(x: Any) -> float | None:
+    if isinstance(x, bool):
+        return None
+    try:
+        return float(x)
+    except (TypeError, ValueError):
+        return None
+
+
+def _same(value: Any, wanted: Any) -> bool:
+    """An axis value is the one a ``where`` names: as numbers when both read as numbers (1024 is 1024.0), else as
+    text, in any case."""
+    a, b = _as_number(value), _as_number(wanted)
+    if a is not None and b is not None:
+        return a == b
+    return str(value).strip().lower() == str(wanted).strip().lower()
+
+
 def _where(rows: list[dict[str, Any]], where: dict[str, Any]) -> list[dict[str, Any]]:
-    """The rows whose axes have the values ``where`` asks (compared as text: 16 matches 16.0 only as written)."""
+    """The rows whose axes have the values ``where`` asks (:func:`_same`)."""
     if not where:
         return rows
-    return [r for r in rows if all(str(r.get(k)) == str(v) for k, v in where.items())]
+    return [r for r in rows if all(_same(r.get(k), v) for k, v in where.items())]
+
+
+def unmatched(rows: list[dict[str, Any]], where: dict[str, Any], what: str) -> str | None:
+    """Why ``where`` selects nothing of ``rows`` (the value no point has, and the values there are), or None."""
+    if not rows or _where(rows, where):
+        return None
+    for k, v in where.items():
+        values = sorted({str(r.get(k)) for r in rows})
+        if not any(_same(r.get(k), v) for r in rows):
+            return f"{what}: no point has {k}={v} (the sweep's values: {', '.join(values[:12])}); it is left out"
+    return f"{what}: no point has all of {where}; it is left out"
 
 
 def _paretos(spec: SweepSpec) -> list[Pareto]:
