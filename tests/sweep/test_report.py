@@ -64,6 +64,21 @@ def test_a_where_compares_numbers_as_numbers_and_says_when_it_selects_nothing() 
     assert note == "report.break_even[0]: no point has batch=2048 (the sweep's values: 1024, 512); it is left out"
 
 
+def test_outputs_of_different_commands_are_not_compared_with_each_other() -> None:
+    # "cost" is a whole training run's for one command, an hour of serving's for the other
+    rows = [
+        {report.COMMAND: cmd, "workload": wl, "chip": chip, "cost": base * k}
+        for cmd, wl, base in (("estimate train", "training", 1e6), ("estimate serve", "serving", 50.0))
+        for chip, k in (("trn2", 1.0), ("h100", 1.5))
+    ]
+    ranked = report.sensitivity(rows, ["workload", "chip"], ["cost"])
+    assert {(s.command, s.axis) for s in ranked} == {("estimate train", "chip"), ("estimate serve", "chip")}
+    assert all(s.spread == pytest.approx(0.4) for s in ranked)  # 1.5 - 1.0 over their mean 1.25, in each command
+    assert {s.label for s in ranked} == {"cost (estimate train points)", "cost (estimate serve points)"}
+    single = [{k: v for k, v in r.items() if k != report.COMMAND} for r in rows if r["workload"] == "training"]
+    assert [s.label for s in report.sensitivity(single, ["chip"], ["cost"])] == ["cost"]
+
+
 def test_sensitivity_ranks_the_axes_that_move_an_output_most() -> None:
     rows = [{"a": a, "b": b, "y": 10 * a + b} for a in (1, 2) for b in (0, 1)]
     ranked = report.sensitivity(rows, ["a", "b"], ["y"])

@@ -29,15 +29,26 @@ def _num(x: Any) -> float | None:
     return float(x) if math.isfinite(x) else None
 
 
+COMMAND = "_command"
+"""A done row's command (`estimate train`): outputs of different commands are not compared with each other."""
+
+
 @dataclass(frozen=True)
 class Sensitivity:
     """Mean of ``output`` at each value of ``axis`` (over the other axes); ``spread`` = range of those means over the
-    mean of all points (0.4 = the output moves by 40 % of its mean along this axis)."""
+    mean of all points (0.4 = the output moves by 40 % of its mean along this axis). ``command``: the points it is
+    over, where the sweep runs several commands (the same output path means another thing in each: the cost of a
+    whole training run, of an hour of serving), else ""."""
 
     output: str
     axis: str
     means: dict[str, float]
     spread: float
+    command: str = ""
+
+    @property
+    def label(self) -> str:
+        return f"{self.output} ({self.command} points)" if self.command else self.output
 
 
 @dataclass(frozen=True)
@@ -102,10 +113,10 @@ class SweepReport:
         out = [*self.notes, *(c.statement() for c in self.crossings)]
         told: set[str] = set()
         for s in self.sensitivity:  # sorted by spread within each output: the first of each is the largest
-            if s.spread > 0 and s.output not in told:
-                told.add(s.output)
+            if s.spread > 0 and s.label not in told:
+                told.add(s.label)
                 out.append(
-                    f"{s.output} moves most with {s.axis}: its mean ranges over {s.spread:.0%} of its overall "
+                    f"{s.label} moves most with {s.axis}: its mean ranges over {s.spread:.0%} of its overall "
                     "mean across that axis's values"
                 )
         return out
@@ -120,7 +131,12 @@ class SweepReport:
             "failed": len(self.failed),
             "axes": self.axes,
             "outputs": self.outputs,
-            "output_ranges": {o: _range([r.get(o) for r in self.rows]) for o in self.outputs},
+            "output_ranges": {
+                f"{o} ({c} points)" if c else o: _range([r.get(o) for r in scoped])
+                for c, scoped in by_command(self.rows).items()
+                for o in self.outputs
+                if _range([r.get(o) for r in scoped]) is not None
+            },
             "sensitivity": [s.__dict__ for s in self.sensitivity],
             "break_even": [
                 {**{k: v for k, v in c.__dict__.items() if k != "curves"}, "statement": c.statement()}
@@ -159,7 +175,7 @@ def build(store: RunStore, run: str) -> SweepReport:
     for p in SweepPoints(store).points(record.id):
         coords = p.inputs.get("coords", {})
         if p.status == "done":
-            rows.append({"point_id": p.point_id, **coords, **(p.outputs or {})})
+            rows.append({"point_id": p.point_id, COMMAND: p.inputs.get("command", ""), **coords, **(p.outputs or {})})
         else:
             failed.append({"point_id": p.point_id, **coords, "error": p.error})
     rep = SweepReport(record.id, spec.name, record.status, spec, axes, list(spec.outputs), rows, failed)
@@ -172,24 +188,35 @@ def build(store: RunStore, run: str) -> SweepReport:
     return rep
 
 
+def by_command(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """The rows of each command, keyed "" when the sweep runs one command only."""
+    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in rows:
+        groups[str(r.get(COMMAND, ""))].append(r)
+    return dict(groups) if len(groups) > 1 else {"": rows}
+
+
 def sensitivity(rows: list[dict[str, Any]], axes: list[str], outputs: list[str]) -> list[Sensitivity]:
+    """Per output (and per command, where the sweep runs several): how far its mean moves along each axis."""
     out: list[Sensitivity] = []
-    for o in outputs:
-        allv = [x for x in (_num(r.get(o)) for r in rows) if x is not None]
-        if not allv or statistics.fmean(allv) == 0:
-            continue
-        mean_all = abs(statistics.fmean(allv))
-        for ax in axes:
-            groups: dict[str, list[float]] = defaultdict(list)
-            for r in rows:
-                y = _num(r.get(o))
-                if y is not None and ax in r:
-                    groups[str(r[ax])].append(y)
-            if len(groups) < 2:
+    for command, scoped in by_command(rows).items():
+        for o in outputs:
+            allv = [x for x in (_num(r.get(o)) for r in scoped) if x is not None]
+            if not allv or statistics.fmean(allv) == 0:
                 continue
-            means = {k: statistics.fmean(v) for k, v in groups.items()}
-            out.append(Sensitivity(o, ax, means, (max(means.values()) - min(means.values())) / mean_all))
-    return sorted(out, key=lambda s: (outputs.index(s.output), -s.spread))
+            mean_all = abs(statistics.fmean(allv))
+            for ax in axes:
+                groups: dict[str, list[float]] = defaultdict(list)
+                for r in scoped:
+                    y = _num(r.get(o))
+                    if y is not None and ax in r:
+                        groups[str(r[ax])].append(y)
+                if len(groups) < 2:
+                    continue
+                means = {k: statistics.fmean(v) for k, v in groups.items()}
+                spread = (max(means.values()) - min(means.values())) / mean_all
+                out.append(Sensitivity(o, ax, means, spread, command))
+    return sorted(out, key=lambda s: (outputs.index(s.output), s.command, -s.spread))
 
 
 def _break_evens(spec: SweepSpec, rows: list[dict[str, Any]]) -> list[BreakEven]:
@@ -331,12 +358,16 @@ def tables(rep: SweepReport, rows: int) -> list[Table]:
     # both ends, not a "best": whether low or high is good depends on the output (cost vs tokens/s, MFU)
     for col in ("output", "min", "median", "max", "lowest at", "highest at"):
         t.add_column(col)
-    for o in rep.outputs:
-        rng = _range([r.get(o) for r in rep.rows])
-        valued = [r for r in rep.rows if _num(r.get(o)) is not None]
-        ends = [min(valued, key=lambda r: float(r[o])), max(valued, key=lambda r: float(r[o]))] if valued else []
-        at = [", ".join(f"{a}={r.get(a)}" for a in rep.axes) for r in ends] or ["", ""]
-        t.add_row(o, *(_fmt(rng[k]) if rng else "" for k in ("min", "median", "max")), *at)
+    for command, scoped in by_command(rep.rows).items():
+        for o in rep.outputs:
+            rng = _range([r.get(o) for r in scoped])
+            if rng is None and command:
+                continue  # this command's results have no such output
+            valued = [r for r in scoped if _num(r.get(o)) is not None]
+            ends = [min(valued, key=lambda r: float(r[o])), max(valued, key=lambda r: float(r[o]))] if valued else []
+            at = [", ".join(f"{a}={r.get(a)}" for a in rep.axes) for r in ends] or ["", ""]
+            name = f"{o} ({command} points)" if command else o
+            t.add_row(name, *(_fmt(rng[k]) if rng else "" for k in ("min", "median", "max")), *at)
     out.append(t)
     if rows:
         pt = Table(title=f"points (first {min(rows, len(rep.rows))} of {len(rep.rows)})")
@@ -350,7 +381,7 @@ def tables(rep: SweepReport, rows: int) -> list[Table]:
         for col in ("output", "axis", "spread", "means"):
             st.add_column(col)
         for s in rep.sensitivity[:20]:
-            st.add_row(s.output, s.axis, f"{s.spread:.0%}", ", ".join(f"{k}: {_fmt(v)}" for k, v in s.means.items()))
+            st.add_row(s.label, s.axis, f"{s.spread:.0%}", ", ".join(f"{k}: {_fmt(v)}" for k, v in s.means.items()))
         out.append(st)
     if rep.crossings:
         bt = Table(title="break-even (linear interpolation between swept values)")
