@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 
 from chipfleet.catalog import loader
+from chipfleet.cli.runs_save import _STORES
+from chipfleet.store import RunStore, open_store
 
 # Every CLI command loads the catalog, and PyYAML's pure-Python parser spends ~0.35 s of each ~0.5 s load on the
 # shipped files; the CLI tests run a few hundred commands in process. The shipped files do not change during a run
@@ -34,3 +36,14 @@ def _shipped_catalog_parsed_once(monkeypatch: pytest.MonkeyPatch) -> Iterator[No
 
     monkeypatch.setattr(loader, "_read", cached)
     yield
+
+
+@pytest.fixture
+def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[RunStore]:
+    """This test's own run store (a SQLite file): what the commands save, and what `runs` and `sweep` read."""
+    url = f"sqlite:///{tmp_path / 'runs.sqlite'}"
+    monkeypatch.setenv("CHIPFLEET_DB", url)
+    store = open_store(url)
+    yield store
+    store.close()
+    _STORES.pop(url, None)

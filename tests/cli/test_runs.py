@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -34,17 +33,6 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     code = main(list(args))
     out, err = capsys.readouterr()
     return code, out, err
-
-
-@pytest.fixture
-def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[RunStore]:
-    """This test's own store (a SQLite file): what the commands save and `runs` reads."""
-    url = f"sqlite:///{tmp_path / 'runs.sqlite'}"
-    monkeypatch.setenv("CHIPFLEET_DB", url)
-    store = open_store(url)
-    yield store
-    store.close()
-    _STORES.pop(url, None)
 
 
 def test_a_command_is_saved_with_its_inputs_answer_catalog_and_timing(

@@ -10,13 +10,11 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from chipfleet.cli import main
-from chipfleet.cli.runs_save import _STORES
 from chipfleet.store import RunStore, open_store
 from chipfleet.store.points import SweepPoints
 
@@ -32,16 +30,6 @@ outputs:
   cost_usd: footprint.cost_usd
   time_s: footprint.time_s
 """
-
-
-@pytest.fixture
-def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[RunStore]:
-    url = f"sqlite:///{tmp_path / 'runs.sqlite'}"
-    monkeypatch.setenv("CHIPFLEET_DB", url)
-    store = open_store(url)
-    yield store
-    store.close()
-    _STORES.pop(url, None)
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
