@@ -55,9 +55,11 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
             if sqlite:
                 broken = conn.exec_driver_sql("PRAGMA foreign_key_check").first()
                 if broken is not None:
-                    conn.rollback()
                     raise RuntimeError(f"the migration to {revision} left a row without its run: {tuple(broken)}")
             conn.commit()
+        except BaseException:
+            conn.rollback()  # first: SQLite ignores the pragma below inside a transaction
+            raise
         finally:
             if sqlite:
                 conn.connection.dbapi_connection.execute("PRAGMA foreign_keys = ON")  # type: ignore[union-attr]
