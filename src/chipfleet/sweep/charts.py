@@ -33,10 +33,9 @@ def draw_all(rep: SweepReport, out: Path) -> list[Path]:
 def sensitivity_charts(rep: SweepReport, out: Path) -> list[Path]:
     plt = _plt()
     written: list[Path] = []
-    for o in rep.outputs:
-        items = [s for s in rep.sensitivity if s.output == o][:MAX_PANELS]
-        if not items:
-            continue
+    # one figure per output, or per output and command where the sweep runs several (Sensitivity.label)
+    for label in dict.fromkeys(s.label for s in rep.sensitivity):
+        items = [s for s in rep.sensitivity if s.label == label][:MAX_PANELS]
         fig, axs = plt.subplots(1, len(items), figsize=(3.6 * len(items), 3.4), squeeze=False)
         for ax, s in zip(axs[0], items, strict=False):
             keys = list(s.means)
@@ -48,10 +47,10 @@ def sensitivity_charts(rep: SweepReport, out: Path) -> list[Path]:
                 ax.bar(range(len(keys)), [s.means[k] for k in keys])
                 ax.set_xticks(range(len(keys)), keys, rotation=30, ha="right", fontsize=7)
             ax.set_title(f"{s.axis} (spread {s.spread:.0%})", fontsize=9)
-            ax.set_ylabel(f"mean {o}", fontsize=8)
-        fig.suptitle(f"{rep.name}: sensitivity of {o}", fontsize=10)
+            ax.set_ylabel(f"mean {s.output}", fontsize=8)
+        fig.suptitle(f"{rep.name}: sensitivity of {label}", fontsize=10)
         fig.tight_layout()
-        path = out / f"sensitivity_{_safe(o)}.png"
+        path = out / f"sensitivity_{_safe(label)}.png"
         fig.savefig(path, dpi=110)
         plt.close(fig)
         written.append(path)

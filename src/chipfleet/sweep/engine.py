@@ -13,6 +13,8 @@ from typing import Any
 
 from chipfleet.catalog import Catalog
 from chipfleet.exceptions import ChipfleetError, ConfigError
+from chipfleet.sim.fleet import FleetSpec
+from chipfleet.sim.serving.pools import PoolSpec
 from chipfleet.store import RunStore
 from chipfleet.store.points import PointRow, SweepPoints
 from chipfleet.sweep.backends import Backend
@@ -69,9 +71,10 @@ def check(spec: SweepSpec, ctx: Context) -> None:
             raise ConfigError(f"the point {where} is not a valid `{p.command}`: {e}", field="spec") from None
 
 
-# options naming instances: one (instance), or fleets and pools written INSTANCE:COUNT[:...],...
+# options naming instances: one (instance), a fleet (INSTANCE:COUNT,...), a disaggregated pool (INSTANCE:COUNT[:...])
 INSTANCE_OPTIONS = frozenset({"instance"})
-FLEET_OPTIONS = frozenset({"fleet", "prefill", "decode"})
+FLEET_OPTIONS = frozenset({"fleet"})
+POOL_OPTIONS = frozenset({"prefill", "decode"})
 
 
 def check_names(options: dict[str, Any], catalog: Catalog) -> None:
@@ -84,12 +87,13 @@ def check_names(options: dict[str, Any], catalog: Catalog) -> None:
     for key, value in options.items():
         if not isinstance(value, str):
             continue
-        if key in INSTANCE_OPTIONS:
-            catalog.instance(value)
-        elif key in FLEET_OPTIONS:
-            for entry in value.split(","):
-                if entry.strip():
-                    catalog.instance(entry.split(":", 1)[0].strip())
+        names = [value] if key in INSTANCE_OPTIONS else []
+        if key in FLEET_OPTIONS:
+            names = [name for name, _ in FleetSpec.parse(value).entries]
+        elif key in POOL_OPTIONS:
+            names = [PoolSpec.parse(value, key).instance]
+        for name in names:
+            catalog.instance(name)
 
 
 def sample(spec: SweepSpec, ctx: Context, n: int = SAMPLES) -> list[Outcome]:
